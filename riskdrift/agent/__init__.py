@@ -1,0 +1,1 @@
+"""The research agent: orchestrates filing sources and analysis, reports progress."""

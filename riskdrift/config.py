@@ -1,0 +1,111 @@
+"""Settings: one pydantic-settings object, built at an entrypoint and passed down.
+
+Values come from the environment and ``.env``. Most names carry the
+``RISKDRIFT_`` prefix; the two connection URLs also answer to the conventional
+``REDIS_URL`` and ``DATABASE_URL``. ``.env.example`` documents every setting.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Tests construct ``Settings(...)`` directly."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RISKDRIFT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # --- runtime --------------------------------------------------------------------------
+    environment: Literal["development", "production"] = "development"
+    log_level: str = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    # --- connections ----------------------------------------------------------------------
+    redis_url: str = Field(
+        DEFAULT_REDIS_URL, validation_alias=AliasChoices("REDIS_URL", "RISKDRIFT_REDIS_URL")
+    )
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        validation_alias=AliasChoices("DATABASE_URL", "RISKDRIFT_DATABASE_URL"),
+    )
+    database_schema: str = "public"
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+
+    # --- API ------------------------------------------------------------------------------
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    public_url: str | None = None  # base for links in webhooks; defaults to the request's
+    max_body_bytes: int = 64 * 1024
+
+    # --- queues and workers ---------------------------------------------------------------
+    queue_name: str = "analysis"
+    embeddings_queue_name: str = "embeddings"
+    worker_max_jobs: int = 4
+    worker_poll_delay: float = 0.05
+    worker_health_check_interval: int = 10
+    job_soft_time_limit: float = 540.0
+    job_timeout: int = 600
+    max_retries: int = 3
+    retry_backoff_base: float = 5.0
+    retry_backoff_max: float = 300.0
+    analysis_processes: int = 1  # CPU pool for parsing/matching; 0 = run in a thread
+
+    # --- progress events ------------------------------------------------------------------
+    stream_maxlen: int = 1000
+    result_ttl: int = 7 * 24 * 3600  # seconds a finished job's event stream is kept
+
+    # --- filings --------------------------------------------------------------------------
+    filings_source: Literal["auto", "local", "edgar"] = "auto"
+    filings_dir: Path | None = None
+    edgar_user_agent: str | None = None
+    edgar_base_url: str = "https://www.sec.gov"
+    edgar_data_url: str = "https://data.sec.gov"
+    edgar_requests_per_second: float = 10.0
+    edgar_cache_dir: Path = Path(".data/edgar-cache")
+    edgar_timeout: float = 30.0
+
+    # --- analysis -------------------------------------------------------------------------
+    lm_dictionary_path: Path | None = None  # user-supplied Loughran-McDonald CSV
+    llm_url: str | None = None  # OpenAI-compatible base URL; off when unset
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: SecretStr | None = None
+    llm_timeout: float = 30.0
+
+    # --- webhooks -------------------------------------------------------------------------
+    webhook_secrets: list[SecretStr] = Field(default_factory=list)
+    webhook_allowed_cidrs: list[str] = Field(default_factory=list)
+    webhook_timeout: float = 15.0
+
+    @field_validator("webhook_allowed_cidrs")
+    @classmethod
+    def _valid_cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            ipaddress.ip_network(cidr, strict=False)
+        return value
+
+    @property
+    def json_logs(self) -> bool:
+        if self.log_format == "auto":
+            return self.environment == "production"
+        return self.log_format == "json"
+
+    @property
+    def resolved_filings_source(self) -> Literal["local", "edgar"]:
+        if self.filings_source == "auto":
+            return "local" if self.filings_dir is not None else "edgar"
+        return self.filings_source

@@ -1,0 +1,262 @@
+"""Pydantic models of everything that crosses a process boundary.
+
+Requests, jobs, progress events and the analysis result are serialised once
+here and validated with ``model_validate_json`` on the way back in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AnyUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+TICKER_RE = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
+FIRST_FISCAL_YEAR = 2005  # Item 1A became mandatory for fiscal years ending after 2005-12-01
+
+
+def latest_fiscal_year() -> int:
+    """The latest fiscal year a filer may label a 10-K with: next calendar year."""
+    return dt.datetime.now(dt.UTC).year + 1
+
+
+class Strict(BaseModel):
+    """Base of wire models: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def normalise_ticker(value: str) -> str:
+    """Upper-case and validate a ticker symbol (``brk.b`` → ``BRK.B``)."""
+    ticker = value.strip().upper()
+    if not TICKER_RE.fullmatch(ticker):
+        raise ValueError(
+            "ticker must be 1-10 characters: a letter, then letters, digits, '.' or '-'"
+        )
+    return ticker
+
+
+def check_years(years: list[int]) -> list[int]:
+    """Validate ``[current, previous]``: two distinct fiscal years in the supported range."""
+    if len(years) != 2:
+        raise ValueError("years must be exactly two fiscal years: [current, previous]")
+    last = latest_fiscal_year()
+    for year in years:
+        if not FIRST_FISCAL_YEAR <= year <= last:
+            raise ValueError(
+                f"fiscal year {year} is out of range {FIRST_FISCAL_YEAR}-{last} "
+                "(Item 1A exists from fiscal 2005)"
+            )
+    if years[0] == years[1]:
+        raise ValueError("years must be two different fiscal years")
+    return years
+
+
+class AnalyzeRequest(Strict):
+    """``POST /analyze``: compare Item 1A of fiscal ``years[0]`` against ``years[1]``."""
+
+    ticker: Annotated[str, Field(examples=["AAPL"], max_length=16)]
+    years: Annotated[list[int], Field(examples=[[2024, 2023]], min_length=2, max_length=2)]
+    callback_url: Annotated[AnyUrl | None, Field(default=None, max_length=2048)] = None
+
+    @field_validator("ticker")
+    @classmethod
+    def _ticker(cls, value: str) -> str:
+        return normalise_ticker(value)
+
+    @field_validator("years")
+    @classmethod
+    def _years(cls, value: list[int]) -> list[int]:
+        return check_years(value)
+
+    @field_validator("callback_url")
+    @classmethod
+    def _http_only(cls, value: AnyUrl | None) -> AnyUrl | None:
+        if value is not None and (value.scheme not in ("http", "https") or not value.host):
+            raise ValueError("callback_url must be an absolute http(s) URL")
+        return value
+
+    @property
+    def current_year(self) -> int:
+        return self.years[0]
+
+    @property
+    def previous_year(self) -> int:
+        return self.years[1]
+
+
+class JobStatus(StrEnum):
+    """Job life cycle: ``queued → processing → completed | failed | cancelled``."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class JobLinks(BaseModel):
+    self: str
+    stream: str
+    result: str
+
+
+class Job(BaseModel):
+    """A job as ``GET /jobs/{id}`` shows it."""
+
+    job_id: uuid.UUID
+    ticker: str
+    years: list[int]
+    status: JobStatus
+    progress: int = Field(ge=0, le=100)
+    step: str | None
+    attempts: int
+    error: str | None
+    callback_url: str | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    links: JobLinks
+
+
+class JobAccepted(BaseModel):
+    """``202`` answer of ``POST /analyze``."""
+
+    job_id: uuid.UUID
+    status: JobStatus
+    links: JobLinks
+
+
+class JobPage(BaseModel):
+    """One page of ``GET /jobs``; pass ``next_cursor`` back as ``cursor`` for the next."""
+
+    jobs: list[Job]
+    next_cursor: str | None
+
+
+EventName = Literal[
+    "job_queued",
+    "job_started",
+    "step_complete",
+    "job_retrying",
+    "job_completed",
+    "job_failed",
+    "job_cancelled",
+]
+TERMINAL_EVENTS: frozenset[str] = frozenset({"job_completed", "job_failed", "job_cancelled"})
+
+
+class JobEvent(BaseModel):
+    """One progress event as stored in a job's Redis Stream and sent over SSE."""
+
+    event: EventName
+    job_id: uuid.UUID
+    at: dt.datetime
+    step: str | None = None
+    progress: int | None = None
+    attempt: int | None = None
+    error: str | None = None
+    status: JobStatus | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.event in TERMINAL_EVENTS
+
+
+# --- the analysis result (DESIGN.md "The analysis result") ---------------------------------
+
+RiskStatus = Literal["new", "removed", "modified", "unchanged"]
+
+
+class FilingInfo(BaseModel):
+    year: int
+    form: str
+    accession: str | None = None
+    filed: dt.date | None = None
+    period_end: dt.date | None = None
+    source: str
+    item1a_chars: int
+    risk_count: int
+
+
+class SimilarityScores(BaseModel):
+    """Lazy Prices similarity (Cohen, Malloy & Nguyen 2020) of the whole Item 1A, 0..1."""
+
+    cosine: float
+    jaccard: float
+    min_edit: float
+    simple: float
+
+
+class ToneScores(BaseModel):
+    """Financial tone of a text: lexicon hits per 100 words, and net tone in -1..1."""
+
+    negative: float
+    positive: float
+    uncertainty: float
+    litigious: float
+    strong_modal: float
+    weak_modal: float
+    net: float
+
+
+class RiskChange(BaseModel):
+    status: RiskStatus
+    category: str
+    section: str | None = None
+    title_current: str | None
+    title_previous: str | None
+    text_similarity: float
+    sentiment_current: float | None
+    sentiment_previous: float | None
+    sentiment_delta: float | None
+    drift_score: float
+    tone_current: ToneScores | None = None
+    tone_previous: ToneScores | None = None
+
+
+class Heatmap(BaseModel):
+    rows: list[str]
+    columns: list[str]
+    values: list[list[float]]
+
+
+class AnalysisResult(BaseModel):
+    """What ``GET /jobs/{id}/result``, the webhook and ``riskdrift analyze --json`` carry."""
+
+    ticker: str
+    company: str
+    cik: str | None
+    years: list[int]
+    filings: list[FilingInfo]
+    similarity: SimilarityScores
+    risks: list[RiskChange]
+    heatmap: Heatmap
+    summary: str
+    recommendations: list[str]
+    narrative: str | None = None
+    method: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _years_match_filings(self) -> AnalysisResult:
+        if self.filings and [f.year for f in self.filings] != self.years:
+            raise ValueError("filings must be listed in the order of years: [current, previous]")
+        return self
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error response carries."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = None

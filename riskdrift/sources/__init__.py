@@ -1,0 +1,1 @@
+"""Where filings come from: SEC EDGAR over HTTP, or a local directory."""

@@ -1,0 +1,279 @@
+"""A filing as a flat list of text blocks: the shape every later analysis step reads.
+
+A 10-K primary document is inline-XBRL HTML (or, for old filings, plain text).
+Both become a list of :class:`TextBlock` — one per paragraph, heading or table
+row — carrying how much of the block is bold, italic or underlined, because risk
+factor headings are told apart from body text by their styling, not by tags.
+
+Table rows become one block each, so a heading split across cells
+("Item 1A." | "Risk Factors") reads as one line. Hidden content (the
+``ix:header`` with its XBRL contexts) is skipped, but its ``dei:`` tags are
+read into :class:`DocumentMetadata`.
+
+Pure: bytes in, dataclasses out; no I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from selectolax.lexbor import LexborHTMLParser
+
+from riskdrift.errors import FilingParseError
+
+__all__ = [
+    "DocumentMetadata",
+    "FilingText",
+    "TextBlock",
+    "decode_filing",
+    "html_blocks",
+    "parse_document",
+    "text_blocks",
+]
+
+#: Elements that start a new block. ``tr`` groups its cells into one block.
+BLOCK_TAGS = frozenset(
+    {
+        "div", "p", "li", "td", "th", "tr", "table", "tbody", "thead", "ul", "ol",
+        "h1", "h2", "h3", "h4", "h5", "h6", "body", "html", "section", "article",
+        "blockquote", "center", "pre", "dl", "dt", "dd", "form", "hr", "header", "footer",
+    }
+)  # fmt: skip
+SKIP_TAGS = frozenset({"script", "style", "head", "title", "noscript", "template"})
+BOLD_TAGS = frozenset({"b", "strong"})
+ITALIC_TAGS = frozenset({"i", "em", "cite"})
+UNDERLINE_TAGS = frozenset({"u"})
+
+_BOLD_STYLE = re.compile(r"font-weight:\s*(?:bold|bolder|[6-9]00)")
+_ITALIC_STYLE = re.compile(r"font-style:\s*(?:italic|oblique)")
+_UNDERLINE_STYLE = re.compile(r"text-decoration:[^;]*underline")
+_HIDDEN_STYLE = re.compile(r"display:\s*none")
+_SPACE = re.compile(r"\s+")
+_HTML_SNIFF = re.compile(rb"<\s*(?:html|body|div|p|table|span|font|br|xbrl)\b", re.IGNORECASE)
+
+#: Share of bytes that may be control characters before a document counts as binary.
+MAX_CONTROL_SHARE = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class TextBlock:
+    """One paragraph-like unit of a document and the share of its text in each style.
+
+    ``lead`` is the text of the block's leading run of bold or italic text (a
+    "lead-in" heading such as ``<b>Competition.</b> We face ...``), empty when
+    the block does not start with emphasised text.
+    """
+
+    text: str
+    bold: float = 0.0
+    italic: float = 0.0
+    underline: float = 0.0
+    lead: str = ""
+
+    @property
+    def emphasised(self) -> float:
+        """Share of the text that is bold or italic, whichever is larger."""
+        return max(self.bold, self.italic)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentMetadata:
+    """What a document says about itself in its inline-XBRL ``dei:`` tags."""
+
+    company: str | None = None
+    cik: str | None = None
+    fiscal_year: int | None = None
+    period_end: dt.date | None = None
+    document_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FilingText:
+    """A parsed document: its blocks, its metadata, and whether it was HTML."""
+
+    blocks: list[TextBlock]
+    metadata: DocumentMetadata = field(default_factory=DocumentMetadata)
+    is_html: bool = True
+
+
+def decode_filing(content: bytes, name: str) -> tuple[str, bool]:
+    """Decode a filing's bytes; return the text and whether it looks like HTML.
+
+    Raises :class:`FilingParseError` for empty documents and binary data.
+    """
+    if not content or not content.strip():
+        raise FilingParseError("the document is empty", filing=name)
+    sample = content[:65536]
+    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13))
+    if controls > MAX_CONTROL_SHARE * len(sample):
+        raise FilingParseError(
+            "the document is binary data, not an HTML or text filing", filing=name
+        )
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        text = content.decode("cp1252", errors="replace")
+    return text, bool(_HTML_SNIFF.search(sample))
+
+
+def _clean(text: str) -> str:
+    return _SPACE.sub(" ", text.replace("\xa0", " ").replace("\u200b", "")).strip()
+
+
+@dataclass(slots=True)
+class _Style:
+    hidden: bool
+    bold: bool
+    italic: bool
+    underline: bool
+
+
+def _own_style(tag: str, style: str) -> tuple[bool, bool, bool, bool]:
+    style = style.lower()
+    return (
+        bool(style) and _HIDDEN_STYLE.search(style) is not None,
+        tag in BOLD_TAGS or (bool(style) and _BOLD_STYLE.search(style) is not None),
+        tag in ITALIC_TAGS or (bool(style) and _ITALIC_STYLE.search(style) is not None),
+        tag in UNDERLINE_TAGS or (bool(style) and _UNDERLINE_STYLE.search(style) is not None),
+    )
+
+
+class _BlockBuilder:
+    """Accumulates styled runs of text until the block they belong to changes."""
+
+    def __init__(self) -> None:
+        self.blocks: list[TextBlock] = []
+        self._key: int | None = None
+        self._runs: list[tuple[str, bool, bool, bool]] = []
+
+    def add(self, key: int, text: str, bold: bool, italic: bool, underline: bool) -> None:
+        if key != self._key:
+            self.flush()
+            self._key = key
+        self._runs.append((text, bold, italic, underline))
+
+    def flush(self) -> None:
+        runs, self._runs = self._runs, []
+        if not runs:
+            return
+        text = _clean(" ".join(r[0] for r in runs))
+        if not text:
+            return
+        total = bold = italic = underline = 0
+        for chunk, is_bold, is_italic, is_under in runs:
+            n = len(chunk) - chunk.count(" ")
+            total += n
+            bold += n if is_bold else 0
+            italic += n if is_italic else 0
+            underline += n if is_under else 0
+        lead_parts: list[str] = []
+        for chunk, is_bold, is_italic, _ in runs:
+            if is_bold or is_italic or not chunk.strip():
+                lead_parts.append(chunk)
+            else:
+                break
+        lead = _clean(" ".join(lead_parts))
+        total = max(total, 1)
+        self.blocks.append(
+            TextBlock(text, bold / total, italic / total, underline / total, lead)
+        )
+
+
+def _parse_date(value: str) -> dt.date | None:
+    value = _clean(value).replace(" ,", ",")
+    for fmt in ("%B %d, %Y", "%b %d, %Y", "%Y-%m-%d", "%m/%d/%Y", "%d %B %Y", "%B %d %Y"):
+        try:
+            return dt.datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _metadata(dei: dict[str, str]) -> DocumentMetadata:
+    year_text = dei.get("DocumentFiscalYearFocus", "")
+    cik = dei.get("EntityCentralIndexKey")
+    return DocumentMetadata(
+        company=dei.get("EntityRegistrantName") or None,
+        cik=cik.zfill(10) if cik and cik.isdigit() else cik or None,
+        fiscal_year=int(year_text) if year_text.isdigit() else None,
+        period_end=_parse_date(dei.get("DocumentPeriodEndDate", "")),
+        document_type=dei.get("DocumentType") or None,
+    )
+
+
+def html_blocks(html: str) -> FilingText:
+    """Turn an HTML (or inline-XBRL) document into blocks and ``dei:`` metadata."""
+    tree = LexborHTMLParser(html)
+    root = tree.body if tree.body is not None else tree.root
+    builder = _BlockBuilder()
+    dei: dict[str, str] = {}
+    styles: dict[int, tuple[bool, bool, bool, bool]] = {}
+    if root is None:
+        return FilingText([], DocumentMetadata(), True)
+    for node in root.traverse(include_text=True):
+        tag = node.tag
+        if tag != "-text":
+            if tag is not None and tag.startswith("ix:"):
+                name = node.attributes.get("name") or ""
+                if name.startswith("dei:") and name[4:] not in dei:
+                    dei[name[4:]] = _clean(node.text(deep=True))
+            continue
+        raw = node.text_content
+        if not raw or not raw.strip():
+            continue
+        key: int | None = None
+        row: int | None = None
+        bold = italic = underline = hidden = False
+        parent = node.parent
+        while parent is not None:
+            ptag = parent.tag or ""
+            if ptag in SKIP_TAGS:
+                hidden = True
+                break
+            mem = parent.mem_id
+            flags = styles.get(mem)
+            if flags is None:
+                flags = _own_style(ptag, parent.attributes.get("style") or "")
+                styles[mem] = flags
+            if flags[0]:
+                hidden = True
+                break
+            bold = bold or flags[1]
+            italic = italic or flags[2]
+            underline = underline or flags[3]
+            if ptag in BLOCK_TAGS:
+                if key is None:
+                    key = mem
+                if ptag == "tr":
+                    row = mem
+                if ptag in ("table", "body", "html") or row is not None:
+                    break
+            parent = parent.parent
+        if hidden:
+            continue
+        builder.add(row or key or 0, raw, bold, italic, underline)
+    builder.flush()
+    return FilingText(builder.blocks, _metadata(dei), True)
+
+
+def text_blocks(text: str) -> FilingText:
+    """Turn a plain-text document into blocks: one per non-empty line, unstyled."""
+    blocks = [TextBlock(line) for raw in text.splitlines() if (line := _clean(raw))]
+    return FilingText(blocks, DocumentMetadata(), False)
+
+
+def parse_document(content: bytes, name: str) -> FilingText:
+    """Decode and parse a filing, HTML or plain text, into blocks.
+
+    Raises :class:`FilingParseError` when the bytes are empty, binary or hold no text.
+    """
+    text, is_html = decode_filing(content, name)
+    try:
+        parsed = html_blocks(text) if is_html else text_blocks(text)
+    except (ValueError, RuntimeError) as exc:  # selectolax reports broken input this way
+        raise FilingParseError(f"the document could not be parsed: {exc}", filing=name) from exc
+    if not parsed.blocks:
+        raise FilingParseError("the document contains no readable text", filing=name)
+    return parsed

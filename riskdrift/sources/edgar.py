@@ -1,0 +1,705 @@
+"""Filings from SEC EDGAR over HTTP, politely.
+
+Three EDGAR resources lead to one 10-K document:
+
+1. ``{edgar_base_url}/files/company_tickers.json`` maps the ticker to a CIK;
+2. ``{edgar_data_url}/submissions/CIK##########.json`` lists the filer's
+   filings as columnar arrays (``filings.recent``), older ones in paged files
+   (``filings.files[]`` → ``{edgar_data_url}/submissions/<name>``);
+3. ``{edgar_base_url}/Archives/edgar/data/<cik>/<accession>/<primaryDocument>``
+   is the document itself.
+
+Choosing the filing for a fiscal year
+-------------------------------------
+A fiscal-year label is the filer's own, and it is not a function of the period
+end: NVIDIA labels the year ended 2024-01-28 fiscal 2024, Home Depot labels
+the year ended 2024-01-28 fiscal 2023 (and its fiscal 2024 ended 2025-02-02).
+The filing date never decides. The rule (:func:`rank_candidates`):
+
+* Only annual reports are considered: originals (``10-K``, ``10-K405``)
+  first; amendments (``10-K/A``, ``10-K405/A``) only for a period that has no
+  original in the index, since an amendment is often Part III alone.
+* The *natural year* of a period end is its calendar year, except that a
+  period ending in the first week of January (a 52/53-week year that "ended"
+  on 31 December) belongs to the year before.
+* Tier A: reports whose natural year is Y, latest period first. The label
+  convention most filers use (and XBRL's default), and NVIDIA's.
+* Tier B: reports whose period ends between 8 January and 31 March of Y+1:
+  the filers that label a year ending early in the calendar year by the year
+  it started (Home Depot, Target, Lowe's).
+* Each candidate's primary document is downloaded (once; it is cached) and its
+  inline-XBRL ``dei:DocumentFiscalYearFocus`` must equal Y. A tier-A
+  candidate whose document has no such tag (filings before inline XBRL,
+  2019) is accepted on the natural-year rule; a tier-B candidate needs the
+  tag. The first accepted candidate wins; none → ``FilingNotFound``.
+
+Politeness: every request carries the configured User-Agent (EDGAR requires a
+name and a contact e-mail; without one this source refuses to call EDGAR),
+waits for a slot of one :class:`RateLimiter` shared by all requests of the
+source, and is retried on 429, 5xx, timeouts and connection errors with
+exponential backoff that honours ``Retry-After``, a bounded number of times,
+after which ``UpstreamUnavailable`` lets the job layer retry later.
+
+Caching: documents on disk under ``edgar_cache_dir/<CIK>/<accession>/``
+(written atomically, so a document is downloaded once per cache directory);
+the tickers map and submissions JSON in memory for ``metadata_ttl`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email.utils
+import os
+import random
+import re
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+import structlog
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from riskdrift.config import Settings
+from riskdrift.errors import (
+    ConfigurationError,
+    FilingNotFound,
+    FilingParseError,
+    UpstreamUnavailable,
+)
+from riskdrift.models import normalise_ticker
+from riskdrift.sources.base import FilingDocument
+from riskdrift.sources.dei import read_cover_facts
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+ORIGINAL_FORMS: frozenset[str] = frozenset({"10-K", "10-K405"})
+AMENDMENT_FORMS: frozenset[str] = frozenset({"10-K/A", "10-K405/A"})
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+_CONTACT_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_RETRY_STATUSES = frozenset({429})  # plus every 5xx
+
+
+# --- configuration objects -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how patiently a failed EDGAR request is retried.
+
+    ``max_attempts`` counts the first try. The wait before retry *n* is
+    ``Retry-After`` when the server sent one, else ``backoff_base * 2**(n-1)``
+    (capped at ``backoff_max``) with jitter. A ``Retry-After`` longer than
+    ``retry_after_max`` is not waited out in-process: the job is handed back
+    to the queue with that delay instead.
+    """
+
+    max_attempts: int = 4
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    retry_after_max: float = 60.0
+
+    def backoff(self, attempt: int) -> float:
+        """The wait after failed attempt ``attempt`` (1-based), without ``Retry-After``."""
+        delay = min(self.backoff_max, self.backoff_base * 2.0 ** (attempt - 1))
+        return delay * random.uniform(0.5, 1.0)  # jitter spreads synchronised retries
+
+
+class RateLimiter:
+    """Spaces acquisitions at least ``1 / rate`` seconds apart, across all callers.
+
+    Each caller reserves the next free slot without holding a lock (the event
+    loop makes the read-and-advance atomic) and sleeps until it; requests go
+    out evenly spaced, never in bursts. One instance per process is shared by
+    everything that calls EDGAR.
+    """
+
+    def __init__(self, rate: float) -> None:
+        if rate <= 0:
+            raise ConfigurationError(f"a rate limit must be positive, got {rate}")
+        self.interval = 1.0 / rate
+        self._next = 0.0
+
+    async def acquire(self) -> None:
+        """Wait for this caller's slot."""
+        now = time.monotonic()
+        slot = max(now, self._next)
+        self._next = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+@dataclass(slots=True)
+class EdgarStats:
+    """Counters of one source's traffic (read by metrics; never reset by the source)."""
+
+    requests: int = 0  # HTTP requests sent, retries included
+    retries: int = 0
+    documents_downloaded: int = 0
+    bytes_downloaded: int = 0
+    document_cache_hits: int = 0  # documents served from the disk cache
+    metadata_cache_hits: int = 0  # tickers map / submissions served from memory
+
+
+# --- EDGAR's JSON --------------------------------------------------------------------------
+
+
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class CompanyTicker(_Loose):
+    """One entry of ``company_tickers.json``."""
+
+    cik: int = Field(alias="cik_str")
+    ticker: str
+    title: str
+
+
+_TICKERS = TypeAdapter(dict[str, CompanyTicker])
+
+
+class FilingColumns(_Loose):
+    """EDGAR's columnar filing table: ``filings.recent`` or one paged history file."""
+
+    accession_number: list[str] = Field(alias="accessionNumber")
+    filing_date: list[str] = Field(alias="filingDate")
+    report_date: list[str] = Field(alias="reportDate")
+    form: list[str]
+    primary_document: list[str] = Field(alias="primaryDocument")
+
+
+class HistoryPage(_Loose):
+    """A ``filings.files[]`` entry: one page of older filings."""
+
+    name: str
+    filing_count: int = Field(alias="filingCount")
+    filing_from: dt.date = Field(alias="filingFrom")
+    filing_to: dt.date = Field(alias="filingTo")
+
+
+class FilingsBlock(_Loose):
+    recent: FilingColumns
+    files: list[HistoryPage] = Field(default_factory=list)
+
+
+class Submissions(_Loose):
+    """The part of ``submissions/CIK##########.json`` this source reads."""
+
+    cik: str
+    name: str
+    fiscal_year_end: str | None = Field(default=None, alias="fiscalYearEnd")
+    filings: FilingsBlock
+
+
+@dataclass(frozen=True, slots=True)
+class FilingEntry:
+    """One row of a filing table."""
+
+    accession: str
+    form: str
+    filed: dt.date | None
+    period_end: dt.date | None
+    primary_document: str
+
+
+def _date(value: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def filing_entries(columns: FilingColumns) -> list[FilingEntry]:
+    """Turn EDGAR's parallel arrays into rows (rows with missing cells are dropped)."""
+    rows = zip(
+        columns.accession_number,
+        columns.form,
+        columns.filing_date,
+        columns.report_date,
+        columns.primary_document,
+        strict=False,
+    )
+    return [
+        FilingEntry(
+            accession=accession,
+            form=form,
+            filed=_date(filed),
+            period_end=_date(period),
+            primary_document=document,
+        )
+        for accession, form, filed, period, document in rows
+    ]
+
+
+# --- the fiscal-year rule (pure) -----------------------------------------------------------
+
+
+def natural_year(period_end: dt.date) -> int:
+    """The calendar year a period end belongs to; the first week of January counts as
+    the year before (a 52/53-week year ending on the Saturday nearest 31 December)."""
+    if period_end.month == 1 and period_end.day <= 7:
+        return period_end.year - 1
+    return period_end.year
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A filing that may be fiscal year Y's 10-K, and whether it needs the dei tag."""
+
+    entry: FilingEntry
+    needs_tag: bool
+
+
+def rank_candidates(entries: Iterable[FilingEntry], year: int) -> list[Candidate]:
+    """Order the annual reports that may carry fiscal-year label ``year`` (module docstring).
+
+    Originals come before amendments; within each, tier A (natural year ==
+    ``year``, latest period first) before tier B (period end 8 Jan – 31 Mar of
+    ``year + 1``, which must be confirmed by the document's dei tag). An
+    amendment is a candidate only for a period with no original in ``entries``.
+    """
+    annual = [
+        e
+        for e in entries
+        if e.period_end is not None and e.form in ORIGINAL_FORMS | AMENDMENT_FORMS
+    ]
+    periods_with_original = {e.period_end for e in annual if e.form in ORIGINAL_FORMS}
+    tier_b_start, tier_b_end = dt.date(year + 1, 1, 8), dt.date(year + 1, 3, 31)
+
+    def tier(entry: FilingEntry) -> str | None:
+        assert entry.period_end is not None
+        if natural_year(entry.period_end) == year:
+            return "A"
+        if tier_b_start <= entry.period_end <= tier_b_end:
+            return "B"
+        return None
+
+    ranked: list[tuple[tuple[int, int, int, int], Candidate]] = []
+    for entry in annual:
+        assert entry.period_end is not None
+        entry_tier = tier(entry)
+        original = entry.form in ORIGINAL_FORMS
+        if entry_tier is None or (not original and entry.period_end in periods_with_original):
+            continue
+        filed = (entry.filed or dt.date.min).toordinal()
+        key = (
+            0 if original else 1,
+            0 if entry_tier == "A" else 1,
+            -entry.period_end.toordinal(),
+            # originals: the first filed; amendments: the latest, presumably the most complete
+            filed if original else -filed,
+        )
+        ranked.append((key, Candidate(entry=entry, needs_tag=entry_tier == "B")))
+    ranked.sort(key=lambda row: row[0])
+    return [candidate for _, candidate in ranked]
+
+
+def check_user_agent(user_agent: str | None) -> str:
+    """Return the User-Agent if EDGAR will accept it, else raise ``ConfigurationError``."""
+    if not user_agent or not user_agent.strip():
+        raise ConfigurationError(
+            "EDGAR requires a descriptive User-Agent: set RISKDRIFT_EDGAR_USER_AGENT to a name "
+            "and contact e-mail, e.g. 'Acme Research research@acme.example'"
+        )
+    if not _CONTACT_RE.search(user_agent):
+        raise ConfigurationError(
+            f"the EDGAR User-Agent {user_agent!r} has no contact e-mail; SEC's fair-access "
+            "policy asks for one, e.g. 'Acme Research research@acme.example'"
+        )
+    return user_agent.strip()
+
+
+def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
+
+
+# --- the source ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EdgarResponse:
+    """A fully read EDGAR answer (status, headers, body within the size cap)."""
+
+    url: str
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+
+
+@dataclass(slots=True)
+class _Expiring:
+    expires: float
+    value: Any
+
+
+@dataclass(slots=True)
+class _TTLCache:
+    ttl: float
+    entries: dict[str, _Expiring] = field(default_factory=dict)
+
+    def get(self, key: str) -> Any | None:
+        hit = self.entries.get(key)
+        if hit is None or hit.expires < time.monotonic():
+            self.entries.pop(key, None)
+            return None
+        return hit.value
+
+    def put(self, key: str, value: Any) -> None:
+        self.entries[key] = _Expiring(time.monotonic() + self.ttl, value)
+
+
+class EdgarFilingSource:
+    """A :class:`~riskdrift.sources.base.FilingSource` over SEC EDGAR (module docstring)."""
+
+    name = "edgar"
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        retry: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
+        metadata_ttl: float = 600.0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
+        self.base_url = settings.edgar_base_url.rstrip("/")
+        self.data_url = settings.edgar_data_url.rstrip("/")
+        self.cache_dir = settings.edgar_cache_dir
+        self.user_agent = settings.edgar_user_agent
+        self.retry = retry or RetryPolicy()
+        self.limiter = limiter or RateLimiter(settings.edgar_requests_per_second)
+        self.max_bytes = max_bytes
+        self.stats = EdgarStats()
+        self._metadata = _TTLCache(metadata_ttl)
+        self._locks: dict[str, asyncio.Lock] = {}
+        headers = {"Accept-Encoding": "gzip, deflate"}
+        if self.user_agent:
+            headers["User-Agent"] = self.user_agent
+        self._client = httpx.AsyncClient(
+            headers=headers,
+            timeout=httpx.Timeout(settings.edgar_timeout),
+            follow_redirects=True,
+        )
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self._client.aclose()
+
+    # --- HTTP ------------------------------------------------------------------------------
+
+    async def get(self, url: str) -> EdgarResponse:
+        """One polite GET: rate-limited, retried, size-capped.
+
+        Returns the answer for 2xx and for 4xx other than 429 (the caller
+        decides what a 404 means). Raises ``ConfigurationError`` without a valid
+        User-Agent, ``UpstreamUnavailable`` when EDGAR rate-limits, fails or
+        does not answer after the retry policy's attempts, or refuses the
+        client (403), and ``FilingParseError`` for a body over the size cap.
+        """
+        check_user_agent(self.user_agent)
+        attempt = 0
+        while True:
+            attempt += 1
+            await self.limiter.acquire()
+            self.stats.requests += 1
+            retry_after: float | None = None
+            try:
+                response = await self._send(url)
+            except httpx.UnsupportedProtocol as err:
+                raise ConfigurationError(f"bad EDGAR URL {url}: {err}") from err
+            except httpx.TransportError as err:
+                reason = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+            else:
+                status = response.status_code
+                if status == 403:
+                    # SEC answers 403 to undeclared tools and to clients over the rate limit,
+                    # and blocks them for about ten minutes.
+                    raise UpstreamUnavailable(
+                        f"EDGAR refused {url} (403); check edgar_user_agent and the request rate",
+                        retry_after=600.0,
+                    )
+                if status < 400 or (status < 500 and status not in _RETRY_STATUSES):
+                    return response
+                reason = f"HTTP {status}"
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+            if attempt >= self.retry.max_attempts:
+                log.warning("edgar_request_failed", url=url, attempts=attempt, reason=reason)
+                raise UpstreamUnavailable(
+                    f"EDGAR did not answer {url} after {attempt} attempts ({reason})",
+                    retry_after=retry_after,
+                )
+            if retry_after is not None and retry_after > self.retry.retry_after_max:
+                log.warning("edgar_request_deferred", url=url, retry_after=retry_after)
+                raise UpstreamUnavailable(
+                    f"EDGAR asked to wait {retry_after:.0f}s before retrying {url} ({reason})",
+                    retry_after=retry_after,
+                )
+            delay = retry_after if retry_after is not None else self.retry.backoff(attempt)
+            self.stats.retries += 1
+            log.info(
+                "edgar_request_retrying",
+                url=url,
+                attempt=attempt,
+                reason=reason,
+                delay=round(delay, 3),
+            )
+            await asyncio.sleep(delay)
+
+    async def _send(self, url: str) -> EdgarResponse:
+        async with self._client.stream("GET", url) as response:
+            declared = response.headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+                raise FilingParseError(
+                    f"EDGAR answer is {declared} bytes, over the {self.max_bytes}-byte limit",
+                    filing=url,
+                )
+            chunks: list[bytes] = []
+            total = 0
+            async for chunk in response.aiter_bytes():
+                total += len(chunk)
+                if total > self.max_bytes:
+                    raise FilingParseError(
+                        f"EDGAR answer is over the {self.max_bytes}-byte limit", filing=url
+                    )
+                chunks.append(chunk)
+            return EdgarResponse(
+                url=str(response.url),
+                status_code=response.status_code,
+                headers=response.headers,
+                content=b"".join(chunks),
+            )
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
+
+    async def _cached(self, key: str, load: Callable[[], Awaitable[T]]) -> T:
+        """Memoise ``load()`` in memory for the metadata TTL; one load per key at a time."""
+        value = self._metadata.get(key)
+        if value is not None:
+            self.stats.metadata_cache_hits += 1
+            return value  # type: ignore[no-any-return]
+        async with self._lock(key):
+            value = self._metadata.get(key)
+            if value is not None:
+                self.stats.metadata_cache_hits += 1
+                return value  # type: ignore[no-any-return]
+            loaded = await load()
+            self._metadata.put(key, loaded)
+            return loaded
+
+    # --- EDGAR resources -------------------------------------------------------------------
+
+    async def company(self, ticker: str) -> CompanyTicker:
+        """The tickers-map entry of ``ticker``; ``FilingNotFound`` if EDGAR does not know it."""
+        tickers = await self._cached("tickers", self._load_tickers)
+        # EDGAR writes share classes with a dash: BRK-B.
+        entry = tickers.get(ticker) or tickers.get(ticker.replace(".", "-"))
+        if entry is None:
+            raise FilingNotFound(f"EDGAR does not know the ticker {ticker}")
+        return entry
+
+    async def _load_tickers(self) -> dict[str, CompanyTicker]:
+        url = f"{self.base_url}/files/company_tickers.json"
+        response = await self.get(url)
+        if response.status_code != 200:
+            raise UpstreamUnavailable(f"EDGAR answered {response.status_code} for {url}")
+        try:
+            table = _TICKERS.validate_json(response.content)
+        except ValidationError as err:
+            raise UpstreamUnavailable(f"EDGAR's tickers map at {url} is malformed: {err}") from err
+        return {entry.ticker.upper(): entry for entry in table.values()}
+
+    async def submissions(self, cik: int) -> Submissions:
+        """The submissions JSON of a filer; ``FilingNotFound`` on 404."""
+        name = f"CIK{cik:010d}.json"
+        return await self._cached(name, lambda: self._load_submissions(name))
+
+    async def history_page(self, name: str) -> list[FilingEntry]:
+        """One paged file of older filings (``filings.files[].name``)."""
+        return await self._cached(name, lambda: self._load_history_page(name))
+
+    async def _load_json(self, url: str, what: str) -> bytes:
+        response = await self.get(url)
+        if response.status_code == 404:
+            raise FilingNotFound(f"EDGAR has no {what} ({url})")
+        if response.status_code != 200:
+            raise UpstreamUnavailable(f"EDGAR answered {response.status_code} for {url}")
+        return response.content
+
+    async def _load_submissions(self, name: str) -> Submissions:
+        url = f"{self.data_url}/submissions/{name}"
+        content = await self._load_json(url, "filing history for this company")
+        try:
+            return Submissions.model_validate_json(content)
+        except ValidationError as err:
+            raise UpstreamUnavailable(f"EDGAR submissions at {url} are malformed: {err}") from err
+
+    async def _load_history_page(self, name: str) -> list[FilingEntry]:
+        url = f"{self.data_url}/submissions/{quote(name)}"
+        content = await self._load_json(url, "page of older filings")
+        try:
+            return filing_entries(FilingColumns.model_validate_json(content))
+        except ValidationError as err:
+            raise UpstreamUnavailable(f"EDGAR history page {url} is malformed: {err}") from err
+
+    async def filings_for_year(self, submissions: Submissions, year: int) -> list[FilingEntry]:
+        """The filer's filings, with paged history loaded when it may hold fiscal ``year``.
+
+        Only the filing *date* decides which pages to load (a report for fiscal
+        ``year`` is filed between 1 January of ``year`` and, amendments
+        included, the end of ``year + 2``); it never decides the choice.
+        """
+        entries = filing_entries(submissions.filings.recent)
+        earliest = min((e.filed for e in entries if e.filed), default=None)
+        start, end = dt.date(year, 1, 1), dt.date(year + 2, 12, 31)
+        if earliest is not None and earliest <= start:
+            return entries
+        seen = {e.accession for e in entries}
+        for page in submissions.filings.files:
+            if page.filing_to < start or page.filing_from > end:
+                continue
+            for entry in await self.history_page(page.name):
+                if entry.accession not in seen:
+                    seen.add(entry.accession)
+                    entries.append(entry)
+        return entries
+
+    def document_url(self, cik: int, entry: FilingEntry) -> str:
+        """Where EDGAR keeps the primary document of a filing."""
+        folder = entry.accession.replace("-", "")
+        return f"{self.base_url}/Archives/edgar/data/{cik}/{folder}/{quote(entry.primary_document)}"
+
+    def cache_path(self, cik: int, entry: FilingEntry) -> Path:
+        """Where the disk cache keeps a filing's primary document (by CIK and accession)."""
+        name = Path(entry.primary_document).name
+        if not name or name.startswith("."):
+            name = "primary-document"
+        return self.cache_dir / f"{cik:010d}" / entry.accession.replace("-", "") / name
+
+    async def document(self, cik: int, entry: FilingEntry) -> bytes:
+        """A filing's primary document, from the disk cache or downloaded into it."""
+        path = self.cache_path(cik, entry)
+        async with self._lock(str(path)):
+            cached = await asyncio.to_thread(_read_if_exists, path)
+            if cached is not None:
+                self.stats.document_cache_hits += 1
+                return cached
+            url = self.document_url(cik, entry)
+            response = await self.get(url)
+            if response.status_code == 404:
+                raise FilingNotFound(f"EDGAR lists {entry.form} {entry.accession} but has no {url}")
+            if response.status_code != 200:
+                raise UpstreamUnavailable(f"EDGAR answered {response.status_code} for {url}")
+            if not response.content:
+                raise FilingParseError("EDGAR sent an empty document", filing=url)
+            self.stats.documents_downloaded += 1
+            self.stats.bytes_downloaded += len(response.content)
+            await asyncio.to_thread(_write_atomically, path, response.content)
+            log.info(
+                "edgar_document_downloaded",
+                cik=cik,
+                accession=entry.accession,
+                size=len(response.content),
+            )
+            return response.content
+
+    # --- FilingSource ----------------------------------------------------------------------
+
+    async def fetch(self, ticker: str, year: int) -> FilingDocument:
+        """The 10-K of ``ticker`` labelled fiscal ``year`` by the filer (module docstring)."""
+        check_user_agent(self.user_agent)
+        ticker = normalise_ticker(ticker)
+        company = await self.company(ticker)
+        submissions = await self.submissions(company.cik)
+        entries = await self.filings_for_year(submissions, year)
+        candidates = rank_candidates(entries, year)
+        examined: list[str] = []
+        for candidate in candidates:
+            entry = candidate.entry
+            content = await self.document(company.cik, entry)
+            label = read_cover_facts(content).fiscal_year
+            if label == year or (label is None and not candidate.needs_tag):
+                log.info(
+                    "edgar_filing_chosen",
+                    ticker=ticker,
+                    year=year,
+                    cik=company.cik,
+                    accession=entry.accession,
+                    form=entry.form,
+                    period_end=str(entry.period_end),
+                    fiscal_year_tag=label,
+                )
+                return FilingDocument(
+                    ticker=ticker,
+                    year=year,
+                    content=content,
+                    name=self.document_url(company.cik, entry),
+                    source=self.name,
+                    form=entry.form,
+                    accession=entry.accession,
+                    filed=entry.filed,
+                    period_end=entry.period_end,
+                    company=submissions.name or company.title,
+                    cik=f"{company.cik:010d}",
+                )
+            log.info(
+                "edgar_candidate_rejected",
+                ticker=ticker,
+                year=year,
+                accession=entry.accession,
+                period_end=str(entry.period_end),
+                fiscal_year_tag=label,
+            )
+            examined.append(
+                f"{entry.form} {entry.accession} (period {entry.period_end}, "
+                f"fiscal {label if label is not None else 'untagged'})"
+            )
+        detail = f"; examined {', '.join(examined)}" if examined else ""
+        raise FilingNotFound(
+            f"no 10-K for {ticker} (CIK {company.cik:010d}) labelled fiscal {year} on EDGAR{detail}"
+        )
+
+
+def _read_if_exists(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    """Write via a temporary file and rename, so readers never see half a document."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,166 @@
+"""LocalFilingSource and import_filing against a temporary directory and the real corpus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from riskdrift.config import Settings
+from riskdrift.errors import ConfigurationError, FilingNotFound, FilingParseError, InvalidRequest
+from riskdrift.sources import EdgarFilingSource, LocalFilingSource, create_source, import_filing
+from tests.corpus import REAL10K, needs_corpus
+
+
+@needs_corpus
+async def test_fetch_reads_the_real_filing() -> None:
+    source = LocalFilingSource(REAL10K)
+    doc = await source.fetch("nvda", 2024)
+    assert doc.ticker == "NVDA"
+    assert doc.year == 2024
+    assert doc.source == "local"
+    assert doc.form == "10-K"
+    assert doc.content == (REAL10K / "NVDA" / "2024.html").read_bytes()
+    assert doc.name == str(REAL10K / "NVDA" / "2024.html")
+    assert doc.accession is None
+    await source.aclose()
+
+
+@needs_corpus
+async def test_amendment_file_is_ignored() -> None:
+    source = LocalFilingSource(REAL10K)
+    doc = await source.fetch("TSLA", 2024)
+    assert doc.content == (REAL10K / "TSLA" / "2024.html").read_bytes()
+
+
+async def test_missing_filing_names_ticker_year_and_place(tmp_path: Path) -> None:
+    (tmp_path / "AAPL").mkdir()
+    (tmp_path / "AAPL" / "2023.10-KA.html").write_text("<html>amendment</html>")
+    source = LocalFilingSource(tmp_path)
+    with pytest.raises(FilingNotFound) as caught:
+        await source.fetch("AAPL", 2023)
+    message = str(caught.value)
+    assert "AAPL" in message
+    assert "2023" in message
+    assert str(tmp_path / "AAPL") in message
+    assert "2023.html" in message
+
+
+@pytest.mark.parametrize("suffix", [".htm", ".txt"])
+async def test_other_suffixes(tmp_path: Path, suffix: str) -> None:
+    (tmp_path / "IBM").mkdir()
+    (tmp_path / "IBM" / f"2020{suffix}").write_bytes(b"ITEM 1A. RISK FACTORS")
+    doc = await LocalFilingSource(tmp_path).fetch("IBM", 2020)
+    assert doc.content == b"ITEM 1A. RISK FACTORS"
+
+
+async def test_html_is_preferred_over_txt(tmp_path: Path) -> None:
+    (tmp_path / "IBM").mkdir()
+    (tmp_path / "IBM" / "2020.txt").write_bytes(b"text")
+    (tmp_path / "IBM" / "2020.html").write_bytes(b"<html>")
+    doc = await LocalFilingSource(tmp_path).fetch("IBM", 2020)
+    assert doc.content == b"<html>"
+
+
+async def test_size_cap_and_empty_file(tmp_path: Path) -> None:
+    (tmp_path / "IBM").mkdir()
+    (tmp_path / "IBM" / "2020.html").write_bytes(b"x" * 101)
+    (tmp_path / "IBM" / "2021.html").write_bytes(b"")
+    source = LocalFilingSource(tmp_path, max_bytes=100)
+    with pytest.raises(FilingParseError, match="limit"):
+        await source.fetch("IBM", 2020)
+    with pytest.raises(FilingParseError, match="empty"):
+        await source.fetch("IBM", 2021)
+
+
+async def test_invalid_ticker_is_invalid_request(tmp_path: Path) -> None:
+    with pytest.raises(InvalidRequest):
+        await LocalFilingSource(tmp_path).fetch("../etc", 2020)
+
+
+def _stub(year: int, form: str = "10-K") -> bytes:
+    return (
+        f'<html><ix:nonNumeric name="dei:DocumentType">{form}</ix:nonNumeric>'
+        f'<ix:nonNumeric name="dei:DocumentFiscalYearFocus">{year}</ix:nonNumeric></html>'
+    ).encode()
+
+
+def test_import_copies_into_layout(tmp_path: Path) -> None:
+    src = tmp_path / "download.HTM"
+    src.write_bytes(_stub(2022))
+    root = tmp_path / "filings"
+    target = import_filing(root, src, "brk.b", 2022)
+    assert target == root / "BRK.B" / "2022.htm"
+    assert target.read_bytes() == src.read_bytes()
+    assert [p.name for p in target.parent.iterdir()] == ["2022.htm"]  # no temp files left
+
+
+async def test_imported_file_is_fetched(tmp_path: Path) -> None:
+    src = tmp_path / "a.txt"
+    src.write_bytes(b"plain text 10-K without tags")
+    import_filing(tmp_path / "root", src, "MSFT", 2019)
+    doc = await LocalFilingSource(tmp_path / "root").fetch("MSFT", 2019)
+    assert doc.content == src.read_bytes()
+
+
+def test_import_refuses_existing_unless_overwrite(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    first = tmp_path / "first.html"
+    first.write_bytes(_stub(2022))
+    second = tmp_path / "second.txt"
+    second.write_bytes(b"second")
+    import_filing(root, first, "HD", 2022)
+    with pytest.raises(InvalidRequest, match="already exists"):
+        import_filing(root, second, "HD", 2022)
+    target = import_filing(root, second, "HD", 2022, overwrite=True)
+    # The old .html would shadow the new .txt, so it is gone.
+    assert sorted(p.name for p in (root / "HD").iterdir()) == ["2022.txt"]
+    assert target.read_bytes() == b"second"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "ticker", "year", "message"),
+    [
+        ("a.html", _stub(2022), "not a ticker!", 2022, "ticker"),
+        ("a.html", _stub(2022), "HD", 1999, "out of range"),
+        ("a.pdf", b"%PDF", "HD", 2022, "unsupported file type"),
+        ("a.html", b"", "HD", 2022, "empty"),
+        ("a.html", _stub(2021), "HD", 2022, "says fiscal year 2021"),
+        ("a.html", _stub(2022, "10-K/A"), "HD", 2022, "not an original 10-K"),
+    ],
+)
+def test_import_validates(
+    tmp_path: Path, name: str, content: bytes, ticker: str, year: int, message: str
+) -> None:
+    src = tmp_path / name
+    src.write_bytes(content)
+    with pytest.raises(InvalidRequest, match=message):
+        import_filing(tmp_path / "root", src, ticker, year)
+    assert not (tmp_path / "root").exists()
+
+
+def test_import_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InvalidRequest, match="no such file"):
+        import_filing(tmp_path, tmp_path / "nope.html", "HD", 2022)
+
+
+@needs_corpus
+def test_import_real_filing_checks_its_label(tmp_path: Path) -> None:
+    # Home Depot's year ended 2024-01-28 is its fiscal 2023.
+    path = REAL10K / "HD" / "2023.html"
+    with pytest.raises(InvalidRequest, match="says fiscal year 2023"):
+        import_filing(tmp_path, path, "HD", 2024)
+    assert import_filing(tmp_path, path, "HD", 2023) == tmp_path / "HD" / "2023.html"
+
+
+async def test_create_source_chooses_by_settings(tmp_path: Path) -> None:
+    local = create_source(Settings(filings_dir=tmp_path))
+    assert isinstance(local, LocalFilingSource)
+    assert local.name == "local"
+    edgar = create_source(Settings(filings_source="edgar", edgar_user_agent="x a@b.example"))
+    assert isinstance(edgar, EdgarFilingSource)
+    assert edgar.name == "edgar"
+    await local.aclose()
+    await edgar.aclose()
+    with pytest.raises(ConfigurationError, match="FILINGS_DIR"):
+        create_source(Settings(filings_source="local", filings_dir=None))

@@ -1,0 +1,1 @@
+"""The Starlette HTTP API: app factory, routes, errors, OpenAPI."""

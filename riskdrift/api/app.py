@@ -1,0 +1,86 @@
+"""The Starlette application factory.
+
+``create_app(settings)`` builds the app; the lifespan opens the process's
+clients (asyncpg pool, one Redis pool used for the arq queue and the event
+streams) and closes them on shutdown. ``uvicorn --factory
+riskdrift.api.app:create_app`` builds Settings from the environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from arq import create_pool as create_arq_pool
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from riskdrift.api import routes_health, routes_jobs
+from riskdrift.api.middleware import BodySizeLimit, RequestLog
+from riskdrift.api.openapi import build_openapi
+from riskdrift.api.problems import EXCEPTION_HANDLERS
+from riskdrift.api.state import AppState
+from riskdrift.config import Settings
+from riskdrift.logging import configure_logging
+from riskdrift.store.migrate import migrate
+from riskdrift.store.pool import create_pool
+from riskdrift.worker import serialization
+from riskdrift.worker.settings import redis_settings
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the API for ``settings`` (read from the environment when omitted)."""
+    if settings is None:
+        settings = Settings()
+        configure_logging(settings)
+    openapi = build_openapi()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[AppState]:
+        pool = await create_pool(settings)
+        try:
+            async with pool.acquire() as conn:
+                await migrate(conn)
+            redis = await create_arq_pool(
+                redis_settings(settings),
+                job_serializer=serialization.dumps,
+                job_deserializer=serialization.loads,
+                default_queue_name=settings.queue_name,
+            )
+            try:
+                log.info("api_started", queue=settings.queue_name)
+                yield AppState(settings=settings, pool=pool, redis=redis)
+            finally:
+                await redis.aclose()
+        finally:
+            await pool.close()
+        log.info("api_stopped")
+
+    async def openapi_json(request: Request) -> JSONResponse:
+        return JSONResponse(openapi)
+
+    routes = [
+        Route("/analyze", routes_jobs.analyze, methods=["POST"]),
+        Route("/jobs", routes_jobs.list_jobs, methods=["GET"]),
+        Route("/jobs/{job_id}", routes_jobs.get_job, methods=["GET"]),
+        Route("/jobs/{job_id}/result", routes_jobs.get_result, methods=["GET"]),
+        Route("/jobs/{job_id}/cancel", routes_jobs.cancel, methods=["POST"]),
+        Route("/healthz", routes_health.healthz, methods=["GET"]),
+        Route("/readyz", routes_health.readyz, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(RequestLog),
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )

@@ -1,0 +1,96 @@
+"""The OpenAPI 3.1 document, generated from the same pydantic models the routes use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from riskdrift import __version__
+from riskdrift.models import AnalysisResult, AnalyzeRequest, Job, JobAccepted, JobPage, Problem
+
+REF = "#/components/schemas/{model}"
+MODELS: list[type[BaseModel]] = [AnalyzeRequest, Job, JobAccepted, JobPage, AnalysisResult, Problem]
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": REF.format(model=model.__name__)}
+
+
+def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+def _problems(*codes: int) -> dict[str, Any]:
+    return {
+        str(code): {
+            "description": "problem details (RFC 9457)",
+            "content": {"application/problem+json": {"schema": _ref(Problem)}},
+        }
+        for code in codes
+    }
+
+
+JOB_ID = {"name": "job_id", "in": "path", "required": True,
+          "schema": {"type": "string", "format": "uuid"}}
+
+
+def build_openapi() -> dict[str, Any]:
+    """The whole document; served at ``/openapi.json``."""
+    _, defs = models_json_schema([(m, "validation") for m in MODELS], ref_template=REF)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "riskdrift", "version": __version__,
+                 "description": "Jobs that analyse 10-K risk-factor drift between fiscal years."},
+        "paths": {
+            "/analyze": {"post": {
+                "summary": "Submit an analysis job",
+                "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                                "schema": {"type": "string", "minLength": 1, "maxLength": 255}}],
+                "requestBody": {"required": True,
+                                "content": {"application/json": {"schema": _ref(AnalyzeRequest)}}},
+                "responses": {"202": _json(JobAccepted, "queued"),
+                              "200": _json(JobAccepted, "replay of an Idempotency-Key"),
+                              **_problems(400, 413, 415, 422, 503)},
+            }},
+            "/jobs": {"get": {
+                "summary": "List jobs, newest first",
+                "parameters": [
+                    {"name": "status", "in": "query", "schema": {"type": "string", "enum": [
+                        "queued", "processing", "completed", "failed", "cancelled"]}},
+                    {"name": "ticker", "in": "query", "schema": {"type": "string"}},
+                    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                    {"name": "limit", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+                ],
+                "responses": {"200": _json(JobPage, "a page of jobs"), **_problems(400, 422)},
+            }},
+            "/jobs/{job_id}": {"get": {
+                "summary": "Job status", "parameters": [JOB_ID],
+                "responses": {"200": _json(Job, "the job"), **_problems(404)},
+            }},
+            "/jobs/{job_id}/result": {"get": {
+                "summary": "Analysis result", "parameters": [JOB_ID],
+                "responses": {"200": _json(AnalysisResult, "the result"), **_problems(404, 409)},
+            }},
+            "/jobs/{job_id}/cancel": {"post": {
+                "summary": "Cancel a queued or running job", "parameters": [JOB_ID],
+                "responses": {"200": _json(Job, "cancelled"), **_problems(404, 409)},
+            }},
+            "/stream/{job_id}": {"get": {
+                "summary": "Progress events (Server-Sent Events)", "parameters": [JOB_ID],
+                "responses": {"200": {"description": "event stream",
+                                      "content": {"text/event-stream": {"schema": {
+                                          "type": "string"}}}},
+                              "204": {"description": "the job's stream already ended"},
+                              **_problems(404)},
+            }},
+            "/healthz": {"get": {"summary": "Liveness",
+                                 "responses": {"200": {"description": "alive"}}}},
+            "/readyz": {"get": {"summary": "Readiness (Redis, Postgres, migrations)",
+                                "responses": {"200": {"description": "ready"},
+                                              "503": {"description": "not ready"}}}},
+        },
+        "components": {"schemas": defs["$defs"]},
+    }

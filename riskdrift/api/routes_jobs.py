@@ -1,0 +1,210 @@
+"""Job routes: submit, inspect, list, fetch results, cancel. Thin: load, call, store, publish."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+import pydantic
+import structlog
+from arq.constants import abort_jobs_ss
+from arq.utils import timestamp_ms
+from starlette.requests import Request
+from starlette.responses import Response
+
+from riskdrift.api.auth import tenant_of
+from riskdrift.api.problems import ProblemError, validation_problem
+from riskdrift.api.state import app_state
+from riskdrift.events.publish import make_event, publish, stream_key
+from riskdrift.models import (
+    AnalyzeRequest,
+    Job,
+    JobAccepted,
+    JobLinks,
+    JobPage,
+    JobStatus,
+    normalise_ticker,
+)
+from riskdrift.store import jobs, results
+from riskdrift.store.jobs import JobRecord
+
+log = structlog.get_logger(__name__)
+
+MAX_PAGE = 200
+
+
+def links(job_id: uuid.UUID) -> JobLinks:
+    return JobLinks(
+        self=f"/jobs/{job_id}", stream=f"/stream/{job_id}", result=f"/jobs/{job_id}/result"
+    )
+
+
+def job_view(job: JobRecord) -> Job:
+    return Job(
+        job_id=job.id,
+        ticker=job.ticker,
+        years=list(job.years),
+        status=job.status,
+        progress=job.progress,
+        step=job.step,
+        attempts=job.attempts,
+        error=job.error,
+        callback_url=job.callback_url,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        links=links(job.id),
+    )
+
+
+def model_response(model: pydantic.BaseModel, status: int = 200,
+                   headers: dict[str, str] | None = None) -> Response:
+    return Response(model.model_dump_json(), status_code=status,
+                    media_type="application/json", headers=headers)
+
+
+def _job_id(request: Request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.path_params["job_id"])
+    except ValueError:
+        raise ProblemError(404, "Job not found", "no job has that id", type_="not-found") from None
+
+
+async def load_job(request: Request) -> JobRecord:
+    """The caller's job named in the path, or a 404 (another tenant's job is a 404 too)."""
+    job_id = _job_id(request)
+    job = await jobs.get_job(app_state(request)["pool"], job_id, tenant=tenant_of(request))
+    if job is None:
+        raise ProblemError(404, "Job not found", f"no job {job_id}", type_="not-found")
+    return job
+
+
+async def _read_request(request: Request) -> AnalyzeRequest:
+    content_type = request.headers.get("content-type", "application/json")
+    if not content_type.split(";")[0].strip().lower().endswith(("/json", "+json")):
+        raise ProblemError(415, "Unsupported media type",
+                           "send the request as application/json", type_="media-type")
+    try:
+        return AnalyzeRequest.model_validate_json(await request.body())
+    except pydantic.ValidationError as exc:
+        raise validation_problem(exc) from None
+
+
+async def analyze(request: Request) -> Response:
+    """``POST /analyze``: store the job, publish ``job_queued``, enqueue it."""
+    state = app_state(request)
+    settings = state["settings"]
+    body = await _read_request(request)
+    tenant = tenant_of(request)
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= 255:
+        raise ProblemError(400, "Invalid Idempotency-Key", "use 1 to 255 characters",
+                           type_="idempotency-key")
+    request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+    job, created = await jobs.create_job(
+        state["pool"], body, tenant=tenant, idempotency_key=key, request_hash=request_hash
+    )
+    headers = {"Location": f"/jobs/{job.id}"}
+    if not created:
+        if job.request_hash != request_hash:
+            raise ProblemError(422, "Idempotency-Key reused",
+                               "this Idempotency-Key was used with a different request body",
+                               type_="idempotency-conflict")
+        return model_response(JobAccepted(job_id=job.id, status=job.status, links=links(job.id)),
+                              200, headers)
+    try:
+        await publish(state["redis"], make_event("job_queued", job.id, status=JobStatus.QUEUED),
+                      maxlen=settings.stream_maxlen, ttl=settings.result_ttl)
+        await state["redis"].enqueue_job(
+            "analyze_risk_drift", str(job.id), _job_id=str(job.id), _queue_name=settings.queue_name
+        )
+    except BaseException:
+        # No queue entry: leave no job row behind that nothing would ever run.
+        await jobs.delete_unqueued(state["pool"], job.id)
+        try:
+            await state["redis"].delete(stream_key(job.id))
+        except Exception:
+            log.warning("stream_cleanup_failed", job_id=str(job.id))
+        raise
+    log.info("job_submitted", job_id=str(job.id), ticker=job.ticker, years=list(job.years))
+    return model_response(JobAccepted(job_id=job.id, status=job.status, links=links(job.id)),
+                          202, headers)
+
+
+async def get_job(request: Request) -> Response:
+    """``GET /jobs/{id}``."""
+    return model_response(job_view(await load_job(request)))
+
+
+async def list_jobs(request: Request) -> Response:
+    """``GET /jobs?status=&ticker=&cursor=&limit=``, newest first."""
+    params = request.query_params
+    unknown = set(params) - {"status", "ticker", "cursor", "limit"}
+    if unknown:
+        raise ProblemError(400, "Unknown query parameter", ", ".join(sorted(unknown)),
+                           type_="validation")
+    errors = []
+    status = ticker = None
+    limit = 50
+    if "status" in params:
+        try:
+            status = JobStatus(params["status"])
+        except ValueError:
+            errors.append({"field": "status",
+                           "message": f"one of {', '.join(s.value for s in JobStatus)}"})
+    if "ticker" in params:
+        try:
+            ticker = normalise_ticker(params["ticker"])
+        except ValueError as exc:
+            errors.append({"field": "ticker", "message": str(exc)})
+    if "limit" in params:
+        if params["limit"].isdigit() and 1 <= int(params["limit"]) <= MAX_PAGE:
+            limit = int(params["limit"])
+        else:
+            errors.append({"field": "limit", "message": f"an integer from 1 to {MAX_PAGE}"})
+    if errors:
+        raise ProblemError(422, "Invalid query", "invalid query parameter(s)",
+                           type_="validation", errors=errors)
+    try:
+        page, next_cursor = await jobs.list_jobs(
+            app_state(request)["pool"], tenant=tenant_of(request), status=status, ticker=ticker,
+            cursor=params.get("cursor"), limit=limit,
+        )
+    except ValueError:
+        raise ProblemError(422, "Invalid query", "malformed cursor", type_="validation",
+                           errors=[{"field": "cursor", "message": "malformed cursor"}]) from None
+    return model_response(JobPage(jobs=[job_view(j) for j in page], next_cursor=next_cursor))
+
+
+async def get_result(request: Request) -> Response:
+    """``GET /jobs/{id}/result``: the analysis, or 409 while the job has none."""
+    job = await load_job(request)
+    if job.status is not JobStatus.COMPLETED:
+        detail = (f"job is {job.status.value}" if not job.status.finished
+                  else f"job {job.status.value}: {job.error or 'no result'}")
+        raise ProblemError(409, "No result", detail, type_="no-result",
+                           headers={"Retry-After": "2"} if not job.status.finished else None)
+    raw = await results.get_result_json(app_state(request)["pool"], job.id)
+    if raw is None:  # completed rows are written together with their result
+        raise ProblemError(500, "Result missing", "the completed job has no stored result")
+    return Response(raw, media_type="application/json")
+
+
+async def cancel(request: Request) -> Response:
+    """``POST /jobs/{id}/cancel``: queued or running jobs end ``cancelled``."""
+    state = app_state(request)
+    job = await load_job(request)
+    cancelled = await jobs.cancel_job(state["pool"], job.id, tenant=tenant_of(request))
+    if cancelled is None:
+        current = await jobs.get_job(state["pool"], job.id)
+        status = current.status.value if current else "gone"
+        raise ProblemError(409, "Job cannot be cancelled", f"job is already {status}",
+                           type_="not-cancellable")
+    settings = state["settings"]
+    # Tell a worker that holds it to stop; a queued entry is dropped when picked up.
+    await state["redis"].zadd(abort_jobs_ss, {str(job.id): timestamp_ms()})
+    await publish(state["redis"], make_event("job_cancelled", job.id, status=JobStatus.CANCELLED),
+                  maxlen=settings.stream_maxlen, ttl=settings.result_ttl)
+    log.info("job_cancelled", job_id=str(job.id))
+    return model_response(job_view(cancelled))
+

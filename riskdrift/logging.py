@@ -1,0 +1,83 @@
+"""structlog set-up: JSON lines in production, a readable console in development.
+
+Context such as ``job_id`` and ``request_id`` is bound through contextvars
+(``clear_contextvars()`` then ``bind_contextvars(...)``) so every line of a
+request or job carries it. A redaction processor removes secrets from every
+event before it is rendered.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+from riskdrift.config import Settings
+
+SECRET_KEYS = re.compile(
+    r"(pass(word)?|secret|token|api[_-]?key|authorization|dsn|credential)", re.IGNORECASE
+)
+# user:password@ in URLs, whsec_ secrets, bearer tokens, rdk_ API keys
+SECRET_VALUES = re.compile(
+    r"(?<=://)([^/\s:@]+):[^@\s/]+@|whsec_[A-Za-z0-9+/=]+|(?i:bearer)\s+[A-Za-z0-9._~+/=-]+|rdk_[A-Za-z0-9_-]+"
+)
+REDACTED = "[redacted]"
+
+
+def _scrub(value: str) -> str:
+    return SECRET_VALUES.sub(
+        lambda m: f"{m.group(1)}:{REDACTED}@" if m.group(1) else REDACTED, value
+    )
+
+
+def redact_secrets(
+    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Drop values of secret-looking keys and mask secrets inside strings."""
+    for key, value in list(event_dict.items()):
+        if SECRET_KEYS.search(key):
+            event_dict[key] = REDACTED
+        elif isinstance(value, str):
+            event_dict[key] = _scrub(value)
+    return event_dict
+
+
+def configure_logging(settings: Settings) -> None:
+    """Configure structlog and the standard library logging for this process."""
+    level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_secrets,
+    ]
+    renderer: Any
+    if settings.json_logs:
+        renderer = structlog.processors.JSONRenderer()
+        shared.append(structlog.processors.format_exc_info)
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    structlog.configure(
+        processors=[*shared, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    # Route arq's and uvicorn's stdlib logs through the same redaction and format.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            foreign_pre_chain=[
+                structlog.stdlib.add_logger_name,
+                *shared,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)

@@ -1,0 +1,242 @@
+"""The ``jobs`` table: creation with idempotency keys, guarded state changes, listing.
+
+Every state change is one guarded UPDATE: it names the states it may leave,
+so a finished job never changes again and concurrent writers cannot race a
+job backwards. Functions return ``None`` when the guard did not match.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+
+from riskdrift.models import AnalyzeRequest, JobStatus
+
+Executor = asyncpg.Pool | asyncpg.Connection
+
+COLUMNS = """id, tenant, ticker, current_year, previous_year, status, progress, step, attempts,
+             callback_url, error, idempotency_key, request_hash, created_at, started_at,
+             finished_at"""
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """One row of ``jobs``."""
+
+    id: uuid.UUID
+    tenant: str
+    ticker: str
+    years: tuple[int, int]
+    status: JobStatus
+    progress: int
+    step: str | None
+    attempts: int
+    callback_url: str | None
+    error: str | None
+    idempotency_key: str | None
+    request_hash: str | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> JobRecord:
+        return cls(
+            id=row["id"],
+            tenant=row["tenant"],
+            ticker=row["ticker"],
+            years=(row["current_year"], row["previous_year"]),
+            status=JobStatus(row["status"]),
+            progress=row["progress"],
+            step=row["step"],
+            attempts=row["attempts"],
+            callback_url=row["callback_url"],
+            error=row["error"],
+            idempotency_key=row["idempotency_key"],
+            request_hash=row["request_hash"],
+            created_at=row["created_at"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+        )
+
+
+def _record(row: asyncpg.Record | None) -> JobRecord | None:
+    return JobRecord.from_row(row) if row is not None else None
+
+
+async def create_job(
+    db: Executor,
+    request: AnalyzeRequest,
+    *,
+    tenant: str,
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
+    job_id: uuid.UUID | None = None,
+) -> tuple[JobRecord, bool]:
+    """Insert a queued job; returns ``(job, created)``.
+
+    With an idempotency key already used by this tenant, nothing is inserted
+    and the existing job comes back with ``created=False``; the caller compares
+    ``request_hash`` to tell a replay from a conflicting reuse of the key.
+    """
+    row = await db.fetchrow(
+        f"""INSERT INTO jobs (id, tenant, ticker, current_year, previous_year, callback_url,
+                              idempotency_key, request_hash)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+            RETURNING {COLUMNS}""",
+        job_id or uuid.uuid4(),
+        tenant,
+        request.ticker,
+        request.current_year,
+        request.previous_year,
+        str(request.callback_url) if request.callback_url else None,
+        idempotency_key,
+        request_hash,
+    )
+    if row is not None:
+        return JobRecord.from_row(row), True
+    existing = await db.fetchrow(
+        f"SELECT {COLUMNS} FROM jobs WHERE tenant = $1 AND idempotency_key = $2",
+        tenant,
+        idempotency_key,
+    )
+    if existing is None:  # the conflicting row was deleted in between: try once more
+        return await create_job(
+            db, request, tenant=tenant, idempotency_key=idempotency_key,
+            request_hash=request_hash, job_id=job_id,
+        )
+    return JobRecord.from_row(existing), False
+
+
+async def get_job(db: Executor, job_id: uuid.UUID, *, tenant: str | None = None) -> JobRecord | None:
+    """The job, or ``None`` if it does not exist or belongs to another tenant."""
+    if tenant is None:
+        return _record(await db.fetchrow(f"SELECT {COLUMNS} FROM jobs WHERE id = $1", job_id))
+    return _record(
+        await db.fetchrow(f"SELECT {COLUMNS} FROM jobs WHERE id = $1 AND tenant = $2", job_id, tenant)
+    )
+
+
+def encode_cursor(job: JobRecord) -> str:
+    """An opaque cursor pointing just after ``job`` in newest-first order."""
+    raw = f"{job.created_at.isoformat()}|{job.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
+    """Inverse of :func:`encode_cursor`; raises ``ValueError`` on a malformed cursor."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, _, job_id = raw.partition("|")
+        return dt.datetime.fromisoformat(created), uuid.UUID(job_id)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError("malformed cursor") from exc
+
+
+async def list_jobs(
+    db: Executor,
+    *,
+    tenant: str,
+    status: JobStatus | None = None,
+    ticker: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[JobRecord], str | None]:
+    """A page of the tenant's jobs, newest first, and the cursor of the next page."""
+    conditions = ["tenant = $1"]
+    args: list[object] = [tenant]
+    if status is not None:
+        args.append(status.value)
+        conditions.append(f"status = ${len(args)}")
+    if ticker is not None:
+        args.append(ticker)
+        conditions.append(f"ticker = ${len(args)}")
+    if cursor is not None:
+        created, after_id = decode_cursor(cursor)
+        args.extend([created, after_id])
+        conditions.append(f"(created_at, id) < (${len(args) - 1}, ${len(args)})")
+    args.append(limit + 1)
+    rows = await db.fetch(
+        f"""SELECT {COLUMNS} FROM jobs WHERE {" AND ".join(conditions)}
+            ORDER BY created_at DESC, id DESC LIMIT ${len(args)}""",
+        *args,
+    )
+    jobs = [JobRecord.from_row(r) for r in rows[:limit]]
+    next_cursor = encode_cursor(jobs[-1]) if len(rows) > limit else None
+    return jobs, next_cursor
+
+
+async def start_attempt(db: Executor, job_id: uuid.UUID) -> JobRecord | None:
+    """``queued|processing → processing``, counting the attempt; ``None`` if finished."""
+    return _record(
+        await db.fetchrow(
+            f"""UPDATE jobs SET status = 'processing', attempts = attempts + 1,
+                       step = 'starting', progress = 0, error = NULL,
+                       started_at = coalesce(started_at, now()), updated_at = now()
+                WHERE id = $1 AND status IN ('queued', 'processing')
+                RETURNING {COLUMNS}""",
+            job_id,
+        )
+    )
+
+
+async def record_progress(db: Executor, job_id: uuid.UUID, step: str, progress: int) -> bool:
+    """Store the current step of a running job; ``False`` if it is no longer running."""
+    status = await db.execute(
+        """UPDATE jobs SET step = $2, progress = $3, updated_at = now()
+           WHERE id = $1 AND status = 'processing'""",
+        job_id,
+        step,
+        progress,
+    )
+    return status.endswith(" 1")
+
+
+async def finish_job(
+    db: Executor,
+    job_id: uuid.UUID,
+    status: JobStatus,
+    *,
+    error: str | None = None,
+    allowed_from: tuple[JobStatus, ...] = (JobStatus.PROCESSING,),
+) -> JobRecord | None:
+    """Move a job to a terminal ``status``; ``None`` if it was not in ``allowed_from``."""
+    if not status.finished:
+        raise ValueError(f"{status} is not a terminal status")
+    return _record(
+        await db.fetchrow(
+            f"""UPDATE jobs SET status = $2, error = $3, finished_at = now(), updated_at = now(),
+                       progress = CASE WHEN $2 = 'completed' THEN 100 ELSE progress END,
+                       step = CASE WHEN $2 = 'completed' THEN 'done' ELSE step END
+                WHERE id = $1 AND status = ANY($4::text[])
+                RETURNING {COLUMNS}""",
+            job_id,
+            status.value,
+            error,
+            [s.value for s in allowed_from],
+        )
+    )
+
+
+async def cancel_job(db: Executor, job_id: uuid.UUID, *, tenant: str) -> JobRecord | None:
+    """``queued|processing → cancelled`` for the tenant's job; ``None`` if not cancellable."""
+    return _record(
+        await db.fetchrow(
+            f"""UPDATE jobs SET status = 'cancelled', error = 'cancelled by the client',
+                       finished_at = now(), updated_at = now()
+                WHERE id = $1 AND tenant = $2 AND status IN ('queued', 'processing')
+                RETURNING {COLUMNS}""",
+            job_id,
+            tenant,
+        )
+    )
+
+
+async def delete_unqueued(db: Executor, job_id: uuid.UUID) -> None:
+    """Remove a job whose queue entry could not be written (no orphaned ``queued`` rows)."""
+    await db.execute("DELETE FROM jobs WHERE id = $1 AND status = 'queued' AND attempts = 0", job_id)

@@ -1,0 +1,37 @@
+"""The per-process asyncpg pool."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+
+from riskdrift.config import Settings
+
+Pool = asyncpg.Pool
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # JSONB values arrive as already-serialised text from pydantic; decode to Python on read.
+    await conn.set_type_codec(
+        "jsonb", encoder=lambda v: v if isinstance(v, str) else json.dumps(v),
+        decoder=json.loads, schema="pg_catalog",
+    )
+
+
+async def create_pool(settings: Settings, **overrides: Any) -> Pool:
+    """Open the process's pool; every connection uses ``settings.database_schema``."""
+    options: dict[str, Any] = {
+        "min_size": settings.db_pool_min,
+        "max_size": settings.db_pool_max,
+        "server_settings": {
+            "search_path": settings.database_schema,
+            "application_name": "riskdrift",
+        },
+        "init": _init_connection,
+        "command_timeout": 30,
+    }
+    options.update(overrides)
+    pool: Pool = await asyncpg.create_pool(settings.database_url, **options)
+    return pool

@@ -1,0 +1,37 @@
+"""The typed context arq hands to every task in this service."""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor
+from typing import Protocol, TypedDict
+
+import asyncpg
+import httpx
+from arq import ArqRedis
+
+from riskdrift.agent.progress import ProgressReporter
+from riskdrift.config import Settings
+from riskdrift.models import AnalysisResult, AnalyzeRequest
+
+
+class Agent(Protocol):
+    """What the analysis task needs of a research agent."""
+
+    async def arun(self, request: AnalyzeRequest, progress: ProgressReporter) -> AnalysisResult: ...
+
+
+class WorkerContext(TypedDict, total=False):
+    """arq's ``ctx``: arq's own keys plus the clients made in ``on_startup``."""
+
+    # arq's own
+    redis: ArqRedis
+    job_id: str
+    job_try: int
+    enqueue_time: object
+    score: int
+    # ours, created once per worker process
+    settings: Settings
+    pool: asyncpg.Pool
+    http: httpx.AsyncClient
+    agent: Agent
+    executor: Executor | None

@@ -1,0 +1,119 @@
+"""arq WorkerSettings, built from one :class:`Settings` per queue.
+
+``arq riskdrift.worker.AnalysisWorker`` works because ``riskdrift.worker``
+builds the class lazily on attribute access: the arq CLI is the entrypoint, so
+that is where Settings are read, not at import time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from typing import Any
+
+import structlog
+from arq.connections import RedisSettings
+from arq.worker import func
+
+from riskdrift.config import Settings
+from riskdrift.logging import configure_logging
+from riskdrift.store.migrate import migrate
+from riskdrift.store.pool import create_pool
+from riskdrift.worker import serialization
+from riskdrift.worker.context import Agent, WorkerContext
+from riskdrift.worker.tasks import analyze_risk_drift
+
+log = structlog.get_logger(__name__)
+
+AgentFactory = Callable[[Settings, Executor | None], AbstractAsyncContextManager[Agent]]
+
+
+@contextlib.asynccontextmanager
+async def research_agent(settings: Settings, executor: Executor | None) -> AsyncIterator[Agent]:
+    """The real research agent over the configured filing source."""
+    from riskdrift.agent.narrative import create_narrator
+    from riskdrift.agent.research import ResearchAgent
+    from riskdrift.sources import create_source
+
+    source = create_source(settings)
+    narrator = create_narrator(settings)
+    try:
+        yield ResearchAgent(
+            source, executor=executor, lexicon_path=settings.lm_dictionary_path,
+            narrator=narrator,
+        )
+    finally:
+        await source.aclose()
+        aclose = getattr(narrator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+def redis_settings(settings: Settings) -> RedisSettings:
+    """arq's connection settings from our Redis URL."""
+    rs = RedisSettings.from_dsn(settings.redis_url)
+    rs.conn_retries = 5
+    rs.conn_retry_delay = 1
+    return rs
+
+
+def _cpu_executor(settings: Settings) -> Executor | None:
+    if settings.analysis_processes <= 0:
+        return None  # the loop's default thread pool
+    # spawn: children never inherit the parent's event loop, sockets or locks.
+    return ProcessPoolExecutor(
+        max_workers=settings.analysis_processes, mp_context=multiprocessing.get_context("spawn")
+    )
+
+
+def build_worker_settings(
+    settings: Settings, *, agent_factory: AgentFactory = research_agent
+) -> type:
+    """The WorkerSettings class of the ``analysis`` queue."""
+
+    async def on_startup(ctx: WorkerContext) -> None:
+        configure_logging(settings)
+        stack = AsyncExitStack()
+        ctx["_stack"] = stack  # type: ignore[typeddict-unknown-key]
+        ctx["settings"] = settings
+        pool = await create_pool(settings)
+        stack.push_async_callback(pool.close)
+        async with pool.acquire() as conn:
+            await migrate(conn)
+        ctx["pool"] = pool
+        executor = _cpu_executor(settings)
+        if executor is not None:
+            stack.callback(executor.shutdown, wait=True, cancel_futures=True)
+        ctx["executor"] = executor
+        ctx["agent"] = await stack.enter_async_context(agent_factory(settings, executor))
+        log.info("worker_started", queue=settings.queue_name, max_jobs=settings.worker_max_jobs)
+
+    async def on_shutdown(ctx: WorkerContext) -> None:
+        stack: AsyncExitStack | None = ctx.get("_stack")  # type: ignore[assignment]
+        if stack is not None:
+            await stack.aclose()
+        log.info("worker_stopped", queue=settings.queue_name)
+
+    attrs: dict[str, Any] = {
+        "functions": [
+            func(analyze_risk_drift, name="analyze_risk_drift", timeout=settings.job_timeout),
+        ],
+        "queue_name": settings.queue_name,
+        "redis_settings": redis_settings(settings),
+        "on_startup": on_startup,
+        "on_shutdown": on_shutdown,
+        "max_jobs": settings.worker_max_jobs,
+        "poll_delay": settings.worker_poll_delay,
+        "job_timeout": settings.job_timeout,
+        # Our task decides about retries itself; arq's cap is a backstop for crash loops.
+        "max_tries": settings.max_retries + 3,
+        "health_check_interval": settings.worker_health_check_interval,
+        "allow_abort_jobs": True,
+        "job_serializer": serialization.dumps,
+        "job_deserializer": serialization.loads,
+        "keep_result": 3600,
+    }
+    return type("AnalysisWorker", (), attrs)

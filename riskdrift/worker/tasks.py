@@ -1,0 +1,114 @@
+"""arq task functions: thin glue between the queue, the agent, Postgres and the event stream.
+
+``analyze_risk_drift`` loads the job, awaits the research agent natively on the
+worker's event loop, stores the result and publishes progress. State changes
+are guarded UPDATEs, so a re-run after a crash or a duplicate delivery by arq
+cannot move a finished job again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import structlog
+from arq import Retry
+
+from riskdrift.errors import PermanentError
+from riskdrift.events.publish import make_event, publish
+from riskdrift.models import AnalyzeRequest, EventName, JobEvent, JobStatus
+from riskdrift.store import jobs, results
+from riskdrift.worker.context import WorkerContext
+from riskdrift.worker.retry import backoff_delay, is_transient
+
+log = structlog.get_logger(__name__)
+
+
+async def _publish(ctx: WorkerContext, event: JobEvent) -> None:
+    settings = ctx["settings"]
+    await publish(ctx["redis"], event, maxlen=settings.stream_maxlen, ttl=settings.result_ttl)
+
+
+async def _fail(ctx: WorkerContext, job_id: uuid.UUID, reason: str) -> None:
+    finished = await jobs.finish_job(ctx["pool"], job_id, JobStatus.FAILED, error=reason)
+    if finished is None:
+        log.info("job_already_finished", outcome="failed", reason=reason)
+        return
+    await _publish(ctx, make_event("job_failed", job_id, error=reason, status=JobStatus.FAILED))
+    log.warning("job_failed", reason=reason, attempts=finished.attempts)
+
+
+def _progress_reporter(ctx: WorkerContext, job_id: uuid.UUID) -> Any:
+    async def report(step: str, progress: int) -> None:
+        await asyncio.gather(
+            jobs.record_progress(ctx["pool"], job_id, step, progress),
+            _publish(ctx, make_event("step_complete", job_id, step=step, progress=progress)),
+        )
+        log.debug("step_complete", step=step, progress=progress)
+
+    return report
+
+
+async def analyze_risk_drift(ctx: WorkerContext, job_id: str) -> str:
+    """Run one analysis job; returns the job's final (or current) status."""
+    settings = ctx["settings"]
+    job_uuid = uuid.UUID(job_id)
+    attempt = ctx.get("job_try", 1)
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(job_id=job_id, attempt=attempt)
+
+    job = await jobs.start_attempt(ctx["pool"], job_uuid)
+    if job is None:
+        log.info("job_skipped", reason="finished, cancelled or unknown")
+        return "skipped"
+    structlog.contextvars.bind_contextvars(ticker=job.ticker, years=list(job.years))
+    await _publish(ctx, make_event("job_started", job_uuid, attempt=job.attempts))
+    started = asyncio.get_running_loop().time()
+
+    try:
+        request = AnalyzeRequest(ticker=job.ticker, years=list(job.years))
+        async with asyncio.timeout(settings.job_soft_time_limit):
+            result = await ctx["agent"].arun(request, _progress_reporter(ctx, job_uuid))
+    except TimeoutError:
+        await _fail(
+            ctx, job_uuid,
+            f"analysis exceeded time limit ({settings.job_soft_time_limit:g} s)",
+        )
+        return JobStatus.FAILED.value
+    except PermanentError as exc:
+        await _fail(ctx, job_uuid, str(exc))
+        return JobStatus.FAILED.value
+    except Exception as exc:
+        if not is_transient(exc):
+            log.exception("job_crashed")
+            await _fail(ctx, job_uuid, f"internal error: {type(exc).__name__}")
+            return JobStatus.FAILED.value
+        reason = str(exc) or type(exc).__name__
+        if attempt > settings.max_retries:
+            await _fail(ctx, job_uuid, f"gave up after {attempt} attempts: {reason}")
+            return JobStatus.FAILED.value
+        delay = backoff_delay(
+            attempt, base=settings.retry_backoff_base, cap=settings.retry_backoff_max,
+            retry_after=getattr(exc, "retry_after", None),
+        )
+        await jobs.record_progress(ctx["pool"], job_uuid, "retrying", job.progress)
+        await _publish(ctx, make_event("job_retrying", job_uuid, attempt=attempt, error=reason))
+        log.warning("job_retrying", reason=reason, defer_s=round(delay, 2))
+        raise Retry(defer=delay) from exc
+
+    async with ctx["pool"].acquire() as conn, conn.transaction():
+        finished = await jobs.finish_job(conn, job_uuid, JobStatus.COMPLETED)
+        if finished is not None:
+            await results.upsert_result(conn, job_uuid, result)
+    if finished is None:
+        log.info("job_already_finished", outcome="completed")
+        return "skipped"
+    event: EventName = "job_completed"
+    await _publish(ctx, make_event(event, job_uuid, status=JobStatus.COMPLETED, progress=100))
+    log.info(
+        "job_completed",
+        duration_s=round(asyncio.get_running_loop().time() - started, 3),
+        risks=len(result.risks),
+    )
+    return JobStatus.COMPLETED.value

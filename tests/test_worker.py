@@ -1,0 +1,218 @@
+"""The analysis task's state machine, driven by a real arq worker in burst mode.
+
+The agent here is a scripted test double (it never reaches a user); the real
+research agent runs in tests/test_e2e.py and tests/test_worker_real.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine
+from concurrent.futures import Executor
+from typing import Any
+
+import asyncpg
+import pytest
+from arq import ArqRedis
+
+from riskdrift.agent.progress import ProgressReporter
+from riskdrift.config import Settings
+from riskdrift.errors import FilingNotFound, UpstreamUnavailable
+from riskdrift.models import (
+    AnalysisResult,
+    AnalyzeRequest,
+    Heatmap,
+    SimilarityScores,
+)
+from riskdrift.store import jobs, results
+from riskdrift.worker.context import Agent
+from riskdrift.worker.settings import build_worker_settings
+from tests.conftest import burst_worker
+
+pytestmark = pytest.mark.integration
+
+Script = Callable[[AnalyzeRequest, ProgressReporter, int], Coroutine[Any, Any, AnalysisResult]]
+
+
+def tiny_result(request: AnalyzeRequest) -> AnalysisResult:
+    return AnalysisResult(
+        ticker=request.ticker, company="Test Co", cik=None, years=request.years, filings=[],
+        similarity=SimilarityScores(cosine=1, jaccard=1, min_edit=1, simple=1), risks=[],
+        heatmap=Heatmap(rows=[], columns=[], values=[]), summary="s", recommendations=[],
+    )
+
+
+class ScriptedAgent:
+    def __init__(self, script: Script) -> None:
+        self.script = script
+        self.calls = 0
+
+    async def arun(self, request: AnalyzeRequest, progress: ProgressReporter) -> AnalysisResult:
+        self.calls += 1
+        return await self.script(request, progress, self.calls)
+
+
+def settings_for(agent: Agent, settings: Settings) -> type:
+    @contextlib.asynccontextmanager
+    async def factory(s: Settings, executor: Executor | None) -> AsyncIterator[Agent]:
+        yield agent
+
+    return build_worker_settings(settings, agent_factory=factory)
+
+
+async def submit(db: asyncpg.Pool, redis: ArqRedis, settings: Settings) -> uuid.UUID:
+    job, _ = await jobs.create_job(db, AnalyzeRequest(ticker="ACME", years=[2024, 2023]),
+                                   tenant="default")
+    await redis.enqueue_job("analyze_risk_drift", str(job.id), _job_id=str(job.id),
+                            _queue_name=settings.queue_name)
+    return job.id
+
+
+async def events_of(redis: ArqRedis, job_id: uuid.UUID) -> list[str]:
+    return [e[1][b"event"].decode() for e in await redis.xrange(f"riskdrift:events:{job_id}")]
+
+
+async def run(agent: Agent, settings: Settings) -> None:
+    worker = burst_worker(settings_for(agent, settings))
+    try:
+        async with asyncio.timeout(30):
+            await worker.main()
+    finally:
+        await worker.close()
+
+
+async def test_success_records_progress_and_result(
+    db: asyncpg.Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int
+                     ) -> AnalysisResult:
+        await progress("fetching_filings", 20)
+        await progress("writing_summary", 90)
+        return tiny_result(request)
+
+    job_id = await submit(db, redis, settings)
+    await run(ScriptedAgent(script), settings)
+    job = await jobs.get_job(db, job_id)
+    assert job is not None
+    assert (job.status, job.progress, job.attempts, job.error) == ("completed", 100, 1, None)
+    assert job.started_at is not None and job.finished_at is not None
+    assert await events_of(redis, job_id) == [
+        "job_started", "step_complete", "step_complete", "job_completed"]
+    stored = await results.get_result(db, job_id)
+    assert stored is not None and stored.ticker == "ACME"
+
+
+async def test_transient_errors_retry_then_succeed(
+    db: asyncpg.Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int
+                     ) -> AnalysisResult:
+        if n <= 2:
+            raise UpstreamUnavailable("EDGAR answered 503")
+        return tiny_result(request)
+
+    job_id = await submit(db, redis, settings)
+    agent = ScriptedAgent(script)
+    await run(agent, settings)
+    job = await jobs.get_job(db, job_id)
+    assert job is not None
+    assert (job.status, job.attempts, agent.calls) == ("completed", 3, 3)
+    assert await events_of(redis, job_id) == [
+        "job_started", "job_retrying", "job_started", "job_retrying", "job_started",
+        "job_completed"]
+
+
+async def test_transient_errors_give_up_after_max_retries(
+    db: asyncpg.Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int
+                     ) -> AnalysisResult:
+        raise ConnectionError("connection reset")
+
+    job_id = await submit(db, redis, settings)
+    agent = ScriptedAgent(script)
+    await run(agent, settings)
+    job = await jobs.get_job(db, job_id)
+    assert job is not None
+    assert job.status == "failed"
+    assert job.attempts == settings.max_retries + 1 == agent.calls
+    assert job.error == f"gave up after {agent.calls} attempts: connection reset"
+    assert (await events_of(redis, job_id))[-1] == "job_failed"
+
+
+async def test_permanent_error_fails_at_once(
+    db: asyncpg.Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int
+                     ) -> AnalysisResult:
+        raise FilingNotFound("no 10-K for ACME fiscal 2024 in /filings")
+
+    job_id = await submit(db, redis, settings)
+    agent = ScriptedAgent(script)
+    await run(agent, settings)
+    job = await jobs.get_job(db, job_id)
+    assert job is not None
+    assert (job.status, job.attempts, agent.calls) == ("failed", 1, 1)
+    assert job.error == "no 10-K for ACME fiscal 2024 in /filings"
+    assert await results.get_result(db, job_id) is None
+
+
+async def test_soft_time_limit(db: asyncpg.Pool, redis: ArqRedis, settings: Settings) -> None:
+    never = asyncio.Event()
+
+    async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int
+                     ) -> AnalysisResult:
+        await never.wait()
+        raise AssertionError("unreachable")
+
+    job_id = await submit(db, redis, settings)
+    await run(ScriptedAgent(script), settings.model_copy(update={"job_soft_time_limit": 0.2}))
+    job = await jobs.get_job(db, job_id)
+    assert job is not None
+    assert job.status == "failed"
+    assert job.error == "analysis exceeded time limit (0.2 s)"
+
+
+async def test_cancel_running_job(db: asyncpg.Pool, redis: ArqRedis, settings: Settings) -> None:
+    started = asyncio.Event()
+    never = asyncio.Event()
+
+    async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int
+                     ) -> AnalysisResult:
+        started.set()
+        await never.wait()
+        raise AssertionError("unreachable")
+
+    job_id = await submit(db, redis, settings)
+    worker_task = asyncio.create_task(run(ScriptedAgent(script), settings))
+    async with asyncio.timeout(10):
+        await started.wait()
+    # What POST /jobs/{id}/cancel does: guarded UPDATE, then ask arq to abort the task.
+    assert await jobs.cancel_job(db, job_id, tenant="default") is not None
+    await redis.zadd("arq:abort", {str(job_id): 1})
+    async with asyncio.timeout(15):
+        await worker_task
+    job = await jobs.get_job(db, job_id)
+    assert job is not None
+    assert job.status == "cancelled"
+    assert await results.get_result(db, job_id) is None
+
+
+async def test_finished_job_is_never_rerun(
+    db: asyncpg.Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int
+                     ) -> AnalysisResult:
+        return tiny_result(request)
+
+    job_id = await submit(db, redis, settings)
+    agent = ScriptedAgent(script)
+    await run(agent, settings)
+    # arq delivers at least once: a duplicate delivery of the same job id must do nothing.
+    await redis.enqueue_job("analyze_risk_drift", str(job_id), _queue_name=settings.queue_name)
+    await run(agent, settings)
+    job = await jobs.get_job(db, job_id)
+    assert job is not None
+    assert (job.status, job.attempts, agent.calls) == ("completed", 1, 1)

@@ -176,9 +176,7 @@ class _BlockBuilder:
                 break
         lead = _clean(" ".join(lead_parts))
         total = max(total, 1)
-        self.blocks.append(
-            TextBlock(text, bold / total, italic / total, underline / total, lead)
-        )
+        self.blocks.append(TextBlock(text, bold / total, italic / total, underline / total, lead))
 
 
 def _parse_date(value: str) -> dt.date | None:

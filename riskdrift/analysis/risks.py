@@ -40,7 +40,9 @@ MAX_CATEGORY_CHARS = 120
 #: Share of a block's characters in a style above which the block "is" that style.
 FULL_STYLE = 0.8
 
-_FURNITURE = re.compile(r"^(?:table of contents|index|page \d+|\d{1,3}|[ivx]{1,5}|-\s*\d+\s*-)$", re.I)
+_FURNITURE = re.compile(
+    r"^(?:table of contents|index|page \d+|\d{1,3}|[ivx]{1,5}|-\s*\d+\s*-)$", re.I
+)
 _SUMMARY = re.compile(r"^(?:summary\s+(?:of\s+)?risk\s+factors?|risk\s+factors?\s+summary)\b", re.I)
 _RISK_FACTORS_RESTART = re.compile(r"^risk factors\.?$", re.I)
 _CATEGORY_TEXT = re.compile(
@@ -171,8 +173,10 @@ def _segment_paragraphs(lines: list[str]) -> list[RiskFactor]:
             and _MODAL.search(match.group(1)) is not None
         ):
             seg.open(match.group(1), line[match.end() :])
-        elif len(line) <= MAX_CATEGORY_CHARS and not _ends_sentence(line) and _reads_like_category(
-            line
+        elif (
+            len(line) <= MAX_CATEGORY_CHARS
+            and not _ends_sentence(line)
+            and _reads_like_category(line)
         ):
             seg.set_section(line)
         else:
@@ -183,7 +187,6 @@ def _segment_paragraphs(lines: list[str]) -> list[RiskFactor]:
 
 
 def _segment_text(blocks: list[TextBlock]) -> list[RiskFactor]:
-    seg = _Segmenter()
     lines = [b.text for b in blocks if not _FURNITURE.match(b.text)]
     chars = sum(len(line) for line in lines)
     risks = _segment_lines(lines)
@@ -252,11 +255,12 @@ def segment_blocks(blocks: list[TextBlock], *, styled: bool = True) -> list[Risk
         text = block.text
         sig = _signature(block)
         emphatic = block.emphasised >= FULL_STYLE or block.underline >= FULL_STYLE
-        short_label = (
-            emphatic and len(text) <= MAX_CATEGORY_CHARS and not _ends_sentence(text)
-        )
+        short_label = emphatic and len(text) <= MAX_CATEGORY_CHARS and not _ends_sentence(text)
         is_category = short_label and (
-            (sig != risk_style and (block.emphasised >= FULL_STYLE or block.underline >= FULL_STYLE))
+            (
+                sig != risk_style
+                and (block.emphasised >= FULL_STYLE or block.underline >= FULL_STYLE)
+            )
             or _reads_like_category(text)
         )
         if lead_mode and sig == risk_style and not _reads_like_category(text):

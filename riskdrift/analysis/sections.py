@@ -90,9 +90,11 @@ def find_item1a(parsed: FilingText, name: str) -> Item1A:
     chars, start, end, closed = best
     body_start = start + 1
     heading = blocks[start].text
-    if body_start < end and RISK_FACTORS.match(blocks[body_start].text) and len(
-        blocks[body_start].text
-    ) < 40:
+    if (
+        body_start < end
+        and RISK_FACTORS.match(blocks[body_start].text)
+        and len(blocks[body_start].text) < 40
+    ):
         heading = f"{heading} {blocks[body_start].text}"
         body_start += 1
     body = blocks[body_start:end]

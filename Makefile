@@ -1,0 +1,41 @@
+# riskdrift — the two commands a new user needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-fast lint bench bench-full clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,embedded]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install riskdrift with its dev and embedded extras
+
+run: $(STAMP)  ## start Redis/Postgres (embedded if needed), API, worker; run a demo job; serve
+	$(BIN)/python -m riskdrift dev
+
+test: $(STAMP)  ## unit, integration (real Redis + Postgres) and end-to-end tests
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)  ## tests without the end-to-end and browser ones
+	$(BIN)/python -m pytest -m "not e2e and not browser"
+
+lint: $(STAMP)  ## ruff and strict mypy
+	$(BIN)/ruff check riskdrift tests bench
+	$(BIN)/mypy
+
+bench: $(STAMP)  ## quick benchmarks (< 3 minutes)
+	$(BIN)/python bench/bench_analysis.py --quick
+
+bench-full: $(STAMP)  ## all benchmarks
+	$(BIN)/python bench/bench_analysis.py
+
+clean:  ## remove the venv, caches and embedded server data
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

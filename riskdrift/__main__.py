@@ -1,0 +1,5 @@
+"""``python -m riskdrift`` is the ``riskdrift`` command."""
+
+from riskdrift.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,114 @@
+"""End to end: the API and a worker as separate processes, a real pair of 10-Ks.
+
+Submits over HTTP, waits for ``completed`` and checks the stored result.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from riskdrift.config import Settings
+from riskdrift.models import AnalysisResult
+from tests.conftest import free_port
+from tests.corpus import REAL10K, ROOT, needs_corpus
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+
+def wait_until(predicate: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(predicate) and predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen([sys.executable, "-m", "riskdrift", *args], env=env, cwd=ROOT,
+                                stdout=out, stderr=subprocess.STDOUT)
+
+
+@pytest.fixture
+def service(settings: Settings, tmp_path: Path) -> Iterator[str]:
+    """API + one worker process against this test's schema and queue; yields the base URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "REDIS_URL": settings.redis_url,
+        "DATABASE_URL": settings.database_url,
+        "RISKDRIFT_DATABASE_SCHEMA": settings.database_schema,
+        "RISKDRIFT_QUEUE_NAME": settings.queue_name,
+        "RISKDRIFT_FILINGS_DIR": str(REAL10K),
+        "RISKDRIFT_ANALYSIS_PROCESSES": "1",
+        "RISKDRIFT_LOG_FORMAT": "json",
+    }
+    procs = [spawn(["api", "--port", str(port)], env, tmp_path / "api.log"),
+             spawn(["worker"], env, tmp_path / "worker.log")]
+    base_url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        for proc in procs:
+            assert proc.poll() is None, (tmp_path / "api.log").read_text()[-3000:] + \
+                (tmp_path / "worker.log").read_text()[-3000:]
+        try:
+            return httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_until(ready, 60, "the API to become ready")
+        yield base_url
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@needs_corpus
+def test_nvda_pair_completes_with_the_design_result(service: str) -> None:
+    with httpx.Client(base_url=service, timeout=10) as client:
+        accepted = client.post("/analyze", json={"ticker": "NVDA", "years": [2025, 2024]})
+        assert accepted.status_code == 202, accepted.text
+        job_id = accepted.json()["job_id"]
+        seen_steps: set[str] = set()
+
+        def finished() -> bool:
+            job = client.get(f"/jobs/{job_id}").json()
+            if job["step"]:
+                seen_steps.add(job["step"])
+            return job["status"] in ("completed", "failed", "cancelled")
+
+        wait_until(finished, 120, "the job to finish")
+        job = client.get(f"/jobs/{job_id}").json()
+        assert job["status"] == "completed", job
+        assert (job["progress"], job["attempts"]) == (100, 1)
+        response = client.get(f"/jobs/{job_id}/result")
+        assert response.status_code == 200
+
+    result = AnalysisResult.model_validate_json(response.content)
+    assert (result.ticker, result.years, result.cik) == ("NVDA", [2025, 2024], "0001045810")
+    assert "NVIDIA" in result.company.upper()
+    assert [f.year for f in result.filings] == [2025, 2024]
+    assert all(f.source == "local" and f.item1a_chars > 50_000 and f.risk_count > 20
+               for f in result.filings)
+    assert all(0 <= v <= 1 for v in result.similarity.model_dump().values())
+    statuses = [r.status for r in result.risks]
+    matched = statuses.count("modified") + statuses.count("unchanged")
+    assert matched > len(statuses) / 2, "consecutive years of one company mostly match"
+    assert result.heatmap.rows and len(result.heatmap.values) == len(result.heatmap.rows)
+    assert result.summary
+    assert result.recommendations

@@ -4,8 +4,10 @@ Twelve categories plus ``other``. A risk is categorised, in order of
 preference, by the filer's own category heading (when that heading names a
 taxonomy category: "Legal and Regulatory Risks" → regulatory/legal, but
 "Risks Related to Our Business" names none), then by its title, then by its
-body. Each source scores the categories by keyword hits (a keyword is a word
-prefix); the best-scoring category wins, ties going to the earlier category.
+body. A heading counts only when it names exactly one category ("Technology,
+Cybersecurity and Regulation" names three and is skipped). Each source scores
+the categories by keyword hits (a keyword is a word prefix); the best-scoring
+category wins, ties going to the earlier category.
 """
 
 from __future__ import annotations
@@ -32,12 +34,12 @@ _KEYWORDS: dict[str, tuple[str, ...]] = {
         "supplier", "supply", "manufactur", "component", "sourcing", "logistic", "inventor",
         "fulfillment", "vendor", "raw material", "commodit",
     ),
-    "competition": ("competit", "competitor", "market share", "rival", "pricing pressure"),
     "technology/IP": (
         "intellectual property", "patent", "trademark", "copyright", "technolog",
         "innovation", "artificial intelligence", "software", "product development",
         "new products", "platform",
     ),
+    "competition": ("competit", "competitor", "market share", "rival", "pricing pressure"),
     "macroeconomic": (
         "econom", "recession", "inflation", "interest rate", "consumer spending", "downturn",
         "macroeconomic", "demand", "housing market",
@@ -82,6 +84,10 @@ _PATTERNS = {
 BODY_CHARS = 3000
 
 
+def _matches(text: str) -> list[str]:
+    return [category for category, pattern in _PATTERNS.items() if pattern.search(text)]
+
+
 def _best(text: str) -> str | None:
     best: tuple[int, str] | None = None
     for category, pattern in _PATTERNS.items():
@@ -94,7 +100,7 @@ def _best(text: str) -> str | None:
 def categorise(title: str, body: str = "", section: str | None = None) -> str:
     """The taxonomy category of a risk, preferring the filer's own section heading."""
     if section:
-        by_section = _best(section)
-        if by_section is not None:
-            return by_section
+        named = _matches(section)
+        if len(named) == 1:  # "Financial Risks"; a heading naming several decides nothing
+            return named[0]
     return _best(title) or _best(body[:BODY_CHARS]) or OTHER

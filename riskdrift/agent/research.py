@@ -1,0 +1,138 @@
+"""The research agent: fetch two filings, run the analysis off the event loop, report progress.
+
+``ResearchAgent.arun`` is what the worker awaits. It fetches both filings
+concurrently from its :class:`~riskdrift.sources.base.FilingSource`, then runs
+each CPU-bound step of :mod:`riskdrift.analysis.pipeline` through
+``loop.run_in_executor`` — a process pool in the worker, the default thread
+pool otherwise — so progress events, heartbeats and timeouts of other jobs keep
+flowing. The step functions are module-level and exchange small picklable
+dataclasses, so they cross a process boundary cheaply.
+
+Progress steps, in order: ``fetching_filings`` (15), ``extracting_risks`` (45),
+``scoring_sentiment`` (60), ``matching_risks`` (80), ``building_heatmap`` (90),
+``writing_summary`` (100).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from riskdrift.agent.lexicons import load_lexicon
+from riskdrift.agent.narrative import Narrator
+from riskdrift.agent.progress import ProgressReporter, no_progress
+from riskdrift.analysis.heatmap import build_heatmap
+from riskdrift.analysis.pipeline import (
+    compare_filings,
+    filing_info,
+    method_record,
+    parse_filing,
+    score_risks,
+)
+from riskdrift.analysis.sentiment import Lexicon
+from riskdrift.analysis.summary import write_summary
+from riskdrift.models import AnalysisResult, AnalyzeRequest
+from riskdrift.sources.base import FilingSource
+
+__all__ = ["STEPS", "ResearchAgent"]
+
+#: (step name, overall progress once it is done)
+STEPS: tuple[tuple[str, int], ...] = (
+    ("fetching_filings", 15),
+    ("extracting_risks", 45),
+    ("scoring_sentiment", 60),
+    ("matching_risks", 80),
+    ("building_heatmap", 90),
+    ("writing_summary", 100),
+)
+_PROGRESS = dict(STEPS)
+
+T = TypeVar("T")
+
+
+class ResearchAgent:
+    """Analyses how a company's Item 1A risk factors drifted between two fiscal years."""
+
+    def __init__(
+        self,
+        source: FilingSource,
+        *,
+        executor: concurrent.futures.Executor | None = None,
+        lexicon_path: Path | None = None,
+        narrator: Narrator | None = None,
+    ) -> None:
+        self.source = source
+        self.executor = executor
+        self.narrator = narrator
+        # Read once per process at start-up: the lexicon file is small and fixed.
+        self.lexicon: Lexicon = load_lexicon(lexicon_path)
+
+    async def _off_loop(self, fn: Callable[..., T], *args: object) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, fn, *args)
+
+    async def arun(
+        self, request: AnalyzeRequest, progress: ProgressReporter = no_progress
+    ) -> AnalysisResult:
+        """Run the analysis for ``request`` and return the result.
+
+        Raises ``FilingNotFound`` / ``FilingParseError`` / ``Item1ANotFound``
+        (permanent) and ``TransientError`` from the source (retryable).
+        """
+        current_doc, previous_doc = await asyncio.gather(
+            self.source.fetch(request.ticker, request.current_year),
+            self.source.fetch(request.ticker, request.previous_year),
+        )
+        await progress("fetching_filings", _PROGRESS["fetching_filings"])
+
+        current, previous = await asyncio.gather(
+            self._off_loop(parse_filing, current_doc.content, current_doc.name),
+            self._off_loop(parse_filing, previous_doc.content, previous_doc.name),
+        )
+        await progress("extracting_risks", _PROGRESS["extracting_risks"])
+
+        current_tones, previous_tones = await asyncio.gather(
+            self._off_loop(score_risks, current.risks, self.lexicon),
+            self._off_loop(score_risks, previous.risks, self.lexicon),
+        )
+        await progress("scoring_sentiment", _PROGRESS["scoring_sentiment"])
+
+        report = await self._off_loop(
+            compare_filings, current, previous, current_tones, previous_tones
+        )
+        await progress("matching_risks", _PROGRESS["matching_risks"])
+
+        heatmap = await self._off_loop(build_heatmap, report.changes)
+        await progress("building_heatmap", _PROGRESS["building_heatmap"])
+
+        filings = [filing_info(current_doc, current), filing_info(previous_doc, previous)]
+        company = (
+            current_doc.company
+            or current.metadata.company
+            or previous_doc.company
+            or previous.metadata.company
+            or request.ticker
+        )
+        summary, recommendations = await self._off_loop(
+            write_summary, company, filings, report.similarity, report.changes, heatmap
+        )
+        result = AnalysisResult(
+            ticker=request.ticker,
+            company=company,
+            cik=current_doc.cik or current.metadata.cik or previous.metadata.cik,
+            years=[request.current_year, request.previous_year],
+            filings=filings,
+            similarity=report.similarity,
+            risks=report.changes,
+            heatmap=heatmap,
+            summary=summary,
+            recommendations=recommendations,
+            method=method_record(self.lexicon),
+        )
+        if self.narrator is not None:
+            result.narrative = await self.narrator.narrate(result)
+        await progress("writing_summary", _PROGRESS["writing_summary"])
+        return result

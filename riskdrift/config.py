@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     worker_health_check_interval: int = 10
     job_soft_time_limit: float = 540.0
     job_timeout: int = 600
+    job_claim_ttl: float = 30.0  # a dead worker's job is re-run after at most this long
+    heartbeat_interval: float = 10.0
     max_retries: int = 3
     retry_backoff_base: float = 5.0
     retry_backoff_max: float = 300.0

@@ -216,3 +216,34 @@ async def test_finished_job_is_never_rerun(
     job = await jobs.get_job(db, job_id)
     assert job is not None
     assert (job.status, job.attempts, agent.calls) == ("completed", 1, 1)
+
+
+async def test_heartbeat_keeps_the_claim_short(
+    db: asyncpg.Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    running = asyncio.Event()
+    release = asyncio.Event()
+
+    async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int
+                     ) -> AnalysisResult:
+        running.set()
+        await release.wait()
+        return tiny_result(request)
+
+    job_id = await submit(db, redis, settings)
+    fast = settings.model_copy(update={"job_claim_ttl": 2.0, "heartbeat_interval": 0.2})
+    worker_task = asyncio.create_task(run(ScriptedAgent(script), fast))
+    async with asyncio.timeout(10):
+        await running.wait()
+    key = f"arq:in-progress:{job_id}"
+    ttls = []
+    async with asyncio.timeout(10):
+        while len(ttls) < 5:  # sample across several heartbeats
+            ttls.append(await redis.pttl(key))
+            await asyncio.sleep(0.15)
+    # arq alone would hold the claim for job_timeout + 10 s = 610 s.
+    assert all(0 < ttl <= 2000 for ttl in ttls), ttls
+    release.set()
+    async with asyncio.timeout(10):
+        await worker_task
+    assert await redis.exists(key) == 0

@@ -20,6 +20,7 @@ from riskdrift.events.publish import make_event, publish
 from riskdrift.models import AnalyzeRequest, EventName, JobEvent, JobStatus
 from riskdrift.store import jobs, results
 from riskdrift.worker.context import WorkerContext
+from riskdrift.worker.heartbeat import heartbeat
 from riskdrift.worker.retry import backoff_delay, is_transient
 
 log = structlog.get_logger(__name__)
@@ -68,7 +69,9 @@ async def analyze_risk_drift(ctx: WorkerContext, job_id: str) -> str:
 
     try:
         request = AnalyzeRequest(ticker=job.ticker, years=list(job.years))
-        async with asyncio.timeout(settings.job_soft_time_limit):
+        async with heartbeat(ctx["redis"], job_id, claim_ttl=settings.job_claim_ttl,
+                             interval=settings.heartbeat_interval), \
+                asyncio.timeout(settings.job_soft_time_limit):
             result = await ctx["agent"].arun(request, _progress_reporter(ctx, job_uuid))
     except TimeoutError:
         await _fail(

@@ -204,7 +204,7 @@ def test_no_secret_is_an_error() -> None:
 
 def test_a_single_string_is_not_taken_for_a_list_of_secrets() -> None:
     with pytest.raises(TypeError):
-        sign(generate_secret(), "msg_1", 1, b"{}")  # type: ignore[arg-type]
+        sign(generate_secret(), "msg_1", 1, b"{}")
 
 
 def test_parse_secret_round_trips() -> None:

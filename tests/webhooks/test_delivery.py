@@ -1,0 +1,341 @@
+"""Delivery attempts against a real receiver (uvicorn on 127.0.0.1), pinned to checked IPs."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import httpx
+import pytest
+
+from riskdrift.webhooks.delivery import (
+    DeliveryOutcome,
+    attempt_delivery,
+    create_delivery_client,
+    deliver,
+)
+from riskdrift.webhooks.signing import generate_secret, webhook_headers, webhook_id
+from riskdrift.webhooks.ssrf import (
+    ResolvedTarget,
+    UnsafeCallbackURL,
+    parse_allowed_networks,
+    resolve_callback,
+)
+from tests.webhooks.receiver import (
+    Receiver,
+    client_context,
+    make_certificates,
+    serve_receiver,
+)
+
+SECRET = generate_secret()
+LOOPBACK = parse_allowed_networks(["127.0.0.0/8"])
+HOSTNAME = "hooks.riskdrift.test"  # not in any real DNS: only our resolver knows it
+BODY = json.dumps({"type": "job.completed", "data": {"ticker": "AAPL"}}).encode()
+MSG_ID = webhook_id(uuid.UUID(int=1), "job.completed")
+
+
+class ScriptedDNS:
+    """Answers each lookup with the next answer of a script (the last one repeats)."""
+
+    def __init__(self, *answers: Sequence[str]) -> None:
+        self.answers = list(answers)
+        self.lookups: list[tuple[str, int]] = []
+
+    async def __call__(self, host: str, port: int) -> Sequence[str]:
+        self.lookups.append((host, port))
+        index = min(len(self.lookups), len(self.answers)) - 1
+        return self.answers[index]
+
+
+@pytest.fixture(scope="module")
+async def receiver() -> AsyncIterator[Receiver]:
+    async with serve_receiver(SECRET) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async with create_delivery_client() as delivery_client:
+        yield delivery_client
+
+
+def signed() -> dict[str, str]:
+    return webhook_headers([SECRET], MSG_ID, int(time.time()), BODY)
+
+
+async def target_for(url: str, dns: ScriptedDNS | None = None) -> ResolvedTarget:
+    return await resolve_callback(url, allowed=LOOPBACK, resolver=dns or ScriptedDNS(["127.0.0.1"]))
+
+
+async def attempt(
+    client: httpx.AsyncClient, receiver: Receiver, script: str, *, budget: float = 5
+) -> DeliveryOutcome:
+    target = await target_for(receiver.url(script, host=HOSTNAME))
+    return await attempt_delivery(client, target, BODY, signed(), timeout=budget)
+
+
+async def test_2xx_is_delivered_with_a_verifiable_signature_and_the_hostname(
+    client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    before = len(receiver.received)
+    outcome = await attempt(client, receiver, "ok")
+    assert outcome.delivered
+    assert not outcome.retry
+    assert outcome.status_code == 200
+    assert outcome.error is None
+    assert outcome.address == "127.0.0.1"
+    assert outcome.duration_ms > 0
+    [got] = receiver.received[before:]
+    assert got.verified
+    assert got.body == BODY
+    assert got.headers["host"] == f"{HOSTNAME}:{receiver.port}"
+    assert got.headers["webhook-id"] == MSG_ID
+    assert got.headers["content-type"] == "application/json"
+    assert got.headers["connection"] == "close"
+
+
+@pytest.mark.parametrize(
+    ("script", "status", "retry", "retry_after"),
+    [
+        ("error", 500, True, None),
+        ("gone", 410, False, None),
+        ("busy", 429, True, 7.0),
+        ("redirect", 302, True, None),
+        ("bad", 400, True, None),
+    ],
+)
+async def test_non_2xx_answers(
+    client: httpx.AsyncClient,
+    receiver: Receiver,
+    script: str,
+    status: int,
+    retry: bool,
+    retry_after: float | None,
+) -> None:
+    before = len(receiver.received)
+    outcome = await attempt(client, receiver, script)
+    assert not outcome.delivered
+    assert outcome.status_code == status
+    assert outcome.retry is retry
+    assert outcome.retry_after == retry_after
+    assert outcome.error
+    # exactly one request: a redirect is not followed
+    assert [r.script for r in receiver.received[before:]] == [script]
+
+
+async def test_retry_after_as_an_http_date(client: httpx.AsyncClient, receiver: Receiver) -> None:
+    outcome = await attempt(client, receiver, "unavailable")
+    assert outcome.status_code == 503
+    assert outcome.retry
+    assert outcome.retry_after is not None
+    assert 100 <= outcome.retry_after <= 121
+
+
+async def test_a_slow_receiver_times_out_and_is_retried(
+    client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    outcome = await attempt(client, receiver, "slow", budget=0.3)
+    assert not outcome.delivered
+    assert outcome.retry
+    assert outcome.status_code is None
+    assert outcome.error is not None
+    assert "timed out" in outcome.error
+    assert 250 <= outcome.duration_ms < 3000
+
+
+async def test_connection_refused_is_retried(client: httpx.AsyncClient) -> None:
+    target = await target_for("http://127.0.0.1:1/hook")
+    outcome = await attempt_delivery(client, target, BODY, signed(), timeout=5)
+    assert not outcome.delivered
+    assert outcome.retry
+    assert outcome.error is not None
+    assert "ConnectError" in outcome.error
+
+
+async def test_the_next_checked_address_is_tried_when_one_refuses(
+    client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    # Nothing listens on 127.0.0.2 (the receiver is bound to 127.0.0.1 only).
+    dns = ScriptedDNS(["127.0.0.2", "127.0.0.1"])
+    target = await target_for(receiver.url("ok", host=HOSTNAME), dns)
+    outcome = await attempt_delivery(client, target, BODY, signed(), timeout=5)
+    assert outcome.delivered
+    assert outcome.address == "127.0.0.1"
+
+
+async def test_deliver_resolves_exactly_once_and_connects_to_the_checked_address(
+    client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    dns = ScriptedDNS(["127.0.0.1"])
+    before = len(receiver.received)
+    outcome = await deliver(
+        client,
+        receiver.url("ok", host=HOSTNAME),
+        BODY,
+        msg_id=MSG_ID,
+        secrets=[SECRET, generate_secret()],
+        allowed=LOOPBACK,
+        timeout=5,
+        resolver=dns,
+    )
+    assert outcome.delivered
+    # One lookup, ours: httpx never resolved HOSTNAME (no real DNS knows it).
+    assert dns.lookups == [(HOSTNAME, receiver.port)]
+    [got] = receiver.received[before:]
+    assert got.verified
+    assert abs(int(got.headers["webhook-timestamp"]) - time.time()) < 60
+
+
+async def test_a_rebinding_answer_after_the_check_cannot_redirect_the_connection(
+    client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    # First answer passes the check (loopback is allowed here, standing in for a
+    # public address); every later answer is the cloud metadata address.
+    dns = ScriptedDNS(["127.0.0.1"], ["169.254.169.254"])
+    target = await target_for(receiver.url("ok", host=HOSTNAME), dns)
+    outcome = await attempt_delivery(client, target, BODY, signed(), timeout=5)
+    assert outcome.delivered
+    assert outcome.address == "127.0.0.1"
+    assert len(dns.lookups) == 1  # the attempt did not look the name up again
+
+
+async def test_a_rebinding_answer_is_refused_at_delivery(
+    client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    # Checked at submission (public), rebound to a private address by delivery time.
+    dns = ScriptedDNS(["127.0.0.1"], ["10.0.0.7"])
+    url = receiver.url("ok", host=HOSTNAME)
+    await resolve_callback(url, allowed=LOOPBACK, resolver=dns)
+    before = len(receiver.received)
+    outcome = await deliver(
+        client,
+        url,
+        BODY,
+        msg_id=MSG_ID,
+        secrets=[SECRET],
+        allowed=LOOPBACK,
+        timeout=5,
+        resolver=dns,
+    )
+    assert not outcome.delivered
+    assert not outcome.retry  # permanent: the URL now points somewhere unsafe
+    assert outcome.error is not None
+    assert "10.0.0.7, which is private" in outcome.error
+    assert len(dns.lookups) == 2
+    assert receiver.received[before:] == []
+
+
+async def test_deliver_refuses_loopback_unless_allowed(
+    client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    before = len(receiver.received)
+    outcome = await deliver(
+        client, receiver.url("ok"), BODY, msg_id=MSG_ID, secrets=[SECRET], timeout=5
+    )
+    assert not outcome.retry
+    assert outcome.error is not None
+    assert "loopback" in outcome.error
+    assert receiver.received[before:] == []
+
+
+async def test_deliver_retries_a_dns_failure(client: httpx.AsyncClient) -> None:
+    async def broken(host: str, port: int) -> Sequence[str]:
+        raise OSError("resolver down")
+
+    outcome = await deliver(
+        client,
+        "https://hooks.example.com/",
+        BODY,
+        msg_id=MSG_ID,
+        secrets=[SECRET],
+        timeout=5,
+        resolver=broken,
+    )
+    assert outcome.retry
+    assert not outcome.delivered
+    assert outcome.error is not None
+    assert "could not resolve" in outcome.error
+
+
+async def test_unsafe_url_error_type_is_permanent() -> None:
+    with pytest.raises(UnsafeCallbackURL):
+        await resolve_callback("http://127.0.0.1/")
+
+
+# --- TLS: connect to the IP, verify the certificate against the hostname -----------------
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    return make_certificates(tmp_path_factory.mktemp("tls"), HOSTNAME)
+
+
+@pytest.fixture(scope="module")
+async def tls_receiver(certificates: tuple[Path, Path, Path]) -> AsyncIterator[Receiver]:
+    _, cert, key = certificates
+    async with serve_receiver(SECRET, certfile=cert, keyfile=key) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+async def tls_client(
+    certificates: tuple[Path, Path, Path],
+) -> AsyncIterator[httpx.AsyncClient]:
+    ca, _, _ = certificates
+    async with create_delivery_client(verify=client_context(ca)) as delivery_client:
+        yield delivery_client
+
+
+async def test_tls_is_verified_against_the_hostname_while_connecting_to_the_ip(
+    tls_client: httpx.AsyncClient, tls_receiver: Receiver
+) -> None:
+    url = tls_receiver.url("ok", host=HOSTNAME, scheme="https")
+    dns = ScriptedDNS(["127.0.0.1"])
+    outcome = await deliver(
+        tls_client,
+        url,
+        BODY,
+        msg_id=MSG_ID,
+        secrets=[SECRET],
+        allowed=LOOPBACK,
+        timeout=5,
+        resolver=dns,
+    )
+    assert outcome.delivered, outcome.error
+    assert len(dns.lookups) == 1
+    assert tls_receiver.received[-1].headers["host"] == f"{HOSTNAME}:{tls_receiver.port}"
+
+
+@pytest.mark.parametrize("host", ["other.riskdrift.test", "127.0.0.1"])
+async def test_tls_to_a_name_the_certificate_does_not_cover_fails(
+    tls_client: httpx.AsyncClient, tls_receiver: Receiver, host: str
+) -> None:
+    before = len(tls_receiver.received)
+    target = await target_for(tls_receiver.url("ok", host=host, scheme="https"))
+    outcome = await attempt_delivery(tls_client, target, BODY, signed(), timeout=5)
+    assert not outcome.delivered
+    assert outcome.retry
+    assert outcome.error is not None
+    assert "CERTIFICATE_VERIFY_FAILED" in outcome.error
+    assert tls_receiver.received[before:] == []
+
+
+def test_pinned_url_uses_the_address_and_keeps_path_and_query() -> None:
+    target = ResolvedTarget(
+        url="https://hooks.example.com:8443/cb?token=x",
+        scheme="https",
+        host="hooks.example.com",
+        port=8443,
+        path="/cb?token=x",
+        addresses=(ipaddress.ip_address("2606:2800:21f:cb07:6820:80da:af6b:8b2c"),),
+    )
+    assert target.pinned_url(target.addresses[0]) == (
+        "https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]:8443/cb?token=x"
+    )
+    assert target.host_header == "hooks.example.com:8443"
+    assert target.origin == "https://hooks.example.com:8443"

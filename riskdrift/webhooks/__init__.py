@@ -1,0 +1,86 @@
+"""Signed webhooks: signing (pure), the SSRF guard, delivery attempts and the retry schedule.
+
+How a ``deliver_webhook`` task uses this package::
+
+    payload = WebhookPayload.completed(job_id=..., result=..., links=..., at=finished_at)
+    body = payload.to_bytes()              # once; store it with the delivery row
+    msg_id = payload.webhook_id            # fixed per job and event type
+
+    # each run of the task (the client comes from the worker's on_startup:
+    # create_delivery_client(); allowed from parse_allowed_networks(settings...))
+    outcome = await deliver(client, callback_url, body, msg_id=msg_id,
+                            secrets=settings.webhook_secrets, allowed=allowed,
+                            timeout=settings.webhook_timeout)
+    record(outcome)                        # delivered / status_code / error / duration_ms
+    if not outcome.delivered and outcome.retry:
+        delay = next_delay(attempt, outcome.retry_after)   # None: give up
+        ...                                # re-enqueue with defer=delay
+
+Modules: :mod:`.signing` (Standard Webhooks, payload model), :mod:`.ssrf`
+(resolve once, refuse non-global addresses), :mod:`.delivery` (one attempt,
+pinned to a checked IP), :mod:`.backoff` (schedule and ``Retry-After``).
+"""
+
+from riskdrift.webhooks.backoff import (
+    BACKOFF_SCHEDULE,
+    MAX_ATTEMPTS,
+    backoff_schedule,
+    next_delay,
+    parse_retry_after,
+)
+from riskdrift.webhooks.delivery import (
+    DeliveryOutcome,
+    attempt_delivery,
+    create_delivery_client,
+    deliver,
+)
+from riskdrift.webhooks.signing import (
+    InvalidWebhookSecret,
+    WebhookJobData,
+    WebhookPayload,
+    WebhookVerificationError,
+    generate_secret,
+    parse_secret,
+    sign,
+    verify,
+    webhook_headers,
+    webhook_id,
+)
+from riskdrift.webhooks.ssrf import (
+    CallbackResolutionError,
+    ResolvedTarget,
+    UnsafeCallbackURL,
+    parse_allowed_networks,
+    refusal_reason,
+    resolve_callback,
+    system_resolver,
+)
+
+__all__ = [
+    "BACKOFF_SCHEDULE",
+    "MAX_ATTEMPTS",
+    "CallbackResolutionError",
+    "DeliveryOutcome",
+    "InvalidWebhookSecret",
+    "ResolvedTarget",
+    "UnsafeCallbackURL",
+    "WebhookJobData",
+    "WebhookPayload",
+    "WebhookVerificationError",
+    "attempt_delivery",
+    "backoff_schedule",
+    "create_delivery_client",
+    "deliver",
+    "generate_secret",
+    "next_delay",
+    "parse_allowed_networks",
+    "parse_retry_after",
+    "parse_secret",
+    "refusal_reason",
+    "resolve_callback",
+    "sign",
+    "system_resolver",
+    "verify",
+    "webhook_headers",
+    "webhook_id",
+]

@@ -1,0 +1,1 @@
+"""Tests of riskdrift.webhooks: signing, SSRF guard, backoff and real-receiver delivery."""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import structlog.testing
 
 from riskdrift.webhooks.delivery import (
     DeliveryOutcome,
@@ -339,3 +340,30 @@ def test_pinned_url_uses_the_address_and_keeps_path_and_query() -> None:
     )
     assert target.host_header == "hooks.example.com:8443"
     assert target.origin == "https://hooks.example.com:8443"
+
+
+async def test_logs_carry_the_origin_but_no_secret_signature_or_path(
+    client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    url = receiver.url("ok", host=HOSTNAME) + "?token=s3cr3t"
+    with structlog.testing.capture_logs() as logs:
+        outcome = await deliver(
+            client,
+            url,
+            BODY,
+            msg_id=MSG_ID,
+            secrets=[SECRET],
+            allowed=LOOPBACK,
+            timeout=5,
+            resolver=ScriptedDNS(["127.0.0.1"]),
+        )
+    assert outcome.delivered
+    [event] = logs
+    assert event["event"] == "webhook_delivered"
+    assert event["origin"] == f"http://{HOSTNAME}:{receiver.port}"
+    assert event["webhook_id"] == MSG_ID
+    text = repr(logs)
+    assert SECRET.removeprefix("whsec_") not in text
+    assert "s3cr3t" not in text
+    assert "/hook/" not in text
+    assert "v1," not in text

@@ -51,7 +51,7 @@ STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
 def words(text: str) -> list[str]:
-    """Lower-cased word tokens of a text (letters and digits, inner apostrophes kept)."""
+    """Lower-cased word tokens: a letter, then letters or digits; figures alone are dropped."""
     return _WORD.findall(text.lower())
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from riskdrift.analysis.pipeline import ParsedFiling, parse_filing
@@ -37,17 +37,17 @@ def html_path(ticker: str, year: int) -> Path:
     return REAL10K / ticker / f"{year}.html"
 
 
-@lru_cache(maxsize=None)
+@cache
 def content(path: Path) -> bytes:
     return path.read_bytes()
 
 
-@lru_cache(maxsize=None)
+@cache
 def item1a(path: Path) -> Item1A:
     return extract_item1a(content(path), str(path))
 
 
-@lru_cache(maxsize=None)
+@cache
 def parsed(path: Path) -> ParsedFiling:
     return parse_filing(content(path), str(path))
 

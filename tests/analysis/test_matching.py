@@ -50,7 +50,8 @@ def test_synthetic_edits_of_a_real_item_1a() -> None:
     by_current = {current[p.current].title: p for p in pairs if p.current is not None}
     for i in reworded:
         pair = by_current[_reword(previous[i]).title]
-        assert pair.status == "modified" and pair.previous == i
+        assert pair.status == "modified"
+        assert pair.previous == i
         assert 0 < pair.text_similarity < 0.98
     removed = {p.previous for p in pairs if p.status == "removed"}
     assert removed == deleted
@@ -81,6 +82,8 @@ def test_consecutive_years_mostly_match(ticker: str, current: int, previous: int
 
 @needs_corpus
 def test_different_companies_mostly_unmatched() -> None:
-    pairs = match_risks(parsed(html_path("AAPL", 2025)).risks, parsed(html_path("NVDA", 2025)).risks)
+    pairs = match_risks(
+        parsed(html_path("AAPL", 2025)).risks, parsed(html_path("NVDA", 2025)).risks
+    )
     unmatched = sum(1 for p in pairs if p.status in ("new", "removed"))
     assert unmatched >= 0.8 * len(pairs)

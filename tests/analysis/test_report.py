@@ -37,11 +37,16 @@ def _document(path: Path, ticker: str, year: int) -> FilingDocument:
     return FilingDocument(ticker, year, path.read_bytes(), str(path), "local")
 
 
-def _result(ticker: str, current: ParsedFiling, previous: ParsedFiling, years: tuple[int, int]) -> AnalysisResult:
+def _result(
+    ticker: str, current: ParsedFiling, previous: ParsedFiling, years: tuple[int, int]
+) -> AnalysisResult:
     from riskdrift.analysis.pipeline import assemble_result
 
     report = compare_filings(
-        current, previous, score_risks(current.risks, lexicon()), score_risks(previous.risks, lexicon())
+        current,
+        previous,
+        score_risks(current.risks, lexicon()),
+        score_risks(previous.risks, lexicon()),
     )
     docs = [FilingDocument(ticker, y, b"", "x", "local") for y in years]
     return assemble_result(docs[0], docs[1], current, previous, report, lexicon())
@@ -53,7 +58,9 @@ def _numbers(value: Any) -> set[str]:
     if isinstance(value, bool) or value is None:
         return found
     if isinstance(value, int | float):
-        found.update({str(value), f"{value:.2f}", str(int(value)) if float(value).is_integer() else ""})
+        found.update(
+            {str(value), f"{value:.2f}", str(int(value)) if float(value).is_integer() else ""}
+        )
     elif isinstance(value, dict):
         for v in value.values():
             found |= _numbers(v)
@@ -76,11 +83,12 @@ def assert_summary_backed(result: AnalysisResult) -> None:
 
 def test_taxonomy_prefers_a_single_named_section() -> None:
     assert categorise("Anything at all.", "", "Financial Risks") == "financial/liquidity"
-    assert categorise("A breach of our systems could harm us.", "", "Risks Related to Our Business") == (
-        "cybersecurity/privacy"
-    )
+    assert categorise(
+        "A breach of our systems could harm us.", "", "Risks Related to Our Business"
+    ) == ("cybersecurity/privacy")
     assert categorise("Something odd.", "Nothing matches here.") == OTHER
-    assert OTHER in CATEGORIES and len(CATEGORIES) == 13
+    assert OTHER in CATEGORIES
+    assert len(CATEGORIES) == 13
 
 
 def test_heatmap_counts() -> None:
@@ -134,7 +142,10 @@ def test_sample_filings_pipeline() -> None:
 @pytest.mark.parametrize(("ticker", "current", "previous"), consecutive_pairs())
 def test_corpus_consecutive_pairs(ticker: str, current: int, previous: int) -> None:
     result = _result(
-        ticker, parsed(html_path(ticker, current)), parsed(html_path(ticker, previous)), (current, previous)
+        ticker,
+        parsed(html_path(ticker, current)),
+        parsed(html_path(ticker, previous)),
+        (current, previous),
     )
     kept = sum(1 for r in result.risks if r.status in ("modified", "unchanged"))
     assert kept >= 0.8 * len(result.risks)
@@ -150,7 +161,9 @@ def test_corpus_consecutive_pairs(ticker: str, current: int, previous: int) -> N
 
 @needs_corpus
 def test_two_companies_are_mostly_new_and_removed() -> None:
-    result = _result("AAPL", parsed(html_path("AAPL", 2025)), parsed(html_path("WMT", 2025)), (2025, 2024))
+    result = _result(
+        "AAPL", parsed(html_path("AAPL", 2025)), parsed(html_path("WMT", 2025)), (2025, 2024)
+    )
     unmatched = sum(1 for r in result.risks if r.status in ("new", "removed"))
     assert unmatched >= 0.8 * len(result.risks)
     assert result.similarity.jaccard < 0.5

@@ -50,10 +50,7 @@ def test_lead_in_headings() -> None:
     lead = "Downturns Could Impact the Company’s Business:"
     blocks = [
         _b("Risks Related to Our Business", bold=1),
-        *[
-            _b(f"{lead} body {i} text that goes on.", italic=0.4, lead=lead)
-            for i in range(4)
-        ],
+        *[_b(f"{lead} body {i} text that goes on.", italic=0.4, lead=lead) for i in range(4)],
     ]
     risks = segment_blocks(blocks)
     assert len(risks) == 4
@@ -96,7 +93,8 @@ def test_summary_bullets_are_not_risks(ticker: str, year: int) -> None:
     first = filing.risks[0]
     # The first risk is the first real heading, with a full body, not a summary bullet.
     assert len(first.body) > 1000
-    assert first.section is not None and first.section.startswith("Risks Related to")
+    assert first.section is not None
+    assert first.section.startswith("Risks Related to")
 
 
 @needs_corpus

@@ -50,7 +50,9 @@ def test_lm_loader_rejects_other_csv(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="cannot read"):
         load_lexicon(tmp_path / "absent.csv")
     with pytest.raises(LexiconError):
-        parse_lm_dictionary("Word,Negative,Positive,Uncertainty,Litigious,Strong_Modal,Weak_Modal\n")
+        parse_lm_dictionary(
+            "Word,Negative,Positive,Uncertainty,Litigious,Strong_Modal,Weak_Modal\n"
+        )
 
 
 def test_builtin_lexicon_loads_and_scores() -> None:
@@ -59,7 +61,9 @@ def test_builtin_lexicon_loads_and_scores() -> None:
     assert all(lexicon.members(c) for c in lexicon.categories)
     grim = score_tone("Losses, litigation and failures could harm and impair us.", lexicon)
     bright = score_tone("Strong growth, improved profitability and successful innovation.", lexicon)
-    assert grim.net == -1.0 and grim.negative > 0 and grim.litigious > 0
+    assert grim.net == -1.0
+    assert grim.negative > 0
+    assert grim.litigious > 0
     assert bright.net == 1.0
     assert score_tone("", lexicon).net == 0.0
 
@@ -70,4 +74,6 @@ def test_word_list_format_errors() -> None:
     with pytest.raises(LexiconError, match="before the first"):
         parse_word_lists("word\n", name="x")
     lex = parse_word_lists("# c\n[negative]\nBad worse # comment\n", name="x")
-    assert lex == Lexicon("x", {**{c: frozenset() for c in lex.categories}, "negative": frozenset({"bad", "worse"})})
+    assert lex == Lexicon(
+        "x", {**{c: frozenset() for c in lex.categories}, "negative": frozenset({"bad", "worse"})}
+    )

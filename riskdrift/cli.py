@@ -30,8 +30,14 @@ def cmd_api(args: argparse.Namespace) -> int:
 
     settings = _settings(api_host=args.host, api_port=args.port)
     configure_logging(settings)
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
-                log_config=None, access_log=False, timeout_graceful_shutdown=10)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
     return 0
 
 
@@ -73,8 +79,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.filings_dir is not None:
         settings = settings.model_copy(update={"filings_source": "local"})
     configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
-    return asyncio.run(run_analysis(settings, args.ticker, args.current_year, args.previous_year,
-                                    as_json=args.json))
+    return asyncio.run(
+        run_analysis(
+            settings, args.ticker, args.current_year, args.previous_year, as_json=args.json
+        )
+    )
 
 
 def cmd_filings_import(args: argparse.Namespace) -> int:
@@ -105,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--port", type=int)
     api.set_defaults(func=cmd_api)
 
-    worker = sub.add_parser("worker", help="run an analysis worker (same as `arq riskdrift.worker.AnalysisWorker`)")
+    worker = sub.add_parser(
+        "worker", help="run an analysis worker (same as `arq riskdrift.worker.AnalysisWorker`)"
+    )
     worker.set_defaults(func=cmd_worker)
 
     migrate = sub.add_parser("migrate", help="apply database migrations")

@@ -36,7 +36,7 @@ def _wait_ready(base_url: str, children: list[subprocess.Popen[bytes]], timeout:
     while time.monotonic() < deadline:
         for child in children:
             if child.poll() is not None:
-                raise RiskdriftError(f"{child.args[3]} exited with code {child.returncode}")
+                raise RiskdriftError(f"{child.args!r} exited with code {child.returncode}")
         try:
             if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
                 return
@@ -46,15 +46,24 @@ def _wait_ready(base_url: str, children: list[subprocess.Popen[bytes]], timeout:
     raise RiskdriftError(f"the API at {base_url} was not ready within {timeout:.0f} s")
 
 
-def _follow(client: httpx.Client, job_id: str, console: Console, timeout: float) -> dict[str, object]:
+def _follow(
+    client: httpx.Client, job_id: str, console: Console, timeout: float
+) -> dict[str, object]:
     deadline = time.monotonic() + timeout
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                  console=console) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        console=console,
+    ) as bar:
         task = bar.add_task("queued", total=100)
         while time.monotonic() < deadline:
             job: dict[str, object] = client.get(f"/jobs/{job_id}").raise_for_status().json()
-            bar.update(task, completed=int(str(job["progress"])),
-                       description=str(job["step"] or job["status"]))
+            bar.update(
+                task,
+                completed=int(str(job["progress"])),
+                description=str(job["step"] or job["status"]),
+            )
             if job["status"] in ("completed", "failed", "cancelled"):
                 return job
             time.sleep(0.1)

@@ -30,8 +30,9 @@ def answers(url: str, timeout: float = 0.5) -> bool:
         return Path(host_in_query).exists()
     default_port = 6379 if parsed.scheme.startswith("redis") else 5432
     try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1",
-                                       parsed.port or default_port), timeout=timeout):
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=timeout
+        ):
             return True
     except OSError:
         return False
@@ -82,7 +83,8 @@ def start_postgres(data_dir: Path) -> tuple[str, Any]:
     import pgserver
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(str(data_dir), cleanup_mode="stop")
+    get_server: Any = pgserver.get_server  # type: ignore[attr-defined]
+    server = get_server(str(data_dir), cleanup_mode="stop")
     return server.get_uri(), server
 
 
@@ -108,8 +110,9 @@ def ensure_services(
     return services
 
 
-def from_environment(data_dir: Path, redis_var: str = "REDIS_URL",
-                     database_var: str = "DATABASE_URL") -> EmbeddedServices:
+def from_environment(
+    data_dir: Path, redis_var: str = "REDIS_URL", database_var: str = "DATABASE_URL"
+) -> EmbeddedServices:
     """:func:`ensure_services` with URLs taken from the named environment variables."""
     return ensure_services(
         data_dir,

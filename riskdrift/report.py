@@ -30,8 +30,12 @@ async def run_analysis(
                 if not as_json:
                     console.print(f"[dim]{percent:3d}%  {step}[/dim]")
 
-            agent = ResearchAgent(source, executor=executor,
-                                  lexicon_path=settings.lm_dictionary_path, narrator=narrator)
+            agent = ResearchAgent(
+                source,
+                executor=executor,
+                lexicon_path=settings.lm_dictionary_path,
+                narrator=narrator,
+            )
             result = await agent.arun(request, progress)
     finally:
         await source.aclose()
@@ -48,22 +52,30 @@ async def run_analysis(
 def print_report(result: AnalysisResult, console: Console) -> None:
     """A terminal rendering of a result: headline figures, changes, heatmap, summary."""
     current, previous = result.years
-    console.rule(f"[bold]{result.company}[/bold] ({result.ticker}) — Item 1A, "
-                 f"fiscal {current} vs {previous}")
+    console.rule(
+        f"[bold]{result.company}[/bold] ({result.ticker}) — Item 1A, fiscal {current} vs {previous}"
+    )
     filings = Table("year", "form", "source", "Item 1A chars", "risks", title="Filings")
     for f in result.filings:
         filings.add_row(str(f.year), f.form, f.source, f"{f.item1a_chars:,}", str(f.risk_count))
     console.print(filings)
 
     sim = result.similarity
-    console.print(f"Similarity of the whole section: cosine {sim.cosine:.3f}, "
-                  f"Jaccard {sim.jaccard:.3f}, min-edit {sim.min_edit:.3f}, simple {sim.simple:.3f}")
+    console.print(
+        f"Similarity of the whole section: cosine {sim.cosine:.3f}, "
+        f"Jaccard {sim.jaccard:.3f}, min-edit {sim.min_edit:.3f}, simple {sim.simple:.3f}"
+    )
     counts = Counter(r.status for r in result.risks)
-    console.print("Risks: " + ", ".join(f"{counts[s]} {s}" for s in
-                                         ("new", "removed", "modified", "unchanged")))
+    console.print(
+        "Risks: "
+        + ", ".join(f"{counts[s]} {s}" for s in ("new", "removed", "modified", "unchanged"))
+    )
 
-    top = sorted((r for r in result.risks if r.status != "unchanged"),
-                 key=lambda r: r.drift_score, reverse=True)[:10]
+    top = sorted(
+        (r for r in result.risks if r.status != "unchanged"),
+        key=lambda r: r.drift_score,
+        reverse=True,
+    )[:10]
     if top:
         changes = Table("status", "category", "risk", "drift", title="Largest changes")
         for r in top:

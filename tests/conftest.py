@@ -101,8 +101,7 @@ async def redis(settings: Settings) -> AsyncIterator[ArqRedis]:
 async def serve(app: Any, *, port: int | None = None) -> AsyncIterator[str]:
     """Run an ASGI app with uvicorn on loopback in this loop; yields its base URL."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     async with asyncio.timeout(20):

@@ -21,9 +21,10 @@ PROBLEM = "application/problem+json"
 
 @pytest.fixture
 async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve(create_app(settings)) as base_url, httpx.AsyncClient(
-        base_url=base_url, timeout=10
-    ) as http:
+    async with (
+        serve(create_app(settings)) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=10) as http,
+    ):
         yield http
 
 
@@ -40,7 +41,8 @@ async def test_submit_stores_enqueues_and_publishes(
     job_id = body["job_id"]
     assert body["status"] == "queued"
     assert body["links"] == {
-        "self": f"/jobs/{job_id}", "stream": f"/stream/{job_id}",
+        "self": f"/jobs/{job_id}",
+        "stream": f"/stream/{job_id}",
         "result": f"/jobs/{job_id}/result",
     }
     assert response.headers["location"] == f"/jobs/{job_id}"
@@ -67,8 +69,10 @@ async def test_submit_stores_enqueues_and_publishes(
         ({"ticker": "AAPL", "years": [2024, 1999]}, "years"),
         ({"ticker": "AAPL", "years": [2024, 2023, 2022]}, "years"),
         ({"ticker": "AAPL", "years": ["x", 2023]}, "years.0"),
-        ({"ticker": "AAPL", "years": [2024, 2023], "callback_url": "ftp://example.com/x"},
-         "callback_url"),
+        (
+            {"ticker": "AAPL", "years": [2024, 2023], "callback_url": "ftp://example.com/x"},
+            "callback_url",
+        ),
         ({"ticker": "AAPL", "years": [2024, 2023], "callback_url": "/relative"}, "callback_url"),
         ({"years": [2024, 2023]}, "ticker"),
     ],
@@ -88,16 +92,18 @@ async def test_bad_input_is_a_problem_and_enqueues_nothing(
 async def test_malformed_bodies(
     client: httpx.AsyncClient, redis: ArqRedis, settings: Settings
 ) -> None:
-    not_json = await client.post("/analyze", content=b"{not json",
-                                 headers={"content-type": "application/json"})
+    not_json = await client.post(
+        "/analyze", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert not_json.status_code == 400
     assert not_json.headers["content-type"] == PROBLEM
 
     array = await client.post("/analyze", json=[1, 2])
     assert array.status_code == 422
 
-    huge = await client.post("/analyze", content=b"x" * 1_000_000,
-                             headers={"content-type": "application/json"})
+    huge = await client.post(
+        "/analyze", content=b"x" * 1_000_000, headers={"content-type": "application/json"}
+    )
     assert huge.status_code == 413
     assert huge.headers["content-type"] == PROBLEM
 
@@ -106,8 +112,9 @@ async def test_malformed_bodies(
     assert await queued_job_ids(redis, settings) == []
 
 
-async def test_idempotency_key(client: httpx.AsyncClient, redis: ArqRedis,
-                               settings: Settings) -> None:
+async def test_idempotency_key(
+    client: httpx.AsyncClient, redis: ArqRedis, settings: Settings
+) -> None:
     body = {"ticker": "MSFT", "years": [2024, 2023]}
     headers = {"Idempotency-Key": "order-42"}
     first = await client.post("/analyze", json=body, headers=headers)
@@ -154,16 +161,18 @@ async def test_unknown_job_and_result_before_completion(client: httpx.AsyncClien
     assert missing.headers["content-type"] == PROBLEM
     assert (await client.get("/jobs/not-a-uuid")).status_code == 404
 
-    job_id = (await client.post("/analyze", json={"ticker": "IBM", "years": [2024, 2023]})
-              ).json()["job_id"]
+    job_id = (await client.post("/analyze", json={"ticker": "IBM", "years": [2024, 2023]})).json()[
+        "job_id"
+    ]
     result = await client.get(f"/jobs/{job_id}/result")
     assert result.status_code == 409
     assert result.json()["detail"] == "job is queued"
 
 
 async def test_cancel_queued_job(client: httpx.AsyncClient, redis: ArqRedis) -> None:
-    job_id = (await client.post("/analyze", json={"ticker": "IBM", "years": [2024, 2023]})
-              ).json()["job_id"]
+    job_id = (await client.post("/analyze", json={"ticker": "IBM", "years": [2024, 2023]})).json()[
+        "job_id"
+    ]
     cancelled = await client.post(f"/jobs/{job_id}/cancel")
     assert cancelled.status_code == 200
     assert cancelled.json()["status"] == "cancelled"

@@ -34,8 +34,13 @@ def wait_until(predicate: object, timeout: float, what: str) -> None:
 
 def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
-        return subprocess.Popen([sys.executable, "-m", "riskdrift", *args], env=env, cwd=ROOT,
-                                stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "-m", "riskdrift", *args],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 @pytest.fixture
@@ -52,14 +57,17 @@ def service(settings: Settings, tmp_path: Path) -> Iterator[str]:
         "RISKDRIFT_ANALYSIS_PROCESSES": "1",
         "RISKDRIFT_LOG_FORMAT": "json",
     }
-    procs = [spawn(["api", "--port", str(port)], env, tmp_path / "api.log"),
-             spawn(["worker"], env, tmp_path / "worker.log")]
+    procs = [
+        spawn(["api", "--port", str(port)], env, tmp_path / "api.log"),
+        spawn(["worker"], env, tmp_path / "worker.log"),
+    ]
     base_url = f"http://127.0.0.1:{port}"
 
     def ready() -> bool:
         for proc in procs:
-            assert proc.poll() is None, (tmp_path / "api.log").read_text()[-3000:] + \
-                (tmp_path / "worker.log").read_text()[-3000:]
+            assert proc.poll() is None, (tmp_path / "api.log").read_text()[-3000:] + (
+                tmp_path / "worker.log"
+            ).read_text()[-3000:]
         try:
             return httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200
         except httpx.TransportError:
@@ -103,12 +111,15 @@ def test_nvda_pair_completes_with_the_design_result(service: str) -> None:
     assert (result.ticker, result.years, result.cik) == ("NVDA", [2025, 2024], "0001045810")
     assert "NVIDIA" in result.company.upper()
     assert [f.year for f in result.filings] == [2025, 2024]
-    assert all(f.source == "local" and f.item1a_chars > 50_000 and f.risk_count > 20
-               for f in result.filings)
+    assert all(
+        f.source == "local" and f.item1a_chars > 50_000 and f.risk_count > 20
+        for f in result.filings
+    )
     assert all(0 <= v <= 1 for v in result.similarity.model_dump().values())
     statuses = [r.status for r in result.risks]
     matched = statuses.count("modified") + statuses.count("unchanged")
     assert matched > len(statuses) / 2, "consecutive years of one company mostly match"
-    assert result.heatmap.rows and len(result.heatmap.values) == len(result.heatmap.rows)
+    assert result.heatmap.rows
+    assert len(result.heatmap.values) == len(result.heatmap.rows)
     assert result.summary
     assert result.recommendations

@@ -20,7 +20,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 def check(env: dict[str, str]) -> int:
     return subprocess.run(
         [sys.executable, "-m", "arq", "riskdrift.worker.AnalysisWorker", "--check"],
-        env=env, cwd=ROOT, capture_output=True, timeout=60,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
     ).returncode
 
 
@@ -33,8 +36,9 @@ def wait_for_check(env: dict[str, str], expected: int, timeout: float) -> float:
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
-def test_check_follows_worker_liveness(settings: Settings, tmp_path: Path,
-                                       stop: signal.Signals) -> None:
+def test_check_follows_worker_liveness(
+    settings: Settings, tmp_path: Path, stop: signal.Signals
+) -> None:
     env = {
         **os.environ,
         "REDIS_URL": settings.redis_url,
@@ -48,7 +52,10 @@ def test_check_follows_worker_liveness(settings: Settings, tmp_path: Path,
     with (tmp_path / "worker.log").open("wb") as log:
         worker = subprocess.Popen(
             [sys.executable, "-m", "arq", "riskdrift.worker.AnalysisWorker"],
-            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         wait_for_check(env, 0, 60)

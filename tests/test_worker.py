@@ -38,9 +38,16 @@ Script = Callable[[AnalyzeRequest, ProgressReporter, int], Coroutine[Any, Any, A
 
 def tiny_result(request: AnalyzeRequest) -> AnalysisResult:
     return AnalysisResult(
-        ticker=request.ticker, company="Test Co", cik=None, years=request.years, filings=[],
-        similarity=SimilarityScores(cosine=1, jaccard=1, min_edit=1, simple=1), risks=[],
-        heatmap=Heatmap(rows=[], columns=[], values=[]), summary="s", recommendations=[],
+        ticker=request.ticker,
+        company="Test Co",
+        cik=None,
+        years=request.years,
+        filings=[],
+        similarity=SimilarityScores(cosine=1, jaccard=1, min_edit=1, simple=1),
+        risks=[],
+        heatmap=Heatmap(rows=[], columns=[], values=[]),
+        summary="s",
+        recommendations=[],
     )
 
 
@@ -63,10 +70,12 @@ def settings_for(agent: Agent, settings: Settings) -> type:
 
 
 async def submit(db: asyncpg.Pool, redis: ArqRedis, settings: Settings) -> uuid.UUID:
-    job, _ = await jobs.create_job(db, AnalyzeRequest(ticker="ACME", years=[2024, 2023]),
-                                   tenant="default")
-    await redis.enqueue_job("analyze_risk_drift", str(job.id), _job_id=str(job.id),
-                            _queue_name=settings.queue_name)
+    job, _ = await jobs.create_job(
+        db, AnalyzeRequest(ticker="ACME", years=[2024, 2023]), tenant="default"
+    )
+    await redis.enqueue_job(
+        "analyze_risk_drift", str(job.id), _job_id=str(job.id), _queue_name=settings.queue_name
+    )
     return job.id
 
 
@@ -86,8 +95,7 @@ async def run(agent: Agent, settings: Settings) -> None:
 async def test_success_records_progress_and_result(
     db: asyncpg.Pool, redis: ArqRedis, settings: Settings
 ) -> None:
-    async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int
-                     ) -> AnalysisResult:
+    async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int) -> AnalysisResult:
         await progress("fetching_filings", 20)
         await progress("writing_summary", 90)
         return tiny_result(request)
@@ -97,18 +105,23 @@ async def test_success_records_progress_and_result(
     job = await jobs.get_job(db, job_id)
     assert job is not None
     assert (job.status, job.progress, job.attempts, job.error) == ("completed", 100, 1, None)
-    assert job.started_at is not None and job.finished_at is not None
+    assert job.started_at is not None
+    assert job.finished_at is not None
     assert await events_of(redis, job_id) == [
-        "job_started", "step_complete", "step_complete", "job_completed"]
+        "job_started",
+        "step_complete",
+        "step_complete",
+        "job_completed",
+    ]
     stored = await results.get_result(db, job_id)
-    assert stored is not None and stored.ticker == "ACME"
+    assert stored is not None
+    assert stored.ticker == "ACME"
 
 
 async def test_transient_errors_retry_then_succeed(
     db: asyncpg.Pool, redis: ArqRedis, settings: Settings
 ) -> None:
-    async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int
-                     ) -> AnalysisResult:
+    async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int) -> AnalysisResult:
         if n <= 2:
             raise UpstreamUnavailable("EDGAR answered 503")
         return tiny_result(request)
@@ -120,15 +133,19 @@ async def test_transient_errors_retry_then_succeed(
     assert job is not None
     assert (job.status, job.attempts, agent.calls) == ("completed", 3, 3)
     assert await events_of(redis, job_id) == [
-        "job_started", "job_retrying", "job_started", "job_retrying", "job_started",
-        "job_completed"]
+        "job_started",
+        "job_retrying",
+        "job_started",
+        "job_retrying",
+        "job_started",
+        "job_completed",
+    ]
 
 
 async def test_transient_errors_give_up_after_max_retries(
     db: asyncpg.Pool, redis: ArqRedis, settings: Settings
 ) -> None:
-    async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int
-                     ) -> AnalysisResult:
+    async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int) -> AnalysisResult:
         raise ConnectionError("connection reset")
 
     job_id = await submit(db, redis, settings)
@@ -145,8 +162,7 @@ async def test_transient_errors_give_up_after_max_retries(
 async def test_permanent_error_fails_at_once(
     db: asyncpg.Pool, redis: ArqRedis, settings: Settings
 ) -> None:
-    async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int
-                     ) -> AnalysisResult:
+    async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int) -> AnalysisResult:
         raise FilingNotFound("no 10-K for ACME fiscal 2024 in /filings")
 
     job_id = await submit(db, redis, settings)
@@ -162,8 +178,7 @@ async def test_permanent_error_fails_at_once(
 async def test_soft_time_limit(db: asyncpg.Pool, redis: ArqRedis, settings: Settings) -> None:
     never = asyncio.Event()
 
-    async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int
-                     ) -> AnalysisResult:
+    async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int) -> AnalysisResult:
         await never.wait()
         raise AssertionError("unreachable")
 
@@ -179,8 +194,7 @@ async def test_cancel_running_job(db: asyncpg.Pool, redis: ArqRedis, settings: S
     started = asyncio.Event()
     never = asyncio.Event()
 
-    async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int
-                     ) -> AnalysisResult:
+    async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int) -> AnalysisResult:
         started.set()
         await never.wait()
         raise AssertionError("unreachable")
@@ -203,8 +217,7 @@ async def test_cancel_running_job(db: asyncpg.Pool, redis: ArqRedis, settings: S
 async def test_finished_job_is_never_rerun(
     db: asyncpg.Pool, redis: ArqRedis, settings: Settings
 ) -> None:
-    async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int
-                     ) -> AnalysisResult:
+    async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int) -> AnalysisResult:
         return tiny_result(request)
 
     job_id = await submit(db, redis, settings)
@@ -224,8 +237,7 @@ async def test_heartbeat_keeps_the_claim_short(
     running = asyncio.Event()
     release = asyncio.Event()
 
-    async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int
-                     ) -> AnalysisResult:
+    async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int) -> AnalysisResult:
         running.set()
         await release.wait()
         return tiny_result(request)

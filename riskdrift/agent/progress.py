@@ -8,7 +8,7 @@ from typing import Protocol
 class ProgressReporter(Protocol):
     """Called after each step with its name and the overall progress (0-100)."""
 
-    async def __call__(self, step: str, progress: int) -> None: ...
+    async def __call__(self, step: str, progress: int, /) -> None: ...
 
 
 async def no_progress(step: str, progress: int) -> None:

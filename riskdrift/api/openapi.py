@@ -32,8 +32,12 @@ def _problems(*codes: int) -> dict[str, Any]:
     }
 
 
-JOB_ID = {"name": "job_id", "in": "path", "required": True,
-          "schema": {"type": "string", "format": "uuid"}}
+JOB_ID = {
+    "name": "job_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "format": "uuid"},
+}
 
 
 def build_openapi() -> dict[str, Any]:
@@ -41,56 +45,113 @@ def build_openapi() -> dict[str, Any]:
     _, defs = models_json_schema([(m, "validation") for m in MODELS], ref_template=REF)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "riskdrift", "version": __version__,
-                 "description": "Jobs that analyse 10-K risk-factor drift between fiscal years."},
+        "info": {
+            "title": "riskdrift",
+            "version": __version__,
+            "description": "Jobs that analyse 10-K risk-factor drift between fiscal years.",
+        },
         "paths": {
-            "/analyze": {"post": {
-                "summary": "Submit an analysis job",
-                "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
-                                "schema": {"type": "string", "minLength": 1, "maxLength": 255}}],
-                "requestBody": {"required": True,
-                                "content": {"application/json": {"schema": _ref(AnalyzeRequest)}}},
-                "responses": {"202": _json(JobAccepted, "queued"),
-                              "200": _json(JobAccepted, "replay of an Idempotency-Key"),
-                              **_problems(400, 413, 415, 422, 503)},
-            }},
-            "/jobs": {"get": {
-                "summary": "List jobs, newest first",
-                "parameters": [
-                    {"name": "status", "in": "query", "schema": {"type": "string", "enum": [
-                        "queued", "processing", "completed", "failed", "cancelled"]}},
-                    {"name": "ticker", "in": "query", "schema": {"type": "string"}},
-                    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-                    {"name": "limit", "in": "query",
-                     "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
-                ],
-                "responses": {"200": _json(JobPage, "a page of jobs"), **_problems(400, 422)},
-            }},
-            "/jobs/{job_id}": {"get": {
-                "summary": "Job status", "parameters": [JOB_ID],
-                "responses": {"200": _json(Job, "the job"), **_problems(404)},
-            }},
-            "/jobs/{job_id}/result": {"get": {
-                "summary": "Analysis result", "parameters": [JOB_ID],
-                "responses": {"200": _json(AnalysisResult, "the result"), **_problems(404, 409)},
-            }},
-            "/jobs/{job_id}/cancel": {"post": {
-                "summary": "Cancel a queued or running job", "parameters": [JOB_ID],
-                "responses": {"200": _json(Job, "cancelled"), **_problems(404, 409)},
-            }},
-            "/stream/{job_id}": {"get": {
-                "summary": "Progress events (Server-Sent Events)", "parameters": [JOB_ID],
-                "responses": {"200": {"description": "event stream",
-                                      "content": {"text/event-stream": {"schema": {
-                                          "type": "string"}}}},
-                              "204": {"description": "the job's stream already ended"},
-                              **_problems(404)},
-            }},
-            "/healthz": {"get": {"summary": "Liveness",
-                                 "responses": {"200": {"description": "alive"}}}},
-            "/readyz": {"get": {"summary": "Readiness (Redis, Postgres, migrations)",
-                                "responses": {"200": {"description": "ready"},
-                                              "503": {"description": "not ready"}}}},
+            "/analyze": {
+                "post": {
+                    "summary": "Submit an analysis job",
+                    "parameters": [
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": False,
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                        }
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref(AnalyzeRequest)}},
+                    },
+                    "responses": {
+                        "202": _json(JobAccepted, "queued"),
+                        "200": _json(JobAccepted, "replay of an Idempotency-Key"),
+                        **_problems(400, 413, 415, 422, 503),
+                    },
+                }
+            },
+            "/jobs": {
+                "get": {
+                    "summary": "List jobs, newest first",
+                    "parameters": [
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "schema": {
+                                "type": "string",
+                                "enum": [
+                                    "queued",
+                                    "processing",
+                                    "completed",
+                                    "failed",
+                                    "cancelled",
+                                ],
+                            },
+                        },
+                        {"name": "ticker", "in": "query", "schema": {"type": "string"}},
+                        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+                        },
+                    ],
+                    "responses": {"200": _json(JobPage, "a page of jobs"), **_problems(400, 422)},
+                }
+            },
+            "/jobs/{job_id}": {
+                "get": {
+                    "summary": "Job status",
+                    "parameters": [JOB_ID],
+                    "responses": {"200": _json(Job, "the job"), **_problems(404)},
+                }
+            },
+            "/jobs/{job_id}/result": {
+                "get": {
+                    "summary": "Analysis result",
+                    "parameters": [JOB_ID],
+                    "responses": {
+                        "200": _json(AnalysisResult, "the result"),
+                        **_problems(404, 409),
+                    },
+                }
+            },
+            "/jobs/{job_id}/cancel": {
+                "post": {
+                    "summary": "Cancel a queued or running job",
+                    "parameters": [JOB_ID],
+                    "responses": {"200": _json(Job, "cancelled"), **_problems(404, 409)},
+                }
+            },
+            "/stream/{job_id}": {
+                "get": {
+                    "summary": "Progress events (Server-Sent Events)",
+                    "parameters": [JOB_ID],
+                    "responses": {
+                        "200": {
+                            "description": "event stream",
+                            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        },
+                        "204": {"description": "the job's stream already ended"},
+                        **_problems(404),
+                    },
+                }
+            },
+            "/healthz": {
+                "get": {"summary": "Liveness", "responses": {"200": {"description": "alive"}}}
+            },
+            "/readyz": {
+                "get": {
+                    "summary": "Readiness (Redis, Postgres, migrations)",
+                    "responses": {
+                        "200": {"description": "ready"},
+                        "503": {"description": "not ready"},
+                    },
+                }
+            },
         },
         "components": {"schemas": defs["$defs"]},
     }

@@ -58,14 +58,25 @@ def validation_problem(exc: pydantic.ValidationError) -> ProblemError:
         field = ".".join(str(p) for p in err["loc"]) or None
         errors.append({"field": field, "message": err["msg"], "type": err["type"]})
     if any(e["type"] == "json_invalid" for e in errors):
-        return ProblemError(400, "Malformed JSON", "the request body is not valid JSON",
-                            type_="malformed-json", errors=errors)
+        return ProblemError(
+            400,
+            "Malformed JSON",
+            "the request body is not valid JSON",
+            type_="malformed-json",
+            errors=errors,
+        )
     if any(e["type"] == "model_type" for e in errors):
-        return ProblemError(422, "Invalid request", "the request body must be a JSON object",
-                            type_="validation", errors=errors)
+        return ProblemError(
+            422,
+            "Invalid request",
+            "the request body must be a JSON object",
+            type_="validation",
+            errors=errors,
+        )
     fields = ", ".join(sorted({e["field"] or "body" for e in errors}))
-    return ProblemError(422, "Invalid request", f"invalid field(s): {fields}",
-                        type_="validation", errors=errors)
+    return ProblemError(
+        422, "Invalid request", f"invalid field(s): {fields}", type_="validation", errors=errors
+    )
 
 
 async def handle_problem(request: Request, exc: Exception) -> Response:
@@ -76,8 +87,9 @@ async def handle_problem(request: Request, exc: Exception) -> Response:
 
 async def handle_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    problem = Problem(title=exc.detail or "HTTP error", status=exc.status_code,
-                      instance=request.url.path)
+    problem = Problem(
+        title=exc.detail or "HTTP error", status=exc.status_code, instance=request.url.path
+    )
     return problem_response(problem, dict(exc.headers or {}))
 
 
@@ -121,6 +133,6 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     ProblemError: handle_problem,
     HTTPException: handle_http,
-    **{exc: handle_unavailable for exc in UNAVAILABLE},
+    **dict.fromkeys(UNAVAILABLE, handle_unavailable),
     Exception: handle_unexpected,
 }

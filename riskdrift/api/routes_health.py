@@ -42,7 +42,12 @@ async def readyz(request: Request) -> JSONResponse:
             checks["postgres"] = f"unavailable: {type(exc).__name__}"
 
     await asyncio.gather(check_redis(), check_postgres())
-    ready = checks.get("redis") == "ok" and checks.get("postgres") == "ok" \
+    ready = (
+        checks.get("redis") == "ok"
+        and checks.get("postgres") == "ok"
         and checks.get("migrations") == "ok"
-    return JSONResponse({"status": "ready" if ready else "unready", "checks": checks},
-                        status_code=200 if ready else 503)
+    )
+    return JSONResponse(
+        {"status": "ready" if ready else "unready", "checks": checks},
+        status_code=200 if ready else 503,
+    )

@@ -57,10 +57,12 @@ def job_view(job: JobRecord) -> Job:
     )
 
 
-def model_response(model: pydantic.BaseModel, status: int = 200,
-                   headers: dict[str, str] | None = None) -> Response:
-    return Response(model.model_dump_json(), status_code=status,
-                    media_type="application/json", headers=headers)
+def model_response(
+    model: pydantic.BaseModel, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        model.model_dump_json(), status_code=status, media_type="application/json", headers=headers
+    )
 
 
 def _job_id(request: Request) -> uuid.UUID:
@@ -82,8 +84,12 @@ async def load_job(request: Request) -> JobRecord:
 async def _read_request(request: Request) -> AnalyzeRequest:
     content_type = request.headers.get("content-type", "application/json")
     if not content_type.split(";")[0].strip().lower().endswith(("/json", "+json")):
-        raise ProblemError(415, "Unsupported media type",
-                           "send the request as application/json", type_="media-type")
+        raise ProblemError(
+            415,
+            "Unsupported media type",
+            "send the request as application/json",
+            type_="media-type",
+        )
     try:
         return AnalyzeRequest.model_validate_json(await request.body())
     except pydantic.ValidationError as exc:
@@ -98,8 +104,9 @@ async def analyze(request: Request) -> Response:
     tenant = tenant_of(request)
     key = request.headers.get("idempotency-key")
     if key is not None and not 1 <= len(key) <= 255:
-        raise ProblemError(400, "Invalid Idempotency-Key", "use 1 to 255 characters",
-                           type_="idempotency-key")
+        raise ProblemError(
+            400, "Invalid Idempotency-Key", "use 1 to 255 characters", type_="idempotency-key"
+        )
     request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
     job, created = await jobs.create_job(
         state["pool"], body, tenant=tenant, idempotency_key=key, request_hash=request_hash
@@ -107,14 +114,22 @@ async def analyze(request: Request) -> Response:
     headers = {"Location": f"/jobs/{job.id}"}
     if not created:
         if job.request_hash != request_hash:
-            raise ProblemError(422, "Idempotency-Key reused",
-                               "this Idempotency-Key was used with a different request body",
-                               type_="idempotency-conflict")
-        return model_response(JobAccepted(job_id=job.id, status=job.status, links=links(job.id)),
-                              200, headers)
+            raise ProblemError(
+                422,
+                "Idempotency-Key reused",
+                "this Idempotency-Key was used with a different request body",
+                type_="idempotency-conflict",
+            )
+        return model_response(
+            JobAccepted(job_id=job.id, status=job.status, links=links(job.id)), 200, headers
+        )
     try:
-        await publish(state["redis"], make_event("job_queued", job.id, status=JobStatus.QUEUED),
-                      maxlen=settings.stream_maxlen, ttl=settings.result_ttl)
+        await publish(
+            state["redis"],
+            make_event("job_queued", job.id, status=JobStatus.QUEUED),
+            maxlen=settings.stream_maxlen,
+            ttl=settings.result_ttl,
+        )
         await state["redis"].enqueue_job(
             "analyze_risk_drift", str(job.id), _job_id=str(job.id), _queue_name=settings.queue_name
         )
@@ -127,8 +142,9 @@ async def analyze(request: Request) -> Response:
             log.warning("stream_cleanup_failed", job_id=str(job.id))
         raise
     log.info("job_submitted", job_id=str(job.id), ticker=job.ticker, years=list(job.years))
-    return model_response(JobAccepted(job_id=job.id, status=job.status, links=links(job.id)),
-                          202, headers)
+    return model_response(
+        JobAccepted(job_id=job.id, status=job.status, links=links(job.id)), 202, headers
+    )
 
 
 async def get_job(request: Request) -> Response:
@@ -141,8 +157,9 @@ async def list_jobs(request: Request) -> Response:
     params = request.query_params
     unknown = set(params) - {"status", "ticker", "cursor", "limit"}
     if unknown:
-        raise ProblemError(400, "Unknown query parameter", ", ".join(sorted(unknown)),
-                           type_="validation")
+        raise ProblemError(
+            400, "Unknown query parameter", ", ".join(sorted(unknown)), type_="validation"
+        )
     errors = []
     status = ticker = None
     limit = 50
@@ -150,8 +167,9 @@ async def list_jobs(request: Request) -> Response:
         try:
             status = JobStatus(params["status"])
         except ValueError:
-            errors.append({"field": "status",
-                           "message": f"one of {', '.join(s.value for s in JobStatus)}"})
+            errors.append(
+                {"field": "status", "message": f"one of {', '.join(s.value for s in JobStatus)}"}
+            )
     if "ticker" in params:
         try:
             ticker = normalise_ticker(params["ticker"])
@@ -163,16 +181,26 @@ async def list_jobs(request: Request) -> Response:
         else:
             errors.append({"field": "limit", "message": f"an integer from 1 to {MAX_PAGE}"})
     if errors:
-        raise ProblemError(422, "Invalid query", "invalid query parameter(s)",
-                           type_="validation", errors=errors)
+        raise ProblemError(
+            422, "Invalid query", "invalid query parameter(s)", type_="validation", errors=errors
+        )
     try:
         page, next_cursor = await jobs.list_jobs(
-            app_state(request)["pool"], tenant=tenant_of(request), status=status, ticker=ticker,
-            cursor=params.get("cursor"), limit=limit,
+            app_state(request)["pool"],
+            tenant=tenant_of(request),
+            status=status,
+            ticker=ticker,
+            cursor=params.get("cursor"),
+            limit=limit,
         )
     except ValueError:
-        raise ProblemError(422, "Invalid query", "malformed cursor", type_="validation",
-                           errors=[{"field": "cursor", "message": "malformed cursor"}]) from None
+        raise ProblemError(
+            422,
+            "Invalid query",
+            "malformed cursor",
+            type_="validation",
+            errors=[{"field": "cursor", "message": "malformed cursor"}],
+        ) from None
     return model_response(JobPage(jobs=[job_view(j) for j in page], next_cursor=next_cursor))
 
 
@@ -180,10 +208,18 @@ async def get_result(request: Request) -> Response:
     """``GET /jobs/{id}/result``: the analysis, or 409 while the job has none."""
     job = await load_job(request)
     if job.status is not JobStatus.COMPLETED:
-        detail = (f"job is {job.status.value}" if not job.status.finished
-                  else f"job {job.status.value}: {job.error or 'no result'}")
-        raise ProblemError(409, "No result", detail, type_="no-result",
-                           headers={"Retry-After": "2"} if not job.status.finished else None)
+        detail = (
+            f"job is {job.status.value}"
+            if not job.status.finished
+            else f"job {job.status.value}: {job.error or 'no result'}"
+        )
+        raise ProblemError(
+            409,
+            "No result",
+            detail,
+            type_="no-result",
+            headers={"Retry-After": "2"} if not job.status.finished else None,
+        )
     raw = await results.get_result_json(app_state(request)["pool"], job.id)
     if raw is None:  # completed rows are written together with their result
         raise ProblemError(500, "Result missing", "the completed job has no stored result")
@@ -198,13 +234,17 @@ async def cancel(request: Request) -> Response:
     if cancelled is None:
         current = await jobs.get_job(state["pool"], job.id)
         status = current.status.value if current else "gone"
-        raise ProblemError(409, "Job cannot be cancelled", f"job is already {status}",
-                           type_="not-cancellable")
+        raise ProblemError(
+            409, "Job cannot be cancelled", f"job is already {status}", type_="not-cancellable"
+        )
     settings = state["settings"]
     # Tell a worker that holds it to stop; a queued entry is dropped when picked up.
     await state["redis"].zadd(abort_jobs_ss, {str(job.id): timestamp_ms()})
-    await publish(state["redis"], make_event("job_cancelled", job.id, status=JobStatus.CANCELLED),
-                  maxlen=settings.stream_maxlen, ttl=settings.result_ttl)
+    await publish(
+        state["redis"],
+        make_event("job_cancelled", job.id, status=JobStatus.CANCELLED),
+        maxlen=settings.stream_maxlen,
+        ttl=settings.result_ttl,
+    )
     log.info("job_cancelled", job_id=str(job.id))
     return model_response(job_view(cancelled))
-

@@ -29,9 +29,7 @@ def make_event(event: EventName, job_id: uuid.UUID, **fields: Any) -> JobEvent:
     return JobEvent(event=event, job_id=job_id, at=dt.datetime.now(dt.UTC), **fields)
 
 
-async def publish(
-    redis: Redis, event: JobEvent, *, maxlen: int, ttl: int
-) -> str:
+async def publish(redis: Redis, event: JobEvent, *, maxlen: int, ttl: int) -> str:
     """XADD ``event`` to its job's stream and refresh the stream's expiry; returns the entry id."""
     key = stream_key(event.job_id)
     async with redis.pipeline(transaction=False) as pipe:

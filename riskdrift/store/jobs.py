@@ -15,8 +15,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from riskdrift.models import AnalyzeRequest, JobStatus
-
-Executor = asyncpg.Pool | asyncpg.Connection
+from riskdrift.store.pool import Executor
 
 COLUMNS = """id, tenant, ticker, current_year, previous_year, status, progress, step, attempts,
              callback_url, error, idempotency_key, request_hash, created_at, started_at,
@@ -107,18 +106,26 @@ async def create_job(
     )
     if existing is None:  # the conflicting row was deleted in between: try once more
         return await create_job(
-            db, request, tenant=tenant, idempotency_key=idempotency_key,
-            request_hash=request_hash, job_id=job_id,
+            db,
+            request,
+            tenant=tenant,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            job_id=job_id,
         )
     return JobRecord.from_row(existing), False
 
 
-async def get_job(db: Executor, job_id: uuid.UUID, *, tenant: str | None = None) -> JobRecord | None:
+async def get_job(
+    db: Executor, job_id: uuid.UUID, *, tenant: str | None = None
+) -> JobRecord | None:
     """The job, or ``None`` if it does not exist or belongs to another tenant."""
     if tenant is None:
         return _record(await db.fetchrow(f"SELECT {COLUMNS} FROM jobs WHERE id = $1", job_id))
     return _record(
-        await db.fetchrow(f"SELECT {COLUMNS} FROM jobs WHERE id = $1 AND tenant = $2", job_id, tenant)
+        await db.fetchrow(
+            f"SELECT {COLUMNS} FROM jobs WHERE id = $1 AND tenant = $2", job_id, tenant
+        )
     )
 
 
@@ -239,4 +246,6 @@ async def cancel_job(db: Executor, job_id: uuid.UUID, *, tenant: str) -> JobReco
 
 async def delete_unqueued(db: Executor, job_id: uuid.UUID) -> None:
     """Remove a job whose queue entry could not be written (no orphaned ``queued`` rows)."""
-    await db.execute("DELETE FROM jobs WHERE id = $1 AND status = 'queued' AND attempts = 0", job_id)
+    await db.execute(
+        "DELETE FROM jobs WHERE id = $1 AND status = 'queued' AND attempts = 0", job_id
+    )

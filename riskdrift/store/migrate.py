@@ -13,8 +13,9 @@ import zlib
 from dataclasses import dataclass
 from importlib import resources
 
-import asyncpg
 import structlog
+
+from riskdrift.store.pool import Connection
 
 log = structlog.get_logger(__name__)
 
@@ -48,7 +49,7 @@ def _lock_key(schema: str) -> int:
     return zlib.crc32(f"riskdrift-migrate:{schema}".encode())
 
 
-async def migrate(conn: asyncpg.Connection) -> list[int]:
+async def migrate(conn: Connection) -> list[int]:
     """Apply pending migrations on ``conn``'s schema; returns the versions applied."""
     schema: str = await conn.fetchval("SELECT current_schema()") or "public"
     applied: list[int] = []
@@ -78,7 +79,7 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
     return applied
 
 
-async def current_version(conn: asyncpg.Connection) -> int | None:
+async def current_version(conn: Connection) -> int | None:
     """The newest applied migration, or ``None`` on an empty schema."""
     exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
     if not exists:

@@ -6,17 +6,24 @@ import json
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from riskdrift.config import Settings
 
 Pool = asyncpg.Pool
+# A connection straight from asyncpg.connect or one borrowed from the pool.
+Connection = asyncpg.Connection | PoolConnectionProxy
+# What the table modules accept: the pool itself or one of its connections.
+Executor = asyncpg.Pool | asyncpg.Connection | PoolConnectionProxy
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     # JSONB values arrive as already-serialised text from pydantic; decode to Python on read.
     await conn.set_type_codec(
-        "jsonb", encoder=lambda v: v if isinstance(v, str) else json.dumps(v),
-        decoder=json.loads, schema="pg_catalog",
+        "jsonb",
+        encoder=lambda v: v if isinstance(v, str) else json.dumps(v),
+        decoder=json.loads,
+        schema="pg_catalog",
     )
 
 

@@ -5,11 +5,8 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 
-import asyncpg
-
 from riskdrift.models import AnalysisResult
-
-Executor = asyncpg.Pool | asyncpg.Connection
+from riskdrift.store.pool import Executor
 
 
 async def upsert_result(db: Executor, job_id: uuid.UUID, result: AnalysisResult) -> None:

@@ -43,4 +43,4 @@ def backoff_delay(
     on the upper half, never shorter than the upstream's ``Retry-After``."""
     ceiling = min(cap, base * 2 ** (attempt - 1))
     delay = ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
-    return max(delay, retry_after or 0.0)
+    return float(max(delay, retry_after or 0.0))

@@ -42,7 +42,9 @@ async def research_agent(settings: Settings, executor: Executor | None) -> Async
     narrator = create_narrator(settings)
     try:
         yield ResearchAgent(
-            source, executor=executor, lexicon_path=settings.lm_dictionary_path,
+            source,
+            executor=executor,
+            lexicon_path=settings.lm_dictionary_path,
             narrator=narrator,
         )
     finally:
@@ -99,7 +101,11 @@ def build_worker_settings(
 
     attrs: dict[str, Any] = {
         "functions": [
-            func(analyze_risk_drift, name="analyze_risk_drift", timeout=settings.job_timeout),
+            func(
+                analyze_risk_drift,  # type: ignore[arg-type]  # arq types ctx as a plain dict
+                name="analyze_risk_drift",
+                timeout=settings.job_timeout,
+            ),
         ],
         "queue_name": settings.queue_name,
         "redis_settings": redis_settings(settings),

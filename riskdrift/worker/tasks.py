@@ -69,13 +69,20 @@ async def analyze_risk_drift(ctx: WorkerContext, job_id: str) -> str:
 
     try:
         request = AnalyzeRequest(ticker=job.ticker, years=list(job.years))
-        async with heartbeat(ctx["redis"], job_id, claim_ttl=settings.job_claim_ttl,
-                             interval=settings.heartbeat_interval), \
-                asyncio.timeout(settings.job_soft_time_limit):
+        async with (
+            heartbeat(
+                ctx["redis"],
+                job_id,
+                claim_ttl=settings.job_claim_ttl,
+                interval=settings.heartbeat_interval,
+            ),
+            asyncio.timeout(settings.job_soft_time_limit),
+        ):
             result = await ctx["agent"].arun(request, _progress_reporter(ctx, job_uuid))
     except TimeoutError:
         await _fail(
-            ctx, job_uuid,
+            ctx,
+            job_uuid,
             f"analysis exceeded time limit ({settings.job_soft_time_limit:g} s)",
         )
         return JobStatus.FAILED.value
@@ -92,7 +99,9 @@ async def analyze_risk_drift(ctx: WorkerContext, job_id: str) -> str:
             await _fail(ctx, job_uuid, f"gave up after {attempt} attempts: {reason}")
             return JobStatus.FAILED.value
         delay = backoff_delay(
-            attempt, base=settings.retry_backoff_base, cap=settings.retry_backoff_max,
+            attempt,
+            base=settings.retry_backoff_base,
+            cap=settings.retry_backoff_max,
             retry_after=getattr(exc, "retry_after", None),
         )
         await jobs.record_progress(ctx["pool"], job_uuid, "retrying", job.progress)

@@ -30,12 +30,15 @@ def test_body_heading_is_chosen_over_toc_and_cross_reference() -> None:
 
 def test_no_item_1a_raises_naming_the_filing() -> None:
     html = b"<html><body><div>Item 1. Business</div><div>We sell.</div></body></html>"
-    with pytest.raises(Item1ANotFound, match="nothing.html"):
+    with pytest.raises(Item1ANotFound, match=r"nothing\.html"):
         extract_item1a(html, "nothing.html")
 
 
 def test_plain_text_item_1a() -> None:
-    text = "ITEM 1A.\nRISK FACTORS\nOur business may suffer.\nLong body text here.\nITEM 2. PROPERTIES\n"
+    text = (
+        "ITEM 1A.\nRISK FACTORS\nOur business may suffer.\nLong body text here.\n"
+        "ITEM 2. PROPERTIES\n"
+    )
     item = extract_item1a(text.encode(), "old.txt")
     assert item.text == "Our business may suffer.\nLong body text here."
 

@@ -28,8 +28,7 @@ def create_source(settings: Settings) -> FilingSource:
     if settings.resolved_filings_source == "local":
         if settings.filings_dir is None:
             raise ConfigurationError(
-                "filings_source is 'local' but no filings directory is set "
-                "(RISKDRIFT_FILINGS_DIR)"
+                "filings_source is 'local' but no filings directory is set (RISKDRIFT_FILINGS_DIR)"
             )
         return LocalFilingSource(settings.filings_dir)
     return EdgarFilingSource(settings)

@@ -113,27 +113,29 @@ class RetryPolicy:
 
 
 class RateLimiter:
-    """Spaces acquisitions at least ``1 / rate`` seconds apart, across all callers.
+    """Lets callers through at least ``1 / rate`` seconds apart, across all of them.
 
-    Each caller reserves the next free slot without holding a lock (the event
-    loop makes the read-and-advance atomic) and sleeps until it; requests go
-    out evenly spaced, never in bursts. One instance per process is shared by
-    everything that calls EDGAR.
+    Callers queue on a lock; each waits until one interval after the moment
+    the previous caller was actually let through (not when it was scheduled),
+    so a stalled event loop cannot release a backlog as a burst. Requests go
+    out evenly spaced. One instance per process is shared by everything that
+    calls EDGAR.
     """
 
     def __init__(self, rate: float) -> None:
         if rate <= 0:
             raise ConfigurationError(f"a rate limit must be positive, got {rate}")
         self.interval = 1.0 / rate
-        self._next = 0.0
+        self._last = -float("inf")
+        self._lock = asyncio.Lock()
 
     async def acquire(self) -> None:
-        """Wait for this caller's slot."""
-        now = time.monotonic()
-        slot = max(now, self._next)
-        self._next = slot + self.interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        """Wait for this caller's turn."""
+        async with self._lock:
+            wait = self._last + self.interval - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._last = time.monotonic()
 
 
 @dataclass(slots=True)

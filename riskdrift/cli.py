@@ -9,12 +9,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from riskdrift.config import Settings
 from riskdrift.errors import RiskdriftError
 from riskdrift.logging import configure_logging
+from riskdrift.store.pool import Connection
+
+T = TypeVar("T")
 
 
 def _settings(**overrides: object) -> Settings:
@@ -52,22 +57,66 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_migrate(args: argparse.Namespace) -> int:
+def _with_db(
+    settings: Settings, work: Callable[[Connection], Awaitable[T]], *, migrate_first: bool = True
+) -> T:
+    """Run ``work`` on one (migrated) connection; an entrypoint helper."""
     from riskdrift.store.migrate import migrate
     from riskdrift.store.pool import create_pool
 
-    settings = _settings()
-    configure_logging(settings)
-
-    async def run() -> list[int]:
+    async def run() -> T:
         pool = await create_pool(settings, min_size=1, max_size=1)
         try:
             async with pool.acquire() as conn:
-                return await migrate(conn)
+                if migrate_first:
+                    await migrate(conn)
+                return await work(conn)
         finally:
             await pool.close()
 
-    applied = asyncio.run(run())
+    return asyncio.run(run())
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    from riskdrift.store.api_keys import create_key
+
+    settings = _settings()
+    configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
+    record, key = _with_db(settings, lambda c: create_key(c, name=args.name, tenant=args.tenant))
+    print(f"created key {record.id} ({record.name}) for tenant {record.tenant}")
+    print("store it now; it is not shown again:")
+    print(key)
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    from riskdrift.store.api_keys import revoke_key
+
+    settings = _settings()
+    configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
+    if not _with_db(settings, lambda c: revoke_key(c, args.key_id)):
+        raise RiskdriftError(f"no active key {args.key_id}")
+    print(f"revoked {args.key_id}")
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    from riskdrift.store.api_keys import list_keys
+
+    settings = _settings()
+    configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
+    for key in _with_db(settings, list_keys):
+        state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+        print(f"{key.id}  {key.prefix}…  {key.tenant:<16} {key.name:<24} {state}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from riskdrift.store.migrate import migrate
+
+    settings = _settings()
+    configure_logging(settings)
+    applied = _with_db(settings, migrate, migrate_first=False)
     print(f"applied migrations: {applied}" if applied else "schema is up to date")
     return 0
 
@@ -138,6 +187,19 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--year", type=int, required=True)
     imp.add_argument("--filings-dir", type=Path)
     imp.set_defaults(func=cmd_filings_import)
+
+    keys = sub.add_parser("keys", help="manage API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create a key; prints it once, as the last line")
+    create.add_argument("name")
+    create.add_argument("--tenant", default="default")
+    create.set_defaults(func=cmd_keys_create)
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by id")
+    revoke.add_argument("key_id", type=uuid.UUID)
+    revoke.set_defaults(func=cmd_keys_revoke)
+    keys_sub.add_parser("list", help="list keys (never the keys themselves)").set_defaults(
+        func=cmd_keys_list
+    )
 
     dev = sub.add_parser("dev", help="embedded services + API + worker + a demo job (make run)")
     dev.add_argument("--once", action="store_true", help="exit after the demo job")

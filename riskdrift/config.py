@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     api_port: int = 8000
     public_url: str | None = None  # base for links in webhooks; defaults to the request's
     max_body_bytes: int = 64 * 1024
+    auth_enabled: bool = True  # off only for local development
+    api_key_cache_ttl: float = 30.0  # a revoked key stops working within this many seconds
+    submit_rate_limit: str = "120/minute"  # per API key, `limits` notation; "" = unlimited
+    max_queued_jobs_per_tenant: int = 500
 
     # --- queues and workers ---------------------------------------------------------------
     queue_name: str = "analysis"
@@ -92,6 +96,7 @@ class Settings(BaseSettings):
     webhook_secrets: list[SecretStr] = Field(default_factory=list)
     webhook_allowed_cidrs: list[str] = Field(default_factory=list)
     webhook_timeout: float = 15.0
+    webhook_backoff_scale: float = Field(1.0, gt=0)  # multiplies retry delays; tests shrink it
 
     @field_validator("webhook_allowed_cidrs")
     @classmethod

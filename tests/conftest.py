@@ -66,6 +66,7 @@ async def settings(services: EmbeddedServices) -> AsyncIterator[Settings]:
         retry_backoff_max=0.2,
         analysis_processes=0,
         webhook_allowed_cidrs=["127.0.0.0/8"],
+        auth_enabled=False,  # tests of auth turn it on (tests/test_auth.py)
         edgar_cache_dir=ROOT / ".data" / "test" / f"edgar-{tag}",
         _env_file=None,  # type: ignore[call-arg]
     )

@@ -9,7 +9,9 @@ riskdrift.api.app:create_app`` builds Settings from the environment.
 from __future__ import annotations
 
 import contextlib
+from functools import partial
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import structlog
 from arq import create_pool as create_arq_pool
@@ -17,15 +19,20 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
-from riskdrift.api import routes_health, routes_jobs
+from riskdrift.api import routes_health, routes_jobs, routes_stream
+from riskdrift.api.auth import ApiKeyAuth, KeyCache
+from riskdrift.api.limits import SubmissionLimiter
 from riskdrift.api.middleware import BodySizeLimit, RequestLog
 from riskdrift.api.openapi import build_openapi
 from riskdrift.api.problems import EXCEPTION_HANDLERS
 from riskdrift.api.state import AppState
 from riskdrift.config import Settings
+from riskdrift.events.hub import EventHub, EventHubConfig
 from riskdrift.logging import configure_logging
+from riskdrift.store import api_keys
 from riskdrift.store.migrate import migrate
 from riskdrift.store.pool import create_pool
 from riskdrift.worker import serialization
@@ -34,7 +41,8 @@ from riskdrift.worker.settings import redis_settings
 log = structlog.get_logger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, *,
+               hub_config: EventHubConfig | None = None) -> Starlette:
     """Build the API for ``settings`` (read from the environment when omitted)."""
     if settings is None:
         settings = Settings()
@@ -53,10 +61,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 job_deserializer=serialization.loads,
                 default_queue_name=settings.queue_name,
             )
+            hub = EventHub(settings.redis_url, hub_config)
+            limiter = SubmissionLimiter(settings)
+            key_cache = (
+                KeyCache(partial(api_keys.tenant_for_key, pool), ttl=settings.api_key_cache_ttl)
+                if settings.auth_enabled
+                else None
+            )
             try:
-                log.info("api_started", queue=settings.queue_name)
-                yield AppState(settings=settings, pool=pool, redis=redis)
+                await hub.start()
+                log.info("api_started", queue=settings.queue_name, auth=settings.auth_enabled)
+                yield AppState(
+                    settings=settings, pool=pool, redis=redis, hub=hub, limiter=limiter,
+                    key_cache=key_cache,
+                )
             finally:
+                await hub.stop()
+                await limiter.aclose()
                 await redis.aclose()
         finally:
             await pool.close()
@@ -74,12 +95,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", routes_health.healthz, methods=["GET"]),
         Route("/readyz", routes_health.readyz, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
+        Route("/stream/{job_id}", routes_stream.stream_job, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
     ]
     return Starlette(
         routes=routes,
         middleware=[
             Middleware(RequestLog),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+            Middleware(ApiKeyAuth),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

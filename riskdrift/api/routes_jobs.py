@@ -12,7 +12,7 @@ from arq.utils import timestamp_ms
 from starlette.requests import Request
 from starlette.responses import Response
 
-from riskdrift.api.auth import tenant_of
+from riskdrift.api.auth import client_of, tenant_of
 from riskdrift.api.problems import ProblemError, validation_problem
 from riskdrift.api.state import app_state
 from riskdrift.events.publish import make_event, publish, stream_key
@@ -100,6 +100,7 @@ async def analyze(request: Request) -> Response:
     """``POST /analyze``: store the job, publish ``job_queued``, enqueue it."""
     state = app_state(request)
     settings = state["settings"]
+    await state["limiter"].check(client_of(request))
     body = await _read_request(request)
     tenant = tenant_of(request)
     key = request.headers.get("idempotency-key")
@@ -108,6 +109,18 @@ async def analyze(request: Request) -> Response:
             400, "Invalid Idempotency-Key", "use 1 to 255 characters", type_="idempotency-key"
         )
     request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+    queued = await jobs.count_queued(state["pool"], tenant=tenant)
+    if queued >= settings.max_queued_jobs_per_tenant:
+        # A replay of an accepted submission still gets its job back.
+        if key is None or await jobs.get_job_by_key(state["pool"], tenant, key) is None:
+            raise ProblemError(
+                429,
+                "Too many queued jobs",
+                f"{queued} jobs are already queued for this tenant "
+                f"(limit {settings.max_queued_jobs_per_tenant}); retry when some have started",
+                type_="queue-full",
+                headers={"Retry-After": "30"},
+            )
     job, created = await jobs.create_job(
         state["pool"], body, tenant=tenant, idempotency_key=key, request_hash=request_hash
     )

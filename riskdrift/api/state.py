@@ -8,7 +8,10 @@ import asyncpg
 from arq import ArqRedis
 from starlette.requests import Request
 
+from riskdrift.api.auth import KeyCache
+from riskdrift.api.limits import SubmissionLimiter
 from riskdrift.config import Settings
+from riskdrift.events.hub import EventHub
 
 
 class AppState(TypedDict):
@@ -17,6 +20,9 @@ class AppState(TypedDict):
     settings: Settings
     pool: asyncpg.Pool
     redis: ArqRedis  # one connection pool for the arq queue and the event streams
+    hub: EventHub  # the one Redis reader behind every SSE client of this process
+    limiter: SubmissionLimiter
+    key_cache: KeyCache | None  # None: auth is off (local development only)
 
 
 def app_state(request: Request) -> AppState:

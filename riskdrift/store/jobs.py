@@ -99,11 +99,7 @@ async def create_job(
     )
     if row is not None:
         return JobRecord.from_row(row), True
-    existing = await db.fetchrow(
-        f"SELECT {COLUMNS} FROM jobs WHERE tenant = $1 AND idempotency_key = $2",
-        tenant,
-        idempotency_key,
-    )
+    existing = await get_job_by_key(db, tenant, idempotency_key or "")
     if existing is None:  # the conflicting row was deleted in between: try once more
         return await create_job(
             db,
@@ -113,7 +109,18 @@ async def create_job(
             request_hash=request_hash,
             job_id=job_id,
         )
-    return JobRecord.from_row(existing), False
+    return existing, False
+
+
+async def get_job_by_key(db: Executor, tenant: str, idempotency_key: str) -> JobRecord | None:
+    """The tenant's job submitted with ``idempotency_key``, if any."""
+    return _record(
+        await db.fetchrow(
+            f"SELECT {COLUMNS} FROM jobs WHERE tenant = $1 AND idempotency_key = $2",
+            tenant,
+            idempotency_key,
+        )
+    )
 
 
 async def get_job(
@@ -176,6 +183,14 @@ async def list_jobs(
     jobs = [JobRecord.from_row(r) for r in rows[:limit]]
     next_cursor = encode_cursor(jobs[-1]) if len(rows) > limit else None
     return jobs, next_cursor
+
+
+async def count_queued(db: Executor, *, tenant: str) -> int:
+    """How many of the tenant's jobs wait in the queue."""
+    count: int = await db.fetchval(
+        "SELECT count(*) FROM jobs WHERE tenant = $1 AND status = 'queued'", tenant
+    )
+    return count
 
 
 async def start_attempt(db: Executor, job_id: uuid.UUID) -> JobRecord | None:

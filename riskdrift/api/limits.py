@@ -1,0 +1,47 @@
+"""Submission limits: a per-key rate limit in Redis and a cap on queued jobs per tenant."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from riskdrift.api.problems import ProblemError
+from riskdrift.config import Settings
+
+
+class SubmissionLimiter:
+    """Moving-window rate limit on ``POST /analyze`` per API key, shared by all API processes."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._item: RateLimitItem | None = (
+            parse(settings.submit_rate_limit) if settings.submit_rate_limit else None
+        )
+        uri = "async+" + settings.redis_url if "://" in settings.redis_url else settings.redis_url
+        self._storage = RedisStorage(uri, implementation="redispy", key_prefix="riskdrift:limits")
+        self._limiter = MovingWindowRateLimiter(self._storage)
+
+    async def check(self, identity: str) -> None:
+        """Count one submission; raise a 429 problem with ``Retry-After`` when over the limit."""
+        if self._item is None:
+            return
+        if await self._limiter.hit(self._item, identity):
+            return
+        stats = await self._limiter.get_window_stats(self._item, identity)
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        raise ProblemError(
+            429,
+            "Too many requests",
+            f"submission rate limit {self._item} exceeded; retry in {retry_after} s",
+            type_="rate-limited",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+    async def aclose(self) -> None:
+        """Close the limiter's Redis connections (`limits` exposes no close of its own)."""
+        client = getattr(getattr(self._storage, "bridge", None), "storage", None)
+        if client is not None:
+            await client.aclose()

@@ -1,0 +1,186 @@
+"""API keys, tenants and submission limits, over real HTTP, Redis and Postgres."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from starlette.routing import Route
+
+from riskdrift.api.app import create_app
+from riskdrift.config import Settings
+from riskdrift.store import api_keys
+from tests.conftest import serve
+from tests.corpus import ROOT
+
+pytestmark = pytest.mark.integration
+
+PUBLIC = {"/healthz", "/readyz", "/metrics"}
+BODY = {"ticker": "ACME", "years": [2024, 2023]}
+
+
+@pytest.fixture
+def auth_settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"auth_enabled": True, "api_key_cache_ttl": 0.0})
+
+
+@pytest.fixture
+async def keys(db: asyncpg.Pool) -> dict[str, str]:
+    _, alice = await api_keys.create_key(db, name="alice", tenant="tenant-a")
+    _, bob = await api_keys.create_key(db, name="bob", tenant="tenant-b")
+    return {"a": alice, "b": bob}
+
+
+@pytest.fixture
+async def base_url(auth_settings: Settings, db: asyncpg.Pool) -> AsyncIterator[str]:
+    async with serve(create_app(auth_settings)) as url:
+        yield url
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def concrete(path: str, job_id: str) -> str:
+    return re.sub(r"\{[^}]+\}", job_id, path)
+
+
+def app_routes(settings: Settings) -> list[tuple[str, str]]:
+    routes = []
+    for route in create_app(settings).routes:
+        if isinstance(route, Route):
+            for method in sorted((route.methods or set()) - {"HEAD"}):
+                routes.append((method, route.path))
+    return routes
+
+
+async def test_every_route_but_health_needs_a_key(
+    base_url: str, auth_settings: Settings, keys: dict[str, str]
+) -> None:
+    routes = app_routes(auth_settings)
+    assert len(routes) >= 8
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        for method, path in routes:
+            url = concrete(path, "00000000-0000-0000-0000-000000000000")
+            for headers in ({}, bearer("rdk_not-a-real-key"), {"Authorization": "Basic x"}):
+                response = await client.request(method, url, headers=headers, json=BODY)
+                if path in PUBLIC:
+                    assert response.status_code != 401, (method, path)
+                else:
+                    assert response.status_code == 401, (method, path, response.status_code)
+                    assert response.headers["content-type"] == "application/problem+json"
+                    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_tenants_see_only_their_own_jobs_on_every_route(
+    base_url: str, auth_settings: Settings, keys: dict[str, str]
+) -> None:
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        submitted = await client.post("/analyze", json=BODY, headers=bearer(keys["a"]))
+        assert submitted.status_code == 202
+        job_id = submitted.json()["job_id"]
+
+        job_routes = [(m, p) for m, p in app_routes(auth_settings) if "{job_id}" in p]
+        assert len(job_routes) >= 4
+        for method, path in job_routes:
+            response = await client.request(method, concrete(path, job_id),
+                                            headers=bearer(keys["b"]))
+            assert response.status_code == 404, (method, path, response.status_code)
+            assert response.headers["content-type"] == "application/problem+json"
+
+        owner_view = await client.get(f"/jobs/{job_id}", headers=bearer(keys["a"]))
+        assert owner_view.status_code == 200
+        # GET requests may carry the key as ?key= (EventSource cannot set headers).
+        by_query = await client.get(f"/jobs/{job_id}", params={"key": keys["a"]})
+        assert by_query.status_code == 200
+        assert (await client.get("/jobs", headers=bearer(keys["b"]))).json()["jobs"] == []
+        listed = (await client.get("/jobs", headers=bearer(keys["a"]))).json()["jobs"]
+        assert [j["job_id"] for j in listed] == [job_id]
+        # The same Idempotency-Key in two tenants names two different jobs.
+        ida = await client.post("/analyze", json=BODY,
+                                 headers={**bearer(keys["a"]), "Idempotency-Key": "k1"})
+        idb = await client.post("/analyze", json=BODY,
+                                headers={**bearer(keys["b"]), "Idempotency-Key": "k1"})
+        assert ida.status_code == idb.status_code == 202
+        assert ida.json()["job_id"] != idb.json()["job_id"]
+
+
+async def test_revoked_key_stops_working(
+    base_url: str, db: asyncpg.Pool, keys: dict[str, str]
+) -> None:
+    record, key = await api_keys.create_key(db, name="temp", tenant="tenant-a")
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        assert (await client.get("/jobs", headers=bearer(key))).status_code == 200
+        assert await api_keys.revoke_key(db, record.id)
+        assert (await client.get("/jobs", headers=bearer(key))).status_code == 401
+
+
+async def test_keys_are_stored_hashed(db: asyncpg.Pool, keys: dict[str, str]) -> None:
+    rows = await db.fetch("SELECT key_hash, prefix FROM api_keys")
+    stored = b"".join(r["key_hash"] for r in rows) + "".join(r["prefix"] for r in rows).encode()
+    for key in keys.values():
+        assert key.encode() not in stored
+
+
+async def test_rate_limit_answers_429_with_retry_after(
+    auth_settings: Settings, db: asyncpg.Pool, keys: dict[str, str]
+) -> None:
+    limited = auth_settings.model_copy(update={"submit_rate_limit": "3/minute"})
+    # The limiter's Redis keys are per key digest: a fresh key starts with a full window.
+    _, key = await api_keys.create_key(db, name="limited", tenant="tenant-c")
+    async with serve(create_app(limited)) as url, httpx.AsyncClient(base_url=url) as client:
+        codes = [(await client.post("/analyze", json=BODY, headers=bearer(key))).status_code
+                 for _ in range(4)]
+        assert codes == [202, 202, 202, 429]
+        refused = await client.post("/analyze", json=BODY, headers=bearer(key))
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        # Another key of the same tenant has its own window.
+        _, other = await api_keys.create_key(db, name="other", tenant="tenant-c")
+        assert (await client.post("/analyze", json=BODY, headers=bearer(other))).status_code == 202
+
+
+async def test_queued_jobs_cap_per_tenant(
+    auth_settings: Settings, db: asyncpg.Pool, keys: dict[str, str]
+) -> None:
+    capped = auth_settings.model_copy(update={"max_queued_jobs_per_tenant": 2})
+    async with serve(create_app(capped)) as url, httpx.AsyncClient(base_url=url) as client:
+        a = bearer(keys["a"])
+        first = await client.post("/analyze", json=BODY, headers={**a, "Idempotency-Key": "x"})
+        await client.post("/analyze", json=BODY, headers=a)
+        third = await client.post("/analyze", json=BODY, headers=a)
+        assert third.status_code == 429
+        assert third.json()["type"].endswith("/queue-full")
+        replay = await client.post("/analyze", json=BODY, headers={**a, "Idempotency-Key": "x"})
+        assert replay.status_code == 200
+        assert replay.json()["job_id"] == first.json()["job_id"]
+        # Tenant B is not affected by tenant A's queue.
+        assert (await client.post("/analyze", json=BODY, headers=bearer(keys["b"]))
+                ).status_code == 202
+
+
+def test_cli_creates_a_key_on_its_last_line_and_revokes_it(settings: Settings) -> None:
+    env: dict[str, Any] = {
+        "PATH": "/usr/bin:/bin",
+        "DATABASE_URL": settings.database_url,
+        "RISKDRIFT_DATABASE_SCHEMA": settings.database_schema,
+    }
+    created = subprocess.run([sys.executable, "-m", "riskdrift", "keys", "create", "ci",
+                              "--tenant", "t1"], env=env, cwd=ROOT, capture_output=True,
+                             text=True, timeout=60, check=True)
+    lines = created.stdout.strip().splitlines()
+    assert lines[-1].startswith("rdk_")
+    key_id = lines[0].split()[2]
+    revoked = subprocess.run([sys.executable, "-m", "riskdrift", "keys", "revoke", key_id],
+                             env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert revoked.returncode == 0
+    again = subprocess.run([sys.executable, "-m", "riskdrift", "keys", "revoke", key_id],
+                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 2
+    assert "no active key" in again.stderr

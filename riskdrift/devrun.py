@@ -70,6 +70,17 @@ def _follow(
     raise RiskdriftError(f"demo job {job_id} did not finish within {timeout:.0f} s")
 
 
+def _create_key(env: dict[str, str]) -> str:
+    """A fresh API key for the demo tenant, made with ``riskdrift keys create``."""
+    created = subprocess.run(
+        [sys.executable, "-m", "riskdrift", "keys", "create", "make-run-demo"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )
+    if created.returncode != 0:
+        raise RiskdriftError(f"could not create an API key: {created.stderr.strip()}")
+    return created.stdout.strip().splitlines()[-1]
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -92,7 +103,9 @@ def run_demo(*, keep_serving: bool = True, port: int | None = None) -> int:
         for args in (["api", "--port", str(port)], ["worker"]):
             children.append(subprocess.Popen([sys.executable, "-m", "riskdrift", *args], env=env))
         _wait_ready(base_url, children, timeout=60)
-        with httpx.Client(base_url=base_url, timeout=10) as client:
+        api_key = _create_key(env)
+        auth = {"Authorization": f"Bearer {api_key}"}
+        with httpx.Client(base_url=base_url, timeout=10, headers=auth) as client:
             console.print(f"submitting demo job {DEMO} (fictional ACME Widgets filings)")
             accepted = client.post("/analyze", json=DEMO).raise_for_status().json()
             job = _follow(client, accepted["job_id"], console, timeout=120)
@@ -108,6 +121,7 @@ def run_demo(*, keep_serving: bool = True, port: int | None = None) -> int:
         console.print(f"API        {base_url}  (OpenAPI: {base_url}/openapi.json)")
         console.print(f"Job        {base_url}/jobs/{accepted['job_id']}")
         console.print(f"Result     {base_url}/jobs/{accepted['job_id']}/result")
+        console.print(f"API key    {api_key}  (send as Authorization: Bearer <key>)")
         console.print(f"Redis      {services.redis_url}")
         console.print(f"Postgres   {services.database_url}")
         if not keep_serving:

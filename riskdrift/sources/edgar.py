@@ -27,11 +27,16 @@ The filing date never decides. The rule (:func:`rank_candidates`):
 * Tier B: reports whose period ends between 8 January and 31 March of Y+1:
   the filers that label a year ending early in the calendar year by the year
   it started (Home Depot, Target, Lowe's).
-* Each candidate's primary document is downloaded (once; it is cached) and its
-  inline-XBRL ``dei:DocumentFiscalYearFocus`` must equal Y. A tier-A
-  candidate whose document has no such tag (filings before inline XBRL,
-  2019) is accepted on the natural-year rule; a tier-B candidate needs the
-  tag. The first accepted candidate wins; none → ``FilingNotFound``.
+* Each candidate's primary document is downloaded (once; it is cached) and
+  read for its inline-XBRL ``dei:DocumentFiscalYearFocus``. The first
+  candidate whose tag equals Y wins. Failing that, the first tier-A candidate
+  with no tag at all (filings before inline XBRL, 2019) is taken on the
+  natural-year rule; a tier-B candidate is never taken without the tag.
+  Nothing → ``FilingNotFound``, naming what was examined.
+
+Known limit: for a filer that labels January year-ends by their start year
+(Home Depot), a year whose filings are all untagged (before 2019) is matched
+by its calendar year, i.e. one year off. Tagged years are always right.
 
 Politeness: every request carries the configured User-Agent (EDGAR requires a
 name and a contact e-mail; without one this source refuses to call EDGAR),
@@ -84,7 +89,6 @@ ORIGINAL_FORMS: frozenset[str] = frozenset({"10-K", "10-K405"})
 AMENDMENT_FORMS: frozenset[str] = frozenset({"10-K/A", "10-K405/A"})
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 _CONTACT_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_RETRY_STATUSES = frozenset({429})  # plus every 5xx
 
 
 # --- configuration objects -----------------------------------------------------------------
@@ -389,7 +393,7 @@ class EdgarFilingSource:
         self.base_url = settings.edgar_base_url.rstrip("/")
         self.data_url = settings.edgar_data_url.rstrip("/")
         self.cache_dir = settings.edgar_cache_dir
-        self.user_agent = settings.edgar_user_agent
+        self.user_agent = (settings.edgar_user_agent or "").strip() or None
         self.retry = retry or RetryPolicy()
         self.limiter = limiter or RateLimiter(settings.edgar_requests_per_second)
         self.max_bytes = max_bytes
@@ -442,7 +446,7 @@ class EdgarFilingSource:
                         f"EDGAR refused {url} (403); check edgar_user_agent and the request rate",
                         retry_after=600.0,
                     )
-                if status < 400 or (status < 500 and status not in _RETRY_STATUSES):
+                if status < 500 and status != 429:
                     return response
                 reason = f"HTTP {status}"
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
@@ -639,36 +643,24 @@ class EdgarFilingSource:
         company = await self.company(ticker)
         submissions = await self.submissions(company.cik)
         entries = await self.filings_for_year(submissions, year)
-        candidates = rank_candidates(entries, year)
         examined: list[str] = []
-        for candidate in candidates:
+        fallback: tuple[FilingEntry, bytes] | None = None
+        for candidate in rank_candidates(entries, year):
             entry = candidate.entry
-            content = await self.document(company.cik, entry)
+            try:
+                content = await self.document(company.cik, entry)
+            except FilingNotFound as err:  # listed in the index, missing from the archive
+                log.warning("edgar_document_missing", accession=entry.accession, error=str(err))
+                examined.append(f"{entry.form} {entry.accession} (document missing)")
+                continue
             label = read_cover_facts(content).fiscal_year
-            if label == year or (label is None and not candidate.needs_tag):
-                log.info(
-                    "edgar_filing_chosen",
-                    ticker=ticker,
-                    year=year,
-                    cik=company.cik,
-                    accession=entry.accession,
-                    form=entry.form,
-                    period_end=str(entry.period_end),
-                    fiscal_year_tag=label,
-                )
-                return FilingDocument(
-                    ticker=ticker,
-                    year=year,
-                    content=content,
-                    name=self.document_url(company.cik, entry),
-                    source=self.name,
-                    form=entry.form,
-                    accession=entry.accession,
-                    filed=entry.filed,
-                    period_end=entry.period_end,
-                    company=submissions.name or company.title,
-                    cik=f"{company.cik:010d}",
-                )
+            if label == year:
+                return self._document(ticker, year, company, submissions, entry, content, label)
+            if label is None and not candidate.needs_tag and fallback is None:
+                # Untagged (pre-2019) filing: accept on the natural-year rule, unless a
+                # later candidate's tag confirms the year outright.
+                fallback = (entry, content)
+                continue
             log.info(
                 "edgar_candidate_rejected",
                 ticker=ticker,
@@ -681,9 +673,46 @@ class EdgarFilingSource:
                 f"{entry.form} {entry.accession} (period {entry.period_end}, "
                 f"fiscal {label if label is not None else 'untagged'})"
             )
+        if fallback is not None:
+            entry, content = fallback
+            return self._document(ticker, year, company, submissions, entry, content, None)
         detail = f"; examined {', '.join(examined)}" if examined else ""
         raise FilingNotFound(
             f"no 10-K for {ticker} (CIK {company.cik:010d}) labelled fiscal {year} on EDGAR{detail}"
+        )
+
+    def _document(
+        self,
+        ticker: str,
+        year: int,
+        company: CompanyTicker,
+        submissions: Submissions,
+        entry: FilingEntry,
+        content: bytes,
+        label: int | None,
+    ) -> FilingDocument:
+        log.info(
+            "edgar_filing_chosen",
+            ticker=ticker,
+            year=year,
+            cik=company.cik,
+            accession=entry.accession,
+            form=entry.form,
+            period_end=str(entry.period_end),
+            fiscal_year_tag=label,
+        )
+        return FilingDocument(
+            ticker=ticker,
+            year=year,
+            content=content,
+            name=self.document_url(company.cik, entry),
+            source=self.name,
+            form=entry.form,
+            accession=entry.accession,
+            filed=entry.filed,
+            period_end=entry.period_end,
+            company=submissions.name or company.title,
+            cik=f"{company.cik:010d}",
         )
 
 

@@ -31,8 +31,11 @@ class Seen:
     user_agent: str | None
 
 
-def _stub_document(form: str, fiscal_year: int) -> bytes:
-    """A minimal inline-XBRL cover page for a filing the shared corpus does not hold."""
+def _stub_document(form: str, fiscal_year: int | None) -> bytes:
+    """A minimal cover page for a filing the shared corpus does not hold: inline-XBRL
+    tagged, or (``fiscal_year`` None) plain HTML as filed before inline XBRL."""
+    if fiscal_year is None:
+        return f"<html><body><p>FORM {form}</p><p>ANNUAL REPORT</p></body></html>".encode()
     return (
         '<html xmlns:ix="http://www.xbrl.org/2013/inlineXBRL"><body>'
         '<div style="display:none"><ix:header><ix:hidden>'
@@ -131,7 +134,7 @@ class FakeEdgar:
                 if spec and isinstance(spec.get("stub"), dict):
                     stub = spec["stub"]
                     return Response(
-                        _stub_document(str(stub["form"]), int(stub["fiscal_year"])),
+                        _stub_document(str(stub["form"]), stub["fiscal_year"]),
                         media_type="text/html",
                     )
         return Response("Not Found", status_code=404)

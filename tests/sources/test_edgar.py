@@ -334,3 +334,28 @@ async def test_requests_stay_under_the_rate_limit(
     for i, start in enumerate(times):
         in_window = sum(1 for t in times[i:] if t < start + 0.1)
         assert in_window <= rate * 0.1 + 2
+
+
+async def test_untagged_filing_is_taken_by_its_calendar_year(make_source: MakeSource) -> None:
+    # Apple's FY2023 document here predates inline XBRL in form: no dei tags at all.
+    doc = await make_source().fetch("AAPL", 2023)
+    assert doc.accession == "0000320193-23-000106"
+    assert doc.period_end == dt.date(2023, 9, 30)
+
+
+async def test_a_confirming_tag_beats_an_untagged_calendar_match(make_source: MakeSource) -> None:
+    # HD's year ended 2022-01-30 (untagged here) matches 2022 by calendar year, but the
+    # year ended 2023-01-29 carries dei:DocumentFiscalYearFocus 2022: the tag wins.
+    doc = await make_source().fetch("HD", 2022)
+    assert doc.accession == "0000354950-23-000068"
+    assert doc.period_end == dt.date(2023, 1, 29)
+
+
+async def test_missing_document_moves_on_to_the_next_candidate(
+    edgar: tuple[FakeEdgar, str], make_source: MakeSource
+) -> None:
+    fake, _ = edgar
+    # HD's FY2022 document (the first candidate for 2023) is listed but gone: 404.
+    fake.break_path("/www/Archives/edgar/data/354950/000035495023000068/hd-20230129.htm", 404)
+    doc = await make_source().fetch("HD", 2023)
+    assert doc.accession == "0000354950-24-000062"

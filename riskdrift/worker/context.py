@@ -12,6 +12,7 @@ from arq import ArqRedis
 from riskdrift.agent.progress import ProgressReporter
 from riskdrift.config import Settings
 from riskdrift.models import AnalysisResult, AnalyzeRequest
+from riskdrift.webhooks.ssrf import Resolver
 
 
 class Agent(Protocol):
@@ -35,3 +36,5 @@ class WorkerContext(TypedDict, total=False):
     http: httpx.AsyncClient
     agent: Agent
     executor: Executor | None
+    webhook_client: httpx.AsyncClient  # create_delivery_client(): no redirects, proxies, pooling
+    webhook_resolver: Resolver  # DNS for callback hosts; tests script it

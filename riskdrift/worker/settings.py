@@ -22,9 +22,12 @@ from riskdrift.config import Settings
 from riskdrift.logging import configure_logging
 from riskdrift.store.migrate import migrate
 from riskdrift.store.pool import create_pool
+from riskdrift.webhooks import create_delivery_client, system_resolver
+from riskdrift.webhooks.ssrf import Resolver
 from riskdrift.worker import serialization
 from riskdrift.worker.context import Agent, WorkerContext
 from riskdrift.worker.tasks import analyze_risk_drift
+from riskdrift.worker.webhook_task import deliver_webhook
 
 log = structlog.get_logger(__name__)
 
@@ -72,9 +75,12 @@ def _cpu_executor(settings: Settings) -> Executor | None:
 
 
 def build_worker_settings(
-    settings: Settings, *, agent_factory: AgentFactory = research_agent
+    settings: Settings,
+    *,
+    agent_factory: AgentFactory = research_agent,
+    webhook_resolver: Resolver = system_resolver,
 ) -> type:
-    """The WorkerSettings class of the ``analysis`` queue."""
+    """The WorkerSettings class of the ``analysis`` queue (tests may script webhook DNS)."""
 
     async def on_startup(ctx: WorkerContext) -> None:
         configure_logging(settings)
@@ -91,6 +97,8 @@ def build_worker_settings(
             stack.callback(executor.shutdown, wait=True, cancel_futures=True)
         ctx["executor"] = executor
         ctx["agent"] = await stack.enter_async_context(agent_factory(settings, executor))
+        ctx["webhook_client"] = await stack.enter_async_context(create_delivery_client())
+        ctx["webhook_resolver"] = webhook_resolver
         log.info("worker_started", queue=settings.queue_name, max_jobs=settings.worker_max_jobs)
 
     async def on_shutdown(ctx: WorkerContext) -> None:
@@ -105,6 +113,11 @@ def build_worker_settings(
                 analyze_risk_drift,  # type: ignore[arg-type]  # arq types ctx as a plain dict
                 name="analyze_risk_drift",
                 timeout=settings.job_timeout,
+            ),
+            func(
+                deliver_webhook,  # type: ignore[arg-type]
+                name="deliver_webhook",
+                timeout=int(settings.webhook_timeout) + 30,
             ),
         ],
         "queue_name": settings.queue_name,

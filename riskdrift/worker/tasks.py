@@ -22,6 +22,7 @@ from riskdrift.store import jobs, results
 from riskdrift.worker.context import WorkerContext
 from riskdrift.worker.heartbeat import heartbeat
 from riskdrift.worker.retry import backoff_delay, is_transient
+from riskdrift.worker.webhook_task import resume_webhook, schedule_webhook
 
 log = structlog.get_logger(__name__)
 
@@ -38,6 +39,7 @@ async def _fail(ctx: WorkerContext, job_id: uuid.UUID, reason: str) -> None:
         return
     await _publish(ctx, make_event("job_failed", job_id, error=reason, status=JobStatus.FAILED))
     log.warning("job_failed", reason=reason, attempts=finished.attempts)
+    await schedule_webhook(ctx, finished)
 
 
 def _progress_reporter(ctx: WorkerContext, job_id: uuid.UUID) -> Any:
@@ -62,6 +64,7 @@ async def analyze_risk_drift(ctx: WorkerContext, job_id: str) -> str:
     job = await jobs.start_attempt(ctx["pool"], job_uuid)
     if job is None:
         log.info("job_skipped", reason="finished, cancelled or unknown")
+        await resume_webhook(ctx, job_uuid)  # a re-run after a crash between finish and enqueue
         return "skipped"
     structlog.contextvars.bind_contextvars(ticker=job.ticker, years=list(job.years))
     await _publish(ctx, make_event("job_started", job_uuid, attempt=job.attempts))
@@ -123,4 +126,5 @@ async def analyze_risk_drift(ctx: WorkerContext, job_id: str) -> str:
         duration_s=round(asyncio.get_running_loop().time() - started, 3),
         risks=len(result.risks),
     )
+    await schedule_webhook(ctx, finished, result)
     return JobStatus.COMPLETED.value

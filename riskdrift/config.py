@@ -97,7 +97,6 @@ class Settings(BaseSettings):
     webhook_allowed_cidrs: list[str] = Field(default_factory=list)
     webhook_timeout: float = 15.0
     webhook_backoff_scale: float = Field(1.0, gt=0)  # multiplies retry delays; tests shrink it
-    webhook_backoff_scale: float = Field(1.0, gt=0)  # multiplies retry delays; tests shrink it
 
     @field_validator("webhook_allowed_cidrs")
     @classmethod

@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     worker_max_jobs: int = 4
     worker_poll_delay: float = 0.05
     worker_health_check_interval: int = 10
+    worker_shutdown_grace: int = 30  # SIGTERM: seconds running jobs get to finish
     job_soft_time_limit: float = 540.0
     job_timeout: int = 600
     job_claim_ttl: float = 30.0  # a dead worker's job is re-run after at most this long

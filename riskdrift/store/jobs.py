@@ -207,6 +207,19 @@ async def start_attempt(db: Executor, job_id: uuid.UUID) -> JobRecord | None:
     )
 
 
+async def release_attempt(db: Executor, job_id: uuid.UUID) -> JobRecord | None:
+    """Undo :func:`start_attempt` for a run cut short by a shutdown: ``processing → queued``."""
+    return _record(
+        await db.fetchrow(
+            f"""UPDATE jobs SET status = 'queued', attempts = greatest(attempts - 1, 0),
+                       step = 'requeued', updated_at = now()
+                WHERE id = $1 AND status = 'processing'
+                RETURNING {COLUMNS}""",
+            job_id,
+        )
+    )
+
+
 async def record_progress(db: Executor, job_id: uuid.UUID, step: str, progress: int) -> bool:
     """Store the current step of a running job; ``False`` if it is no longer running."""
     status = await db.execute(

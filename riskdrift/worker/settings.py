@@ -130,6 +130,8 @@ def build_worker_settings(
         # Our task decides about retries itself; arq's cap is a backstop for crash loops.
         "max_tries": settings.max_retries + 3,
         "health_check_interval": settings.worker_health_check_interval,
+        # SIGTERM: stop picking jobs, let running ones finish, then cancel (and re-queue) the rest.
+        "job_completion_wait": settings.worker_shutdown_grace,
         "allow_abort_jobs": True,
         "job_serializer": serialization.dumps,
         "job_deserializer": serialization.loads,

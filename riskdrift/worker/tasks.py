@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 from arq import Retry
+from arq.constants import retry_key_prefix
 
 from riskdrift.errors import PermanentError
 from riskdrift.events.publish import make_event, publish
@@ -40,6 +41,17 @@ async def _fail(ctx: WorkerContext, job_id: uuid.UUID, reason: str) -> None:
     await _publish(ctx, make_event("job_failed", job_id, error=reason, status=JobStatus.FAILED))
     log.warning("job_failed", reason=reason, attempts=finished.attempts)
     await schedule_webhook(ctx, finished)
+
+
+async def _release_attempt(ctx: WorkerContext, job_id: uuid.UUID) -> None:
+    """Give back the attempt of a run interrupted by a worker shutdown."""
+    released = await jobs.release_attempt(ctx["pool"], job_id)
+    if released is None:
+        return  # cancelled by the client: nothing to give back
+    await ctx["redis"].decr(retry_key_prefix + str(job_id))  # arq's own try counter
+    reason = "worker shutting down; job re-queued"
+    await _publish(ctx, make_event("job_retrying", job_id, attempt=released.attempts, error=reason))
+    log.info("job_requeued", reason=reason)
 
 
 def _progress_reporter(ctx: WorkerContext, job_id: uuid.UUID) -> Any:
@@ -82,6 +94,11 @@ async def analyze_risk_drift(ctx: WorkerContext, job_id: str) -> str:
             asyncio.timeout(settings.job_soft_time_limit),
         ):
             result = await ctx["agent"].arun(request, _progress_reporter(ctx, job_uuid))
+    except asyncio.CancelledError:
+        # Either the client cancelled (the API already marked the job) or the worker is
+        # shutting down; then arq re-queues the job, and that run must not cost an attempt.
+        await asyncio.shield(_release_attempt(ctx, job_uuid))
+        raise
     except TimeoutError:
         await _fail(
             ctx,

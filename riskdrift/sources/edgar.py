@@ -9,41 +9,17 @@ Three EDGAR resources lead to one 10-K document:
 3. ``{edgar_base_url}/Archives/edgar/data/<cik>/<accession>/<primaryDocument>``
    is the document itself.
 
-Choosing the filing for a fiscal year
--------------------------------------
-A fiscal-year label is the filer's own, and it is not a function of the period
-end: NVIDIA labels the year ended 2024-01-28 fiscal 2024, Home Depot labels
-the year ended 2024-01-28 fiscal 2023 (and its fiscal 2024 ended 2025-02-02).
-The filing date never decides. The rule (:func:`rank_candidates`):
+Which filing is fiscal year Y's 10-K is decided by the filer's own label,
+never by the filing date; :mod:`riskdrift.sources.filing_index` states the
+rule and implements it.
 
-* Only annual reports are considered: originals (``10-K``, ``10-K405``)
-  first; amendments (``10-K/A``, ``10-K405/A``) only for a period that has no
-  original in the index, since an amendment is often Part III alone.
-* The *natural year* of a period end is its calendar year, except that a
-  period ending in the first week of January (a 52/53-week year that "ended"
-  on 31 December) belongs to the year before.
-* Tier A: reports whose natural year is Y, latest period first. The label
-  convention most filers use (and XBRL's default), and NVIDIA's.
-* Tier B: reports whose period ends between 8 January and 31 March of Y+1:
-  the filers that label a year ending early in the calendar year by the year
-  it started (Home Depot, Target, Lowe's).
-* Each candidate's primary document is downloaded (once; it is cached) and
-  read for its inline-XBRL ``dei:DocumentFiscalYearFocus``. The first
-  candidate whose tag equals Y wins. Failing that, the first tier-A candidate
-  with no tag at all (filings before inline XBRL, 2019) is taken on the
-  natural-year rule; a tier-B candidate is never taken without the tag.
-  Nothing → ``FilingNotFound``, naming what was examined.
-
-Known limit: for a filer that labels January year-ends by their start year
-(Home Depot), a year whose filings are all untagged (before 2019) is matched
-by its calendar year, i.e. one year off. Tagged years are always right.
-
-Politeness: every request carries the configured User-Agent (EDGAR requires a
-name and a contact e-mail; without one this source refuses to call EDGAR),
-waits for a slot of one :class:`RateLimiter` shared by all requests of the
-source, and is retried on 429, 5xx, timeouts and connection errors with
-exponential backoff that honours ``Retry-After``, a bounded number of times,
-after which ``UpstreamUnavailable`` lets the job layer retry later.
+Politeness (:mod:`riskdrift.sources.fair_access`): every request carries the
+configured User-Agent (EDGAR requires a name and a contact e-mail; without one
+this source refuses to call EDGAR), waits for its turn at one ``RateLimiter``
+shared by all requests of the source (pass one in to share it wider), and is
+retried on 429, 5xx, timeouts and connection errors with exponential backoff
+that honours ``Retry-After``, a bounded number of times, after which
+``UpstreamUnavailable`` lets the job layer retry later.
 
 Caching: documents on disk under ``edgar_cache_dir/<CIK>/<accession>/``
 (written atomically, so a document is downloaded once per cache directory);
@@ -54,13 +30,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import email.utils
 import os
-import random
-import re
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -68,7 +41,7 @@ from urllib.parse import quote
 
 import httpx
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from riskdrift.config import Settings
 from riskdrift.errors import (
@@ -80,66 +53,29 @@ from riskdrift.errors import (
 from riskdrift.models import normalise_ticker
 from riskdrift.sources.base import FilingDocument
 from riskdrift.sources.dei import read_cover_facts
+from riskdrift.sources.fair_access import (
+    RateLimiter,
+    RetryPolicy,
+    check_user_agent,
+    parse_retry_after,
+)
+from riskdrift.sources.filing_index import (
+    COMPANY_TICKERS,
+    CompanyTicker,
+    FilingColumns,
+    FilingEntry,
+    Submissions,
+    filing_entries,
+    rank_candidates,
+)
+
+__all__ = ["EdgarFilingSource", "EdgarStats", "RateLimiter", "RetryPolicy"]
 
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
-ORIGINAL_FORMS: frozenset[str] = frozenset({"10-K", "10-K405"})
-AMENDMENT_FORMS: frozenset[str] = frozenset({"10-K/A", "10-K405/A"})
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
-_CONTACT_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-
-
-# --- configuration objects -----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How often and how patiently a failed EDGAR request is retried.
-
-    ``max_attempts`` counts the first try. The wait before retry *n* is
-    ``Retry-After`` when the server sent one, else ``backoff_base * 2**(n-1)``
-    (capped at ``backoff_max``) with jitter. A ``Retry-After`` longer than
-    ``retry_after_max`` is not waited out in-process: the job is handed back
-    to the queue with that delay instead.
-    """
-
-    max_attempts: int = 4
-    backoff_base: float = 0.5
-    backoff_max: float = 30.0
-    retry_after_max: float = 60.0
-
-    def backoff(self, attempt: int) -> float:
-        """The wait after failed attempt ``attempt`` (1-based), without ``Retry-After``."""
-        delay = min(self.backoff_max, self.backoff_base * 2.0 ** (attempt - 1))
-        return delay * random.uniform(0.5, 1.0)  # jitter spreads synchronised retries
-
-
-class RateLimiter:
-    """Lets callers through at least ``1 / rate`` seconds apart, across all of them.
-
-    Callers queue on a lock; each waits until one interval after the moment
-    the previous caller was actually let through (not when it was scheduled),
-    so a stalled event loop cannot release a backlog as a burst. Requests go
-    out evenly spaced. One instance per process is shared by everything that
-    calls EDGAR.
-    """
-
-    def __init__(self, rate: float) -> None:
-        if rate <= 0:
-            raise ConfigurationError(f"a rate limit must be positive, got {rate}")
-        self.interval = 1.0 / rate
-        self._last = -float("inf")
-        self._lock = asyncio.Lock()
-
-    async def acquire(self) -> None:
-        """Wait for this caller's turn."""
-        async with self._lock:
-            wait = self._last + self.interval - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            self._last = time.monotonic()
 
 
 @dataclass(slots=True)
@@ -152,196 +88,6 @@ class EdgarStats:
     bytes_downloaded: int = 0
     document_cache_hits: int = 0  # documents served from the disk cache
     metadata_cache_hits: int = 0  # tickers map / submissions served from memory
-
-
-# --- EDGAR's JSON --------------------------------------------------------------------------
-
-
-class _Loose(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class CompanyTicker(_Loose):
-    """One entry of ``company_tickers.json``."""
-
-    cik: int = Field(alias="cik_str")
-    ticker: str
-    title: str
-
-
-_TICKERS = TypeAdapter(dict[str, CompanyTicker])
-
-
-class FilingColumns(_Loose):
-    """EDGAR's columnar filing table: ``filings.recent`` or one paged history file."""
-
-    accession_number: list[str] = Field(alias="accessionNumber")
-    filing_date: list[str] = Field(alias="filingDate")
-    report_date: list[str] = Field(alias="reportDate")
-    form: list[str]
-    primary_document: list[str] = Field(alias="primaryDocument")
-
-
-class HistoryPage(_Loose):
-    """A ``filings.files[]`` entry: one page of older filings."""
-
-    name: str
-    filing_count: int = Field(alias="filingCount")
-    filing_from: dt.date = Field(alias="filingFrom")
-    filing_to: dt.date = Field(alias="filingTo")
-
-
-class FilingsBlock(_Loose):
-    recent: FilingColumns
-    files: list[HistoryPage] = Field(default_factory=list)
-
-
-class Submissions(_Loose):
-    """The part of ``submissions/CIK##########.json`` this source reads."""
-
-    cik: str
-    name: str
-    fiscal_year_end: str | None = Field(default=None, alias="fiscalYearEnd")
-    filings: FilingsBlock
-
-
-@dataclass(frozen=True, slots=True)
-class FilingEntry:
-    """One row of a filing table."""
-
-    accession: str
-    form: str
-    filed: dt.date | None
-    period_end: dt.date | None
-    primary_document: str
-
-
-def _date(value: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
-def filing_entries(columns: FilingColumns) -> list[FilingEntry]:
-    """Turn EDGAR's parallel arrays into rows (rows with missing cells are dropped)."""
-    rows = zip(
-        columns.accession_number,
-        columns.form,
-        columns.filing_date,
-        columns.report_date,
-        columns.primary_document,
-        strict=False,
-    )
-    return [
-        FilingEntry(
-            accession=accession,
-            form=form,
-            filed=_date(filed),
-            period_end=_date(period),
-            primary_document=document,
-        )
-        for accession, form, filed, period, document in rows
-    ]
-
-
-# --- the fiscal-year rule (pure) -----------------------------------------------------------
-
-
-def natural_year(period_end: dt.date) -> int:
-    """The calendar year a period end belongs to; the first week of January counts as
-    the year before (a 52/53-week year ending on the Saturday nearest 31 December)."""
-    if period_end.month == 1 and period_end.day <= 7:
-        return period_end.year - 1
-    return period_end.year
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """A filing that may be fiscal year Y's 10-K, and whether it needs the dei tag."""
-
-    entry: FilingEntry
-    needs_tag: bool
-
-
-def rank_candidates(entries: Iterable[FilingEntry], year: int) -> list[Candidate]:
-    """Order the annual reports that may carry fiscal-year label ``year`` (module docstring).
-
-    Originals come before amendments; within each, tier A (natural year ==
-    ``year``, latest period first) before tier B (period end 8 Jan – 31 Mar of
-    ``year + 1``, which must be confirmed by the document's dei tag). An
-    amendment is a candidate only for a period with no original in ``entries``.
-    """
-    annual = [
-        e
-        for e in entries
-        if e.period_end is not None and e.form in ORIGINAL_FORMS | AMENDMENT_FORMS
-    ]
-    periods_with_original = {e.period_end for e in annual if e.form in ORIGINAL_FORMS}
-    tier_b_start, tier_b_end = dt.date(year + 1, 1, 8), dt.date(year + 1, 3, 31)
-
-    def tier(entry: FilingEntry) -> str | None:
-        assert entry.period_end is not None
-        if natural_year(entry.period_end) == year:
-            return "A"
-        if tier_b_start <= entry.period_end <= tier_b_end:
-            return "B"
-        return None
-
-    ranked: list[tuple[tuple[int, int, int, int], Candidate]] = []
-    for entry in annual:
-        assert entry.period_end is not None
-        entry_tier = tier(entry)
-        original = entry.form in ORIGINAL_FORMS
-        if entry_tier is None or (not original and entry.period_end in periods_with_original):
-            continue
-        filed = (entry.filed or dt.date.min).toordinal()
-        key = (
-            0 if original else 1,
-            0 if entry_tier == "A" else 1,
-            -entry.period_end.toordinal(),
-            # originals: the first filed; amendments: the latest, presumably the most complete
-            filed if original else -filed,
-        )
-        ranked.append((key, Candidate(entry=entry, needs_tag=entry_tier == "B")))
-    ranked.sort(key=lambda row: row[0])
-    return [candidate for _, candidate in ranked]
-
-
-def check_user_agent(user_agent: str | None) -> str:
-    """Return the User-Agent if EDGAR will accept it, else raise ``ConfigurationError``."""
-    if not user_agent or not user_agent.strip():
-        raise ConfigurationError(
-            "EDGAR requires a descriptive User-Agent: set RISKDRIFT_EDGAR_USER_AGENT to a name "
-            "and contact e-mail, e.g. 'Acme Research research@acme.example'"
-        )
-    if not _CONTACT_RE.search(user_agent):
-        raise ConfigurationError(
-            f"the EDGAR User-Agent {user_agent!r} has no contact e-mail; SEC's fair-access "
-            "policy asks for one, e.g. 'Acme Research research@acme.example'"
-        )
-    return user_agent.strip()
-
-
-def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
-
-
-# --- the source ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -535,7 +281,7 @@ class EdgarFilingSource:
         if response.status_code != 200:
             raise UpstreamUnavailable(f"EDGAR answered {response.status_code} for {url}")
         try:
-            table = _TICKERS.validate_json(response.content)
+            table = COMPANY_TICKERS.validate_json(response.content)
         except ValidationError as err:
             raise UpstreamUnavailable(f"EDGAR's tickers map at {url} is malformed: {err}") from err
         return {entry.ticker.upper(): entry for entry in table.values()}

@@ -8,13 +8,8 @@ import pytest
 
 from riskdrift.errors import ConfigurationError
 from riskdrift.sources.dei import read_cover_facts
-from riskdrift.sources.edgar import (
-    FilingEntry,
-    check_user_agent,
-    natural_year,
-    parse_retry_after,
-    rank_candidates,
-)
+from riskdrift.sources.fair_access import check_user_agent, parse_retry_after
+from riskdrift.sources.filing_index import FilingEntry, natural_year, rank_candidates
 
 
 def entry(accession: str, form: str, period: str, filed: str) -> FilingEntry:

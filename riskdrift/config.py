@@ -68,9 +68,13 @@ class Settings(BaseSettings):
     job_claim_ttl: float = 30.0  # a dead worker's job is re-run after at most this long
     heartbeat_interval: float = 10.0
     max_retries: int = 3
+    reconcile_interval: int = 30  # seconds between reconciler passes (arq cron)
+    reconcile_grace: float = 60.0  # a job untouched this long with no queue entry is re-enqueued
     retry_backoff_base: float = 5.0
     retry_backoff_max: float = 300.0
     analysis_processes: int = 1  # CPU pool for parsing/matching; 0 = run in a thread
+    worker_metrics_port: int = 0  # serve the worker's own /metrics here; 0 = off
+    worker_metrics_interval: float = 5.0  # seconds between a worker's figures in Redis
 
     # --- progress events ------------------------------------------------------------------
     stream_maxlen: int = 1000

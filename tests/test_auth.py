@@ -89,8 +89,9 @@ async def test_tenants_see_only_their_own_jobs_on_every_route(
         job_routes = [(m, p) for m, p in app_routes(auth_settings) if "{job_id}" in p]
         assert len(job_routes) >= 4
         for method, path in job_routes:
-            response = await client.request(method, concrete(path, job_id),
-                                            headers=bearer(keys["b"]))
+            response = await client.request(
+                method, concrete(path, job_id), headers=bearer(keys["b"])
+            )
             assert response.status_code == 404, (method, path, response.status_code)
             assert response.headers["content-type"] == "application/problem+json"
 
@@ -103,10 +104,12 @@ async def test_tenants_see_only_their_own_jobs_on_every_route(
         listed = (await client.get("/jobs", headers=bearer(keys["a"]))).json()["jobs"]
         assert [j["job_id"] for j in listed] == [job_id]
         # The same Idempotency-Key in two tenants names two different jobs.
-        ida = await client.post("/analyze", json=BODY,
-                                 headers={**bearer(keys["a"]), "Idempotency-Key": "k1"})
-        idb = await client.post("/analyze", json=BODY,
-                                headers={**bearer(keys["b"]), "Idempotency-Key": "k1"})
+        ida = await client.post(
+            "/analyze", json=BODY, headers={**bearer(keys["a"]), "Idempotency-Key": "k1"}
+        )
+        idb = await client.post(
+            "/analyze", json=BODY, headers={**bearer(keys["b"]), "Idempotency-Key": "k1"}
+        )
         assert ida.status_code == idb.status_code == 202
         assert ida.json()["job_id"] != idb.json()["job_id"]
 
@@ -135,8 +138,10 @@ async def test_rate_limit_answers_429_with_retry_after(
     # The limiter's Redis keys are per key digest: a fresh key starts with a full window.
     _, key = await api_keys.create_key(db, name="limited", tenant="tenant-c")
     async with serve(create_app(limited)) as url, httpx.AsyncClient(base_url=url) as client:
-        codes = [(await client.post("/analyze", json=BODY, headers=bearer(key))).status_code
-                 for _ in range(4)]
+        codes = [
+            (await client.post("/analyze", json=BODY, headers=bearer(key))).status_code
+            for _ in range(4)
+        ]
         assert codes == [202, 202, 202, 429]
         refused = await client.post("/analyze", json=BODY, headers=bearer(key))
         assert refused.headers["content-type"] == "application/problem+json"
@@ -161,8 +166,9 @@ async def test_queued_jobs_cap_per_tenant(
         assert replay.status_code == 200
         assert replay.json()["job_id"] == first.json()["job_id"]
         # Tenant B is not affected by tenant A's queue.
-        assert (await client.post("/analyze", json=BODY, headers=bearer(keys["b"]))
-                ).status_code == 202
+        assert (
+            await client.post("/analyze", json=BODY, headers=bearer(keys["b"]))
+        ).status_code == 202
 
 
 def test_cli_creates_a_key_on_its_last_line_and_revokes_it(settings: Settings) -> None:
@@ -171,16 +177,34 @@ def test_cli_creates_a_key_on_its_last_line_and_revokes_it(settings: Settings) -
         "DATABASE_URL": settings.database_url,
         "RISKDRIFT_DATABASE_SCHEMA": settings.database_schema,
     }
-    created = subprocess.run([sys.executable, "-m", "riskdrift", "keys", "create", "ci",
-                              "--tenant", "t1"], env=env, cwd=ROOT, capture_output=True,
-                             text=True, timeout=60, check=True)
+    created = subprocess.run(
+        [sys.executable, "-m", "riskdrift", "keys", "create", "ci", "--tenant", "t1"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     lines = created.stdout.strip().splitlines()
     assert lines[-1].startswith("rdk_")
     key_id = lines[0].split()[2]
-    revoked = subprocess.run([sys.executable, "-m", "riskdrift", "keys", "revoke", key_id],
-                             env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    revoked = subprocess.run(
+        [sys.executable, "-m", "riskdrift", "keys", "revoke", key_id],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert revoked.returncode == 0
-    again = subprocess.run([sys.executable, "-m", "riskdrift", "keys", "revoke", key_id],
-                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    again = subprocess.run(
+        [sys.executable, "-m", "riskdrift", "keys", "revoke", key_id],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert again.returncode == 2
     assert "no active key" in again.stderr

@@ -21,7 +21,9 @@ from tests.test_worker import ScriptedAgent, events_of, run, settings_for, submi
 pytestmark = pytest.mark.integration
 
 
-async def start_worker(agent: ScriptedAgent, settings: Settings) -> tuple[object, asyncio.Task[None]]:
+async def start_worker(
+    agent: ScriptedAgent, settings: Settings
+) -> tuple[object, asyncio.Task[None]]:
     worker = create_worker(settings_for(agent, settings), handle_signals=False, poll_delay=0.01)
     return worker, asyncio.create_task(worker.async_run())
 
@@ -38,15 +40,15 @@ async def test_running_job_finishes_within_the_grace_period(
 ) -> None:
     running, release = asyncio.Event(), asyncio.Event()
 
-    async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int
-                     ) -> AnalysisResult:
+    async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int) -> AnalysisResult:
         running.set()
         await release.wait()
         return tiny_result(request)
 
     job_id = await submit(db, redis, settings)
-    worker, task = await start_worker(ScriptedAgent(script),
-                                      settings.model_copy(update={"worker_shutdown_grace": 10}))
+    worker, task = await start_worker(
+        ScriptedAgent(script), settings.model_copy(update={"worker_shutdown_grace": 10})
+    )
     async with asyncio.timeout(10):
         await running.wait()
     worker.handle_sig_wait_for_completion(signal.SIGTERM)  # type: ignore[attr-defined]
@@ -65,15 +67,15 @@ async def test_job_over_the_grace_period_is_requeued_without_losing_an_attempt(
 ) -> None:
     running = asyncio.Event()
 
-    async def stuck(request: AnalyzeRequest, progress: ProgressReporter, n: int
-                    ) -> AnalysisResult:
+    async def stuck(request: AnalyzeRequest, progress: ProgressReporter, n: int) -> AnalysisResult:
         running.set()
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
 
     job_id = await submit(db, redis, settings)
-    worker, task = await start_worker(ScriptedAgent(stuck),
-                                      settings.model_copy(update={"worker_shutdown_grace": 1}))
+    worker, task = await start_worker(
+        ScriptedAgent(stuck), settings.model_copy(update={"worker_shutdown_grace": 1})
+    )
     async with asyncio.timeout(10):
         await running.wait()
     worker.handle_sig_wait_for_completion(signal.SIGTERM)  # type: ignore[attr-defined]
@@ -84,8 +86,7 @@ async def test_job_over_the_grace_period_is_requeued_without_losing_an_attempt(
     assert await redis.zscore(settings.queue_name, str(job_id)) is not None
     assert int(await redis.get(f"arq:retry:{job_id}")) == 0  # arq's try counter given back too
 
-    async def finish(request: AnalyzeRequest, progress: ProgressReporter, n: int
-                     ) -> AnalysisResult:
+    async def finish(request: AnalyzeRequest, progress: ProgressReporter, n: int) -> AnalysisResult:
         return tiny_result(request)
 
     agent = ScriptedAgent(finish)
@@ -94,4 +95,8 @@ async def test_job_over_the_grace_period_is_requeued_without_losing_an_attempt(
     assert done is not None
     assert (done.status, done.attempts) == ("completed", 1)
     assert await events_of(redis, job_id) == [
-        "job_started", "job_retrying", "job_started", "job_completed"]
+        "job_started",
+        "job_retrying",
+        "job_started",
+        "job_completed",
+    ]

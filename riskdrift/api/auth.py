@@ -100,7 +100,9 @@ class ApiKeyAuth:
                     type="https://riskdrift.dev/problems/unauthorized",
                     title="Unauthorized",
                     status=401,
-                    detail="missing or invalid API key" if key else "send Authorization: Bearer <key>",
+                    detail="missing or invalid API key"
+                    if key
+                    else "send Authorization: Bearer <key>",
                     instance=scope["path"],
                 ),
                 {"WWW-Authenticate": 'Bearer realm="riskdrift"'},

@@ -185,6 +185,20 @@ async def list_jobs(
     return jobs, next_cursor
 
 
+async def unfinished_since(
+    db: Executor, *, before: dt.datetime, limit: int
+) -> list[JobRecord]:
+    """Queued or processing jobs not updated since ``before``, oldest first."""
+    rows = await db.fetch(
+        f"""SELECT {COLUMNS} FROM jobs
+            WHERE status IN ('queued', 'processing') AND updated_at < $1
+            ORDER BY updated_at LIMIT $2""",
+        before,
+        limit,
+    )
+    return [JobRecord.from_row(r) for r in rows]
+
+
 async def count_queued(db: Executor, *, tenant: str) -> int:
     """How many of the tenant's jobs wait in the queue."""
     count: int = await db.fetchval(

@@ -16,16 +16,24 @@ from typing import Any
 
 import structlog
 from arq.connections import RedisSettings
+from arq.cron import cron
 from arq.worker import func
 
 from riskdrift.config import Settings
 from riskdrift.logging import configure_logging
+from riskdrift.ops.worker import (
+    instrument_analysis,
+    instrument_webhook,
+    start_worker_metrics,
+    watch_edgar,
+)
 from riskdrift.store.migrate import migrate
 from riskdrift.store.pool import create_pool
 from riskdrift.webhooks import create_delivery_client, system_resolver
 from riskdrift.webhooks.ssrf import Resolver
 from riskdrift.worker import serialization
 from riskdrift.worker.context import Agent, WorkerContext
+from riskdrift.worker.reconcile import reconcile
 from riskdrift.worker.tasks import analyze_risk_drift
 from riskdrift.worker.webhook_task import deliver_webhook
 
@@ -99,6 +107,7 @@ def build_worker_settings(
         ctx["agent"] = await stack.enter_async_context(agent_factory(settings, executor))
         ctx["webhook_client"] = await stack.enter_async_context(create_delivery_client())
         ctx["webhook_resolver"] = webhook_resolver
+        watch_edgar(await start_worker_metrics(ctx, settings, stack), ctx["agent"])
         log.info("worker_started", queue=settings.queue_name, max_jobs=settings.worker_max_jobs)
 
     async def on_shutdown(ctx: WorkerContext) -> None:
@@ -110,15 +119,25 @@ def build_worker_settings(
     attrs: dict[str, Any] = {
         "functions": [
             func(
-                analyze_risk_drift,  # type: ignore[arg-type]  # arq types ctx as a plain dict
+                instrument_analysis(analyze_risk_drift),  # type: ignore[arg-type]
                 name="analyze_risk_drift",
                 timeout=settings.job_timeout,
             ),
             func(
-                deliver_webhook,  # type: ignore[arg-type]
+                instrument_webhook(deliver_webhook),
                 name="deliver_webhook",
                 timeout=int(settings.webhook_timeout) + 30,
             ),
+        ],
+        # One worker runs each tick (arq cron jobs are unique per tick).
+        "cron_jobs": [
+            cron(
+                reconcile,  # type: ignore[arg-type]
+                name="reconcile",
+                second=set(range(0, 60, max(1, min(settings.reconcile_interval, 60)))),
+                run_at_startup=True,
+                timeout=60,
+            )
         ],
         "queue_name": settings.queue_name,
         "redis_settings": redis_settings(settings),

@@ -1,0 +1,99 @@
+"""The reconciler: a periodic arq cron job that makes Postgres and the queue agree.
+
+Postgres is the record of every job; the arq queue in Redis is how work
+reaches workers. They can disagree after an outage or a crash at the wrong
+moment (a job row committed but its queue entry never written; arq giving up
+on a job whose worker kept dying). Every ``reconcile_interval`` seconds one
+worker (arq's cron runs each tick once per queue) repairs that:
+
+- a ``queued`` or ``processing`` job older than ``reconcile_grace`` with no arq
+  job behind it (no job key, not in the queue, no in-progress claim) is
+  enqueued again — unless it has used every attempt, then it fails with a reason;
+- a job ``processing`` for longer than every limit allows (all attempts at the
+  hard time limit plus backoff) fails with a reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import structlog
+from arq.constants import in_progress_key_prefix, job_key_prefix
+
+from riskdrift.events.publish import make_event, publish
+from riskdrift.models import JobStatus
+from riskdrift.store import jobs
+from riskdrift.worker.context import WorkerContext
+
+log = structlog.get_logger(__name__)
+
+BATCH = 500
+
+
+async def _has_queue_entry(ctx: WorkerContext, job_ids: list[uuid.UUID]) -> list[bool]:
+    queue = ctx["settings"].queue_name
+    async with ctx["redis"].pipeline(transaction=False) as pipe:
+        for job_id in job_ids:
+            pipe.exists(job_key_prefix + str(job_id))
+            pipe.zscore(queue, str(job_id))
+            pipe.exists(in_progress_key_prefix + str(job_id))
+        replies = await pipe.execute()
+    return [any(replies[i : i + 3]) for i in range(0, len(replies), 3)]
+
+
+async def _fail(ctx: WorkerContext, job_id: uuid.UUID, reason: str) -> bool:
+    finished = await jobs.finish_job(
+        ctx["pool"],
+        job_id,
+        JobStatus.FAILED,
+        error=reason,
+        allowed_from=(JobStatus.QUEUED, JobStatus.PROCESSING),
+    )
+    if finished is None:
+        return False
+    settings = ctx["settings"]
+    await publish(
+        ctx["redis"],
+        make_event("job_failed", job_id, error=reason, status=JobStatus.FAILED),
+        maxlen=settings.stream_maxlen,
+        ttl=settings.result_ttl,
+    )
+    return True
+
+
+async def reconcile(ctx: WorkerContext) -> dict[str, int]:
+    """One reconciliation pass; returns how many jobs it re-enqueued and failed."""
+    settings = ctx["settings"]
+    now = dt.datetime.now(dt.UTC)
+    stale = await jobs.unfinished_since(
+        ctx["pool"], before=now - dt.timedelta(seconds=settings.reconcile_grace), limit=BATCH
+    )
+    requeued = failed = 0
+    max_attempts = settings.max_retries + 1
+    # A job may legitimately run max_attempts times at the hard limit, with backoff between.
+    deadline = now - dt.timedelta(
+        seconds=max_attempts * (settings.job_timeout + settings.retry_backoff_max)
+    )
+    for job, has_entry in zip(
+        stale, await _has_queue_entry(ctx, [j.id for j in stale]), strict=True
+    ):
+        started = job.started_at or job.created_at
+        if job.status is JobStatus.PROCESSING and started < deadline:
+            failed += await _fail(ctx, job.id, "job exceeded every time limit and was abandoned")
+            continue
+        if has_entry:
+            continue
+        if job.attempts >= max_attempts:
+            failed += await _fail(
+                ctx, job.id, f"workers stopped while running the job {job.attempts} times"
+            )
+            continue
+        await ctx["redis"].enqueue_job(
+            "analyze_risk_drift", str(job.id), _job_id=str(job.id), _queue_name=settings.queue_name
+        )
+        requeued += 1
+        log.warning("job_requeued_by_reconciler", job_id=str(job.id), status=job.status.value)
+    if requeued or failed:
+        log.info("reconciled", requeued=requeued, failed=failed, checked=len(stale))
+    return {"requeued": requeued, "failed": failed, "checked": len(stale)}

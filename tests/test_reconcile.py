@@ -68,7 +68,8 @@ async def test_reconcile(db: asyncpg.Pool, redis: ArqRedis, settings: Settings) 
         assert (job.status, job.error) == ("failed", reason)
         assert await events_of(redis, job_id) == ["job_failed"]
     still = await jobs.get_job(db, fresh)
-    assert still is not None and still.status == "queued"
+    assert still is not None
+    assert still.status == "queued"
 
     # A second pass finds nothing more to do, and the re-enqueued jobs run to completion.
     assert (await reconcile(ctx))["requeued"] == 0
@@ -79,4 +80,5 @@ async def test_reconcile(db: asyncpg.Pool, redis: ArqRedis, settings: Settings) 
     await run(ScriptedAgent(finish), settings)
     for job_id in (lost_queued, lost_running, enqueued):
         job = await jobs.get_job(db, job_id)
-        assert job is not None and job.status == "completed"
+        assert job is not None
+        assert job.status == "completed"

@@ -57,7 +57,8 @@ async def test_running_job_finishes_within_the_grace_period(
     await stop(worker, task)
     done = await jobs.get_job(db, job_id)
     untouched = await jobs.get_job(db, second)
-    assert done is not None and untouched is not None
+    assert done is not None
+    assert untouched is not None
     assert (done.status, done.attempts) == ("completed", 1)
     assert (untouched.status, untouched.attempts) == ("queued", 0)
 

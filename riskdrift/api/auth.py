@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from urllib.parse import parse_qs
 from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send

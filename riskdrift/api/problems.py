@@ -126,8 +126,9 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
     asyncpg.exceptions.PostgresConnectionError,
     asyncpg.exceptions.InterfaceError,
     asyncpg.exceptions.CannotConnectNowError,
-    ConnectionError,
     TimeoutError,
+    # Refused TCP connects, a vanished unix socket: routes do no other OS-level I/O.
+    OSError,
 )
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {

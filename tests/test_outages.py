@@ -77,10 +77,10 @@ async def wait_for_status(
     method: str,
     path: str,
     status: int,
-    timeout: float = 20,
+    deadline: float = 20,
     **kwargs: object,
 ) -> httpx.Response:
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(deadline):
         while True:
             try:
                 response = await client.request(method, path, **kwargs)  # type: ignore[arg-type]

@@ -146,6 +146,43 @@ def cmd_filings_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _api_url(args: argparse.Namespace) -> str:
+    import os
+
+    if args.api:
+        return str(args.api).rstrip("/")
+    return os.environ.get("RISKDRIFT_API_URL") or f"http://127.0.0.1:{_settings().api_port}"
+
+
+def _api_key(args: argparse.Namespace) -> str | None:
+    import os
+
+    return args.key or os.environ.get("RISKDRIFT_API_KEY") or None
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from riskdrift.follow import submit_and_follow
+
+    configure_logging(_settings().model_copy(update={"log_level": "WARNING"}))
+    return asyncio.run(submit_and_follow(
+        _api_url(args), args.ticker, [args.current_year, args.previous_year],
+        console=Console(), callback_url=args.callback, api_key=_api_key(args),
+        follow=args.follow, give_up_after=args.timeout,
+    ))
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from riskdrift.follow import watch
+
+    configure_logging(_settings().model_copy(update={"log_level": "WARNING"}))
+    return asyncio.run(watch(_api_url(args), args.job_id, console=Console(),
+                             api_key=_api_key(args), give_up_after=args.timeout))
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     from riskdrift.devrun import run_demo
 
@@ -200,6 +237,28 @@ def build_parser() -> argparse.ArgumentParser:
     keys_sub.add_parser("list", help="list keys (never the keys themselves)").set_defaults(
         func=cmd_keys_list
     )
+
+    def api_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--api", help="API base URL (default: $RISKDRIFT_API_URL or "
+                       "http://127.0.0.1:$RISKDRIFT_API_PORT)")
+        p.add_argument("--key", help="API key (default: $RISKDRIFT_API_KEY)")
+        p.add_argument("--timeout", type=float, default=None,
+                       help="give up following after this many seconds")
+
+    submit = sub.add_parser("submit", help="submit a job to a running API")
+    submit.add_argument("ticker")
+    submit.add_argument("current_year", type=int)
+    submit.add_argument("previous_year", type=int)
+    submit.add_argument("--callback", help="webhook URL for job.completed / job.failed")
+    submit.add_argument("--follow", action="store_true",
+                        help="show live progress (SSE), then the summary")
+    api_options(submit)
+    submit.set_defaults(func=cmd_submit)
+
+    watch = sub.add_parser("watch", help="follow a job's live progress, then its summary")
+    watch.add_argument("job_id")
+    api_options(watch)
+    watch.set_defaults(func=cmd_watch)
 
     dev = sub.add_parser("dev", help="embedded services + API + worker + a demo job (make run)")
     dev.add_argument("--once", action="store_true", help="exit after the demo job")

@@ -8,6 +8,7 @@ progress and summary, and serves until Ctrl-C.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -18,10 +19,10 @@ from pathlib import Path
 
 import httpx
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn
 
 from riskdrift.devservers import free_port, from_environment
 from riskdrift.errors import RiskdriftError
+from riskdrift.follow import follow_job
 
 DEMO = {"ticker": "ACME", "years": [2024, 2023]}
 
@@ -49,25 +50,15 @@ def _wait_ready(base_url: str, children: list[subprocess.Popen[bytes]], timeout:
 def _follow(
     client: httpx.Client, job_id: str, console: Console, timeout: float
 ) -> dict[str, object]:
-    deadline = time.monotonic() + timeout
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        console=console,
-    ) as bar:
-        task = bar.add_task("queued", total=100)
-        while time.monotonic() < deadline:
-            job: dict[str, object] = client.get(f"/jobs/{job_id}").raise_for_status().json()
-            bar.update(
-                task,
-                completed=int(str(job["progress"])),
-                description=str(job["step"] or job["status"]),
-            )
-            if job["status"] in ("completed", "failed", "cancelled"):
-                return job
-            time.sleep(0.1)
-    raise RiskdriftError(f"demo job {job_id} did not finish within {timeout:.0f} s")
+    # Live progress over the job's SSE stream, reconnecting with Last-Event-ID.
+    api_key = client.headers.get("authorization", "").removeprefix("Bearer ") or None
+    try:
+        return asyncio.run(follow_job(str(client.base_url).rstrip("/"), job_id, console=console,
+                                      api_key=api_key, give_up_after=timeout))
+    except TimeoutError:
+        raise RiskdriftError(
+            f"demo job {job_id} did not finish within {timeout:.0f} s"
+        ) from None
 
 
 def _create_key(env: dict[str, str]) -> str:

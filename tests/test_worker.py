@@ -24,6 +24,7 @@ from riskdrift.models import (
     AnalysisResult,
     AnalyzeRequest,
     Heatmap,
+    JobStatus,
     SimilarityScores,
 )
 from riskdrift.store import jobs, results
@@ -259,3 +260,21 @@ async def test_heartbeat_keeps_the_claim_short(
     async with asyncio.timeout(10):
         await worker_task
     assert await redis.exists(key) == 0
+
+
+async def test_rerun_restores_a_lost_terminal_event(
+    db: asyncpg.Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    """A worker killed between the terminal UPDATE and its XADD leaves no terminal event;
+    the re-run (arq delivers at least once) publishes it, exactly once."""
+    job_id = await submit(db, redis, settings)
+    assert await jobs.start_attempt(db, job_id) is not None
+    assert await jobs.finish_job(db, job_id, JobStatus.FAILED, error="boom") is not None
+
+    async def never(request: AnalyzeRequest, progress: ProgressReporter, n: int) -> AnalysisResult:
+        raise AssertionError("a finished job must not run again")
+
+    await run(ScriptedAgent(never), settings)
+    await redis.enqueue_job("analyze_risk_drift", str(job_id), _queue_name=settings.queue_name)
+    await run(ScriptedAgent(never), settings)
+    assert await events_of(redis, job_id) == ["job_failed"]

@@ -17,8 +17,8 @@ from arq import Retry
 from arq.constants import retry_key_prefix
 
 from riskdrift.errors import PermanentError
-from riskdrift.events.publish import make_event, publish
-from riskdrift.models import AnalyzeRequest, EventName, JobEvent, JobStatus
+from riskdrift.events.publish import make_event, publish, stream_key
+from riskdrift.models import TERMINAL_EVENTS, AnalyzeRequest, EventName, JobEvent, JobStatus
 from riskdrift.store import jobs, results
 from riskdrift.worker.context import WorkerContext
 from riskdrift.worker.heartbeat import heartbeat
@@ -41,6 +41,29 @@ async def _fail(ctx: WorkerContext, job_id: uuid.UUID, reason: str) -> None:
     await _publish(ctx, make_event("job_failed", job_id, error=reason, status=JobStatus.FAILED))
     log.warning("job_failed", reason=reason, attempts=finished.attempts)
     await schedule_webhook(ctx, finished)
+
+
+TERMINAL_EVENT: dict[JobStatus, EventName] = {
+    JobStatus.COMPLETED: "job_completed",
+    JobStatus.FAILED: "job_failed",
+    JobStatus.CANCELLED: "job_cancelled",
+}
+
+
+async def _ensure_terminal_event(ctx: WorkerContext, job_id: uuid.UUID) -> None:
+    """Publish a finished job's terminal event if a crash came between its UPDATE and XADD."""
+    job = await jobs.get_job(ctx["pool"], job_id)
+    if job is None or not job.status.finished:
+        return
+    last = await ctx["redis"].xrevrange(stream_key(job_id), count=1)
+    if last and last[0][1].get(b"event", b"").decode() in TERMINAL_EVENTS:
+        return
+    await _publish(
+        ctx,
+        make_event(TERMINAL_EVENT[job.status], job_id, status=job.status, error=job.error,
+                   progress=100 if job.status is JobStatus.COMPLETED else None),
+    )
+    log.info("terminal_event_restored", status=job.status.value)
 
 
 async def _release_attempt(ctx: WorkerContext, job_id: uuid.UUID) -> None:
@@ -76,6 +99,7 @@ async def analyze_risk_drift(ctx: WorkerContext, job_id: str) -> str:
     job = await jobs.start_attempt(ctx["pool"], job_uuid)
     if job is None:
         log.info("job_skipped", reason="finished, cancelled or unknown")
+        await _ensure_terminal_event(ctx, job_uuid)
         await resume_webhook(ctx, job_uuid)  # a re-run after a crash between finish and enqueue
         return "skipped"
     structlog.contextvars.bind_contextvars(ticker=job.ticker, years=list(job.years))

@@ -260,3 +260,47 @@ class Problem(BaseModel):
     detail: str | None = None
     instance: str | None = None
     errors: list[dict[str, Any]] | None = None
+
+
+# --- webhook deliveries (GET /jobs/{id}/deliveries) ----------------------------------------
+
+WebhookEventType = Literal["job.completed", "job.failed"]
+DeliveryState = Literal["pending", "delivered", "failed", "gone", "refused"]
+
+
+class WebhookAttempt(BaseModel):
+    """One delivery attempt: what was sent where, and what came back."""
+
+    series: int = Field(description="1 for the first series; each redelivery starts the next")
+    attempt: int = Field(description="1-based within the series")
+    at: dt.datetime
+    outcome: Literal["delivered", "retrying", "failed", "gone", "refused"]
+    status_code: int | None = Field(description="HTTP status, if an answer arrived")
+    error: str | None = Field(description="why the attempt did not deliver")
+    duration_ms: float
+    address: str | None = Field(description="the checked IP address the request went to")
+
+
+class WebhookDelivery(BaseModel):
+    """A job's webhook of one type: one body and ``webhook-id`` for every attempt."""
+
+    delivery_id: uuid.UUID
+    job_id: uuid.UUID
+    type: WebhookEventType
+    webhook_id: str
+    status: DeliveryState
+    series: int
+    attempt_count: int = Field(description="attempts made in the current series")
+    next_attempt_at: dt.datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    attempts: list[WebhookAttempt]
+
+
+class WebhookDeliveryList(BaseModel):
+    """``GET /jobs/{id}/deliveries``."""
+
+    deliveries: list[WebhookDelivery]

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from riskdrift.api import routes_health, routes_jobs, routes_stream
+from riskdrift.api import routes_deliveries, routes_health, routes_jobs, routes_stream
 from riskdrift.api.auth import ApiKeyAuth, KeyCache
 from riskdrift.api.limits import SubmissionLimiter
 from riskdrift.api.middleware import BodySizeLimit, RequestLog
@@ -92,6 +92,10 @@ def create_app(settings: Settings | None = None, *,
         Route("/jobs/{job_id}", routes_jobs.get_job, methods=["GET"]),
         Route("/jobs/{job_id}/result", routes_jobs.get_result, methods=["GET"]),
         Route("/jobs/{job_id}/cancel", routes_jobs.cancel, methods=["POST"]),
+        Route("/jobs/{job_id}/deliveries", routes_deliveries.list_deliveries, methods=["GET"]),
+        Route(
+            "/jobs/{job_id}/deliveries/redeliver", routes_deliveries.redeliver, methods=["POST"]
+        ),
         Route("/healthz", routes_health.healthz, methods=["GET"]),
         Route("/readyz", routes_health.readyz, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),

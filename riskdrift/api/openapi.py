@@ -8,10 +8,28 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from riskdrift import __version__
-from riskdrift.models import AnalysisResult, AnalyzeRequest, Job, JobAccepted, JobPage, Problem
+from riskdrift.models import (
+    AnalysisResult,
+    AnalyzeRequest,
+    Job,
+    JobAccepted,
+    JobPage,
+    Problem,
+    WebhookDelivery,
+    WebhookDeliveryList,
+)
 
 REF = "#/components/schemas/{model}"
-MODELS: list[type[BaseModel]] = [AnalyzeRequest, Job, JobAccepted, JobPage, AnalysisResult, Problem]
+MODELS: list[type[BaseModel]] = [
+    AnalyzeRequest,
+    Job,
+    JobAccepted,
+    JobPage,
+    AnalysisResult,
+    Problem,
+    WebhookDelivery,
+    WebhookDeliveryList,
+]
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
@@ -54,6 +72,13 @@ def build_openapi() -> dict[str, Any]:
             "/analyze": {
                 "post": {
                     "summary": "Submit an analysis job",
+                    "description": (
+                        "With a callback_url the finished job is announced by a signed "
+                        "Standard Webhooks POST (job.completed or job.failed). The URL is "
+                        "refused with 422 if it resolves to a private, loopback, link-local "
+                        "or otherwise non-global address (unless the operator allows it), if "
+                        "its host does not resolve, or if the server has no webhook secret."
+                    ),
                     "parameters": [
                         {
                             "name": "Idempotency-Key",
@@ -124,6 +149,31 @@ def build_openapi() -> dict[str, Any]:
                     "summary": "Cancel a queued or running job",
                     "parameters": [JOB_ID],
                     "responses": {"200": _json(Job, "cancelled"), **_problems(404, 409)},
+                }
+            },
+            "/jobs/{job_id}/deliveries": {
+                "get": {
+                    "summary": "The job's webhook deliveries, each with every attempt",
+                    "parameters": [JOB_ID],
+                    "responses": {
+                        "200": _json(WebhookDeliveryList, "deliveries and attempts"),
+                        **_problems(404),
+                    },
+                }
+            },
+            "/jobs/{job_id}/deliveries/redeliver": {
+                "post": {
+                    "summary": "Send the finished job's webhook again",
+                    "description": (
+                        "Same webhook-id and body as before, a new attempt series with the "
+                        "full retry schedule. 409 if the job is unfinished or cancelled, has "
+                        "no callback_url, or webhooks are not configured on this server."
+                    ),
+                    "parameters": [JOB_ID],
+                    "responses": {
+                        "202": _json(WebhookDelivery, "redelivery queued"),
+                        **_problems(404, 409),
+                    },
                 }
             },
             "/stream/{job_id}": {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 
@@ -15,6 +16,7 @@ from starlette.responses import Response
 from riskdrift.api.auth import client_of, tenant_of
 from riskdrift.api.problems import ProblemError, validation_problem
 from riskdrift.api.state import app_state
+from riskdrift.config import Settings
 from riskdrift.events.publish import make_event, publish, stream_key
 from riskdrift.models import (
     AnalyzeRequest,
@@ -27,6 +29,12 @@ from riskdrift.models import (
 )
 from riskdrift.store import jobs, results
 from riskdrift.store.jobs import JobRecord
+from riskdrift.webhooks import (
+    CallbackResolutionError,
+    UnsafeCallbackURL,
+    parse_allowed_networks,
+    resolve_callback,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -96,12 +104,45 @@ async def _read_request(request: Request) -> AnalyzeRequest:
         raise validation_problem(exc) from None
 
 
+async def _check_callback(body: AnalyzeRequest, settings: Settings) -> None:
+    """Refuse a callback the worker could not or must not deliver to, before storing anything.
+
+    The worker checks again at every attempt (DNS answers change); this check
+    gives the client a clear 422 now instead of a ``refused`` delivery later.
+    """
+    if body.callback_url is None:
+        return
+
+    def refuse(message: str, type_: str) -> ProblemError:
+        return ProblemError(
+            422,
+            "Invalid callback_url",
+            message,
+            type_="callback-url",
+            errors=[{"field": "callback_url", "message": message, "type": type_}],
+        )
+
+    if not settings.webhook_secrets:
+        raise refuse("webhooks are not configured on this server", "webhooks_not_configured")
+    try:
+        async with asyncio.timeout(min(settings.webhook_timeout, 5.0)):
+            await resolve_callback(
+                str(body.callback_url),
+                allowed=parse_allowed_networks(settings.webhook_allowed_cidrs),
+            )
+    except UnsafeCallbackURL as exc:
+        raise refuse(str(exc), "unsafe_callback_url") from None
+    except (CallbackResolutionError, TimeoutError):
+        raise refuse("callback_url host does not resolve", "callback_url_unresolved") from None
+
+
 async def analyze(request: Request) -> Response:
     """``POST /analyze``: store the job, publish ``job_queued``, enqueue it."""
     state = app_state(request)
     settings = state["settings"]
     await state["limiter"].check(client_of(request))
     body = await _read_request(request)
+    await _check_callback(body, settings)
     tenant = tenant_of(request)
     key = request.headers.get("idempotency-key")
     if key is not None and not 1 <= len(key) <= 255:

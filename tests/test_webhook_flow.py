@@ -1,0 +1,420 @@
+"""Webhooks end to end: API submission, the analysis worker, deliver_webhook, a real receiver.
+
+Everything is real except the analysis (a scripted agent) and, where a test
+needs to control it, the worker's DNS answers for the callback host: Redis,
+Postgres, the API and the receiver (uvicorn on loopback) all run for real,
+and the receiver verifies every request with the reference ``standardwebhooks``
+library. Retry delays are shrunk with ``webhook_backoff_scale``; waits are
+conditions with deadlines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+from arq import ArqRedis
+from pydantic import SecretStr
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from riskdrift.agent.progress import ProgressReporter
+from riskdrift.api.app import create_app
+from riskdrift.config import Settings
+from riskdrift.errors import FilingNotFound
+from riskdrift.models import AnalysisResult, AnalyzeRequest
+from riskdrift.webhooks import generate_secret, webhook_id
+from riskdrift.worker.context import Agent
+from riskdrift.worker.settings import build_worker_settings
+from tests.conftest import burst_worker, free_port, serve
+from tests.test_worker import ScriptedAgent, tiny_result
+
+pytestmark = pytest.mark.integration
+
+SECRET = generate_secret()
+PUBLIC_URL = "https://riskdrift.example"
+
+
+# --- the receiver ---------------------------------------------------------------------------
+
+
+@dataclass
+class Hook:
+    headers: dict[str, str]
+    body: bytes
+    verified: bool
+    status: int
+
+
+@dataclass
+class ScriptedReceiver:
+    """Answers each webhook with the next status of a script (then 200); verifies them all."""
+
+    statuses: deque[int] = field(default_factory=deque)
+    received: list[Hook] = field(default_factory=list)
+
+    async def handle(self, request: Request) -> Response:
+        body = await request.body()
+        headers = dict(request.headers)
+        try:
+            Webhook(SECRET).verify(body, headers)
+            verified = True
+        except WebhookVerificationError:
+            verified = False
+        status = (self.statuses.popleft() if self.statuses else 200) if verified else 401
+        self.received.append(Hook(headers, body, verified, status))
+        return Response(status_code=status)
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[Route("/hook", self.handle, methods=["POST"])])
+
+
+class GatedDNS:
+    """The worker's resolver for callback hosts: scripted answers, optionally held per lookup."""
+
+    def __init__(self, *answers: Sequence[str], hold: Sequence[int] = ()) -> None:
+        self.answers = list(answers)
+        self.lookups = 0
+        self.gates = {n: asyncio.Event() for n in hold}
+
+    async def __call__(self, host: str, port: int) -> Sequence[str]:
+        self.lookups += 1
+        n = self.lookups
+        if n in self.gates:
+            await self.gates[n].wait()
+        return self.answers[min(n, len(self.answers)) - 1]
+
+    def release(self, n: int) -> None:
+        self.gates[n].set()
+
+
+# --- fixtures and helpers -------------------------------------------------------------------
+
+
+@pytest.fixture
+def wh_settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={
+            "webhook_secrets": [SecretStr(SECRET)],
+            "webhook_backoff_scale": 0.001,  # 5 ms, 0.3 s, 1.8 s, ...
+            "webhook_allowed_cidrs": ["127.0.0.0/8", "::1/128"],
+            "public_url": PUBLIC_URL,
+        }
+    )
+
+
+@pytest.fixture
+async def api(wh_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with (
+        serve(create_app(wh_settings)) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=10) as http,
+    ):
+        yield http
+
+
+def worker_settings(settings: Settings, agent: Agent, dns: GatedDNS) -> type:
+    @contextlib.asynccontextmanager
+    async def factory(s: Settings, executor: Executor | None) -> AsyncIterator[Agent]:
+        yield agent
+
+    return build_worker_settings(settings, agent_factory=factory, webhook_resolver=dns)
+
+
+@contextlib.asynccontextmanager
+async def running_worker(settings: Settings, agent: Agent, dns: GatedDNS) -> AsyncIterator[None]:
+    """A burst worker in the background; the block must let it drain the queue."""
+    worker = burst_worker(worker_settings(settings, agent, dns), poll_delay=0.01)
+    task = asyncio.create_task(worker.main())
+    try:
+        yield
+        async with asyncio.timeout(15):
+            await task
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await worker.close()
+
+
+async def drain(settings: Settings, agent: Agent, dns: GatedDNS) -> None:
+    async with running_worker(settings, agent, dns):
+        pass
+
+
+async def until(predicate: Callable[[], Awaitable[bool]], *, within: float = 10.0) -> None:
+    """Wait for ``predicate`` with a deadline (never a bare sleep-and-hope).
+
+    Polling, because the state lives in Postgres behind the API: no event to await.
+    """
+    async with asyncio.timeout(within):
+        while not await predicate():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+
+def succeed() -> ScriptedAgent:
+    async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int) -> AnalysisResult:
+        return tiny_result(request)
+
+    return ScriptedAgent(script)
+
+
+async def submit(api: httpx.AsyncClient, callback_url: str | None) -> str:
+    body: dict[str, object] = {"ticker": "ACME", "years": [2024, 2023]}
+    if callback_url is not None:
+        body["callback_url"] = callback_url
+    response = await api.post("/analyze", json=body)
+    assert response.status_code == 202, response.text
+    job_id: str = response.json()["job_id"]
+    return job_id
+
+
+async def deliveries_of(api: httpx.AsyncClient, job_id: str) -> list[dict[str, object]]:
+    response = await api.get(f"/jobs/{job_id}/deliveries")
+    assert response.status_code == 200, response.text
+    found: list[dict[str, object]] = response.json()["deliveries"]
+    return found
+
+
+async def attempts_of(api: httpx.AsyncClient, job_id: str) -> list[dict[str, object]]:
+    found = await deliveries_of(api, job_id)
+    return [] if not found else list(found[0]["attempts"])  # type: ignore[call-overload]
+
+
+# --- tests ----------------------------------------------------------------------------------
+
+
+async def test_retries_through_errors_and_an_outage_then_delivers_once(
+    api: httpx.AsyncClient, wh_settings: Settings
+) -> None:
+    port = free_port()
+    receiver = ScriptedReceiver(statuses=deque([500, 500]))
+    # Attempts 3 and 4 wait at DNS until the test has stopped / restarted the receiver.
+    dns = GatedDNS(["127.0.0.1"], hold=(3, 4))
+    job_id = None
+    async with running_worker(wh_settings, succeed(), dns):
+        async with serve(receiver.app(), port=port):
+            job_id = await submit(api, f"http://localhost:{port}/hook")
+
+            async def attempt_3_waiting() -> bool:
+                return dns.lookups >= 3 and len(await attempts_of(api, job_id)) == 2
+
+            await until(attempt_3_waiting)
+        # The receiver is down (connection refused) when attempt 3 connects.
+        dns.release(3)
+
+        async def attempt_4_waiting() -> bool:
+            return dns.lookups >= 4 and len(await attempts_of(api, job_id)) == 3
+
+        await until(attempt_4_waiting)
+        async with serve(receiver.app(), port=port):
+            dns.release(4)
+
+            async def delivered() -> bool:
+                found = await deliveries_of(api, job_id)
+                return bool(found) and found[0]["status"] == "delivered"
+
+            await until(delivered)
+
+    assert job_id is not None
+    job = (await api.get(f"/jobs/{job_id}")).json()
+    assert job["status"] == "completed"
+
+    # The receiver: three requests, all verified, one id, the very same bytes.
+    msg_id = webhook_id(job_id, "job.completed")
+    assert [h.status for h in receiver.received] == [500, 500, 200]
+    assert all(h.verified for h in receiver.received)
+    assert {h.headers["webhook-id"] for h in receiver.received} == {msg_id}
+    assert len({h.body for h in receiver.received}) == 1
+    assert Counter(h.headers["webhook-id"] for h in receiver.received if h.status == 200) == {
+        msg_id: 1
+    }
+    payload = json.loads(receiver.received[-1].body)
+    assert payload["type"] == "job.completed"
+    data = payload["data"]
+    assert (data["job_id"], data["ticker"], data["years"], data["status"]) == (
+        job_id,
+        "ACME",
+        [2024, 2023],
+        "completed",
+    )
+    assert data["summary"] == "s"
+    assert data["error"] is None
+    assert data["links"] == {
+        "self": f"{PUBLIC_URL}/jobs/{job_id}",
+        "stream": f"{PUBLIC_URL}/stream/{job_id}",
+        "result": f"{PUBLIC_URL}/jobs/{job_id}/result",
+    }
+
+    # The record: every attempt, in order, with what happened.
+    (delivery,) = await deliveries_of(api, job_id)
+    assert delivery["webhook_id"] == msg_id
+    assert (delivery["type"], delivery["series"], delivery["attempt_count"]) == (
+        "job.completed",
+        1,
+        4,
+    )
+    assert delivery["delivered_at"] is not None
+    assert delivery["next_attempt_at"] is None
+    attempts = delivery["attempts"]
+    assert isinstance(attempts, list)
+    assert [a["attempt"] for a in attempts] == [1, 2, 3, 4]
+    assert [a["status_code"] for a in attempts] == [500, 500, None, 200]
+    assert [a["outcome"] for a in attempts] == ["retrying", "retrying", "retrying", "delivered"]
+    assert "ConnectError" in attempts[2]["error"]
+    assert attempts[3]["error"] is None
+    assert {a["address"] for a in attempts} == {"127.0.0.1"}
+    assert all(a["duration_ms"] >= 0 for a in attempts)
+    assert dns.lookups == 4  # one lookup per attempt, none in between
+
+
+async def test_failed_job_sends_job_failed_with_the_error(
+    api: httpx.AsyncClient, wh_settings: Settings
+) -> None:
+    async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int) -> AnalysisResult:
+        raise FilingNotFound("no 10-K for ACME fiscal 2024")
+
+    receiver = ScriptedReceiver()
+    async with serve(receiver.app()) as base_url:
+        job_id = await submit(api, f"{base_url}/hook")
+        await drain(wh_settings, ScriptedAgent(script), GatedDNS(["127.0.0.1"]))
+
+    (hook,) = receiver.received
+    assert hook.verified
+    assert hook.headers["webhook-id"] == webhook_id(job_id, "job.failed")
+    payload = json.loads(hook.body)
+    assert payload["type"] == "job.failed"
+    assert payload["data"]["status"] == "failed"
+    assert payload["data"]["error"] == "no 10-K for ACME fiscal 2024"
+    assert payload["data"]["summary"] is None
+    (delivery,) = await deliveries_of(api, job_id)
+    assert (delivery["type"], delivery["status"], delivery["attempt_count"]) == (
+        "job.failed",
+        "delivered",
+        1,
+    )
+
+
+async def test_dns_rebinding_to_a_private_address_is_refused_at_delivery(
+    api: httpx.AsyncClient, wh_settings: Settings
+) -> None:
+    receiver = ScriptedReceiver(statuses=deque([503]))
+    # Loopback (allowed here) at submission and for attempt 1, then a private address.
+    dns = GatedDNS(["127.0.0.1"], ["10.0.0.5"])
+    async with serve(receiver.app()) as base_url:
+        port = base_url.rsplit(":", 1)[1]
+        job_id = await submit(api, f"http://localhost:{port}/hook")
+        await drain(wh_settings, succeed(), dns)
+
+    assert [h.status for h in receiver.received] == [503]
+    (delivery,) = await deliveries_of(api, job_id)
+    assert delivery["status"] == "refused"
+    assert delivery["attempt_count"] == 2
+    attempts = delivery["attempts"]
+    assert isinstance(attempts, list)
+    assert [a["outcome"] for a in attempts] == ["retrying", "refused"]
+    assert attempts[1]["status_code"] is None
+    assert attempts[1]["address"] is None
+    assert "10.0.0.5" in attempts[1]["error"]
+    assert "private" in attempts[1]["error"]
+    assert dns.lookups == 2  # refused: no retry
+
+
+async def test_gone_stops_and_redeliver_sends_the_same_webhook_again(
+    api: httpx.AsyncClient, wh_settings: Settings
+) -> None:
+    receiver = ScriptedReceiver(statuses=deque([410]))
+    dns = GatedDNS(["127.0.0.1"])
+    async with serve(receiver.app()) as base_url:
+        job_id = await submit(api, f"{base_url}/hook")
+        await drain(wh_settings, succeed(), dns)
+        (delivery,) = await deliveries_of(api, job_id)
+        assert (delivery["status"], delivery["attempt_count"]) == ("gone", 1)
+
+        response = await api.post(f"/jobs/{job_id}/deliveries/redeliver")
+        assert response.status_code == 202, response.text
+        assert (response.json()["series"], response.json()["status"]) == (2, "pending")
+        await drain(wh_settings, succeed(), dns)
+
+    assert [h.status for h in receiver.received] == [410, 200]
+    assert len({h.headers["webhook-id"] for h in receiver.received}) == 1
+    assert len({h.body for h in receiver.received}) == 1
+    (delivery,) = await deliveries_of(api, job_id)
+    assert (delivery["status"], delivery["series"], delivery["attempt_count"]) == (
+        "delivered",
+        2,
+        1,
+    )
+    attempts = delivery["attempts"]
+    assert isinstance(attempts, list)
+    assert [(a["series"], a["attempt"], a["outcome"]) for a in attempts] == [
+        (1, 1, "gone"),
+        (2, 1, "delivered"),
+    ]
+
+
+async def test_duplicate_run_of_a_delivered_attempt_does_nothing(
+    api: httpx.AsyncClient, wh_settings: Settings, redis: ArqRedis
+) -> None:
+    receiver = ScriptedReceiver()
+    dns = GatedDNS(["127.0.0.1"])
+    async with serve(receiver.app()) as base_url:
+        port = base_url.rsplit(":", 1)[1]
+        job_id = await submit(api, f"http://localhost:{port}/hook")
+        await drain(wh_settings, succeed(), dns)
+        # arq runs jobs at least once: the same attempt again, under a fresh arq id.
+        await redis.enqueue_job(
+            "deliver_webhook", job_id, "job.completed", 1, 1, _queue_name=wh_settings.queue_name
+        )
+        await drain(wh_settings, succeed(), dns)
+
+    assert len(receiver.received) == 1
+    assert dns.lookups == 1
+    (delivery,) = await deliveries_of(api, job_id)
+    assert (delivery["status"], delivery["attempt_count"]) == ("delivered", 1)
+
+
+async def test_redeliver_conflicts_and_unknown_jobs(api: httpx.AsyncClient) -> None:
+    queued = await submit(api, "http://127.0.0.1:9/hook")
+    response = await api.post(f"/jobs/{queued}/deliveries/redeliver")
+    assert response.status_code == 409
+    assert "queued" in response.json()["detail"]
+    assert await deliveries_of(api, queued) == []
+
+    for path in (f"/jobs/{uuid.uuid4()}/deliveries", "/jobs/not-a-uuid/deliveries"):
+        response = await api.get(path)
+        assert response.status_code == 404
+        assert response.headers["content-type"] == "application/problem+json"
+    response = await api.post(f"/jobs/{uuid.uuid4()}/deliveries/redeliver")
+    assert response.status_code == 404
+
+
+async def test_redeliver_needs_a_callback_url(
+    api: httpx.AsyncClient, wh_settings: Settings
+) -> None:
+    job_id = await submit(api, None)
+    await drain(wh_settings, succeed(), GatedDNS(["127.0.0.1"]))
+    assert (await api.get(f"/jobs/{job_id}")).json()["status"] == "completed"
+    response = await api.post(f"/jobs/{job_id}/deliveries/redeliver")
+    assert response.status_code == 409
+    assert "callback_url" in response.json()["detail"]
+    assert await deliveries_of(api, job_id) == []
+
+
+async def test_openapi_documents_the_delivery_routes(api: httpx.AsyncClient) -> None:
+    document = (await api.get("/openapi.json")).json()
+    assert "get" in document["paths"]["/jobs/{job_id}/deliveries"]
+    assert "post" in document["paths"]["/jobs/{job_id}/deliveries/redeliver"]
+    for model in ("WebhookDelivery", "WebhookDeliveryList", "WebhookAttempt"):
+        assert model in document["components"]["schemas"]

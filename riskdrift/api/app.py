@@ -28,6 +28,7 @@ from riskdrift.api.limits import SubmissionLimiter
 from riskdrift.api.middleware import BodySizeLimit, RequestLog
 from riskdrift.api.openapi import build_openapi
 from riskdrift.api.problems import EXCEPTION_HANDLERS
+from riskdrift.api.routes_ops import JobCounting, OpsEndpoints
 from riskdrift.api.state import AppState
 from riskdrift.config import Settings
 from riskdrift.events.hub import EventHub, EventHubConfig
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, *,
         settings = Settings()
         configure_logging(settings)
     openapi = build_openapi()
+    ops = OpsEndpoints(settings)  # this process's metrics registry, /metrics and /dashboard
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[AppState]:
@@ -98,6 +100,7 @@ def create_app(settings: Settings | None = None, *,
         ),
         Route("/healthz", routes_health.healthz, methods=["GET"]),
         Route("/readyz", routes_health.readyz, methods=["GET"]),
+        *ops.routes(),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/stream/{job_id}", routes_stream.stream_job, methods=["GET"]),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
@@ -106,6 +109,7 @@ def create_app(settings: Settings | None = None, *,
         routes=routes,
         middleware=[
             Middleware(RequestLog),
+            Middleware(JobCounting, queue=settings.queue_name),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             Middleware(ApiKeyAuth),
         ],

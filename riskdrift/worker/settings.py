@@ -124,7 +124,7 @@ def build_worker_settings(
                 timeout=settings.job_timeout,
             ),
             func(
-                instrument_webhook(deliver_webhook),
+                instrument_webhook(deliver_webhook),  # type: ignore[arg-type]
                 name="deliver_webhook",
                 timeout=int(settings.webhook_timeout) + 30,
             ),

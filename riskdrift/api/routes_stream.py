@@ -255,10 +255,12 @@ async def stream_job(request: Request) -> Response:
     hub = state["hub"]
     tail = await read_tail(hub.replay, stream_key(job.id))
     finished = job.status.finished
-    if requested is not None and finished:
+    if requested is not None:
+        # The worker publishes the terminal event after the guarded UPDATE that
+        # finishes the job, so the stream's own end is authoritative here.
         terminal_seen = (tail.last is not None and tail.last.event in TERMINAL_EVENTS
                          and requested >= tail.last.id)
-        if terminal_seen or (tail.last is None and requested == MAX_ID):
+        if terminal_seen or (finished and tail.last is None and requested == MAX_ID):
             return Response(status_code=204)
     source = JobEventSource(request, hub, job.id, requested, tail, finished)
     return JobEventResponse(source)

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
+import asyncpg
 import httpx
 import pytest
 from arq import ArqRedis
@@ -33,7 +34,8 @@ from riskdrift.agent.progress import ProgressReporter
 from riskdrift.api.app import create_app
 from riskdrift.config import Settings
 from riskdrift.errors import FilingNotFound
-from riskdrift.models import AnalysisResult, AnalyzeRequest
+from riskdrift.models import AnalysisResult, AnalyzeRequest, JobStatus
+from riskdrift.store import deliveries, jobs
 from riskdrift.webhooks import generate_secret, webhook_id
 from riskdrift.worker.context import Agent
 from riskdrift.worker.settings import build_worker_settings
@@ -419,3 +421,30 @@ async def test_openapi_documents_the_delivery_routes(api: httpx.AsyncClient) -> 
     assert "post" in document["paths"]["/jobs/{job_id}/deliveries/redeliver"]
     for model in ("WebhookDelivery", "WebhookDeliveryList", "WebhookAttempt"):
         assert model in document["components"]["schemas"]
+
+
+async def test_rerun_of_a_finished_job_schedules_its_missing_webhook(
+    db: asyncpg.Pool, redis: ArqRedis, wh_settings: Settings
+) -> None:
+    receiver = ScriptedReceiver()
+    async with serve(receiver.app()) as base_url:
+        request = AnalyzeRequest(ticker="ACME", years=[2024, 2023], callback_url=f"{base_url}/hook")
+        job, _ = await jobs.create_job(db, request, tenant="default")
+        # A worker died right after the terminal UPDATE: no delivery row, nothing queued.
+        await jobs.start_attempt(db, job.id)
+        await jobs.finish_job(db, job.id, JobStatus.FAILED, error="worker lost")
+        # arq runs the analysis job again (at least once); it finds the job finished.
+        await redis.enqueue_job(
+            "analyze_risk_drift",
+            str(job.id),
+            _job_id=str(job.id),
+            _queue_name=wh_settings.queue_name,
+        )
+        await drain(wh_settings, succeed(), GatedDNS(["127.0.0.1"]))
+
+    (hook,) = receiver.received
+    assert hook.verified
+    assert json.loads(hook.body)["data"]["error"] == "worker lost"
+    delivery = await deliveries.get_delivery(db, job.id, "job.failed")
+    assert delivery is not None
+    assert (delivery.status, delivery.attempts) == ("delivered", 1)

@@ -24,7 +24,7 @@
     return node;
   };
   const pct = (x) => (x === null || x === undefined ? "–" : (100 * x).toFixed(1) + " %");
-  const secs = (s) => (s === null || s === undefined ? "–" : s < 90 ? s.toFixed(1) + " s" : (s / 60).toFixed(1) + " min");
+  const secs = (s) => (s === null || s === undefined ? "–" : s < 10 ? s.toFixed(2) + " s" : s < 90 ? s.toFixed(1) + " s" : (s / 60).toFixed(1) + " min");
 
   function grade(card, value, good, warn) {
     const node = $(card);
@@ -82,6 +82,9 @@
     const known = jobs.get(job.job_id);
     jobs.set(job.job_id, job);
     renderJobs();
+    if (["completed", "failed", "cancelled"].includes(job.status) && (!known || known.status !== job.status)) {
+      pollSummary();  // the last hour's figures just changed
+    }
     if (job.status === "completed" && (!known || known.status !== "completed") && selected === null) {
       showResult(job.job_id);
     }
@@ -94,8 +97,8 @@
   }
 
   function renderHeatmap(h) {
-    const cell = 56, rowLabel = 190, colLabel = 110, cw = cell, ch = 26;
-    const width = rowLabel + h.columns.length * cw + 10, height = colLabel + h.rows.length * ch + 10;
+    const cell = 56, rowLabel = 190, colLabel = 150, cw = cell, ch = 26;
+    const width = rowLabel + h.columns.length * cw + 90, height = colLabel + h.rows.length * ch + 10;
     const svg = svgEl("svg", { width, height, viewBox: "0 0 " + width + " " + height, id: "heatmap-svg", role: "img" });
     const max = h.columns.map((_, c) => Math.max(1e-9, ...h.values.map((r) => Math.abs(r[c]))));
     h.columns.forEach((name, c) => {

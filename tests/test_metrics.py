@@ -54,18 +54,19 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 async def test_queue_depth_counts_only_ready_jobs(redis: ArqRedis, settings: Settings) -> None:
     queue = settings.queue_name
-    await redis.enqueue_job("analyze_risk_drift", "a", _job_id="ready", _queue_name=queue)
-    await redis.enqueue_job(
-        "analyze_risk_drift", "b", _job_id="deferred", _queue_name=queue, _defer_by=600
-    )
-    await redis.enqueue_job("analyze_risk_drift", "c", _job_id="running", _queue_name=queue)
-    await redis.set(in_progress_key_prefix + "running", b"1", px=60_000)
+    ready, deferred, running = (f"{name}-{uuid.uuid4().hex}" for name in ("r", "d", "p"))
+    for job_id, defer in ((ready, None), (deferred, 600), (running, None)):
+        job = await redis.enqueue_job(
+            "analyze_risk_drift", job_id, _job_id=job_id, _queue_name=queue, _defer_by=defer
+        )
+        assert job is not None
+    await redis.set(in_progress_key_prefix + running, b"1", px=60_000)
     try:
         depth = await queue_depth(redis, queue)
         assert (depth.ready, depth.deferred, depth.running) == (1, 1, 1)
         assert await redis.zcard(queue) == 3  # what arq's own "queued" figure would say
     finally:
-        await redis.delete(in_progress_key_prefix + "running")
+        await redis.delete(in_progress_key_prefix + running)
 
 
 async def test_worker_publication_edgar_and_webhook_hooks(

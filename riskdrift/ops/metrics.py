@@ -269,16 +269,20 @@ class Tally:
         """Write the increments; ``False`` (logged, never raised) if Redis failed."""
         if not self.increments:
             return True
+        # Take the batch before awaiting: increments added meanwhile (concurrent jobs
+        # sharing this tally) go into the next flush, never into this one twice.
+        batch, self.increments = self.increments, defaultdict(float)
         key = counters_key(self.queue)
         try:
             async with redis.pipeline(transaction=False) as pipe:
-                for name, amount in self.increments.items():
+                for name, amount in batch.items():
                     pipe.hincrbyfloat(key, name, amount)
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             log.warning("metrics_flush_failed", queue=self.queue, error=type(exc).__name__)
+            for name, amount in batch.items():  # keep them for the next flush
+                self.increments[name] += amount
             return False
-        self.increments.clear()
         return True
 
 

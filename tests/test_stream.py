@@ -13,12 +13,13 @@ import asyncpg
 import httpx
 import pytest
 from arq import ArqRedis
+from httpx_sse import ServerSentEvent
 
 from riskdrift.api.app import create_app
 from riskdrift.config import Settings
 from riskdrift.events.hub import EventHubConfig
 from riskdrift.events.publish import stream_key
-from riskdrift.models import JobStatus
+from riskdrift.models import EventName, JobStatus
 from riskdrift.store import jobs
 from tests.conftest import serve
 from tests.test_stream_helpers import (
@@ -167,8 +168,8 @@ async def test_trimmed_history_of_running_job_resyncs_then_goes_live(
 
     seen: list[str] = []
 
-    def track(events: list[object]) -> bool:
-        seen[:] = [e.id for e in events]  # type: ignore[attr-defined]
+    def track(events: list[ServerSentEvent]) -> bool:
+        seen[:] = [e.id for e in events]
         return False
 
     async with asyncio.timeout(10):
@@ -219,8 +220,8 @@ async def test_live_events_arrive_while_connected(
     ids = [await emit(redis, settings, job_id, "job_queued")]
     seen: list[str] = []
 
-    def progress(events: list[object]) -> bool:
-        seen[:] = [e.id for e in events]  # type: ignore[attr-defined]
+    def progress(events: list[ServerSentEvent]) -> bool:
+        seen[:] = [e.id for e in events]
         return False
 
     async with asyncio.timeout(15):
@@ -267,7 +268,7 @@ async def test_resume_races_publishing(
 
     async def publisher() -> None:
         for n in range(1, total):
-            event = "job_completed" if n == total - 1 else "step_complete"
+            event: EventName = "job_completed" if n == total - 1 else "step_complete"
             ids.append(await emit(redis, settings, job_id, event, step=f"s{n}",
                                   progress=n * 100 // total))
             if n % 20 == 0:
@@ -384,15 +385,15 @@ async def test_hub_reconnects_after_its_connection_is_killed(
     ids = [await emit(redis, settings, job_id, "job_queued")]
     seen: list[str] = []
 
-    def track(events: list[object]) -> bool:
-        seen[:] = [e.id for e in events]  # type: ignore[attr-defined]
+    def track(events: list[ServerSentEvent]) -> bool:
+        seen[:] = [e.id for e in events]
         return False
 
     async with asyncio.timeout(20):
         reader = asyncio.create_task(read_stream(client, job_id, until=track))
         await wait_for(lambda: seen == ids)
         for conn in await redis_clients_named(redis, hub_name + "-reader"):
-            await redis.execute_command("CLIENT", "KILL", "ID", str(conn["id"]))
+            await redis.client_kill_filter(_id=str(conn["id"]))
         # Published while the hub's reader is down or reconnecting.
         for n in range(5):
             ids.append(await emit(redis, settings, job_id, "step_complete", step=f"s{n}",
@@ -400,3 +401,38 @@ async def test_hub_reconnects_after_its_connection_is_killed(
         ids.append(await emit(redis, settings, job_id, "job_completed", progress=100))
         got = await reader
     assert got.ids == ids
+
+
+async def test_new_stream_wakes_the_blocked_reader(
+    settings: Settings, db: asyncpg.Pool, redis: ArqRedis, hub_name: str
+) -> None:
+    """A stream joining the watched set is read at once, not after XREAD's block times out."""
+    config = EventHubConfig(client_name=hub_name, block_ms=10_000)
+    first, second = await new_job(db), await new_job(db)
+    await emit(redis, settings, first, "job_queued")
+    await emit(redis, settings, second, "job_queued")
+    seen: list[str] = []
+
+    def track(events: list[ServerSentEvent]) -> bool:
+        seen[:] = [e.event for e in events]
+        return False
+
+    async with api_client(settings, config) as http:
+        loop = asyncio.get_running_loop()
+        # The reader is now blocked in a 10 s XREAD on the first job's stream only.
+        watcher = asyncio.create_task(read_stream(http, first, until=lambda ev: len(ev) == 2))
+        async with asyncio.timeout(5):
+            while not any("b" in str(c["flags"]) and c["cmd"] == "xread"  # noqa: ASYNC110
+                          for c in await redis_clients_named(redis, hub_name + "-reader")):
+                await asyncio.sleep(0.01)
+        reader = asyncio.create_task(read_stream(http, second, until=track))
+        async with asyncio.timeout(5):
+            await wait_for(lambda: seen == ["job_queued"])
+            started = loop.time()
+            await emit(redis, settings, second, "job_completed", progress=100)
+            await reader
+        woke_after = loop.time() - started
+        await emit(redis, settings, first, "job_completed", progress=100)
+        async with asyncio.timeout(15):
+            await watcher
+    assert woke_after < 1.0  # without CLIENT UNBLOCK this takes up to block_ms (10 s)

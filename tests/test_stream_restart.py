@@ -19,6 +19,7 @@ import asyncpg
 import httpx
 import pytest
 from arq import ArqRedis
+from httpx_sse import ServerSentEvent
 from redis.asyncio import Redis
 
 from riskdrift.api.app import create_app
@@ -149,8 +150,8 @@ async def test_hub_survives_a_redis_restart(settings: Settings, db: asyncpg.Pool
             ids = [await emit(publisher, own, job_id, "job_queued")]
             seen: list[str] = []
 
-            def track(events: list[object]) -> bool:
-                seen[:] = [e.id for e in events]  # type: ignore[attr-defined]
+            def track(events: list[ServerSentEvent]) -> bool:
+                seen[:] = [e.id for e in events]
                 return False
 
             config = EventHubConfig(client_name=f"rd-restart-{uuid.uuid4().hex[:8]}",

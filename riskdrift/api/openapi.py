@@ -179,14 +179,24 @@ def build_openapi() -> dict[str, Any]:
             "/stream/{job_id}": {
                 "get": {
                     "summary": "Progress events (Server-Sent Events)",
-                    "parameters": [JOB_ID],
+                    "description": "Frames carry id (the stream entry id), event and data "
+                    "(JSON). Last-Event-ID resumes exactly; a trimmed or expired history "
+                    "gives a `resync` event with the Job view. See docs/SSE.md.",
+                    "parameters": [
+                        JOB_ID,
+                        {"name": "Last-Event-ID", "in": "header", "required": False,
+                         "schema": {"type": "string", "pattern": "^[0-9]+-[0-9]+$"}},
+                        {"name": "last_event_id", "in": "query", "required": False,
+                         "description": "Last-Event-ID for clients that cannot set headers",
+                         "schema": {"type": "string", "pattern": "^[0-9]+-[0-9]+$"}},
+                    ],
                     "responses": {
                         "200": {
                             "description": "event stream",
                             "content": {"text/event-stream": {"schema": {"type": "string"}}},
                         },
                         "204": {"description": "the job's stream already ended"},
-                        **_problems(404),
+                        **_problems(400, 404, 503),
                     },
                 }
             },

@@ -54,11 +54,19 @@ async def test_reconcile(db: asyncpg.Pool, redis: ArqRedis, settings: Settings) 
         "analyze_risk_drift", str(enqueued), _job_id=str(enqueued), _queue_name=settings.queue_name
     )
 
+    # Claimed by a worker that died before its heartbeat ran: arq's claim is 610 s long.
+    claimed = await orphan(db, status="processing", attempts=1)
+    await redis.enqueue_job(
+        "analyze_risk_drift", str(claimed), _job_id=str(claimed), _queue_name=settings.queue_name
+    )
+    await redis.psetex(f"arq:in-progress:{claimed}", 610_000, b"1")
+
     counts = await reconcile(ctx)
-    assert counts == {"requeued": 2, "failed": 2, "checked": 5}
+    assert counts == {"requeued": 2, "failed": 2, "released": 1, "checked": 6}
+    assert await redis.exists(f"arq:in-progress:{claimed}") == 0
 
     queue = {m.decode() for m in await redis.zrange(settings.queue_name, 0, -1)}
-    assert queue == {str(lost_queued), str(lost_running), str(enqueued)}
+    assert queue == {str(lost_queued), str(lost_running), str(enqueued), str(claimed)}
     for job_id, reason in [
         (exhausted, f"workers stopped while running the job {settings.max_retries + 1} times"),
         (abandoned, "job exceeded every time limit and was abandoned"),
@@ -78,7 +86,7 @@ async def test_reconcile(db: asyncpg.Pool, redis: ArqRedis, settings: Settings) 
         return tiny_result(request)
 
     await run(ScriptedAgent(finish), settings)
-    for job_id in (lost_queued, lost_running, enqueued):
+    for job_id in (lost_queued, lost_running, enqueued, claimed):
         job = await jobs.get_job(db, job_id)
         assert job is not None
         assert job.status == "completed"

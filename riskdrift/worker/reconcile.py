@@ -9,6 +9,9 @@ worker (arq's cron runs each tick once per queue) repairs that:
 - a ``queued`` or ``processing`` job older than ``reconcile_grace`` with no arq
   job behind it (no job key, not in the queue, no in-progress claim) is
   enqueued again — unless it has used every attempt, then it fails with a reason;
+- such a job whose arq claim was never shortened by a heartbeat (its worker died
+  between claiming and starting it) has the claim released, so it runs again
+  within a reconcile interval instead of after the job timeout;
 - a job ``processing`` for longer than every limit allows (all attempts at the
   hard time limit plus backoff) fails with a reason.
 """
@@ -31,15 +34,19 @@ log = structlog.get_logger(__name__)
 BATCH = 500
 
 
-async def _has_queue_entry(ctx: WorkerContext, job_ids: list[uuid.UUID]) -> list[bool]:
+async def _queue_state(ctx: WorkerContext, job_ids: list[uuid.UUID]) -> list[tuple[bool, int]]:
+    """Per job: whether arq still has it (job key or queue entry), and its claim's PTTL."""
     queue = ctx["settings"].queue_name
     async with ctx["redis"].pipeline(transaction=False) as pipe:
         for job_id in job_ids:
             pipe.exists(job_key_prefix + str(job_id))
             pipe.zscore(queue, str(job_id))
-            pipe.exists(in_progress_key_prefix + str(job_id))
+            pipe.pttl(in_progress_key_prefix + str(job_id))
         replies = await pipe.execute()
-    return [any(replies[i : i + 3]) for i in range(0, len(replies), 3)]
+    return [
+        (bool(replies[i]) or replies[i + 1] is not None or replies[i + 2] > 0, replies[i + 2])
+        for i in range(0, len(replies), 3)
+    ]
 
 
 async def _fail(ctx: WorkerContext, job_id: uuid.UUID, reason: str) -> bool:
@@ -69,18 +76,24 @@ async def reconcile(ctx: WorkerContext) -> dict[str, int]:
     stale = await jobs.unfinished_since(
         ctx["pool"], before=now - dt.timedelta(seconds=settings.reconcile_grace), limit=BATCH
     )
-    requeued = failed = 0
+    requeued = failed = released = 0
     max_attempts = settings.max_retries + 1
     # A job may legitimately run max_attempts times at the hard limit, with backoff between.
     deadline = now - dt.timedelta(
         seconds=max_attempts * (settings.job_timeout + settings.retry_backoff_max)
     )
-    for job, has_entry in zip(
-        stale, await _has_queue_entry(ctx, [j.id for j in stale]), strict=True
-    ):
+    states = await _queue_state(ctx, [j.id for j in stale])
+    for job, (has_entry, claim_ms) in zip(stale, states, strict=True):
         started = job.started_at or job.created_at
         if job.status is JobStatus.PROCESSING and started < deadline:
             failed += await _fail(ctx, job.id, "job exceeded every time limit and was abandoned")
+            continue
+        if claim_ms > settings.job_claim_ttl * 1000 * 2:
+            # arq's long claim that no heartbeat ever shortened: the worker died between
+            # claiming the job and starting it. Release it so any worker can take it.
+            await ctx["redis"].delete(in_progress_key_prefix + str(job.id))
+            released += 1
+            log.warning("stale_claim_released", job_id=str(job.id), claim_ms=claim_ms)
             continue
         if has_entry:
             continue
@@ -94,6 +107,8 @@ async def reconcile(ctx: WorkerContext) -> dict[str, int]:
         )
         requeued += 1
         log.warning("job_requeued_by_reconciler", job_id=str(job.id), status=job.status.value)
-    if requeued or failed:
-        log.info("reconciled", requeued=requeued, failed=failed, checked=len(stale))
-    return {"requeued": requeued, "failed": failed, "checked": len(stale)}
+    if requeued or failed or released:
+        log.info(
+            "reconciled", requeued=requeued, failed=failed, released=released, checked=len(stale)
+        )
+    return {"requeued": requeued, "failed": failed, "released": released, "checked": len(stale)}

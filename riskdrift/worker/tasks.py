@@ -60,8 +60,13 @@ async def _ensure_terminal_event(ctx: WorkerContext, job_id: uuid.UUID) -> None:
         return
     await _publish(
         ctx,
-        make_event(TERMINAL_EVENT[job.status], job_id, status=job.status, error=job.error,
-                   progress=100 if job.status is JobStatus.COMPLETED else None),
+        make_event(
+            TERMINAL_EVENT[job.status],
+            job_id,
+            status=job.status,
+            error=job.error,
+            progress=100 if job.status is JobStatus.COMPLETED else None,
+        ),
     )
     log.info("terminal_event_restored", status=job.status.value)
 
@@ -95,7 +100,19 @@ async def analyze_risk_drift(ctx: WorkerContext, job_id: str) -> str:
     attempt = ctx.get("job_try", 1)
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(job_id=job_id, attempt=attempt)
+    # Shorten arq's claim before anything else: a worker killed at any later point
+    # frees the job within job_claim_ttl instead of job_timeout + 10 s.
+    async with heartbeat(
+        ctx["redis"],
+        job_id,
+        claim_ttl=settings.job_claim_ttl,
+        interval=settings.heartbeat_interval,
+    ):
+        return await _analyze(ctx, job_uuid, attempt)
 
+
+async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int) -> str:
+    settings = ctx["settings"]
     job = await jobs.start_attempt(ctx["pool"], job_uuid)
     if job is None:
         log.info("job_skipped", reason="finished, cancelled or unknown")
@@ -108,15 +125,7 @@ async def analyze_risk_drift(ctx: WorkerContext, job_id: str) -> str:
 
     try:
         request = AnalyzeRequest(ticker=job.ticker, years=list(job.years))
-        async with (
-            heartbeat(
-                ctx["redis"],
-                job_id,
-                claim_ttl=settings.job_claim_ttl,
-                interval=settings.heartbeat_interval,
-            ),
-            asyncio.timeout(settings.job_soft_time_limit),
-        ):
+        async with asyncio.timeout(settings.job_soft_time_limit):
             result = await ctx["agent"].arun(request, _progress_reporter(ctx, job_uuid))
     except asyncio.CancelledError:
         # Either the client cancelled (the API already marked the job) or the worker is

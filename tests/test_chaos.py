@@ -1,0 +1,139 @@
+"""Chaos: 200 jobs, two worker processes, a worker SIGKILLed at random moments five times.
+
+Every job must end ``completed`` with exactly one result row and exactly one
+terminal event in its stream; the heartbeat's short claim lets a surviving or
+restarted worker pick up a killed worker's jobs within seconds. Prints the
+median recovery time (kill → the job's next ``job_started``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from arq import ArqRedis
+
+from riskdrift.api.app import create_app
+from riskdrift.config import Settings
+from riskdrift.devrun import sample_filings_dir
+from riskdrift.events.publish import parse_entry, stream_key
+from riskdrift.models import TERMINAL_EVENTS
+from tests.conftest import serve
+from tests.corpus import ROOT
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow]
+
+JOBS = 200
+KILLS = 5
+CLAIM_TTL = 3.0
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "riskdrift", "worker"],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+async def count(db: asyncpg.Pool, status: str) -> int:
+    n: int = await db.fetchval("SELECT count(*) FROM jobs WHERE status = $1", status)
+    return n
+
+
+async def test_sigkilled_workers_lose_nothing(
+    settings: Settings, db: asyncpg.Pool, redis: ArqRedis, tmp_path: Path
+) -> None:
+    rng = random.Random(20261128)
+    env = {
+        **os.environ,
+        "REDIS_URL": settings.redis_url,
+        "DATABASE_URL": settings.database_url,
+        "RISKDRIFT_DATABASE_SCHEMA": settings.database_schema,
+        "RISKDRIFT_QUEUE_NAME": settings.queue_name,
+        "RISKDRIFT_FILINGS_DIR": str(sample_filings_dir()),
+        "RISKDRIFT_JOB_CLAIM_TTL": str(CLAIM_TTL),
+        "RISKDRIFT_HEARTBEAT_INTERVAL": "0.5",
+        "RISKDRIFT_WORKER_MAX_JOBS": "4",
+        "RISKDRIFT_WORKER_POLL_DELAY": "0.05",
+        "RISKDRIFT_ANALYSIS_PROCESSES": "0",
+        "RISKDRIFT_RECONCILE_INTERVAL": "5",
+        "RISKDRIFT_RECONCILE_GRACE": "5",
+        "RISKDRIFT_LOG_LEVEL": "WARNING",
+    }
+    logs = [tmp_path / "worker-0.log", tmp_path / "worker-1.log"]
+    workers = [start_worker(env, log) for log in logs]
+    kills: list[tuple[float, set[str]]] = []
+    try:
+        async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
+            job_ids = []
+            for _ in range(JOBS):
+                accepted = await client.post(
+                    "/analyze", json={"ticker": "ACME", "years": [2024, 2023]}
+                )
+                assert accepted.status_code == 202
+                job_ids.append(accepted.json()["job_id"])
+
+        async with asyncio.timeout(150):
+            for _ in range(KILLS):
+                # A random moment while jobs are running.
+                target = await count(db, "completed") + rng.randint(5, 25)
+                while await count(db, "completed") < min(target, JOBS - 10):
+                    await asyncio.sleep(0.05)
+                victim = rng.randrange(len(workers))
+                running = {
+                    str(r["id"])
+                    for r in await db.fetch("SELECT id FROM jobs WHERE status = 'processing'")
+                }
+                workers[victim].send_signal(signal.SIGKILL)
+                workers[victim].wait()
+                kills.append((time.time(), running))
+                workers[victim] = start_worker(env, logs[victim])
+            while await count(db, "completed") < JOBS:
+                failed = await db.fetch("SELECT id, error FROM jobs WHERE status = 'failed'")
+                assert not failed, failed
+                await asyncio.sleep(0.1)
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=30)
+
+    assert await count(db, "completed") == JOBS
+    result_rows = await db.fetchval("SELECT count(*) FROM analysis_results")
+    assert result_rows == JOBS
+    recoveries = []
+    for job_id in job_ids:
+        events = [parse_entry(fields) for _, fields in await redis.xrange(stream_key(job_id))]
+        terminal = [e.event for e in events if e.event in TERMINAL_EVENTS]
+        assert terminal == ["job_completed"], (job_id, [e.event for e in events])
+        for killed_at, running in kills:
+            if job_id in running:
+                restarts = [
+                    e.at
+                    for e in events
+                    if e.event == "job_started" and e.at.timestamp() > killed_at
+                ]
+                if restarts:
+                    recoveries.append(min(restarts).timestamp() - killed_at)
+    assert recoveries, "no killed job was recovered by another run"
+    median = statistics.median(recoveries)
+    print(
+        f"\nchaos: {JOBS} jobs, {KILLS} SIGKILLs, {len(recoveries)} interrupted jobs re-run; "
+        f"recovery median {median:.2f} s, max {max(recoveries):.2f} s "
+        f"(claim TTL {CLAIM_TTL} s)"
+    )
+    assert max(recoveries) < 60

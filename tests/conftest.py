@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import asyncpg
@@ -67,6 +67,7 @@ async def settings(services: EmbeddedServices) -> AsyncIterator[Settings]:
         analysis_processes=0,
         webhook_allowed_cidrs=["127.0.0.0/8"],
         auth_enabled=False,  # tests of auth turn it on (tests/test_auth.py)
+        submit_rate_limit="",  # the window lives in shared Redis; tests/test_auth.py sets one
         edgar_cache_dir=ROOT / ".data" / "test" / f"edgar-{tag}",
         _env_file=None,  # type: ignore[call-arg]
     )
@@ -122,3 +123,18 @@ def burst_worker(worker_settings: type, **overrides: Any) -> Worker:
     options: dict[str, Any] = {"burst": True, "poll_delay": 0, "handle_signals": False}
     options.update(overrides)
     return create_worker(worker_settings, **options)
+
+
+async def eventually(
+    predicate: Callable[[], Awaitable[bool]], *, deadline: float, interval: float = 0.05
+) -> None:
+    """Poll ``predicate`` until it holds; fail with TimeoutError after ``deadline`` seconds.
+
+    For conditions that live in another process (Postgres rows, Redis keys) and so
+    cannot be awaited as an event.
+    """
+    async with asyncio.timeout(deadline):
+        while True:
+            if await predicate():
+                return
+            await asyncio.sleep(interval)

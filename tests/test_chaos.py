@@ -28,7 +28,7 @@ from riskdrift.config import Settings
 from riskdrift.devrun import sample_filings_dir
 from riskdrift.events.publish import parse_entry, stream_key
 from riskdrift.models import TERMINAL_EVENTS
-from tests.conftest import serve
+from tests.conftest import eventually, serve
 from tests.corpus import ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow]
@@ -91,8 +91,12 @@ async def test_sigkilled_workers_lose_nothing(
             for _ in range(KILLS):
                 # A random moment while jobs are running.
                 target = await count(db, "completed") + rng.randint(5, 25)
-                while await count(db, "completed") < min(target, JOBS - 10):
-                    await asyncio.sleep(0.05)
+                goal = min(target, JOBS - 10)
+
+                async def reached(goal: int = goal) -> bool:
+                    return await count(db, "completed") >= goal
+
+                await eventually(reached, deadline=60)
                 victim = rng.randrange(len(workers))
                 running = {
                     str(r["id"])
@@ -102,10 +106,13 @@ async def test_sigkilled_workers_lose_nothing(
                 workers[victim].wait()
                 kills.append((time.time(), running))
                 workers[victim] = start_worker(env, logs[victim])
-            while await count(db, "completed") < JOBS:
+
+            async def all_done() -> bool:
                 failed = await db.fetch("SELECT id, error FROM jobs WHERE status = 'failed'")
                 assert not failed, failed
-                await asyncio.sleep(0.1)
+                return await count(db, "completed") == JOBS
+
+            await eventually(all_done, deadline=120)
     finally:
         for worker in workers:
             worker.terminate()

@@ -44,8 +44,9 @@ def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
 
 
 @pytest.fixture
-def service(settings: Settings, tmp_path: Path) -> Iterator[str]:
-    """API + one worker process against this test's schema and queue; yields the base URL."""
+def service(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """API + one worker process against this test's schema and queue, with auth on;
+    yields the base URL and the headers of an API key made with ``riskdrift keys create``."""
     port = free_port()
     env = {
         **os.environ,
@@ -56,6 +57,7 @@ def service(settings: Settings, tmp_path: Path) -> Iterator[str]:
         "RISKDRIFT_FILINGS_DIR": str(REAL10K),
         "RISKDRIFT_ANALYSIS_PROCESSES": "1",
         "RISKDRIFT_LOG_FORMAT": "json",
+        "RISKDRIFT_AUTH_ENABLED": "true",
     }
     procs = [
         spawn(["api", "--port", str(port)], env, tmp_path / "api.log"),
@@ -75,7 +77,17 @@ def service(settings: Settings, tmp_path: Path) -> Iterator[str]:
 
     try:
         wait_until(ready, 60, "the API to become ready")
-        yield base_url
+        created = subprocess.run(
+            [sys.executable, "-m", "riskdrift", "keys", "create", "e2e"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        key = created.stdout.strip().splitlines()[-1]
+        yield base_url, {"Authorization": f"Bearer {key}"}
     finally:
         for proc in procs:
             proc.terminate()
@@ -87,8 +99,12 @@ def service(settings: Settings, tmp_path: Path) -> Iterator[str]:
 
 
 @needs_corpus
-def test_nvda_pair_completes_with_the_design_result(service: str) -> None:
-    with httpx.Client(base_url=service, timeout=10) as client:
+def test_nvda_pair_completes_with_the_design_result(
+    service: tuple[str, dict[str, str]],
+) -> None:
+    base_url, auth = service
+    with httpx.Client(base_url=base_url, timeout=10, headers=auth) as client:
+        assert client.get("/jobs", headers={"Authorization": ""}).status_code == 401
         accepted = client.post("/analyze", json={"ticker": "NVDA", "years": [2025, 2024]})
         assert accepted.status_code == 202, accepted.text
         job_id = accepted.json()["job_id"]

@@ -9,8 +9,8 @@ riskdrift.api.app:create_app`` builds Settings from the environment.
 from __future__ import annotations
 
 import contextlib
-from functools import partial
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 
 import structlog

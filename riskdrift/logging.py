@@ -46,6 +46,23 @@ def redact_secrets(
     return event_dict
 
 
+def _stderr_logger(*args: Any) -> structlog.PrintLogger:
+    # Look sys.stderr up per logger: a test runner may swap and close it.
+    return structlog.PrintLogger(sys.stderr)
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A StreamHandler that always writes to the current ``sys.stderr``."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass  # the stream is always the current sys.stderr
+
+
 def configure_logging(settings: Settings) -> None:
     """Configure structlog and the standard library logging for this process."""
     level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
@@ -64,11 +81,12 @@ def configure_logging(settings: Settings) -> None:
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=True,
+        logger_factory=_stderr_logger,
+        # Not cached: tests (structlog.testing.capture_logs) and re-configuration must take effect.
+        cache_logger_on_first_use=False,
     )
     # Route arq's and uvicorn's stdlib logs through the same redaction and format.
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],

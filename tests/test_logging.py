@@ -1,0 +1,56 @@
+"""Logging: secrets never reach the log output, JSON lines in production."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import structlog
+
+from riskdrift.config import Settings
+from riskdrift.logging import configure_logging
+
+
+@pytest.fixture
+def json_logs() -> Settings:
+    settings = Settings(environment="production", _env_file=None)  # type: ignore[call-arg]
+    configure_logging(settings)
+    return settings
+
+
+def test_secrets_are_redacted(json_logs: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    log = structlog.get_logger("test")
+    log.info(
+        "connecting",
+        database_url="postgresql://riskdrift:hunter2@db:5432/riskdrift",
+        dsn="redis://:s3cret@cache:6379/0",
+        webhook_secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        note="key rdk_abcdefghijklmnop and header Bearer tok.en-123 and whsec_QUJDREVGR0g=",
+        api_key="anything",
+        password="pw",
+    )
+    out = capsys.readouterr().err
+    for secret in [
+        "hunter2",
+        "s3cret",
+        "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "rdk_abcdefghijklmnop",
+        "tok.en-123",
+        "QUJDREVGR0g",
+        "anything",
+        '"pw"',
+    ]:
+        assert secret not in out, secret
+    line = json.loads(out.strip().splitlines()[-1])
+    assert line["event"] == "connecting"
+    assert line["level"] == "info"
+    assert line["dsn"] == "[redacted]"  # a key that names a secret is dropped whole
+    assert line["database_url"] == "postgresql://riskdrift:[redacted]@db:5432/riskdrift"
+
+
+def test_free_text_urls_keep_their_host(
+    json_logs: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    structlog.get_logger("test").warning("retrying", target="https://user:pw@hooks.example/x")
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert line["target"] == "https://user:[redacted]@hooks.example/x"

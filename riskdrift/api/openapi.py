@@ -50,6 +50,18 @@ def _problems(*codes: int) -> dict[str, Any]:
     }
 
 
+# One Server-Sent Event as a client parses it; `data` is the JSON of a JobEvent
+# (or of the Job view, for `resync`).
+SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "event": {"type": "string"},
+        "data": {"type": "string"},
+        "retry": {"type": "integer"},
+    },
+}
+
 JOB_ID = {
     "name": "job_id",
     "in": "path",
@@ -185,15 +197,16 @@ def build_openapi() -> dict[str, Any]:
                     "parameters": [
                         JOB_ID,
                         {"name": "Last-Event-ID", "in": "header", "required": False,
-                         "schema": {"type": "string", "pattern": "^[0-9]+-[0-9]+$"}},
+                         "schema": {"type": "string", "pattern": "^([0-9]+-[0-9]+)?$"}},
                         {"name": "last_event_id", "in": "query", "required": False,
-                         "description": "Last-Event-ID for clients that cannot set headers",
-                         "schema": {"type": "string", "pattern": "^[0-9]+-[0-9]+$"}},
+                         "description": "Last-Event-ID for clients that cannot set headers; "
+                         "empty means from the start",
+                         "schema": {"type": "string", "pattern": "^([0-9]+-[0-9]+)?$"}},
                     ],
                     "responses": {
                         "200": {
                             "description": "event stream",
-                            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                            "content": {"text/event-stream": {"schema": SSE_EVENT}},
                         },
                         "204": {"description": "the job's stream already ended"},
                         **_problems(400, 404, 503),

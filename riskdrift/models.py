@@ -10,9 +10,20 @@ import datetime as dt
 import re
 import uuid
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AnyUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AnyUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
+
+if TYPE_CHECKING:
+    from riskdrift.analysis.risks import RiskFactor
 
 TICKER_RE = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
 FIRST_FISCAL_YEAR = 2005  # Item 1A became mandatory for fiscal years ending after 2005-12-01
@@ -243,6 +254,14 @@ class AnalysisResult(BaseModel):
     recommendations: list[str]
     narrative: str | None = None
     method: dict[str, Any] = Field(default_factory=dict)
+    # Each filing's parsed risk factors by fiscal year, as the research agent found them.
+    # In-process only, never serialised: the worker stores them for embeddings and search.
+    _risk_factors: dict[int, tuple[RiskFactor, ...]] = PrivateAttr(default_factory=dict)
+
+    @property
+    def risk_factors(self) -> dict[int, tuple[RiskFactor, ...]]:
+        """The risk texts behind this result, by fiscal year (empty once deserialised)."""
+        return self._risk_factors
 
     @model_validator(mode="after")
     def _years_match_filings(self) -> AnalysisResult:

@@ -132,6 +132,10 @@ class ResearchAgent:
             recommendations=recommendations,
             method=method_record(self.lexicon),
         )
+        # Kept off the wire: the worker stores the risk texts for embeddings and search.
+        result.risk_factors.update(
+            {request.current_year: current.risks, request.previous_year: previous.risks}
+        )
         if self.narrator is not None:
             result.narrative = await self.narrator.narrate(result)
         await progress("writing_summary", _PROGRESS["writing_summary"])

@@ -157,3 +157,70 @@ def build_worker_settings(
         "keep_result": 3600,
     }
     return type("AnalysisWorker", (), attrs)
+
+
+def build_embeddings_worker_settings(settings: Settings) -> type:
+    """The WorkerSettings class of the ``embeddings`` queue (``generate_embeddings``).
+
+    The embedder (and its model weights) is loaded in ``on_startup``, never at import;
+    its CPU work runs on one executor thread, so the event loop keeps serving arq.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from riskdrift.embeddings import create_embedder
+    from riskdrift.store.embeddings import vector_storage
+    from riskdrift.worker.embeddings_task import EmbeddingsContext, generate_embeddings
+
+    async def on_startup(ctx: EmbeddingsContext) -> None:
+        configure_logging(settings)
+        stack = AsyncExitStack()
+        ctx["_stack"] = stack  # type: ignore[typeddict-unknown-key]
+        ctx["settings"] = settings
+        pool = await create_pool(settings)
+        stack.push_async_callback(pool.close)
+        async with pool.acquire() as conn:
+            await migrate(conn)
+        ctx["pool"] = pool
+        ctx["vector_storage"] = await vector_storage(pool)
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
+        stack.callback(executor.shutdown, wait=True, cancel_futures=True)
+        ctx["executor"] = executor
+        embedder = create_embedder(settings, executor=executor)
+        stack.push_async_callback(embedder.aclose)
+        ctx["embedder"] = embedder
+        log.info(
+            "worker_started",
+            queue=settings.embeddings_queue_name,
+            model=embedder.model,
+            storage=ctx["vector_storage"].kind,
+        )
+
+    async def on_shutdown(ctx: EmbeddingsContext) -> None:
+        stack: AsyncExitStack | None = ctx.get("_stack")  # type: ignore[assignment]
+        if stack is not None:
+            await stack.aclose()
+        log.info("worker_stopped", queue=settings.embeddings_queue_name)
+
+    attrs: dict[str, Any] = {
+        "functions": [
+            func(
+                generate_embeddings,  # type: ignore[arg-type]
+                name="generate_embeddings",
+                timeout=settings.embeddings_job_timeout,
+            )
+        ],
+        "queue_name": settings.embeddings_queue_name,
+        "redis_settings": redis_settings(settings),
+        "on_startup": on_startup,
+        "on_shutdown": on_shutdown,
+        "max_jobs": settings.worker_max_jobs,
+        "poll_delay": settings.worker_poll_delay,
+        "job_timeout": settings.embeddings_job_timeout,
+        "max_tries": settings.max_retries + 3,
+        "health_check_interval": settings.worker_health_check_interval,
+        "job_completion_wait": settings.worker_shutdown_grace,
+        "job_serializer": serialization.dumps,
+        "job_deserializer": serialization.loads,
+        "keep_result": 3600,
+    }
+    return type("EmbeddingsWorker", (), attrs)

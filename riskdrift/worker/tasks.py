@@ -21,6 +21,7 @@ from riskdrift.events.publish import make_event, publish, stream_key
 from riskdrift.models import TERMINAL_EVENTS, AnalyzeRequest, EventName, JobEvent, JobStatus
 from riskdrift.store import jobs, results
 from riskdrift.worker.context import WorkerContext
+from riskdrift.worker.embeddings_task import record_analysis_filings
 from riskdrift.worker.heartbeat import heartbeat
 from riskdrift.worker.retry import backoff_delay, is_transient
 from riskdrift.worker.webhook_task import resume_webhook, schedule_webhook
@@ -177,4 +178,5 @@ async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int) -> str
         risks=len(result.risks),
     )
     await schedule_webhook(ctx, finished, result)
+    await record_analysis_filings(ctx, job_uuid, result)  # risks for search; never raises
     return JobStatus.COMPLETED.value

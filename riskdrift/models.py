@@ -323,3 +323,27 @@ class WebhookDeliveryList(BaseModel):
     """``GET /jobs/{id}/deliveries``."""
 
     deliveries: list[WebhookDelivery]
+
+
+# --- semantic risk search (GET /risks/search) -----------------------------------------------
+
+
+class RiskSearchHit(BaseModel):
+    """A stored risk factor and its cosine similarity to the query."""
+
+    ticker: str
+    company: str
+    year: int
+    title: str
+    section: str | None
+    category: str
+    excerpt: str = Field(description="the first 300 characters of the risk's body")
+    score: float = Field(description="cosine similarity to the query, -1..1")
+
+
+class RiskSearchResults(BaseModel):
+    """``GET /risks/search``: best first, from the caller's own analyses only."""
+
+    query: str
+    model: str = Field(description="the embedding model that ranked the results")
+    results: list[RiskSearchHit]

@@ -29,6 +29,7 @@ from riskdrift.api.middleware import BodySizeLimit, RequestLog
 from riskdrift.api.openapi import build_openapi
 from riskdrift.api.problems import EXCEPTION_HANDLERS
 from riskdrift.api.routes_ops import JobCounting, OpsEndpoints
+from riskdrift.api.routes_search import RiskSearch
 from riskdrift.api.state import AppState
 from riskdrift.config import Settings
 from riskdrift.events.hub import EventHub, EventHubConfig
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, *,
         configure_logging(settings)
     openapi = build_openapi()
     ops = OpsEndpoints(settings)  # this process's metrics registry, /metrics and /dashboard
+    search = RiskSearch(settings)  # loads its embedder on the first search
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[AppState]:
@@ -82,6 +84,7 @@ def create_app(settings: Settings | None = None, *,
                 await limiter.aclose()
                 await redis.aclose()
         finally:
+            await search.aclose()
             await pool.close()
         log.info("api_stopped")
 
@@ -94,6 +97,7 @@ def create_app(settings: Settings | None = None, *,
         Route("/jobs/{job_id}", routes_jobs.get_job, methods=["GET"]),
         Route("/jobs/{job_id}/result", routes_jobs.get_result, methods=["GET"]),
         Route("/jobs/{job_id}/cancel", routes_jobs.cancel, methods=["POST"]),
+        Route("/risks/search", search.endpoint, methods=["GET"]),
         Route("/jobs/{job_id}/deliveries", routes_deliveries.list_deliveries, methods=["GET"]),
         Route(
             "/jobs/{job_id}/deliveries/redeliver", routes_deliveries.redeliver, methods=["POST"]

@@ -15,6 +15,7 @@ from riskdrift.models import (
     JobAccepted,
     JobPage,
     Problem,
+    RiskSearchResults,
     WebhookDelivery,
     WebhookDeliveryList,
 )
@@ -29,6 +30,7 @@ MODELS: list[type[BaseModel]] = [
     Problem,
     WebhookDelivery,
     WebhookDeliveryList,
+    RiskSearchResults,
 ]
 
 
@@ -185,6 +187,29 @@ def build_openapi() -> dict[str, Any]:
                     "responses": {
                         "202": _json(WebhookDelivery, "redelivery queued"),
                         **_problems(404, 409),
+                    },
+                }
+            },
+            "/risks/search": {
+                "get": {
+                    "summary": "Semantic search over the risk factors of your analyses",
+                    "description": (
+                        "Ranks the stored risk factors of filings your own jobs analysed by "
+                        "cosine similarity to q, embedded with the server's embedding model. "
+                        "503 if the embedder cannot load. See docs/EMBEDDINGS.md."
+                    ),
+                    "parameters": [
+                        {"name": "q", "in": "query", "required": True,
+                         "schema": {"type": "string", "minLength": 1, "maxLength": 1000}},
+                        {"name": "ticker", "in": "query", "schema": {"type": "string"}},
+                        {"name": "year", "in": "query", "schema": {"type": "integer"}},
+                        {"name": "limit", "in": "query",
+                         "schema": {"type": "integer", "minimum": 1, "maximum": 100,
+                                    "default": 10}},
+                    ],
+                    "responses": {
+                        "200": _json(RiskSearchResults, "matching risks, best first"),
+                        **_problems(400, 422, 503),
                     },
                 }
             },

@@ -1,0 +1,129 @@
+"""``GET /risks/search``: semantic search over the risk factors of the caller's analyses.
+
+The query is embedded with the configured embedder (the same model the
+embeddings worker stores vectors with; vectors of other models are ignored)
+and ranked against stored risk vectors in Postgres. A tenant only sees risks
+of filings its own jobs analysed. The embedder is loaded on the first search,
+not at start-up, so an API that never searches never loads a model; if it
+cannot load, search answers ``503`` and the rest of the API is unaffected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from starlette.requests import Request
+from starlette.responses import Response
+
+from riskdrift.api.auth import tenant_of
+from riskdrift.api.problems import ProblemError
+from riskdrift.api.routes_jobs import model_response
+from riskdrift.api.state import app_state
+from riskdrift.config import Settings
+from riskdrift.embeddings import Embedder, EmbedderUnavailable, create_embedder
+from riskdrift.models import RiskSearchHit, RiskSearchResults, normalise_ticker
+from riskdrift.store import embeddings as store
+
+log = structlog.get_logger(__name__)
+
+MAX_LIMIT = 100
+MAX_QUERY = 1000
+PARAMS = frozenset({"q", "ticker", "year", "limit", "key"})
+
+
+class RiskSearch:
+    """The search endpoint of one app: holds its embedder, loaded on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._embedder: Embedder | None = None
+        self._storage: store.VectorStorage | None = None
+        self._lock = asyncio.Lock()
+
+    async def _ready(self, request: Request) -> tuple[Embedder, store.VectorStorage]:
+        async with self._lock:
+            if self._embedder is None:
+                try:
+                    self._embedder = await asyncio.to_thread(create_embedder, self._settings)
+                except EmbedderUnavailable as exc:
+                    log.warning("search_unavailable", reason=str(exc))
+                    raise ProblemError(
+                        503, "Search unavailable", str(exc), type_="search-unavailable"
+                    ) from None
+            if self._storage is None:
+                self._storage = await store.vector_storage(app_state(request)["pool"])
+            return self._embedder, self._storage
+
+    async def aclose(self) -> None:
+        if self._embedder is not None:
+            await self._embedder.aclose()
+
+    async def endpoint(self, request: Request) -> Response:
+        """The route (a bound method, so Starlette treats it as request → response)."""
+        params = request.query_params
+        unknown = set(params) - PARAMS
+        if unknown:
+            raise ProblemError(
+                400, "Unknown query parameter", ", ".join(sorted(unknown)), type_="validation"
+            )
+        errors = []
+        query = params.get("q", "").strip()
+        if not 1 <= len(query) <= MAX_QUERY:
+            errors.append({"field": "q", "message": f"1 to {MAX_QUERY} characters"})
+        ticker = year = None
+        limit = 10
+        if "ticker" in params:
+            try:
+                ticker = normalise_ticker(params["ticker"])
+            except ValueError as exc:
+                errors.append({"field": "ticker", "message": str(exc)})
+        if "year" in params:
+            if params["year"].isdigit():
+                year = int(params["year"])
+            else:
+                errors.append({"field": "year", "message": "a fiscal year, e.g. 2024"})
+        if "limit" in params:
+            if params["limit"].isdigit() and 1 <= int(params["limit"]) <= MAX_LIMIT:
+                limit = int(params["limit"])
+            else:
+                errors.append({"field": "limit", "message": f"an integer from 1 to {MAX_LIMIT}"})
+        if errors:
+            raise ProblemError(
+                422,
+                "Invalid query",
+                "invalid query parameter(s)",
+                type_="validation",
+                errors=errors,
+            )
+        embedder, storage = await self._ready(request)
+        [vector] = await embedder.embed([query])
+        hits = await store.search(
+            app_state(request)["pool"],
+            storage,
+            vector,
+            model=embedder.model,
+            tenant=tenant_of(request),
+            ticker=ticker,
+            year=year,
+            limit=limit,
+        )
+        return model_response(
+            RiskSearchResults(
+                query=query,
+                model=embedder.model,
+                results=[
+                    RiskSearchHit(
+                        ticker=h.ticker,
+                        company=h.company,
+                        year=h.year,
+                        title=h.title,
+                        section=h.section,
+                        category=h.category,
+                        excerpt=h.excerpt,
+                        score=h.score,
+                    )
+                    for h in hits
+                ],
+            )
+        )

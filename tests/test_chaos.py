@@ -9,12 +9,9 @@ median recovery time (kill → the job's next ``job_started``).
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import signal
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -29,24 +26,13 @@ from riskdrift.devrun import sample_filings_dir
 from riskdrift.events.publish import parse_entry, stream_key
 from riskdrift.models import TERMINAL_EVENTS
 from tests.conftest import eventually, serve
-from tests.corpus import ROOT
+from tests.processes import service_env, spawn, stop
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow]
 
 JOBS = 200
 KILLS = 5
 CLAIM_TTL = 3.0
-
-
-def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "riskdrift", "worker"],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
 
 
 async def count(db: asyncpg.Pool, status: str) -> int:
@@ -58,24 +44,20 @@ async def test_sigkilled_workers_lose_nothing(
     settings: Settings, db: asyncpg.Pool, redis: ArqRedis, tmp_path: Path
 ) -> None:
     rng = random.Random(20261128)
-    env = {
-        **os.environ,
-        "REDIS_URL": settings.redis_url,
-        "DATABASE_URL": settings.database_url,
-        "RISKDRIFT_DATABASE_SCHEMA": settings.database_schema,
-        "RISKDRIFT_QUEUE_NAME": settings.queue_name,
-        "RISKDRIFT_FILINGS_DIR": str(sample_filings_dir()),
-        "RISKDRIFT_JOB_CLAIM_TTL": str(CLAIM_TTL),
-        "RISKDRIFT_HEARTBEAT_INTERVAL": "0.5",
-        "RISKDRIFT_WORKER_MAX_JOBS": "4",
-        "RISKDRIFT_WORKER_POLL_DELAY": "0.05",
-        "RISKDRIFT_ANALYSIS_PROCESSES": "0",
-        "RISKDRIFT_RECONCILE_INTERVAL": "5",
-        "RISKDRIFT_RECONCILE_GRACE": "5",
-        "RISKDRIFT_LOG_LEVEL": "WARNING",
-    }
+    env = service_env(
+        settings,
+        RISKDRIFT_FILINGS_DIR=str(sample_filings_dir()),
+        RISKDRIFT_JOB_CLAIM_TTL=str(CLAIM_TTL),
+        RISKDRIFT_HEARTBEAT_INTERVAL="0.5",
+        RISKDRIFT_WORKER_MAX_JOBS="4",
+        RISKDRIFT_WORKER_POLL_DELAY="0.05",
+        RISKDRIFT_ANALYSIS_PROCESSES="0",
+        RISKDRIFT_RECONCILE_INTERVAL="5",
+        RISKDRIFT_RECONCILE_GRACE="5",
+        RISKDRIFT_LOG_LEVEL="WARNING",
+    )
     logs = [tmp_path / "worker-0.log", tmp_path / "worker-1.log"]
-    workers = [start_worker(env, log) for log in logs]
+    workers = [spawn(["worker"], env, log) for log in logs]
     kills: list[tuple[float, set[str]]] = []
     try:
         async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
@@ -105,7 +87,7 @@ async def test_sigkilled_workers_lose_nothing(
                 workers[victim].send_signal(signal.SIGKILL)
                 workers[victim].wait()
                 kills.append((time.time(), running))
-                workers[victim] = start_worker(env, logs[victim])
+                workers[victim] = spawn(["worker"], env, logs[victim])
 
             async def all_done() -> bool:
                 failed = await db.fetch("SELECT id, error FROM jobs WHERE status = 'failed'")
@@ -114,10 +96,7 @@ async def test_sigkilled_workers_lose_nothing(
 
             await eventually(all_done, deadline=120)
     finally:
-        for worker in workers:
-            worker.terminate()
-        for worker in workers:
-            worker.wait(timeout=30)
+        stop(workers)
 
     assert await count(db, "completed") == JOBS
     result_rows = await db.fetchval("SELECT count(*) FROM analysis_results")

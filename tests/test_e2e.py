@@ -5,10 +5,6 @@ Submits over HTTP, waits for ``completed`` and checks the stored result.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,85 +13,25 @@ import pytest
 
 from riskdrift.config import Settings
 from riskdrift.models import AnalysisResult
-from tests.conftest import free_port
-from tests.corpus import REAL10K, ROOT, needs_corpus
+from tests.corpus import REAL10K, needs_corpus
+from tests.processes import create_key, running_service, service_env, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
-
-
-def wait_until(predicate: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(predicate) and predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "riskdrift", *args],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
 
 
 @pytest.fixture
 def service(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """API + one worker process against this test's schema and queue, with auth on;
     yields the base URL and the headers of an API key made with ``riskdrift keys create``."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "REDIS_URL": settings.redis_url,
-        "DATABASE_URL": settings.database_url,
-        "RISKDRIFT_DATABASE_SCHEMA": settings.database_schema,
-        "RISKDRIFT_QUEUE_NAME": settings.queue_name,
-        "RISKDRIFT_FILINGS_DIR": str(REAL10K),
-        "RISKDRIFT_ANALYSIS_PROCESSES": "1",
-        "RISKDRIFT_LOG_FORMAT": "json",
-        "RISKDRIFT_AUTH_ENABLED": "true",
-    }
-    procs = [
-        spawn(["api", "--port", str(port)], env, tmp_path / "api.log"),
-        spawn(["worker"], env, tmp_path / "worker.log"),
-    ]
-    base_url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        for proc in procs:
-            assert proc.poll() is None, (tmp_path / "api.log").read_text()[-3000:] + (
-                tmp_path / "worker.log"
-            ).read_text()[-3000:]
-        try:
-            return httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        wait_until(ready, 60, "the API to become ready")
-        created = subprocess.run(
-            [sys.executable, "-m", "riskdrift", "keys", "create", "e2e"],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        key = created.stdout.strip().splitlines()[-1]
-        yield base_url, {"Authorization": f"Bearer {key}"}
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    env = service_env(
+        settings,
+        RISKDRIFT_FILINGS_DIR=str(REAL10K),
+        RISKDRIFT_ANALYSIS_PROCESSES="1",
+        RISKDRIFT_LOG_FORMAT="json",
+        RISKDRIFT_AUTH_ENABLED="true",
+    )
+    with running_service(env, tmp_path) as base_url:
+        yield base_url, {"Authorization": f"Bearer {create_key(env, 'e2e')}"}
 
 
 @needs_corpus

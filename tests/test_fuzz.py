@@ -10,20 +10,16 @@ schema-violating request accepted.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from riskdrift.config import Settings
-from tests.conftest import free_port
-from tests.corpus import ROOT
-from tests.test_e2e import wait_until
+from tests.processes import create_key, running_service, service_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow]
 
@@ -32,39 +28,15 @@ ST = Path(sys.executable).with_name("st")
 
 @pytest.fixture
 def api(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "REDIS_URL": settings.redis_url,
-        "DATABASE_URL": settings.database_url,
-        "RISKDRIFT_DATABASE_SCHEMA": settings.database_schema,
-        "RISKDRIFT_QUEUE_NAME": settings.queue_name,
-        "RISKDRIFT_AUTH_ENABLED": "true",
-        "RISKDRIFT_SUBMIT_RATE_LIMIT": "",
-        "RISKDRIFT_MAX_QUEUED_JOBS_PER_TENANT": "100000",
-        "RISKDRIFT_LOG_LEVEL": "WARNING",
-    }
-    with (tmp_path / "api.log").open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "riskdrift", "api", "--port", str(port)],
-                                env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        assert proc.poll() is None, (tmp_path / "api.log").read_text()[-3000:]
-        try:
-            return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        wait_until(ready, 60, "the API to become ready")
-        created = subprocess.run([sys.executable, "-m", "riskdrift", "keys", "create", "fuzz"],
-                                 env=env, cwd=ROOT, capture_output=True, text=True, timeout=60,
-                                 check=True)
-        yield base, {"Authorization": f"Bearer {created.stdout.strip().splitlines()[-1]}"}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    env = service_env(
+        settings,
+        RISKDRIFT_AUTH_ENABLED="true",
+        RISKDRIFT_SUBMIT_RATE_LIMIT="",
+        RISKDRIFT_MAX_QUEUED_JOBS_PER_TENANT="100000",
+        RISKDRIFT_LOG_LEVEL="WARNING",
+    )
+    with running_service(env, tmp_path, workers=0) as base_url:
+        yield base_url, {"Authorization": f"Bearer {create_key(env, 'fuzz')}"}
 
 
 @pytest.mark.skipif(shutil.which(str(ST)) is None, reason="schemathesis is not installed")
@@ -74,10 +46,26 @@ def test_schemathesis_finds_no_server_error_or_schema_violation(
     base, headers = api
     header_args = [arg for name, value in headers.items() for arg in ("-H", f"{name}: {value}")]
     run = subprocess.run(
-        [str(ST), "run", f"{base}/openapi.json", *header_args, "--checks", "all",
-         "--exclude-checks", "positive_data_acceptance", "--max-examples", "40",
-         "--generation-deterministic", "--request-timeout", "10", "--no-color"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        [
+            str(ST),
+            "run",
+            f"{base}/openapi.json",
+            *header_args,
+            "--checks",
+            "all",
+            "--exclude-checks",
+            "positive_data_acceptance",
+            "--max-examples",
+            "40",
+            "--generation-deterministic",
+            "--request-timeout",
+            "10",
+            "--no-color",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     assert "passed" in run.stdout

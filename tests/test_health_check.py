@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import pytest
 
 from riskdrift.config import Settings
 from tests.corpus import ROOT
+from tests.processes import service_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -39,15 +39,9 @@ def wait_for_check(env: dict[str, str], expected: int, timeout: float) -> float:
 def test_check_follows_worker_liveness(
     settings: Settings, tmp_path: Path, stop: signal.Signals
 ) -> None:
-    env = {
-        **os.environ,
-        "REDIS_URL": settings.redis_url,
-        "DATABASE_URL": settings.database_url,
-        "RISKDRIFT_DATABASE_SCHEMA": settings.database_schema,
-        "RISKDRIFT_QUEUE_NAME": settings.queue_name,
-        "RISKDRIFT_WORKER_HEALTH_CHECK_INTERVAL": "3",
-        "RISKDRIFT_FILINGS_DIR": str(tmp_path),
-    }
+    env = service_env(
+        settings, RISKDRIFT_WORKER_HEALTH_CHECK_INTERVAL="3", RISKDRIFT_FILINGS_DIR=str(tmp_path)
+    )
     assert check(env) == 1, "no worker yet"
     with (tmp_path / "worker.log").open("wb") as log:
         worker = subprocess.Popen(

@@ -1,0 +1,104 @@
+"""Helpers for tests that run riskdrift as separate processes (API, workers, CLI)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from riskdrift.config import Settings
+from tests.conftest import free_port
+from tests.corpus import ROOT
+
+
+def service_env(settings: Settings, **overrides: str) -> dict[str, str]:
+    """The environment that points a child process at this test's schema and queue."""
+    env = {
+        **os.environ,
+        "REDIS_URL": settings.redis_url,
+        "DATABASE_URL": settings.database_url,
+        "RISKDRIFT_DATABASE_SCHEMA": settings.database_schema,
+        "RISKDRIFT_QUEUE_NAME": settings.queue_name,
+    }
+    env.update(overrides)
+    return env
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll a synchronous condition until it holds, or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start ``python -m riskdrift ARGS`` with its output appended to ``log``."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "riskdrift", *args],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every process, then SIGKILL what has not exited after 20 s."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def create_key(env: dict[str, str], name: str = "test") -> str:
+    """A new API key from ``riskdrift keys create`` (its last line of output)."""
+    created = subprocess.run(
+        [sys.executable, "-m", "riskdrift", "keys", "create", name],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return created.stdout.strip().splitlines()[-1]
+
+
+@contextmanager
+def running_service(env: dict[str, str], logs: Path, *, workers: int = 1) -> Iterator[str]:
+    """An API process and ``workers`` worker processes; yields the API's base URL once ready."""
+    port = free_port()
+    procs = [spawn(["api", "--port", str(port)], env, logs / "api.log")]
+    procs += [spawn(["worker"], env, logs / f"worker-{i}.log") for i in range(workers)]
+    base_url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        for proc in procs:
+            if proc.poll() is not None:
+                tails = [p.read_text()[-3000:] for p in sorted(logs.glob("*.log"))]
+                raise AssertionError("a service process exited:\n" + "\n".join(tails))
+        try:
+            return httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_until(ready, 60, "the API to become ready")
+        yield base_url
+    finally:
+        stop(procs)

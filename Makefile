@@ -33,9 +33,12 @@ lint: $(STAMP)  ## ruff and strict mypy
 
 bench: $(STAMP)  ## quick benchmarks (< 3 minutes)
 	$(BIN)/python bench/bench_analysis.py --quick
+	$(BIN)/python bench/bench_service.py --quick
 
 bench-full: $(STAMP)  ## all benchmarks
 	$(BIN)/python bench/bench_analysis.py
+	$(BIN)/python bench/bench_service.py
+	$(BIN)/python bench/bench_sse.py
 
 clean:  ## remove the venv, caches and embedded server data
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

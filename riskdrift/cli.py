@@ -14,6 +14,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+import pydantic
+from pydantic_settings import SettingsError
+
 from riskdrift.config import Settings
 from riskdrift.errors import RiskdriftError
 from riskdrift.logging import configure_logging
@@ -273,6 +276,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except RiskdriftError as exc:
         print(f"riskdrift: error: {exc}", file=sys.stderr)
+        return 2
+    except SettingsError as exc:  # an environment value that is not even parseable
+        cause = f" ({exc.__cause__})" if exc.__cause__ else ""
+        print(f"riskdrift: configuration error: {exc}{cause}", file=sys.stderr)
+        return 2
+    except pydantic.ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            field = ".".join(str(p) for p in err["loc"])
+            message = err["msg"].removeprefix("Value error, ")
+            print(f"riskdrift: error: {field}: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -1,0 +1,80 @@
+"""The ``riskdrift`` command answers bad input with a message and exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.corpus import REAL10K, ROOT, needs_corpus
+
+
+def riskdrift(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "riskdrift", *args],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, **env},
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["analyze", "ACME", "2024", "1999"], {}, "years: fiscal year 1999 is out of range"),
+        (["analyze", "B@D", "2024", "2023"], {}, "ticker: ticker must be"),
+        (["analyze", "ACME", "2024", "2023"], {"RISKDRIFT_API_PORT": "abc"}, "api_port:"),
+        (
+            ["analyze", "ACME", "2024", "2023"],
+            {"RISKDRIFT_WEBHOOK_ALLOWED_CIDRS": "nope"},
+            "configuration error",
+        ),
+        (["analyze", "ZZZZ", "2024", "2023"], {}, "no 10-K for ZZZZ fiscal 2024"),
+    ],
+)
+def test_bad_input_is_a_message(
+    tmp_path: Path, args: list[str], env: dict[str, str], message: str
+) -> None:
+    run = riskdrift(*args, "--filings-dir", str(tmp_path), **env)
+    assert run.returncode == 2
+    assert message in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_binary_junk_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "JUNK").mkdir()
+    (tmp_path / "JUNK" / "2024.html").write_bytes(bytes(range(256)) * 40)
+    (tmp_path / "JUNK" / "2023.html").write_bytes(b"")
+    run = riskdrift("analyze", "JUNK", "2024", "2023", "--filings-dir", str(tmp_path))
+    assert run.returncode == 2
+    assert "JUNK/20" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+@needs_corpus
+def test_amendment_without_item_1a_is_named(tmp_path: Path) -> None:
+    (tmp_path / "TSLA").mkdir()
+    (tmp_path / "TSLA" / "2024.html").write_bytes(
+        (REAL10K / "TSLA" / "2024.10-KA.html").read_bytes()
+    )
+    (tmp_path / "TSLA" / "2023.html").write_bytes((REAL10K / "TSLA" / "2023.html").read_bytes())
+    run = riskdrift("analyze", "TSLA", "2024", "2023", "--filings-dir", str(tmp_path))
+    assert run.returncode == 2
+    assert "TSLA/2024.html" in run.stderr
+    assert "Item 1A" in run.stderr
+
+
+@needs_corpus
+def test_analyze_json_is_the_result_model() -> None:
+    from riskdrift.models import AnalysisResult
+
+    run = riskdrift("analyze", "AAPL", "2025", "2024", "--filings-dir", str(REAL10K), "--json")
+    assert run.returncode == 0, run.stderr
+    result = AnalysisResult.model_validate_json(run.stdout)
+    assert (result.ticker, result.years) == ("AAPL", [2025, 2024])
+    assert result.filings[0].risk_count > 20

@@ -28,7 +28,7 @@ from riskdrift.api.limits import SubmissionLimiter
 from riskdrift.api.middleware import BodySizeLimit, RequestLog
 from riskdrift.api.openapi import build_openapi
 from riskdrift.api.problems import EXCEPTION_HANDLERS
-from riskdrift.api.routes_ops import JobCounting, OpsEndpoints
+from riskdrift.api.routes_ops import OpsEndpoints
 from riskdrift.api.routes_search import RiskSearch
 from riskdrift.api.state import AppState
 from riskdrift.config import Settings
@@ -113,7 +113,6 @@ def create_app(settings: Settings | None = None, *,
         routes=routes,
         middleware=[
             Middleware(RequestLog),
-            Middleware(JobCounting, queue=settings.queue_name),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             Middleware(ApiKeyAuth),
         ],

@@ -27,6 +27,7 @@ from riskdrift.models import (
     JobStatus,
     normalise_ticker,
 )
+from riskdrift.ops import metrics
 from riskdrift.store import jobs, results
 from riskdrift.store.jobs import JobRecord
 from riskdrift.webhooks import (
@@ -151,17 +152,18 @@ async def analyze(request: Request) -> Response:
         )
     request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
     queued = await jobs.count_queued(state["pool"], tenant=tenant)
-    if queued >= settings.max_queued_jobs_per_tenant:
-        # A replay of an accepted submission still gets its job back.
-        if key is None or await jobs.get_job_by_key(state["pool"], tenant, key) is None:
-            raise ProblemError(
-                429,
-                "Too many queued jobs",
-                f"{queued} jobs are already queued for this tenant "
-                f"(limit {settings.max_queued_jobs_per_tenant}); retry when some have started",
-                type_="queue-full",
-                headers={"Retry-After": "30"},
-            )
+    # Over the cap, only a replay of an accepted submission still gets its job back.
+    if queued >= settings.max_queued_jobs_per_tenant and (
+        key is None or await jobs.get_job_by_key(state["pool"], tenant, key) is None
+    ):
+        raise ProblemError(
+            429,
+            "Too many queued jobs",
+            f"{queued} jobs are already queued for this tenant "
+            f"(limit {settings.max_queued_jobs_per_tenant}); retry when some have started",
+            type_="queue-full",
+            headers={"Retry-After": "30"},
+        )
     job, created = await jobs.create_job(
         state["pool"], body, tenant=tenant, idempotency_key=key, request_hash=request_hash
     )
@@ -195,6 +197,7 @@ async def analyze(request: Request) -> Response:
         except Exception:
             log.warning("stream_cleanup_failed", job_id=str(job.id))
         raise
+    await metrics.count_job(state["redis"], settings.queue_name, metrics.JOBS_SUBMITTED)
     log.info("job_submitted", job_id=str(job.id), ticker=job.ticker, years=list(job.years))
     return model_response(
         JobAccepted(job_id=job.id, status=job.status, links=links(job.id)), 202, headers
@@ -300,5 +303,6 @@ async def cancel(request: Request) -> Response:
         maxlen=settings.stream_maxlen,
         ttl=settings.result_ttl,
     )
+    await metrics.count_job(state["redis"], settings.queue_name, metrics.JOBS_CANCELLED)
     log.info("job_cancelled", job_id=str(job.id))
     return model_response(job_view(cancelled))

@@ -38,7 +38,6 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from riskdrift.api.auth import tenant_of
 from riskdrift.api.routes_jobs import job_view
@@ -193,48 +192,3 @@ def _job_json(job: JobRecord) -> dict[str, Any]:
     else:
         view["duration_s"] = None
     return view
-
-
-class JobCounting:
-    """Counts accepted submissions (``POST /analyze`` → 202) and cancellations (→ 200).
-
-    Pure ASGI; the increment goes to the cluster counters in Redis after the
-    response is sent, through the lifespan's Redis client. It never fails a request.
-    """
-
-    def __init__(self, app: ASGIApp, *, queue: str) -> None:
-        self.app = app
-        self.queue = queue
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope["path"]
-        family = (
-            m.JOBS_SUBMITTED
-            if path == "/analyze"
-            else m.JOBS_CANCELLED
-            if path.startswith("/jobs/") and path.endswith("/cancel")
-            else None
-        )
-        if family is None:
-            await self.app(scope, receive, send)
-            return
-        status = 0
-
-        async def watch(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        await self.app(scope, receive, watch)
-        if (family is m.JOBS_SUBMITTED and status == 202) or (
-            family is m.JOBS_CANCELLED and status == 200
-        ):
-            redis = scope.get("state", {}).get("redis")
-            if redis is not None:
-                tally = m.Tally(self.queue)
-                tally.count(family)
-                await tally.flush(redis)

@@ -286,6 +286,13 @@ class Tally:
         return True
 
 
+async def count_job(redis: Redis, queue: str, family: Family) -> None:
+    """Add one to a queue's cluster counter now (a failure is logged, never raised)."""
+    tally = Tally(queue)
+    tally.count(family)
+    await tally.flush(redis)
+
+
 _BY_SAMPLE: dict[str, Family] = {n: f for f in CLUSTER_FAMILIES for n in f.sample_names}
 
 

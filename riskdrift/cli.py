@@ -12,7 +12,7 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pydantic
 from pydantic_settings import SettingsError
@@ -187,9 +187,23 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    from riskdrift.devrun import run_demo
+    from rich.console import Console
 
-    return run_demo(keep_serving=not args.once, port=args.port)
+    from riskdrift.devrun import run_demo
+    from riskdrift.follow import follow_job
+
+    def follow(
+        base_url: str, job_id: str, api_key: str | None, console: Console, timeout: float
+    ) -> dict[str, Any]:
+        # Live progress over the job's SSE stream, reconnecting with Last-Event-ID.
+        try:
+            return asyncio.run(follow_job(base_url, job_id, console=console, api_key=api_key,
+                                          give_up_after=timeout))
+        except TimeoutError:
+            message = f"demo job {job_id} did not finish within {timeout:.0f} s"
+            raise RiskdriftError(message) from None
+
+    return run_demo(follow, keep_serving=not args.once, port=args.port)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,21 +8,21 @@ progress and summary, and serves until Ctrl-C.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import httpx
 from rich.console import Console
 
 from riskdrift.devservers import free_port, from_environment
 from riskdrift.errors import RiskdriftError
-from riskdrift.follow import follow_job
 
 DEMO = {"ticker": "ACME", "years": [2024, 2023]}
 
@@ -47,18 +47,11 @@ def _wait_ready(base_url: str, children: list[subprocess.Popen[bytes]], timeout:
     raise RiskdriftError(f"the API at {base_url} was not ready within {timeout:.0f} s")
 
 
-def _follow(
-    client: httpx.Client, job_id: str, console: Console, timeout: float
-) -> dict[str, object]:
-    # Live progress over the job's SSE stream, reconnecting with Last-Event-ID.
-    api_key = client.headers.get("authorization", "").removeprefix("Bearer ") or None
-    try:
-        return asyncio.run(follow_job(str(client.base_url).rstrip("/"), job_id, console=console,
-                                      api_key=api_key, give_up_after=timeout))
-    except TimeoutError:
-        raise RiskdriftError(
-            f"demo job {job_id} did not finish within {timeout:.0f} s"
-        ) from None
+# (base_url, job_id, api_key, console, timeout) -> the finished job's terminal state.
+# The CLI entrypoint passes one that drives riskdrift.follow.follow_job on an event loop.
+JobFollower = Callable[[str, str, str | None, Console, float], dict[str, Any]]
+
+
 
 
 def _create_key(env: dict[str, str]) -> str:
@@ -76,7 +69,9 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def run_demo(*, keep_serving: bool = True, port: int | None = None) -> int:
+def run_demo(
+    follow: JobFollower, *, keep_serving: bool = True, port: int | None = None
+) -> int:
     """The ``riskdrift dev`` command; returns the exit code."""
     console = Console()
     data_dir = Path(os.environ.get("RISKDRIFT_DATA_DIR", ".data"))
@@ -86,6 +81,7 @@ def run_demo(*, keep_serving: bool = True, port: int | None = None) -> int:
     port = port or int(os.environ.get("RISKDRIFT_API_PORT", "0")) or free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "REDIS_URL": services.redis_url, "DATABASE_URL": services.database_url}
+    env.setdefault("RISKDRIFT_LOG_LEVEL", "WARNING")  # keep the demo's own output readable
     if not env.get("RISKDRIFT_FILINGS_DIR"):
         env["RISKDRIFT_FILINGS_DIR"] = str(sample_filings_dir())
         env["RISKDRIFT_FILINGS_SOURCE"] = "local"
@@ -99,7 +95,7 @@ def run_demo(*, keep_serving: bool = True, port: int | None = None) -> int:
         with httpx.Client(base_url=base_url, timeout=10, headers=auth) as client:
             console.print(f"submitting demo job {DEMO} (fictional ACME Widgets filings)")
             accepted = client.post("/analyze", json=DEMO).raise_for_status().json()
-            job = _follow(client, accepted["job_id"], console, timeout=120)
+            job = follow(base_url, accepted["job_id"], api_key, console, 120.0)
             if job["status"] != "completed":
                 console.print(f"[red]demo job {job['status']}: {job['error']}[/red]")
                 return 1

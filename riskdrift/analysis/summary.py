@@ -84,7 +84,8 @@ def write_summary(
     if by_status["removed"]:
         recommendations.append(
             f"Ask why {_count(len(by_status['removed']), 'risk factor')} from fiscal "
-            f"{previous.year} no longer appear, starting with "
+            f"{previous.year} no longer "
+            f"{'appears' if len(by_status['removed']) == 1 else 'appear'}, starting with "
             f"“{by_status['removed'][0].title_previous}”."
         )
     if not recommendations:

@@ -27,6 +27,15 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Pool release hook: skip asyncpg's reset query (one round trip per release).
+
+    asyncpg still rolls back an open transaction itself; riskdrift sets no
+    session state (no SET, LISTEN, cursors or held advisory locks), so there
+    is nothing else to reset.
+    """
+
+
 async def create_pool(settings: Settings, **overrides: Any) -> Pool:
     """Open the process's pool; every connection uses ``settings.database_schema``."""
     options: dict[str, Any] = {
@@ -37,6 +46,7 @@ async def create_pool(settings: Settings, **overrides: Any) -> Pool:
             "application_name": "riskdrift",
         },
         "init": _init_connection,
+        "reset": _keep_session,
         "command_timeout": 30,
     }
     options.update(overrides)

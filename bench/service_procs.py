@@ -173,7 +173,15 @@ def main() -> None:
     if mode == "raw":
         run_worker(raw_worker_settings(settings))
     elif mode == "riskdrift":
-        run_worker(build_worker_settings(settings, agent_factory=noop_agent))
+        worker_settings = build_worker_settings(settings, agent_factory=noop_agent)
+        if os.environ.get("BENCH_PROFILE"):  # cProfile the worker; stats written on exit
+            import cProfile
+
+            with cProfile.Profile() as profile:
+                run_worker(worker_settings)
+            profile.dump_stats(f"{os.environ['BENCH_PROFILE']}.{os.getpid()}")
+        else:
+            run_worker(worker_settings)
     else:
         raise SystemExit(f"unknown mode {mode!r}: riskdrift or raw")
 

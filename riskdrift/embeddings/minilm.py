@@ -152,15 +152,19 @@ class MiniLMEncoder:
         # Padding keys get a large negative score, as in the reference implementation.
         bias = ((1.0 - mask[:, None, None, :].astype(np.float32)) * -1e9).astype(np.float32)
         scale = np.float32(1.0 / np.sqrt(width))
+        # Linear layers run on (batch·tokens, hidden) matrices and attention on contiguous
+        # (batch, heads, tokens, width) stacks: numpy hands both to BLAS only when contiguous.
+        x = x.reshape(batch * length, self.hidden)
         for layer in self.layers:
-            qkv = x @ layer.qkv_w + layer.qkv_b
-            qkv = qkv.reshape(batch, length, 3, heads, width).transpose(2, 0, 3, 1, 4)
-            q, k, v = qkv[0], qkv[1], qkv[2]
-            scores = (q @ k.transpose(0, 1, 3, 2)) * scale + bias
+            qkv = (x @ layer.qkv_w + layer.qkv_b).reshape(batch, length, 3, heads, width)
+            q = np.ascontiguousarray(qkv[:, :, 0].transpose(0, 2, 1, 3))
+            k_t = np.ascontiguousarray(qkv[:, :, 1].transpose(0, 2, 3, 1))  # keys, transposed
+            v = np.ascontiguousarray(qkv[:, :, 2].transpose(0, 2, 1, 3))
+            scores = (q @ k_t) * scale + bias
             scores -= scores.max(-1, keepdims=True)
-            weights = np.exp(scores)
-            weights /= weights.sum(-1, keepdims=True)
-            context = (weights @ v).transpose(0, 2, 1, 3).reshape(batch, length, self.hidden)
+            np.exp(scores, out=scores)
+            scores /= scores.sum(-1, keepdims=True)
+            context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch * length, self.hidden)
             x = _layer_norm(
                 context @ layer.out_w + layer.out_b + x, layer.ln1_g, layer.ln1_b, self.eps
             )
@@ -168,6 +172,7 @@ class MiniLMEncoder:
             x = _layer_norm(
                 up @ layer.down_w + layer.down_b + x, layer.ln2_g, layer.ln2_b, self.eps
             )
+        x = x.reshape(batch, length, self.hidden)
         weight = mask[:, :, None].astype(np.float32)
         pooled = (x * weight).sum(1) / np.maximum(weight.sum(1), 1e-9)
         return normalise_rows(pooled)

@@ -188,7 +188,6 @@ def blends_for_pair(
     base = assign(engine)
     for w, record in blends.items():
         other = assign((1 - w) * engine + w * cos)
-        changed = base ^ other
         record["changed"] += len(base - other)
         for i, j in sorted(other - base)[:2]:
             record["examples"].append(

@@ -21,6 +21,7 @@ gets ``204 No Content``, which tells a browser's ``EventSource`` to stop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -59,6 +60,10 @@ PING_SECONDS = 15
 RETRY_MS = 2000
 SEND_TIMEOUT_SECONDS = 30.0
 REPLAY_CHUNK = 500
+SHUTDOWN_GRACE_SECONDS = 2.0
+"""On server shutdown, how long streams get to send their farewell frame."""
+SHUTDOWN_RETRY_MS = 250
+"""The reconnect delay the farewell frame asks for: another process is up already."""
 TERMINAL_GRACE_SECONDS = 5.0
 """How long a finished job's stream waits for a terminal event that is not there yet."""
 
@@ -116,6 +121,15 @@ class JobEventSource:
         self.subscription: Subscription | None = None
         self.abort: Callable[[], None] | None = None  # set by the response
         self.sent = 0
+        self.shutting_down = False
+
+    def set(self) -> None:
+        """Server shutdown (sse-starlette calls this as its ``shutdown_event``): wake the
+        live loop so the client gets a farewell frame and reconnects to another process."""
+        self.shutting_down = True
+        if self.subscription is not None:
+            with contextlib.suppress(asyncio.QueueFull):
+                self.subscription.queue.put_nowait(None)
 
     async def _job_frame(self, frame_id: StreamId) -> ServerSentEvent:
         state = app_state(self.request)
@@ -157,7 +171,10 @@ class JobEventSource:
                 except TimeoutError:
                     yield await self._job_frame(MAX_ID)
                     return
-                if entry is None:  # dropped, or the hub stopped: the client resumes
+                if entry is None:  # dropped, shutting down, or the hub stopped
+                    if self.shutting_down:
+                        yield ServerSentEvent(retry=SHUTDOWN_RETRY_MS, sep="\n",
+                                              comment="server shutting down; reconnect")
                     return
                 if entry.id <= last_sent:
                     continue
@@ -221,7 +238,10 @@ class JobEventResponse(EventSourceResponse):
 
     def __init__(self, source: JobEventSource) -> None:
         super().__init__(source.frames(), ping=PING_SECONDS, sep="\n",
-                         send_timeout=SEND_TIMEOUT_SECONDS)
+                         send_timeout=SEND_TIMEOUT_SECONDS,
+                         # sse-starlette only calls .set() on it: the source says goodbye.
+                         shutdown_event=source,  # type: ignore[arg-type]
+                         shutdown_grace_period=SHUTDOWN_GRACE_SECONDS)
         self.source = source
         source.abort = self.abort
         self._cancel: anyio.CancelScope | None = None

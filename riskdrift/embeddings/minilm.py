@@ -164,8 +164,9 @@ class MiniLMEncoder:
             scores -= scores.max(-1, keepdims=True)
             np.exp(scores, out=scores)
             scores /= scores.sum(-1, keepdims=True)
-            context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch * length, self.hidden)
-            context = context.astype(np.float32, copy=False)  # a no-op that informs mypy
+            context: Array = (
+                (scores @ v).transpose(0, 2, 1, 3).reshape(batch * length, self.hidden)
+            ).astype(np.float32, copy=False)  # a no-op that informs mypy
             x = _layer_norm(
                 context @ layer.out_w + layer.out_b + x, layer.ln1_g, layer.ln1_b, self.eps
             )

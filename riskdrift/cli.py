@@ -186,6 +186,36 @@ def cmd_watch(args: argparse.Namespace) -> int:
                              api_key=_api_key(args), give_up_after=args.timeout))
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    """Ask a running API's ``GET /risks/search`` (same --api/--key as ``submit``)."""
+    import httpx
+
+    params: dict[str, str | int] = {"q": args.query, "limit": args.limit}
+    if args.ticker:
+        params["ticker"] = args.ticker
+    if args.year:
+        params["year"] = args.year
+    key = _api_key(args)
+    headers = {"authorization": f"Bearer {key}"} if key else {}
+    try:
+        answer = httpx.get(f"{_api_url(args)}/risks/search", params=params, headers=headers,
+                           timeout=args.timeout or 30.0)
+    except httpx.HTTPError as exc:
+        raise RiskdriftError(f"cannot reach the API: {exc}") from exc
+    if answer.status_code != 200:
+        raise RiskdriftError(f"search failed ({answer.status_code}): {answer.text[:300]}")
+    body = answer.json()
+    if args.json:
+        print(answer.text)
+        return 0
+    for hit in body["results"]:
+        print(f"{hit['score']:.3f}  {hit['ticker']} {hit['year']}  [{hit['category']}]  "
+              f"{hit['title'][:100]}")
+    if not body["results"]:
+        print("no stored risks match (only your own analyses are searched)")
+    return 0
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     from rich.console import Console
 
@@ -276,6 +306,15 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("job_id")
     api_options(watch)
     watch.set_defaults(func=cmd_watch)
+
+    search = sub.add_parser("search", help="semantic search over your analysed risk factors")
+    search.add_argument("query")
+    search.add_argument("--ticker")
+    search.add_argument("--year", type=int)
+    search.add_argument("--limit", type=int, default=10)
+    search.add_argument("--json", action="store_true", help="print the API's JSON answer")
+    api_options(search)
+    search.set_defaults(func=cmd_search)
 
     dev = sub.add_parser("dev", help="embedded services + API + worker + a demo job (make run)")
     dev.add_argument("--once", action="store_true", help="exit after the demo job")

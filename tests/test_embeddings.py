@@ -193,3 +193,30 @@ async def test_search_unavailable_when_the_embedder_cannot_load(
         assert answer.status_code == 503
         assert "model.safetensors" in answer.json()["detail"]
         assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_cli_search(
+    db: asyncpg.Pool,
+    redis: ArqRedis,
+    esettings: Settings,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from riskdrift.cli import main
+
+    await analyse(db, redis, esettings)
+    await drain(build_embeddings_worker_settings(esettings))
+    async with serve(create_app(esettings)) as url:
+        argv = [
+            "search",
+            "anvils and rockets demand",
+            "--api",
+            url,
+            "--year",
+            "2024",
+            "--limit",
+            "2",
+        ]
+        assert await asyncio.to_thread(main, argv) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2
+    assert all(" ACME 2024 " in line for line in lines)

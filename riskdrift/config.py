@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     queue_name: str = "analysis"
     embeddings_queue_name: str = "embeddings"
     worker_max_jobs: int = 4
-    worker_poll_delay: float = 0.05
+    worker_poll_delay: float = 0.01  # idle pickup p50 12 ms (docs/BENCHMARKS.md); 0.05 gave 34 ms
     worker_health_check_interval: int = 10
     worker_shutdown_grace: int = 30  # SIGTERM: seconds running jobs get to finish
     job_soft_time_limit: float = 540.0

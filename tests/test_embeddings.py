@@ -74,8 +74,11 @@ async def test_analysis_to_search(db: asyncpg.Pool, redis: ArqRedis, esettings: 
     assert await queued(redis, esettings) == 2  # one generate_embeddings per filing
 
     await drain(build_embeddings_worker_settings(esettings))
+    # Counted from the text form so it holds for real[] ("{…}") and pgvector ("[…]") alike:
+    # the embedded PostgreSQL (pgserver) ships pgvector, the Debian server does not.
     stored = await db.fetch(
-        "SELECT model, dimensions, cardinality(embedding) AS n FROM risk_embeddings"
+        "SELECT model, dimensions, length(embedding::text) - "
+        "length(replace(embedding::text, ',', '')) + 1 AS n FROM risk_embeddings"
     )
     assert len(stored) == risks
     assert {(r["model"], r["dimensions"], r["n"]) for r in stored} == {

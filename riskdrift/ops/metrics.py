@@ -4,10 +4,11 @@ Several API and worker processes run at once, and Prometheus may scrape any
 API replica. So the job counters and latency histograms are not per-process
 objects: every process adds its increments to one Redis hash per queue,
 ``riskdrift:metrics:<queue>`` (one field per exposition sample, ``HINCRBYFLOAT``
-in one pipeline per event). They are monotonic across process restarts, any
+in one pipeline per flush). They are monotonic across process restarts, any
 API replica renders the same cluster view, and no figure disappears when the
-worker that counted it dies. A Redis flush is a counter reset, which
-``rate()`` handles.
+worker that counted it stops (one killed outright loses at most its last
+publication interval: workers flush on their publisher's timer). A Redis flush
+is a counter reset, which ``rate()`` handles.
 
 Each field is the JSON ``[sample_name, {label: value}]`` with sorted labels, so
 reading the hash back into Prometheus families needs no parsing of exposition

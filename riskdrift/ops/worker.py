@@ -5,13 +5,15 @@
 starts the publisher task and, when ``worker_metrics_port`` is set, serves the
 registry on that port (prometheus_client's HTTP server, in a daemon thread).
 
-Every job event updates the local registry and adds the same increments to
-the queue's cluster counters in Redis (:class:`riskdrift.ops.metrics.Tally`).
+Every job event updates the local registry and adds the same increments to a
+pending :class:`riskdrift.ops.metrics.Tally` of the queue's cluster counters.
 Every ``worker_metrics_interval`` the publisher writes the worker's gauges
 (busy slots, max_jobs, completed/failed since start) to its hash with a TTL of
 three intervals, adds the busy slot-seconds and EDGAR traffic since the last
-publication to the cluster counters, and refreshes its entry in the queue's
-worker index. On shutdown it publishes once more and withdraws.
+publication to the tally, flushes the tally into Redis, and refreshes its entry
+in the queue's worker index. So the cluster counters lag a worker by up to one
+interval; flushing per job cost ~80 HINCRBYFLOAT per job (docs/BENCHMARKS.md).
+On shutdown it publishes (and flushes) once more and withdraws.
 
 Tasks reach it through :func:`worker_metrics`; recording never raises into a
 job: a Redis error is logged and the figures are dropped.
@@ -133,9 +135,10 @@ class WorkerMetrics:
         self._pending.observe(family, value, **labels)
 
     async def record_analysis(
-        self, redis: Redis, pool: asyncpg.Pool, job_id: str, outcome: str, run_seconds: float
+        self, pool: asyncpg.Pool, job_id: str, outcome: str, run_seconds: float
     ) -> None:
-        """Count one attempt of ``analyze_risk_drift`` and its latencies (from the job row)."""
+        """Count one attempt of ``analyze_risk_drift`` and its latencies (from the job row);
+        the next publication writes them to Redis."""
         if outcome not in ("completed", "failed", "retried"):
             return  # skipped (cancelled/finished before it ran) or aborted: nothing ran to count
         row = None
@@ -161,12 +164,15 @@ class WorkerMetrics:
                 self._observe(
                     m.JOB_END_TO_END_SECONDS, max(0.0, float(row["end_to_end"])), outcome=outcome
                 )
-        await self._pending.flush(redis)
 
-    async def record_webhook(self, redis: Redis, *, outcome: str, seconds: float) -> None:
-        """Count one webhook delivery attempt and its duration."""
+    def note_webhook(self, *, outcome: str, seconds: float) -> None:
+        """Count one webhook delivery attempt and its duration (written at the next publication)."""
         self._count(m.WEBHOOK_DELIVERIES, outcome=outcome)
         self._observe(m.WEBHOOK_DELIVERY_SECONDS, seconds, outcome=outcome)
+
+    async def record_webhook(self, redis: Redis, *, outcome: str, seconds: float) -> None:
+        """Count one webhook delivery attempt and its duration, and write the counters now."""
+        self.note_webhook(outcome=outcome, seconds=seconds)
         await self._pending.flush(redis)
 
     # --- publication ----------------------------------------------------------------------
@@ -306,7 +312,7 @@ def instrument_analysis(
             metrics.free_slot()
             if outcome in ("completed", "failed", "retried"):
                 await metrics.record_analysis(
-                    ctx["redis"], ctx["pool"], job_id, outcome, time.monotonic() - started
+                    ctx["pool"], job_id, outcome, time.monotonic() - started
                 )
 
     return instrumented
@@ -370,8 +376,6 @@ def instrument_webhook(
         finally:
             metrics.free_slot()
             if outcome in WEBHOOK_OUTCOMES:
-                await metrics.record_webhook(
-                    ctx["redis"], outcome=outcome, seconds=time.monotonic() - started
-                )
+                metrics.note_webhook(outcome=outcome, seconds=time.monotonic() - started)
 
     return instrumented

@@ -119,6 +119,23 @@ async def test_success_records_progress_and_result(
     assert stored.ticker == "ACME"
 
 
+async def test_stream_expires_with_the_result(
+    db: asyncpg.Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    """Progress events set no expiry of their own; the terminal event sets result_ttl."""
+    seen_ttls: list[int] = []
+
+    async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int) -> AnalysisResult:
+        await progress("fetching_filings", 20)
+        seen_ttls.append(await redis.ttl(f"riskdrift:events:{job_id}"))
+        return tiny_result(request)
+
+    job_id = await submit(db, redis, settings)  # no job_queued here: the stream has no TTL yet
+    await run(ScriptedAgent(script), settings)
+    assert seen_ttls == [-1]
+    assert 0 < await redis.ttl(f"riskdrift:events:{job_id}") <= settings.result_ttl
+
+
 async def test_transient_errors_retry_then_succeed(
     db: asyncpg.Pool, redis: ArqRedis, settings: Settings
 ) -> None:

@@ -33,7 +33,9 @@ log = structlog.get_logger(__name__)
 
 async def _publish(ctx: WorkerContext, event: JobEvent) -> None:
     settings = ctx["settings"]
-    await publish(ctx["redis"], event, maxlen=settings.stream_maxlen, ttl=settings.result_ttl)
+    # job_queued set the stream's expiry and XADD keeps it: only the terminal event renews it.
+    ttl = settings.result_ttl if event.event in TERMINAL_EVENTS else None
+    await publish(ctx["redis"], event, maxlen=settings.stream_maxlen, ttl=ttl)
 
 
 async def _fail(ctx: WorkerContext, job_id: uuid.UUID, reason: str) -> None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import functools
 import os
 import socket
@@ -48,11 +49,16 @@ from riskdrift.config import Settings
 from riskdrift.ops import metrics as m
 from riskdrift.ops.cluster import worker_key, workers_index_key
 from riskdrift.sources.edgar import EdgarStats
+from riskdrift.store.jobs import JobRecord
 
 log = structlog.get_logger(__name__)
 
 CTX_KEY = "riskdrift_metrics"
 R = TypeVar("R")
+
+
+def _seconds_between(start: dt.datetime, end: dt.datetime | None) -> float | None:
+    return None if end is None else (end - start).total_seconds()
 
 
 def _counter(family: m.Family, registry: CollectorRegistry) -> Counter:
@@ -135,20 +141,34 @@ class WorkerMetrics:
         self._pending.observe(family, value, **labels)
 
     async def record_analysis(
-        self, pool: asyncpg.Pool, job_id: str, outcome: str, run_seconds: float
+        self,
+        pool: asyncpg.Pool,
+        job_id: str,
+        outcome: str,
+        run_seconds: float,
+        *,
+        job: JobRecord | None = None,
     ) -> None:
-        """Count one attempt of ``analyze_risk_drift`` and its latencies (from the job row);
-        the next publication writes them to Redis."""
+        """Count one attempt of ``analyze_risk_drift`` and its latencies (from the job row:
+        ``job`` if the task left it, else read back); the next publication writes them."""
         if outcome not in ("completed", "failed", "retried"):
             return  # skipped (cancelled/finished before it ran) or aborted: nothing ran to count
-        row = None
-        with contextlib.suppress(asyncpg.PostgresError, OSError, ValueError):
-            row = await pool.fetchrow(
-                """SELECT attempts, extract(epoch FROM started_at - created_at) AS queued,
-                          extract(epoch FROM finished_at - created_at) AS end_to_end
-                   FROM jobs WHERE id = $1""",
-                uuid.UUID(job_id),
-            )
+        row: Mapping[str, Any] | None = None
+        if job is not None and str(job.id) == job_id:
+            row = {
+                "attempts": job.attempts,
+                "queued": _seconds_between(job.created_at, job.started_at),
+                "end_to_end": _seconds_between(job.created_at, job.finished_at),
+            }
+        else:
+            with contextlib.suppress(asyncpg.PostgresError, OSError, ValueError):
+                fetched = await pool.fetchrow(
+                    """SELECT attempts, extract(epoch FROM started_at - created_at) AS queued,
+                              extract(epoch FROM finished_at - created_at) AS end_to_end
+                       FROM jobs WHERE id = $1""",
+                    uuid.UUID(job_id),
+                )
+                row = dict(fetched) if fetched is not None else None
         self._observe(m.JOB_RUN_SECONDS, run_seconds, outcome=outcome)
         if row is not None and row["attempts"] == 1 and row["queued"] is not None:
             self._observe(m.JOB_QUEUED_SECONDS, max(0.0, float(row["queued"])))
@@ -312,7 +332,11 @@ def instrument_analysis(
             metrics.free_slot()
             if outcome in ("completed", "failed", "retried"):
                 await metrics.record_analysis(
-                    ctx["pool"], job_id, outcome, time.monotonic() - started
+                    ctx["pool"],
+                    job_id,
+                    outcome,
+                    time.monotonic() - started,
+                    job=ctx.get("job_record"),
                 )
 
     return instrumented

@@ -12,6 +12,7 @@ from arq import ArqRedis
 from riskdrift.agent.progress import ProgressReporter
 from riskdrift.config import Settings
 from riskdrift.models import AnalysisResult, AnalyzeRequest
+from riskdrift.store.jobs import JobRecord
 from riskdrift.webhooks.ssrf import Resolver
 
 
@@ -38,3 +39,6 @@ class WorkerContext(TypedDict, total=False):
     executor: Executor | None
     webhook_client: httpx.AsyncClient  # create_delivery_client(): no redirects, proxies, pooling
     webhook_resolver: Resolver  # DNS for callback hosts; tests script it
+    # per job (arq copies ctx for each job): the row as the attempt left it, so the
+    # metrics wrapper need not read it back
+    job_record: JobRecord

@@ -43,6 +43,7 @@ async def _fail(ctx: WorkerContext, job_id: uuid.UUID, reason: str) -> None:
     if finished is None:
         log.info("job_already_finished", outcome="failed", reason=reason)
         return
+    ctx["job_record"] = finished
     await _publish(ctx, make_event("job_failed", job_id, error=reason, status=JobStatus.FAILED))
     log.warning("job_failed", reason=reason, attempts=finished.attempts)
     await schedule_webhook(ctx, finished)
@@ -185,6 +186,7 @@ async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int) -> str
         )
         await jobs.record_progress(ctx["pool"], job_uuid, "retrying", job.progress)
         await _publish(ctx, make_event("job_retrying", job_uuid, attempt=attempt, error=reason))
+        ctx["job_record"] = job
         log.warning("job_retrying", reason=reason, defer_s=round(delay, 2))
         raise Retry(defer=delay) from exc
 
@@ -195,6 +197,7 @@ async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int) -> str
     if finished is None:
         log.info("job_already_finished", outcome="completed")
         return "skipped"
+    ctx["job_record"] = finished
     event: EventName = "job_completed"
     await _publish(ctx, make_event(event, job_uuid, status=JobStatus.COMPLETED, progress=100))
     log.info(

@@ -115,10 +115,12 @@ async def prepare_delivery(
     event_type = event_type_for(job.status)
     if event_type is None or not job.callback_url:
         return None
-    existing = await deliveries.get_delivery(db, job.id, event_type)
-    if existing is not None:
-        return existing
     if event_type == "job.completed" and result is None:
+        # Only a re-run gets here (a fresh finish passes its result): look for the stored
+        # row before reading the result back. Otherwise the INSERT below finds it itself.
+        existing = await deliveries.get_delivery(db, job.id, event_type)
+        if existing is not None:
+            return existing
         result = await results.get_result(db, job.id)
     payload = build_payload(settings, job, result)
     delivery, _ = await deliveries.create_delivery(

@@ -16,6 +16,7 @@ from riskdrift.agent.progress import ProgressReporter
 from riskdrift.config import Settings
 from riskdrift.models import AnalysisResult, AnalyzeRequest
 from riskdrift.store import jobs
+from tests.conftest import eventually
 from tests.test_worker import ScriptedAgent, events_of, run, settings_for, submit, tiny_result
 
 pytestmark = pytest.mark.integration
@@ -80,6 +81,13 @@ async def test_job_over_the_grace_period_is_requeued_without_losing_an_attempt(
     async with asyncio.timeout(10):
         await running.wait()
     worker.handle_sig_wait_for_completion(signal.SIGTERM)  # type: ignore[attr-defined]
+
+    async def requeue_recorded() -> bool:
+        return "job_retrying" in await events_of(redis, job_id)
+
+    # The test's close() (handle_signals=False) cancels the job a second time, which a
+    # real SIGTERM does not; let the task's requeue bookkeeping finish before it does.
+    await eventually(requeue_recorded, deadline=15)
     await stop(worker, task)
     requeued = await jobs.get_job(db, job_id)
     assert requeued is not None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import Any
@@ -82,6 +82,54 @@ def _cpu_executor(settings: Settings) -> Executor | None:
     )
 
 
+async def _open_process_clients(ctx: Any, settings: Settings) -> AsyncExitStack:
+    """What every worker process starts with: logging, settings, a migrated pool.
+
+    Returns the exit stack that ``_close_process_clients`` unwinds on shutdown;
+    callers push their own clients onto it.
+    """
+    configure_logging(settings)
+    stack = AsyncExitStack()
+    ctx["_stack"] = stack
+    ctx["settings"] = settings
+    pool = await create_pool(settings)
+    stack.push_async_callback(pool.close)
+    async with pool.acquire() as conn:
+        await migrate(conn)
+    ctx["pool"] = pool
+    return stack
+
+
+def _on_shutdown(queue: str) -> Callable[[Any], Awaitable[None]]:
+    async def on_shutdown(ctx: Any) -> None:
+        stack: AsyncExitStack | None = ctx.get("_stack")
+        if stack is not None:
+            await stack.aclose()
+        log.info("worker_stopped", queue=queue)
+
+    return on_shutdown
+
+
+def _queue_attrs(settings: Settings, queue: str, job_timeout: int) -> dict[str, Any]:
+    """arq settings every riskdrift queue shares."""
+    return {
+        "queue_name": queue,
+        "redis_settings": redis_settings(settings),
+        "on_shutdown": _on_shutdown(queue),
+        "max_jobs": settings.worker_max_jobs,
+        "poll_delay": settings.worker_poll_delay,
+        "job_timeout": job_timeout,
+        # Our tasks decide about retries themselves; arq's cap is a backstop for crash loops.
+        "max_tries": settings.max_retries + 3,
+        "health_check_interval": settings.worker_health_check_interval,
+        # SIGTERM: stop picking jobs, let running ones finish, then cancel (and re-queue) the rest.
+        "job_completion_wait": settings.worker_shutdown_grace,
+        "job_serializer": serialization.dumps,
+        "job_deserializer": serialization.loads,
+        "keep_result": 3600,
+    }
+
+
 def build_worker_settings(
     settings: Settings,
     *,
@@ -91,15 +139,7 @@ def build_worker_settings(
     """The WorkerSettings class of the ``analysis`` queue (tests may script webhook DNS)."""
 
     async def on_startup(ctx: WorkerContext) -> None:
-        configure_logging(settings)
-        stack = AsyncExitStack()
-        ctx["_stack"] = stack  # type: ignore[typeddict-unknown-key]
-        ctx["settings"] = settings
-        pool = await create_pool(settings)
-        stack.push_async_callback(pool.close)
-        async with pool.acquire() as conn:
-            await migrate(conn)
-        ctx["pool"] = pool
+        stack = await _open_process_clients(ctx, settings)
         executor = _cpu_executor(settings)
         if executor is not None:
             stack.callback(executor.shutdown, wait=True, cancel_futures=True)
@@ -109,12 +149,6 @@ def build_worker_settings(
         ctx["webhook_resolver"] = webhook_resolver
         watch_edgar(await start_worker_metrics(ctx, settings, stack), ctx["agent"])
         log.info("worker_started", queue=settings.queue_name, max_jobs=settings.worker_max_jobs)
-
-    async def on_shutdown(ctx: WorkerContext) -> None:
-        stack: AsyncExitStack | None = ctx.get("_stack")  # type: ignore[assignment]
-        if stack is not None:
-            await stack.aclose()
-        log.info("worker_stopped", queue=settings.queue_name)
 
     attrs: dict[str, Any] = {
         "functions": [
@@ -139,22 +173,9 @@ def build_worker_settings(
                 timeout=60,
             )
         ],
-        "queue_name": settings.queue_name,
-        "redis_settings": redis_settings(settings),
         "on_startup": on_startup,
-        "on_shutdown": on_shutdown,
-        "max_jobs": settings.worker_max_jobs,
-        "poll_delay": settings.worker_poll_delay,
-        "job_timeout": settings.job_timeout,
-        # Our task decides about retries itself; arq's cap is a backstop for crash loops.
-        "max_tries": settings.max_retries + 3,
-        "health_check_interval": settings.worker_health_check_interval,
-        # SIGTERM: stop picking jobs, let running ones finish, then cancel (and re-queue) the rest.
-        "job_completion_wait": settings.worker_shutdown_grace,
         "allow_abort_jobs": True,
-        "job_serializer": serialization.dumps,
-        "job_deserializer": serialization.loads,
-        "keep_result": 3600,
+        **_queue_attrs(settings, settings.queue_name, settings.job_timeout),
     }
     return type("AnalysisWorker", (), attrs)
 
@@ -172,16 +193,8 @@ def build_embeddings_worker_settings(settings: Settings) -> type:
     from riskdrift.worker.embeddings_task import EmbeddingsContext, generate_embeddings
 
     async def on_startup(ctx: EmbeddingsContext) -> None:
-        configure_logging(settings)
-        stack = AsyncExitStack()
-        ctx["_stack"] = stack  # type: ignore[typeddict-unknown-key]
-        ctx["settings"] = settings
-        pool = await create_pool(settings)
-        stack.push_async_callback(pool.close)
-        async with pool.acquire() as conn:
-            await migrate(conn)
-        ctx["pool"] = pool
-        ctx["vector_storage"] = await vector_storage(pool)
+        stack = await _open_process_clients(ctx, settings)
+        ctx["vector_storage"] = await vector_storage(ctx["pool"])
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
         stack.callback(executor.shutdown, wait=True, cancel_futures=True)
         ctx["executor"] = executor
@@ -195,12 +208,6 @@ def build_embeddings_worker_settings(settings: Settings) -> type:
             storage=ctx["vector_storage"].kind,
         )
 
-    async def on_shutdown(ctx: EmbeddingsContext) -> None:
-        stack: AsyncExitStack | None = ctx.get("_stack")  # type: ignore[assignment]
-        if stack is not None:
-            await stack.aclose()
-        log.info("worker_stopped", queue=settings.embeddings_queue_name)
-
     attrs: dict[str, Any] = {
         "functions": [
             func(
@@ -209,18 +216,7 @@ def build_embeddings_worker_settings(settings: Settings) -> type:
                 timeout=settings.embeddings_job_timeout,
             )
         ],
-        "queue_name": settings.embeddings_queue_name,
-        "redis_settings": redis_settings(settings),
         "on_startup": on_startup,
-        "on_shutdown": on_shutdown,
-        "max_jobs": settings.worker_max_jobs,
-        "poll_delay": settings.worker_poll_delay,
-        "job_timeout": settings.embeddings_job_timeout,
-        "max_tries": settings.max_retries + 3,
-        "health_check_interval": settings.worker_health_check_interval,
-        "job_completion_wait": settings.worker_shutdown_grace,
-        "job_serializer": serialization.dumps,
-        "job_deserializer": serialization.loads,
-        "keep_result": 3600,
+        **_queue_attrs(settings, settings.embeddings_queue_name, settings.embeddings_job_timeout),
     }
     return type("EmbeddingsWorker", (), attrs)

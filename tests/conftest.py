@@ -138,3 +138,17 @@ async def eventually(
             if await predicate():
                 return
             await asyncio.sleep(interval)
+
+
+@contextlib.asynccontextmanager
+async def running_worker(worker_settings: type) -> AsyncIterator[Worker]:
+    """A long-running arq worker in this event loop (unlike :func:`burst_worker`)."""
+    worker = create_worker(worker_settings, burst=False, poll_delay=0.01, handle_signals=False)
+    task = asyncio.create_task(worker.main())
+    try:
+        yield worker
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await worker.close()

@@ -7,19 +7,15 @@ driven by Playwright. The screenshot goes to ``test-artifacts/dashboard.png``.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-from arq.worker import create_worker
 
 from riskdrift.api.app import create_app
 from riskdrift.config import Settings
 from riskdrift.worker.settings import build_worker_settings
-from tests.conftest import serve
+from tests.conftest import running_worker, serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,21 +36,6 @@ pytestmark = [
 ]
 
 
-@contextlib.asynccontextmanager
-async def running_worker(settings: Settings) -> AsyncIterator[None]:
-    worker = create_worker(
-        build_worker_settings(settings), burst=False, poll_delay=0.02, handle_signals=False
-    )
-    task = asyncio.create_task(worker.main())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await worker.close()
-
-
 async def test_dashboard_shows_a_job_complete_live(settings: Settings) -> None:
     from playwright.async_api import async_playwright
 
@@ -63,7 +44,7 @@ async def test_dashboard_shows_a_job_complete_live(settings: Settings) -> None:
     )
     async with (
         serve(create_app(settings)) as base_url,
-        running_worker(settings),
+        running_worker(build_worker_settings(settings)),
         httpx.AsyncClient(base_url=base_url, timeout=10) as http,
         async_playwright() as pw,
     ):

@@ -8,9 +8,7 @@ browser test.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -18,7 +16,6 @@ import httpx
 import pytest
 from arq import ArqRedis
 from arq.constants import in_progress_key_prefix
-from arq.worker import create_worker
 from prometheus_client.parser import text_string_to_metric_families
 
 from riskdrift.agent.progress import ProgressReporter
@@ -30,7 +27,7 @@ from riskdrift.ops import metrics as m
 from riskdrift.ops.cluster import live_workers, queue_depth
 from riskdrift.ops.worker import WorkerMetrics, record_webhook_delivery
 from riskdrift.sources.edgar import EdgarStats
-from tests.conftest import serve
+from tests.conftest import running_worker, serve
 from tests.test_worker import ScriptedAgent, settings_for, tiny_result
 
 pytestmark = pytest.mark.integration
@@ -112,19 +109,6 @@ async def test_worker_publication_edgar_and_webhook_hooks(
     assert value(local, "riskdrift_edgar_requests_total", queue=q) == 6
     await metrics.withdraw(redis)
     assert await live_workers(redis, settings.queue_name, stale_after=5) == []
-
-
-@contextlib.asynccontextmanager
-async def running_worker(worker_settings: type) -> AsyncIterator[None]:
-    worker = create_worker(worker_settings, burst=False, poll_delay=0.01, handle_signals=False)
-    task = asyncio.create_task(worker.main())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await worker.close()
 
 
 async def wait_finished(db: asyncpg.Pool, count: int) -> None:

@@ -108,6 +108,7 @@ def run_demo(
         console.print(f"API        {base_url}  (OpenAPI: {base_url}/openapi.json)")
         console.print(f"Job        {base_url}/jobs/{accepted['job_id']}")
         console.print(f"Result     {base_url}/jobs/{accepted['job_id']}/result")
+        console.print(f"Dashboard  {base_url}/dashboard?key={api_key}")
         console.print(f"API key    {api_key}  (send as Authorization: Bearer <key>)")
         console.print(f"Redis      {services.redis_url}")
         console.print(f"Postgres   {services.database_url}")

@@ -50,13 +50,15 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from arq.worker import run_worker
-
-    from riskdrift.worker.settings import build_worker_settings
+    from riskdrift.worker.resilient import run_resilient
+    from riskdrift.worker.settings import build_embeddings_worker_settings, build_worker_settings
 
     settings = _settings()
     configure_logging(settings)
-    run_worker(build_worker_settings(settings))
+    if args.queue == "embeddings":
+        run_resilient(build_embeddings_worker_settings(settings))
+    else:
+        run_resilient(build_worker_settings(settings))
     return 0
 
 
@@ -248,8 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
     api.set_defaults(func=cmd_api)
 
     worker = sub.add_parser(
-        "worker", help="run an analysis worker (same as `arq riskdrift.worker.AnalysisWorker`)"
+        "worker",
+        help="run a worker (like `arq riskdrift.worker.AnalysisWorker`, but it rides out a "
+        "Redis outage instead of exiting)",
     )
+    worker.add_argument("--queue", choices=["analysis", "embeddings"], default="analysis")
     worker.set_defaults(func=cmd_worker)
 
     migrate = sub.add_parser("migrate", help="apply database migrations")

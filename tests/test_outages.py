@@ -7,6 +7,7 @@ from pgserver), so stopping it disturbs nothing else.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 
 from riskdrift.api.app import create_app
 from riskdrift.config import Settings
-from tests.conftest import free_port, serve
+from tests.conftest import eventually, free_port, serve
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -154,3 +155,68 @@ async def test_postgres_outage(settings: Settings, throwaway_postgres: tuple[str
         await wait_for_status(c, "POST", "/analyze", 202, json=BODY)
         jobs = (await c.get("/jobs")).json()["jobs"]
         assert len(jobs) == 2, "the job accepted before the outage is still there"
+
+
+async def test_worker_rides_out_a_redis_restart(
+    settings: Settings, db: asyncpg.Pool, throwaway_redis: ThrowawayRedis
+) -> None:
+    """`riskdrift worker` keeps polling through a Redis outage and takes work again after."""
+    from riskdrift.models import AnalyzeRequest
+    from riskdrift.store import jobs
+    from riskdrift.worker.resilient import create_resilient_worker
+    from tests.test_worker import ScriptedAgent, settings_for, tiny_result
+
+    async def finish(request, progress, n):  # type: ignore[no-untyped-def]
+        return tiny_result(request)
+
+    own = settings.model_copy(update={"redis_url": throwaway_redis.url})
+    worker = create_resilient_worker(
+        settings_for(ScriptedAgent(finish), own), handle_signals=False, poll_delay=0.01
+    )
+    task = asyncio.create_task(worker.main())
+
+    async def submit_and_wait() -> None:
+        from arq import create_pool
+
+        from riskdrift.worker import serialization
+        from riskdrift.worker.settings import redis_settings
+
+        job, _ = await jobs.create_job(
+            db, AnalyzeRequest(ticker="ACME", years=[2024, 2023]), tenant="default"
+        )
+        redis = await create_pool(
+            redis_settings(own),
+            job_serializer=serialization.dumps,
+            job_deserializer=serialization.loads,
+        )
+        try:
+            await redis.enqueue_job(
+                "analyze_risk_drift", str(job.id), _job_id=str(job.id), _queue_name=own.queue_name
+            )
+        finally:
+            await redis.aclose()
+
+        async def done() -> bool:
+            row = await jobs.get_job(db, job.id)
+            return row is not None and row.status == "completed"
+
+        await eventually(done, deadline=30)
+
+    try:
+        await submit_and_wait()
+        throwaway_redis.stop()
+
+        async def outage_noticed() -> bool:
+            assert not task.done(), "the worker exited on the Redis outage"
+            return worker._outage_backoff > 0.4  # several failed polls in a row
+
+        await eventually(outage_noticed, deadline=30)
+        throwaway_redis.start()
+        await submit_and_wait()  # same worker object, no restart
+        assert not task.done()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        with contextlib.suppress(Exception):
+            await worker.close()

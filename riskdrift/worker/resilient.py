@@ -1,0 +1,53 @@
+"""An arq Worker that rides out a Redis outage instead of exiting.
+
+arq's poll loop lets a lost Redis connection escape and end the process, so a
+plain ``arq riskdrift.worker.AnalysisWorker`` relies on its supervisor to restart
+it. ``riskdrift worker`` runs this subclass instead: a poll that fails on a
+connection error is logged once, retried with capped backoff, and polling
+resumes as soon as Redis answers again (redis-py reconnects by itself). Jobs a
+restarted, empty Redis forgot are re-enqueued from Postgres by the reconciler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import structlog
+from arq.worker import Worker, get_kwargs
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+log = structlog.get_logger(__name__)
+
+REDIS_LOST: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
+MAX_BACKOFF = 5.0
+
+
+class ResilientWorker(Worker):
+    """arq's Worker whose polling survives Redis going away and coming back."""
+
+    _outage_backoff: float = 0.0
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except REDIS_LOST as exc:
+            if not self._outage_backoff:
+                log.warning("redis_unavailable", queue=self.queue_name, error=type(exc).__name__)
+            self._outage_backoff = min(MAX_BACKOFF, (self._outage_backoff or 0.1) * 2)
+            await asyncio.sleep(self._outage_backoff)
+            return
+        if self._outage_backoff:
+            log.info("redis_recovered", queue=self.queue_name)
+            self._outage_backoff = 0.0
+
+
+def create_resilient_worker(settings_cls: type, **overrides: Any) -> ResilientWorker:
+    """Like ``arq.worker.create_worker``, building a :class:`ResilientWorker`."""
+    return ResilientWorker(**{**get_kwargs(settings_cls), **overrides})
+
+
+def run_resilient(settings_cls: type) -> None:
+    """Run a WorkerSettings class like ``arq.run_worker``, with :class:`ResilientWorker`."""
+    create_resilient_worker(settings_cls).run()

@@ -26,9 +26,9 @@ from riskdrift.agent.narrative import Narrator
 from riskdrift.agent.progress import ProgressReporter, no_progress
 from riskdrift.analysis.heatmap import build_heatmap
 from riskdrift.analysis.pipeline import (
+    build_result,
     compare_filings,
-    filing_info,
-    method_record,
+    identify,
     parse_filing,
     score_risks,
 )
@@ -108,29 +108,24 @@ class ResearchAgent:
         heatmap = await self._off_loop(build_heatmap, report.changes)
         await progress("building_heatmap", _PROGRESS["building_heatmap"])
 
-        filings = [filing_info(current_doc, current), filing_info(previous_doc, previous)]
-        company = (
-            current_doc.company
-            or current.metadata.company
-            or previous_doc.company
-            or previous.metadata.company
-            or request.ticker
-        )
+        identity = identify(current_doc, previous_doc, current, previous)
         summary, recommendations = await self._off_loop(
-            write_summary, company, filings, report.similarity, report.changes, heatmap
+            write_summary,
+            identity.company,
+            identity.filings,
+            report.similarity,
+            report.changes,
+            heatmap,
         )
-        result = AnalysisResult(
-            ticker=request.ticker,
-            company=company,
-            cik=current_doc.cik or current.metadata.cik or previous.metadata.cik,
-            years=[request.current_year, request.previous_year],
-            filings=filings,
-            similarity=report.similarity,
-            risks=report.changes,
-            heatmap=heatmap,
-            summary=summary,
-            recommendations=recommendations,
-            method=method_record(self.lexicon),
+        result = build_result(
+            current_doc,
+            previous_doc,
+            identity,
+            report,
+            heatmap,
+            summary,
+            recommendations,
+            self.lexicon,
         )
         # Kept off the wire: the worker stores the risk texts for embeddings and search.
         result.risk_factors.update(

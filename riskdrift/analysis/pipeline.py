@@ -186,6 +186,61 @@ def summarise(
     return heatmap, summary, recommendations
 
 
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who and what a result is about: the two filings, the company, its CIK."""
+
+    filings: list[FilingInfo]
+    company: str
+    cik: str | None
+
+
+def identify(
+    current: FilingDocument,
+    previous: FilingDocument,
+    parsed_current: ParsedFiling,
+    parsed_previous: ParsedFiling,
+) -> Identity:
+    """The source's metadata first, the documents' ``dei:`` tags where it has none."""
+    return Identity(
+        filings=[filing_info(current, parsed_current), filing_info(previous, parsed_previous)],
+        company=(
+            current.company
+            or parsed_current.metadata.company
+            or previous.company
+            or parsed_previous.metadata.company
+            or current.ticker
+        ),
+        cik=current.cik or parsed_current.metadata.cik or parsed_previous.metadata.cik,
+    )
+
+
+def build_result(
+    current: FilingDocument,
+    previous: FilingDocument,
+    identity: Identity,
+    report: DriftReport,
+    heatmap: Heatmap,
+    summary: str,
+    recommendations: list[str],
+    lexicon: Lexicon,
+) -> AnalysisResult:
+    """The wire model from the finished parts."""
+    return AnalysisResult(
+        ticker=current.ticker,
+        company=identity.company,
+        cik=identity.cik,
+        years=[current.year, previous.year],
+        filings=identity.filings,
+        similarity=report.similarity,
+        risks=report.changes,
+        heatmap=heatmap,
+        summary=summary,
+        recommendations=recommendations,
+        method=method_record(lexicon),
+    )
+
+
 def assemble_result(
     current: FilingDocument,
     previous: FilingDocument,
@@ -195,28 +250,10 @@ def assemble_result(
     lexicon: Lexicon,
 ) -> AnalysisResult:
     """Put a finished comparison into the wire model (heatmap and summary included)."""
-    filings = [filing_info(current, parsed_current), filing_info(previous, parsed_previous)]
-    company = (
-        current.company
-        or parsed_current.metadata.company
-        or previous.company
-        or parsed_previous.metadata.company
-        or current.ticker
-    )
-    cik = current.cik or parsed_current.metadata.cik or parsed_previous.metadata.cik
-    heatmap, summary, recommendations = summarise(company, filings, report)
-    return AnalysisResult(
-        ticker=current.ticker,
-        company=company,
-        cik=cik,
-        years=[current.year, previous.year],
-        filings=filings,
-        similarity=report.similarity,
-        risks=report.changes,
-        heatmap=heatmap,
-        summary=summary,
-        recommendations=recommendations,
-        method=method_record(lexicon),
+    identity = identify(current, previous, parsed_current, parsed_previous)
+    heatmap, summary, recommendations = summarise(identity.company, identity.filings, report)
+    return build_result(
+        current, previous, identity, report, heatmap, summary, recommendations, lexicon
     )
 
 

@@ -43,19 +43,7 @@ def delivery_view(delivery: DeliveryRecord, attempts: list[AttemptRecord]) -> We
             "delivered_at": delivery.delivered_at,
             "created_at": delivery.created_at,
             "updated_at": delivery.updated_at,
-            "attempts": [
-                WebhookAttempt(
-                    series=a.series,
-                    attempt=a.attempt,
-                    at=a.at,
-                    outcome=a.outcome,
-                    status_code=a.status_code,
-                    error=a.error,
-                    duration_ms=a.duration_ms,
-                    address=a.address,
-                )
-                for a in attempts
-            ],
+            "attempts": [WebhookAttempt.model_validate(a, from_attributes=True) for a in attempts],
         }
     )
 

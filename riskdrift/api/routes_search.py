@@ -112,18 +112,6 @@ class RiskSearch:
             RiskSearchResults(
                 query=query,
                 model=embedder.model,
-                results=[
-                    RiskSearchHit(
-                        ticker=h.ticker,
-                        company=h.company,
-                        year=h.year,
-                        title=h.title,
-                        section=h.section,
-                        category=h.category,
-                        excerpt=h.excerpt,
-                        score=h.score,
-                    )
-                    for h in hits
-                ],
+                results=[RiskSearchHit.model_validate(h, from_attributes=True) for h in hits],
             )
         )

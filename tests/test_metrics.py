@@ -24,7 +24,7 @@ from riskdrift.config import Settings
 from riskdrift.errors import FilingNotFound, UpstreamUnavailable
 from riskdrift.models import AnalysisResult, AnalyzeRequest
 from riskdrift.ops import metrics as m
-from riskdrift.ops.cluster import live_workers, queue_depth
+from riskdrift.ops.cluster import CRON_JOB_PREFIX, live_workers, queue_depth
 from riskdrift.ops.worker import WorkerMetrics, record_webhook_delivery
 from riskdrift.sources.edgar import EdgarStats
 from tests.conftest import running_worker, serve
@@ -57,11 +57,14 @@ async def test_queue_depth_counts_only_ready_jobs(redis: ArqRedis, settings: Set
             "analyze_risk_drift", job_id, _job_id=job_id, _queue_name=queue, _defer_by=defer
         )
         assert job is not None
+    # the worker's next reconcile tick, enqueued early the way arq's cron does it
+    tick = f"{CRON_JOB_PREFIX}reconcile:{uuid.uuid4().hex}"
+    assert await redis.enqueue_job(tick, _job_id=tick, _queue_name=queue, _defer_by=1)
     await redis.set(in_progress_key_prefix + running, b"1", px=60_000)
     try:
         depth = await queue_depth(redis, queue)
         assert (depth.ready, depth.deferred, depth.running) == (1, 1, 1)
-        assert await redis.zcard(queue) == 3  # what arq's own "queued" figure would say
+        assert await redis.zcard(queue) == 4  # what arq's own "queued" figure would say
     finally:
         await redis.delete(in_progress_key_prefix + running)
 

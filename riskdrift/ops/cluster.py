@@ -33,7 +33,9 @@ local entries = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 local now = tonumber(ARGV[1])
 local ready, deferred, running = 0, 0, 0
 for i = 1, #entries, 2 do
-  if redis.call('EXISTS', ARGV[2] .. entries[i]) == 1 then
+  if string.sub(entries[i], 1, #ARGV[3]) == ARGV[3] then
+    -- a scheduler tick (the reconcile cron), not a job anyone submitted
+  elseif redis.call('EXISTS', ARGV[2] .. entries[i]) == 1 then
     running = running + 1
   elseif tonumber(entries[i + 1]) <= now then
     ready = ready + 1
@@ -43,6 +45,11 @@ for i = 1, #entries, 2 do
 end
 return {ready, deferred, running}
 """
+
+
+# arq enqueues each cron tick up to a second early as a deferred entry named after the
+# cron job; the prefix keeps those housekeeping ticks out of the queue-depth gauges.
+CRON_JOB_PREFIX = "cron:"
 
 
 def workers_index_key(queue: str) -> str:
@@ -67,7 +74,7 @@ async def queue_depth(redis: Redis, queue: str, *, now_ms: int | None = None) ->
     """Ready, deferred and running entries of an arq queue."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     ready, deferred, running = await redis.eval(  # type: ignore[misc]
-        QUEUE_DEPTH_SCRIPT, 1, queue, str(now_ms), in_progress_key_prefix
+        QUEUE_DEPTH_SCRIPT, 1, queue, str(now_ms), in_progress_key_prefix, CRON_JOB_PREFIX
     )
     return QueueDepth(queue, int(ready), int(deferred), int(running))
 

@@ -21,6 +21,7 @@ from arq.worker import func
 
 from riskdrift.config import Settings
 from riskdrift.logging import configure_logging
+from riskdrift.ops.cluster import CRON_JOB_PREFIX
 from riskdrift.ops.worker import (
     instrument_analysis,
     instrument_webhook,
@@ -167,7 +168,7 @@ def build_worker_settings(
         "cron_jobs": [
             cron(
                 reconcile,  # type: ignore[arg-type]
-                name="reconcile",
+                name=f"{CRON_JOB_PREFIX}reconcile",
                 second=set(range(0, 60, max(1, min(settings.reconcile_interval, 60)))),
                 run_at_startup=True,
                 timeout=60,

@@ -14,10 +14,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from riskdrift.api.auth import client_of, tenant_of
+from riskdrift.api.enqueue import discard_new_job, enqueue_new_job, queue_publish
 from riskdrift.api.problems import ProblemError, validation_problem
 from riskdrift.api.state import app_state
 from riskdrift.config import Settings
-from riskdrift.events.publish import make_event, publish, stream_key
+from riskdrift.events.publish import make_event
 from riskdrift.models import (
     AnalyzeRequest,
     Job,
@@ -151,22 +152,26 @@ async def analyze(request: Request) -> Response:
             400, "Invalid Idempotency-Key", "use 1 to 255 characters", type_="idempotency-key"
         )
     request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
-    queued = await jobs.count_queued(state["pool"], tenant=tenant)
-    # Over the cap, only a replay of an accepted submission still gets its job back.
-    if queued >= settings.max_queued_jobs_per_tenant and (
-        key is None or await jobs.get_job_by_key(state["pool"], tenant, key) is None
-    ):
+    limit = settings.max_queued_jobs_per_tenant
+    try:
+        job, created = await jobs.create_job(
+            state["pool"],
+            body,
+            tenant=tenant,
+            idempotency_key=key,
+            request_hash=request_hash,
+            max_queued=limit,
+        )
+    except jobs.TenantQueueFull:
+        # Over the cap, only a replay of an accepted submission still gets its job back.
         raise ProblemError(
             429,
             "Too many queued jobs",
-            f"{queued} jobs are already queued for this tenant "
-            f"(limit {settings.max_queued_jobs_per_tenant}); retry when some have started",
+            f"this tenant already has {limit} jobs queued, its limit; "
+            "retry when some have started",
             type_="queue-full",
             headers={"Retry-After": "30"},
-        )
-    job, created = await jobs.create_job(
-        state["pool"], body, tenant=tenant, idempotency_key=key, request_hash=request_hash
-    )
+        ) from None
     headers = {"Location": f"/jobs/{job.id}"}
     if not created:
         if job.request_hash != request_hash:
@@ -180,24 +185,16 @@ async def analyze(request: Request) -> Response:
             JobAccepted(job_id=job.id, status=job.status, links=links(job.id)), 200, headers
         )
     try:
-        await publish(
-            state["redis"],
-            make_event("job_queued", job.id, status=JobStatus.QUEUED),
-            maxlen=settings.stream_maxlen,
-            ttl=settings.result_ttl,
-        )
-        await state["redis"].enqueue_job(
-            "analyze_risk_drift", str(job.id), _job_id=str(job.id), _queue_name=settings.queue_name
-        )
+        await enqueue_new_job(state["redis"], job.id, settings)
     except BaseException:
-        # No queue entry: leave no job row behind that nothing would ever run.
+        # No queue entry: leave no job row behind that nothing would ever run, and none of
+        # the Redis writes that may have gone through.
         await jobs.delete_unqueued(state["pool"], job.id)
         try:
-            await state["redis"].delete(stream_key(job.id))
+            await discard_new_job(state["redis"], job.id, settings)
         except Exception:
-            log.warning("stream_cleanup_failed", job_id=str(job.id))
+            log.warning("enqueue_cleanup_failed", job_id=str(job.id))
         raise
-    await metrics.count_job(state["redis"], settings.queue_name, metrics.JOBS_SUBMITTED)
     log.info("job_submitted", job_id=str(job.id), ticker=job.ticker, years=list(job.years))
     return model_response(
         JobAccepted(job_id=job.id, status=job.status, links=links(job.id)), 202, headers
@@ -295,14 +292,15 @@ async def cancel(request: Request) -> Response:
             409, "Job cannot be cancelled", f"job is already {status}", type_="not-cancellable"
         )
     settings = state["settings"]
-    # Tell a worker that holds it to stop; a queued entry is dropped when picked up.
-    await state["redis"].zadd(abort_jobs_ss, {str(job.id): timestamp_ms()})
-    await publish(
-        state["redis"],
-        make_event("job_cancelled", job.id, status=JobStatus.CANCELLED),
-        maxlen=settings.stream_maxlen,
-        ttl=settings.result_ttl,
-    )
-    await metrics.count_job(state["redis"], settings.queue_name, metrics.JOBS_CANCELLED)
+    async with state["redis"].pipeline(transaction=False) as pipe:
+        # Tell a worker that holds it to stop; a queued entry is dropped when picked up.
+        pipe.zadd(abort_jobs_ss, {str(job.id): timestamp_ms()})
+        queue_publish(
+            pipe,
+            make_event("job_cancelled", job.id, status=JobStatus.CANCELLED),
+            maxlen=settings.stream_maxlen,
+            ttl=settings.result_ttl,
+        )
+        await metrics.execute_counted(pipe, settings.queue_name, metrics.JOBS_CANCELLED)
     log.info("job_cancelled", job_id=str(job.id))
     return model_response(job_view(cancelled))

@@ -23,11 +23,12 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
 from prometheus_client import Metric
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 log = structlog.get_logger(__name__)
@@ -273,11 +274,9 @@ class Tally:
         # Take the batch before awaiting: increments added meanwhile (concurrent jobs
         # sharing this tally) go into the next flush, never into this one twice.
         batch, self.increments = self.increments, defaultdict(float)
-        key = counters_key(self.queue)
         try:
             async with redis.pipeline(transaction=False) as pipe:
-                for name, amount in batch.items():
-                    pipe.hincrbyfloat(key, name, amount)
+                _queue_increments(pipe, self.queue, batch)
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             log.warning("metrics_flush_failed", queue=self.queue, error=type(exc).__name__)
@@ -287,11 +286,35 @@ class Tally:
         return True
 
 
-async def count_job(redis: Redis, queue: str, family: Family) -> None:
-    """Add one to a queue's cluster counter now (a failure is logged, never raised)."""
+def _queue_increments(pipe: Pipeline, queue: str, increments: Mapping[str, float]) -> None:
+    key = counters_key(queue)
+    for name, amount in increments.items():
+        pipe.hincrbyfloat(key, name, amount)
+
+
+def count_job(pipe: Pipeline, queue: str, family: Family) -> None:
+    """Queue one increment of a queue's cluster counter onto ``pipe``, so that it travels
+    with the writes it counts, in their round trip (:func:`execute_counted` runs both)."""
     tally = Tally(queue)
     tally.count(family)
-    await tally.flush(redis)
+    _queue_increments(pipe, queue, tally.increments)
+
+
+async def execute_counted(pipe: Pipeline, queue: str, family: Family) -> list[Any]:
+    """Add one to a queue's ``family`` counter and run ``pipe`` (one round trip); returns the
+    replies of the commands queued before the count.
+
+    The first of those commands that failed is raised; a failed count is only logged, as
+    :meth:`Tally.flush` does: metrics never fail the request they count.
+    """
+    count_job(pipe, queue, family)
+    *replies, counted = await pipe.execute(raise_on_error=False)
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    if isinstance(counted, Exception):
+        log.warning("metrics_count_failed", queue=queue, error=type(counted).__name__)
+    return replies
 
 
 _BY_SAMPLE: dict[str, Family] = {n: f for f in CLUSTER_FAMILIES for n in f.sample_names}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from riskdrift.errors import RiskdriftError
 from riskdrift.models import AnalyzeRequest, JobStatus
 from riskdrift.store.pool import Executor
 
@@ -67,6 +68,45 @@ def _record(row: asyncpg.Record | None) -> JobRecord | None:
     return JobRecord.from_row(row) if row is not None else None
 
 
+class TenantQueueFull(RiskdriftError):
+    """A submission found ``limit`` or more of its tenant's jobs already queued."""
+
+    def __init__(self, tenant: str, limit: int) -> None:
+        super().__init__(f"{limit} or more jobs are queued for tenant {tenant!r}")
+        self.tenant = tenant
+        self.limit = limit
+
+
+# One statement, so a submission costs one round trip. ``queued`` counts the tenant's queued
+# jobs up to the cap and no further (jobs_tenant_queued keeps that to one tenant's index
+# entries); the INSERT runs only below the cap ($9 NULL: no cap). ``existing`` is the job an
+# idempotency key already names, read from the statement's snapshot: a replay gets its job
+# back even when the queue is full. Exactly one row comes back; ``created`` is NULL when
+# nothing was inserted or found (full, or a same-key row committed after the snapshot).
+_CREATE_JOB = f"""
+    WITH queued AS (
+        SELECT count(*) AS n FROM (
+            SELECT 1 FROM jobs
+            WHERE $9::integer IS NOT NULL AND tenant = $2 AND status = 'queued'
+            LIMIT $9
+        ) AS capped
+    ), inserted AS (
+        INSERT INTO jobs (id, tenant, ticker, current_year, previous_year, callback_url,
+                          idempotency_key, request_hash)
+        SELECT $1::uuid, $2::text, $3::text, $4::integer, $5::integer, $6::text, $7::text,
+               $8::text
+        FROM queued WHERE $9::integer IS NULL OR n < $9
+        ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+        RETURNING {COLUMNS}
+    )
+    SELECT queued.n AS queued, found.* FROM queued LEFT JOIN (
+        SELECT true AS created, * FROM inserted
+        UNION ALL
+        SELECT false, {COLUMNS} FROM jobs
+        WHERE tenant = $2 AND idempotency_key = $7 AND NOT EXISTS (SELECT FROM inserted)
+    ) AS found ON true"""
+
+
 async def create_job(
     db: Executor,
     request: AnalyzeRequest,
@@ -75,19 +115,23 @@ async def create_job(
     idempotency_key: str | None = None,
     request_hash: str | None = None,
     job_id: uuid.UUID | None = None,
+    max_queued: int | None = None,
 ) -> tuple[JobRecord, bool]:
     """Insert a queued job; returns ``(job, created)``.
 
     With an idempotency key already used by this tenant, nothing is inserted
-    and the existing job comes back with ``created=False``; the caller compares
-    ``request_hash`` to tell a replay from a conflicting reuse of the key.
+    and the existing job comes back with ``created=False`` (even over the cap);
+    the caller compares ``request_hash`` to tell a replay from a conflicting
+    reuse of the key. With ``max_queued``, a tenant that already has that many
+    queued jobs gets :class:`TenantQueueFull` instead of a new job.
+
+    The cap is soft, as a count-then-insert must be under READ COMMITTED:
+    submissions running at the same moment do not see each other's rows, so a
+    tenant can end up above the cap by at most the number of its submissions
+    in flight together (bounded by the API processes' pool sizes), never more.
     """
     row = await db.fetchrow(
-        f"""INSERT INTO jobs (id, tenant, ticker, current_year, previous_year, callback_url,
-                              idempotency_key, request_hash)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-            ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-            RETURNING {COLUMNS}""",
+        _CREATE_JOB,
         job_id or uuid.uuid4(),
         tenant,
         request.ticker,
@@ -96,11 +140,17 @@ async def create_job(
         str(request.callback_url) if request.callback_url else None,
         idempotency_key,
         request_hash,
+        max_queued,
     )
-    if row is not None:
-        return JobRecord.from_row(row), True
+    assert row is not None  # the statement always returns its one row
+    if row["created"] is not None:
+        return JobRecord.from_row(row), row["created"]
+    if max_queued is not None and row["queued"] >= max_queued:
+        raise TenantQueueFull(tenant, max_queued)
+    # Below the cap yet neither inserted nor found: the key's row was committed after this
+    # statement's snapshot (read it now), or deleted in between (try once more).
     existing = await get_job_by_key(db, tenant, idempotency_key or "")
-    if existing is None:  # the conflicting row was deleted in between: try once more
+    if existing is None:
         return await create_job(
             db,
             request,
@@ -108,6 +158,7 @@ async def create_job(
             idempotency_key=idempotency_key,
             request_hash=request_hash,
             job_id=job_id,
+            max_queued=max_queued,
         )
     return existing, False
 
@@ -197,14 +248,6 @@ async def unfinished_since(
         limit,
     )
     return [JobRecord.from_row(r) for r in rows]
-
-
-async def count_queued(db: Executor, *, tenant: str) -> int:
-    """How many of the tenant's jobs wait in the queue."""
-    count: int = await db.fetchval(
-        "SELECT count(*) FROM jobs WHERE tenant = $1 AND status = 'queued'", tenant
-    )
-    return count
 
 
 async def start_attempt(db: Executor, job_id: uuid.UUID) -> JobRecord | None:

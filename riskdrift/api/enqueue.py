@@ -1,0 +1,93 @@
+"""A new job's Redis writes in one round trip: ``job_queued``, its arq job, the submit count.
+
+``ArqRedis.enqueue_job`` costs two round trips (WATCH + EXISTS, then MULTI, PSETEX,
+ZADD, EXEC) to refuse a job id that is already queued or has a result. A job
+that ``POST /analyze`` has just inserted has a new UUID, so that check can never
+fire; :func:`queue_arq_job` writes what ``enqueue_job`` writes (arq 0.28: the
+``serialize_job`` payload under ``arq:job:<id>`` with arq's expiry, and the id in
+the queue's sorted set scored with the enqueue time) onto a pipeline that also
+carries the ``job_queued`` event and the submit counter.
+
+The pipeline is not a MULTI/EXEC transaction: Redis runs one connection's
+commands in order, so the stream entry exists before the queue entry and the job
+key before a worker can see the queue entry, and every partial outcome of a
+failure (some commands applied, then the connection dropped) is undone by the
+caller's cleanup, :func:`discard_new_job`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from arq import ArqRedis
+from arq.constants import job_key_prefix
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms
+from redis.asyncio.client import Pipeline
+
+from riskdrift.config import Settings
+from riskdrift.events.publish import make_event, stream_key
+from riskdrift.models import JobEvent, JobStatus
+from riskdrift.ops import metrics
+
+ANALYSIS_TASK = "analyze_risk_drift"
+
+
+def queue_publish(pipe: Pipeline, event: JobEvent, *, maxlen: int, ttl: int | None) -> None:
+    """Queue ``event``'s XADD and, unless ``ttl`` is ``None``, its stream's EXPIRE onto
+    ``pipe``: the commands :func:`riskdrift.events.publish.publish` sends."""
+    key = stream_key(event.job_id)
+    fields: dict[Any, Any] = {
+        "event": event.event,
+        "data": event.model_dump_json(exclude_none=True),
+    }
+    pipe.xadd(key, fields, maxlen=maxlen, approximate=True)
+    if ttl is not None:
+        pipe.expire(key, ttl)
+
+
+def queue_arq_job(
+    pipe: Pipeline, redis: ArqRedis, function: str, *args: Any, job_id: str, queue_name: str
+) -> None:
+    """Queue onto ``pipe`` the keys ``redis.enqueue_job(function, *args, _job_id=job_id,
+    _queue_name=queue_name)`` would write, without its duplicate check: only for an id
+    that has never been enqueued.
+
+    The payload uses ``redis``'s own serializer and expiry, as ``enqueue_job`` does.
+    """
+    enqueue_time_ms = timestamp_ms()
+    payload = serialize_job(
+        function, args, {}, None, enqueue_time_ms, serializer=redis.job_serializer
+    )
+    # arq: expires = score - enqueue time + expires_extra_ms, with score = enqueue time
+    pipe.psetex(job_key_prefix + job_id, redis.expires_extra_ms, payload)
+    pipe.zadd(queue_name, {job_id: enqueue_time_ms})
+
+
+async def enqueue_new_job(redis: ArqRedis, job_id: uuid.UUID, settings: Settings) -> None:
+    """Publish ``job_queued``, enqueue the analysis of a freshly inserted job and count the
+    submission, in one round trip.
+
+    Raises if the event or the arq job was not written (the caller then deletes the row and
+    calls :func:`discard_new_job`); the count may have been made all the same.
+    """
+    async with redis.pipeline(transaction=False) as pipe:
+        queue_publish(
+            pipe,
+            make_event("job_queued", job_id, status=JobStatus.QUEUED),
+            maxlen=settings.stream_maxlen,
+            ttl=settings.result_ttl,
+        )
+        job = str(job_id)
+        queue_arq_job(pipe, redis, ANALYSIS_TASK, job, job_id=job, queue_name=settings.queue_name)
+        await metrics.execute_counted(pipe, settings.queue_name, metrics.JOBS_SUBMITTED)
+
+
+async def discard_new_job(redis: ArqRedis, job_id: uuid.UUID, settings: Settings) -> None:
+    """Remove whatever :func:`enqueue_new_job` may have written for a job whose row is
+    being deleted: its stream, its queue entry and its arq job key (one round trip)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.zrem(settings.queue_name, str(job_id))
+        pipe.delete(stream_key(job_id), job_key_prefix + str(job_id))
+        await pipe.execute()

@@ -11,6 +11,7 @@ from arq import ArqRedis
 
 from riskdrift.agent.progress import ProgressReporter
 from riskdrift.config import Settings
+from riskdrift.events.batch import EventBatcher
 from riskdrift.models import AnalysisResult, AnalyzeRequest
 from riskdrift.store.jobs import JobRecord
 from riskdrift.webhooks.ssrf import Resolver
@@ -34,6 +35,7 @@ class WorkerContext(TypedDict, total=False):
     # ours, created once per worker process
     settings: Settings
     pool: asyncpg.Pool
+    events: EventBatcher  # progress events, many jobs' to a Redis round trip; over ``redis``
     http: httpx.AsyncClient
     agent: Agent
     executor: Executor | None

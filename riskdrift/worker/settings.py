@@ -20,6 +20,7 @@ from arq.cron import cron
 from arq.worker import func
 
 from riskdrift.config import Settings
+from riskdrift.events.batch import EventBatcher
 from riskdrift.logging import configure_logging
 from riskdrift.ops.cluster import CRON_JOB_PREFIX
 from riskdrift.ops.worker import (
@@ -141,6 +142,10 @@ def build_worker_settings(
 
     async def on_startup(ctx: WorkerContext) -> None:
         stack = await _open_process_clients(ctx, settings)
+        # Pushed early so it closes late: after everything that may publish, while the
+        # Redis client (closed by arq after on_shutdown) still answers.
+        ctx["events"] = EventBatcher(ctx["redis"])
+        stack.push_async_callback(ctx["events"].aclose)
         executor = _cpu_executor(settings)
         if executor is not None:
             stack.callback(executor.shutdown, wait=True, cancel_futures=True)

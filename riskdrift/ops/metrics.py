@@ -18,6 +18,7 @@ scrape time by :mod:`riskdrift.ops.cluster`.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections import defaultdict
@@ -237,6 +238,31 @@ def _le(bound: float) -> str:
     return "+Inf" if math.isinf(bound) else repr(float(bound))
 
 
+# Distinct (family, queue, labels) children a process records: a handful of outcomes and
+# kinds per queue. The bound only keeps a caller with unbounded label values from growing it.
+FIELD_CACHE_SIZE = 512
+
+
+@functools.lru_cache(maxsize=FIELD_CACHE_SIZE)
+def _fields(family: Family, queue: str, labels: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    """The hash fields of one labelled child of ``family``, JSON-encoded once per process:
+    a counter's one sample; a histogram's buckets in bound order (``+Inf`` last), then its
+    ``_sum`` and ``_count``. Raises ``ValueError`` for labels the family does not take."""
+    full = {"queue": queue, **dict(labels)}
+    if set(full) != set(family.labels):
+        raise ValueError(f"{family.name} takes labels {family.labels}, got {sorted(full)}")
+    if family.kind == "counter":
+        return (_field(family.name + "_total", full),)
+    return (
+        *(
+            _field(family.name + "_bucket", {**full, "le": _le(bound)})
+            for bound in (*family.buckets, math.inf)
+        ),
+        _field(family.name + "_sum", full),
+        _field(family.name + "_count", full),
+    )
+
+
 @dataclass(slots=True)
 class Tally:
     """Increments to a queue's cluster counters, written in one round trip by :meth:`flush`."""
@@ -244,28 +270,22 @@ class Tally:
     queue: str
     increments: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
-    def _labels(self, family: Family, labels: Mapping[str, str]) -> dict[str, str]:
-        full = {"queue": self.queue, **labels}
-        if set(full) != set(family.labels):
-            raise ValueError(f"{family.name} takes labels {family.labels}, got {sorted(full)}")
-        return full
-
     def count(self, family: Family, amount: float = 1.0, **labels: str) -> None:
         """Add ``amount`` to a counter."""
         assert family.kind == "counter"
         if amount:
-            self.increments[_field(family.name + "_total", self._labels(family, labels))] += amount
+            [name] = _fields(family, self.queue, tuple(sorted(labels.items())))
+            self.increments[name] += amount
 
     def observe(self, family: Family, value: float, **labels: str) -> None:
         """Record one observation of a histogram (every bucket is written, so all exist)."""
         assert family.kind == "histogram"
-        full = self._labels(family, labels)
-        for bound in (*family.buckets, math.inf):
-            self.increments[_field(family.name + "_bucket", {**full, "le": _le(bound)})] += (
-                1.0 if value <= bound else 0.0
-            )
-        self.increments[_field(family.name + "_sum", full)] += value
-        self.increments[_field(family.name + "_count", full)] += 1.0
+        *buckets, sum_name, count_name = _fields(family, self.queue, tuple(sorted(labels.items())))
+        increments = self.increments
+        for name, bound in zip(buckets, (*family.buckets, math.inf), strict=True):
+            increments[name] += 1.0 if value <= bound else 0.0
+        increments[sum_name] += value
+        increments[count_name] += 1.0
 
     async def flush(self, redis: Redis) -> bool:
         """Write the increments; ``False`` (logged, never raised) if Redis failed."""

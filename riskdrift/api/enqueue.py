@@ -27,24 +27,11 @@ from arq.utils import timestamp_ms
 from redis.asyncio.client import Pipeline
 
 from riskdrift.config import Settings
-from riskdrift.events.publish import make_event, stream_key
-from riskdrift.models import JobEvent, JobStatus
+from riskdrift.events.publish import make_event, queue_publish, stream_key
+from riskdrift.models import JobStatus
 from riskdrift.ops import metrics
 
 ANALYSIS_TASK = "analyze_risk_drift"
-
-
-def queue_publish(pipe: Pipeline, event: JobEvent, *, maxlen: int, ttl: int | None) -> None:
-    """Queue ``event``'s XADD and, unless ``ttl`` is ``None``, its stream's EXPIRE onto
-    ``pipe``: the commands :func:`riskdrift.events.publish.publish` sends."""
-    key = stream_key(event.job_id)
-    fields: dict[Any, Any] = {
-        "event": event.event,
-        "data": event.model_dump_json(exclude_none=True),
-    }
-    pipe.xadd(key, fields, maxlen=maxlen, approximate=True)
-    if ttl is not None:
-        pipe.expire(key, ttl)
 
 
 def queue_arq_job(

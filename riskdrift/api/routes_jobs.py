@@ -14,11 +14,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from riskdrift.api.auth import client_of, tenant_of
-from riskdrift.api.enqueue import discard_new_job, enqueue_new_job, queue_publish
+from riskdrift.api.enqueue import discard_new_job, enqueue_new_job
 from riskdrift.api.problems import ProblemError, validation_problem
 from riskdrift.api.state import app_state
 from riskdrift.config import Settings
-from riskdrift.events.publish import make_event
+from riskdrift.events.publish import make_event, queue_publish
 from riskdrift.models import (
     AnalyzeRequest,
     Job,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -51,6 +51,19 @@ STEPS: tuple[tuple[str, int], ...] = (
 _PROGRESS = dict(STEPS)
 
 T = TypeVar("T")
+U = TypeVar("U")
+
+
+async def _both(first: Awaitable[T], second: Awaitable[U]) -> tuple[T, U]:
+    """Await both concurrently; if either fails, raise once both have finished (nothing
+    left running), the first one's error first, so the current year's missing filing is
+    the one named whatever finished first."""
+    a, b = await asyncio.gather(first, second, return_exceptions=True)
+    if isinstance(a, BaseException):
+        raise a
+    if isinstance(b, BaseException):
+        raise b
+    return a, b
 
 
 class ResearchAgent:
@@ -82,19 +95,19 @@ class ResearchAgent:
         Raises ``FilingNotFound`` / ``FilingParseError`` / ``Item1ANotFound``
         (permanent) and ``TransientError`` from the source (retryable).
         """
-        current_doc, previous_doc = await asyncio.gather(
+        current_doc, previous_doc = await _both(
             self.source.fetch(request.ticker, request.current_year),
             self.source.fetch(request.ticker, request.previous_year),
         )
         await progress("fetching_filings", _PROGRESS["fetching_filings"])
 
-        current, previous = await asyncio.gather(
+        current, previous = await _both(
             self._off_loop(parse_filing, current_doc.content, current_doc.name),
             self._off_loop(parse_filing, previous_doc.content, previous_doc.name),
         )
         await progress("extracting_risks", _PROGRESS["extracting_risks"])
 
-        current_tones, previous_tones = await asyncio.gather(
+        current_tones, previous_tones = await _both(
             self._off_loop(score_risks, current.risks, self.lexicon),
             self._off_loop(score_risks, previous.risks, self.lexicon),
         )

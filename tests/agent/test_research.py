@@ -115,3 +115,32 @@ async def test_missing_filing_propagates() -> None:
     agent = ResearchAgent(DirectorySource(SAMPLES))
     with pytest.raises(FilingNotFound):
         await agent.arun(AnalyzeRequest(ticker="ACME", years=[2022, 2023]))
+
+
+class RacingSource:
+    """Neither year exists; the previous year's fetch fails first, and the current
+    year's fetch fails only after it, so a first-to-fail error would name the wrong year."""
+
+    name = "racing"
+
+    def __init__(self) -> None:
+        self.previous_failed = asyncio.Event()
+        self.finished: list[int] = []
+
+    async def fetch(self, ticker: str, year: int) -> FilingDocument:
+        try:
+            if year == 2024:
+                await self.previous_failed.wait()
+            else:
+                self.previous_failed.set()
+            raise FilingNotFound(f"no 10-K for {ticker} fiscal {year}")
+        finally:
+            self.finished.append(year)
+
+
+async def test_both_filings_missing_names_the_current_year_and_leaves_nothing_running() -> None:
+    source = RacingSource()
+    agent = ResearchAgent(source)
+    with pytest.raises(FilingNotFound, match="fiscal 2024"):
+        await agent.arun(AnalyzeRequest(ticker="ZZZZ", years=[2024, 2023]))
+    assert source.finished == [2023, 2024]

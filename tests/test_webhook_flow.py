@@ -1,5 +1,8 @@
 """Webhooks end to end: API submission, the analysis worker, deliver_webhook, a real receiver.
 
+The analysis task makes a job's first attempt itself; retries (and a first
+attempt it could not finish) are ``deliver_webhook`` jobs.
+
 Everything is real except the analysis (a scripted agent) and, where a test
 needs to control it, the worker's DNS answers for the callback host: Redis,
 Postgres, the API and the receiver (uvicorn on loopback) all run for real,
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import uuid
 from collections import Counter, deque
@@ -23,6 +27,7 @@ import asyncpg
 import httpx
 import pytest
 from arq import ArqRedis
+from arq.jobs import Job
 from pydantic import SecretStr
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from starlette.applications import Starlette
@@ -37,8 +42,10 @@ from riskdrift.errors import FilingNotFound
 from riskdrift.models import AnalysisResult, AnalyzeRequest, JobStatus
 from riskdrift.store import deliveries, jobs
 from riskdrift.webhooks import generate_secret, webhook_id
+from riskdrift.worker import serialization
 from riskdrift.worker.context import Agent
 from riskdrift.worker.settings import build_worker_settings
+from riskdrift.worker.webhook_task import prepare_delivery
 from tests.conftest import burst_worker, free_port, serve
 from tests.test_worker import ScriptedAgent, tiny_result
 
@@ -193,6 +200,17 @@ async def deliveries_of(api: httpx.AsyncClient, job_id: str) -> list[dict[str, o
 async def attempts_of(api: httpx.AsyncClient, job_id: str) -> list[dict[str, object]]:
     found = await deliveries_of(api, job_id)
     return [] if not found else list(found[0]["attempts"])  # type: ignore[call-overload]
+
+
+async def attempt_jobs(redis: ArqRedis, msg_id: str) -> set[str]:
+    """``series:attempt`` of every attempt of the webhook that arq holds or held as a job."""
+    prefix = f"webhook:{msg_id}:"
+    keys = [key.decode() async for key in redis.scan_iter(match=f"arq:*{prefix}*")]
+    return {key.split(prefix, 1)[1] for key in keys}
+
+
+def arq_job(redis: ArqRedis, settings: Settings, job_id: str) -> Job:
+    return Job(job_id, redis, _queue_name=settings.queue_name, _deserializer=serialization.loads)
 
 
 # --- tests ----------------------------------------------------------------------------------
@@ -448,3 +466,165 @@ async def test_rerun_of_a_finished_job_schedules_its_missing_webhook(
     delivery = await deliveries.get_delivery(db, job.id, "job.failed")
     assert delivery is not None
     assert (delivery.status, delivery.attempts) == ("delivered", 1)
+
+
+# --- attempt 1 in the analysis task ---------------------------------------------------------
+
+
+async def test_attempt_1_is_made_by_the_analysis_job_itself(
+    api: httpx.AsyncClient, wh_settings: Settings, redis: ArqRedis
+) -> None:
+    receiver = ScriptedReceiver()
+    async with serve(receiver.app()) as base_url:
+        job_id = await submit(api, f"{base_url}/hook")
+        await drain(wh_settings, succeed(), GatedDNS(["127.0.0.1"]))
+    metrics = (await api.get("/metrics")).text  # the worker flushed its counters on shutdown
+
+    msg_id = webhook_id(job_id, "job.completed")
+    (hook,) = receiver.received
+    assert (hook.verified, hook.headers["webhook-id"], hook.status) == (True, msg_id, 200)
+    (delivery,) = await deliveries_of(api, job_id)
+    assert (delivery["status"], delivery["attempt_count"]) == ("delivered", 1)
+    assert await attempt_jobs(redis, msg_id) == set()  # no deliver_webhook job, ever
+    analysis = await arq_job(redis, wh_settings, job_id).result_info()
+    assert analysis is not None
+    assert (analysis.success, analysis.result) == (True, "completed")
+    # The attempt counts in the metrics like one made by deliver_webhook.
+    delivered = f'outcome="delivered",queue="{wh_settings.queue_name}"'
+    assert f"riskdrift_webhook_deliveries_total{{{delivered}}} 1.0" in metrics.splitlines()
+
+
+async def test_a_failed_attempt_1_queues_attempt_2_as_a_deferred_job(
+    api: httpx.AsyncClient, wh_settings: Settings, redis: ArqRedis
+) -> None:
+    settings = wh_settings.model_copy(update={"webhook_backoff_scale": 0.1})  # 4-6 s -> 0.4-0.6 s
+    receiver = ScriptedReceiver(statuses=deque([503]))
+    dns = GatedDNS(["127.0.0.1"], hold=(2,))  # attempt 2 waits at DNS while the test looks
+    async with serve(receiver.app()) as base_url:
+        port = base_url.rsplit(":", 1)[1]
+        job_id = await submit(api, f"http://localhost:{port}/hook")
+        msg_id = webhook_id(job_id, "job.completed")
+        async with running_worker(settings, succeed(), dns):
+
+            async def attempt_2_running() -> bool:
+                return dns.lookups >= 2
+
+            await until(attempt_2_running)
+            assert [(a["attempt"], a["outcome"]) for a in await attempts_of(api, job_id)] == [
+                (1, "retrying")
+            ]
+            assert await attempt_jobs(redis, msg_id) == {"1:2"}
+            queued = await arq_job(redis, settings, f"webhook:{msg_id}:1:2").info()
+            assert queued is not None
+            assert (queued.function, list(queued.args)) == (
+                "deliver_webhook",
+                [job_id, "job.completed", 1, 2],
+            )
+            assert queued.score is not None
+            enqueued_ms = queued.enqueue_time.timestamp() * 1000
+            assert queued.score - enqueued_ms >= 300  # deferred by the backoff
+            dns.release(2)
+
+    assert [h.status for h in receiver.received] == [503, 200]
+    (delivery,) = await deliveries_of(api, job_id)
+    assert (delivery["status"], delivery["attempt_count"]) == ("delivered", 2)
+    assert await attempt_jobs(redis, msg_id) == {"1:2"}
+
+
+async def test_attempt_1_goes_to_a_job_when_recording_it_loses_the_connection(
+    api: httpx.AsyncClient, db: asyncpg.Pool, wh_settings: Settings, redis: ArqRedis
+) -> None:
+    # The first INSERT into webhook_attempts kills its own Postgres connection: the inline
+    # attempt reaches the receiver but its outcome is lost mid-statement (a transient
+    # ConnectionDoesNotExistError in the worker). Later INSERTs go through.
+    await db.execute(
+        """CREATE SEQUENCE attempt_inserts;
+           CREATE FUNCTION lose_first_attempt_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN
+               IF nextval('attempt_inserts') = 1 THEN
+                   PERFORM pg_terminate_backend(pg_backend_pid());
+               END IF;
+               RETURN NEW;
+           END $$;
+           CREATE TRIGGER lose_first_attempt_insert BEFORE INSERT ON webhook_attempts
+               FOR EACH ROW EXECUTE FUNCTION lose_first_attempt_insert();"""
+    )
+    receiver = ScriptedReceiver()
+    async with serve(receiver.app()) as base_url:
+        job_id = await submit(api, f"{base_url}/hook")
+        await drain(wh_settings, succeed(), GatedDNS(["127.0.0.1"]))
+
+    msg_id = webhook_id(job_id, "job.completed")
+    assert await db.fetchval("SELECT last_value FROM attempt_inserts") == 2
+    analysis = await arq_job(redis, wh_settings, job_id).result_info()
+    assert analysis is not None
+    assert (analysis.success, analysis.result) == (True, "completed")
+    # At least once: the lost attempt and the job's, the same webhook; one attempt recorded.
+    assert [h.status for h in receiver.received] == [200, 200]
+    assert {h.headers["webhook-id"] for h in receiver.received} == {msg_id}
+    assert len({h.body for h in receiver.received}) == 1
+    assert await attempt_jobs(redis, msg_id) == {"1:1"}
+    made_by_job = await arq_job(redis, wh_settings, f"webhook:{msg_id}:1:1").result_info()
+    assert made_by_job is not None
+    assert made_by_job.result == "delivered"
+    (delivery,) = await deliveries_of(api, job_id)
+    assert (delivery["status"], delivery["attempt_count"]) == ("delivered", 1)
+
+
+async def test_attempt_1_goes_to_a_job_when_arq_timeout_leaves_no_room_for_it(
+    api: httpx.AsyncClient, wh_settings: Settings, redis: ArqRedis
+) -> None:
+    settings = wh_settings.model_copy(update={"job_timeout": 20, "webhook_timeout": 15.0})
+    receiver = ScriptedReceiver()
+    async with serve(receiver.app()) as base_url:
+        job_id = await submit(api, f"{base_url}/hook")
+        await drain(settings, succeed(), GatedDNS(["127.0.0.1"]))
+
+    msg_id = webhook_id(job_id, "job.completed")
+    assert len(receiver.received) == 1
+    assert await attempt_jobs(redis, msg_id) == {"1:1"}
+    (delivery,) = await deliveries_of(api, job_id)
+    assert (delivery["status"], delivery["attempt_count"]) == ("delivered", 1)
+
+
+async def test_rerun_queues_attempt_2_that_a_crash_after_attempt_1_lost(
+    db: asyncpg.Pool, redis: ArqRedis, wh_settings: Settings
+) -> None:
+    receiver = ScriptedReceiver()
+    async with serve(receiver.app()) as base_url:
+        request = AnalyzeRequest(ticker="ACME", years=[2024, 2023], callback_url=f"{base_url}/hook")
+        job, _ = await jobs.create_job(db, request, tenant="default")
+        # What a worker wrote before dying: the job failed, attempt 1 made (inline) and
+        # recorded as retrying, attempt 2 never queued.
+        await jobs.start_attempt(db, job.id)
+        finished = await jobs.finish_job(db, job.id, JobStatus.FAILED, error="worker lost")
+        assert finished is not None
+        delivery = await prepare_delivery(db, wh_settings, finished)
+        assert delivery is not None
+        recorded = await deliveries.record_attempt(
+            db,
+            delivery.id,
+            series=1,
+            attempt=1,
+            outcome="retrying",
+            duration_ms=1.0,
+            status_code=500,
+            next_attempt_at=dt.datetime.now(dt.UTC),
+        )
+        assert recorded is not None
+        # arq runs the analysis job again; it finds the job finished.
+        await redis.enqueue_job(
+            "analyze_risk_drift",
+            str(job.id),
+            _job_id=str(job.id),
+            _queue_name=wh_settings.queue_name,
+        )
+        await drain(wh_settings, succeed(), GatedDNS(["127.0.0.1"]))
+
+    (hook,) = receiver.received  # attempt 2; attempt 1 is not made again
+    assert hook.status == 200
+    stored = await deliveries.get_delivery(db, job.id, "job.failed")
+    assert stored is not None
+    assert (stored.status, stored.attempts) == ("delivered", 2)
+    msg_id = webhook_id(str(job.id), "job.failed")
+    assert await attempt_jobs(redis, msg_id) == {"1:1", "1:2"}

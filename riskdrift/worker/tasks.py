@@ -1,9 +1,10 @@
 """arq task functions: thin glue between the queue, the agent, Postgres and the event stream.
 
 ``analyze_risk_drift`` loads the job, awaits the research agent natively on the
-worker's event loop, stores the result and publishes progress. State changes
-are guarded UPDATEs, so a re-run after a crash or a duplicate delivery by arq
-cannot move a finished job again.
+worker's event loop, stores the result and publishes progress, then makes the
+first attempt of the job's webhook (:mod:`riskdrift.worker.webhook_task`).
+State changes are guarded UPDATEs, so a re-run after a crash or a duplicate
+delivery by arq cannot move a finished job again.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ async def _publish(ctx: WorkerContext, event: JobEvent) -> None:
     await publish(ctx["redis"], event, maxlen=settings.stream_maxlen, ttl=ttl)
 
 
-async def _fail(ctx: WorkerContext, job_id: uuid.UUID, reason: str) -> None:
+async def _fail(ctx: WorkerContext, job_id: uuid.UUID, reason: str, deadline: float) -> None:
     finished = await jobs.finish_job(ctx["pool"], job_id, JobStatus.FAILED, error=reason)
     if finished is None:
         log.info("job_already_finished", outcome="failed", reason=reason)
@@ -46,7 +47,7 @@ async def _fail(ctx: WorkerContext, job_id: uuid.UUID, reason: str) -> None:
     ctx["job_record"] = finished
     await _publish(ctx, make_event("job_failed", job_id, error=reason, status=JobStatus.FAILED))
     log.warning("job_failed", reason=reason, attempts=finished.attempts)
-    await schedule_webhook(ctx, finished)
+    await schedule_webhook(ctx, finished, deadline=deadline)
 
 
 TERMINAL_EVENT: dict[JobStatus, EventName] = {
@@ -123,6 +124,9 @@ def _progress_reporter(ctx: WorkerContext, job_id: uuid.UUID) -> Any:
 async def analyze_risk_drift(ctx: WorkerContext, job_id: str) -> str:
     """Run one analysis job; returns the job's final (or current) status."""
     settings = ctx["settings"]
+    # arq cancels the task job_timeout after it starts (worker/settings.py): the webhook's
+    # first attempt runs in the task only if it fits before then.
+    deadline = asyncio.get_running_loop().time() + settings.job_timeout
     job_uuid = uuid.UUID(job_id)
     attempt = ctx.get("job_try", 1)
     structlog.contextvars.clear_contextvars()
@@ -135,16 +139,16 @@ async def analyze_risk_drift(ctx: WorkerContext, job_id: str) -> str:
         claim_ttl=settings.job_claim_ttl,
         interval=settings.heartbeat_interval,
     ):
-        return await _analyze(ctx, job_uuid, attempt)
+        return await _analyze(ctx, job_uuid, attempt, deadline)
 
 
-async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int) -> str:
+async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int, deadline: float) -> str:
     settings = ctx["settings"]
     job = await jobs.start_attempt(ctx["pool"], job_uuid)
     if job is None:
         log.info("job_skipped", reason="finished, cancelled or unknown")
         await _ensure_terminal_event(ctx, job_uuid)
-        await resume_webhook(ctx, job_uuid)  # a re-run after a crash between finish and enqueue
+        await resume_webhook(ctx, job_uuid)  # a re-run after a crash before attempt 1 was done
         return "skipped"
     structlog.contextvars.bind_contextvars(ticker=job.ticker, years=list(job.years))
     await _publish(ctx, make_event("job_started", job_uuid, attempt=job.attempts))
@@ -164,19 +168,20 @@ async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int) -> str
             ctx,
             job_uuid,
             f"analysis exceeded time limit ({settings.job_soft_time_limit:g} s)",
+            deadline,
         )
         return JobStatus.FAILED.value
     except PermanentError as exc:
-        await _fail(ctx, job_uuid, str(exc))
+        await _fail(ctx, job_uuid, str(exc), deadline)
         return JobStatus.FAILED.value
     except Exception as exc:
         if not is_transient(exc):
             log.exception("job_crashed")
-            await _fail(ctx, job_uuid, f"internal error: {type(exc).__name__}")
+            await _fail(ctx, job_uuid, f"internal error: {type(exc).__name__}", deadline)
             return JobStatus.FAILED.value
         reason = str(exc) or type(exc).__name__
         if attempt > settings.max_retries:
-            await _fail(ctx, job_uuid, f"gave up after {attempt} attempts: {reason}")
+            await _fail(ctx, job_uuid, f"gave up after {attempt} attempts: {reason}", deadline)
             return JobStatus.FAILED.value
         delay = backoff_delay(
             attempt,
@@ -205,6 +210,7 @@ async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int) -> str
         duration_s=round(asyncio.get_running_loop().time() - started, 3),
         risks=len(result.risks),
     )
-    await schedule_webhook(ctx, finished, result)
     await record_analysis_filings(ctx, job_uuid, result)  # risks for search; never raises
+    # Last, so the receiver hears of the job once everything it stores is stored.
+    await schedule_webhook(ctx, finished, result, deadline=deadline)
     return JobStatus.COMPLETED.value

@@ -1,17 +1,26 @@
-"""The ``deliver_webhook`` task and the glue that schedules it when a job finishes.
+"""The ``deliver_webhook`` task and the glue that makes a finished job's first attempt.
 
-Each delivery attempt is its own arq job on the analysis queue, with the arq
-job id ``webhook:<webhook-id>:<series>:<attempt>`` so each attempt is enqueued
-once however often the code that enqueues it runs. A failed attempt enqueues
-the next one itself with ``_defer_by`` from the retry schedule
+A job's first attempt is made by the task that finished the job, right after
+its terminal UPDATE: one arq job per finished job instead of two. Every later
+attempt is its own arq job on the analysis queue, with the arq job id
+``webhook:<webhook-id>:<series>:<attempt>`` so each attempt is enqueued once
+however often the code that enqueues it runs. A failed attempt enqueues the
+next one itself with ``_defer_by`` from the retry schedule
 (:func:`riskdrift.webhooks.next_delay`, times ``Settings.webhook_backoff_scale``):
 a day-long schedule never holds a worker slot or depends on arq's ``max_tries``.
 
 Flow::
 
-    analyze_risk_drift ── terminal UPDATE ok ──▶ schedule_webhook(job)
-        store the body once (webhook_deliveries), enqueue attempt 1
+    analyze_risk_drift ── terminal UPDATE ok ──▶ schedule_webhook(job, deadline)
+        store the body once (webhook_deliveries)
+        attempt 1 here, in the analysis task: _deliver(delivery, attempt=1)
+        too little of arq's timeout left, or any error before the attempt is
+        recorded and its follow-up queued → enqueue attempt 1 as deliver_webhook
+    analyze_risk_drift re-run of a finished job ──▶ resume_webhook(job_id)
+        store the body if a crash lost it; while pending with attempt 2 not made,
+        enqueue attempt 1 (that job makes it, or finds it made and queues attempt 2)
     deliver_webhook(job_id, event_type, series, attempt)
+        load the delivery, then _deliver(delivery, attempt):
         skip unless the delivery is pending in this series at attempt - 1 attempts
         deliver(): re-resolve + SSRF check once, sign now, POST the stored bytes
         record the attempt and the delivery's new state in one statement
@@ -19,12 +28,15 @@ Flow::
         otherwise → enqueue attempt + 1 after the backoff, or failed after MAX_ATTEMPTS
 
 A redelivery (``POST /jobs/{id}/deliveries/redeliver``) starts the next series
-on the same row: same ``webhook-id``, same body, attempts counted from 1 again.
+on the same row: same ``webhook-id``, same body, attempts counted from 1 again;
+its attempt 1 is a ``deliver_webhook`` job.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import time
 import uuid
 
 import structlog
@@ -33,6 +45,7 @@ from arq import ArqRedis, Retry
 from riskdrift.config import Settings
 from riskdrift.errors import ConfigurationError
 from riskdrift.models import AnalysisResult, JobLinks, JobStatus
+from riskdrift.ops.worker import WEBHOOK_OUTCOMES, worker_metrics
 from riskdrift.store import deliveries, jobs, results
 from riskdrift.store.deliveries import AttemptOutcome, DeliveryRecord
 from riskdrift.store.jobs import JobRecord
@@ -54,6 +67,9 @@ log = structlog.get_logger(__name__)
 TASK_NAME = "deliver_webhook"
 NOT_CONFIGURED = "webhooks are not configured on this server (no RISKDRIFT_WEBHOOK_SECRETS)"
 TRANSIENT_RETRY_DELAY = 5.0  # seconds, before the backoff scale: Postgres or Redis hiccups
+# Attempt 1 runs in the analysis task only if, besides webhook_timeout for the attempt
+# itself, this much of arq's timeout is left for recording it and queueing attempt 2.
+INLINE_ATTEMPT_MARGIN = 10.0  # seconds
 
 
 def event_type_for(status: JobStatus) -> EventType | None:
@@ -161,21 +177,28 @@ async def enqueue_attempt(
 
 
 async def schedule_webhook(
-    ctx: WorkerContext, job: JobRecord, result: AnalysisResult | None = None
+    ctx: WorkerContext, job: JobRecord, result: AnalysisResult | None = None, *, deadline: float
 ) -> None:
-    """After a job's terminal UPDATE: store its webhook and queue the first attempt.
+    """After a job's terminal UPDATE: store its webhook and make attempt 1 in this task.
 
-    Safe to call again for the same job (the row and the arq job id are
-    fixed). If Postgres or Redis fail here the analysis task is retried by
-    arq; its re-run finds the job finished and calls :func:`resume_webhook`.
+    ``deadline`` is when arq cancels the calling task (a loop time). If the
+    attempt might not finish before it, or anything fails before the attempt is
+    recorded and its follow-up queued, attempt 1 is queued as a
+    ``deliver_webhook`` job instead. If Postgres or Redis fail while storing or
+    queueing, the analysis task is retried by arq; its re-run finds the job
+    finished and calls :func:`resume_webhook`.
     """
+    settings = ctx["settings"]
     try:
-        delivery = await prepare_delivery(ctx["pool"], ctx["settings"], job, result)
+        delivery = await prepare_delivery(ctx["pool"], settings, job, result)
         if delivery is None:
             return
-        if delivery.status == "pending" and delivery.attempts == 0:
-            await enqueue_attempt(ctx["redis"], ctx["settings"], delivery, attempt=1)
-            log.info("webhook_scheduled", webhook_id=delivery.webhook_id, type=delivery.event_type)
+        time_left = deadline - asyncio.get_running_loop().time()
+        fits = time_left >= settings.webhook_timeout + INLINE_ATTEMPT_MARGIN
+        if fits and await _attempt_here(ctx, delivery):
+            return
+        await enqueue_attempt(ctx["redis"], settings, delivery, attempt=1)
+        log.info("webhook_scheduled", webhook_id=delivery.webhook_id, type=delivery.event_type)
     except Exception as exc:
         if not is_transient(exc):
             raise
@@ -183,11 +206,53 @@ async def schedule_webhook(
         raise Retry(defer=TRANSIENT_RETRY_DELAY) from exc
 
 
+async def _attempt_here(ctx: WorkerContext, delivery: DeliveryRecord) -> bool:
+    """Make attempt 1 of ``delivery`` in the calling task; ``False`` if a job must make it.
+
+    Whatever goes wrong, the finished analysis must not fail for its webhook:
+    the attempt goes to a ``deliver_webhook`` job, where the rules of every
+    attempt apply (a transient error: again later; a bug: the arq job fails).
+    """
+    started = time.monotonic()
+    with structlog.contextvars.bound_contextvars(
+        webhook_id=delivery.webhook_id, type=delivery.event_type, series=delivery.series, attempt=1
+    ):
+        try:
+            outcome = await _deliver(ctx, delivery, delivery.series, attempt=1)
+        except Exception as exc:
+            if is_transient(exc):
+                log.warning("webhook_attempt_handed_over", error=type(exc).__name__)
+            else:
+                log.exception("webhook_attempt_handed_over")
+            return False
+    metrics = worker_metrics(ctx)
+    if metrics is not None and outcome in WEBHOOK_OUTCOMES:  # as instrument_webhook counts
+        metrics.note_webhook(outcome=outcome, seconds=time.monotonic() - started)
+    return True
+
+
 async def resume_webhook(ctx: WorkerContext, job_id: uuid.UUID) -> None:
-    """For a re-run that finds its job finished: make sure the webhook was scheduled."""
+    """For a re-run that finds its job finished: make sure attempt 1 is made.
+
+    The run that finished the job may have died before storing the webhook,
+    during attempt 1, or after recording attempt 1 but before queueing attempt
+    2. Queueing attempt 1 covers all three: that job makes the attempt, or finds
+    it recorded and queues attempt 2 (its fixed arq job id makes that a no-op
+    if it is queued already).
+    """
     job = await jobs.get_job(ctx["pool"], job_id)
-    if job is not None and job.callback_url and event_type_for(job.status) is not None:
-        await schedule_webhook(ctx, job)
+    if job is None or not job.callback_url or event_type_for(job.status) is None:
+        return
+    try:
+        delivery = await prepare_delivery(ctx["pool"], ctx["settings"], job)
+        if delivery is not None and delivery.status == "pending" and delivery.attempts <= 1:
+            await enqueue_attempt(ctx["redis"], ctx["settings"], delivery, attempt=1)
+            log.info("webhook_resumed", webhook_id=delivery.webhook_id, type=delivery.event_type)
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        log.warning("webhook_schedule_retrying", error=type(exc).__name__)
+        raise Retry(defer=TRANSIENT_RETRY_DELAY) from exc
 
 
 def _classify(outcome: DeliveryOutcome, attempt: int, scale: float) -> tuple[AttemptOutcome, float]:
@@ -211,7 +276,12 @@ async def deliver_webhook(
         job_id=job_id, type=event_type, series=series, attempt=attempt
     )
     try:
-        return await _deliver(ctx, uuid.UUID(job_id), event_type, series, attempt)
+        delivery = await deliveries.get_delivery(ctx["pool"], uuid.UUID(job_id), event_type)
+        if delivery is None:
+            log.warning("webhook_delivery_missing")
+            return "missing"
+        structlog.contextvars.bind_contextvars(webhook_id=delivery.webhook_id)
+        return await _deliver(ctx, delivery, series, attempt)
     except Exception as exc:
         if not is_transient(exc):
             raise
@@ -220,16 +290,11 @@ async def deliver_webhook(
         raise Retry(defer=delay) from exc
 
 
-async def _deliver(
-    ctx: WorkerContext, job_id: uuid.UUID, event_type: str, series: int, attempt: int
-) -> str:
+async def _deliver(ctx: WorkerContext, delivery: DeliveryRecord, series: int, attempt: int) -> str:
+    """Attempt ``attempt`` of ``series`` of ``delivery`` (as the caller read it), and what
+    became of it; the next attempt is queued when this one asks for a retry."""
     settings = ctx["settings"]
     pool = ctx["pool"]
-    delivery = await deliveries.get_delivery(pool, job_id, event_type)
-    if delivery is None:
-        log.warning("webhook_delivery_missing")
-        return "missing"
-    structlog.contextvars.bind_contextvars(webhook_id=delivery.webhook_id)
     if delivery.series != series or delivery.status != "pending":
         log.info("webhook_attempt_skipped", status=delivery.status, current_series=delivery.series)
         return "skipped"

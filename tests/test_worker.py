@@ -295,3 +295,31 @@ async def test_rerun_restores_a_lost_terminal_event(
     await redis.enqueue_job("analyze_risk_drift", str(job_id), _queue_name=settings.queue_name)
     await run(ScriptedAgent(never), settings)
     assert await events_of(redis, job_id) == ["job_failed"]
+
+
+async def test_complete_job_stores_the_result_only_if_it_moves_the_job(db: asyncpg.Pool) -> None:
+    request = AnalyzeRequest(ticker="ACME", years=[2024, 2023])
+    job, _ = await jobs.create_job(db, request, tenant="default")
+    first = tiny_result(request)
+    assert await jobs.complete_job(db, job.id, first) is None  # still queued: nothing stored
+    assert await results.get_result(db, job.id) is None
+
+    assert await jobs.start_attempt(db, job.id) is not None
+    done = await jobs.complete_job(db, job.id, first)
+    assert done is not None
+    assert (done.status, done.progress, done.step) == ("completed", 100, "done")
+    assert done.finished_at is not None
+    assert await results.get_result(db, job.id) == first
+    row = await db.fetchrow("SELECT * FROM analysis_results WHERE job_id = $1", job.id)
+    assert row is not None
+    assert (row["ticker"], row["current_year"], row["previous_year"], row["cosine"]) == (
+        "ACME",
+        2024,
+        2023,
+        1.0,
+    )
+
+    # Finished: a second completion (a duplicate run) neither moves the job nor its result.
+    second = first.model_copy(update={"summary": "another run"})
+    assert await jobs.complete_job(db, job.id, second) is None
+    assert await results.get_result(db, job.id) == first

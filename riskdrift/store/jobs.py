@@ -3,6 +3,7 @@
 Every state change is one guarded UPDATE: it names the states it may leave,
 so a finished job never changes again and concurrent writers cannot race a
 job backwards. Functions return ``None`` when the guard did not match.
+Completing a job stores its result in the same statement (a CTE).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from dataclasses import dataclass
 import asyncpg
 
 from riskdrift.errors import RiskdriftError
-from riskdrift.models import AnalyzeRequest, JobStatus
+from riskdrift.models import AnalysisResult, AnalyzeRequest, JobStatus
+from riskdrift.store import results
 from riskdrift.store.pool import Executor
 
 COLUMNS = """id, tenant, ticker, current_year, previous_year, status, progress, step, attempts,
@@ -289,6 +291,15 @@ async def record_progress(db: Executor, job_id: uuid.UUID, step: str, progress: 
     return status.endswith(" 1")
 
 
+# The guarded terminal UPDATE: $1 the job, $2 its terminal status, $3 the error, $4 the
+# statuses it may leave (text[]). finish_job runs it alone, complete_job in a CTE.
+_FINISH = f"""UPDATE jobs SET status = $2, error = $3, finished_at = now(), updated_at = now(),
+                     progress = CASE WHEN $2 = 'completed' THEN 100 ELSE progress END,
+                     step = CASE WHEN $2 = 'completed' THEN 'done' ELSE step END
+              WHERE id = $1 AND status = ANY($4::text[])
+              RETURNING {COLUMNS}"""
+
+
 async def finish_job(
     db: Executor,
     job_id: uuid.UUID,
@@ -301,16 +312,23 @@ async def finish_job(
     if not status.finished:
         raise ValueError(f"{status} is not a terminal status")
     return _record(
+        await db.fetchrow(_FINISH, job_id, status.value, error, [s.value for s in allowed_from])
+    )
+
+
+async def complete_job(db: Executor, job_id: uuid.UUID, result: AnalysisResult) -> JobRecord | None:
+    """``processing → completed`` and store ``result``, in one statement (one round trip);
+    ``None``, and nothing stored, if the job was no longer processing."""
+    return _record(
         await db.fetchrow(
-            f"""UPDATE jobs SET status = $2, error = $3, finished_at = now(), updated_at = now(),
-                       progress = CASE WHEN $2 = 'completed' THEN 100 ELSE progress END,
-                       step = CASE WHEN $2 = 'completed' THEN 'done' ELSE step END
-                WHERE id = $1 AND status = ANY($4::text[])
-                RETURNING {COLUMNS}""",
+            f"""WITH finished AS ({_FINISH}),
+                     stored AS ({results.insert_sql("finished", first_param=5)})
+                SELECT {COLUMNS} FROM finished""",
             job_id,
-            status.value,
-            error,
-            [s.value for s in allowed_from],
+            JobStatus.COMPLETED.value,
+            None,
+            [JobStatus.PROCESSING.value],
+            *results.result_values(result),
         )
     )
 

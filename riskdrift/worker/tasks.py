@@ -22,7 +22,7 @@ from arq.constants import retry_key_prefix
 from riskdrift.errors import PermanentError
 from riskdrift.events.publish import make_event, publish, stream_key
 from riskdrift.models import TERMINAL_EVENTS, AnalyzeRequest, EventName, JobEvent, JobStatus
-from riskdrift.store import jobs, results
+from riskdrift.store import jobs
 from riskdrift.worker.context import WorkerContext
 from riskdrift.worker.embeddings_task import record_analysis_filings
 from riskdrift.worker.heartbeat import heartbeat
@@ -195,10 +195,7 @@ async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int, deadli
         log.warning("job_retrying", reason=reason, defer_s=round(delay, 2))
         raise Retry(defer=delay) from exc
 
-    async with ctx["pool"].acquire() as conn, conn.transaction():
-        finished = await jobs.finish_job(conn, job_uuid, JobStatus.COMPLETED)
-        if finished is not None:
-            await results.upsert_result(conn, job_uuid, result)
+    finished = await jobs.complete_job(ctx["pool"], job_uuid, result)
     if finished is None:
         log.info("job_already_finished", outcome="completed")
         return "skipped"

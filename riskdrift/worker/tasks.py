@@ -20,7 +20,7 @@ from arq import Retry
 from arq.constants import retry_key_prefix
 
 from riskdrift.errors import PermanentError
-from riskdrift.events.publish import make_event, publish, stream_key
+from riskdrift.events.publish import make_event, stream_key
 from riskdrift.models import TERMINAL_EVENTS, AnalyzeRequest, EventName, JobEvent, JobStatus
 from riskdrift.store import jobs
 from riskdrift.worker.context import WorkerContext
@@ -36,7 +36,8 @@ async def _publish(ctx: WorkerContext, event: JobEvent) -> None:
     settings = ctx["settings"]
     # job_queued set the stream's expiry and XADD keeps it: only the terminal event renews it.
     ttl = settings.result_ttl if event.event in TERMINAL_EVENTS else None
-    await publish(ctx["redis"], event, maxlen=settings.stream_maxlen, ttl=ttl)
+    # Concurrent jobs' events share round trips (group commit); returns once in Redis.
+    await ctx["events"].publish(event, maxlen=settings.stream_maxlen, ttl=ttl)
 
 
 async def _fail(ctx: WorkerContext, job_id: uuid.UUID, reason: str, deadline: float) -> None:

@@ -49,7 +49,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,6 +95,39 @@ async def redis_commandstats(redis: Redis) -> dict[str, int]:
 def cpu_seconds(pid: int) -> float:
     t = psutil.Process(pid).cpu_times()
     return float(t.user + t.system)
+
+
+def servers_cpu_seconds(name: str) -> float:
+    """CPU time of every running process called ``name`` (``postgres`` backends, ``redis-server``).
+
+    A backend that exits during the window takes its CPU with it; the pools keep
+    their connections, so that is rare in a run.
+    """
+    total = 0.0
+    for proc in psutil.process_iter(["name"]):
+        if proc.info["name"] != name:
+            continue
+        with contextlib.suppress(psutil.Error):
+            t = proc.cpu_times()
+            total += t.user + t.system
+    return total
+
+
+def machine_cpu_seconds() -> float:
+    """Busy CPU time of the whole machine (every core, every process)."""
+    t = psutil.cpu_times()
+    return float(sum(getattr(t, f) for f in ("user", "nice", "system", "irq", "softirq")))
+
+
+def cpu_snapshot(procs: Mapping[str, int]) -> dict[str, float]:
+    """CPU seconds so far of the processes under test, this bench process (client and
+    webhook receiver), the Redis and Postgres servers, and the machine."""
+    snap = {name: cpu_seconds(pid) for name, pid in procs.items()}
+    snap["bench"] = cpu_seconds(os.getpid())
+    snap["redis_server"] = servers_cpu_seconds("redis-server")
+    snap["postgres"] = servers_cpu_seconds("postgres")
+    snap["machine"] = machine_cpu_seconds()
+    return snap
 
 
 def rss_mib(pid: int) -> float:
@@ -343,6 +376,8 @@ class Cost:
             "worker_redis_rt": worker.get("redis_rt", 0) / n,
             "api_redis_rt": api.get("redis_rt", 0) / n,
             "server_redis_cmds": sum(self.commandstats.values()) / n,
+            **{f"{name}_cpu_ms": 1000 * self.cpu.get(name, 0) / n
+               for name in ("bench", "redis_server", "postgres", "machine")},
         }
 
 
@@ -350,12 +385,13 @@ async def measure_cost(
     bench: Bench, procs: dict[str, Proc], jobs: int, run: Callable[[], Awaitable[None]]
 ) -> Cost:
     """Run ``run`` and return the CPU, Postgres and Redis work it cost the processes."""
-    cpu0 = {name: cpu_seconds(p.pid) for name, p in procs.items()}
+    pids = {name: p.pid for name, p in procs.items()}
+    cpu0 = cpu_snapshot(pids)
     counts0 = {name: await p.counts() for name, p in procs.items()}
     stats0 = await redis_commandstats(bench.redis)
     await run()
     stats1 = await redis_commandstats(bench.redis)
-    cpu = {name: cpu_seconds(p.pid) - cpu0[name] for name, p in procs.items()}
+    cpu = {name: seconds - cpu0[name] for name, seconds in cpu_snapshot(pids).items()}
     counts: dict[str, dict[str, Any]] = {}
     for name, p in procs.items():
         after = await p.counts()
@@ -581,6 +617,17 @@ async def main_async(args: argparse.Namespace) -> None:
             print(f"| {label} | {w:.2f} | {a:.2f} |")
         print(f"| Redis server commands/job (INFO commandstats, all clients) | "
               f"{median([p['server_redis_cmds'] for p in per]):.1f} | |")  # fmt: skip
+        print("\n## Where the machine's CPU goes, ms per job (pipeline runs, medians)")
+        print("| worker | API | bench client + receiver | Redis server | Postgres | all other "
+              "| whole machine | = ceiling on these cores |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|")
+        roles = ("worker", "api", "bench", "redis_server", "postgres", "machine")
+        shares = {k: median([p[f"{k}_cpu_ms"] for p in per]) for k in roles}
+        other = shares["machine"] - sum(v for k, v in shares.items() if k != "machine")
+        ceiling = 1000 * (psutil.cpu_count() or 1) / max(1e-9, shares["machine"])
+        print(f"| {shares['worker']:.2f} | {shares['api']:.2f} | {shares['bench']:.2f} | "
+              f"{shares['redis_server']:.2f} | {shares['postgres']:.2f} | {other:.2f} | "
+              f"{shares['machine']:.2f} | {ceiling:.0f} jobs/s |")  # fmt: skip
         last = costs[-1]
         for role in ("worker", "api"):
             top = sorted(last.counts[role]["redis"].items(), key=lambda kv: -kv[1])

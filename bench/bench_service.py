@@ -522,13 +522,18 @@ async def open_loop(bench: Bench, rate: float, seconds: float) -> tuple[list[flo
             errors += r.status_code != 202
 
         tasks = []
-        for i in range(n):
-            at = t0 + i / rate
-            delay = at - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(at)))
-        await asyncio.gather(*tasks)
+        try:
+            for i in range(n):
+                at = t0 + i / rate
+                delay = at - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(one(at)))
+            await asyncio.gather(*tasks)
+        finally:  # cancelled as background load: take the requests in flight down too
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         achieved = n / (time.perf_counter() - t0)
     if errors:
         print(f"  ({errors} non-202 answers at {rate:g}/s)")
@@ -637,14 +642,22 @@ async def main_async(args: argparse.Namespace) -> None:
         if args.only_throughput:
             return
         # 3. submit latency at a fixed rate, and the closed-loop maximum (worker running).
-        worker = await bench.start_worker("riskdrift", bench.settings.queue_name)
-        print("\n## Submit latency, POST /analyze (worker draining meanwhile)")
+        print("\n## Submit latency, POST /analyze")
         print("| offered | achieved | p50 ms | p99 ms | max ms |")
         print("|---|---|---|---|---|")
+        # The API alone first (jobs pile up, then are thrown away), then with a worker
+        # draining on the same cores.
         for rate in args.rates:
             lat, achieved = await open_loop(bench, rate, args.seconds)
-            print(f"| {rate:g}/s | {achieved:.0f}/s | {ms(pct(lat, 50))} | {ms(pct(lat, 99))} | "
-                  f"{ms(max(lat))} |")  # fmt: skip
+            print(f"| {rate:g}/s, no worker running | {achieved:.0f}/s | {ms(pct(lat, 50))} | "
+                  f"{ms(pct(lat, 99))} | {ms(max(lat))} |")  # fmt: skip
+        await bench.redis.delete(bench.settings.queue_name)
+        await bench.pg.execute("TRUNCATE jobs, analysis_results, webhook_deliveries CASCADE")
+        worker = await bench.start_worker("riskdrift", bench.settings.queue_name)
+        for rate in args.rates:
+            lat, achieved = await open_loop(bench, rate, args.seconds)
+            print(f"| {rate:g}/s, worker draining | {achieved:.0f}/s | {ms(pct(lat, 50))} | "
+                  f"{ms(pct(lat, 99))} | {ms(max(lat))} |")  # fmt: skip
         t0 = time.perf_counter()
         closed = await submit_many(bench, args.jobs)
         print(f"| closed loop, 16 in flight | {args.jobs / (time.perf_counter() - t0):.0f}/s | "

@@ -149,6 +149,14 @@ class Proc:
     def pid(self) -> int:
         return self.process.pid
 
+    async def counting(self) -> None:
+        """Wait until the process counts (before that, SIGUSR1 would kill it)."""
+        async with asyncio.timeout(60):
+            while not self.count_file.exists():
+                if self.process.returncode is not None:
+                    raise RuntimeError(f"{self.role} exited with {self.process.returncode}")
+                await asyncio.sleep(0.01)
+
     async def counts(self) -> dict[str, Any]:
         """Ask the process for its Postgres/Redis counters (SIGUSR1) and read them."""
         self.count_file.unlink(missing_ok=True)
@@ -192,6 +200,7 @@ class Bench:
 
     async def start(self, role: str, mode: str, extra: dict[str, str] | None = None) -> Proc:
         count_file = self.tmp / f"{role}-{len(self.procs)}.json"
+        count_file.unlink(missing_ok=True)  # an earlier process's: its name comes round again
         env = {**self.env, **(extra or {}), "BENCH_COUNT_FILE": str(count_file)}
         process = await asyncio.create_subprocess_exec(
             sys.executable, str(PROCS), mode, env=env,
@@ -466,6 +475,19 @@ async def riskdrift_drain(bench: Bench, n: int, workers: int = 1) -> tuple[float
     finally:
         for w in started:
             await bench.stop(w)
+    rate = await drain_rate(bench, n, webhooks=webhooks)
+    if os.environ.get("BENCH_DEBUG"):
+        print(await bench.pg.fetch(
+            """SELECT percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY
+                   extract(epoch FROM finished_at - started_at)) AS run_s,
+                   count(*) FROM jobs"""))  # fmt: skip
+    await bench.pg.execute("TRUNCATE jobs, analysis_results, webhook_deliveries CASCADE")
+    return rate, cost
+
+
+async def drain_rate(bench: Bench, n: int, *, webhooks: bool) -> float:
+    """``n`` jobs over the time from the first job's ``started_at`` to the last webhook
+    delivered (or job finished): worker start-up is not counted."""
     first: float = await bench.pg.fetchval(
         "SELECT extract(epoch FROM min(started_at)) FROM jobs WHERE status = 'completed'"
     )
@@ -477,13 +499,7 @@ async def riskdrift_drain(bench: Bench, n: int, workers: int = 1) -> tuple[float
         last = await bench.pg.fetchval(
             "SELECT extract(epoch FROM max(finished_at)) FROM jobs WHERE status = 'completed'"
         )
-    if os.environ.get("BENCH_DEBUG"):
-        print(await bench.pg.fetch(
-            """SELECT percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY
-                   extract(epoch FROM finished_at - started_at)) AS run_s,
-                   count(*) FROM jobs"""))  # fmt: skip
-    await bench.pg.execute("TRUNCATE jobs, analysis_results, webhook_deliveries CASCADE")
-    return n / max(1e-9, float(last) - float(first)), cost
+    return n / max(1e-9, float(last) - float(first))
 
 
 async def pipeline(bench: Bench, worker: Proc, api: Proc, n: int) -> tuple[float, Cost]:
@@ -716,7 +732,8 @@ async def _depth_drain(bench: Bench, n: int) -> tuple[float, Cost]:
     webhooks = not bench.args.no_webhooks
     api = next(p for p in bench.procs if p.role == "api")
     worker = await bench.start("worker", "riskdrift")
-    t0 = time.perf_counter()
+    await worker.counting()
+
     async def run() -> None:
         await wait_done(bench, n, deadline=max(120, n / 20), webhooks=webhooks)
 
@@ -724,7 +741,7 @@ async def _depth_drain(bench: Bench, n: int) -> tuple[float, Cost]:
         cost = await measure_cost(bench, {"worker": worker, "api": api}, n, run)
     finally:
         await bench.stop(worker)
-    rate = n / (time.perf_counter() - t0)
+    rate = await drain_rate(bench, n, webhooks=webhooks)
     await bench.pg.execute("TRUNCATE jobs, analysis_results, webhook_deliveries CASCADE")
     return rate, cost
 

@@ -99,3 +99,7 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
+    # httpx logs every request's full URL at INFO. Webhook callback URLs often carry
+    # tokens in their path or query; our own webhook_delivered / EDGAR lines log the
+    # origin and outcome instead, so httpx speaks up only for warnings.
+    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 import structlog
 
@@ -54,3 +55,17 @@ def test_free_text_urls_keep_their_host(
     structlog.get_logger("test").warning("retrying", target="https://user:pw@hooks.example/x")
     line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert line["target"] == "https://user:[redacted]@hooks.example/x"
+
+
+async def test_request_urls_of_the_http_client_stay_out_of_the_log(
+    json_logs: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A callback URL with a token in its query, as receivers often hand them out.
+    url = "https://hooks.example/riskdrift?token=tok_9f8e7d6c5b4a"
+    transport = httpx.MockTransport(lambda request: httpx.Response(204))
+    async with httpx.AsyncClient(transport=transport) as client:
+        assert (await client.post(url, content=b"{}")).status_code == 204
+    structlog.get_logger("test").info("after_request")
+    out = capsys.readouterr().err
+    assert "after_request" in out  # INFO lines are written
+    assert "tok_9f8e7d6c5b4a" not in out

@@ -35,9 +35,11 @@ its attempt 1 is a ``deliver_webhook`` job.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import time
 import uuid
+from collections.abc import Iterator
 
 import structlog
 from arq import ArqRedis, Retry
@@ -176,6 +178,19 @@ async def enqueue_attempt(
     )
 
 
+@contextlib.contextmanager
+def _retried_when_transient() -> Iterator[None]:
+    """Postgres or Redis failing while a webhook is stored or queued: arq runs the
+    calling task again later, and its re-run finds the job finished."""
+    try:
+        yield
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        log.warning("webhook_schedule_retrying", error=type(exc).__name__)
+        raise Retry(defer=TRANSIENT_RETRY_DELAY) from exc
+
+
 async def schedule_webhook(
     ctx: WorkerContext, job: JobRecord, result: AnalysisResult | None = None, *, deadline: float
 ) -> None:
@@ -189,7 +204,7 @@ async def schedule_webhook(
     finished and calls :func:`resume_webhook`.
     """
     settings = ctx["settings"]
-    try:
+    with _retried_when_transient():
         delivery = await prepare_delivery(ctx["pool"], settings, job, result)
         if delivery is None:
             return
@@ -199,11 +214,6 @@ async def schedule_webhook(
             return
         await enqueue_attempt(ctx["redis"], settings, delivery, attempt=1)
         log.info("webhook_scheduled", webhook_id=delivery.webhook_id, type=delivery.event_type)
-    except Exception as exc:
-        if not is_transient(exc):
-            raise
-        log.warning("webhook_schedule_retrying", error=type(exc).__name__)
-        raise Retry(defer=TRANSIENT_RETRY_DELAY) from exc
 
 
 async def _attempt_here(ctx: WorkerContext, delivery: DeliveryRecord) -> bool:
@@ -243,16 +253,11 @@ async def resume_webhook(ctx: WorkerContext, job_id: uuid.UUID) -> None:
     job = await jobs.get_job(ctx["pool"], job_id)
     if job is None or not job.callback_url or event_type_for(job.status) is None:
         return
-    try:
+    with _retried_when_transient():
         delivery = await prepare_delivery(ctx["pool"], ctx["settings"], job)
         if delivery is not None and delivery.status == "pending" and delivery.attempts <= 1:
             await enqueue_attempt(ctx["redis"], ctx["settings"], delivery, attempt=1)
             log.info("webhook_resumed", webhook_id=delivery.webhook_id, type=delivery.event_type)
-    except Exception as exc:
-        if not is_transient(exc):
-            raise
-        log.warning("webhook_schedule_retrying", error=type(exc).__name__)
-        raise Retry(defer=TRANSIENT_RETRY_DELAY) from exc
 
 
 def _classify(outcome: DeliveryOutcome, attempt: int, scale: float) -> tuple[AttemptOutcome, float]:

@@ -7,12 +7,14 @@ import uuid
 import asyncpg
 import pytest
 from arq import ArqRedis
+from arq.constants import job_key_prefix
 
 from riskdrift.config import Settings
 from riskdrift.models import AnalyzeRequest
-from riskdrift.store import jobs
+from riskdrift.store import deliveries, jobs
 from riskdrift.worker.context import WorkerContext
 from riskdrift.worker.reconcile import reconcile
+from riskdrift.worker.webhook_task import attempt_job_id
 from tests.test_worker import ScriptedAgent, events_of, run, tiny_result
 
 pytestmark = pytest.mark.integration
@@ -25,11 +27,11 @@ async def orphan(
     attempts: int = 0,
     age: str = "5 minutes",
     started_age: str | None = None,
+    callback_url: str | None = None,
 ) -> uuid.UUID:
     """A job row with no queue entry, last touched ``age`` ago."""
-    job, _ = await jobs.create_job(
-        db, AnalyzeRequest(ticker="ACME", years=[2024, 2023]), tenant="default"
-    )
+    request = AnalyzeRequest(ticker="ACME", years=[2024, 2023], callback_url=callback_url)
+    job, _ = await jobs.create_job(db, request, tenant="default")
     await db.execute(
         f"""UPDATE jobs SET status = $2, attempts = $3, updated_at = now() - interval '{age}',
                    started_at = CASE WHEN $2 = 'processing'
@@ -90,3 +92,29 @@ async def test_reconcile(db: asyncpg.Pool, redis: ArqRedis, settings: Settings) 
         job = await jobs.get_job(db, job_id)
         assert job is not None
         assert job.status == "completed"
+
+
+async def test_a_job_the_reconciler_fails_sends_its_failed_webhook(
+    db: asyncpg.Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    ctx = WorkerContext(settings=settings, pool=db, redis=redis)
+    hook = "https://hooks.example/riskdrift"
+    abandoned = await orphan(
+        db, status="processing", attempts=1, started_age="2 days", callback_url=hook
+    )
+    exhausted = await orphan(
+        db, status="processing", attempts=settings.max_retries + 1, callback_url=hook
+    )
+    silent = await orphan(db, status="processing", attempts=1, started_age="2 days")
+
+    counts = await reconcile(ctx)
+    assert counts["failed"] == 3
+
+    for job_id in (abandoned, exhausted):
+        delivery = await deliveries.get_delivery(db, job_id, "job.failed")
+        assert delivery is not None
+        assert (delivery.status, delivery.attempts, delivery.callback_url) == ("pending", 0, hook)
+        assert b'"type":"job.failed"' in delivery.body.replace(b" ", b"")
+        # attempt 1 waits in the queue as a deliver_webhook job
+        assert await redis.exists(job_key_prefix + attempt_job_id(delivery, 1)) == 1
+    assert await deliveries.get_delivery(db, silent, "job.failed") is None

@@ -14,6 +14,9 @@ worker (arq's cron runs each tick once per queue) repairs that:
   within a reconcile interval instead of after the job timeout;
 - a job ``processing`` for longer than every limit allows (all attempts at the
   hard time limit plus backoff) fails with a reason.
+
+A job the reconciler fails gets its ``job_failed`` event and, with a
+``callback_url``, its ``job.failed`` webhook (attempt 1 queued as a job).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from riskdrift.events.publish import make_event, publish
 from riskdrift.models import JobStatus
 from riskdrift.store import jobs
 from riskdrift.worker.context import WorkerContext
+from riskdrift.worker.webhook_task import queue_webhook
 
 log = structlog.get_logger(__name__)
 
@@ -66,6 +70,13 @@ async def _fail(ctx: WorkerContext, job_id: uuid.UUID, reason: str) -> bool:
         maxlen=settings.stream_maxlen,
         ttl=settings.result_ttl,
     )
+    # The client hears of it as of any failed job; the attempt is a job of its own, so a
+    # slow receiver never holds up the pass.
+    try:
+        await queue_webhook(ctx, finished)
+    except Exception:
+        # The job is failed either way; only its callback is lost.
+        log.exception("reconciler_webhook_not_queued", job_id=str(job_id))
     return True
 
 

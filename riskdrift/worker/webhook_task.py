@@ -251,13 +251,29 @@ async def resume_webhook(ctx: WorkerContext, job_id: uuid.UUID) -> None:
     if it is queued already).
     """
     job = await jobs.get_job(ctx["pool"], job_id)
-    if job is None or not job.callback_url or event_type_for(job.status) is None:
+    if job is None:
         return
     with _retried_when_transient():
-        delivery = await prepare_delivery(ctx["pool"], ctx["settings"], job)
-        if delivery is not None and delivery.status == "pending" and delivery.attempts <= 1:
-            await enqueue_attempt(ctx["redis"], ctx["settings"], delivery, attempt=1)
+        delivery = await queue_webhook(ctx, job)
+        if delivery is not None:
             log.info("webhook_resumed", webhook_id=delivery.webhook_id, type=delivery.event_type)
+
+
+async def queue_webhook(ctx: WorkerContext, job: JobRecord) -> DeliveryRecord | None:
+    """Store a finished job's webhook (once) and queue attempt 1 as a ``deliver_webhook``
+    job, unless attempt 2 was already made; the delivery, or ``None`` if nothing was queued.
+
+    For code that finishes or revisits a job without making the attempt itself (a
+    re-run, the reconciler). Queueing attempt 1 again is harmless: its fixed arq job
+    id makes it a no-op while queued, and a made attempt is skipped as a duplicate.
+    """
+    if not job.callback_url or event_type_for(job.status) is None:
+        return None
+    delivery = await prepare_delivery(ctx["pool"], ctx["settings"], job)
+    if delivery is None or delivery.status != "pending" or delivery.attempts > 1:
+        return None
+    await enqueue_attempt(ctx["redis"], ctx["settings"], delivery, attempt=1)
+    return delivery
 
 
 def _classify(outcome: DeliveryOutcome, attempt: int, scale: float) -> tuple[AttemptOutcome, float]:

@@ -8,6 +8,7 @@ browser test.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from typing import Any
 
@@ -25,7 +26,7 @@ from riskdrift.errors import FilingNotFound, UpstreamUnavailable
 from riskdrift.models import AnalysisResult, AnalyzeRequest
 from riskdrift.ops import metrics as m
 from riskdrift.ops.cluster import CRON_JOB_PREFIX, live_workers, queue_depth
-from riskdrift.ops.worker import WorkerMetrics, record_webhook_delivery
+from riskdrift.ops.worker import WorkerMetrics, instrument_analysis, record_webhook_delivery
 from riskdrift.sources.edgar import EdgarStats
 from tests.conftest import running_worker, serve
 from tests.test_worker import ScriptedAgent, settings_for, tiny_result
@@ -112,6 +113,34 @@ async def test_worker_publication_edgar_and_webhook_hooks(
     assert value(local, "riskdrift_edgar_requests_total", queue=q) == 6
     await metrics.withdraw(redis)
     assert await live_workers(redis, settings.queue_name, stale_after=5) == []
+
+
+async def test_run_time_ends_when_the_job_finishes_not_after_its_webhook(
+    db: asyncpg.Pool, settings: Settings
+) -> None:
+    webhook_seconds = 0.3  # a slow receiver after the job finished
+
+    async def task(ctx: dict[str, Any], job_id: str) -> str:
+        ctx["analysis_ended"] = time.monotonic()  # what analyze_risk_drift marks
+        await asyncio.sleep(webhook_seconds)  # the inline webhook attempt
+        return "completed"
+
+    metrics = WorkerMetrics(queue=settings.queue_name, max_jobs=1, worker_id="w1")
+    ctx: dict[str, Any] = {"pool": db, "riskdrift_metrics": metrics}
+    started = time.monotonic()
+    assert await instrument_analysis(task)(ctx, str(uuid.uuid4())) == "completed"
+    task_seconds = time.monotonic() - started
+
+    local = {
+        (s.name, frozenset(s.labels.items())): s.value
+        for f in metrics.registry.collect()
+        for s in f.samples
+    }
+    q = settings.queue_name
+    assert value(local, "riskdrift_job_run_seconds_count", queue=q, outcome="completed") == 1
+    run = value(local, "riskdrift_job_run_seconds_sum", queue=q, outcome="completed")
+    assert task_seconds >= webhook_seconds
+    assert run < task_seconds - webhook_seconds / 2
 
 
 async def wait_finished(db: asyncpg.Pool, count: int) -> None:

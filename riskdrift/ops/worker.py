@@ -331,12 +331,10 @@ def instrument_analysis(
         finally:
             metrics.free_slot()
             if outcome in ("completed", "failed", "retried"):
+                # Run time ends when the job finished, not after its webhook attempt.
+                ended = ctx.get("analysis_ended") or time.monotonic()
                 await metrics.record_analysis(
-                    ctx["pool"],
-                    job_id,
-                    outcome,
-                    time.monotonic() - started,
-                    job=ctx.get("job_record"),
+                    ctx["pool"], job_id, outcome, ended - started, job=ctx.get("job_record")
                 )
 
     return instrumented

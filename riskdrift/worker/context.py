@@ -44,3 +44,4 @@ class WorkerContext(TypedDict, total=False):
     # per job (arq copies ctx for each job): the row as the attempt left it, so the
     # metrics wrapper need not read it back
     job_record: JobRecord
+    analysis_ended: float  # time.monotonic() when the job finished, before its webhook attempt

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import Coroutine
 from typing import Any
@@ -48,6 +49,7 @@ async def _fail(ctx: WorkerContext, job_id: uuid.UUID, reason: str, deadline: fl
     ctx["job_record"] = finished
     await _publish(ctx, make_event("job_failed", job_id, error=reason, status=JobStatus.FAILED))
     log.warning("job_failed", reason=reason, attempts=finished.attempts)
+    ctx["analysis_ended"] = time.monotonic()
     await schedule_webhook(ctx, finished, deadline=deadline)
 
 
@@ -210,5 +212,6 @@ async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int, deadli
     )
     await record_analysis_filings(ctx, job_uuid, result)  # risks for search; never raises
     # Last, so the receiver hears of the job once everything it stores is stored.
+    ctx["analysis_ended"] = time.monotonic()
     await schedule_webhook(ctx, finished, result, deadline=deadline)
     return JobStatus.COMPLETED.value

@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     edgar_user_agent: str | None = None
     edgar_base_url: str = "https://www.sec.gov"
     edgar_data_url: str = "https://data.sec.gov"
+    # for all workers together (they share one pace in Redis); SEC allows 10/s per IP address
     edgar_requests_per_second: float = 10.0
     edgar_cache_dir: Path = Path(".data/edgar-cache")
     edgar_timeout: float = 30.0

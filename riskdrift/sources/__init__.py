@@ -6,6 +6,7 @@ from riskdrift.config import Settings
 from riskdrift.errors import ConfigurationError
 from riskdrift.sources.base import FilingDocument, FilingSource
 from riskdrift.sources.edgar import EdgarFilingSource
+from riskdrift.sources.fair_access import Limiter
 from riskdrift.sources.local import LocalFilingSource, import_filing
 
 __all__ = [
@@ -18,12 +19,14 @@ __all__ = [
 ]
 
 
-def create_source(settings: Settings) -> FilingSource:
+def create_source(settings: Settings, *, limiter: Limiter | None = None) -> FilingSource:
     """The filing source ``settings.resolved_filings_source`` names; close it with ``aclose()``.
 
     ``local`` needs ``filings_dir``; ``edgar`` needs ``edgar_user_agent`` only
     when it is first used, so a misconfigured service still starts and its
-    jobs fail with a message that says what to set.
+    jobs fail with a message that says what to set. ``limiter`` paces EDGAR
+    requests (default: per process, at ``edgar_requests_per_second``); the
+    local source has no use for one.
     """
     if settings.resolved_filings_source == "local":
         if settings.filings_dir is None:
@@ -31,4 +34,4 @@ def create_source(settings: Settings) -> FilingSource:
                 "filings_source is 'local' but no filings directory is set (RISKDRIFT_FILINGS_DIR)"
             )
         return LocalFilingSource(settings.filings_dir)
-    return EdgarFilingSource(settings)
+    return EdgarFilingSource(settings, limiter=limiter)

@@ -15,11 +15,12 @@ rule and implements it.
 
 Politeness (:mod:`riskdrift.sources.fair_access`): every request carries the
 configured User-Agent (EDGAR requires a name and a contact e-mail; without one
-this source refuses to call EDGAR), waits for its turn at one ``RateLimiter``
-shared by all requests of the source (pass one in to share it wider), and is
-retried on 429, 5xx, timeouts and connection errors with exponential backoff
-that honours ``Retry-After``, a bounded number of times, after which
-``UpstreamUnavailable`` lets the job layer retry later.
+this source refuses to call EDGAR), waits for its turn at one limiter (by
+default a per-process ``RateLimiter``; workers pass a ``SharedRateLimiter`` so
+the rate holds across all of them), and is retried on 429, 5xx, timeouts and
+connection errors with exponential backoff that honours ``Retry-After``, a
+bounded number of times, after which ``UpstreamUnavailable`` lets the job
+layer retry later.
 
 Caching: documents on disk under ``edgar_cache_dir/<CIK>/<accession>/``
 (written atomically, so a document is downloaded once per cache directory);
@@ -54,6 +55,7 @@ from riskdrift.models import normalise_ticker
 from riskdrift.sources.base import FilingDocument
 from riskdrift.sources.dei import read_cover_facts
 from riskdrift.sources.fair_access import (
+    Limiter,
     RateLimiter,
     RetryPolicy,
     check_user_agent,
@@ -132,7 +134,7 @@ class EdgarFilingSource:
         settings: Settings,
         *,
         retry: RetryPolicy | None = None,
-        limiter: RateLimiter | None = None,
+        limiter: Limiter | None = None,
         metadata_ttl: float = 600.0,
         max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
@@ -141,7 +143,7 @@ class EdgarFilingSource:
         self.cache_dir = settings.edgar_cache_dir
         self.user_agent = (settings.edgar_user_agent or "").strip() or None
         self.retry = retry or RetryPolicy()
-        self.limiter = limiter or RateLimiter(settings.edgar_requests_per_second)
+        self.limiter: Limiter = limiter or RateLimiter(settings.edgar_requests_per_second)
         self.max_bytes = max_bytes
         self.stats = EdgarStats()
         self._metadata = _TTLCache(metadata_ttl)

@@ -1,9 +1,18 @@
 """SEC EDGAR's fair-access policy as code: a declared User-Agent, a rate limit, patient retries.
 
 SEC asks automated clients to declare themselves in the User-Agent (a name and
-a contact e-mail), to stay under 10 requests per second, and to back off when
-told. These small objects are what :class:`~riskdrift.sources.edgar.EdgarFilingSource`
-uses to do so; they hold no clients.
+a contact e-mail), to stay under 10 requests per second per IP address, and to
+back off when told. These small objects are what
+:class:`~riskdrift.sources.edgar.EdgarFilingSource` uses to do so.
+
+Two limiters keep the rate, both a :class:`Limiter`:
+
+- :class:`RateLimiter` spaces the calls of one process (the CLI's in-process
+  ``riskdrift analyze``);
+- :class:`SharedRateLimiter` spaces the calls of every process that shares a
+  Redis key (the workers: N of them usually leave through one egress IP, so the
+  rate is the cluster's, not each process's). It is handed a Redis client and
+  does not own it.
 """
 
 from __future__ import annotations
@@ -11,12 +20,20 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import email.utils
+import math
 import random
 import re
 import time
 from dataclasses import dataclass
+from typing import Protocol
+
+import structlog
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from riskdrift.errors import ConfigurationError
+
+log = structlog.get_logger(__name__)
 
 _CONTACT_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
@@ -43,6 +60,14 @@ class RetryPolicy:
         return delay * random.uniform(0.5, 1.0)  # jitter spreads synchronised retries
 
 
+class Limiter(Protocol):
+    """What an EDGAR request waits on: ``await limiter.acquire()`` before it is sent."""
+
+    async def acquire(self) -> None:
+        """Return when this caller may send its request."""
+        ...
+
+
 class RateLimiter:
     """Lets callers through at least ``1 / rate`` seconds apart, across all of them.
 
@@ -67,6 +92,94 @@ class RateLimiter:
             if wait > 0:
                 await asyncio.sleep(wait)
             self._last = time.monotonic()
+
+
+# KEYS[1] holds the next free slot in microseconds of the Redis server's clock (TIME),
+# so every process reserves on one clock; ARGV[1] is the interval in microseconds.
+# The key lives until that slot: once it has passed, the key says nothing, so an idle
+# limiter leaves no key behind. string.format: Lua would write 1.7e+15 for the number.
+_RESERVE_SLOT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local slot = tonumber(redis.call('GET', KEYS[1]) or 0)
+if slot < now then
+    slot = now
+end
+local after = slot + tonumber(ARGV[1])
+redis.call('SET', KEYS[1], string.format('%.0f', after), 'PX', math.ceil((after - now) / 1000))
+return slot - now
+"""
+
+DEFAULT_SHARED_KEY = "riskdrift:edgar:next-slot"
+
+
+class SharedRateLimiter:
+    """Lets callers of every process through at least ``1 / rate`` seconds apart.
+
+    Each :meth:`acquire` runs one Lua script (EVALSHA) that atomically reserves
+    the next free slot on the Redis server's clock, one interval after the
+    previous reservation or now, whichever is later, and returns how long the
+    caller has to wait for it; the caller sleeps that long, once, without
+    polling. Reservations are evenly spaced in server time with no burst
+    allowance (GCRA with a tolerance of zero). On the wire each request is also
+    late by its own process's reply latency and event-loop delay (milliseconds),
+    so two may leave a little closer together than ``1 / rate``, but a backlog
+    never leaves as a burst. A caller cancelled while waiting leaves its slot
+    unused, which only errs on the slow side. ``key`` expires when the next free
+    slot comes, so an idle limiter leaves nothing in Redis. Needs Redis 5 or
+    later (scripts that call ``TIME`` are replicated by their effects).
+
+    When Redis cannot be reached, or does not answer within ``timeout`` seconds,
+    the call waits on ``fallback`` instead (by default a per-process
+    :class:`RateLimiter` at the same rate) and each later call tries Redis
+    again. A warning is logged once per outage and an info line when Redis
+    answers again. So a worker never stops fetching nor sends unpaced requests;
+    each process alone stays under ``rate``, though N processes together may
+    reach N × ``rate`` while the outage lasts. That exposure is small in
+    practice: the job queue lives in the same Redis, so no new jobs start until
+    it is back.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        rate: float,
+        *,
+        key: str = DEFAULT_SHARED_KEY,
+        fallback: Limiter | None = None,
+        timeout: float = 1.0,
+    ) -> None:
+        if rate <= 0:
+            raise ConfigurationError(f"a rate limit must be positive, got {rate}")
+        self.key = key
+        self.interval = 1.0 / rate
+        self.fallback: Limiter = fallback or RateLimiter(rate)
+        self.timeout = timeout
+        # Rounded up: a slot a microsecond late is fine, one early is not.
+        self._interval_us = max(1, math.ceil(1_000_000 / rate))
+        self._reserve = redis.register_script(_RESERVE_SLOT)
+        self._redis_down = False
+
+    async def acquire(self) -> None:
+        """Wait for this caller's slot (on ``fallback`` while Redis is unreachable)."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                wait_us = int(await self._reserve(keys=[self.key], args=[self._interval_us]))
+        except (RedisError, OSError, TimeoutError) as exc:
+            if not self._redis_down:
+                self._redis_down = True
+                log.warning(
+                    "edgar_rate_limit_redis_unavailable",
+                    key=self.key,
+                    error=type(exc).__name__,
+                )
+            await self.fallback.acquire()
+            return
+        if self._redis_down:
+            self._redis_down = False
+            log.info("edgar_rate_limit_redis_recovered", key=self.key)
+        if wait_us > 0:
+            await asyncio.sleep(wait_us / 1_000_000)
 
 
 def check_user_agent(user_agent: str | None) -> str:

@@ -46,12 +46,25 @@ AgentFactory = Callable[[Settings, Executor | None], AbstractAsyncContextManager
 
 @contextlib.asynccontextmanager
 async def research_agent(settings: Settings, executor: Executor | None) -> AsyncIterator[Agent]:
-    """The real research agent over the configured filing source."""
+    """The real research agent over the configured filing source.
+
+    EDGAR requests are paced by a :class:`SharedRateLimiter` on the service's
+    Redis, so ``edgar_requests_per_second`` holds for all workers together.
+    """
+    from redis.asyncio import Redis
+
     from riskdrift.agent.narrative import create_narrator
     from riskdrift.agent.research import ResearchAgent
     from riskdrift.sources import create_source
+    from riskdrift.sources.fair_access import SharedRateLimiter
 
-    source = create_source(settings)
+    # Its own client, as agent factories are handed no Redis; it connects on first use.
+    # Bounded waits: a Redis that hangs sends the limiter to its per-process fallback.
+    limiter_redis = Redis.from_url(
+        settings.redis_url, socket_connect_timeout=1.0, socket_timeout=1.0
+    )
+    limiter = SharedRateLimiter(limiter_redis, settings.edgar_requests_per_second)
+    source = create_source(settings, limiter=limiter)
     narrator = create_narrator(settings)
     try:
         yield ResearchAgent(
@@ -62,6 +75,7 @@ async def research_agent(settings: Settings, executor: Executor | None) -> Async
         )
     finally:
         await source.aclose()
+        await limiter_redis.aclose()
         aclose = getattr(narrator, "aclose", None)
         if aclose is not None:
             await aclose()

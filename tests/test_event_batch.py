@@ -253,10 +253,9 @@ async def test_a_lost_connection_fails_its_round_trip_and_the_next_one_succeeds(
     assert batcher.flushes == wire.xadd_packets == 2
 
 
-async def test_cancelled_waiters_lose_no_one_elses_events(
-    batcher: EventBatcher, wire: Wire, redis: ArqRedis, new_job: NewJob
-) -> None:
-    """One waiter cancelled while its flush is in flight, one while its event is queued."""
+def hold_next_flush(wire: Wire) -> tuple[asyncio.Event, asyncio.Event]:
+    """Stop the next flush on the wire: ``in_flight`` is set when it gets there, and it
+    goes on once ``release`` is set."""
     in_flight, release = asyncio.Event(), asyncio.Event()
 
     async def hold(conn: AbstractConnection) -> None:
@@ -264,6 +263,14 @@ async def test_cancelled_waiters_lose_no_one_elses_events(
         await release.wait()
 
     wire.before_xadd = hold
+    return in_flight, release
+
+
+async def test_cancelled_waiters_lose_no_one_elses_events(
+    batcher: EventBatcher, wire: Wire, redis: ArqRedis, new_job: NewJob
+) -> None:
+    """One waiter cancelled while its flush is in flight, one while its event is queued."""
+    in_flight, release = hold_next_flush(wire)
     a, b = [new_job() for _ in range(3)], [new_job() for _ in range(3)]
     async with asyncio.timeout(10):
         sent = [
@@ -297,13 +304,7 @@ async def test_cancelled_waiters_lose_no_one_elses_events(
 async def test_aclose_flushes_what_is_pending_then_refuses(
     batcher: EventBatcher, wire: Wire, redis: ArqRedis, new_job: NewJob
 ) -> None:
-    in_flight, release = asyncio.Event(), asyncio.Event()
-
-    async def hold(conn: AbstractConnection) -> None:
-        in_flight.set()
-        await release.wait()
-
-    wire.before_xadd = hold
+    in_flight, release = hold_next_flush(wire)
     job_ids = [new_job() for _ in range(6)]
     async with asyncio.timeout(10):
         tasks = [

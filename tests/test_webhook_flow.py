@@ -441,23 +441,32 @@ async def test_openapi_documents_the_delivery_routes(api: httpx.AsyncClient) -> 
         assert model in document["components"]["schemas"]
 
 
+async def failed_by_a_lost_worker(db: asyncpg.Pool, callback_url: str) -> jobs.JobRecord:
+    """A job whose worker died right after its terminal UPDATE (failed)."""
+    request = AnalyzeRequest(ticker="ACME", years=[2024, 2023], callback_url=callback_url)
+    job, _ = await jobs.create_job(db, request, tenant="default")
+    await jobs.start_attempt(db, job.id)
+    finished = await jobs.finish_job(db, job.id, JobStatus.FAILED, error="worker lost")
+    assert finished is not None
+    return finished
+
+
+async def enqueue_rerun(redis: ArqRedis, settings: Settings, job_id: uuid.UUID) -> None:
+    """arq delivering the analysis job of ``job_id`` once more."""
+    await redis.enqueue_job(
+        "analyze_risk_drift", str(job_id), _job_id=str(job_id), _queue_name=settings.queue_name
+    )
+
+
 async def test_rerun_of_a_finished_job_schedules_its_missing_webhook(
     db: asyncpg.Pool, redis: ArqRedis, wh_settings: Settings
 ) -> None:
     receiver = ScriptedReceiver()
     async with serve(receiver.app()) as base_url:
-        request = AnalyzeRequest(ticker="ACME", years=[2024, 2023], callback_url=f"{base_url}/hook")
-        job, _ = await jobs.create_job(db, request, tenant="default")
         # A worker died right after the terminal UPDATE: no delivery row, nothing queued.
-        await jobs.start_attempt(db, job.id)
-        await jobs.finish_job(db, job.id, JobStatus.FAILED, error="worker lost")
+        job = await failed_by_a_lost_worker(db, f"{base_url}/hook")
         # arq runs the analysis job again (at least once); it finds the job finished.
-        await redis.enqueue_job(
-            "analyze_risk_drift",
-            str(job.id),
-            _job_id=str(job.id),
-            _queue_name=wh_settings.queue_name,
-        )
+        await enqueue_rerun(redis, wh_settings, job.id)
         await drain(wh_settings, succeed(), GatedDNS(["127.0.0.1"]))
 
     (hook,) = receiver.received
@@ -592,14 +601,10 @@ async def test_rerun_queues_attempt_2_that_a_crash_after_attempt_1_lost(
 ) -> None:
     receiver = ScriptedReceiver()
     async with serve(receiver.app()) as base_url:
-        request = AnalyzeRequest(ticker="ACME", years=[2024, 2023], callback_url=f"{base_url}/hook")
-        job, _ = await jobs.create_job(db, request, tenant="default")
         # What a worker wrote before dying: the job failed, attempt 1 made (inline) and
         # recorded as retrying, attempt 2 never queued.
-        await jobs.start_attempt(db, job.id)
-        finished = await jobs.finish_job(db, job.id, JobStatus.FAILED, error="worker lost")
-        assert finished is not None
-        delivery = await prepare_delivery(db, wh_settings, finished)
+        job = await failed_by_a_lost_worker(db, f"{base_url}/hook")
+        delivery = await prepare_delivery(db, wh_settings, job)
         assert delivery is not None
         recorded = await deliveries.record_attempt(
             db,
@@ -613,12 +618,7 @@ async def test_rerun_queues_attempt_2_that_a_crash_after_attempt_1_lost(
         )
         assert recorded is not None
         # arq runs the analysis job again; it finds the job finished.
-        await redis.enqueue_job(
-            "analyze_risk_drift",
-            str(job.id),
-            _job_id=str(job.id),
-            _queue_name=wh_settings.queue_name,
-        )
+        await enqueue_rerun(redis, wh_settings, job.id)
         await drain(wh_settings, succeed(), GatedDNS(["127.0.0.1"]))
 
     (hook,) = receiver.received  # attempt 2; attempt 1 is not made again

@@ -38,6 +38,7 @@ Errors::
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import re
 import socket
@@ -124,7 +125,15 @@ class _ParsedURL:
 
 
 def parse_allowed_networks(cidrs: Iterable[str]) -> tuple[IPNetwork, ...]:
-    """Parse ``Settings.webhook_allowed_cidrs`` (e.g. ``["10.1.2.0/24", "::1/128"]``)."""
+    """Parse ``Settings.webhook_allowed_cidrs`` (e.g. ``["10.1.2.0/24", "::1/128"]``).
+
+    Called for every submission and delivery with the same few settings, so the
+    parsed tuple is kept (a malformed entry raises every time)."""
+    return _parse_networks(tuple(cidrs))
+
+
+@functools.lru_cache(maxsize=16)
+def _parse_networks(cidrs: tuple[str, ...]) -> tuple[IPNetwork, ...]:
     return tuple(ipaddress.ip_network(cidr.strip(), strict=False) for cidr in cidrs)
 
 

@@ -29,7 +29,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
@@ -144,6 +144,32 @@ def raw_worker_settings(settings: Settings) -> type:
     return type("RawNoopWorker", (), attrs)
 
 
+def _profiled(run: Callable[[], object], env: str) -> None:
+    """``run()``, under cProfile (CPU time: waiting in epoll is not cost) when the
+    environment names a stats path prefix in ``env``; stats written on exit."""
+    if not os.environ.get(env):
+        run()
+        return
+    import cProfile
+    import time
+
+    profile = cProfile.Profile(time.process_time)
+    path = f"{os.environ[env]}.{os.getpid()}"
+
+    def dump_and_exit(signum: int, frame: object) -> None:
+        # uvicorn re-raises SIGTERM once it has shut down; this handler is the one it
+        # found installed, so the API's stats are written before the process ends.
+        profile.disable()
+        profile.dump_stats(path)
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, dump_and_exit)
+    profile.enable()
+    run()
+    profile.disable()
+    profile.dump_stats(path)
+
+
 def main() -> None:
     mode = sys.argv[1] if len(sys.argv) > 1 else "riskdrift"
     settings = Settings()
@@ -156,14 +182,18 @@ def main() -> None:
         from riskdrift.api.app import create_app
 
         loop = {"1": "uvloop", "0": "asyncio"}.get(os.environ.get("BENCH_UVLOOP", ""), "auto")
-        uvicorn.run(
-            create_app(settings),
-            host="127.0.0.1",
-            port=settings.api_port,
-            log_config=None,
-            access_log=False,
-            loop=loop,  # type: ignore[arg-type]
-        )
+
+        def serve() -> None:
+            uvicorn.run(
+                create_app(settings),
+                host="127.0.0.1",
+                port=settings.api_port,
+                log_config=None,
+                access_log=False,
+                loop=loop,  # type: ignore[arg-type]
+            )
+
+        _profiled(serve, "BENCH_PROFILE_API")
         return
     if os.environ.get("BENCH_UVLOOP") == "1":
         import uvloop
@@ -175,16 +205,7 @@ def main() -> None:
         run_worker(raw_worker_settings(settings))
     elif mode == "riskdrift":
         worker_settings = build_worker_settings(settings, agent_factory=noop_agent)
-        if os.environ.get("BENCH_PROFILE"):  # cProfile the worker; stats written on exit
-            import cProfile
-            import time
-
-            # CPU time, not wall time: waiting in epoll is not cost
-            with cProfile.Profile(time.process_time) as profile:
-                run_worker(worker_settings)
-            profile.dump_stats(f"{os.environ['BENCH_PROFILE']}.{os.getpid()}")
-        else:
-            run_worker(worker_settings)
+        _profiled(lambda: run_worker(worker_settings), "BENCH_PROFILE")
     else:
         raise SystemExit(f"unknown mode {mode!r}: riskdrift or raw")
 

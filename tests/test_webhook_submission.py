@@ -150,3 +150,31 @@ async def test_callbacks_need_a_configured_secret(settings: Settings, redis: Arq
         # Without a callback the same server takes the job.
         response = await http.post("/analyze", json={"ticker": "ACME", "years": [2024, 2023]})
         assert response.status_code == 202
+
+
+async def test_a_replay_gets_its_job_back_even_if_the_callback_is_refused_now(
+    strict_settings: Settings, client: httpx.AsyncClient, redis: ArqRedis
+) -> None:
+    """The first submission was accepted while loopback callbacks were allowed; the same
+    request replayed to an API that refuses them gets its job, not a 422."""
+    lenient = strict_settings.model_copy(update={"webhook_allowed_cidrs": ["127.0.0.0/8"]})
+    body = {"ticker": "ACME", "years": [2024, 2023], "callback_url": "http://127.0.0.1:9/hook"}
+    headers = {"Idempotency-Key": "replay-after-policy-change"}
+    async with (
+        serve(create_app(lenient)) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=10) as first_api,
+    ):
+        first = await first_api.post("/analyze", json=body, headers=headers)
+    assert first.status_code == 202, first.text
+
+    replay = await client.post("/analyze", json=body, headers=headers)
+    assert replay.status_code == 200, replay.text
+    assert replay.json()["job_id"] == first.json()["job_id"]
+    conflict = await client.post("/analyze", json={**body, "ticker": "OTHER"}, headers=headers)
+    assert conflict.status_code == 422
+    assert conflict.json()["type"].endswith("idempotency-conflict")
+    fresh = await client.post("/analyze", json=body, headers={"Idempotency-Key": "new"})
+    assert fresh.status_code == 422  # this API does refuse the callback itself
+    assert fresh.json()["errors"][0]["type"] == "unsafe_callback_url"
+    queued = await redis.zrange(strict_settings.queue_name, 0, -1)
+    assert [m.decode() for m in queued] == [first.json()["job_id"]]

@@ -138,13 +138,29 @@ async def _check_callback(body: AnalyzeRequest, settings: Settings) -> None:
         raise refuse("callback_url host does not resolve", "callback_url_unresolved") from None
 
 
+def _replay(job: jobs.JobRecord, request_hash: str) -> Response:
+    """The answer to a submission whose Idempotency-Key already names ``job``: the job
+    again (200) for the same body, a conflict for a different one."""
+    if job.request_hash != request_hash:
+        raise ProblemError(
+            422,
+            "Idempotency-Key reused",
+            "this Idempotency-Key was used with a different request body",
+            type_="idempotency-conflict",
+        )
+    return model_response(
+        JobAccepted(job_id=job.id, status=job.status, links=links(job.id)),
+        200,
+        {"Location": f"/jobs/{job.id}"},
+    )
+
+
 async def analyze(request: Request) -> Response:
     """``POST /analyze``: store the job, publish ``job_queued``, enqueue it."""
     state = app_state(request)
     settings = state["settings"]
     await state["limiter"].check(client_of(request))
     body = await _read_request(request)
-    await _check_callback(body, settings)
     tenant = tenant_of(request)
     key = request.headers.get("idempotency-key")
     if key is not None and not 1 <= len(key) <= 255:
@@ -152,6 +168,13 @@ async def analyze(request: Request) -> Response:
             400, "Invalid Idempotency-Key", "use 1 to 255 characters", type_="idempotency-key"
         )
     request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+    if key is not None:
+        # A replay gets the answer its first submission got, even if its callback host
+        # no longer resolves or is no longer allowed (each delivery checks it again).
+        earlier = await jobs.get_job_by_key(state["pool"], tenant, key)
+        if earlier is not None:
+            return _replay(earlier, request_hash)
+    await _check_callback(body, settings)
     limit = settings.max_queued_jobs_per_tenant
     try:
         job, created = await jobs.create_job(
@@ -172,18 +195,8 @@ async def analyze(request: Request) -> Response:
             type_="queue-full",
             headers={"Retry-After": "30"},
         ) from None
-    headers = {"Location": f"/jobs/{job.id}"}
-    if not created:
-        if job.request_hash != request_hash:
-            raise ProblemError(
-                422,
-                "Idempotency-Key reused",
-                "this Idempotency-Key was used with a different request body",
-                type_="idempotency-conflict",
-            )
-        return model_response(
-            JobAccepted(job_id=job.id, status=job.status, links=links(job.id)), 200, headers
-        )
+    if not created:  # the key's job was committed after the look-up above
+        return _replay(job, request_hash)
     try:
         await enqueue_new_job(state["redis"], job.id, settings)
     except BaseException:
@@ -197,7 +210,9 @@ async def analyze(request: Request) -> Response:
         raise
     log.info("job_submitted", job_id=str(job.id), ticker=job.ticker, years=list(job.years))
     return model_response(
-        JobAccepted(job_id=job.id, status=job.status, links=links(job.id)), 202, headers
+        JobAccepted(job_id=job.id, status=job.status, links=links(job.id)),
+        202,
+        {"Location": f"/jobs/{job.id}"},
     )
 
 

@@ -24,6 +24,7 @@ from riskdrift.errors import PermanentError
 from riskdrift.events.publish import make_event, stream_key
 from riskdrift.models import TERMINAL_EVENTS, AnalyzeRequest, EventName, JobEvent, JobStatus
 from riskdrift.store import jobs
+from riskdrift.store.jobs import JobRecord
 from riskdrift.worker.context import WorkerContext
 from riskdrift.worker.embeddings_task import record_analysis_filings
 from riskdrift.worker.heartbeat import heartbeat
@@ -60,11 +61,11 @@ TERMINAL_EVENT: dict[JobStatus, EventName] = {
 }
 
 
-async def _ensure_terminal_event(ctx: WorkerContext, job_id: uuid.UUID) -> None:
+async def _ensure_terminal_event(ctx: WorkerContext, job: JobRecord) -> None:
     """Publish a finished job's terminal event if a crash came between its UPDATE and XADD."""
-    job = await jobs.get_job(ctx["pool"], job_id)
-    if job is None or not job.status.finished:
+    if not job.status.finished:
         return
+    job_id = job.id
     last = await ctx["redis"].xrevrange(stream_key(job_id), count=1)
     if last and last[0][1].get(b"event", b"").decode() in TERMINAL_EVENTS:
         return
@@ -150,8 +151,11 @@ async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int, deadli
     job = await jobs.start_attempt(ctx["pool"], job_uuid)
     if job is None:
         log.info("job_skipped", reason="finished, cancelled or unknown")
-        await _ensure_terminal_event(ctx, job_uuid)
-        await resume_webhook(ctx, job_uuid)  # a re-run after a crash before attempt 1 was done
+        current = await jobs.get_job(ctx["pool"], job_uuid)
+        if current is not None:
+            await _ensure_terminal_event(ctx, current)
+            # a re-run after a crash before attempt 1 was made
+            await resume_webhook(ctx, current)
         return "skipped"
     structlog.contextvars.bind_contextvars(ticker=job.ticker, years=list(job.years))
     await _publish(ctx, make_event("job_started", job_uuid, attempt=job.attempts))

@@ -16,7 +16,7 @@ Flow::
         attempt 1 here, in the analysis task: _deliver(delivery, attempt=1)
         too little of arq's timeout left, or any error before the attempt is
         recorded and its follow-up queued → enqueue attempt 1 as deliver_webhook
-    analyze_risk_drift re-run of a finished job ──▶ resume_webhook(job_id)
+    analyze_risk_drift re-run of a finished job ──▶ resume_webhook(job)
         store the body if a crash lost it; while pending with attempt 2 not made,
         enqueue attempt 1 (that job makes it, or finds it made and queues attempt 2)
     deliver_webhook(job_id, event_type, series, attempt)
@@ -48,7 +48,7 @@ from riskdrift.config import Settings
 from riskdrift.errors import ConfigurationError
 from riskdrift.models import AnalysisResult, JobLinks, JobStatus
 from riskdrift.ops.worker import WEBHOOK_OUTCOMES, worker_metrics
-from riskdrift.store import deliveries, jobs, results
+from riskdrift.store import deliveries, results
 from riskdrift.store.deliveries import AttemptOutcome, DeliveryRecord
 from riskdrift.store.jobs import JobRecord
 from riskdrift.store.pool import Executor
@@ -241,7 +241,7 @@ async def _attempt_here(ctx: WorkerContext, delivery: DeliveryRecord) -> bool:
     return True
 
 
-async def resume_webhook(ctx: WorkerContext, job_id: uuid.UUID) -> None:
+async def resume_webhook(ctx: WorkerContext, job: JobRecord) -> None:
     """For a re-run that finds its job finished: make sure attempt 1 is made.
 
     The run that finished the job may have died before storing the webhook,
@@ -250,9 +250,6 @@ async def resume_webhook(ctx: WorkerContext, job_id: uuid.UUID) -> None:
     it recorded and queues attempt 2 (its fixed arq job id makes that a no-op
     if it is queued already).
     """
-    job = await jobs.get_job(ctx["pool"], job_id)
-    if job is None:
-        return
     with _retried_when_transient():
         delivery = await queue_webhook(ctx, job)
         if delivery is not None:

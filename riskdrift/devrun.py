@@ -27,6 +27,19 @@ from riskdrift.errors import RiskdriftError
 DEMO = {"ticker": "ACME", "years": [2024, 2023]}
 
 
+def stop_processes(procs: list[subprocess.Popen[Any]], timeout: float = 20.0) -> None:
+    """SIGTERM every process still running, then SIGKILL what has not exited in ``timeout``."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def sample_filings_dir() -> Path:
     """The fictional sample filings shipped in the package."""
     return Path(str(resources.files("riskdrift") / "samples" / "filings"))
@@ -122,13 +135,6 @@ def run_demo(
     except KeyboardInterrupt:
         return 0
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        stop_processes(children)
         services.close()
         console.print("stopped")

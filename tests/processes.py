@@ -6,13 +6,14 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
 from riskdrift.config import Settings
+from riskdrift.devrun import stop_processes
 from tests.conftest import free_port
 from tests.corpus import ROOT
 
@@ -54,28 +55,27 @@ def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
 
 def stop(procs: list[subprocess.Popen[bytes]]) -> None:
     """SIGTERM every process, then SIGKILL what has not exited after 20 s."""
-    for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    stop_processes(procs)
 
 
-def create_key(env: dict[str, str], name: str = "test") -> str:
-    """A new API key from ``riskdrift keys create`` (its last line of output)."""
-    created = subprocess.run(
-        [sys.executable, "-m", "riskdrift", "keys", "create", name],
+def run_cli(
+    env: Mapping[str, str], *args: str, timeout: float = 60, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """``python -m riskdrift ARGS`` in ``env``, its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "riskdrift", *args],
         env=env,
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=60,
-        check=True,
+        timeout=timeout,
+        check=check,
     )
+
+
+def create_key(env: dict[str, str], name: str = "test") -> str:
+    """A new API key from ``riskdrift keys create`` (its last line of output)."""
+    created = run_cli(env, "keys", "create", name, check=True)
     return created.stdout.strip().splitlines()[-1]
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,7 +15,7 @@ from riskdrift.api.app import create_app
 from riskdrift.config import Settings
 from riskdrift.store import api_keys
 from tests.conftest import serve
-from tests.corpus import ROOT
+from tests.processes import run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -177,34 +175,12 @@ def test_cli_creates_a_key_on_its_last_line_and_revokes_it(settings: Settings) -
         "DATABASE_URL": settings.database_url,
         "RISKDRIFT_DATABASE_SCHEMA": settings.database_schema,
     }
-    created = subprocess.run(
-        [sys.executable, "-m", "riskdrift", "keys", "create", "ci", "--tenant", "t1"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    created = run_cli(env, "keys", "create", "ci", "--tenant", "t1", check=True)
     lines = created.stdout.strip().splitlines()
     assert lines[-1].startswith("rdk_")
     key_id = lines[0].split()[2]
-    revoked = subprocess.run(
-        [sys.executable, "-m", "riskdrift", "keys", "revoke", key_id],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    revoked = run_cli(env, "keys", "revoke", key_id)
     assert revoked.returncode == 0
-    again = subprocess.run(
-        [sys.executable, "-m", "riskdrift", "keys", "revoke", key_id],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    again = run_cli(env, "keys", "revoke", key_id)
     assert again.returncode == 2
     assert "no active key" in again.stderr

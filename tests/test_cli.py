@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.corpus import REAL10K, ROOT, needs_corpus
+from tests.corpus import REAL10K, needs_corpus
+from tests.processes import run_cli
 
 
 def riskdrift(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "riskdrift", *args],
-        cwd=ROOT,
-        text=True,
-        capture_output=True,
-        timeout=120,
-        env={**os.environ, **env},
-    )
+    return run_cli({**os.environ, **env}, *args, timeout=120)
 
 
 @pytest.mark.parametrize(

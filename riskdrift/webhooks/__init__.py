@@ -29,6 +29,7 @@ from riskdrift.webhooks.backoff import (
     parse_retry_after,
 )
 from riskdrift.webhooks.delivery import (
+    DeliveryClient,
     DeliveryOutcome,
     attempt_delivery,
     create_delivery_client,
@@ -60,6 +61,7 @@ __all__ = [
     "BACKOFF_SCHEDULE",
     "MAX_ATTEMPTS",
     "CallbackResolutionError",
+    "DeliveryClient",
     "DeliveryOutcome",
     "InvalidWebhookSecret",
     "ResolvedTarget",

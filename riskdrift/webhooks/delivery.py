@@ -18,12 +18,19 @@ hostname travels separately:
   certificate against (``check_hostname``), so TLS is verified for
   ``hooks.example.com``, not for the IP.
 
-httpcore pools connections by origin, here the *IP*. A pooled connection
+httpcore pools connections by origin, here the *IP*. A kept-alive connection
 verified for one hostname must never carry a request for another hostname on
-the same IP, so every request says ``Connection: close`` and the client from
-:func:`create_delivery_client` keeps no idle connections. That client also
-ignores proxy environment variables (``trust_env=False``): an HTTP proxy would
-tunnel to the IP and verify TLS against it, and would be an unchecked hop.
+the same IP, so :class:`DeliveryClient` keeps one connection pool (an httpx
+transport) per destination: scheme, hostname and port. Within it connections
+are keyed by the pinned IP, so a changed DNS answer gets a connection of its
+own, to the newly checked address. Connections are kept alive between
+deliveries (a TLS handshake per webhook costs the receiver and us more than the
+request), for at most :data:`KEEPALIVE_EXPIRY` seconds idle, under the idle
+timeouts of common servers. A request that meets a connection the receiver has
+just closed (``RemoteProtocolError`` before any answer) is sent once more on a
+new connection; receivers deduplicate by ``webhook-id`` anyway. The client
+ignores proxy environment variables: an HTTP proxy would tunnel to the IP and
+verify TLS against it, and would be an unchecked hop.
 
 What an answer means
 --------------------
@@ -51,8 +58,11 @@ import asyncio
 import datetime as dt
 import ssl
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
 
 import httpx
 import structlog
@@ -72,6 +82,13 @@ from riskdrift.webhooks.ssrf import (
 log = structlog.get_logger(__name__)
 
 USER_AGENT = "riskdrift-webhooks/1.0"
+# Idle seconds a webhook connection is kept: below the keep-alive timeouts of common
+# servers (Node 5 s, nginx 75 s, Go and uvicorn 5 s and more) so the client drops it first.
+KEEPALIVE_EXPIRY = 4.0
+# Destinations with a pool of their own; the least recently used is closed beyond this.
+MAX_DESTINATIONS = 128
+# An answer's body is read (and dropped) up to this size to keep its connection.
+MAX_DRAINED_BODY = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,20 +111,79 @@ class DeliveryOutcome:
     address: str | None = None
 
 
-def create_delivery_client(*, verify: ssl.SSLContext | bool = True) -> httpx.AsyncClient:
-    """The process's webhook client (create in the worker's ``on_startup``, close on shutdown).
+Destination = tuple[str, str, int]  # scheme, normalised host, port
 
-    No redirects, no proxies from the environment, no idle connections kept
-    (see the module docstring). ``verify`` is for tests with a private CA;
-    production keeps the default (certifi) verification.
+
+class DeliveryClient:
+    """The process's webhook connections: one httpx transport per destination.
+
+    Create it with :func:`create_delivery_client` in the worker's ``on_startup``
+    and close it on shutdown (it is an async context manager). No redirects are
+    followed and no proxies are used (see the module docstring).
     """
-    return httpx.AsyncClient(
-        follow_redirects=False,
-        trust_env=False,
-        verify=verify,
-        limits=httpx.Limits(max_keepalive_connections=0),
-        headers={"user-agent": USER_AGENT},
-    )
+
+    def __init__(
+        self,
+        *,
+        verify: ssl.SSLContext | bool = True,
+        max_destinations: int = MAX_DESTINATIONS,
+        keepalive_expiry: float = KEEPALIVE_EXPIRY,
+    ) -> None:
+        # One SSL context for every destination: building one loads the CA bundle (~50 ms).
+        self._verify = (
+            verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify)
+        )
+        self._limits = httpx.Limits(keepalive_expiry=keepalive_expiry)
+        self._max = max_destinations
+        self._transports: OrderedDict[Destination, httpx.AsyncHTTPTransport] = OrderedDict()
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def transport(self, target: ResolvedTarget) -> httpx.AsyncHTTPTransport:
+        """The connection pool for ``target``'s destination (created on first use)."""
+        key = (target.scheme, target.host, target.port)
+        transport = self._transports.get(key)
+        if transport is not None:
+            self._transports.move_to_end(key)
+            return transport
+        transport = httpx.AsyncHTTPTransport(
+            verify=self._verify, limits=self._limits, trust_env=False
+        )
+        self._transports[key] = transport
+        while len(self._transports) > self._max:
+            _, evicted = self._transports.popitem(last=False)
+            task = asyncio.get_running_loop().create_task(evicted.aclose())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+        return transport
+
+    @property
+    def destinations(self) -> int:
+        """How many destinations have a connection pool now."""
+        return len(self._transports)
+
+    async def aclose(self) -> None:
+        transports = list(self._transports.values())
+        self._transports.clear()
+        await asyncio.gather(
+            *(t.aclose() for t in transports), *self._closing, return_exceptions=True
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def create_delivery_client(*, verify: ssl.SSLContext | bool = True) -> DeliveryClient:
+    """The process's webhook client. ``verify`` is for tests with a private CA;
+    production keeps the default (certifi) verification."""
+    return DeliveryClient(verify=verify)
 
 
 def _elapsed_ms(started: float) -> float:
@@ -154,7 +230,7 @@ def _classify(response: httpx.Response, started: float, address: str) -> Deliver
 
 
 async def attempt_delivery(
-    client: httpx.AsyncClient,
+    client: DeliveryClient,
     target: ResolvedTarget,
     body: bytes,
     headers: Mapping[str, str],
@@ -172,11 +248,12 @@ async def attempt_delivery(
     request_headers = {
         **{k: v for k, v in headers.items() if k.lower() not in ("host", "connection")},
         "host": target.host_header,
-        "connection": "close",
+        "user-agent": USER_AGENT,
     }
-    extensions = {}
+    extensions: dict[str, object] = {"timeout": httpx.Timeout(timeout).as_dict()}
     if target.scheme == "https" and not target.ip_literal:
         extensions["sni_hostname"] = target.host
+    transport = client.transport(target)
 
     outcome: DeliveryOutcome | None = None
     last_error = "no address to connect to"
@@ -185,22 +262,16 @@ async def attempt_delivery(
         async with asyncio.timeout(timeout):
             for address in target.addresses:
                 address_text = address.compressed
-                request = client.build_request(
-                    "POST",
-                    target.pinned_url(address),
-                    content=body,
-                    headers=request_headers,
-                    timeout=httpx.Timeout(timeout),
-                    extensions=extensions,
-                )
+                url = target.pinned_url(address)
                 try:
-                    response = await client.send(request, follow_redirects=False, stream=True)
+                    response = await _post(transport, url, body, request_headers, extensions)
                 except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                     # Try the next checked address (e.g. IPv6 unreachable, IPv4 fine).
                     last_error = _describe(exc)
                     continue
                 try:
                     outcome = _classify(response, started, address_text)
+                    await _drain(response)
                 finally:
                     await response.aclose()
                 break
@@ -223,6 +294,36 @@ async def attempt_delivery(
     return outcome
 
 
+async def _post(
+    transport: httpx.AsyncHTTPTransport,
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    extensions: dict[str, object],
+) -> httpx.Response:
+    """Send one POST straight through ``transport`` (no client layer: no cookies,
+    redirects or auth to skip), once more on a new connection if a kept-alive one
+    turns out to be closed by the receiver before it answered."""
+    for retry in (True, False):
+        request = httpx.Request("POST", url, content=body, headers=headers, extensions=extensions)
+        try:
+            return await transport.handle_async_request(request)
+        except httpx.RemoteProtocolError:
+            if not retry:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read (and drop) a short answer so its connection can carry the next webhook; a
+    long one is cut off and its connection closed by ``aclose``."""
+    read = 0
+    async for chunk in response.aiter_raw():
+        read += len(chunk)
+        if read > MAX_DRAINED_BODY:
+            return
+
+
 def _log_outcome(
     target: ResolvedTarget, headers: Mapping[str, str], outcome: DeliveryOutcome
 ) -> None:
@@ -243,7 +344,7 @@ def _log_outcome(
 
 
 async def deliver(
-    client: httpx.AsyncClient,
+    client: DeliveryClient,
     url: str,
     body: bytes,
     *,

@@ -14,6 +14,7 @@ from riskdrift.config import Settings
 from riskdrift.events.batch import EventBatcher
 from riskdrift.models import AnalysisResult, AnalyzeRequest
 from riskdrift.store.jobs import JobRecord
+from riskdrift.webhooks import DeliveryClient
 from riskdrift.webhooks.ssrf import Resolver
 
 
@@ -39,7 +40,7 @@ class WorkerContext(TypedDict, total=False):
     http: httpx.AsyncClient
     agent: Agent
     executor: Executor | None
-    webhook_client: httpx.AsyncClient  # create_delivery_client(): no redirects, proxies, pooling
+    webhook_client: DeliveryClient  # create_delivery_client(): a pool per destination
     webhook_resolver: Resolver  # DNS for callback hosts; tests script it
     # per job (arq copies ctx for each job): the row as the attempt left it, so the
     # metrics wrapper need not read it back

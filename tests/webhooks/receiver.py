@@ -35,6 +35,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     verified: bool
+    peer: str = ""  # the client's address:port: which connection carried the request
 
 
 @dataclass
@@ -57,7 +58,8 @@ class Receiver:
             verified = True
         except WebhookVerificationError:
             verified = False
-        self.received.append(Received(script, headers, body, verified))
+        peer = f"{request.client.host}:{request.client.port}" if request.client else ""
+        self.received.append(Received(script, headers, body, verified, peer))
         if not verified:
             return JSONResponse({"error": "bad signature"}, status_code=401)
         if script == "ok":

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
+import itertools
 import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
-import httpx
 import pytest
 import structlog.testing
 
 from riskdrift.webhooks.delivery import (
+    DeliveryClient,
     DeliveryOutcome,
     attempt_delivery,
     create_delivery_client,
@@ -60,7 +64,7 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 @pytest.fixture(scope="module")
-async def client() -> AsyncIterator[httpx.AsyncClient]:
+async def client() -> AsyncIterator[DeliveryClient]:
     async with create_delivery_client() as delivery_client:
         yield delivery_client
 
@@ -74,14 +78,14 @@ async def target_for(url: str, dns: ScriptedDNS | None = None) -> ResolvedTarget
 
 
 async def attempt(
-    client: httpx.AsyncClient, receiver: Receiver, script: str, *, budget: float = 5
+    client: DeliveryClient, receiver: Receiver, script: str, *, budget: float = 5
 ) -> DeliveryOutcome:
     target = await target_for(receiver.url(script, host=HOSTNAME))
     return await attempt_delivery(client, target, BODY, signed(), timeout=budget)
 
 
 async def test_2xx_is_delivered_with_a_verifiable_signature_and_the_hostname(
-    client: httpx.AsyncClient, receiver: Receiver
+    client: DeliveryClient, receiver: Receiver
 ) -> None:
     before = len(receiver.received)
     outcome = await attempt(client, receiver, "ok")
@@ -97,7 +101,7 @@ async def test_2xx_is_delivered_with_a_verifiable_signature_and_the_hostname(
     assert got.headers["host"] == f"{HOSTNAME}:{receiver.port}"
     assert got.headers["webhook-id"] == MSG_ID
     assert got.headers["content-type"] == "application/json"
-    assert got.headers["connection"] == "close"
+    assert got.headers["user-agent"].startswith("riskdrift-webhooks/")
 
 
 @pytest.mark.parametrize(
@@ -111,7 +115,7 @@ async def test_2xx_is_delivered_with_a_verifiable_signature_and_the_hostname(
     ],
 )
 async def test_non_2xx_answers(
-    client: httpx.AsyncClient,
+    client: DeliveryClient,
     receiver: Receiver,
     script: str,
     status: int,
@@ -129,7 +133,7 @@ async def test_non_2xx_answers(
     assert [r.script for r in receiver.received[before:]] == [script]
 
 
-async def test_retry_after_as_an_http_date(client: httpx.AsyncClient, receiver: Receiver) -> None:
+async def test_retry_after_as_an_http_date(client: DeliveryClient, receiver: Receiver) -> None:
     outcome = await attempt(client, receiver, "unavailable")
     assert outcome.status_code == 503
     assert outcome.retry
@@ -138,7 +142,7 @@ async def test_retry_after_as_an_http_date(client: httpx.AsyncClient, receiver: 
 
 
 async def test_a_slow_receiver_times_out_and_is_retried(
-    client: httpx.AsyncClient, receiver: Receiver
+    client: DeliveryClient, receiver: Receiver
 ) -> None:
     outcome = await attempt(client, receiver, "slow", budget=0.3)
     assert not outcome.delivered
@@ -149,7 +153,7 @@ async def test_a_slow_receiver_times_out_and_is_retried(
     assert 250 <= outcome.duration_ms < 3000
 
 
-async def test_connection_refused_is_retried(client: httpx.AsyncClient) -> None:
+async def test_connection_refused_is_retried(client: DeliveryClient) -> None:
     target = await target_for("http://127.0.0.1:1/hook")
     outcome = await attempt_delivery(client, target, BODY, signed(), timeout=5)
     assert not outcome.delivered
@@ -159,7 +163,7 @@ async def test_connection_refused_is_retried(client: httpx.AsyncClient) -> None:
 
 
 async def test_the_next_checked_address_is_tried_when_one_refuses(
-    client: httpx.AsyncClient, receiver: Receiver
+    client: DeliveryClient, receiver: Receiver
 ) -> None:
     # Nothing listens on 127.0.0.2 (the receiver is bound to 127.0.0.1 only).
     dns = ScriptedDNS(["127.0.0.2", "127.0.0.1"])
@@ -170,7 +174,7 @@ async def test_the_next_checked_address_is_tried_when_one_refuses(
 
 
 async def test_deliver_resolves_exactly_once_and_connects_to_the_checked_address(
-    client: httpx.AsyncClient, receiver: Receiver
+    client: DeliveryClient, receiver: Receiver
 ) -> None:
     dns = ScriptedDNS(["127.0.0.1"])
     before = len(receiver.received)
@@ -193,7 +197,7 @@ async def test_deliver_resolves_exactly_once_and_connects_to_the_checked_address
 
 
 async def test_a_rebinding_answer_after_the_check_cannot_redirect_the_connection(
-    client: httpx.AsyncClient, receiver: Receiver
+    client: DeliveryClient, receiver: Receiver
 ) -> None:
     # First answer passes the check (loopback is allowed here, standing in for a
     # public address); every later answer is the cloud metadata address.
@@ -206,7 +210,7 @@ async def test_a_rebinding_answer_after_the_check_cannot_redirect_the_connection
 
 
 async def test_a_rebinding_answer_is_refused_at_delivery(
-    client: httpx.AsyncClient, receiver: Receiver
+    client: DeliveryClient, receiver: Receiver
 ) -> None:
     # Checked at submission (public), rebound to a private address by delivery time.
     dns = ScriptedDNS(["127.0.0.1"], ["10.0.0.7"])
@@ -232,7 +236,7 @@ async def test_a_rebinding_answer_is_refused_at_delivery(
 
 
 async def test_deliver_refuses_loopback_unless_allowed(
-    client: httpx.AsyncClient, receiver: Receiver
+    client: DeliveryClient, receiver: Receiver
 ) -> None:
     before = len(receiver.received)
     outcome = await deliver(
@@ -244,7 +248,7 @@ async def test_deliver_refuses_loopback_unless_allowed(
     assert receiver.received[before:] == []
 
 
-async def test_deliver_retries_a_dns_failure(client: httpx.AsyncClient) -> None:
+async def test_deliver_retries_a_dns_failure(client: DeliveryClient) -> None:
     async def broken(host: str, port: int) -> Sequence[str]:
         raise OSError("resolver down")
 
@@ -286,14 +290,14 @@ async def tls_receiver(certificates: tuple[Path, Path, Path]) -> AsyncIterator[R
 @pytest.fixture(scope="module")
 async def tls_client(
     certificates: tuple[Path, Path, Path],
-) -> AsyncIterator[httpx.AsyncClient]:
+) -> AsyncIterator[DeliveryClient]:
     ca, _, _ = certificates
     async with create_delivery_client(verify=client_context(ca)) as delivery_client:
         yield delivery_client
 
 
 async def test_tls_is_verified_against_the_hostname_while_connecting_to_the_ip(
-    tls_client: httpx.AsyncClient, tls_receiver: Receiver
+    tls_client: DeliveryClient, tls_receiver: Receiver
 ) -> None:
     url = tls_receiver.url("ok", host=HOSTNAME, scheme="https")
     dns = ScriptedDNS(["127.0.0.1"])
@@ -314,7 +318,7 @@ async def test_tls_is_verified_against_the_hostname_while_connecting_to_the_ip(
 
 @pytest.mark.parametrize("host", ["other.riskdrift.test", "127.0.0.1"])
 async def test_tls_to_a_name_the_certificate_does_not_cover_fails(
-    tls_client: httpx.AsyncClient, tls_receiver: Receiver, host: str
+    tls_client: DeliveryClient, tls_receiver: Receiver, host: str
 ) -> None:
     before = len(tls_receiver.received)
     target = await target_for(tls_receiver.url("ok", host=host, scheme="https"))
@@ -324,6 +328,121 @@ async def test_tls_to_a_name_the_certificate_does_not_cover_fails(
     assert outcome.error is not None
     assert "CERTIFICATE_VERIFY_FAILED" in outcome.error
     assert tls_receiver.received[before:] == []
+
+
+async def test_a_verified_connection_never_carries_a_request_for_another_name(
+    tls_client: DeliveryClient, tls_receiver: Receiver
+) -> None:
+    good = await target_for(tls_receiver.url("ok", host=HOSTNAME, scheme="https"))
+    assert (await attempt_delivery(tls_client, good, BODY, signed(), timeout=5)).delivered
+    # Same IP and port, a name the certificate does not cover: the kept-alive connection
+    # verified for HOSTNAME is not reused for it (one pool per destination), so the
+    # handshake for this name is made, and fails.
+    before = len(tls_receiver.received)
+    other = await target_for(tls_receiver.url("ok", host="127.0.0.1", scheme="https"))
+    outcome = await attempt_delivery(tls_client, other, BODY, signed(), timeout=5)
+    assert not outcome.delivered
+    assert outcome.error is not None
+    assert "CERTIFICATE_VERIFY_FAILED" in outcome.error
+    assert tls_receiver.received[before:] == []
+
+
+async def test_a_destination_keeps_its_connection_between_deliveries(
+    client: DeliveryClient, receiver: Receiver
+) -> None:
+    before = len(receiver.received)
+    for _ in range(3):
+        assert (await attempt(client, receiver, "ok")).delivered
+    assert len({r.peer for r in receiver.received[before:]}) == 1
+
+
+async def test_two_hostnames_on_one_address_never_share_a_connection(
+    client: DeliveryClient, receiver: Receiver
+) -> None:
+    before = len(receiver.received)
+    for host in (HOSTNAME, "other.riskdrift.test", HOSTNAME, "other.riskdrift.test"):
+        target = await target_for(receiver.url("ok", host=host))
+        assert (await attempt_delivery(client, target, BODY, signed(), timeout=5)).delivered
+    peers: dict[str, set[str]] = {}
+    for got in receiver.received[before:]:
+        peers.setdefault(got.headers["host"].split(":")[0], set()).add(got.peer)
+    assert len(peers[HOSTNAME]) == 1
+    assert len(peers["other.riskdrift.test"]) == 1
+    assert peers[HOSTNAME].isdisjoint(peers["other.riskdrift.test"])
+
+
+async def test_the_least_recently_used_destination_is_closed_beyond_the_limit(
+    receiver: Receiver,
+) -> None:
+    hosts = ["a.riskdrift.test", "b.riskdrift.test", "c.riskdrift.test"]
+    async with DeliveryClient(max_destinations=2) as small:
+        before = len(receiver.received)
+        for host in [*hosts, hosts[0]]:
+            target = await target_for(receiver.url("ok", host=host))
+            assert (await attempt_delivery(small, target, BODY, signed(), timeout=5)).delivered
+        assert small.destinations == 2
+    first, *_, again = receiver.received[before:]
+    assert first.headers["host"] == again.headers["host"]
+    assert first.peer != again.peer  # a's pool was closed when c came; a new connection
+
+
+class ClosingReceiver:
+    """Raw HTTP/1.1: answers 204 to ``answered`` requests per connection, then reads the
+    next request and closes without answering (a keep-alive timeout racing a request)."""
+
+    def __init__(self, answered: int) -> None:
+        self.answered = answered
+        self.connections = 0
+        self.requests = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            for n in itertools.count():
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = re.search(rb"content-length: *(\d+)", head, re.IGNORECASE)
+                await reader.readexactly(int(length.group(1)) if length else 0)
+                self.requests += 1
+                if n >= self.answered:
+                    return
+                writer.write(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+                await writer.drain()
+        except asyncio.IncompleteReadError:
+            pass
+        finally:
+            writer.close()
+
+
+@contextlib.asynccontextmanager
+async def closing_receiver(answered: int) -> AsyncIterator[tuple[ClosingReceiver, int]]:
+    raw = ClosingReceiver(answered)
+    server = await asyncio.start_server(raw.handle, "127.0.0.1", 0)
+    try:
+        yield raw, server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+
+
+async def test_a_kept_connection_closed_by_the_receiver_is_replaced_once() -> None:
+    async with closing_receiver(answered=1) as (raw, port), DeliveryClient() as client:
+        target = await target_for(f"http://{HOSTNAME}:{port}/hook")
+        first = await attempt_delivery(client, target, BODY, signed(), timeout=5)
+        # The kept connection is closed under the second request; it goes again, anew.
+        second = await attempt_delivery(client, target, BODY, signed(), timeout=5)
+    assert first.delivered
+    assert second.delivered, second.error
+    assert (raw.connections, raw.requests) == (2, 3)
+
+
+async def test_a_receiver_that_never_answers_gets_two_tries_and_a_retry() -> None:
+    async with closing_receiver(answered=0) as (raw, port), DeliveryClient() as client:
+        target = await target_for(f"http://{HOSTNAME}:{port}/hook")
+        outcome = await attempt_delivery(client, target, BODY, signed(), timeout=5)
+    assert not outcome.delivered
+    assert outcome.retry
+    assert outcome.error is not None
+    assert "RemoteProtocolError" in outcome.error
+    assert (raw.connections, raw.requests) == (2, 2)
 
 
 def test_pinned_url_uses_the_address_and_keeps_path_and_query() -> None:
@@ -343,7 +462,7 @@ def test_pinned_url_uses_the_address_and_keeps_path_and_query() -> None:
 
 
 async def test_logs_carry_the_origin_but_no_secret_signature_or_path(
-    client: httpx.AsyncClient, receiver: Receiver
+    client: DeliveryClient, receiver: Receiver
 ) -> None:
     url = receiver.url("ok", host=HOSTNAME) + "?token=s3cr3t"
     with structlog.testing.capture_logs() as logs:

@@ -9,13 +9,18 @@ steps and returns a minimal result, so every job still does all of riskdrift's
 own work (HTTP submit, job row, ``job_queued``, arq job, claim heartbeat,
 ``processing`` UPDATE, progress events, result row in a transaction,
 ``job_completed``, metrics, and a signed webhook job delivered to a local
-receiver). It prints:
+receiver). Jobs are submitted with a lean HTTP/1.1 keep-alive client
+(``bench/loadgen.py``: pre-encoded request, ``httptools`` parser, one request in
+flight per connection), cheap like wrk so the load generator takes little of the
+CPU the service is measured on; ``--client httpx`` submits with
+``httpx.AsyncClient`` instead, for comparison. The webhook receiver is an
+``asyncio.Protocol`` with ``httptools`` answering 204. It prints:
 
 * **raw arq drain**: a backlog of no-op arq jobs drained by one plain arq worker
   with the same queue knobs (jobs/s, from arq's own start/finish stamps);
 * **riskdrift drain**: a backlog of jobs submitted over HTTP, then drained by
   one riskdrift worker (jobs/s, first ``started_at`` to last webhook received);
-* **pipeline**: submit over HTTP (httpx, 16 in flight) while the worker drains;
+* **pipeline**: submit over HTTP (16 in flight, ``--client``) while the worker drains;
 * **submit latency**: ``POST /analyze`` p50/p99 at a fixed open-loop rate, and
   the closed-loop maximum;
 * **pickup latency**: ``POST /analyze`` returned → ``job_started`` received over
@@ -28,6 +33,7 @@ receiver). It prints:
     .venv/bin/python bench/bench_service.py --quick
     .venv/bin/python bench/bench_service.py              # more jobs, 5 runs, scaling
     .venv/bin/python bench/bench_service.py --workers 1,2,4 --depths 10,100,1000,10000
+    .venv/bin/python bench/bench_service.py --quick --client httpx   # the old, costlier client
 
 Figures only; nothing is asserted. Everything is loopback, bounded in count and time.
 """
@@ -56,7 +62,7 @@ from typing import Any
 
 import asyncpg
 import httpx
-import psutil
+import psutil  # type: ignore[import-untyped,unused-ignore]
 from arq import ArqRedis, create_pool
 from httpx_sse import aconnect_sse
 from redis.asyncio import Redis
@@ -64,6 +70,7 @@ from redis.asyncio import Redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.loadgen import LoadClient, start_receiver  # noqa: E402
 from riskdrift.config import Settings  # noqa: E402
 from riskdrift.webhooks.signing import generate_secret  # noqa: E402
 from riskdrift.worker import serialization  # noqa: E402
@@ -131,7 +138,7 @@ def cpu_snapshot(procs: Mapping[str, int]) -> dict[str, float]:
 
 
 def rss_mib(pid: int) -> float:
-    return psutil.Process(pid).memory_info().rss / 2**20
+    return float(psutil.Process(pid).memory_info().rss / 2**20)
 
 
 # --- the processes under test ----------------------------------------------------------------
@@ -242,39 +249,24 @@ class Bench:
         await proc.stop()
         self.procs.remove(proc)
 
+    def count_delivery(self) -> None:
+        self.received += 1
+
     async def completed_jobs(self) -> int:
         n: int = await self.pg.fetchval("SELECT count(*) FROM jobs WHERE status = 'completed'")
         return n
 
 
 async def receiver(bench: Bench) -> asyncio.Server:
-    """A loopback webhook receiver answering 204 to every POST; counts deliveries."""
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                await reader.readexactly(length)
-                bench.received += 1
-                writer.write(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    """A loopback webhook receiver answering 204 to every request; counts deliveries."""
+    server = await start_receiver(bench.count_delivery)
     bench.receiver_port = server.sockets[0].getsockname()[1]
     return server
 
 
 @contextlib.asynccontextmanager
 async def bench_environment(args: argparse.Namespace) -> AsyncIterator[Bench]:
-    base = Settings(_env_file=None)  # type: ignore[call-arg]
+    base = Settings(_env_file=None)  # type: ignore[call-arg,unused-ignore]
     tag = uuid.uuid4().hex[:8]
     schema, queue = f"bench_{tag}", f"bench:{tag}"
     settings = base.model_copy(update={"database_schema": schema, "queue_name": queue})
@@ -332,8 +324,33 @@ def callback(bench: Bench) -> dict[str, Any]:
     return {**BODY, "callback_url": f"http://127.0.0.1:{bench.receiver_port}/hook"}
 
 
+def load_client(bench: Bench, max_connections: int) -> LoadClient:
+    """The lean client, ``POST /analyze`` with the jobs' body encoded once."""
+    return LoadClient("127.0.0.1", bench.port, "/analyze", callback(bench),
+                      max_connections=max_connections, timeout=30)  # fmt: skip
+
+
 async def submit_many(bench: Bench, n: int, concurrency: int = 16) -> list[float]:
     """POST ``n`` jobs with ``concurrency`` in flight; returns each request's latency (s)."""
+    if bench.args.client == "httpx":
+        return await submit_many_httpx(bench, n, concurrency)
+    latencies: list[float] = []
+    todo = iter(range(n))
+    clock = time.perf_counter
+    async with load_client(bench, concurrency) as client:
+
+        async def one_client() -> None:
+            for _ in todo:
+                t = clock()
+                await client.submit(202)
+                latencies.append(clock() - t)
+
+        await asyncio.gather(*(one_client() for _ in range(concurrency)))
+    return latencies
+
+
+async def submit_many_httpx(bench: Bench, n: int, concurrency: int = 16) -> list[float]:
+    """:func:`submit_many` with ``httpx.AsyncClient`` (``--client httpx``)."""
     latencies: list[float] = []
     body = callback(bench)
     todo = iter(range(n))
@@ -521,7 +538,46 @@ async def pipeline(bench: Bench, worker: Proc, api: Proc, n: int) -> tuple[float
 
 
 async def open_loop(bench: Bench, rate: float, seconds: float) -> tuple[list[float], float]:
-    """``POST /analyze`` at ``rate``/s on schedule (latency from the scheduled send time)."""
+    """``POST /analyze`` at ``rate``/s on schedule (latency from the scheduled send time).
+
+    Up to 256 connections, opened as the requests in flight need them.
+    """
+    if bench.args.client == "httpx":
+        return await open_loop_httpx(bench, rate, seconds)
+    n = int(rate * seconds)
+    latencies: list[float] = []
+    errors = 0
+    async with load_client(bench, 256) as client:
+        await client.warm()  # as httpx's GET /healthz did: the first request finds a connection
+        t0 = time.perf_counter()
+
+        async def one(at: float) -> None:
+            nonlocal errors
+            status, _ = await client.post()
+            latencies.append(time.perf_counter() - at)
+            errors += status != 202
+
+        tasks = []
+        try:
+            for i in range(n):
+                at = t0 + i / rate
+                delay = at - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(one(at)))
+            await asyncio.gather(*tasks)
+        finally:  # cancelled as background load: take the requests in flight down too
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        achieved = n / (time.perf_counter() - t0)
+    if errors:
+        print(f"  ({errors} non-202 answers at {rate:g}/s)")
+    return latencies, achieved
+
+
+async def open_loop_httpx(bench: Bench, rate: float, seconds: float) -> tuple[list[float], float]:
+    """:func:`open_loop` with ``httpx.AsyncClient`` (``--client httpx``)."""
     n = int(rate * seconds)
     latencies: list[float] = []
     errors = 0
@@ -591,7 +647,8 @@ def ms(x: float) -> str:
 async def main_async(args: argparse.Namespace) -> None:
     runs = args.runs
     print(f"# riskdrift service benchmark — {platform.node()} {os.cpu_count()} CPU, "
-          f"Python {platform.python_version()}, {'quick' if args.quick else 'full'}")  # fmt: skip
+          f"Python {platform.python_version()}, {'quick' if args.quick else 'full'}, "
+          f"client={args.client}")  # fmt: skip
     async with bench_environment(args) as bench:
         redis_info = await bench.redis.info("server")
         pg_version = await bench.pg.fetchval("SHOW server_version")
@@ -760,6 +817,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-webhooks", action="store_true", help="jobs without a callback_url")
     p.add_argument("--only-throughput", action="store_true", help="stop after the cost table")
     p.add_argument("--port", type=int, default=0)
+    p.add_argument("--client", choices=("lean", "httpx"), default="lean",
+                   help="load client for POST /analyze: lean (bench/loadgen.py) or httpx")
     p.add_argument("--set", action="append", metavar="ENV=VALUE",
                    help="environment for the API and workers, e.g. RISKDRIFT_WORKER_MAX_JOBS=16")
     args = p.parse_args(argv)

@@ -99,7 +99,7 @@ def run_embedder(name: str, corpus: Path) -> dict[str, Any]:
     base_rss = rss_mb()
 
     async def embed() -> tuple[np.ndarray, float, str]:
-        settings = Settings(embedder=name, _env_file=None)  # type: ignore[call-arg]
+        settings = Settings(embedder=name, _env_file=None)
         embedder = create_embedder(settings)
         await embedder.embed(texts[:16])  # warm-up
         started = time.perf_counter()

@@ -60,7 +60,7 @@ def install_counters(path: str) -> None:
 
     counts: dict[str, Any] = {"pg": 0, "redis_rt": 0, "redis": collections.Counter()}
     execute = asyncpg.Connection.execute
-    prepared = asyncpg.Connection._execute
+    prepared = asyncpg.Connection._execute  # type: ignore[attr-defined]
     pack = AbstractConnection.pack_command
     send = AbstractConnection.send_packed_command
 
@@ -83,7 +83,7 @@ def install_counters(path: str) -> None:
         return await send(self, *args, **kw)
 
     asyncpg.Connection.execute = counted_execute  # type: ignore[method-assign]
-    asyncpg.Connection._execute = counted_prepared  # type: ignore[method-assign]
+    asyncpg.Connection._execute = counted_prepared  # type: ignore[attr-defined]
     AbstractConnection.pack_command = counted_pack  # type: ignore[method-assign]
     AbstractConnection.send_packed_command = counted_send  # type: ignore[method-assign]
 
@@ -190,7 +190,7 @@ def main() -> None:
                 port=settings.api_port,
                 log_config=None,
                 access_log=False,
-                loop=loop,  # type: ignore[arg-type]
+                loop=loop,
             )
 
         _profiled(serve, "BENCH_PROFILE_API")

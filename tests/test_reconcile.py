@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 import uuid
 
 import asyncpg
 import pytest
+import structlog
 from arq import ArqRedis
-from arq.constants import job_key_prefix
+from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
+from arq.jobs import Job
+from pydantic import SecretStr
 
 from riskdrift.config import Settings
-from riskdrift.models import AnalyzeRequest
+from riskdrift.models import AnalyzeRequest, JobStatus
 from riskdrift.store import deliveries, jobs
+from riskdrift.store.deliveries import DeliveryRecord
+from riskdrift.webhooks.backoff import MAX_ATTEMPTS
+from riskdrift.worker import serialization
 from riskdrift.worker.context import WorkerContext
-from riskdrift.worker.reconcile import reconcile
-from riskdrift.worker.webhook_task import attempt_job_id
+from riskdrift.worker.reconcile import EXHAUSTED, reconcile
+from riskdrift.worker.webhook_task import attempt_job_id, enqueue_attempt, prepare_delivery
+from tests.conftest import free_port, serve
+from tests.test_webhook_flow import SECRET, GatedDNS, ScriptedReceiver, drain, succeed
 from tests.test_worker import ScriptedAgent, events_of, run, tiny_result
 
 pytestmark = pytest.mark.integration
@@ -64,7 +74,15 @@ async def test_reconcile(db: asyncpg.Pool, redis: ArqRedis, settings: Settings) 
     await redis.psetex(f"arq:in-progress:{claimed}", 610_000, b"1")
 
     counts = await reconcile(ctx)
-    assert counts == {"requeued": 2, "failed": 2, "released": 1, "checked": 6}
+    assert counts == {
+        "requeued": 2,
+        "failed": 2,
+        "released": 1,
+        "checked": 6,
+        "webhooks_queued": 0,
+        "webhooks_requeued": 0,
+        "webhooks_failed": 0,
+    }
     assert await redis.exists(f"arq:in-progress:{claimed}") == 0
 
     queue = {m.decode() for m in await redis.zrange(settings.queue_name, 0, -1)}
@@ -118,3 +136,291 @@ async def test_a_job_the_reconciler_fails_sends_its_failed_webhook(
         # attempt 1 waits in the queue as a deliver_webhook job
         assert await redis.exists(job_key_prefix + attempt_job_id(delivery, 1)) == 1
     assert await deliveries.get_delivery(db, silent, "job.failed") is None
+
+
+# --- webhooks -------------------------------------------------------------------------------
+
+HOOK = "https://hooks.example/riskdrift"
+
+
+async def finished(
+    db: asyncpg.Pool, status: JobStatus, *, age: str = "5 minutes", callback_url: str | None = HOOK
+) -> uuid.UUID:
+    """A job that finished ``age`` ago, with nothing of its webhook stored or queued."""
+    request = AnalyzeRequest(ticker="ACME", years=[2024, 2023], callback_url=callback_url)
+    job, _ = await jobs.create_job(db, request, tenant="default")
+    await jobs.start_attempt(db, job.id)
+    if status is JobStatus.COMPLETED:
+        await jobs.complete_job(db, job.id, tiny_result(request))
+    elif status is JobStatus.FAILED:
+        await jobs.finish_job(db, job.id, status, error="the filing has no Item 1A")
+    else:
+        await jobs.cancel_job(db, job.id, tenant="default")
+    await db.execute(
+        f"UPDATE jobs SET finished_at = now() - interval '{age}' WHERE id = $1", job.id
+    )
+    return job.id
+
+
+async def pending(
+    db: asyncpg.Pool,
+    settings: Settings,
+    *,
+    attempts: int,
+    due: str = "10 minutes",
+    series: int = 1,
+    callback_url: str = HOOK,
+) -> DeliveryRecord:
+    """A failed job's pending delivery: ``attempts`` made in ``series``, the next one due
+    ``due`` ago, and (as after Redis lost its data) no arq job of any attempt."""
+    job = await jobs.get_job(db, await finished(db, JobStatus.FAILED, callback_url=callback_url))
+    assert job is not None
+    stored = await prepare_delivery(db, settings, job)
+    assert stored is not None
+    await db.execute(
+        f"""UPDATE webhook_deliveries SET attempts = $2, series = $3,
+                   next_attempt_at = now() - interval '{due}'
+            WHERE id = $1""",
+        stored.id,
+        attempts,
+        series,
+    )
+    delivery = await deliveries.get_delivery(db, job.id, "job.failed")
+    assert delivery is not None
+    return delivery
+
+
+async def lose(redis: ArqRedis, settings: Settings, arq_id: str) -> None:
+    """Drop one arq job as a Redis that lost its data would: its key and its queue entry."""
+    await redis.delete(job_key_prefix + arq_id)
+    await redis.zrem(settings.queue_name, arq_id)
+
+
+async def queued_attempt(
+    redis: ArqRedis, settings: Settings, delivery: DeliveryRecord, attempt: int
+) -> list[object] | None:
+    """The arguments of ``deliver_webhook`` for ``attempt`` if arq has it queued to run now."""
+    arq_id = attempt_job_id(delivery, attempt)
+    info = await Job(
+        arq_id, redis, _queue_name=settings.queue_name, _deserializer=serialization.loads
+    ).info()
+    if info is None or info.score is None:
+        return None
+    assert info.function == "deliver_webhook"
+    assert info.score <= time.time() * 1000 + 1000  # not deferred
+    return list(info.args)
+
+
+async def test_a_finished_job_without_its_webhook_gets_it_stored_and_attempt_1_queued(
+    db: asyncpg.Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    ctx = WorkerContext(settings=settings, pool=db, redis=redis)
+    # A worker died between the terminal UPDATE and storing the webhook, and arq lost the job.
+    completed = await finished(db, JobStatus.COMPLETED)
+    failed = await finished(db, JobStatus.FAILED, age="40 hours")  # near the window's end
+
+    counts = await reconcile(ctx)
+    assert (counts["webhooks_queued"], counts["webhooks_requeued"]) == (2, 0)
+
+    for job_id, event_type in ((completed, "job.completed"), (failed, "job.failed")):
+        delivery = await deliveries.get_delivery(db, job_id, event_type)
+        assert delivery is not None
+        assert (delivery.status, delivery.series, delivery.attempts) == ("pending", 1, 0)
+        assert delivery.callback_url == HOOK
+        assert await queued_attempt(redis, settings, delivery, 1) == [str(job_id), event_type, 1, 1]
+
+    # Idempotent: a second pass, even with attempt 1 overdue, finds it queued.
+    await db.execute(
+        "UPDATE webhook_deliveries SET next_attempt_at = now() - interval '10 minutes'"
+    )
+    again = await reconcile(ctx)
+    assert (again["webhooks_queued"], again["webhooks_requeued"]) == (0, 0)
+    assert await redis.zcard(settings.queue_name) == 2
+
+
+async def test_the_webhook_sweep_leaves_finished_jobs_it_need_not_repair_alone(
+    db: asyncpg.Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    ctx = WorkerContext(settings=settings, pool=db, redis=redis)
+    fresh = await finished(db, JobStatus.COMPLETED, age="1 second")  # its task is storing it
+    cancelled = await finished(db, JobStatus.CANCELLED)  # a cancelled job sends no webhook
+    silent = await finished(db, JobStatus.FAILED, callback_url=None)
+    old = await finished(db, JobStatus.FAILED, age="3 days")  # past the retry schedule's span
+    # arq still holds the analysis job: its re-run stores the webhook itself (resume_webhook).
+    rerun = await finished(db, JobStatus.COMPLETED)
+    await redis.enqueue_job(
+        "analyze_risk_drift", str(rerun), _job_id=str(rerun), _queue_name=settings.queue_name
+    )
+
+    counts = await reconcile(ctx)
+    assert counts["webhooks_queued"] == 0
+    for job_id in (fresh, cancelled, silent, old, rerun):
+        assert await deliveries.list_deliveries(db, job_id) == []
+    assert await redis.zrange(settings.queue_name, 0, -1) == [str(rerun).encode()]
+
+
+async def test_a_pending_delivery_whose_queued_attempt_redis_lost_is_requeued(
+    db: asyncpg.Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    ctx = WorkerContext(settings=settings, pool=db, redis=redis)
+    retrying = await pending(db, settings, attempts=2)
+    await enqueue_attempt(redis, settings, retrying, attempt=3, defer_by=3600)
+    await lose(redis, settings, attempt_job_id(retrying, 3))
+    redelivered = await pending(db, settings, attempts=0, series=2)  # the route's attempt 1
+    first = await pending(db, settings, attempts=0)  # queued by the reconciler, then lost
+
+    counts = await reconcile(ctx)
+    assert (counts["webhooks_queued"], counts["webhooks_requeued"]) == (0, 3)
+    for delivery, attempt in ((retrying, 3), (redelivered, 1), (first, 1)):
+        assert await queued_attempt(redis, settings, delivery, attempt) == [
+            str(delivery.job_id),
+            "job.failed",
+            delivery.series,
+            attempt,
+        ]
+    assert attempt_job_id(redelivered, 1) == f"webhook:{redelivered.webhook_id}:2:1"
+    assert attempt_job_id(retrying, 3) == f"webhook:{retrying.webhook_id}:1:3"
+    # The rows are the deliver_webhook jobs' to move on.
+    for delivery in (retrying, redelivered, first):
+        assert await deliveries.get_delivery(db, delivery.job_id, "job.failed") == delivery
+
+    # A second pass finds every attempt queued.
+    again = await reconcile(ctx)
+    assert (again["webhooks_queued"], again["webhooks_requeued"]) == (0, 0)
+    assert await redis.zcard(settings.queue_name) == 3
+
+
+async def test_pending_deliveries_whose_attempt_arq_still_holds_are_left_alone(
+    db: asyncpg.Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    ctx = WorkerContext(settings=settings, pool=db, redis=redis)
+    deferred = await pending(db, settings, attempts=1)  # attempt 2 waits in the queue
+    await enqueue_attempt(redis, settings, deferred, attempt=2, defer_by=3600)
+    running = await pending(db, settings, attempts=3)  # a worker is making attempt 4
+    await redis.psetex(in_progress_key_prefix + attempt_job_id(running, 4), 30_000, b"1")
+    # Attempt 5 ran without recording itself; arq refuses its id while it keeps the result.
+    spent = await pending(db, settings, attempts=4)
+    await redis.psetex(result_key_prefix + attempt_job_id(spent, 5), 30_000, b"1")
+    # Attempt 1 is the analysis job's to make: in that job, or queued by its re-run.
+    inline = await pending(db, settings, attempts=0)
+    await redis.psetex(in_progress_key_prefix + str(inline.job_id), 30_000, b"1")
+    recent = await pending(db, settings, attempts=1, due="10 seconds")  # inside the grace
+
+    counts = await reconcile(ctx)
+    assert (counts["webhooks_requeued"], counts["webhooks_failed"]) == (0, 0)
+    assert await redis.zrange(settings.queue_name, 0, -1) == [attempt_job_id(deferred, 2).encode()]
+    for delivery in (deferred, running, spent, inline, recent):
+        assert await deliveries.get_delivery(db, delivery.job_id, "job.failed") == delivery
+
+
+async def test_finished_deliveries_are_never_touched(
+    db: asyncpg.Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    ctx = WorkerContext(settings=settings, pool=db, redis=redis)
+    ended = []
+    for status in ("delivered", "failed", "gone", "refused"):
+        delivery = await pending(db, settings, attempts=2)  # next_attempt_at long past
+        await db.execute(
+            "UPDATE webhook_deliveries SET status = $2 WHERE id = $1", delivery.id, status
+        )
+        ended.append(await deliveries.get_delivery(db, delivery.job_id, "job.failed"))
+
+    counts = await reconcile(ctx)
+    assert (counts["webhooks_queued"], counts["webhooks_requeued"]) == (0, 0)
+    assert counts["webhooks_failed"] == 0
+    assert await redis.zcard(settings.queue_name) == 0
+    for delivery in ended:
+        assert delivery is not None
+        assert await deliveries.get_delivery(db, delivery.job_id, "job.failed") == delivery
+
+
+async def test_a_pending_delivery_that_made_every_attempt_is_failed_not_tried_again(
+    db: asyncpg.Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    ctx = WorkerContext(settings=settings, pool=db, redis=redis)
+    # Cannot arise from deliver_webhook (the last attempt's record fails the delivery).
+    exhausted = await pending(db, settings, attempts=MAX_ATTEMPTS)
+
+    counts = await reconcile(ctx)
+    assert (counts["webhooks_requeued"], counts["webhooks_failed"]) == (0, 1)
+    after = await deliveries.get_delivery(db, exhausted.job_id, "job.failed")
+    assert after is not None
+    assert (after.status, after.attempts, after.last_error) == ("failed", MAX_ATTEMPTS, EXHAUSTED)
+    assert after.next_attempt_at is None
+    assert await redis.exists(job_key_prefix + attempt_job_id(exhausted, MAX_ATTEMPTS + 1)) == 0
+    assert await redis.zcard(settings.queue_name) == 0
+    assert (await reconcile(ctx))["webhooks_failed"] == 0
+
+
+async def test_a_job_whose_webhook_cannot_be_built_does_not_hold_up_the_rest(
+    db: asyncpg.Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    ctx = WorkerContext(settings=settings, pool=db, redis=redis)
+    broken = await finished(db, JobStatus.COMPLETED, age="10 minutes")  # first in the batch
+    await db.execute("DELETE FROM analysis_results WHERE job_id = $1", broken)
+    intact = await finished(db, JobStatus.COMPLETED)
+
+    with structlog.testing.capture_logs() as logs:
+        counts = await reconcile(ctx)
+    assert counts["webhooks_queued"] == 1
+    assert await deliveries.get_delivery(db, intact, "job.completed") is not None
+    assert await deliveries.list_deliveries(db, broken) == []
+    assert [e["job_id"] for e in logs if e["event"] == "reconciler_webhook_not_queued"] == [
+        str(broken)
+    ]
+
+
+async def test_a_failing_webhook_sweep_leaves_the_job_part_done(
+    db: asyncpg.Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    ctx = WorkerContext(settings=settings, pool=db, redis=redis)
+    lost = await orphan(db)
+    await db.execute("ALTER TABLE webhook_deliveries RENAME TO webhook_deliveries_away")
+
+    with structlog.testing.capture_logs() as logs:
+        counts = await reconcile(ctx)
+    assert (counts["requeued"], counts["webhooks_queued"], counts["webhooks_requeued"]) == (1, 0, 0)
+    assert await redis.zrange(settings.queue_name, 0, -1) == [str(lost).encode()]
+    failures = [e["part"] for e in logs if e["event"] == "reconciler_webhook_sweep_failed"]
+    assert failures == ["queue_missing_webhooks", "requeue_lost_attempts"]
+
+
+async def test_an_attempt_the_reconciler_requeues_is_delivered(
+    db: asyncpg.Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    wh_settings = settings.model_copy(update={"webhook_secrets": [SecretStr(SECRET)]})
+    ctx = WorkerContext(settings=wh_settings, pool=db, redis=redis)
+    port = free_port()
+    delivery = await pending(
+        db, wh_settings, attempts=0, callback_url=f"http://localhost:{port}/hook"
+    )
+    # Attempt 1 failed and queued attempt 2, deferred; Redis then lost it.
+    retrying = await deliveries.record_attempt(
+        db,
+        delivery.id,
+        series=1,
+        attempt=1,
+        outcome="retrying",
+        duration_ms=3.0,
+        status_code=503,
+        next_attempt_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10),
+    )
+    assert retrying is not None
+
+    assert (await reconcile(ctx))["webhooks_requeued"] == 1
+    receiver = ScriptedReceiver()
+    async with serve(receiver.app(), port=port):
+        await drain(wh_settings, succeed(), GatedDNS(["127.0.0.1"]))
+
+    after = await deliveries.get_delivery(db, delivery.job_id, "job.failed")
+    assert after is not None
+    assert (after.status, after.attempts) == ("delivered", 2)
+    assert [
+        (a.attempt, a.outcome) for a in await deliveries.list_attempts(db, delivery.job_id)
+    ] == [
+        (1, "retrying"),
+        (2, "delivered"),
+    ]
+    assert [(h.verified, h.headers["webhook-id"]) for h in receiver.received] == [
+        (True, delivery.webhook_id)
+    ]

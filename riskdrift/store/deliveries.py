@@ -183,6 +183,21 @@ async def list_attempts(db: Executor, job_id: uuid.UUID) -> list[AttemptRecord]:
     return [AttemptRecord.from_row(r) for r in rows]
 
 
+async def pending_due_before(
+    db: Executor, *, before: dt.datetime, limit: int
+) -> list[DeliveryRecord]:
+    """Pending deliveries whose next attempt was due before ``before``, most overdue first
+    (read from the ``webhook_deliveries_pending`` index)."""
+    rows = await db.fetch(
+        f"""SELECT {COLUMNS} FROM webhook_deliveries
+            WHERE status = 'pending' AND next_attempt_at < $1
+            ORDER BY next_attempt_at LIMIT $2""",
+        before,
+        limit,
+    )
+    return [DeliveryRecord.from_row(r) for r in rows]
+
+
 async def record_attempt(
     db: Executor,
     delivery_id: uuid.UUID,

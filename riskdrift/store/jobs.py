@@ -252,6 +252,28 @@ async def unfinished_since(
     return [JobRecord.from_row(r) for r in rows]
 
 
+async def finished_without_delivery(
+    db: Executor, *, after: dt.datetime, before: dt.datetime, limit: int
+) -> list[JobRecord]:
+    """Completed or failed jobs with a ``callback_url``, finished between ``after`` and
+    ``before``, that have no webhook delivery row; oldest first.
+
+    The range is read from ``jobs_finished_with_callback``, and each entry costs one probe
+    of the deliveries' ``(job_id, event_type)`` key.
+    """
+    rows = await db.fetch(
+        f"""SELECT {COLUMNS} FROM jobs j
+            WHERE status IN ('completed', 'failed') AND callback_url IS NOT NULL
+              AND finished_at >= $1 AND finished_at < $2
+              AND NOT EXISTS (SELECT FROM webhook_deliveries d WHERE d.job_id = j.id)
+            ORDER BY finished_at LIMIT $3""",
+        after,
+        before,
+        limit,
+    )
+    return [JobRecord.from_row(r) for r in rows]
+
+
 async def start_attempt(db: Executor, job_id: uuid.UUID) -> JobRecord | None:
     """``queued|processing → processing``, counting the attempt; ``None`` if finished."""
     return _record(

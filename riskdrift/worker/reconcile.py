@@ -1,10 +1,13 @@
 """The reconciler: a periodic arq cron job that makes Postgres and the queue agree.
 
-Postgres is the record of every job; the arq queue in Redis is how work
-reaches workers. They can disagree after an outage or a crash at the wrong
-moment (a job row committed but its queue entry never written; arq giving up
-on a job whose worker kept dying). Every ``reconcile_interval`` seconds one
-worker (arq's cron runs each tick once per queue) repairs that:
+Postgres is the record of every job and webhook delivery; the arq queue in
+Redis is how work reaches workers. They can disagree after an outage or a
+crash at the wrong moment (a job row committed but its queue entry never
+written; arq giving up on a job whose worker kept dying; a Redis that lost its
+data and with it every deferred webhook attempt). Every ``reconcile_interval``
+seconds one worker (arq's cron runs each tick once per queue) repairs that.
+
+Jobs:
 
 - a ``queued`` or ``processing`` job older than ``reconcile_grace`` with no arq
   job behind it (no job key, not in the queue, no in-progress claim) is
@@ -17,39 +20,85 @@ worker (arq's cron runs each tick once per queue) repairs that:
 
 A job the reconciler fails gets its ``job_failed`` event and, with a
 ``callback_url``, its ``job.failed`` webhook (attempt 1 queued as a job).
+
+Webhooks, after the jobs (a failure here is logged and left to the next pass;
+the job part has done its work by then):
+
+- a ``completed`` or ``failed`` job with a ``callback_url``, finished more than
+  ``reconcile_grace`` and less than :data:`WEBHOOK_WINDOW` ago, with no delivery
+  row and no arq job of its own left to store one (a worker died in between and
+  arq lost the job, or the reconciler failed the job while Postgres or Redis
+  were away) gets its delivery stored and attempt 1 queued;
+- a ``pending`` delivery whose next attempt was due more than
+  ``reconcile_grace`` ago and has no arq job behind it (Redis lost the deferred
+  attempt) gets that attempt queued, under the attempt's own arq job id, so a
+  race with a live attempt is a no-op. An attempt that ran without recording
+  itself counts as behind it while arq keeps its result (and its id taken).
+  Before attempt 1 the analysis job stands behind it too: it makes attempt 1
+  itself, or its re-run queues it. A pending delivery that has made every
+  attempt cannot occur (the last attempt's record fails it); if one does, it is
+  failed rather than given attempt 9.
+
+Each part reads at most :data:`BATCH` rows, from an index, oldest first.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 import structlog
-from arq.constants import in_progress_key_prefix, job_key_prefix
+from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
 
 from riskdrift.events.publish import make_event, publish
 from riskdrift.models import JobStatus
-from riskdrift.store import jobs
+from riskdrift.store import deliveries, jobs
+from riskdrift.webhooks.backoff import BACKOFF_SCHEDULE, MAX_ATTEMPTS
 from riskdrift.worker.context import WorkerContext
-from riskdrift.worker.webhook_task import queue_webhook
+from riskdrift.worker.retry import is_transient
+from riskdrift.worker.webhook_task import attempt_job_id, enqueue_attempt, queue_webhook
 
 log = structlog.get_logger(__name__)
 
 BATCH = 500
 
+WEBHOOK_WINDOW = dt.timedelta(seconds=sum(BACKOFF_SCHEDULE))
+"""How long after a job finished the reconciler still makes up its missing webhook
+(~41.6 h): the span of the retry schedule. An outage of ours is covered for as long as
+a receiver's is, and a webhook made up later would arrive after its last retry could
+have; the bound also keeps the pass's index range to about two days of finished jobs."""
 
-async def _queue_state(ctx: WorkerContext, job_ids: list[uuid.UUID]) -> list[tuple[bool, int]]:
-    """Per job: whether arq still has it (job key or queue entry), and its claim's PTTL."""
+EXHAUSTED = "every attempt was made but the delivery was left pending"
+
+
+class ArqEntry(NamedTuple):
+    """What arq holds of one job id."""
+
+    live: bool  # a job key, a queue entry or a claim: queued, deferred or running
+    claim_ms: int  # PTTL of the in-progress claim; <= 0 when there is none
+    result: bool  # run, its result kept: arq refuses the id until that expires
+
+
+async def _arq_entries(ctx: WorkerContext, arq_ids: Sequence[str]) -> list[ArqEntry]:
+    """What arq holds of each job id, in one round trip."""
     queue = ctx["settings"].queue_name
     async with ctx["redis"].pipeline(transaction=False) as pipe:
-        for job_id in job_ids:
-            pipe.exists(job_key_prefix + str(job_id))
-            pipe.zscore(queue, str(job_id))
-            pipe.pttl(in_progress_key_prefix + str(job_id))
+        for arq_id in arq_ids:
+            pipe.exists(job_key_prefix + arq_id)
+            pipe.zscore(queue, arq_id)
+            pipe.pttl(in_progress_key_prefix + arq_id)
+            pipe.exists(result_key_prefix + arq_id)
         replies = await pipe.execute()
     return [
-        (bool(replies[i]) or replies[i + 1] is not None or replies[i + 2] > 0, replies[i + 2])
-        for i in range(0, len(replies), 3)
+        ArqEntry(
+            live=bool(replies[i]) or replies[i + 1] is not None or replies[i + 2] > 0,
+            claim_ms=replies[i + 2],
+            result=bool(replies[i + 3]),
+        )
+        for i in range(0, len(replies), 4)
     ]
 
 
@@ -81,9 +130,18 @@ async def _fail(ctx: WorkerContext, job_id: uuid.UUID, reason: str) -> bool:
 
 
 async def reconcile(ctx: WorkerContext) -> dict[str, int]:
-    """One reconciliation pass; returns how many jobs it re-enqueued and failed."""
-    settings = ctx["settings"]
+    """One reconciliation pass, jobs then webhooks; returns how many of each it repaired."""
     now = dt.datetime.now(dt.UTC)
+    counts = await _reconcile_jobs(ctx, now)
+    counts |= await _sweep_webhooks(ctx, now)
+    if any(n for name, n in counts.items() if name != "checked"):
+        log.info("reconciled", **counts)
+    return counts
+
+
+async def _reconcile_jobs(ctx: WorkerContext, now: dt.datetime) -> dict[str, int]:
+    """The job part: re-enqueue lost jobs, release dead claims, fail what is past every limit."""
+    settings = ctx["settings"]
     stale = await jobs.unfinished_since(
         ctx["pool"], before=now - dt.timedelta(seconds=settings.reconcile_grace), limit=BATCH
     )
@@ -93,20 +151,20 @@ async def reconcile(ctx: WorkerContext) -> dict[str, int]:
     deadline = now - dt.timedelta(
         seconds=max_attempts * (settings.job_timeout + settings.retry_backoff_max)
     )
-    states = await _queue_state(ctx, [j.id for j in stale])
-    for job, (has_entry, claim_ms) in zip(stale, states, strict=True):
+    entries = await _arq_entries(ctx, [str(j.id) for j in stale])
+    for job, entry in zip(stale, entries, strict=True):
         started = job.started_at or job.created_at
         if job.status is JobStatus.PROCESSING and started < deadline:
             failed += await _fail(ctx, job.id, "job exceeded every time limit and was abandoned")
             continue
-        if claim_ms > settings.job_claim_ttl * 1000 * 2:
+        if entry.claim_ms > settings.job_claim_ttl * 1000 * 2:
             # arq's long claim that no heartbeat ever shortened: the worker died between
             # claiming the job and starting it. Release it so any worker can take it.
             await ctx["redis"].delete(in_progress_key_prefix + str(job.id))
             released += 1
-            log.warning("stale_claim_released", job_id=str(job.id), claim_ms=claim_ms)
+            log.warning("stale_claim_released", job_id=str(job.id), claim_ms=entry.claim_ms)
             continue
-        if has_entry:
+        if entry.live:
             continue
         if job.attempts >= max_attempts:
             failed += await _fail(
@@ -118,8 +176,98 @@ async def reconcile(ctx: WorkerContext) -> dict[str, int]:
         )
         requeued += 1
         log.warning("job_requeued_by_reconciler", job_id=str(job.id), status=job.status.value)
-    if requeued or failed or released:
-        log.info(
-            "reconciled", requeued=requeued, failed=failed, released=released, checked=len(stale)
-        )
     return {"requeued": requeued, "failed": failed, "released": released, "checked": len(stale)}
+
+
+async def _sweep_webhooks(ctx: WorkerContext, now: dt.datetime) -> dict[str, int]:
+    """The webhook part; a part that fails is logged and retried by the next pass."""
+    counts = {"webhooks_queued": 0, "webhooks_requeued": 0, "webhooks_failed": 0}
+    for part in (_queue_missing_webhooks, _requeue_lost_attempts):
+        try:
+            counts |= await part(ctx, now)
+        except Exception:
+            log.exception("reconciler_webhook_sweep_failed", part=part.__name__.lstrip("_"))
+    return counts
+
+
+@contextlib.contextmanager
+def _bug_logged(event: str, **fields: object) -> Iterator[None]:
+    """Around one row of a part: a bug is logged and the part goes on with the next row
+    (or that row would stop every pass); Postgres or Redis away ends the part."""
+    try:
+        yield
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        log.exception(event, **fields)
+
+
+async def _queue_missing_webhooks(ctx: WorkerContext, now: dt.datetime) -> dict[str, int]:
+    """Store the webhook of finished jobs that have none, and queue its attempt 1."""
+    grace = dt.timedelta(seconds=ctx["settings"].reconcile_grace)
+    missing = await jobs.finished_without_delivery(
+        ctx["pool"], after=now - WEBHOOK_WINDOW, before=now - grace, limit=BATCH
+    )
+    entries = await _arq_entries(ctx, [str(j.id) for j in missing])
+    queued = 0
+    for job, entry in zip(missing, entries, strict=True):
+        if entry.live:
+            continue  # its run, or arq's re-run of it, stores the webhook (resume_webhook)
+        with _bug_logged("reconciler_webhook_not_queued", job_id=str(job.id)):
+            delivery = await queue_webhook(ctx, job)
+            if delivery is not None:
+                queued += 1
+                log.warning(
+                    "webhook_queued_by_reconciler",
+                    job_id=str(job.id),
+                    webhook_id=delivery.webhook_id,
+                    type=delivery.event_type,
+                )
+    return {"webhooks_queued": queued}
+
+
+async def _requeue_lost_attempts(ctx: WorkerContext, now: dt.datetime) -> dict[str, int]:
+    """Queue the next attempt of overdue pending deliveries that arq no longer holds."""
+    settings = ctx["settings"]
+    overdue = await deliveries.pending_due_before(
+        ctx["pool"], before=now - dt.timedelta(seconds=settings.reconcile_grace), limit=BATCH
+    )
+    # Each delivery's next attempt, then the analysis job of each (attempt 1 is that job's
+    # to make; arq's re-run of it queues attempt 1 if the run died first).
+    entries = await _arq_entries(
+        ctx,
+        [attempt_job_id(d, d.attempts + 1) for d in overdue] + [str(d.job_id) for d in overdue],
+    )
+    requeued = failed = 0
+    for delivery, attempt_entry, analysis_entry in zip(
+        overdue, entries[: len(overdue)], entries[len(overdue) :], strict=True
+    ):
+        # An attempt that ran without recording itself (a bug, a timeout) keeps its id
+        # taken while arq keeps its result (keep_result): it is requeued after that.
+        if attempt_entry.live or attempt_entry.result:
+            continue
+        if delivery.attempts == 0 and analysis_entry.live:
+            continue
+        attempt = delivery.attempts + 1
+        fields = {
+            "job_id": str(delivery.job_id),
+            "webhook_id": delivery.webhook_id,
+            "type": delivery.event_type,
+            "series": delivery.series,
+            "attempt": attempt,
+        }
+        with _bug_logged("reconciler_webhook_not_requeued", **fields):
+            if delivery.attempts >= MAX_ATTEMPTS:
+                # The last attempt's record fails its delivery in the same statement, so
+                # this takes a hand-edited row; end it as that attempt would have.
+                ended = await deliveries.fail_delivery(
+                    ctx["pool"], delivery.id, series=delivery.series, error=EXHAUSTED
+                )
+                if ended is not None:
+                    failed += 1
+                    log.warning("webhook_failed_by_reconciler", **fields)
+                continue
+            await enqueue_attempt(ctx["redis"], settings, delivery, attempt=attempt)
+            requeued += 1
+            log.warning("webhook_requeued_by_reconciler", **fields)
+    return {"webhooks_requeued": requeued, "webhooks_failed": failed}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import Executor
@@ -27,9 +28,10 @@ from riskdrift.models import (
     JobStatus,
     SimilarityScores,
 )
-from riskdrift.store import jobs, results
+from riskdrift.store import deliveries, jobs, results
 from riskdrift.worker.context import Agent
 from riskdrift.worker.settings import build_worker_settings
+from riskdrift.worker.webhook_task import build_payload, completed_webhook
 from tests.conftest import burst_worker
 
 pytestmark = pytest.mark.integration
@@ -305,8 +307,10 @@ async def test_complete_job_stores_the_result_only_if_it_moves_the_job(db: async
     assert await results.get_result(db, job.id) is None
 
     assert await jobs.start_attempt(db, job.id) is not None
-    done = await jobs.complete_job(db, job.id, first)
-    assert done is not None
+    completion = await jobs.complete_job(db, job.id, first)
+    assert completion is not None
+    done = completion.job
+    assert completion.delivery is None
     assert (done.status, done.progress, done.step) == ("completed", 100, "done")
     assert done.finished_at is not None
     assert await results.get_result(db, job.id) == first
@@ -323,3 +327,52 @@ async def test_complete_job_stores_the_result_only_if_it_moves_the_job(db: async
     second = first.model_copy(update={"summary": "another run"})
     assert await jobs.complete_job(db, job.id, second) is None
     assert await results.get_result(db, job.id) == first
+
+
+async def test_complete_job_stores_the_webhook_with_the_finish_instant(db: asyncpg.Pool) -> None:
+    request = AnalyzeRequest(
+        ticker="ACME", years=[2024, 2023], callback_url="https://hooks.example.com/x"
+    )
+    job, _ = await jobs.create_job(db, request, tenant="default")
+    started = await jobs.start_attempt(db, job.id)
+    assert started is not None
+    assert started.started_at is not None
+    at = started.started_at + dt.timedelta(seconds=3)
+    webhook = deliveries.NewDelivery("job.completed", "msg_x", "https://hooks.example.com/x", b"{}")
+    completion = await jobs.complete_job(
+        db, job.id, tiny_result(request), finished_at=at, webhook=webhook
+    )
+    assert completion is not None
+    assert completion.job.finished_at == at
+    stored = await deliveries.get_delivery(db, job.id, "job.completed")
+    assert stored is not None
+    assert completion.delivery == stored
+    assert (stored.webhook_id, stored.body, stored.status, stored.attempts) == (
+        "msg_x", b"{}", "pending", 0
+    )
+
+    # A duplicate run stores nothing: not the job's finish, not a second webhook.
+    again = await jobs.complete_job(db, job.id, tiny_result(request), webhook=webhook)
+    assert again is None
+    assert await deliveries.list_deliveries(db, job.id) == [stored]
+
+
+async def test_a_completed_jobs_webhook_body_is_the_one_a_rerun_would_build(
+    db: asyncpg.Pool, settings: Settings
+) -> None:
+    """The body stored with the completion equals what prepare_delivery builds from the
+    completed row (the path of a re-run or the reconciler), byte for byte."""
+    request = AnalyzeRequest(
+        ticker="ACME", years=[2024, 2023], callback_url="https://hooks.example.com/x"
+    )
+    job, _ = await jobs.create_job(db, request, tenant="default")
+    started = await jobs.start_attempt(db, job.id)
+    assert started is not None
+    result = tiny_result(request)
+    at = dt.datetime.now(dt.UTC)
+    webhook = completed_webhook(settings, started, result, at)
+    assert webhook is not None
+    completion = await jobs.complete_job(db, job.id, result, finished_at=at, webhook=webhook)
+    assert completion is not None
+    rebuilt = build_payload(settings, completion.job, await results.get_result(db, job.id))
+    assert rebuilt.to_bytes() == webhook.body

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import asyncpg
 
@@ -38,6 +39,35 @@ STATUS_AFTER: dict[AttemptOutcome, DeliveryStatus] = {
 COLUMNS = """id, job_id, event_type, webhook_id, callback_url, body, status, series, attempts,
              next_attempt_at, last_status_code, last_error, delivered_at, created_at,
              updated_at"""
+COLUMN_NAMES = tuple(name.strip() for name in COLUMNS.split(","))
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """A webhook to store for a job: by :func:`create_delivery`, or by the statement that
+    finishes the job (:func:`riskdrift.store.jobs.complete_job`, with :func:`insert_sql`)."""
+
+    event_type: str
+    webhook_id: str
+    callback_url: str
+    body: bytes
+
+    def values(self) -> tuple[object, ...]:
+        """The parameters of :func:`insert_sql`, in order."""
+        return (uuid.uuid4(), self.event_type, self.webhook_id, self.callback_url, self.body)
+
+
+def insert_sql(jobs: str, *, first_param: int) -> str:
+    """An INSERT of a pending delivery for each row of ``jobs`` (a relation with an ``id``
+    column, e.g. a CTE's name), the other columns from ``$first_param`` onwards
+    (:meth:`NewDelivery.values`), returning the row; a job that has a delivery of that
+    event type already keeps it, and nothing is returned for it."""
+    p = [f"${first_param + i}" for i in range(5)]
+    return f"""INSERT INTO webhook_deliveries (id, job_id, event_type, webhook_id, callback_url,
+                                               body, next_attempt_at)
+               SELECT {p[0]}, id, {p[1]}, {p[2]}, {p[3]}, {p[4]}, now() FROM {jobs}
+               ON CONFLICT (job_id, event_type) DO NOTHING
+               RETURNING {COLUMNS}"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +91,7 @@ class DeliveryRecord:
     updated_at: dt.datetime
 
     @classmethod
-    def from_row(cls, row: asyncpg.Record) -> DeliveryRecord:
+    def from_row(cls, row: asyncpg.Record | Mapping[str, Any]) -> DeliveryRecord:
         return cls(
             id=row["id"],
             job_id=row["job_id"],
@@ -128,19 +158,9 @@ async def create_delivery(
     If the job already has one (a re-run of the job), nothing changes and the
     stored row, with its original body, comes back with ``created=False``.
     """
-    row = await db.fetchrow(
-        f"""INSERT INTO webhook_deliveries (id, job_id, event_type, webhook_id, callback_url, body,
-                                            next_attempt_at)
-            VALUES ($1, $2, $3, $4, $5, $6, now())
-            ON CONFLICT (job_id, event_type) DO NOTHING
-            RETURNING {COLUMNS}""",
-        uuid.uuid4(),
-        job_id,
-        event_type,
-        webhook_id,
-        callback_url,
-        body,
-    )
+    new = NewDelivery(event_type, webhook_id, callback_url, body)
+    row = await db.fetchrow(insert_sql("(SELECT $1::uuid AS id) AS job", first_param=2),
+                            job_id, *new.values())  # fmt: skip
     if row is not None:
         return DeliveryRecord.from_row(row), True
     existing = await get_delivery(db, job_id, event_type)

@@ -3,7 +3,7 @@
 Every state change is one guarded UPDATE: it names the states it may leave,
 so a finished job never changes again and concurrent writers cannot race a
 job backwards. Functions return ``None`` when the guard did not match.
-Completing a job stores its result in the same statement (a CTE).
+Completing a job stores its result, and its webhook, in the same statement (a CTE).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import asyncpg
 
 from riskdrift.errors import RiskdriftError
 from riskdrift.models import AnalysisResult, AnalyzeRequest, JobStatus
-from riskdrift.store import results
+from riskdrift.store import deliveries, results
+from riskdrift.store.deliveries import DeliveryRecord
 from riskdrift.store.pool import Executor
 
 COLUMNS = """id, tenant, ticker, current_year, previous_year, status, progress, step, attempts,
@@ -314,12 +315,18 @@ async def record_progress(db: Executor, job_id: uuid.UUID, step: str, progress: 
 
 
 # The guarded terminal UPDATE: $1 the job, $2 its terminal status, $3 the error, $4 the
-# statuses it may leave (text[]). finish_job runs it alone, complete_job in a CTE.
-_FINISH = f"""UPDATE jobs SET status = $2, error = $3, finished_at = now(), updated_at = now(),
-                     progress = CASE WHEN $2 = 'completed' THEN 100 ELSE progress END,
-                     step = CASE WHEN $2 = 'completed' THEN 'done' ELSE step END
-              WHERE id = $1 AND status = ANY($4::text[])
-              RETURNING {COLUMNS}"""
+# statuses it may leave (text[]), finished at ``finished_at`` (SQL). finish_job runs it
+# alone, complete_job in a CTE.
+def _finish_sql(finished_at: str = "now()") -> str:
+    return f"""UPDATE jobs SET status = $2, error = $3, finished_at = {finished_at},
+                      updated_at = now(),
+                      progress = CASE WHEN $2 = 'completed' THEN 100 ELSE progress END,
+                      step = CASE WHEN $2 = 'completed' THEN 'done' ELSE step END
+               WHERE id = $1 AND status = ANY($4::text[])
+               RETURNING {COLUMNS}"""
+
+
+_FINISH = _finish_sql()
 
 
 async def finish_job(
@@ -338,21 +345,61 @@ async def finish_job(
     )
 
 
-async def complete_job(db: Executor, job_id: uuid.UUID, result: AnalysisResult) -> JobRecord | None:
-    """``processing → completed`` and store ``result``, in one statement (one round trip);
-    ``None``, and nothing stored, if the job was no longer processing."""
-    return _record(
-        await db.fetchrow(
-            f"""WITH finished AS ({_FINISH}),
-                     stored AS ({results.insert_sql("finished", first_param=5)})
-                SELECT {COLUMNS} FROM finished""",
-            job_id,
-            JobStatus.COMPLETED.value,
-            None,
-            [JobStatus.PROCESSING.value],
-            *results.result_values(result),
-        )
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A job :func:`complete_job` completed, and the webhook stored with it (if one was
+    given and the job had none of that type yet)."""
+
+    job: JobRecord
+    delivery: DeliveryRecord | None
+
+
+_JOB_COLUMNS = ", ".join(f"f.{name.strip()}" for name in COLUMNS.split(","))
+_DELIVERY_COLUMNS = ", ".join(f"d.{name} AS d_{name}" for name in deliveries.COLUMN_NAMES)
+_RESULT_PARAMS = 6  # $1-$4 as _FINISH, $5 finished_at, then the result's columns
+_DELIVERY_PARAMS = _RESULT_PARAMS + len(results.RESULT_COLUMNS)
+_COMPLETE = f"""WITH finished AS ({_finish_sql("$5")}),
+                     stored AS ({results.insert_sql("finished", first_param=_RESULT_PARAMS)})
+                SELECT {_JOB_COLUMNS} FROM finished f"""
+_COMPLETE_WITH_WEBHOOK = f"""WITH finished AS ({_finish_sql("$5")}),
+        stored AS ({results.insert_sql("finished", first_param=_RESULT_PARAMS)}),
+        delivery AS ({deliveries.insert_sql("finished", first_param=_DELIVERY_PARAMS)})
+    SELECT {_JOB_COLUMNS}, {_DELIVERY_COLUMNS} FROM finished f LEFT JOIN delivery d ON true"""
+
+
+async def complete_job(
+    db: Executor,
+    job_id: uuid.UUID,
+    result: AnalysisResult,
+    *,
+    finished_at: dt.datetime | None = None,
+    webhook: deliveries.NewDelivery | None = None,
+) -> Completion | None:
+    """``processing → completed``, storing ``result`` and, if given, the job's ``webhook``
+    (its body built beforehand, with ``finished_at`` in it), in one statement (one round
+    trip); ``None``, and nothing stored, if the job was no longer processing.
+
+    ``finished_at`` is the worker's clock (default: now); the caller keeps it no earlier
+    than the job's ``started_at`` (the database's clock), so the webhook's ``timestamp``
+    and the row's ``finished_at`` are the same instant.
+    """
+    at = finished_at or dt.datetime.now(dt.UTC)
+    finish = (job_id, JobStatus.COMPLETED.value, None, [JobStatus.PROCESSING.value], at)
+    if webhook is None:
+        row = await db.fetchrow(_COMPLETE, *finish, *results.result_values(result))
+        return Completion(JobRecord.from_row(row), None) if row is not None else None
+    row = await db.fetchrow(
+        _COMPLETE_WITH_WEBHOOK, *finish, *results.result_values(result), *webhook.values()
     )
+    if row is None:
+        return None
+    stored = row["d_id"] is not None
+    delivery = (
+        DeliveryRecord.from_row({name: row[f"d_{name}"] for name in deliveries.COLUMN_NAMES})
+        if stored
+        else None
+    )
+    return Completion(JobRecord.from_row(row), delivery)
 
 
 async def cancel_job(db: Executor, job_id: uuid.UUID, *, tenant: str) -> JobRecord | None:

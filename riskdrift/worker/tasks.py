@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import time
 import uuid
 from collections.abc import Coroutine
@@ -29,7 +30,7 @@ from riskdrift.worker.context import WorkerContext
 from riskdrift.worker.embeddings_task import record_analysis_filings
 from riskdrift.worker.heartbeat import heartbeat
 from riskdrift.worker.retry import backoff_delay, is_transient
-from riskdrift.worker.webhook_task import resume_webhook, schedule_webhook
+from riskdrift.worker.webhook_task import completed_webhook, resume_webhook, schedule_webhook
 
 log = structlog.get_logger(__name__)
 
@@ -202,10 +203,17 @@ async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int, deadli
         log.warning("job_retrying", reason=reason, defer_s=round(delay, 2))
         raise Retry(defer=delay) from exc
 
-    finished = await jobs.complete_job(ctx["pool"], job_uuid, result)
-    if finished is None:
+    # The worker's clock, never before the start (the database's): the webhook's body is
+    # built now and stored by the statement that completes the job, with this instant.
+    finished_at = max(dt.datetime.now(dt.UTC), job.started_at or job.created_at)
+    webhook = completed_webhook(settings, job, result, finished_at)
+    completion = await jobs.complete_job(
+        ctx["pool"], job_uuid, result, finished_at=finished_at, webhook=webhook
+    )
+    if completion is None:
         log.info("job_already_finished", outcome="completed")
         return "skipped"
+    finished = completion.job
     ctx["job_record"] = finished
     event: EventName = "job_completed"
     await _publish(ctx, make_event(event, job_uuid, status=JobStatus.COMPLETED, progress=100))
@@ -217,5 +225,5 @@ async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int, deadli
     await record_analysis_filings(ctx, job_uuid, result)  # risks for search; never raises
     # Last, so the receiver hears of the job once everything it stores is stored.
     ctx["analysis_ended"] = time.monotonic()
-    await schedule_webhook(ctx, finished, result, deadline=deadline)
+    await schedule_webhook(ctx, finished, result, deadline=deadline, delivery=completion.delivery)
     return JobStatus.COMPLETED.value

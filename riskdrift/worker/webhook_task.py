@@ -12,7 +12,8 @@ a day-long schedule never holds a worker slot or depends on arq's ``max_tries``.
 Flow::
 
     analyze_risk_drift ── terminal UPDATE ok ──▶ schedule_webhook(job, deadline)
-        store the body once (webhook_deliveries)
+        store the body once (webhook_deliveries; a completed job's is stored by
+        the statement that completes it, a failed job's here)
         attempt 1 here, in the analysis task: _deliver(delivery, attempt=1)
         too little of arq's timeout left, or any error before the attempt is
         recorded and its follow-up queued → enqueue attempt 1 as deliver_webhook
@@ -49,7 +50,7 @@ from riskdrift.errors import ConfigurationError
 from riskdrift.models import AnalysisResult, JobLinks, JobStatus
 from riskdrift.ops.worker import WEBHOOK_OUTCOMES, worker_metrics
 from riskdrift.store import deliveries, results
-from riskdrift.store.deliveries import AttemptOutcome, DeliveryRecord
+from riskdrift.store.deliveries import AttemptOutcome, DeliveryRecord, NewDelivery
 from riskdrift.store.jobs import JobRecord
 from riskdrift.store.pool import Executor
 from riskdrift.webhooks import (
@@ -122,6 +123,19 @@ def build_payload(
     raise ValueError(f"job {job.id} is {job.status.value}: no terminal webhook")
 
 
+def completed_webhook(
+    settings: Settings, job: JobRecord, result: AnalysisResult, at: dt.datetime
+) -> NewDelivery | None:
+    """The ``job.completed`` webhook of ``job`` finishing at ``at``, to be stored by the
+    statement that completes it; ``None`` if the job has no ``callback_url``. The same
+    bytes as :func:`build_payload` makes from the completed row."""
+    if not job.callback_url:
+        return None
+    links = absolute_links(settings, job.id)
+    payload = WebhookPayload.completed(job_id=job.id, result=result, links=links, at=at)
+    return NewDelivery("job.completed", payload.webhook_id, job.callback_url, payload.to_bytes())
+
+
 async def prepare_delivery(
     db: Executor, settings: Settings, job: JobRecord, result: AnalysisResult | None = None
 ) -> DeliveryRecord | None:
@@ -192,9 +206,15 @@ def _retried_when_transient() -> Iterator[None]:
 
 
 async def schedule_webhook(
-    ctx: WorkerContext, job: JobRecord, result: AnalysisResult | None = None, *, deadline: float
+    ctx: WorkerContext,
+    job: JobRecord,
+    result: AnalysisResult | None = None,
+    *,
+    deadline: float,
+    delivery: DeliveryRecord | None = None,
 ) -> None:
-    """After a job's terminal UPDATE: store its webhook and make attempt 1 in this task.
+    """After a job's terminal UPDATE: store its webhook (unless the UPDATE stored it:
+    ``delivery``) and make attempt 1 in this task.
 
     ``deadline`` is when arq cancels the calling task (a loop time). If the
     attempt might not finish before it, or anything fails before the attempt is
@@ -205,7 +225,8 @@ async def schedule_webhook(
     """
     settings = ctx["settings"]
     with _retried_when_transient():
-        delivery = await prepare_delivery(ctx["pool"], settings, job, result)
+        if delivery is None:
+            delivery = await prepare_delivery(ctx["pool"], settings, job, result)
         if delivery is None:
             return
         time_left = deadline - asyncio.get_running_loop().time()

@@ -543,70 +543,54 @@ async def open_loop(bench: Bench, rate: float, seconds: float) -> tuple[list[flo
     Up to 256 connections, opened as the requests in flight need them.
     """
     if bench.args.client == "httpx":
-        return await open_loop_httpx(bench, rate, seconds)
-    n = int(rate * seconds)
-    latencies: list[float] = []
-    errors = 0
+        body = callback(bench)
+        limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+        async with httpx.AsyncClient(base_url=bench.base_url, limits=limits, timeout=30) as http:
+            await http.get("/healthz")
+
+            async def post_httpx() -> int:
+                return (await http.post("/analyze", json=body)).status_code
+
+            return await _on_schedule(post_httpx, rate, seconds)
     async with load_client(bench, 256) as client:
-        await client.warm()  # as httpx's GET /healthz did: the first request finds a connection
-        t0 = time.perf_counter()
+        await client.warm()  # as httpx's GET /healthz: the first request finds a connection
 
-        async def one(at: float) -> None:
-            nonlocal errors
-            status, _ = await client.post()
-            latencies.append(time.perf_counter() - at)
-            errors += status != 202
+        async def post() -> int:
+            return (await client.post())[0]
 
-        tasks = []
-        try:
-            for i in range(n):
-                at = t0 + i / rate
-                delay = at - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(one(at)))
-            await asyncio.gather(*tasks)
-        finally:  # cancelled as background load: take the requests in flight down too
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        achieved = n / (time.perf_counter() - t0)
-    if errors:
-        print(f"  ({errors} non-202 answers at {rate:g}/s)")
-    return latencies, achieved
+        return await _on_schedule(post, rate, seconds)
 
 
-async def open_loop_httpx(bench: Bench, rate: float, seconds: float) -> tuple[list[float], float]:
-    """:func:`open_loop` with ``httpx.AsyncClient`` (``--client httpx``)."""
+async def _on_schedule(
+    post: Callable[[], Awaitable[int]], rate: float, seconds: float
+) -> tuple[list[float], float]:
+    """Call ``post`` (returning the status) ``rate`` times a second for ``seconds``, each
+    on time whatever the ones before; latencies from the scheduled time, achieved rate."""
     n = int(rate * seconds)
     latencies: list[float] = []
     errors = 0
-    body = callback(bench)
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-    async with httpx.AsyncClient(base_url=bench.base_url, limits=limits, timeout=30) as http:
-        await http.get("/healthz")
-        t0 = time.perf_counter()
+    t0 = time.perf_counter()
 
-        async def one(at: float) -> None:
-            nonlocal errors
-            r = await http.post("/analyze", json=body)
-            latencies.append(time.perf_counter() - at)
-            errors += r.status_code != 202
+    async def one(at: float) -> None:
+        nonlocal errors
+        status = await post()
+        latencies.append(time.perf_counter() - at)
+        errors += status != 202
 
-        tasks = []
-        try:
-            for i in range(n):
-                at = t0 + i / rate
-                delay = at - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(one(at)))
-            await asyncio.gather(*tasks)
-        finally:  # cancelled as background load: take the requests in flight down too
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        achieved = n / (time.perf_counter() - t0)
+    tasks = []
+    try:
+        for i in range(n):
+            at = t0 + i / rate
+            delay = at - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(at)))
+        await asyncio.gather(*tasks)
+    finally:  # cancelled as background load: take the requests in flight down too
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    achieved = n / (time.perf_counter() - t0)
     if errors:
         print(f"  ({errors} non-202 answers at {rate:g}/s)")
     return latencies, achieved

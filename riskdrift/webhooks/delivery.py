@@ -131,7 +131,9 @@ class DeliveryClient:
     ) -> None:
         # One SSL context for every destination: building one loads the CA bundle (~50 ms).
         self._verify = (
-            verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify)
+            verify
+            if isinstance(verify, ssl.SSLContext)
+            else httpx.create_ssl_context(verify, trust_env=False)
         )
         self._limits = httpx.Limits(keepalive_expiry=keepalive_expiry)
         self._max = max_destinations
@@ -150,6 +152,8 @@ class DeliveryClient:
         )
         self._transports[key] = transport
         while len(self._transports) > self._max:
+            # The least recently used destination: a request of its still in flight (only
+            # with more than max_destinations others since it started) fails and is retried.
             _, evicted = self._transports.popitem(last=False)
             task = asyncio.get_running_loop().create_task(evicted.aclose())
             self._closing.add(task)
@@ -303,12 +307,12 @@ async def _post(
 ) -> httpx.Response:
     """Send one POST straight through ``transport`` (no client layer: no cookies,
     redirects or auth to skip), once more on a new connection if a kept-alive one
-    turns out to be closed by the receiver before it answered."""
+    turns out to be closed (or reset) by the receiver before it answered."""
     for retry in (True, False):
         request = httpx.Request("POST", url, content=body, headers=headers, extensions=extensions)
         try:
             return await transport.handle_async_request(request)
-        except httpx.RemoteProtocolError:
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
             if not retry:
                 raise
     raise AssertionError("unreachable")

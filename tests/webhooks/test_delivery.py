@@ -8,6 +8,8 @@ import ipaddress
 import itertools
 import json
 import re
+import socket
+import struct
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -390,8 +392,9 @@ class ClosingReceiver:
     """Raw HTTP/1.1: answers 204 to ``answered`` requests per connection, then reads the
     next request and closes without answering (a keep-alive timeout racing a request)."""
 
-    def __init__(self, answered: int) -> None:
+    def __init__(self, answered: int, *, reset: bool = False) -> None:
         self.answered = answered
+        self.reset = reset  # close with an RST (SO_LINGER 0) instead of a FIN
         self.connections = 0
         self.requests = 0
 
@@ -404,6 +407,11 @@ class ClosingReceiver:
                 await reader.readexactly(int(length.group(1)) if length else 0)
                 self.requests += 1
                 if n >= self.answered:
+                    if self.reset:
+                        linger = struct.pack("ii", 1, 0)
+                        writer.get_extra_info("socket").setsockopt(
+                            socket.SOL_SOCKET, socket.SO_LINGER, linger
+                        )
                     return
                 writer.write(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
                 await writer.drain()
@@ -414,8 +422,10 @@ class ClosingReceiver:
 
 
 @contextlib.asynccontextmanager
-async def closing_receiver(answered: int) -> AsyncIterator[tuple[ClosingReceiver, int]]:
-    raw = ClosingReceiver(answered)
+async def closing_receiver(
+    answered: int, *, reset: bool = False
+) -> AsyncIterator[tuple[ClosingReceiver, int]]:
+    raw = ClosingReceiver(answered, reset=reset)
     server = await asyncio.start_server(raw.handle, "127.0.0.1", 0)
     try:
         yield raw, server.sockets[0].getsockname()[1]
@@ -423,8 +433,9 @@ async def closing_receiver(answered: int) -> AsyncIterator[tuple[ClosingReceiver
         server.close()
 
 
-async def test_a_kept_connection_closed_by_the_receiver_is_replaced_once() -> None:
-    async with closing_receiver(answered=1) as (raw, port), DeliveryClient() as client:
+@pytest.mark.parametrize("reset", [False, True], ids=["closed", "reset"])
+async def test_a_kept_connection_closed_by_the_receiver_is_replaced_once(reset: bool) -> None:
+    async with closing_receiver(answered=1, reset=reset) as (raw, port), DeliveryClient() as client:
         target = await target_for(f"http://{HOSTNAME}:{port}/hook")
         first = await attempt_delivery(client, target, BODY, signed(), timeout=5)
         # The kept connection is closed under the second request; it goes again, anew.
@@ -434,14 +445,17 @@ async def test_a_kept_connection_closed_by_the_receiver_is_replaced_once() -> No
     assert (raw.connections, raw.requests) == (2, 3)
 
 
-async def test_a_receiver_that_never_answers_gets_two_tries_and_a_retry() -> None:
-    async with closing_receiver(answered=0) as (raw, port), DeliveryClient() as client:
+@pytest.mark.parametrize(("reset", "error"), [(False, "RemoteProtocolError"), (True, "ReadError")])
+async def test_a_receiver_that_never_answers_gets_two_tries_and_a_retry(
+    reset: bool, error: str
+) -> None:
+    async with closing_receiver(answered=0, reset=reset) as (raw, port), DeliveryClient() as client:
         target = await target_for(f"http://{HOSTNAME}:{port}/hook")
         outcome = await attempt_delivery(client, target, BODY, signed(), timeout=5)
     assert not outcome.delivered
     assert outcome.retry
     assert outcome.error is not None
-    assert "RemoteProtocolError" in outcome.error
+    assert error in outcome.error
     assert (raw.connections, raw.requests) == (2, 2)
 
 

@@ -7,6 +7,10 @@ the process that ran it. Each pair runs in a fresh subprocess, so the peak is
 that pair's own ``ru_maxrss`` (Linux: KiB), interpreter and imports included.
 
     .venv/bin/python bench/bench_analysis.py [--repeat 5] [--corpus ../shared/corpus]
+    .venv/bin/python bench/bench_analysis.py --quick      # one run per pair (make bench)
+
+Without the corpus (``../shared`` absent) it says so and exits 0, so ``make bench``
+goes on to the service benchmark.
 """
 
 from __future__ import annotations
@@ -71,12 +75,19 @@ def run_pair(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="one run per pair (--repeat 1)")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--child", nargs=3, metavar=("TICKER", "CURRENT", "PREVIOUS"))
     args = parser.parse_args()
     if args.child:
         ticker, current, previous = args.child
         print(json.dumps(run_pair(args.corpus, ticker, int(current), int(previous), args.repeat)))
+        return
+    if args.quick:
+        args.repeat = 1
+    if not (args.corpus / "real10k").is_dir():
+        print(f"bench_analysis: skipped, no corpus at {args.corpus / 'real10k'} "
+              "(set RISKDRIFT_CORPUS or pass --corpus)")  # fmt: skip
         return
     print(
         f"machine: {platform.machine()} {os.cpu_count()} CPUs, Python {platform.python_version()}"

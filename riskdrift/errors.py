@@ -10,7 +10,10 @@ with a message the user can act on::
     │   ├── ConfigurationError      the service is set up wrongly (e.g. no EDGAR user agent)
     │   ├── FilingNotFound          no 10-K for that ticker and fiscal year
     │   └── FilingParseError        the document is empty, binary junk or malformed
-    │       └── Item1ANotFound      the filing has no Item 1A (e.g. a Part III-only 10-K/A)
+    │       ├── Item1ANotFound      the filing has no Item 1A (e.g. a Part III-only 10-K/A)
+    │       │   ├── Item1AIncorporatedByReference  the risks are in the annual report (EX-13)
+    │       │   └── Item1AOmitted       "Not applicable": a smaller reporting company
+    │       └── RisksNotFound       Item 1A is there, but no risk could be told apart in it
     └── TransientError              retry with backoff
         └── UpstreamUnavailable     EDGAR or an LLM answered 429/5xx or did not answer
 """
@@ -48,6 +51,22 @@ class FilingParseError(PermanentError):
 
 class Item1ANotFound(FilingParseError):
     """The filing has no Item 1A (Risk Factors) section."""
+
+
+class Item1AIncorporatedByReference(Item1ANotFound):
+    """Item 1A only points to the "Risk Factors" of the Annual Report to Shareholders.
+
+    The EDGAR source answers it by fetching the filing's EX-13 exhibit; a local
+    file cannot, and the message says where the risks are.
+    """
+
+
+class Item1AOmitted(Item1ANotFound):
+    """The filer omitted risk factors (a smaller reporting company may)."""
+
+
+class RisksNotFound(FilingParseError):
+    """Item 1A was found, but the self-checks could not trust any split of it into risks."""
 
 
 class TransientError(RiskdriftError):

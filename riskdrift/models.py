@@ -186,6 +186,23 @@ class JobEvent(BaseModel):
 RiskStatus = Literal["new", "removed", "modified", "unchanged"]
 
 
+class ExtractionRecord(BaseModel):
+    """How Item 1A was found and split in one filing, so a user can judge how far to trust it."""
+
+    strategy: str = Field(
+        description="how the section was found: item_heading, section_title, "
+        "cross_reference_index, annual_report (EX-13), plain_text, …"
+    )
+    heading_style: str | None = Field(
+        default=None,
+        description="the typographic style of the risk headings: bold, italic, underline, "
+        "bold-italic, italic lead-in, plain-text line, …",
+    )
+    warnings: list[str] = Field(
+        default_factory=list, description="anything that makes this filing's risks less certain"
+    )
+
+
 class FilingInfo(BaseModel):
     year: int
     form: str
@@ -195,6 +212,12 @@ class FilingInfo(BaseModel):
     source: str
     item1a_chars: int
     risk_count: int
+    document: str | None = Field(
+        default=None,
+        description="the document the risks came from (the 10-K itself, or its EX-13 annual "
+        "report when Item 1A is incorporated by reference)",
+    )
+    extraction: ExtractionRecord | None = None
 
 
 class SimilarityScores(BaseModel):
@@ -218,6 +241,40 @@ class ToneScores(BaseModel):
     net: float
 
 
+class PositionedSentence(BaseModel):
+    """A sentence of a risk's body and its 0-based position among that body's sentences."""
+
+    text: str
+    position: int
+
+
+class WordOp(BaseModel):
+    """One run of a word-level diff: words kept, inserted (current only) or deleted."""
+
+    op: Literal["equal", "insert", "delete"]
+    text: str
+
+
+class SentenceEdit(BaseModel):
+    """A previous-year sentence reworded into a current-year one (a near match)."""
+
+    previous: str
+    current: str
+    position_previous: int
+    position_current: int
+    similarity: float = Field(description="word-level similarity of the two sentences, 0..1")
+    diff: list[WordOp]
+
+
+class SentenceChanges(BaseModel):
+    """What changed inside one risk, sentence by sentence, in the filer's own words."""
+
+    added: list[PositionedSentence] = Field(default_factory=list)
+    removed: list[PositionedSentence] = Field(default_factory=list)
+    edited: list[SentenceEdit] = Field(default_factory=list)
+    unchanged: int = Field(default=0, description="sentences kept word for word")
+
+
 class RiskChange(BaseModel):
     status: RiskStatus
     category: str
@@ -231,6 +288,32 @@ class RiskChange(BaseModel):
     drift_score: float
     tone_current: ToneScores | None = None
     tone_previous: ToneScores | None = None
+    text_current: str | None = Field(default=None, description="the risk's body, current year")
+    text_previous: str | None = Field(default=None, description="the risk's body, previous year")
+    changes: SentenceChanges | None = Field(
+        default=None, description="sentence-level changes; null for an unchanged risk"
+    )
+
+
+class ThemeTerm(BaseModel):
+    """A term (1-3 words, case-folded and stemmed) whose use rose or fell between the years."""
+
+    term: str = Field(description="the most frequent surface form, e.g. 'export controls'")
+    count_current: int
+    count_previous: int
+    risks_current: list[int] = Field(
+        default_factory=list, description="indexes into ``risks`` of the risks using it this year"
+    )
+    risks_previous: list[int] = Field(
+        default_factory=list, description="indexes into ``risks`` of the risks using it last year"
+    )
+
+
+class Themes(BaseModel):
+    """Emerging (new or sharply rising) and fading terms across the whole Item 1A."""
+
+    emerging: list[ThemeTerm] = Field(default_factory=list)
+    fading: list[ThemeTerm] = Field(default_factory=list)
 
 
 class Heatmap(BaseModel):
@@ -250,6 +333,7 @@ class AnalysisResult(BaseModel):
     similarity: SimilarityScores
     risks: list[RiskChange]
     heatmap: Heatmap
+    themes: Themes | None = None
     summary: str
     recommendations: list[str]
     narrative: str | None = None

@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("RISKDRIFT_CORPUS", ROOT.parent / "shared" / "corpus"))
 REAL10K = CORPUS / "real10k"
 ITEM1A_ONLY = CORPUS / "real10k_item1a_only"
+LAYOUTS = CORPUS / "layouts"
 
 needs_corpus = pytest.mark.skipif(
     not REAL10K.is_dir(),

@@ -61,9 +61,10 @@ MAX_CONTROL_SHARE = 0.02
 class TextBlock:
     """One paragraph-like unit of a document and the share of its text in each style.
 
-    ``lead`` is the text of the block's leading run of bold or italic text (a
-    "lead-in" heading such as ``<b>Competition.</b> We face ...``), empty when
-    the block does not start with emphasised text.
+    ``lead`` is the text of the block's leading run of bold, italic or
+    underlined text (a "lead-in" heading such as ``<b>Competition.</b> We face
+    ...``), empty when the block does not start with styled text;
+    ``lead_style`` is which of (bold, italic, underline) the whole lead carries.
     """
 
     text: str
@@ -71,6 +72,7 @@ class TextBlock:
     italic: float = 0.0
     underline: float = 0.0
     lead: str = ""
+    lead_style: tuple[bool, bool, bool] = (False, False, False)
 
     @property
     def emphasised(self) -> float:
@@ -169,14 +171,21 @@ class _BlockBuilder:
             italic += n if is_italic else 0
             underline += n if is_under else 0
         lead_parts: list[str] = []
-        for chunk, is_bold, is_italic, _ in runs:
-            if is_bold or is_italic or not chunk.strip():
+        lead_style = [True, True, True]
+        for chunk, *flags in runs:
+            if not chunk.strip():
                 lead_parts.append(chunk)
+            elif any(flags):
+                lead_parts.append(chunk)
+                lead_style = [a and b for a, b in zip(lead_style, flags, strict=True)]
             else:
                 break
         lead = _clean(" ".join(lead_parts))
+        style = (lead_style[0], lead_style[1], lead_style[2]) if lead else (False, False, False)
         total = max(total, 1)
-        self.blocks.append(TextBlock(text, bold / total, italic / total, underline / total, lead))
+        self.blocks.append(
+            TextBlock(text, bold / total, italic / total, underline / total, lead, style)
+        )
 
 
 def _parse_date(value: str) -> dt.date | None:

@@ -26,14 +26,16 @@ from riskdrift.analysis.matching import (
     RiskPair,
     match_risks,
 )
-from riskdrift.analysis.risks import RiskFactor, segment_blocks
-from riskdrift.analysis.sections import extract_item1a
+from riskdrift.analysis.risks import RiskFactor, segment
+from riskdrift.analysis.sections import Item1A, extract_item1a
 from riskdrift.analysis.sentiment import Lexicon, score_tone
 from riskdrift.analysis.similarity import lazy_prices_similarity
 from riskdrift.analysis.summary import HIGH_DRIFT, write_summary
 from riskdrift.analysis.taxonomy import categorise
+from riskdrift.errors import RisksNotFound
 from riskdrift.models import (
     AnalysisResult,
+    ExtractionRecord,
     FilingInfo,
     Heatmap,
     RiskChange,
@@ -49,6 +51,7 @@ __all__ = [
     "analyse_documents",
     "assemble_result",
     "compare_filings",
+    "cross_check",
     "filing_info",
     "method_record",
     "parse_filing",
@@ -68,6 +71,7 @@ class ParsedFiling:
     risks: tuple[RiskFactor, ...]
     metadata: DocumentMetadata
     styled: bool
+    extraction: ExtractionRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,15 +82,81 @@ class DriftReport:
     changes: list[RiskChange]
 
 
+#: Below this many characters an Item 1A without risks is a pointer or a placeholder,
+#: and the error quotes it.
+QUOTED_SECTION_CHARS = 1000
+#: Item 1A shorter than this share of the other year's: warn; far shorter: fail.
+SHORT_SECTION_WARN = 0.5
+SHORT_SECTION_FAIL = 0.25
+
+
+def _no_risks(item: Item1A, name: str) -> RisksNotFound:
+    text = item.text
+    if len(text) < QUOTED_SECTION_CHARS:
+        quoted = " ".join(text.split())
+        return RisksNotFound(
+            f"Item 1A holds only {len(text)} characters and no risk factors "
+            f"(it reads: \"{quoted}\"); the risks may be in another document",
+            filing=name,
+        )
+    return RisksNotFound(
+        f"Item 1A ({len(text):,} characters) was found, but no risk-factor headings could be "
+        "told apart in it (tried the repeating heading style, plain-text heading lines and "
+        "paragraph first sentences)",
+        filing=name,
+    )
+
+
 def parse_filing(content: bytes, name: str) -> ParsedFiling:
     """Extract Item 1A from a filing's bytes and split it into risk factors.
 
-    Raises ``FilingParseError`` / ``Item1ANotFound`` (permanent errors).
+    Raises ``FilingParseError`` / ``Item1ANotFound`` / ``RisksNotFound``
+    (permanent errors): a filing never yields an empty list of risks.
     """
     item = extract_item1a(content, name)
     styled = any(b.bold or b.italic or b.underline for b in item.blocks)
-    risks = segment_blocks(item.blocks, styled=styled)
-    return ParsedFiling(name, item.text, tuple(risks), item.metadata, styled)
+    split = segment(item.blocks, styled=styled, html=item.is_html)
+    if not split.risks:
+        raise _no_risks(item, name)
+    extraction = ExtractionRecord(
+        strategy=item.located_by,
+        heading_style=split.heading_style,
+        warnings=list(split.warnings),
+    )
+    return ParsedFiling(name, item.text, tuple(split.risks), item.metadata, styled, extraction)
+
+
+def cross_check(current: ParsedFiling, previous: ParsedFiling) -> list[ExtractionRecord]:
+    """Each filing's extraction record with warnings from comparing it with the other year.
+
+    Raises :class:`RisksNotFound` when one year's Item 1A is far shorter than the
+    other's: the section was cut short or points elsewhere, and a comparison of it
+    would report most risks as removed or new.
+    """
+    records = []
+    for this, other in ((current, previous), (previous, current)):
+        record = this.extraction.model_copy(deep=True)
+        share = len(this.item1a_text) / max(len(other.item1a_text), 1)
+        if share < SHORT_SECTION_FAIL:
+            raise RisksNotFound(
+                f"Item 1A is {len(this.item1a_text):,} characters, {share:.0%} of the "
+                f"{len(other.item1a_text):,} in {other.name}: the section was probably cut "
+                "short or points to another document; check the filing",
+                filing=this.name,
+            )
+        if share < SHORT_SECTION_WARN:
+            record.warnings.append(
+                f"Item 1A is {share:.0%} of the length of the other year's "
+                f"({len(this.item1a_text):,} vs {len(other.item1a_text):,} characters)"
+            )
+        risk_share = len(this.risks) / max(len(other.risks), 1)
+        if risk_share < SHORT_SECTION_WARN:
+            record.warnings.append(
+                f"{len(this.risks)} risks against {len(other.risks)} the other year; "
+                "some headings may not have been recognised"
+            )
+        records.append(record)
+    return records
 
 
 def score_risks(risks: Sequence[RiskFactor], lexicon: Lexicon) -> list[ToneScores]:
@@ -143,7 +213,9 @@ def compare_filings(
     return DriftReport(similarity, changes)
 
 
-def filing_info(document: FilingDocument, parsed: ParsedFiling) -> FilingInfo:
+def filing_info(
+    document: FilingDocument, parsed: ParsedFiling, extraction: ExtractionRecord | None = None
+) -> FilingInfo:
     """The result's record of one filing: the source's metadata, else the document's dei tags."""
     period_end: dt.date | None = document.period_end or parsed.metadata.period_end
     return FilingInfo(
@@ -155,6 +227,8 @@ def filing_info(document: FilingDocument, parsed: ParsedFiling) -> FilingInfo:
         source=document.source,
         item1a_chars=len(parsed.item1a_text),
         risk_count=len(parsed.risks),
+        document=document.name,
+        extraction=extraction or parsed.extraction,
     )
 
 
@@ -201,9 +275,17 @@ def identify(
     parsed_current: ParsedFiling,
     parsed_previous: ParsedFiling,
 ) -> Identity:
-    """The source's metadata first, the documents' ``dei:`` tags where it has none."""
+    """The source's metadata first, the documents' ``dei:`` tags where it has none.
+
+    Raises :class:`RisksNotFound` when the two years' sections disagree too far
+    in length to be compared (see :func:`cross_check`).
+    """
+    record_current, record_previous = cross_check(parsed_current, parsed_previous)
     return Identity(
-        filings=[filing_info(current, parsed_current), filing_info(previous, parsed_previous)],
+        filings=[
+            filing_info(current, parsed_current, record_current),
+            filing_info(previous, parsed_previous, record_previous),
+        ],
         company=(
             current.company
             or parsed_current.metadata.company

@@ -32,9 +32,12 @@ from dataclasses import dataclass
 
 from riskdrift.analysis.document import TextBlock
 
-__all__ = ["RiskFactor", "segment_blocks"]
+__all__ = ["RiskFactor", "Segmentation", "segment", "segment_blocks"]
 
 MIN_TITLE_CHARS = 20
+#: A shorter block in the risk heading style is a heading only when it is a whole sentence
+#: ("Our margins vary.").
+MIN_SENTENCE_TITLE_CHARS = 12
 MAX_TITLE_CHARS = 650
 MAX_CATEGORY_CHARS = 120
 #: Share of a block's characters in a style above which the block "is" that style.
@@ -113,6 +116,10 @@ class _Segmenter:
         self._section_of_title = self.section
         self._body = [first_body] if first_body else []
 
+    @property
+    def is_open(self) -> bool:
+        return self._title is not None
+
     def add_body(self, text: str) -> None:
         if self._title is not None:
             self._body.append(text)
@@ -186,15 +193,15 @@ def _segment_paragraphs(lines: list[str]) -> list[RiskFactor]:
     return seg.risks
 
 
-def _segment_text(blocks: list[TextBlock]) -> list[RiskFactor]:
+def _segment_text(blocks: list[TextBlock]) -> tuple[list[RiskFactor], str]:
     lines = [b.text for b in blocks if not _FURNITURE.match(b.text)]
     chars = sum(len(line) for line in lines)
     risks = _segment_lines(lines)
     if len(risks) < chars / CHARS_PER_RISK_FLOOR:
         by_paragraph = _segment_paragraphs(lines)
         if len(by_paragraph) > len(risks):
-            return by_paragraph
-    return risks
+            return by_paragraph, "paragraph first sentence"
+    return risks, "plain-text line"
 
 
 def _segment_lines(lines: list[str]) -> list[RiskFactor]:
@@ -220,57 +227,125 @@ def _segment_lines(lines: list[str]) -> list[RiskFactor]:
     return seg.risks
 
 
-def segment_blocks(blocks: list[TextBlock], *, styled: bool = True) -> list[RiskFactor]:
-    """Split Item 1A body blocks into risk factors, keeping the filer's category headings.
+Style = tuple[bool, bool, bool]
+#: (kind, style): kind "block" is a heading paragraph of its own, "lead" a lead-in.
+HeadingKind = tuple[str, Style]
 
-    ``styled`` is False for plain-text filings, where a line heuristic replaces
-    the style rules.
+#: Fewer risks than one per this many characters of a styled section: the headings were
+#: probably not recognised, so the plain-text strategies are tried as well.
+MAX_CHARS_PER_RISK = 20000
+_LEAD_TERMINATOR = re.compile(r"^\s*[–—:.-]")
+
+
+@dataclass(frozen=True, slots=True)
+class Segmentation:
+    """Risk factors and how they were told apart: the heading style and any doubts."""
+
+    risks: list[RiskFactor]
+    heading_style: str
+    warnings: tuple[str, ...] = ()
+
+
+def _stands_out(block: TextBlock) -> bool:
+    return any(_signature(block))
+
+
+def _style_name(style: Style) -> str:
+    names = [n for n, on in zip(("bold", "italic", "underline"), style, strict=True) if on]
+    return "-".join(names) or "plain"
+
+
+def _kind_name(kind: HeadingKind) -> str:
+    form, style = kind
+    return f"{_style_name(style)} lead-in" if form == "lead" else _style_name(style)
+
+
+def _lead_title(block: TextBlock) -> str | None:
+    """The lead-in heading of a block (``<i>Title</i> – body``, ``<b>Title:</b> body``)."""
+    lead = block.lead
+    if _stands_out(block) or not MIN_TITLE_CHARS <= len(lead) <= MAX_TITLE_CHARS:
+        return None
+    rest = block.text[len(lead) :]
+    if lead.rstrip().endswith((":", ".", "—", "–")) or _LEAD_TERMINATOR.match(rest):
+        return lead
+    return None
+
+
+def _heading_kind(block: TextBlock) -> HeadingKind | None:
+    """How a block could be a risk heading, if it could be one at all."""
+    if _stands_out(block):
+        if MIN_TITLE_CHARS <= len(block.text) <= MAX_TITLE_CHARS and not _reads_like_category(
+            block.text
+        ):
+            return ("block", _signature(block))
+        return None
+    if _lead_title(block) is not None:
+        return ("lead", block.lead_style)
+    return None
+
+
+def _risk_kind(body: list[TextBlock]) -> HeadingKind | None:
+    """The heading style that repeats most through the section: the filer's risk headings.
+
+    Heading paragraphs win ties; lead-ins need at least three and to outnumber them.
     """
-    if not styled or not any(b.emphasised >= FULL_STYLE or b.lead for b in blocks):
-        return _segment_text(blocks)
-    body = [b for b in blocks if not _FURNITURE.match(b.text)]
-    headingish = [
-        _signature(b)
-        for b in body
-        if (b.emphasised >= FULL_STYLE)
-        and MIN_TITLE_CHARS <= len(b.text) <= MAX_TITLE_CHARS
-        and not _reads_like_category(b.text)
-    ]
-    risk_style = Counter(headingish).most_common(1)[0][0] if headingish else None
-    full_headings = sum(1 for b in body if risk_style and _signature(b) == risk_style)
-    lead_ins = [
-        b
-        for b in body
-        if b.emphasised < FULL_STYLE
-        and len(b.lead) >= MIN_TITLE_CHARS
-        and b.lead.rstrip().endswith((":", ".", "—", "–"))
-    ]
-    lead_mode = len(lead_ins) >= 3 and len(lead_ins) > full_headings
-    lead_ids = {id(b) for b in lead_ins}
+    counts = Counter(k for b in body if (k := _heading_kind(b)) is not None)
+    blocks = [(n, k) for k, n in counts.items() if k[0] == "block"]
+    leads = [(n, k) for k, n in counts.items() if k[0] == "lead"]
+    best_block = max(blocks, default=None)
+    lead_total = sum(n for n, _ in leads)
+    if leads and lead_total >= 3 and lead_total > (best_block[0] if best_block else 0):
+        return max(leads)[1]
+    return best_block[1] if best_block else None
+
+
+def _next_heading(body: list[TextBlock], i: int) -> bool:
+    """Whether the block after ``i`` is a heading of any kind (not body text)."""
+    following = body[i + 1] if i + 1 < len(body) else None
+    return following is not None and (
+        _stands_out(following) or _lead_title(following) is not None
+    )
+
+
+def _segment_styled(body: list[TextBlock]) -> tuple[list[RiskFactor], str]:
+    kind = _risk_kind(body)
+    lead_mode = kind is not None and kind[0] == "lead"
+    risk_style = kind[1] if kind is not None and not lead_mode else None
 
     seg = _Segmenter()
     in_summary = False
     summary_seen: set[str] = set()
-    for block in body:
+    previous = ""
+    for i, block in enumerate(body):
         text = block.text
         sig = _signature(block)
-        emphatic = block.emphasised >= FULL_STYLE or block.underline >= FULL_STYLE
+        emphatic = _stands_out(block)
         short_label = emphatic and len(text) <= MAX_CATEGORY_CHARS and not _ends_sentence(text)
-        is_category = short_label and (
-            (
-                sig != risk_style
-                and (block.emphasised >= FULL_STYLE or block.underline >= FULL_STYLE)
-            )
-            or _reads_like_category(text)
-        )
-        if lead_mode and sig == risk_style and not _reads_like_category(text):
+        if lead_mode:
             is_category = short_label
+        else:
+            # Category headings are a style one level up; a short label in another style
+            # that is followed by body text is a sub-heading inside a risk.
+            is_category = short_label and (
+                _reads_like_category(text) or (sig != risk_style and _next_heading(body, i))
+            )
         is_risk = (
             not is_category
             and not lead_mode
+            and risk_style is not None
             and sig == risk_style
-            and MIN_TITLE_CHARS <= len(text) <= MAX_TITLE_CHARS
+            and len(text) <= MAX_TITLE_CHARS
+            and (
+                len(text) >= MIN_TITLE_CHARS
+                or (len(text) >= MIN_SENTENCE_TITLE_CHARS and _ends_sentence(text))
+            )
         )
+        if is_risk and (
+            text.lstrip("“\"'(•·-–— ")[:1].islower()
+            or (seg.is_open and previous.endswith((":", ";")))
+        ):
+            is_risk = False  # a point of a list the risk's text introduces, not a risk
+        previous = text
         if _SUMMARY.match(text) and emphatic:
             seg.close()
             in_summary = True
@@ -288,15 +363,69 @@ def segment_blocks(blocks: list[TextBlock], *, styled: bool = True) -> list[Risk
                 in_summary = False
             else:
                 continue
+        lead = _lead_title(block) if lead_mode else None
         if is_category:
             seg.set_section(text)
         elif is_risk:
             seg.open(text)
-        elif lead_mode and id(block) in lead_ids:
-            seg.open(block.lead, text[len(block.lead) :].strip())
+        elif lead is not None and block.lead_style == kind[1]:  # type: ignore[index]
+            seg.open(lead, text[len(lead) :].strip().lstrip("–—-:").strip())
         elif _RISK_FACTORS_RESTART.match(text) and emphatic:
             continue
         else:
             seg.add_body(text)
     seg.close()
-    return seg.risks
+    return seg.risks, _kind_name(kind) if kind is not None else "none"
+
+
+def _plausible(risks: list[RiskFactor], chars: int) -> bool:
+    return bool(risks) and chars / len(risks) <= MAX_CHARS_PER_RISK
+
+
+def segment(blocks: list[TextBlock], *, styled: bool = True, html: bool = False) -> Segmentation:
+    """Split Item 1A body blocks into risk factors and say how far to trust the split.
+
+    Styled documents are split by their repeating heading style; when that finds
+    nothing plausible (no heading stands out, or one "risk" per 20,000+
+    characters), the plain-text strategies are tried and the one with more risks
+    wins, with a warning. ``styled`` is False when no block carries any style;
+    ``html`` says the document was HTML, where unstyled headings are unusual.
+    """
+    body = [b for b in blocks if not _FURNITURE.match(b.text)]
+    chars = sum(len(b.text) for b in body)
+    warnings: list[str] = []
+    if styled and any(_stands_out(b) or b.lead for b in body):
+        risks, style = _segment_styled(body)
+        if _plausible(risks, chars):
+            return Segmentation(risks, style)
+        text_risks, text_style = _segment_text(body)
+        if len(text_risks) > len(risks):
+            warnings.append(
+                f"no repeating heading style told the risks apart ({style}: {len(risks)} "
+                f"in {chars:,} characters); the headings were found by the {text_style} "
+                "rule, which is less certain"
+            )
+            risks, style = text_risks, text_style
+    else:
+        risks, style = _segment_text(body)
+        if styled or html:
+            warnings.append(
+                "no heading in Item 1A is bold, italic or underlined; the headings were "
+                f"found by the {style} rule, which is less certain"
+            )
+        elif style == "paragraph first sentence":
+            warnings.append(
+                "the headings run into their paragraphs; each risk was taken to start at a "
+                "paragraph whose first sentence names a risk, which is less certain"
+            )
+    if risks and not _plausible(risks, chars):
+        warnings.append(
+            f"only {len(risks)} risk heading(s) in {chars:,} characters of Item 1A; "
+            "some headings may not have been recognised"
+        )
+    return Segmentation(risks, style, tuple(warnings))
+
+
+def segment_blocks(blocks: list[TextBlock], *, styled: bool = True) -> list[RiskFactor]:
+    """Split Item 1A body blocks into risk factors, keeping the filer's category headings."""
+    return segment(blocks, styled=styled).risks

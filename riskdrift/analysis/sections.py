@@ -40,6 +40,8 @@ class Item1A:
     start: int  # index of the heading block in the document
     end: int  # index of the closing heading block (or the number of blocks)
     metadata: DocumentMetadata
+    located_by: str = "item_heading"  # how the section was found (ExtractionRecord.strategy)
+    is_html: bool = True
 
     @property
     def text(self) -> str:
@@ -110,6 +112,7 @@ def find_item1a(parsed: FilingText, name: str) -> Item1A:
         start=start,
         end=end,
         metadata=parsed.metadata,
+        is_html=parsed.is_html,
     )
 
 

@@ -1,25 +1,34 @@
 """Splitting Item 1A into individual risk factors.
 
-Filers set each risk factor off with an emphasised heading sentence — a bold,
-italic or bold-italic paragraph (Apple, Tesla, NVIDIA, Meta) or a bold/italic
-lead-in at the start of the paragraph (IBM: ``<i>Title:</i> body``) — and group
-them under their own category headings ("Risks Related to Our Business").
+Filers set each risk factor off with a heading that stands out from the body
+typographically — a bold, italic, bold-italic or underlined paragraph (Apple,
+Tesla, NVIDIA, Texas Instruments) or a styled lead-in at the start of the
+paragraph (IBM: ``<i>Title:</i> body``; Union Pacific: ``<i>Title</i> – body``)
+— and group them under their own category headings ("Risks Related to Our
+Business").
 
-The rules, in order:
+The rules, in order (docs/ANALYSIS.md has the table of layouts):
 
 * page furniture ("Table of Contents", page numbers) is dropped;
-* the *risk heading style* is the most common style signature (bold, italic,
-  underline) among emphasised blocks of heading length; blocks in that style
-  are risk headings;
-* a short emphasised or underlined block without closing punctuation is a
-  category heading when its style differs from the risk style, or — when
-  filers use one style for both — when its text reads like one ("... Risks",
-  "Risks Related to ...", all capitals);
+* every block is a candidate heading of one *kind* — a heading paragraph in a
+  (bold, italic, underline) signature, or a lead-in in its style — and the kind
+  that repeats most is the risk heading kind (lead-ins need three and a
+  majority);
+* a short styled label without closing punctuation is a category heading when
+  it reads like one ("... Risks", "Risks Related to ...", all capitals), or
+  when its style differs from the risk style and a heading follows; followed by
+  body text it is a sub-heading inside the risk;
+* risk-style blocks that start lower-case or follow a ``:``/``;`` line inside a
+  risk are the points of a list, not risks;
 * a "Summary of Risk Factors" and its bullets are skipped up to the first
   category heading it repeats, a "Risk Factors" restart, or a heading sentence;
-* when most headings are lead-ins, a lead-in ending in ``:`` or ``.`` opens a risk;
 * plain text (no styles) uses a line heuristic: a short single-sentence line
-  with risk language, followed by a longer paragraph.
+  with risk language, followed by a longer paragraph; and, when that finds too
+  few, the first sentence of each paragraph that names a risk.
+
+:func:`segment` tries the plain-text rules on styled documents too when the
+styled split is implausible, and says in :class:`Segmentation` which rule won
+and what makes the split less certain.
 
 Pure: :class:`~riskdrift.analysis.sections.Item1A` in, :class:`RiskFactor` list out.
 """

@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None, *,
         Route("/jobs/{job_id}", routes_jobs.get_job, methods=["GET"]),
         Route("/jobs/{job_id}/result", routes_jobs.get_result, methods=["GET"]),
         Route("/jobs/{job_id}/cancel", routes_jobs.cancel, methods=["POST"]),
+        Route("/jobs/{job_id}/retry", routes_jobs.retry, methods=["POST"]),
         Route("/risks/search", search.endpoint, methods=["GET"]),
         Route("/jobs/{job_id}/deliveries", routes_deliveries.list_deliveries, methods=["GET"]),
         Route(

@@ -158,7 +158,6 @@ def _replay(job: jobs.JobRecord, request_hash: str) -> Response:
 async def analyze(request: Request) -> Response:
     """``POST /analyze``: store the job, publish ``job_queued``, enqueue it."""
     state = app_state(request)
-    settings = state["settings"]
     await state["limiter"].check(client_of(request))
     body = await _read_request(request)
     tenant = tenant_of(request)
@@ -174,6 +173,18 @@ async def analyze(request: Request) -> Response:
         earlier = await jobs.get_job_by_key(state["pool"], tenant, key)
         if earlier is not None:
             return _replay(earlier, request_hash)
+    return await _create_and_enqueue(request, body, tenant, key, request_hash)
+
+
+async def _create_and_enqueue(
+    request: Request, body: AnalyzeRequest, tenant: str, key: str | None, request_hash: str
+) -> Response:
+    """Check the callback, store the job under the tenant's cap, enqueue it: a 202 answer.
+
+    If enqueueing fails, neither the row nor any Redis write is left behind.
+    """
+    state = app_state(request)
+    settings = state["settings"]
     await _check_callback(body, settings)
     limit = settings.max_queued_jobs_per_tenant
     try:
@@ -319,3 +330,27 @@ async def cancel(request: Request) -> Response:
         await metrics.execute_counted(pipe, settings.queue_name, metrics.JOBS_CANCELLED)
     log.info("job_cancelled", job_id=str(job.id))
     return model_response(job_view(cancelled))
+
+
+RETRYABLE = (JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+async def retry(request: Request) -> Response:
+    """``POST /jobs/{id}/retry``: submit a failed or cancelled job's request again, as a new job.
+
+    The new job is an ordinary one (same ticker, years and callback; the tenant's
+    cap and rate limit apply); the old one keeps its error for the record.
+    """
+    await app_state(request)["limiter"].check(client_of(request))
+    job = await load_job(request)
+    if job.status not in RETRYABLE:
+        raise ProblemError(
+            409,
+            "Job cannot be retried",
+            f"job is {job.status.value}; only failed or cancelled jobs can be retried",
+            type_="not-retryable",
+        )
+    body = AnalyzeRequest(ticker=job.ticker, years=list(job.years), callback_url=job.callback_url)
+    request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+    log.info("job_retry_requested", job_id=str(job.id))
+    return await _create_and_enqueue(request, body, tenant_of(request), None, request_hash)

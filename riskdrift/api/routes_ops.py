@@ -44,7 +44,12 @@ from riskdrift.api.routes_jobs import job_view
 from riskdrift.api.state import app_state
 from riskdrift.config import Settings
 from riskdrift.ops import metrics as m
-from riskdrift.ops.cluster import ClusterSnapshot, SnapshotCollector, take_snapshot
+from riskdrift.ops.cluster import (
+    ClusterSnapshot,
+    SnapshotCollector,
+    last_hour_series,
+    take_snapshot,
+)
 from riskdrift.store import jobs
 from riskdrift.store.jobs import JobRecord
 
@@ -84,6 +89,7 @@ class OpsEndpoints:
             Route("/dashboard", self.dashboard, methods=["GET"]),
             Route("/dashboard/summary", self.summary, methods=["GET"]),
             Route("/dashboard/events", self.events, methods=["GET"]),
+            Route("/dashboard/timeseries", self.timeseries, methods=["GET"]),
         ]
 
     @property
@@ -119,6 +125,10 @@ class OpsEndpoints:
     async def summary(self, request: Request) -> Response:
         """``GET /dashboard/summary``: queues, workers, last hour, targets."""
         return JSONResponse(self._summary(await self.snapshot(request)))
+
+    async def timeseries(self, request: Request) -> Response:
+        """``GET /dashboard/timeseries``: the last hour per minute, for the dashboard's charts."""
+        return JSONResponse({"minutes": await last_hour_series(app_state(request)["pool"])})
 
     def _summary(self, snapshot: ClusterSnapshot) -> dict[str, Any]:
         return {

@@ -281,3 +281,51 @@ class SnapshotCollector(Collector):
             p95.add_sample(m.END_TO_END_P95_LAST_HOUR.name, {}, snap.jobs.p95_seconds)
             yield p95
         yield from snap.counters
+
+
+#: One row per minute of the last hour, oldest first: jobs that ended in the minute (by
+#: outcome), the p95 end-to-end latency of those that completed or failed, and the jobs
+#: waiting (created, not yet started or ended) at the minute's end.
+TIMESERIES_SQL = """
+WITH minutes AS (
+    SELECT generate_series(date_trunc('minute', now()) - interval '59 minutes',
+                           date_trunc('minute', now()), interval '1 minute') AS t
+), window_jobs AS (
+    SELECT status, created_at, started_at, finished_at FROM jobs
+    WHERE coalesce(started_at, finished_at, 'infinity') > now() - interval '61 minutes'
+       OR finished_at > now() - interval '61 minutes'
+)
+SELECT m.t AS minute,
+       count(*) FILTER (WHERE j.status = 'completed' AND j.finished_at >= m.t
+                        AND j.finished_at < m.t + interval '1 minute') AS completed,
+       count(*) FILTER (WHERE j.status = 'failed' AND j.finished_at >= m.t
+                        AND j.finished_at < m.t + interval '1 minute') AS failed,
+       percentile_cont(0.95) WITHIN GROUP (
+           ORDER BY extract(epoch FROM j.finished_at - j.created_at))
+           FILTER (WHERE j.status IN ('completed', 'failed') AND j.finished_at >= m.t
+                   AND j.finished_at < m.t + interval '1 minute') AS p95,
+       count(*) FILTER (WHERE j.created_at < m.t + interval '1 minute'
+                        AND coalesce(j.started_at, j.finished_at, 'infinity')
+                            >= m.t + interval '1 minute') AS waiting
+FROM minutes m LEFT JOIN window_jobs j ON true
+GROUP BY m.t ORDER BY m.t
+"""
+
+
+async def last_hour_series(pool: asyncpg.Pool) -> list[dict[str, Any]]:
+    """Per minute of the last hour: completed, failed, p95 seconds (or None), waiting jobs.
+
+    Read from the job rows, so every API replica draws the same charts and they
+    survive restarts; the waiting count is the ready backlog as the rows record it.
+    """
+    rows = await pool.fetch(TIMESERIES_SQL)
+    return [
+        {
+            "minute": r["minute"].isoformat(),
+            "completed": int(r["completed"]),
+            "failed": int(r["failed"]),
+            "p95_seconds": round(float(r["p95"]), 3) if r["p95"] is not None else None,
+            "waiting": int(r["waiting"]),
+        }
+        for r in rows
+    ]

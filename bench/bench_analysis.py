@@ -29,8 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = Path(os.environ.get("RISKDRIFT_CORPUS", ROOT.parent / "shared" / "corpus"))
-TARGET_SECONDS = 1.0
-TARGET_MB = 150.0
+TARGET_SECONDS = 0.5
+TARGET_MB = 160.0
 
 
 def pairs(corpus: Path) -> list[tuple[str, int, int]]:

@@ -28,10 +28,12 @@ from riskdrift.analysis.matching import (
 )
 from riskdrift.analysis.risks import RiskFactor, segment
 from riskdrift.analysis.sections import Item1A, extract_item1a
+from riskdrift.analysis.sentences import SentenceAligner
 from riskdrift.analysis.sentiment import Lexicon, score_tone
 from riskdrift.analysis.similarity import lazy_prices_similarity
 from riskdrift.analysis.summary import HIGH_DRIFT, write_summary
 from riskdrift.analysis.taxonomy import categorise
+from riskdrift.analysis.themes import count_terms, find_themes
 from riskdrift.errors import RisksNotFound
 from riskdrift.models import (
     AnalysisResult,
@@ -40,6 +42,7 @@ from riskdrift.models import (
     Heatmap,
     RiskChange,
     SimilarityScores,
+    Themes,
     ToneScores,
 )
 from riskdrift.sources.base import FilingDocument
@@ -80,6 +83,7 @@ class DriftReport:
 
     similarity: SimilarityScores
     changes: list[RiskChange]
+    themes: Themes
 
 
 #: Below this many characters an Item 1A without risks is a pointer or a placeholder,
@@ -96,7 +100,7 @@ def _no_risks(item: Item1A, name: str) -> RisksNotFound:
         quoted = " ".join(text.split())
         return RisksNotFound(
             f"Item 1A holds only {len(text)} characters and no risk factors "
-            f"(it reads: \"{quoted}\"); the risks may be in another document",
+            f'(it reads: "{quoted}"); the risks may be in another document',
             filing=name,
         )
     return RisksNotFound(
@@ -170,6 +174,7 @@ def _change(
     previous: Sequence[RiskFactor],
     current_tones: Sequence[ToneScores],
     previous_tones: Sequence[ToneScores],
+    aligner: SentenceAligner,
 ) -> RiskChange:
     cur = current[pair.current] if pair.current is not None else None
     prev = previous[pair.previous] if pair.previous is not None else None
@@ -182,8 +187,12 @@ def _change(
         if tone_cur is not None and tone_prev is not None
         else None
     )
+    changes = aligner.align(prev.body if prev else None, cur.body if cur else None)
+    status = pair.status
+    if status == "unchanged" and (changes.added or changes.removed or changes.edited):
+        status = "modified"  # near-identical text, but a sentence did change: say which
     return RiskChange(
-        status=pair.status,
+        status=status,
         category=categorise(basis.title, basis.body, basis.section),
         section=basis.section,
         title_current=cur.title if cur else None,
@@ -195,6 +204,9 @@ def _change(
         drift_score=pair.drift_score,
         tone_current=tone_cur,
         tone_previous=tone_prev,
+        text_current=cur.body if cur else None,
+        text_previous=prev.body if prev else None,
+        changes=changes if status != "unchanged" else None,
     )
 
 
@@ -204,13 +216,34 @@ def compare_filings(
     current_tones: Sequence[ToneScores],
     previous_tones: Sequence[ToneScores],
 ) -> DriftReport:
-    """Match the risks of two filings and measure the whole-section similarity."""
+    """Match the risks of two filings, align their sentences, find the themes that rose and
+    fell, and measure the whole-section similarity."""
     pairs = match_risks(current.risks, previous.risks)
+    aligner = SentenceAligner(r.body for r in (*current.risks, *previous.risks))
     changes = [
-        _change(p, current.risks, previous.risks, current_tones, previous_tones) for p in pairs
+        _change(p, current.risks, previous.risks, current_tones, previous_tones, aligner)
+        for p in pairs
     ]
+    themes = find_themes(
+        count_terms(
+            current.item1a_text,
+            [
+                (k, current.risks[p.current].text)
+                for k, p in enumerate(pairs)
+                if p.current is not None
+            ],
+        ),
+        count_terms(
+            previous.item1a_text,
+            [
+                (k, previous.risks[p.previous].text)
+                for k, p in enumerate(pairs)
+                if p.previous is not None
+            ],
+        ),
+    )
     similarity = lazy_prices_similarity(current.item1a_text, previous.item1a_text)
-    return DriftReport(similarity, changes)
+    return DriftReport(similarity, changes, themes)
 
 
 def filing_info(
@@ -317,6 +350,7 @@ def build_result(
         similarity=report.similarity,
         risks=report.changes,
         heatmap=heatmap,
+        themes=report.themes,
         summary=summary,
         recommendations=recommendations,
         method=method_record(lexicon),

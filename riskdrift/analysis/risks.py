@@ -311,9 +311,7 @@ def _risk_kind(body: list[TextBlock]) -> HeadingKind | None:
 def _next_heading(body: list[TextBlock], i: int) -> bool:
     """Whether the block after ``i`` is a heading of any kind (not body text)."""
     following = body[i + 1] if i + 1 < len(body) else None
-    return following is not None and (
-        _stands_out(following) or _lead_title(following) is not None
-    )
+    return following is not None and (_stands_out(following) or _lead_title(following) is not None)
 
 
 def _segment_styled(body: list[TextBlock]) -> tuple[list[RiskFactor], str]:

@@ -1,0 +1,360 @@
+"""What changed inside a risk factor, sentence by sentence, in the filer's own words.
+
+A risk's body is split into sentences (:func:`split_sentences`): paragraphs and
+bullets always end one (a line that runs on in lower case after one without closing
+punctuation is the same paragraph, cut by a page break); inside a paragraph a sentence
+ends at ``.``, ``?`` or
+``!`` followed by white space and a capital, a digit or an opening quote —
+unless the word before the period is an abbreviation ("U.S.", "Inc.", "e.g.",
+"No.") or an initial. Decimals ("3.5", "$1.2 billion") never split, as no
+space follows their point.
+
+The previous and current sentences of a paired risk are aligned
+(:class:`SentenceAligner`) in three passes:
+
+1. sentences equal after case and white-space folding are ``unchanged``, in
+   any order (a moved sentence is not a change);
+2. the rest are paired by an optimal assignment on a *content similarity*:
+   the IDF-weighted Dice overlap of their content words, IDF taken over every
+   sentence of both years' Item 1A. Boilerplate that recurs through a filing
+   ("could adversely affect our business, financial condition and results of
+   operations") therefore weighs little, and two unrelated sentences that share
+   it stay apart (generic risk words also weigh a quarter). Pairs at or above
+   :data:`EDIT_THRESHOLD` are ``edited``, with
+   a word-level diff;
+3. what is left is ``added`` (current only) or ``removed`` (previous only).
+
+Pure: strings in, :class:`~riskdrift.models.SentenceChanges` out.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from riskdrift.analysis.similarity import STOPWORDS, words
+from riskdrift.models import PositionedSentence, SentenceChanges, SentenceEdit, WordOp
+
+__all__ = [
+    "EDIT_THRESHOLD",
+    "SentenceAligner",
+    "added_text",
+    "removed_text",
+    "split_sentences",
+    "word_diff",
+]
+
+#: Content similarity at or above which an unmatched previous and current sentence are one
+#: sentence reworded; below it they are a removal and an addition.
+EDIT_THRESHOLD = 0.5
+
+#: Words that end with a period without ending a sentence (compared case-folded, no period).
+ABBREVIATIONS = frozenset(
+    [
+        "u.s",
+        "u.k",
+        "u.n",
+        "e.u",
+        "e.g",
+        "i.e",
+        "etc",
+        "inc",
+        "corp",
+        "co",
+        "ltd",
+        "l.p",
+        "llc",
+        "n.v",
+        "s.a",
+        "plc",
+        "no",
+        "nos",
+        "vs",
+        "v",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "st",
+        "jr",
+        "sr",
+        "approx",
+        "est",
+        "dept",
+        "fig",
+        "figs",
+        "sec",
+        "secs",
+        "art",
+        "arts",
+        "ch",
+        "vol",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "cf",
+        "al",
+        "ph.d",
+        "u.s.a",
+        "n.a",
+    ]
+)
+#: Company suffixes end a sentence when a usual sentence opener follows ("… Apple Inc. We …").
+_SUFFIXES = frozenset(["inc", "corp", "co", "ltd", "l.p", "llc", "n.v", "s.a", "plc"])
+_OPENER = re.compile(
+    r"^(?:We|Our|The|This|These|That|Those|In|If|As|Any|It|Its|Such|There|For|A|An|Some|"
+    r"Many|Certain|Additionally|However|Moreover|Furthermore|Accordingly)\b"
+)
+#: Generic risk-factor vocabulary: it recurs in most sentences of every filing, so it weighs a
+#: quarter of its IDF weight when sentences are compared (IDF alone sees only one filer).
+GENERIC_WORDS = frozenset(
+    [
+        "adverse",
+        "adversely",
+        "affect",
+        "affected",
+        "affects",
+        "business",
+        "businesses",
+        "financial",
+        "condition",
+        "conditions",
+        "results",
+        "result",
+        "operations",
+        "operating",
+        "material",
+        "materially",
+        "harm",
+        "harmed",
+        "harms",
+        "negatively",
+        "negative",
+        "impact",
+        "impacted",
+        "impacts",
+        "significant",
+        "significantly",
+        "ability",
+        "could",
+        "cause",
+        "caused",
+        "including",
+        "future",
+        "risk",
+        "risks",
+        "ongoing",
+    ]
+)
+GENERIC_WEIGHT = 0.25
+_BOUNDARY = re.compile(r"[.?!][”\"’')\]]*\s+(?=[A-Z0-9“\"'(\[])")
+_LAST_WORD = re.compile(r"(\S+)$")
+_BULLET = re.compile(r"^\s*(?:[•·▪●◦‣∙\-–—*]|\(?[a-z0-9]{1,3}[.)])\s+")
+_SPACE = re.compile(r"\s+")
+
+
+def _ends_with_abbreviation(chunk: str, following: str) -> bool:
+    match = _LAST_WORD.search(chunk)
+    if match is None:
+        return False
+    word = match.group(1).lstrip("(“\"'").rstrip(".").casefold()
+    if word in _SUFFIXES:
+        return _OPENER.match(following) is None
+    return word in ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+
+
+def _split_paragraph(paragraph: str) -> Iterable[str]:
+    start = 0
+    for match in _BOUNDARY.finditer(paragraph):
+        end = match.start() + 1
+        if paragraph[match.start()] == "." and _ends_with_abbreviation(
+            paragraph[start:end], paragraph[match.end() :]
+        ):
+            continue
+        sentence = paragraph[start : match.end()].strip()
+        if sentence:
+            yield sentence
+        start = match.end()
+    tail = paragraph[start:].strip()
+    if tail:
+        yield tail
+
+
+def split_sentences(text: str) -> list[str]:
+    """A body's sentences in order; every line (paragraph, bullet) ends one."""
+    return list(_split_cached(text))
+
+
+@functools.lru_cache(maxsize=1024)
+def _split_cached(text: str) -> tuple[str, ...]:
+    # Matching, alignment and themes each read every body: split each once per process.
+    paragraphs: list[str] = []
+    for raw in text.splitlines():
+        line = _SPACE.sub(" ", raw).strip()
+        if not line:
+            continue
+        if paragraphs and _continues(paragraphs[-1], line):
+            paragraphs[-1] = f"{paragraphs[-1]} {line}"  # a paragraph a page break cut
+        else:
+            paragraphs.append(line)
+    sentences: list[str] = []
+    for paragraph in paragraphs:
+        sentences.extend(_split_paragraph(paragraph))
+    return tuple(sentences)
+
+
+def _continues(previous: str, line: str) -> bool:
+    """Whether ``line`` carries on ``previous`` (cut mid-sentence by a page break)."""
+    return (
+        not previous.rstrip("”\"’') ").endswith((".", "?", "!", ":", ";"))
+        and line[:1].islower()
+        and _BULLET.match(line) is None
+    )
+
+
+def _fold(sentence: str) -> str:
+    return _SPACE.sub(" ", _BULLET.sub("", sentence)).strip().casefold()
+
+
+def word_diff(previous: str, current: str) -> tuple[list[WordOp], float]:
+    """Word runs kept, inserted and deleted from ``previous`` to ``current``, and their
+    word-level similarity (difflib's ratio over case-folded words)."""
+    a, b = previous.split(), current.split()
+    matcher = difflib.SequenceMatcher(
+        None, [w.casefold() for w in a], [w.casefold() for w in b], autojunk=False
+    )
+    ops: list[WordOp] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            ops.append(WordOp(op="equal", text=" ".join(b[j1:j2])))
+            continue
+        if i2 > i1:
+            ops.append(WordOp(op="delete", text=" ".join(a[i1:i2])))
+        if j2 > j1:
+            ops.append(WordOp(op="insert", text=" ".join(b[j1:j2])))
+    return ops, round(matcher.ratio(), 4)
+
+
+class SentenceAligner:
+    """Aligns sentences of paired risks, with IDF weights from the whole comparison."""
+
+    def __init__(self, corpus: Iterable[str]) -> None:
+        """``corpus``: every risk body of both filings (each split into sentences here)."""
+        frequency: Counter[str] = Counter()
+        n = 0
+        for body in corpus:
+            for sentence in split_sentences(body):
+                n += 1
+                frequency.update(set(self._content(sentence)))
+        self._n = max(n, 1)
+        self._idf = {w: math.log((1 + self._n) / (1 + df)) + 1.0 for w, df in frequency.items()}
+        self._unseen = math.log(1 + self._n) + 1.0
+
+    @staticmethod
+    def _content(sentence: str) -> list[str]:
+        return [w for w in words(sentence) if w not in STOPWORDS and len(w) > 1]
+
+    def _weights(self, sentence: str) -> dict[str, float]:
+        return {
+            w: self._idf.get(w, self._unseen) * (GENERIC_WEIGHT if w in GENERIC_WORDS else 1.0)
+            for w in set(self._content(sentence))
+        }
+
+    def similarity(self, a: str, b: str) -> float:
+        """IDF-weighted Dice overlap of two sentences' content words, 0..1."""
+        return self._dice(self._weights(a), self._weights(b))
+
+    @staticmethod
+    def _dice(wa: dict[str, float], wb: dict[str, float]) -> float:
+        total = sum(wa.values()) + sum(wb.values())
+        if not total:
+            return 0.0
+        shared = sum(w for k, w in wa.items() if k in wb)
+        return 2 * shared / total
+
+    def align(self, previous: str | None, current: str | None) -> SentenceChanges:
+        """The sentence-level changes from ``previous`` to ``current`` (either may be None)."""
+        prev = split_sentences(previous or "")
+        cur = split_sentences(current or "")
+        unchanged = 0
+        by_text: dict[str, list[int]] = {}
+        for j, sentence in enumerate(prev):
+            by_text.setdefault(_fold(sentence), []).append(j)
+        left_cur: list[int] = []
+        for i, sentence in enumerate(cur):
+            same = by_text.get(_fold(sentence))
+            if same:
+                same.pop(0)
+                unchanged += 1
+            else:
+                left_cur.append(i)
+        left_prev = sorted(j for js in by_text.values() for j in js)
+
+        edits: list[SentenceEdit] = []
+        paired_cur: set[int] = set()
+        paired_prev: set[int] = set()
+        if left_cur and left_prev:
+            wc = [self._weights(cur[i]) for i in left_cur]
+            wp = [self._weights(prev[j]) for j in left_prev]
+            score = np.array([[self._dice(a, b) for b in wp] for a in wc])
+            rows, cols = linear_sum_assignment(score, maximize=True)
+            for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+                if score[r, c] < EDIT_THRESHOLD:
+                    continue
+                i, j = left_cur[r], left_prev[c]
+                diff, ratio = word_diff(prev[j], cur[i])
+                edits.append(
+                    SentenceEdit(
+                        previous=prev[j],
+                        current=cur[i],
+                        position_previous=j,
+                        position_current=i,
+                        similarity=ratio,
+                        diff=diff,
+                    )
+                )
+                paired_cur.add(i)
+                paired_prev.add(j)
+        edits.sort(key=lambda e: e.position_current)
+        return SentenceChanges(
+            added=[
+                PositionedSentence(text=cur[i], position=i) for i in left_cur if i not in paired_cur
+            ],
+            removed=[
+                PositionedSentence(text=prev[j], position=j)
+                for j in left_prev
+                if j not in paired_prev
+            ],
+            edited=edits,
+            unchanged=unchanged,
+        )
+
+
+def added_text(changes: SentenceChanges) -> list[str]:
+    """Every sentence and inserted word run the current year brought, in order."""
+    return [s.text for s in changes.added] + [
+        op.text for e in changes.edited for op in e.diff if op.op == "insert"
+    ]
+
+
+def removed_text(changes: SentenceChanges) -> list[str]:
+    """Every sentence and deleted word run the previous year had and the current lost."""
+    return [s.text for s in changes.removed] + [
+        op.text for e in changes.edited for op in e.diff if op.op == "delete"
+    ]

@@ -14,7 +14,7 @@ import pytest
 from riskdrift.analysis.document import html_blocks
 from riskdrift.analysis.pipeline import cross_check, parse_filing
 from riskdrift.analysis.risks import segment
-from riskdrift.errors import RisksNotFound
+from riskdrift.errors import FilingParseError, RisksNotFound
 from tests.analysis.corpus_cache import EXPECTED_RISKS, content, html_path
 from tests.corpus import LAYOUTS, needs_corpus
 
@@ -219,3 +219,10 @@ def test_segment_reports_the_style_it_used() -> None:
     split = segment(blocks)
     assert split.heading_style == "bold"
     assert len(split.risks) == 4
+
+
+@needs_layouts
+def test_incorporated_by_reference_from_a_local_file_fails_saying_where_the_risks_are() -> None:
+    path = LAYOUTS / "WFC" / "2024.html"
+    with pytest.raises(FilingParseError, match=r"(?i)annual report|another document|exhibit 13"):
+        parse_filing(path.read_bytes(), str(path))

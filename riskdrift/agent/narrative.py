@@ -1,15 +1,25 @@
-"""Optional LLM narrative of a finished analysis (off unless ``llm_url`` is set)."""
+"""Optional LLM narrative of a finished analysis (off unless ``llm_url`` is set).
+
+The model gets the result's facts (counts, similarities, the most drifted risks
+with the sentence that shows what changed, emerging and fading themes, new and
+removed risks). Its narrative is kept only if every figure and quotation in it
+is in those facts (:func:`ungrounded`); otherwise the result carries no
+narrative and the computed summary stands alone.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 import httpx
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from riskdrift.analysis.summary import quote_for
 from riskdrift.config import Settings
 from riskdrift.errors import ConfigurationError
 from riskdrift.models import AnalysisResult
@@ -39,7 +49,8 @@ SYSTEM_PROMPT = (
     "You are a financial analyst. Given facts about how a company's 10-K Item 1A "
     "(Risk Factors) changed between two fiscal years, write a concise narrative of "
     "3 to 6 sentences for an investor. Use only the facts given; every sentence must "
-    "cite at least one number from them. Similarities are 0..1 (1 = identical text). "
+    "cite at least one number from them or quote a sentence or title from them verbatim "
+    "in “curly quotes”. Similarities are 0..1 (1 = identical text). "
     "Do not speculate beyond the facts and do not give investment advice. "
     "Answer with JSON matching the given schema."
 )
@@ -109,12 +120,88 @@ def narrative_facts(result: AnalysisResult) -> dict[str, Any]:
                 "sentiment_delta": (
                     None if risk.sentiment_delta is None else round(risk.sentiment_delta, 3)
                 ),
+                "what_changed": _what_changed(risk, result),
             }
             for risk in top
         ],
+        "emerging_themes": _themes(result, "emerging"),
+        "fading_themes": _themes(result, "fading"),
+        "new_risks": [r.title_current for r in result.risks if r.status == "new"],
+        "removed_risks": [r.title_previous for r in result.risks if r.status == "removed"],
         "summary": result.summary,
         "recommendations": result.recommendations,
     }
+
+
+def _what_changed(risk: Any, result: AnalysisResult) -> dict[str, str] | None:
+    quote = quote_for(risk, result.themes)
+    return {"kind": quote[0], "sentence": quote[1]} if quote else None
+
+
+def _themes(result: AnalysisResult, which: str) -> list[dict[str, Any]]:
+    if result.themes is None:
+        return []
+    return [
+        {"term": t.term, "count_current": t.count_current, "count_previous": t.count_previous}
+        for t in getattr(result.themes, which)
+    ]
+
+
+# --- grounding: every figure and quotation of the narrative must be in the facts -------------
+
+_FIGURE = re.compile(r"(?<![\w.])[-+−]?\d[\d,]*(?:\.\d+)?%?")
+_QUOTED = re.compile(r"[“\"]([^”\"]{4,})[”\"]")
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.replace("’", "'").casefold().split())
+
+
+def _leaves(value: Any) -> Iterator[Any]:
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _leaves(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _leaves(v)
+    else:
+        yield value
+
+
+def ungrounded(narrative: str, facts: dict[str, Any]) -> list[str]:
+    """The figures and quotations of ``narrative`` that the facts do not hold.
+
+    A figure is grounded when a fact number, or that number as a percentage,
+    rounds to it at the figure's precision ("91%" for a similarity of 0.912);
+    numbers inside fact strings ("COVID-19", years in titles) count too. A
+    quotation is grounded when it is part of a fact string (case and white space
+    folded, "…" ends allowed).
+    """
+    numbers: list[float] = []
+    strings: list[str] = []
+    for leaf in _leaves(facts):
+        if isinstance(leaf, bool) or leaf is None:
+            continue
+        if isinstance(leaf, int | float):
+            numbers.append(float(leaf))
+        elif isinstance(leaf, str):
+            strings.append(_fold(leaf))
+            numbers += [float(n.replace(",", "")) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", leaf)]
+    corpus = "\n".join(strings)
+    problems = []
+    for quoted in _QUOTED.findall(narrative):
+        if _fold(quoted).strip(" .…") not in corpus:
+            problems.append(f"“{quoted}”")
+    bare = _QUOTED.sub(" ", narrative)
+    for figure in _FIGURE.findall(bare):
+        text = figure.replace("−", "-").replace(",", "").rstrip("%")
+        value = abs(float(text))
+        decimals = len(text.split(".")[1]) if "." in text else 0
+        tolerance = 0.5 * 10**-decimals + 1e-9
+        if not any(abs(abs(n) - value) <= tolerance or abs(abs(n) * 100 - value) <= tolerance
+                   for n in numbers):  # fmt: skip
+            problems.append(figure)
+    return problems
 
 
 def build_request(result: AnalysisResult, model: str) -> dict[str, Any]:
@@ -193,6 +280,11 @@ class OpenAINarrator:
         except Exception as err:  # the narrative is optional: nothing here may fail the job
             log.warning("narrative_failed", reason="unexpected", error=type(err).__name__, **fields)
         else:
+            problems = ungrounded(narrative, narrative_facts(result))
+            if problems:
+                # An invented figure or quotation: the computed summary stands alone.
+                log.warning("narrative_failed", reason="ungrounded", claims=problems[:5], **fields)
+                return None
             log.info("narrative_written", chars=len(narrative), **fields)
             return narrative
         return None

@@ -129,6 +129,7 @@ class ResearchAgent:
             report.similarity,
             report.changes,
             heatmap,
+            report.themes,
         )
         result = build_result(
             current_doc,

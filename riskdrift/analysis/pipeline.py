@@ -288,7 +288,7 @@ def summarise(
     """Build the heatmap, then the summary and recommendations, of a drift report."""
     heatmap = build_heatmap(report.changes)
     summary, recommendations = write_summary(
-        company, filings, report.similarity, report.changes, heatmap
+        company, filings, report.similarity, report.changes, heatmap, report.themes
     )
     return heatmap, summary, recommendations
 

@@ -16,7 +16,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from structlog.testing import capture_logs
 
-from riskdrift.agent.narrative import NARRATIVE_SCHEMA, OpenAINarrator, create_narrator
+from riskdrift.agent.narrative import (
+    NARRATIVE_SCHEMA,
+    OpenAINarrator,
+    create_narrator,
+    narrative_facts,
+    ungrounded,
+)
 from riskdrift.config import Settings
 from riskdrift.models import (
     AnalysisResult,
@@ -242,3 +248,34 @@ async def test_create_narrator_is_off_without_llm_url() -> None:
     assert isinstance(narrator, OpenAINarrator)
     assert narrator.url == "http://127.0.0.1:9/v1/chat/completions"
     await narrator.aclose()
+
+
+@pytest.mark.parametrize(
+    ("narrative", "claim"),
+    [
+        ("Item 1A stayed 47% similar to fiscal 2024 while 2 new risks appeared.", "47%"),
+        ("Cosine similarity fell to 0.512 as 2 new risks appeared.", "0.512"),
+        ("NVIDIA added “We expect tariffs to double our costs” to 1 modified risk.", "“We expect"),
+    ],
+)
+async def test_an_invented_figure_or_quotation_falls_back_to_the_computed_summary(
+    llm: tuple[FakeLLM, str], narrative: str, claim: str
+) -> None:
+    fake, url = llm
+    fake.reply = JSONResponse(completion(json.dumps({"narrative": narrative})))
+    text, logs = await narrate(url)
+    assert text is None
+    (entry,) = logs
+    assert (entry["event"], entry["reason"]) == ("narrative_failed", "ungrounded")
+    assert any(c.startswith(claim) for c in entry["claims"])
+
+
+def test_grounded_figures_and_quotations_pass() -> None:
+    facts = narrative_facts(result())
+    text = (
+        "Item 1A is 91% similar (cosine 0.912) to fiscal 2024; 2 risks are new, including "
+        "“Export controls on AI chips”, and “COVID-19” was removed."
+    )
+    assert ungrounded(text, facts) == []
+    assert ungrounded("Drift reached 0.35 for “Dependence on TSMC”.", facts) == []
+    assert ungrounded("Drift reached 0.36.", facts) == ["0.36"]

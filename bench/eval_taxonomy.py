@@ -75,18 +75,17 @@ def report(risks: list[LabelledRisk], split: str, show_errors: bool) -> None:
     companies = ", ".join(sorted({r.ticker for r in chosen}))
     print(f"\n{split} ({companies}): {right}/{len(chosen)} = {right / len(chosen):.1%}")
     totals = collections.Counter(r.label for r in chosen)
-    hits = collections.Counter(r.label for p, r in zip(predicted, chosen, strict=True) if p == r.label)
+    pairs = list(zip(predicted, chosen, strict=True))
+    hits = collections.Counter(r.label for p, r in pairs if p == r.label)
     print("  recall by label:")
     for label, total in totals.most_common():
         print(f"    {label:28} {hits[label]:3}/{total:<3}")
-    confusion = collections.Counter(
-        (r.label, p) for p, r in zip(predicted, chosen, strict=True) if p != r.label
-    )
+    confusion = collections.Counter((r.label, p) for p, r in pairs if p != r.label)
     print("  confusion (label -> predicted: count):")
     for (label, guess), count in confusion.most_common():
         print(f"    {label:28} -> {guess:28} {count}")
     if show_errors:
-        for p, r in zip(predicted, chosen, strict=True):
+        for p, r in pairs:
             if p != r.label:
                 print(f"    ! {r.ticker} {r.year} #{r.position} [{r.label} -> {p}] {r.title[:90]}")
 

@@ -128,6 +128,10 @@ _LOOKUP: dict[str, tuple[str, float]] = {
     for category, keywords in _KEYWORDS.items()
     for keyword, weight in keywords.items()
 }
+#: Character → subtrie; key "$" ends a keyword, "" ends a whole-word keyword.
+_Trie = dict[str, "_Trie"]
+
+
 def _trie_pattern(keywords: list[str]) -> str:
     """One regex for all keywords, factored by shared prefixes.
 
@@ -136,14 +140,14 @@ def _trie_pattern(keywords: list[str]) -> str:
     come before the end of a keyword, so the longest keyword wins ("foreign
     exchange" over "foreign"); a keyword ending in ``=`` must end a word.
     """
-    trie: dict[str, dict] = {}  # type: ignore[type-arg]
+    trie: _Trie = {}
     for keyword in keywords:
         node = trie
         for char in keyword.rstrip("=").lower():
             node = node.setdefault(char, {})
         node["" if keyword.endswith("=") else "$"] = {}
 
-    def pattern(node: dict[str, dict]) -> str:  # type: ignore[type-arg]
+    def pattern(node: _Trie) -> str:
         branches = [re.escape(c) + pattern(child) for c, child in node.items() if len(c) == 1]
         branches += [r"\b" for c in node if c == ""] + ["" for c in node if c == "$"]
         return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"

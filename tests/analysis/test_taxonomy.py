@@ -138,3 +138,14 @@ def test_keywords_match_longest_first_and_whole_words() -> None:
 def test_categorise_is_pure() -> None:
     args = ("A breach of our systems could harm us.", "Hackers attack.", "Operational Risks")
     assert categorise(*args) == categorise(*args) == "cybersecurity/privacy"
+
+
+def test_no_keyword_belongs_to_two_categories() -> None:
+    from riskdrift.analysis.taxonomy import _KEYWORDS
+
+    seen: dict[str, str] = {}
+    for category, keywords in _KEYWORDS.items():
+        for keyword in keywords:
+            word = keyword.rstrip("=").lower()
+            assert word not in seen, f"{keyword!r} in {seen.get(word)} and {category}"
+            seen[word] = category

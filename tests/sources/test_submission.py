@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from riskdrift.agent.research import ResearchAgent
 from riskdrift.analysis.sections import extract_item1a
 from riskdrift.errors import FilingParseError, Item1AIncorporatedByReference, Item1ANotFound
+from riskdrift.models import AnalyzeRequest
 from riskdrift.sources.local import LocalFilingSource
 from riskdrift.sources.submission import annual_report, is_submission, submission_documents
+from tests.corpus import CORPUS
 
 SUBMISSIONS = Path(__file__).parent / "fixtures" / "submissions"
 
@@ -94,3 +97,31 @@ async def test_a_lone_local_document_has_no_exhibits(tmp_path: Path) -> None:
     doc = await source.fetch("WFC", 2024)
     assert doc.document == "2024.html"
     assert await source.exhibit(doc, "EX-13") is None
+
+
+LAYOUTS = CORPUS / "layouts"
+
+
+@pytest.mark.skipif(not LAYOUTS.is_dir(), reason=f"layouts corpus not found at {LAYOUTS}")
+async def test_agent_on_a_local_incorporated_10k_says_where_the_risks_are(tmp_path: Path) -> None:
+    folder = tmp_path / "WFC"
+    folder.mkdir()
+    for year in (2024, 2023):  # the same document twice: only the error matters here
+        (folder / f"{year}.html").symlink_to(LAYOUTS / "WFC" / "2024.html")
+    agent = ResearchAgent(LocalFilingSource(tmp_path))
+    with pytest.raises(Item1AIncorporatedByReference, match="analyse the EX-13") as info:
+        await agent.arun(AnalyzeRequest(ticker="WFC", years=[2024, 2023]))
+    assert "Annual Report to Shareholders" in str(info.value)
+    assert "2024.html" in str(info.value)
+
+
+async def test_agent_reads_the_ex13_of_a_local_full_submission(tmp_path: Path) -> None:
+    folder = tmp_path / "BNK"
+    folder.mkdir()
+    for year in (2008, 2007):
+        shutil.copyfile(SUBMISSIONS / "incorporated-2007.txt", folder / f"{year}.txt")
+    result = await ResearchAgent(LocalFilingSource(tmp_path)).arun(
+        AnalyzeRequest(ticker="BNK", years=[2008, 2007])
+    )
+    assert [f.risk_count for f in result.filings] == [6, 6]
+    assert all(r.status == "unchanged" for r in result.risks)

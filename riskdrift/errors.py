@@ -60,6 +60,18 @@ class Item1AIncorporatedByReference(Item1ANotFound):
     file cannot, and the message says where the risks are.
     """
 
+    def __init__(
+        self,
+        message: str,
+        *,
+        filing: str | None = None,
+        exhibit: str = "EX-13",
+        section: str = "Risk Factors",
+    ) -> None:
+        super().__init__(message, filing=filing)
+        self.exhibit = exhibit  # the exhibit type that holds the risks, as EDGAR's index names it
+        self.section = section  # the section title the 10-K points to
+
 
 class Item1AOmitted(Item1ANotFound):
     """The filer omitted risk factors (a smaller reporting company may)."""

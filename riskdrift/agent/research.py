@@ -26,6 +26,7 @@ from riskdrift.agent.narrative import Narrator
 from riskdrift.agent.progress import ProgressReporter, no_progress
 from riskdrift.analysis.heatmap import build_heatmap
 from riskdrift.analysis.pipeline import (
+    ParsedFiling,
     build_result,
     compare_filings,
     identify,
@@ -34,8 +35,9 @@ from riskdrift.analysis.pipeline import (
 )
 from riskdrift.analysis.sentiment import Lexicon
 from riskdrift.analysis.summary import write_summary
+from riskdrift.errors import Item1AIncorporatedByReference
 from riskdrift.models import AnalysisResult, AnalyzeRequest
-from riskdrift.sources.base import FilingSource
+from riskdrift.sources.base import ExhibitSource, FilingDocument, FilingSource
 
 __all__ = ["STEPS", "ResearchAgent"]
 
@@ -87,6 +89,20 @@ class ResearchAgent:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, fn, *args)
 
+    async def _parse(self, document: FilingDocument) -> tuple[FilingDocument, ParsedFiling]:
+        """Parse a filing; when its Item 1A is incorporated by reference, parse the exhibit
+        that holds the risks (EX-13) instead, if the source can fetch it. Returns the
+        document that was analysed with its parse."""
+        try:
+            return document, await self._off_loop(parse_filing, document.content, document.name)
+        except Item1AIncorporatedByReference as err:
+            if not isinstance(self.source, ExhibitSource):
+                raise
+            exhibit = await self.source.exhibit(document, err.exhibit)
+            if exhibit is None:
+                raise
+        return exhibit, await self._off_loop(parse_filing, exhibit.content, exhibit.name)
+
     async def arun(
         self, request: AnalyzeRequest, progress: ProgressReporter = no_progress
     ) -> AnalysisResult:
@@ -101,9 +117,8 @@ class ResearchAgent:
         )
         await progress("fetching_filings", _PROGRESS["fetching_filings"])
 
-        current, previous = await _both(
-            self._off_loop(parse_filing, current_doc.content, current_doc.name),
-            self._off_loop(parse_filing, previous_doc.content, previous_doc.name),
+        (current_doc, current), (previous_doc, previous) = await _both(
+            self._parse(current_doc), self._parse(previous_doc)
         )
         await progress("extracting_risks", _PROGRESS["extracting_risks"])
 

@@ -1,11 +1,35 @@
-"""Finding Item 1A (Risk Factors) in a parsed filing.
+"""Finding Item 1A (Risk Factors) in a parsed filing, in whichever layout the filer chose.
 
 A 10-K names Item 1A three ways: in the table of contents, in cross-references
 ("see Item 1A. Risk Factors") and once as the heading of the section itself.
-Only a short block that *starts* with "Item 1A" counts as a heading; of those,
-the one whose section — up to the next item heading (1B, 1C, 2, ...) — is the
-longest is the body's heading: a table-of-contents row is followed within a
-line or two by the row of Item 1B.
+The strategies, tried in order (``Item1A.located_by`` records which one won):
+
+``item_heading`` / ``plain_text``
+    Only a short block that *starts* with "Item 1A" counts as a heading; of
+    those, the one whose section — up to the next item heading (1B, 1C, 2,
+    ...) — is the longest is the body's heading: a table-of-contents row is
+    followed within a line or two by the row of Item 1B. ``plain_text`` is the
+    same rule on a plain-text (pre-HTML) document.
+``item1a_extract``
+    A document that holds Item 1A alone and opens with "Risk Factors".
+``section_title`` / ``cross_reference_index``
+    "Annual report" 10-Ks title their sections without item numbers
+    ("RISK FACTORS." as a heading block or a bold lead-in) and map the items
+    to them in a Form 10-K cross-reference index at the back. When no
+    item-numbered body section exists, the titled section is found: a
+    heading-like "Risk Factors" block outside the table of contents, followed
+    by a long body, ending at the next heading of the same style whose title
+    is one of the document's own section titles (its table of contents) or a
+    standard 10-K item title. Its sub-headings ("STRATEGIC RISKS.") look the
+    same but are in neither list. ``cross_reference_index`` means the index
+    maps Item 1A to the title that was found.
+
+Before a short item-numbered section is given up as a table-of-contents entry,
+its words are read: "Not applicable" / "not required for smaller reporting
+companies" raises :class:`~riskdrift.errors.Item1AOmitted`; a pointer to the
+Annual Report to Shareholders raises
+:class:`~riskdrift.errors.Item1AIncorporatedByReference`, naming the section
+and the exhibit (EX-13) that hold the risks (:func:`incorporation_target`).
 
 Pure: blocks in, :class:`Item1A` out.
 """
@@ -13,12 +37,30 @@ Pure: blocks in, :class:`Item1A` out.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from riskdrift.analysis.document import DocumentMetadata, FilingText, TextBlock, parse_document
-from riskdrift.errors import Item1ANotFound
+from riskdrift.errors import Item1AIncorporatedByReference, Item1ANotFound, Item1AOmitted
 
-__all__ = ["ITEM_HEADING", "Item1A", "extract_item1a", "find_item1a", "item_label"]
+__all__ = [
+    "ITEM_HEADING",
+    "LOCATED_BY",
+    "Item1A",
+    "extract_item1a",
+    "find_item1a",
+    "incorporation_target",
+    "item_label",
+]
+
+#: The values of :attr:`Item1A.located_by` (module docstring).
+LOCATED_BY = (
+    "item_heading",
+    "section_title",
+    "cross_reference_index",
+    "plain_text",
+    "item1a_extract",
+)
 
 #: A block that starts with an item heading: "Item 1A.", "PART I, ITEM 2 —", "Item 1A Risk Factors".
 ITEM_HEADING = re.compile(
@@ -28,6 +70,59 @@ ITEM_HEADING = re.compile(
 RISK_FACTORS = re.compile(r"^[\"“”']?\s*risk\s+factors\b", re.IGNORECASE)
 #: Longer blocks are prose that happens to start with "Item ...", not a heading.
 MAX_HEADING_CHARS = 160
+
+#: A titled section's heading: "Risk Factors", "RISK FACTORS.", "Risk Factors:" and nothing else.
+_TITLE_ONLY = re.compile(r"^risk\s+factors\s*[.:\-–—]?$", re.IGNORECASE)
+#: A titled section shorter than this is a stub or a cross-reference, not the risk factors.
+MIN_TITLED_CHARS = 2_000
+#: An item-numbered section this short is read for "not applicable" or a pointer elsewhere.
+MAX_POINTER_CHARS = 1_500
+#: Words that risk factor prose cannot do without; a titled section must use them.
+_RISK_WORDS = re.compile(r"\b(?:risks?|adversely|could|may)\b", re.IGNORECASE)
+MIN_RISK_WORDS = 20
+
+_OMITTED = re.compile(
+    r"\bnot\s+applicable\b|\bnot\s+required\b|\bomitted\b|\bsmaller\s+reporting\s+compan",
+    re.IGNORECASE,
+)
+_INCORPORATED = re.compile(r"\bincorporated\b[^.]{0,80}\bby\s+reference\b", re.IGNORECASE)
+_ANNUAL_REPORT = re.compile(
+    r"\bannual\s+report\s+to\s+(?:share|stock)holders\b|\bexhibit\s+13\b|\bex-13\b", re.IGNORECASE
+)
+_EXHIBIT = re.compile(r"\b(?:exhibit|ex-)\s*(13(?:\.\d+)?)\b", re.IGNORECASE)
+_QUOTED = re.compile(r"[\"“]([^\"“”]{3,120}?)[.,]?[\"”]")
+
+#: The titles Form 10-K gives its items: an annual-report layout ends its Risk Factors at
+#: whichever of these (or of its own table-of-contents titles) comes next.
+ITEM_TITLES = (
+    "business",
+    "unresolved staff comments",
+    "cybersecurity",
+    "properties",
+    "legal proceedings",
+    "mine safety disclosures",
+    "market for registrant's common equity",
+    "market for the registrant's common equity",
+    "selected financial data",
+    "management's discussion and analysis",
+    "quantitative and qualitative disclosures about market risk",
+    "financial statements and supplementary data",
+    "changes in and disagreements with accountants",
+    "controls and procedures",
+    "other information",
+    "directors, executive officers and corporate governance",
+    "executive compensation",
+    "exhibits and financial statement schedules",
+    "forward-looking statements",
+    "signatures",
+)
+#: A table-of-contents row: a title followed by a page number (or a page range).
+_TOC_ROW = re.compile(r"^(.{3,120}?)\s+(\d{1,3}(?:\s*[-–]\s*\d{1,3})?(?:\s*,\s*\d{1,3})*)$")
+_PAGE_RANGE = r"\d{1,3}(?:\s*[-–]\s*\d{1,3})?"
+_PAGES = re.compile(rf"[\s,]*{_PAGE_RANGE}(?:\s*,\s*{_PAGE_RANGE})*$")
+_TITLE_END = re.compile(r"[\s.:\-–—]+$")
+MAX_TITLE_CHARS = 100
+_DASHED = re.compile(r"\s[-–—]\s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +135,7 @@ class Item1A:
     start: int  # index of the heading block in the document
     end: int  # index of the closing heading block (or the number of blocks)
     metadata: DocumentMetadata
-    located_by: str = "item_heading"  # how the section was found (ExtractionRecord.strategy)
+    located_by: str = "item_heading"  # one of LOCATED_BY (ExtractionRecord.strategy)
     is_html: bool = True
 
     @property
@@ -63,11 +158,186 @@ def item_label(block: TextBlock) -> str | None:
     return match.group(1).replace(" ", "").lower()
 
 
+# --- pointers: omitted or incorporated by reference ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IncorporationTarget:
+    """Where an incorporated Item 1A says its risks are."""
+
+    exhibit: str  # "EX-13"
+    section: str  # "Financial Review – Risk Factors"
+
+
+def incorporation_target(text: str) -> IncorporationTarget | None:
+    """Where a short Item 1A text points, if it incorporates the risks by reference from the
+    Annual Report to Shareholders (Exhibit 13); ``None`` if it does not."""
+    if not (_INCORPORATED.search(text) and _ANNUAL_REPORT.search(text)):
+        return None
+    exhibit = _EXHIBIT.search(text)
+    quoted = [q.strip() for q in _QUOTED.findall(text) if "risk" in q.lower()]
+    return IncorporationTarget(
+        exhibit=f"EX-{exhibit.group(1)}" if exhibit else "EX-13",
+        section=quoted[0] if quoted else "Risk Factors",
+    )
+
+
+def _check_pointer(heading: str, body: str, name: str) -> None:
+    """Raise when a short Item 1A omits the risks or points to another document."""
+    after_title = RISK_FACTORS.sub("", ITEM_HEADING.sub(r"\2", heading)).strip(" .:-–—")
+    words = f"{after_title} {body}"
+    target = incorporation_target(words)
+    if target is not None:
+        raise Item1AIncorporatedByReference(
+            f"Item 1A is incorporated by reference from the '{target.section}' section of the "
+            f"Annual Report to Shareholders (Exhibit 13, {target.exhibit}); the risks are not in "
+            f"this document: analyse the {target.exhibit} document of the same filing",
+            filing=name,
+            exhibit=target.exhibit,
+            section=target.section,
+        )
+    if _OMITTED.search(words):
+        raise Item1AOmitted(
+            "the filer omitted Item 1A risk factors (it says "
+            f"{_excerpt(words)!r}), as a smaller reporting company may",
+            filing=name,
+        )
+
+
+def _excerpt(text: str, limit: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
+# --- titled sections ("annual report" layout) ------------------------------------------------
+
+
+def _normalise_title(text: str) -> str:
+    text = text.lower().replace("’", "'").replace("‘", "'")
+    text = re.sub(r"\s+", " ", text)
+    return _TITLE_END.sub("", text).strip()
+
+
+def _heading_title(block: TextBlock) -> str | None:
+    """The title a block opens with if it reads as a heading: a short emphasised or
+    upper-case block of its own, or an emphasised lead-in (``<b>RISK FACTORS.</b> The ...``)."""
+    text = block.text
+    if len(text) <= MAX_TITLE_CHARS and (
+        block.emphasised > 0.5 or block.underline > 0.5 or text.isupper()
+    ):
+        return text
+    lead = block.lead
+    if lead and len(lead) <= MAX_TITLE_CHARS and lead != text:
+        return lead
+    return None
+
+
+def _toc_titles(blocks: Sequence[TextBlock], before: int) -> set[str]:
+    """Section titles named by table-of-contents rows ("Legal Proceedings 36") before ``before``."""
+    titles: set[str] = set()
+    for block in blocks[:before]:
+        if len(block.text) > MAX_HEADING_CHARS:
+            continue
+        match = _TOC_ROW.match(block.text)
+        if match is not None:
+            title = _normalise_title(ITEM_HEADING.sub(r"\2", match.group(1)))
+            if title and not _TITLE_ONLY.match(title):
+                titles.add(title)
+    return titles
+
+
+def _is_section_title(title: str, known: set[str]) -> bool:
+    """Whether a heading names a section: one of the document's own titles, or a Form 10-K
+    item title. Short item titles must match whole ("Business", not "Business portfolio -
+    Our success depends ..."); long ones may run on ("Management's discussion and analysis
+    of financial condition ..."), unless a dash turns the rest into a risk's sentence."""
+    norm = _normalise_title(title)
+    if norm in known or norm in ITEM_TITLES:
+        return True
+    if _DASHED.search(norm):
+        return False
+    return any(norm.startswith(t) and len(t.split()) >= 3 for t in ITEM_TITLES)
+
+
+def _index_title(blocks: Sequence[TextBlock], labels: Sequence[str | None]) -> str | None:
+    """The section title a Form 10-K cross-reference index row maps Item 1A to, if there is
+    such a row ("Item 1A. Risk Factors 27-36"); the quoted name when the row gives one."""
+    for block, label in zip(blocks, labels, strict=True):
+        if label != "1a":
+            continue
+        rest = ITEM_HEADING.sub(r"\2", block.text)
+        if not _PAGES.search(rest):
+            continue
+        quoted = _QUOTED.findall(rest)
+        if quoted:
+            return str(quoted[0]).strip()
+        return _PAGES.sub("", rest).strip() or None
+    return None
+
+
+def _titled_section(parsed: FilingText, labels: Sequence[str | None], name: str) -> Item1A | None:
+    """The "Risk Factors" section of a layout without item numbers, or ``None``."""
+    blocks = parsed.blocks
+    index_title = _index_title(blocks, labels)
+    wanted = {"risk factors"}
+    if index_title:
+        wanted.add(_normalise_title(index_title))
+    starts = [
+        i
+        for i, block in enumerate(blocks)
+        if (title := _heading_title(block)) is not None
+        and labels[i] is None
+        and (_TITLE_ONLY.match(title) or _normalise_title(title) in wanted)
+    ]
+    best: Item1A | None = None
+    best_chars = 0
+    for start in starts:
+        known = _toc_titles(blocks, start)
+        first = blocks[start]
+        lead_only = _heading_title(first) != first.text  # "RISK FACTORS. The following ..."
+        end = len(blocks)
+        for j in range(start + 1, len(blocks)):
+            if labels[j] is not None:
+                end = j
+                break
+            title = _heading_title(blocks[j])
+            if title is not None and _is_section_title(title, known):
+                end = j
+                break
+        body = list(blocks[start + 1 : end])
+        heading = first.text
+        if lead_only:
+            heading = first.lead
+            rest = first.text[len(first.lead) :].strip()
+            body.insert(0, TextBlock(rest, 0.0, 0.0, 0.0, ""))
+        text = "\n".join(b.text for b in body)
+        if len(text) < MIN_TITLED_CHARS or len(_RISK_WORDS.findall(text)) < MIN_RISK_WORDS:
+            continue
+        if len(text) > best_chars:
+            best_chars = len(text)
+            confirmed = index_title is not None and _normalise_title(heading) in wanted
+            best = Item1A(
+                blocks=body,
+                heading=heading,
+                ended_by=blocks[end].text if end < len(blocks) else None,
+                start=start,
+                end=end,
+                metadata=parsed.metadata,
+                located_by="cross_reference_index" if confirmed else "section_title",
+            )
+    return best
+
+
+# --- the entry points ----------------------------------------------------------------------
+
+
 def find_item1a(parsed: FilingText, name: str) -> Item1A:
-    """Locate Item 1A among a document's blocks.
+    """Locate Item 1A among a document's blocks (strategies in the module docstring).
 
     Raises :class:`Item1ANotFound` when the document has no Item 1A heading, or
-    only table-of-contents entries of it.
+    only table-of-contents entries of it; :class:`Item1AOmitted` and
+    :class:`Item1AIncorporatedByReference` (both ``Item1ANotFound``) when the
+    section says the risks are omitted or elsewhere.
     """
     blocks = parsed.blocks
     labels = [item_label(b) for b in blocks]
@@ -75,9 +345,26 @@ def find_item1a(parsed: FilingText, name: str) -> Item1A:
     if not starts:
         # Item 1A-only extracts and some old filings open with "Risk Factors" alone.
         starts = [i for i, b in enumerate(blocks[:3]) if RISK_FACTORS.match(b.text)]
-        if not starts:
-            raise Item1ANotFound("the filing has no Item 1A (Risk Factors) section", filing=name)
+        if starts:
+            return _item_section(parsed, labels, starts, name, extract=True)
+        titled = _titled_section(parsed, labels, name) if parsed.is_html else None
+        if titled is not None:
+            return titled
+        raise Item1ANotFound("the filing has no Item 1A (Risk Factors) section", filing=name)
+    return _item_section(parsed, labels, starts, name, extract=False)
+
+
+def _item_section(
+    parsed: FilingText,
+    labels: Sequence[str | None],
+    starts: Sequence[int],
+    name: str,
+    *,
+    extract: bool,
+) -> Item1A:
+    blocks = parsed.blocks
     best: tuple[int, int, int, bool] | None = None  # (chars, start, end, closed)
+    short: list[tuple[str, str]] = []  # (heading, body) of every short candidate
     for start in starts:
         end = next(
             (j for j in range(start + 1, len(blocks)) if labels[j] not in (None, "1a")),
@@ -85,11 +372,21 @@ def find_item1a(parsed: FilingText, name: str) -> Item1A:
         )
         closed = end < len(blocks)
         chars = sum(len(b.text) for b in blocks[start + 1 : end])
+        if chars <= MAX_POINTER_CHARS:
+            short.append((blocks[start].text, " ".join(b.text for b in blocks[start + 1 : end])))
         key = (closed or not parsed.is_html, chars)
         if best is None or key > (best[3] or not parsed.is_html, best[0]):
             best = (chars, start, end, closed)
     assert best is not None
     chars, start, end, closed = best
+    if chars <= MAX_POINTER_CHARS and not extract:
+        # No long Item 1A: the section may say the risks are omitted or elsewhere, or the
+        # filing may title its sections without item numbers.
+        for heading_text, body_text in short:
+            _check_pointer(heading_text, body_text, name)
+        titled = _titled_section(parsed, labels, name) if parsed.is_html else None
+        if titled is not None:
+            return titled
     body_start = start + 1
     heading = blocks[start].text
     if (
@@ -105,6 +402,9 @@ def find_item1a(parsed: FilingText, name: str) -> Item1A:
             "Item 1A appears only in the table of contents; the section itself is missing",
             filing=name,
         )
+    located_by = "item_heading" if parsed.is_html else "plain_text"
+    if extract:
+        located_by = "item1a_extract"
     return Item1A(
         blocks=body,
         heading=heading,
@@ -112,6 +412,7 @@ def find_item1a(parsed: FilingText, name: str) -> Item1A:
         start=start,
         end=end,
         metadata=parsed.metadata,
+        located_by=located_by,
         is_html=parsed.is_html,
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +27,9 @@ class FilingDocument:
     period_end: dt.date | None = None
     company: str | None = None
     cik: str | None = None
+    # Which document of the filing ``content`` is: the primary 10-K document's file name,
+    # or its EX-13 annual report when Item 1A is incorporated from there.
+    document: str | None = None
 
 
 class FilingSource(Protocol):
@@ -41,3 +44,17 @@ class FilingSource(Protocol):
     async def fetch(self, ticker: str, year: int) -> FilingDocument: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class ExhibitSource(Protocol):
+    """A source that can fetch another document of the same filing.
+
+    The research agent asks for the exhibit when a 10-K's Item 1A is
+    incorporated by reference (``Item1AIncorporatedByReference.exhibit``,
+    usually ``EX-13``, the Annual Report to Shareholders). ``None`` means the
+    source has no such document for that filing; the agent then reports the
+    original error, which says where the risks are.
+    """
+
+    async def exhibit(self, document: FilingDocument, exhibit: str) -> FilingDocument | None: ...

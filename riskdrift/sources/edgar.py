@@ -9,6 +9,12 @@ Three EDGAR resources lead to one 10-K document:
 3. ``{edgar_base_url}/Archives/edgar/data/<cik>/<accession>/<primaryDocument>``
    is the document itself.
 
+When a 10-K's Item 1A is incorporated by reference from the Annual Report to
+Shareholders, the research agent asks :meth:`EdgarFilingSource.exhibit` for the
+filing's EX-13: the filing's index page
+(``.../<accession>/<accession>-index.htm``) names its documents and their
+types, and the EX-13 is downloaded (and cached) like the primary document.
+
 Which filing is fiscal year Y's 10-K is decided by the filer's own label,
 never by the filing date; :mod:`riskdrift.sources.filing_index` states the
 rule and implements it.
@@ -30,6 +36,7 @@ the tickers map and submissions JSON in memory for ``metadata_ttl`` seconds.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import os
 import tempfile
@@ -66,8 +73,11 @@ from riskdrift.sources.filing_index import (
     CompanyTicker,
     FilingColumns,
     FilingEntry,
+    IndexDocument,
     Submissions,
+    filing_documents,
     filing_entries,
+    find_exhibit,
     rank_candidates,
 )
 
@@ -345,8 +355,7 @@ class EdgarFilingSource:
 
     def document_url(self, cik: int, entry: FilingEntry) -> str:
         """Where EDGAR keeps the primary document of a filing."""
-        folder = entry.accession.replace("-", "")
-        return f"{self.base_url}/Archives/edgar/data/{cik}/{folder}/{quote(entry.primary_document)}"
+        return self.archive_url(cik, entry.accession, entry.primary_document)
 
     def cache_path(self, cik: int, entry: FilingEntry) -> Path:
         """Where the disk cache keeps a filing's primary document (by CIK and accession)."""
@@ -355,18 +364,30 @@ class EdgarFilingSource:
             name = "primary-document"
         return self.cache_dir / f"{cik:010d}" / entry.accession.replace("-", "") / name
 
+    def archive_url(self, cik: int, accession: str, name: str) -> str:
+        """Where EDGAR keeps one file of a filing."""
+        folder = accession.replace("-", "")
+        return f"{self.base_url}/Archives/edgar/data/{cik}/{folder}/{quote(name)}"
+
     async def document(self, cik: int, entry: FilingEntry) -> bytes:
         """A filing's primary document, from the disk cache or downloaded into it."""
+        return await self._archive_file(cik, entry.accession, entry.primary_document, entry.form)
+
+    async def _archive_file(self, cik: int, accession: str, name: str, what: str) -> bytes:
+        """One file of a filing, from the disk cache or downloaded into it."""
+        entry = FilingEntry(
+            accession=accession, form=what, filed=None, period_end=None, primary_document=name
+        )
         path = self.cache_path(cik, entry)
         async with self._lock(str(path)):
             cached = await asyncio.to_thread(_read_if_exists, path)
             if cached is not None:
                 self.stats.document_cache_hits += 1
                 return cached
-            url = self.document_url(cik, entry)
+            url = self.archive_url(cik, accession, name)
             response = await self.get(url)
             if response.status_code == 404:
-                raise FilingNotFound(f"EDGAR lists {entry.form} {entry.accession} but has no {url}")
+                raise FilingNotFound(f"EDGAR lists {what} {accession} but has no {url}")
             if response.status_code != 200:
                 raise UpstreamUnavailable(f"EDGAR answered {response.status_code} for {url}")
             if not response.content:
@@ -377,10 +398,53 @@ class EdgarFilingSource:
             log.info(
                 "edgar_document_downloaded",
                 cik=cik,
-                accession=entry.accession,
+                accession=accession,
+                document=name,
                 size=len(response.content),
             )
             return response.content
+
+    async def filing_index(self, cik: int, accession: str) -> list[IndexDocument]:
+        """The documents of one filing, from its ``<accession>-index.htm`` page."""
+        url = self.archive_url(cik, accession, f"{accession}-index.htm")
+
+        async def load() -> list[IndexDocument]:
+            response = await self.get(url)
+            if response.status_code == 404:
+                raise FilingNotFound(f"EDGAR has no filing index for {accession} ({url})")
+            if response.status_code != 200:
+                raise UpstreamUnavailable(f"EDGAR answered {response.status_code} for {url}")
+            return filing_documents(response.content.decode("utf-8", errors="replace"))
+
+        return await self._cached(url, load)
+
+    async def exhibit(self, document: FilingDocument, exhibit: str) -> FilingDocument | None:
+        """The ``exhibit`` (e.g. ``EX-13``) of the filing ``document`` came from, as the
+        document to analyse; ``None`` when the filing index lists no such exhibit.
+
+        ``FilingDocument.document`` names the exhibit's file and ``name`` its URL, so
+        the result records which document the risks came from.
+        """
+        if document.cik is None or document.accession is None:
+            return None
+        cik = int(document.cik)
+        found = find_exhibit(await self.filing_index(cik, document.accession), exhibit)
+        if found is None:
+            log.info("edgar_exhibit_missing", accession=document.accession, exhibit=exhibit)
+            return None
+        content = await self._archive_file(cik, document.accession, found.document, found.type)
+        log.info(
+            "edgar_exhibit_chosen",
+            accession=document.accession,
+            exhibit=found.type,
+            document=found.document,
+        )
+        return dataclasses.replace(
+            document,
+            content=content,
+            name=self.archive_url(cik, document.accession, found.document),
+            document=found.document,
+        )
 
     # --- FilingSource ----------------------------------------------------------------------
 
@@ -461,6 +525,7 @@ class EdgarFilingSource:
             period_end=entry.period_end,
             company=submissions.name or company.title,
             cik=f"{company.cik:010d}",
+            document=entry.primary_document,
         )
 
 

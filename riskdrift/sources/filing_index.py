@@ -1,7 +1,10 @@
 """EDGAR's filing index, parsed, and the rule that picks a fiscal year's 10-K from it.
 
-Pure: EDGAR's JSON in, typed rows and ranked candidates out. The EDGAR source
-(:mod:`riskdrift.sources.edgar`) does the I/O.
+Pure: EDGAR's JSON in, typed rows and ranked candidates out; a filing's own
+index page (``<accession>-index.htm``) in, the documents of that filing out
+(:func:`filing_documents`, used to find the EX-13 of a 10-K whose Item 1A is
+incorporated by reference). The EDGAR source (:mod:`riskdrift.sources.edgar`)
+does the I/O.
 
 Choosing the filing for a fiscal year
 -------------------------------------
@@ -40,6 +43,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from selectolax.lexbor import LexborHTMLParser
 
 ORIGINAL_FORMS: frozenset[str] = frozenset({"10-K", "10-K405"})
 AMENDMENT_FORMS: frozenset[str] = frozenset({"10-K/A", "10-K405/A"})
@@ -197,3 +201,64 @@ def rank_candidates(entries: Iterable[FilingEntry], year: int) -> list[Candidate
         ranked.append((key, Candidate(entry=entry, needs_tag=entry_tier == "B")))
     ranked.sort(key=lambda row: row[0])
     return [candidate for _, candidate in ranked]
+
+
+# --- one filing's index page -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IndexDocument:
+    """One row of a filing's "Document Format Files" table."""
+
+    sequence: str
+    description: str
+    document: str  # the file name in the accession's folder
+    type: str  # "10-K", "EX-13", "GRAPHIC", ...
+
+
+def filing_documents(html: str) -> list[IndexDocument]:
+    """The documents a filing's ``<accession>-index.htm`` lists, in its order.
+
+    The columns are found by their header (Seq, Description, Document, Type);
+    the document's name is its link's text (EDGAR links iXBRL documents through
+    ``/ix?doc=``, so the link target is not the name). Rows without a document
+    or a type are skipped; a page without such a table gives ``[]``.
+    """
+    tree = LexborHTMLParser(html)
+    documents: list[IndexDocument] = []
+    for table in tree.css("table"):
+        rows = table.css("tr")
+        if not rows:
+            continue
+        header = [cell.text(deep=True).strip().lower() for cell in rows[0].css("th, td")]
+        if "document" not in header or "type" not in header:
+            continue
+        names = ("seq", "description", "document", "type")
+        column = {name: header.index(name) for name in names if name in header}
+        for row in rows[1:]:
+            cells = [cell.text(deep=True).strip() for cell in row.css("td")]
+            if len(cells) <= max(column.values()):
+                continue
+            link = row.css("td")[column["document"]].css_first("a")
+            name = link.text(deep=True).strip() if link is not None else cells[column["document"]]
+            doc_type = cells[column["type"]].upper()
+            if not name or not doc_type:
+                continue
+            documents.append(
+                IndexDocument(
+                    sequence=cells[column["seq"]] if "seq" in column else "",
+                    description=cells[column["description"]] if "description" in column else "",
+                    document=name.split()[0],
+                    type=doc_type,
+                )
+            )
+    return documents
+
+
+def find_exhibit(documents: Iterable[IndexDocument], exhibit: str) -> IndexDocument | None:
+    """The first document of type ``exhibit``; "EX-13" also matches "EX-13.1", "EX-13.2"."""
+    wanted = exhibit.upper()
+    for document in documents:
+        if document.type == wanted or document.type.startswith(f"{wanted}."):
+            return document
+    return None

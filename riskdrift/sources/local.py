@@ -1,7 +1,10 @@
 """Filings from a local directory, and the importer that fills it.
 
 Layout: ``<root>/<TICKER>/<YEAR>.html`` (or ``.htm``, ``.txt``), where YEAR is
-the filer's own fiscal-year label. Any other file name, such as
+the filer's own fiscal-year label. A ``.txt`` may be an EDGAR full submission
+(the SGML wrapper of 2000s filings): the 10-K document is taken out of it
+(:mod:`riskdrift.sources.submission`), and its EX-13, if the submission holds
+one, is what :meth:`LocalFilingSource.exhibit` answers. Any other file name, such as
 ``2024.10-KA.html`` for an amendment, is ignored: a local filing is the
 original 10-K. Files are read off the event loop and capped in size.
 """
@@ -9,6 +12,7 @@ original 10-K. Files are read off the event loop and capped in size.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -20,6 +24,7 @@ from riskdrift.errors import FilingNotFound, FilingParseError, InvalidRequest
 from riskdrift.models import FIRST_FISCAL_YEAR, latest_fiscal_year, normalise_ticker
 from riskdrift.sources.base import FilingDocument
 from riskdrift.sources.dei import read_cover_facts
+from riskdrift.sources.submission import annual_report, find_document, is_submission
 
 log = structlog.get_logger(__name__)
 
@@ -70,8 +75,35 @@ class LocalFilingSource:
                 f"looked for {names} in {paths[0].parent}"
             )
         log.debug("local_filing_read", ticker=ticker, year=year, path=str(path), size=len(content))
+        document = path.name
+        if is_submission(content):
+            unwrapped = annual_report(content, str(path))
+            content = unwrapped.content
+            document = unwrapped.filename or f"{path.name} ({unwrapped.type})"
         return FilingDocument(
-            ticker=ticker, year=year, content=content, name=str(path), source=self.name
+            ticker=ticker,
+            year=year,
+            content=content,
+            name=str(path),
+            source=self.name,
+            document=document,
+        )
+
+    async def exhibit(self, document: FilingDocument, exhibit: str) -> FilingDocument | None:
+        """The ``exhibit`` (e.g. ``EX-13``) of a local filing that is a full submission;
+        ``None`` for a lone 10-K document, which holds no exhibits."""
+        path = Path(document.name)
+        _, content = await asyncio.to_thread(self._read_first, [path])
+        if content is None or not is_submission(content):
+            return None
+        found = find_document(content, str(path), (exhibit,))
+        if found is None:
+            return None
+        log.info("local_exhibit_read", path=str(path), exhibit=found.type, size=len(found.content))
+        return dataclasses.replace(
+            document,
+            content=found.content,
+            document=found.filename or f"{path.name} ({found.type})",
         )
 
     def _read_first(self, paths: list[Path]) -> tuple[Path | None, bytes | None]:

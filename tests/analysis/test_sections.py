@@ -6,10 +6,15 @@ import re
 
 import pytest
 
-from riskdrift.analysis.sections import extract_item1a
-from riskdrift.errors import FilingParseError, Item1ANotFound
+from riskdrift.analysis.sections import extract_item1a, incorporation_target
+from riskdrift.errors import (
+    FilingParseError,
+    Item1AIncorporatedByReference,
+    Item1ANotFound,
+    Item1AOmitted,
+)
 from tests.analysis.corpus_cache import EXPECTED_RISKS, html_path, item1a, text_filings
-from tests.corpus import REAL10K, needs_corpus
+from tests.corpus import CORPUS, REAL10K, needs_corpus
 
 SYNTHETIC = """<html><body>
 <table><tr><td>Item 1A.</td><td>Risk Factors</td><td>5</td></tr>
@@ -70,3 +75,234 @@ def test_tesla_10ka_has_no_item_1a() -> None:
 def test_item1a_only_text_is_read_whole(path) -> None:  # type: ignore[no-untyped-def]
     item = extract_item1a(path.read_bytes(), str(path))
     assert len(item.text) > 0.9 * len(path.read_text(encoding="utf-8")) - 200
+
+
+# --- how the section was found -----------------------------------------------------------
+
+
+def test_item_heading_and_plain_text_record_their_strategy() -> None:
+    assert extract_item1a(SYNTHETIC.encode(), "synthetic.html").located_by == "item_heading"
+    text = "ITEM 1A.\nRISK FACTORS\nOur business may suffer.\nITEM 2. PROPERTIES\n"
+    assert extract_item1a(text.encode(), "old.txt").located_by == "plain_text"
+    extract = "Risk Factors\nOur business may suffer.\nCompetition could hurt us.\n"
+    assert extract_item1a(extract.encode(), "a.item1a.txt").located_by == "item1a_extract"
+
+
+@needs_corpus
+@pytest.mark.parametrize(("ticker", "year"), sorted(EXPECTED_RISKS))
+def test_corpus_filings_are_found_by_their_item_heading(ticker: str, year: int) -> None:
+    assert item1a(html_path(ticker, year)).located_by == "item_heading"
+
+
+# --- "annual report" 10-Ks: titled sections, a cross-reference index -----------------------
+
+_BOLD11 = "font-family:Arial;font-size:11pt;font-weight:700"
+_BOLD9 = "font-family:Arial;font-size:9pt;font-weight:700"
+_BODY = "font-family:Arial;font-size:9pt;font-weight:400"
+
+
+def _lead(style: str, title: str, body: str) -> str:
+    return f'<div><span style="{style}">{title}</span><span style="{_BODY}">{body}</span></div>'
+
+
+def _risk(title: str) -> str:
+    body = (
+        f" {title.lower()} could adversely affect our results; such risks may grow, and we may "
+        "not be able to predict or control them. " * 4
+    )
+    return _lead(_BOLD9, f"{title} - We may face risks related to {title.lower()}.", body)
+
+
+def annual_report_10k(*, index: bool = True) -> str:
+    """GE's markup, reduced: a page-numbered table of contents without item numbers,
+    sections titled by an 11pt bold lead-in, category sub-heads in 9pt bold lead-ins,
+    and (optionally) the Form 10-K cross-reference index at the back."""
+    toc = "".join(
+        f"<tr><td>{title}</td><td>{page}</td></tr>"
+        for title, page in [
+            ("Forward-Looking Statements", 3), ("About the Company", 4), ("Cybersecurity", 26),
+            ("Risk Factors", 27), ("Legal Proceedings", 36), ("Signatures", 87),
+        ]
+    )  # fmt: skip
+    cross_reference = (
+        "<table><tr><td>FORM 10-K CROSS REFERENCE INDEX</td><td>Page(s)</td></tr>"
+        "<tr><td>Item 1. Business</td><td>4-6</td></tr>"
+        "<tr><td>Item 1A. Risk Factors</td><td>27-36</td></tr>"
+        "<tr><td>Item 1B. Unresolved Staff Comments</td><td>Not applicable</td></tr>"
+        "<tr><td>Item 3. Legal Proceedings</td><td>36</td></tr></table>"
+        if index
+        else ""
+    )
+    return (
+        "<html><body><div><b>TABLE OF CONTENTS</b></div><table>" + toc + "</table>"
+        + _lead(_BOLD11, "FORWARD-LOOKING STATEMENTS. ", "Our filings contain statements about "
+                "the future, see the Risk Factors section for what may make them wrong.")
+        + _lead(_BOLD11, "ABOUT THE COMPANY. ", "We make engines.")
+        + _lead(_BOLD11, "CYBERSECURITY. ", "We manage cybersecurity risks.")
+        + _lead(_BOLD11, "RISK FACTORS. ", "The following discussion of the material factors, "
+                "events and uncertainties may make an investment in the Company risky.")
+        + _lead(_BOLD9, "STRATEGIC RISKS. ", "Strategic risk relates to our plans.")
+        + _risk("Strategic plan") + _risk("Competitive environment")
+        + _lead(_BOLD9, "OPERATIONAL RISKS. ", "Operational risk relates to our processes.")
+        + _risk("Supply chain") + _risk("Cybersecurity")
+        + _lead(_BOLD11, "LEGAL PROCEEDINGS. ", "Refer to Legal Matters in Note 24.")
+        + _lead(_BOLD11, "MANAGEMENT AND AUDITOR'S REPORTS. ", "Management is responsible.")
+        + cross_reference
+        + "</body></html>"
+    )  # fmt: skip
+
+
+def test_annual_report_layout_is_found_through_the_cross_reference_index() -> None:
+    item = extract_item1a(annual_report_10k().encode(), "annual.html")
+    assert item.located_by == "cross_reference_index"
+    assert item.heading == "RISK FACTORS."
+    assert item.text.startswith("The following discussion of the material factors")
+    # Category sub-heads in the same weight stay inside the section; it ends at the next title.
+    assert "STRATEGIC RISKS." in item.text
+    assert "OPERATIONAL RISKS." in item.text
+    assert "Cybersecurity - We may face risks" in item.text
+    assert item.ended_by is not None
+    assert item.ended_by.startswith("LEGAL PROCEEDINGS.")
+    assert "Refer to Legal Matters" not in item.text
+
+
+def test_annual_report_layout_without_an_index_is_found_by_its_title() -> None:
+    item = extract_item1a(annual_report_10k(index=False).encode(), "annual.html")
+    assert item.located_by == "section_title"
+    assert item.ended_by is not None
+    assert item.ended_by.startswith("LEGAL PROCEEDINGS.")
+    assert "Supply chain - We may face risks" in item.text
+
+
+def test_titled_heading_block_ends_at_the_next_standard_item_title() -> None:
+    risks = "".join(
+        f"<p><i>{n}. We may lose customers.</i></p>"
+        f"<p>{'Customers could leave and we may suffer. ' * 12}</p>"
+        for n in range(1, 6)
+    )
+    html = (
+        "<html><body><p><b>ANNUAL REPORT 2023</b></p><p><b>Business</b></p>"
+        "<p>We make valves, see Risk Factors.</p><p>We sell them in Ohio.</p>"
+        "<p><b>Risk Factors</b></p>" + risks
+        + "<p><b>Properties</b></p><p>We own a plant in Ohio.</p></body></html>"
+    )  # fmt: skip
+    item = extract_item1a(html.encode(), "titled.html")
+    assert item.located_by == "section_title"
+    assert item.ended_by == "Properties"
+    assert "Ohio" not in item.text
+
+
+def test_a_risk_factors_title_with_no_real_section_behind_it_is_not_taken() -> None:
+    html = (
+        "<html><body><p><b>ANNUAL REPORT 2023</b></p><p><b>Business</b></p><p>We make valves.</p>"
+        "<p><b>Risk Factors</b></p><p>See our annual report.</p>"
+        "<p><b>Properties</b></p><p>We own a plant in Ohio.</p></body></html>"
+    )
+    with pytest.raises(Item1ANotFound, match="no Item 1A"):
+        extract_item1a(html.encode(), "stub.html")
+
+
+# --- omitted, or incorporated by reference -------------------------------------------------
+
+_SRC_TOC = (
+    "<table><tr><td>Item 1A.</td><td>Risk Factors</td><td>12</td></tr>"
+    "<tr><td>Item 1B.</td><td>Unresolved Staff Comments</td><td>12</td></tr></table>"
+)
+
+
+@pytest.mark.parametrize(
+    "section",
+    [
+        # a partnership's heading, all on one line
+        "<p><b>ITEM 1A: RISK FACTORS &#8212; NOT APPLICABLE</b></p>",
+        "<p><b>Item 1A.</b></p><p><b>Risk Factors</b></p>"
+        "<p>Not required for smaller reporting companies.</p>",
+        "<p><b>Item 1A. Risk Factors</b></p><p>As a smaller reporting company, the registrant "
+        "has elected to omit the risk factors otherwise required by this Item.</p>",
+    ],
+    ids=["heading-not-applicable", "not-required", "omitted"],
+)
+def test_omitted_risk_factors_raise_a_clear_error(section: str) -> None:
+    html = (
+        f"<html><body>{_SRC_TOC}<p><b>Item 1. Business</b></p><p>We drill wells.</p>"
+        f"{section}<p><b>Item 1B. Unresolved Staff Comments</b></p><p>None.</p></body></html>"
+    )
+    with pytest.raises(Item1AOmitted, match="smaller reporting company") as info:
+        extract_item1a(html.encode(), "small.html")
+    assert "small.html" in str(info.value)
+    assert isinstance(info.value, Item1ANotFound)
+
+
+WFC_STYLE = (
+    "<html><body><p>ITEM 1. BUSINESS</p><p>We are a bank.</p>"
+    "<p><b>ITEM 1A. RISK FACTORS</b></p>"
+    "<p>Information in response to this Item 1A can be found in this report under Item 1 and "
+    "in the 2024 Annual Report to Shareholders under &#8220;Financial Review &#8211; Risk "
+    "Factors.&#8221; That information is incorporated into this item by reference.</p>"
+    "<p><b>ITEM 1B. UNRESOLVED STAFF COMMENTS</b></p><p>Not applicable.</p></body></html>"
+)
+
+
+def test_incorporated_by_reference_says_where_the_risks_are() -> None:
+    with pytest.raises(Item1AIncorporatedByReference) as info:
+        extract_item1a(WFC_STYLE.encode(), "wfc.html")
+    err = info.value
+    assert err.exhibit == "EX-13"
+    assert err.section == "Financial Review – Risk Factors"
+    assert "Annual Report to Shareholders" in str(err)
+    assert "EX-13" in str(err)
+    assert "wfc.html" in str(err)
+
+
+def test_incorporation_target_reads_an_explicit_exhibit_number() -> None:
+    target = incorporation_target(
+        'The information under "Risk Factors" in Exhibit 13.1, the Annual Report to '
+        "Shareholders, is incorporated herein by reference."
+    )
+    assert target is not None
+    assert (target.exhibit, target.section) == ("EX-13.1", "Risk Factors")
+    assert incorporation_target("Risk factors are described below.") is None
+    # Part III's proxy incorporation is not Item 1A's.
+    assert incorporation_target("Incorporated by reference to the 2024 Proxy Statement.") is None
+
+
+# --- the layouts corpus ----------------------------------------------------------------------
+
+LAYOUTS = CORPUS / "layouts"
+needs_layouts = pytest.mark.skipif(
+    not LAYOUTS.is_dir(), reason=f"layouts corpus not found at {LAYOUTS}"
+)
+
+
+@needs_layouts
+def test_ge_annual_report_risk_factors_are_found() -> None:
+    path = LAYOUTS / "GE" / "2023.html"
+    item = extract_item1a(path.read_bytes(), str(path))
+    assert item.located_by == "cross_reference_index"
+    assert item.heading == "RISK FACTORS."
+    assert 40_000 < len(item.text) < 150_000
+    assert item.text.startswith("The following discussion of the material factors")
+    # The section's own categories and first and last risks are inside; the next section is not.
+    for words in ("STRATEGIC RISKS.", "FINANCIAL RISKS.", "Strategic plan - ", "Legal proceedings"):
+        assert words in item.text
+    assert item.ended_by is not None
+    assert item.ended_by.startswith("LEGAL PROCEEDINGS.")
+    assert "REPORT OF INDEPENDENT REGISTERED PUBLIC ACCOUNTING FIRM" not in item.text
+
+
+@needs_layouts
+def test_wfc_local_filing_raises_incorporated_by_reference() -> None:
+    path = LAYOUTS / "WFC" / "2024.html"
+    with pytest.raises(Item1AIncorporatedByReference, match="Annual Report to Share") as info:
+        extract_item1a(path.read_bytes(), str(path))
+    assert info.value.exhibit == "EX-13"
+    assert "Risk Factors" in info.value.section
+
+
+@needs_layouts
+@pytest.mark.parametrize("ticker", ["TXN", "UNP"])
+def test_other_layouts_keep_their_item_heading(ticker: str) -> None:
+    path = next((LAYOUTS / ticker).glob("*.html"))
+    item = extract_item1a(path.read_bytes(), str(path))
+    assert item.located_by == "item_heading"
+    assert len(item.text) > 20_000

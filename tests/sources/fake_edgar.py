@@ -5,7 +5,9 @@ Paths mirror EDGAR's two hosts under two prefixes of one server:
 Every request is recorded (path, arrival time, User-Agent) so tests can count
 downloads and measure request spacing; ``fail`` queues canned error answers
 for a path, ``break_path`` makes a path fail forever and ``hang`` makes it
-never answer (until the server stops).
+never answer (until the server stops). Files of a filing other than the
+primary document (``<accession>-index.htm``, an EX-13) are served from
+``fixtures/archive/<cik>/<accession folder>/``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 FIXTURES = Path(__file__).parent / "fixtures"
+ARCHIVE = FIXTURES / "archive"  # <cik>/<accession folder>/<file>: synthetic filing files
 
 
 @dataclass(frozen=True)
@@ -137,4 +140,8 @@ class FakeEdgar:
                         _stub_document(str(stub["form"]), stub["fiscal_year"]),
                         media_type="text/html",
                     )
+                # Any other file of a filing (its -index.htm, an EX-13) kept as a fixture.
+                file = ARCHIVE.joinpath(*parts)
+                if all(p and not p.startswith(".") for p in parts) and file.is_file():
+                    return Response(file.read_bytes(), media_type="text/html")
         return Response("Not Found", status_code=404)

@@ -15,11 +15,20 @@ from pathlib import Path
 
 import pytest
 
+from riskdrift.agent.research import ResearchAgent
+from riskdrift.analysis.sections import extract_item1a
 from riskdrift.config import Settings
-from riskdrift.errors import ConfigurationError, FilingNotFound, UpstreamUnavailable
+from riskdrift.errors import (
+    ConfigurationError,
+    FilingNotFound,
+    Item1AIncorporatedByReference,
+    UpstreamUnavailable,
+)
+from riskdrift.models import AnalyzeRequest
 from riskdrift.sources.edgar import EdgarFilingSource, RetryPolicy
+from riskdrift.sources.filing_index import filing_documents, find_exhibit
 from tests.corpus import REAL10K, needs_corpus
-from tests.sources.fake_edgar import FakeEdgar
+from tests.sources.fake_edgar import FIXTURES, FakeEdgar
 from tests.sources.localserver import closed_port, serve
 
 USER_AGENT = "riskdrift-tests ops@riskdrift.example"
@@ -359,3 +368,69 @@ async def test_missing_document_moves_on_to_the_next_candidate(
     fake.break_path("/www/Archives/edgar/data/354950/000035495023000068/hd-20230129.htm", 404)
     doc = await make_source().fetch("HD", 2023)
     assert doc.accession == "0000354950-24-000062"
+
+
+# --- Item 1A incorporated by reference: the filing's EX-13 ---------------------------------
+
+WFC_2024_INDEX = (
+    "/www/Archives/edgar/data/72971/000007297125000011/0000072971-25-000011-index.htm"
+)
+WFC_2024_EX13 = "/www/Archives/edgar/data/72971/000007297125000011/wfc-2024ex13.htm"
+
+
+def test_filing_index_page_lists_documents_by_type() -> None:
+    page = FIXTURES / "archive" / "72971" / "000007297125000011" / WFC_2024_INDEX.rsplit("/")[-1]
+    docs = filing_documents(page.read_text())
+    assert [(d.type, d.document) for d in docs][:3] == [
+        ("10-K", "wfc-20241231.htm"),
+        ("EX-13", "wfc-2024ex13.htm"),
+        ("EX-21", "wfc-ex21.htm"),
+    ]
+    found = find_exhibit(docs, "EX-13")
+    assert found is not None
+    assert found.description == "2024 ANNUAL REPORT TO SHAREHOLDERS"
+    assert find_exhibit(docs, "EX-99") is None
+
+
+async def test_incorporated_item_1a_is_read_from_the_filings_ex13(
+    edgar: tuple[FakeEdgar, str], make_source: MakeSource
+) -> None:
+    fake, _ = edgar
+    source = make_source()
+    doc = await source.fetch("WFC", 2024)
+    assert doc.document == "wfc-20241231.htm"
+    # The real WFC 10-K: Item 1A only points to the annual report.
+    with pytest.raises(Item1AIncorporatedByReference) as info:
+        extract_item1a(doc.content, doc.name)
+    exhibit = await source.exhibit(doc, info.value.exhibit)
+    assert exhibit is not None
+    assert exhibit.document == "wfc-2024ex13.htm"
+    assert exhibit.name.endswith("/72971/000007297125000011/wfc-2024ex13.htm")
+    assert (exhibit.accession, exhibit.year, exhibit.source) == (doc.accession, 2024, "edgar")
+    item = extract_item1a(exhibit.content, exhibit.name)
+    assert item.located_by == "section_title"
+    assert item.ended_by == "Controls and Procedures"
+    assert "Cyber attacks could disrupt our operations." in item.text
+    # Asked again: the index from memory, the exhibit from the disk cache.
+    again = await source.exhibit(doc, "EX-13")
+    assert again is not None
+    assert again.content == exhibit.content
+    assert fake.count(WFC_2024_INDEX) == 1
+    assert fake.count(WFC_2024_EX13) == 1
+
+
+async def test_a_filing_without_the_exhibit_gives_none(make_source: MakeSource) -> None:
+    source = make_source()
+    doc = await source.fetch("WFC", 2024)
+    assert await source.exhibit(doc, "EX-99") is None
+
+
+async def test_agent_analyses_the_ex13_of_both_years(make_source: MakeSource) -> None:
+    agent = ResearchAgent(make_source())
+    result = await agent.arun(AnalyzeRequest(ticker="WFC", years=[2024, 2023]))
+    assert [f.year for f in result.filings] == [2024, 2023]
+    for filing in result.filings:
+        assert filing.risk_count == 5
+        assert filing.item1a_chars > 2_000
+    titles = {r.title_current for r in result.risks if r.status == "new"}
+    assert any(t and "Cyber attacks" in t for t in titles)

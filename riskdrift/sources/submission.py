@@ -1,0 +1,132 @@
+"""EDGAR full-submission text files (``<accession>.txt``): the SGML wrapper, unwrapped.
+
+Filings of the 2000s are often kept as one ``.txt`` per accession: an SGML
+header, then one ``<DOCUMENT>`` per file of the filing, each with ``<TYPE>``,
+``<SEQUENCE>``, ``<FILENAME>``, ``<DESCRIPTION>`` lines and the file itself
+between ``<TEXT>`` and ``</TEXT>``::
+
+    <SEC-DOCUMENT>0000950123-09-001234.txt : 20090227
+    <SEC-HEADER> ... </SEC-HEADER>
+    <DOCUMENT>
+    <TYPE>10-K
+    <SEQUENCE>1
+    <FILENAME>d10k.htm
+    <TEXT>
+    <HTML> ... </HTML>          (or plain text, with <PAGE>/<TABLE>/<S>/<C> markers)
+    </TEXT>
+    </DOCUMENT>
+    <DOCUMENT>
+    <TYPE>EX-13
+    ...
+
+The 10-K's own document is what the analysis reads; an exhibit (EX-13, the
+annual report) is found the same way. Plain-text documents lose the SGML
+layout markers (``<PAGE>``, ``<TABLE>``, ``<CAPTION>``, ``<S>``, ``<C>``,
+``<FN>``) so they are not mistaken for HTML.
+
+Pure: bytes in, bytes out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from riskdrift.errors import FilingParseError
+
+__all__ = [
+    "SubmissionDocument",
+    "annual_report",
+    "find_document",
+    "is_submission",
+    "submission_documents",
+]
+
+ANNUAL_REPORT_TYPES = ("10-K", "10-K405", "10-KT", "10-KSB")
+
+_DOCUMENT = re.compile(rb"<DOCUMENT>(.*?)(?:</DOCUMENT>|\Z)", re.IGNORECASE | re.DOTALL)
+_TEXT = re.compile(rb"<TEXT>\s*(.*?)\s*(?:</TEXT>|\Z)", re.IGNORECASE | re.DOTALL)
+_HTML = re.compile(rb"<\s*(?:html|body|div|p|font|br|xbrl)\b", re.IGNORECASE)
+_LAYOUT_TAGS = re.compile(rb"</?(?:PAGE|TABLE|CAPTION|S|C|FN)>", re.IGNORECASE)
+_WRAPPER_START = re.compile(
+    rb"^\s*<(?:SEC-DOCUMENT|SUBMISSION|IMS-DOCUMENT|DOCUMENT)>", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionDocument:
+    """One ``<DOCUMENT>`` of a full submission."""
+
+    type: str  # "10-K", "EX-13", ...
+    filename: str | None
+    description: str | None
+    content: bytes
+
+
+def is_submission(content: bytes) -> bool:
+    """Whether ``content`` is an SGML full submission rather than a document of its own."""
+    return _WRAPPER_START.match(content[:4096]) is not None and b"<TYPE>" in content[:65536].upper()
+
+
+def _field(header: bytes, name: bytes) -> str | None:
+    match = re.search(rb"<" + name + rb">[ \t]*([^\r\n<]*)", header, re.IGNORECASE)
+    if match is None:
+        return None
+    value = match.group(1).decode("utf-8", errors="replace").strip()
+    return value or None
+
+
+def submission_documents(content: bytes) -> list[SubmissionDocument]:
+    """Every ``<DOCUMENT>`` of a full submission, in order."""
+    documents: list[SubmissionDocument] = []
+    for match in _DOCUMENT.finditer(content):
+        body = match.group(1)
+        text = _TEXT.search(body)
+        header = body[: text.start()] if text else body
+        doc_type = _field(header, b"TYPE")
+        if doc_type is None:
+            continue
+        payload = text.group(1) if text else b""
+        if not _HTML.search(payload[:65536]):
+            payload = _LAYOUT_TAGS.sub(b"", payload)
+        documents.append(
+            SubmissionDocument(
+                type=doc_type.upper(),
+                filename=_field(header, b"FILENAME"),
+                description=_field(header, b"DESCRIPTION"),
+                content=payload,
+            )
+        )
+    return documents
+
+
+def find_document(content: bytes, name: str, types: tuple[str, ...]) -> SubmissionDocument | None:
+    """The first document of one of ``types`` ("EX-13" also matches "EX-13.1"), or ``None``.
+
+    Raises :class:`FilingParseError` when the submission holds no documents at all.
+    """
+    documents = submission_documents(content)
+    if not documents:
+        raise FilingParseError(
+            "the file looks like an EDGAR full submission but holds no <DOCUMENT>", filing=name
+        )
+    for wanted in types:
+        for document in documents:
+            if document.type == wanted or document.type.startswith(f"{wanted}."):
+                if not document.content.strip():
+                    raise FilingParseError(
+                        f"the submission's {document.type} document is empty", filing=name
+                    )
+                return document
+    return None
+
+
+def annual_report(content: bytes, name: str) -> SubmissionDocument:
+    """The 10-K document of a full submission; :class:`FilingParseError` if it has none."""
+    document = find_document(content, name, ANNUAL_REPORT_TYPES)
+    if document is None:
+        found = ", ".join(d.type for d in submission_documents(content)) or "none"
+        raise FilingParseError(
+            f"the full submission holds no 10-K document (document types: {found})", filing=name
+        )
+    return document

@@ -260,7 +260,7 @@ def filing_info(
         source=document.source,
         item1a_chars=len(parsed.item1a_text),
         risk_count=len(parsed.risks),
-        document=document.name,
+        document=document.document or document.name,
         extraction=extraction or parsed.extraction,
     )
 

@@ -107,6 +107,12 @@ def _reads_like_category(text: str) -> bool:
     return all_caps or _CATEGORY_TEXT.search(text) is not None
 
 
+def _capitals(text: str) -> bool:
+    """All capitals ("STRATEGIC RISKS."): a category lead-in, not a risk's."""
+    letters = [c for c in text if c.isalpha()]
+    return len(letters) >= 4 and all(c.isupper() for c in letters)
+
+
 def _clean_title(text: str) -> str:
     return text.strip().rstrip(":—–-").strip()
 
@@ -288,7 +294,7 @@ def _heading_kind(block: TextBlock) -> HeadingKind | None:
         ):
             return ("block", _signature(block))
         return None
-    if _lead_title(block) is not None:
+    if _lead_title(block) is not None and not _capitals(block.lead):
         return ("lead", block.lead_style)
     return None
 
@@ -375,6 +381,8 @@ def _segment_styled(body: list[TextBlock]) -> tuple[list[RiskFactor], str]:
             seg.set_section(text)
         elif is_risk:
             seg.open(text)
+        elif lead is not None and _capitals(lead):
+            seg.set_section(lead)  # "STRATEGIC RISKS. The risks that …": a category lead-in
         elif lead is not None and block.lead_style == kind[1]:  # type: ignore[index]
             seg.open(lead, text[len(lead) :].strip().lstrip("–—-:").strip())
         elif _RISK_FACTORS_RESTART.match(text) and emphatic:

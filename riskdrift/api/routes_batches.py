@@ -204,6 +204,10 @@ def batch_links(batch_id: uuid.UUID) -> BatchLinks:
 async def batch_view(state: AppState, batch: BatchRecord, *, with_failures: bool) -> Batch:
     counts = await batches.state_counts(state["pool"], batch.id)
     ended = sum(n for status, n in counts.items() if status.finished)
+    if ended >= batch.job_count and batch.finished_at is None:
+        # Its last job's process died before finishing the batch (or is about to): do it.
+        await finish_batch(state["redis"], state["pool"], state["settings"], batch.id)
+        batch = await batches.get_batch(state["pool"], batch.id) or batch
     failures = None
     if with_failures:
         failures = [
@@ -394,7 +398,7 @@ async def cancel(request: Request) -> Response:
         # The replies of the reports: every third reply after the ZADD.
         ended = any(r == 1 for r in replies[1:][2::3])
         if ended:
-            await finish_batch(state["redis"], state["pool"], settings, cancelled[-1])
+            await finish_batch(state["redis"], state["pool"], settings, batch.id)
     log.info("batch_cancelled", batch_id=str(batch.id), cancelled=len(cancelled))
     return model_response(await batch_view(state, batch, with_failures=False))
 

@@ -9,6 +9,7 @@ finished the batch and sent by the ordinary ``deliver_webhook`` job, with its re
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import uuid
@@ -45,18 +46,23 @@ async def report_job_state(
             ttl=settings.result_ttl,
         )
         if ended:
-            await finish_batch(redis, pool, settings, job_id)
+            batch_id = await pool.fetchval("SELECT batch_id FROM jobs WHERE id = $1", job_id)
+            if batch_id is not None:
+                # Shielded: a worker shutting down must not cut the batch's end in half.
+                await asyncio.shield(finish_batch(redis, pool, settings, batch_id))
     except Exception:
         log.exception("batch_report_failed", job_id=str(job_id), status=status.value)
 
 
 async def finish_batch(
-    redis: ArqRedis, pool: asyncpg.Pool, settings: Settings, last_job: uuid.UUID
+    redis: ArqRedis, pool: asyncpg.Pool, settings: Settings, batch_id: uuid.UUID
 ) -> None:
-    """Mark the batch of ``last_job`` finished and queue its webhook (once)."""
-    batch_id = await pool.fetchval("SELECT batch_id FROM jobs WHERE id = $1", last_job)
-    if batch_id is None:
-        return
+    """Mark the batch finished if every job ended, and queue its webhook; the process
+    whose guarded UPDATE marks it does the rest, so this runs at most once per batch.
+
+    Called by whoever saw the last job end and, should that process have died in between,
+    by the next ``GET /batches/{id}``.
+    """
     batch = await batches.mark_finished(pool, batch_id)
     if batch is None:
         return
@@ -79,9 +85,13 @@ async def finish_batch(
             },
         },
     }
+    # The delivery row hangs off the batch's first job (by id), one row per batch.
+    anchor = await pool.fetchval(
+        "SELECT id FROM jobs WHERE batch_id = $1 ORDER BY id LIMIT 1", batch.id
+    )
     delivery, _ = await deliveries.create_delivery(
         pool,
-        job_id=last_job,
+        job_id=anchor,
         event_type=BATCH_COMPLETED,
         webhook_id=f"msg_batch_{batch.id.hex}",
         callback_url=batch.callback_url,

@@ -99,7 +99,7 @@ async def test_a_batch_over_the_corpus_completes_with_its_csv_and_stream(
     # One aggregate event per state change: queued→processing, then →completed|failed.
     assert names == ["batch_progress"] * (2 * len(tickers)) + ["batch_completed"]
     per_job: dict[str, list[str]] = defaultdict(list)
-    for _, name, data in frames[:-1]:
+    for _, _, data in frames[:-1]:
         per_job[data["job_id"]].append(data["status"])
     assert set(per_job) == set(job_ids)
     finished_seen = [data["finished"] for _, _, data in frames]
@@ -175,6 +175,7 @@ async def test_cancel_stops_the_jobs_not_started(
     assert response.json()["counts"]["cancelled"] == 5
     assert response.json()["status"] == "completed"
     status, frames = await read_sse(client, f"/batches/{batch_id}/stream")
+    assert status == 200
     assert [n for _, n, _ in frames] == ["batch_progress"] * 5 + ["batch_completed"]
     assert {d["status"] for _, _, d in frames[:-1]} == {"cancelled"}
     # The worker then finds every job cancelled and runs none of them.

@@ -21,7 +21,7 @@ from riskdrift.api.app import create_app
 from riskdrift.config import Settings
 from riskdrift.models import AnalysisResult
 from riskdrift.worker.settings import build_worker_settings
-from tests.conftest import burst_worker, running_worker, serve
+from tests.conftest import burst_worker, eventually, running_worker, serve
 from tests.corpus import REAL10K, needs_corpus
 
 pytestmark = pytest.mark.integration
@@ -46,8 +46,15 @@ def corpus_settings(settings: Settings) -> Settings:
 
 @contextlib.asynccontextmanager
 async def worker(settings: Settings) -> AsyncIterator[None]:
-    async with running_worker(build_worker_settings(corpus_settings(settings))):
+    """A running worker on the corpus; on the way out it first lets the jobs it holds end
+    (a job's last steps, e.g. queueing its embeddings, follow its terminal event)."""
+    async with running_worker(build_worker_settings(corpus_settings(settings))) as running:
         yield
+
+        async def idle() -> bool:
+            return all(task.done() for task in running.job_tasks.values())
+
+        await eventually(idle, deadline=30)
 
 
 Frame = tuple[str, str, dict[str, Any]]

@@ -11,13 +11,14 @@ one pipeline, with the same writes as a single ``POST /analyze``
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import io
 import json
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 import pydantic
 import structlog
@@ -152,8 +153,8 @@ class Batch(pydantic.BaseModel):
     counts: dict[str, int]
     progress: int = Field(ge=0, le=100)
     failures: list[BatchFailure] | None = None
-    created_at: Any
-    finished_at: Any
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
     links: BatchLinks
 
 

@@ -3,6 +3,7 @@ the real research agent on the local corpus (tests/corpus.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
 import io
@@ -282,3 +283,51 @@ async def test_list_batches_pages_newest_first(client: httpx.AsyncClient) -> Non
     assert second["next_cursor"] is None
     assert (await client.get("/batches", params={"cursor": "???"})).status_code == 422
     assert (await client.get(f"/batches/{uuid.uuid4()}")).status_code == 404
+
+
+async def test_the_last_job_sends_one_signed_batch_completed_webhook(
+    settings: Settings, db: asyncpg.Pool
+) -> None:
+    from pydantic import SecretStr
+
+    from tests.test_webhook_flow import SECRET, ScriptedReceiver
+    from tests.test_worker import ScriptedAgent, settings_for, tiny_result
+
+    async def script(request: Any, progress: Any, n: int) -> AnalysisResult:
+        return tiny_result(request)
+
+    hooked = settings.model_copy(update={"webhook_secrets": [SecretStr(SECRET)],
+                                         "webhook_allowed_cidrs": ["127.0.0.0/8"]})
+    receiver = ScriptedReceiver()
+    async with (
+        serve(receiver.app()) as hook_base,
+        serve(create_app(hooked)) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=10) as client,
+    ):
+        accepted = await client.post("/batches", json={
+            "tickers": ["AAA", "BBB", "CCC"], "years": [2024, 2023],
+            "callback_url": f"{hook_base}/hook"})
+        assert accepted.status_code == 202, accepted.text
+        batch_id = accepted.json()["batch_id"]
+        drain = burst_worker(settings_for(ScriptedAgent(script), hooked))
+        try:
+            async with asyncio.timeout(30):
+                await drain.main()
+        finally:
+            await drain.close()
+
+        async def delivered() -> bool:
+            return len(receiver.received) >= 1
+
+        await eventually(delivered, deadline=10)
+        batch = (await client.get(f"/batches/{batch_id}")).json()
+    [hook] = receiver.received
+    assert hook.verified
+    body = json.loads(hook.body)
+    assert body["type"] == "batch.completed"
+    assert body["data"]["batch_id"] == batch_id
+    assert body["data"]["counts"]["completed"] == 3
+    assert hook.headers["webhook-id"] == f"msg_batch_{uuid.UUID(batch_id).hex}"
+    assert batch["status"] == "completed"
+    assert batch["finished_at"] is not None
+    assert await db.fetchval("SELECT count(*) FROM webhook_deliveries") == 1

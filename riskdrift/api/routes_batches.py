@@ -487,3 +487,10 @@ async def stream(request: Request) -> Response:
             hub.unsubscribe(sub)
 
     return EventSourceResponse(frames(), ping=PING_SECONDS, sep="\n")
+
+
+async def collection(request: Request) -> Response:
+    """``/batches``: ``POST`` submits, ``GET`` lists (one route, so a 405 names both)."""
+    if request.method == "POST":
+        return await submit(request)
+    return await list_batches(request)

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from riskdrift.batch_client import history_svg
 from riskdrift.config import Settings
 from riskdrift.models import AnalysisResult
 from tests.corpus import needs_corpus
+from tests.processes import run_cli, service_env
 from tests.test_batches import client, read_sse, worker
 
 pytestmark = pytest.mark.integration
@@ -72,6 +74,28 @@ async def test_history_of_three_consecutive_years(
     assert bad.headers["content-type"] == "application/problem+json"
     assert (await client.get("/companies/NVDA/history", params={"from": 2023})).status_code \
         == 422
+
+    # The CLI against the same API: the series as text, the chart as SVG, the batch's CSV.
+    base = str(client.base_url)
+    env = service_env(settings)
+    chart_file = tmp_path / "cli.svg"
+    shown = await asyncio.to_thread(run_cli, env, "history", "NVDA", "2023", "2025",
+                                    "--chart", str(chart_file), "--api", base)
+    assert shown.returncode == 0, shown.stderr
+    table = shown.stdout.splitlines()
+    assert [line.split()[0] for line in table[2:5]] == ["2023", "2024", "2025"]
+    assert table[4].split()[1] == str(points[2025]["risk_count"])
+    assert ET.fromstring(chart_file.read_text()).tag.endswith("svg")
+    as_csv = await asyncio.to_thread(run_cli, env, "batch", "results", batch_id, "--csv",
+                                     "--api", base)
+    assert as_csv.returncode == 0, as_csv.stderr
+    assert as_csv.stdout == (await client.get(f"/batches/{batch_id}/results.csv")).text
+    status = await asyncio.to_thread(run_cli, env, "batch", "status", batch_id, "--api", base)
+    assert "completed" in status.stdout
+    bad = await asyncio.to_thread(run_cli, env, "batch", "submit", "NVDA", "NVDA",
+                                  "--years", "2025", "2024", "--api", base)
+    assert bad.returncode == 2
+    assert "duplicate tickers: NVDA" in bad.stderr
 
     svg = history_svg(history)
     chart = tmp_path / "nvda.svg"

@@ -103,6 +103,8 @@ async def follow_batch(
                         else None
                     async for sse in source.aiter_sse():
                         attempts = 0
+                        if sse.event not in ("batch_progress", "batch_completed"):
+                            continue  # the opening retry/comment frame
                         if sse.id:
                             last_id = sse.id
                         data = json.loads(sse.data)

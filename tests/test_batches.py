@@ -11,6 +11,7 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -331,3 +332,26 @@ async def test_the_last_job_sends_one_signed_batch_completed_webhook(
     assert batch["status"] == "completed"
     assert batch["finished_at"] is not None
     assert await db.fetchval("SELECT count(*) FROM webhook_deliveries") == 1
+
+
+@needs_corpus
+async def test_cli_submit_follow_shows_the_batch_and_its_failures(
+    client: httpx.AsyncClient, settings: Settings, tmp_path: Path
+) -> None:
+    from tests.processes import run_cli, service_env
+
+    tickers = tmp_path / "tickers.txt"
+    tickers.write_text("# two companies\nHD\nAAPL, \n")
+    async with worker(settings):
+        run = await asyncio.to_thread(
+            run_cli, service_env(settings), "batch", "submit", str(tickers), "--years", "2024",
+            "2023", "--follow", "--api", str(client.base_url), timeout=240)
+    assert run.returncode == 1, run.stdout + run.stderr  # one pair failed
+    out = run.stdout
+    assert "2 jobs queued" in out
+    assert "failed AAPL:" in out
+    assert "fiscal 2023" in out
+    assert "completed 1" in out
+    assert "failed 1" in out
+    listed = (await client.get("/batches")).json()["batches"]
+    assert [b["counts"]["completed"] for b in listed] == [1]

@@ -355,3 +355,45 @@ async def test_cli_submit_follow_shows_the_batch_and_its_failures(
     assert "failed 1" in out
     listed = (await client.get("/batches")).json()["batches"]
     assert [b["counts"]["completed"] for b in listed] == [1]
+
+
+async def test_reports_are_idempotent_and_a_finished_job_stays_finished(
+    redis: ArqRedis, settings: Settings
+) -> None:
+    from riskdrift.events.batch_progress import (
+        batch_stream_key,
+        queue_batch_links,
+        queue_discard_batch,
+        report_state,
+    )
+    from riskdrift.models import JobStatus
+
+    batch_id, first, second = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    options = {"maxlen": 1000, "ttl": 60}
+    async with redis.pipeline(transaction=False) as pipe:
+        queue_batch_links(pipe, batch_id, [(first, "AAA"), (second, "BBB")], total=2, ttl=60)
+        await pipe.execute()
+    try:
+        assert await report_state(redis, uuid.uuid4(), JobStatus.COMPLETED, **options) is None
+        assert await report_state(redis, first, JobStatus.PROCESSING, **options) is False
+        assert await report_state(redis, first, JobStatus.PROCESSING, **options) is False
+        assert await report_state(redis, first, JobStatus.FAILED, error="boom", **options) \
+            is False
+        # A finished job is not moved again, by a late or a duplicate report.
+        assert await report_state(redis, first, JobStatus.COMPLETED, **options) is False
+        assert await report_state(redis, second, JobStatus.CANCELLED, **options) is True
+        assert await report_state(redis, second, JobStatus.CANCELLED, **options) is False
+        entries = await redis.xrange(batch_stream_key(batch_id))
+        events = [(e[b"event"].decode(), json.loads(e[b"data"])) for _, e in entries]
+        assert [(name, data.get("status")) for name, data in events] == [
+            ("batch_progress", "processing"), ("batch_progress", "failed"),
+            ("batch_progress", "cancelled"), ("batch_completed", None),
+        ]
+        assert events[1][1]["error"] == "boom"
+        assert events[1][1]["ticker"] == "AAA"
+        assert events[-1][1]["counts"] == {"queued": 0, "processing": 0, "completed": 0,
+                                           "failed": 1, "cancelled": 1}
+    finally:
+        async with redis.pipeline(transaction=False) as pipe:
+            queue_discard_batch(pipe, batch_id, [first, second])
+            await pipe.execute()

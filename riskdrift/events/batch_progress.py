@@ -12,9 +12,10 @@ A state change is reported by one Lua script (:data:`_REPORT`), so the hashes an
 stream entry change together and in one order across every worker and API process: the
 counts of the stream's entries never go backwards, a repeated report of the same state
 (an at-least-once re-run) adds nothing, and a finished job is never counted twice. The
-report that finishes the last job also appends ``batch_completed`` (once: ``HSETNX``)
-and tells its caller, who then marks the batch finished in Postgres and sends its
-webhook. Ordinary jobs cost one Redis round trip per report (the ``GET`` misses).
+stream keeps at least four entries per job (``MAXLEN ~``), so a whole batch's history
+stays resumable. The report that finishes the last job also appends ``batch_completed``
+(once: ``HSETNX``) and tells its caller, who then marks the batch finished in Postgres
+and sends its webhook. Ordinary jobs cost one Redis round trip per report (the ``GET`` misses).
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ local event = {event = 'batch_progress', batch_id = batch, job_id = job, ticker 
                status = new, previous_status = old, counts = by_state, total = total,
                finished = finished, progress = progress, at = ARGV[4]}
 if ARGV[3] ~= '' then event['error'] = ARGV[3] end
-local maxlen, ttl = ARGV[5], tonumber(ARGV[6])
+-- Room for every state change of every job (about 2-3 each, more with retries).
+local maxlen, ttl = math.max(tonumber(ARGV[5]), total * 4), tonumber(ARGV[6])
 redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'event', 'batch_progress',
            'data', cjson.encode(event))
 local ended = 0

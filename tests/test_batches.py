@@ -397,3 +397,30 @@ async def test_reports_are_idempotent_and_a_finished_job_stays_finished(
         async with redis.pipeline(transaction=False) as pipe:
             queue_discard_batch(pipe, batch_id, [first, second])
             await pipe.execute()
+
+
+async def test_the_rate_limit_counts_every_job_of_a_batch(
+    settings: Settings, db: asyncpg.Pool
+) -> None:
+    from riskdrift.store import api_keys
+
+    limited = settings.model_copy(update={"auth_enabled": True, "submit_rate_limit": "5/minute"})
+    # The limiter's Redis keys are per key digest: a fresh key starts with a full window.
+    _, key = await api_keys.create_key(db, name="batches", tenant="tenant-b")
+    auth = {"Authorization": f"Bearer {key}"}
+    async with (
+        serve(create_app(limited)) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=10, headers=auth) as client,
+    ):
+        six = await client.post("/batches", json={"tickers": list("ABCDEF"),
+                                                  "years": [2024, 2023]})
+        assert six.status_code == 429
+        assert "exceeds the submission rate limit" in six.json()["detail"]
+        three = {"tickers": list("ABC"), "years": [2024, 2023]}
+        assert (await client.post("/batches", json=three)).status_code == 202
+        again = await client.post("/batches", json=three)  # 3 + 3 > 5 in the window
+        assert again.status_code == 429
+        assert again.headers["content-type"] == "application/problem+json"
+        single = await client.post("/analyze", json={"ticker": "D", "years": [2024, 2023]})
+        assert single.status_code == 202  # 3 + 1 ≤ 5
+    assert await db.fetchval("SELECT count(*) FROM jobs") == 4

@@ -218,6 +218,59 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_batch_submit(args: argparse.Namespace) -> int:
+    """``riskdrift batch submit FILE|TICKERS… --years CUR PREV`` or ``--history FROM TO``."""
+    from rich.console import Console
+
+    from riskdrift.batch_client import read_tickers, submit_batch
+
+    body: dict[str, Any]
+    if args.history:
+        if len(args.tickers) != 1 or args.years:
+            raise RiskdriftError("--history takes one ticker and no --years")
+        body = {"ticker": args.tickers[0], "from_year": args.history[0],
+                "to_year": args.history[1]}
+    else:
+        if not args.years:
+            raise RiskdriftError("give --years CURRENT PREVIOUS (or --history FROM TO)")
+        body = {"tickers": read_tickers(args.tickers), "years": args.years}
+    if args.callback:
+        body["callback_url"] = args.callback
+    configure_logging(_settings().model_copy(update={"log_level": "WARNING"}))
+    return asyncio.run(submit_batch(_api_url(args), body, api_key=_api_key(args),
+                                    console=Console(), follow=args.follow))
+
+
+def cmd_batch_status(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from riskdrift.batch_client import batch_status
+
+    return asyncio.run(batch_status(_api_url(args), args.batch_id, api_key=_api_key(args),
+                                    console=Console()))
+
+
+def cmd_batch_results(args: argparse.Namespace) -> int:
+    from riskdrift.batch_client import batch_results
+
+    print(asyncio.run(batch_results(_api_url(args), args.batch_id, api_key=_api_key(args),
+                                    as_csv=args.csv)), end="" if args.csv else "\n")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    """``riskdrift history TICKER FROM TO [--chart FILE]``."""
+    from riskdrift.batch_client import fetch_history, history_svg, history_table
+
+    history = asyncio.run(fetch_history(_api_url(args), args.ticker, args.from_year,
+                                        args.to_year, api_key=_api_key(args)))
+    print(history_table(history))
+    if args.chart:
+        Path(args.chart).write_text(history_svg(history), encoding="utf-8")
+        print(f"chart written to {args.chart}")
+    return 0
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     from rich.console import Console
 
@@ -320,6 +373,38 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print the API's JSON answer")
     api_options(search)
     search.set_defaults(func=cmd_search)
+
+    batch = sub.add_parser("batch", help="many pairs as one unit on a running API")
+    batch_sub = batch.add_subparsers(dest="batch_command", required=True)
+    bsubmit = batch_sub.add_parser(
+        "submit", help="submit a batch: tickers (or files of tickers) for one pair of years"
+    )
+    bsubmit.add_argument("tickers", nargs="+", help="tickers, or files with one per line")
+    bsubmit.add_argument("--years", type=int, nargs=2, metavar=("CURRENT", "PREVIOUS"))
+    bsubmit.add_argument("--history", type=int, nargs=2, metavar=("FROM", "TO"),
+                         help="one ticker, one job per consecutive pair of years")
+    bsubmit.add_argument("--callback", help="webhook URL for batch.completed")
+    bsubmit.add_argument("--follow", action="store_true",
+                         help="one progress bar for the batch, a line per failure")
+    api_options(bsubmit)
+    bsubmit.set_defaults(func=cmd_batch_submit)
+    bstatus = batch_sub.add_parser("status", help="a batch's counts, progress and failures")
+    bstatus.add_argument("batch_id")
+    api_options(bstatus)
+    bstatus.set_defaults(func=cmd_batch_status)
+    bresults = batch_sub.add_parser("results", help="a batch's results, one row per pair")
+    bresults.add_argument("batch_id")
+    bresults.add_argument("--csv", action="store_true", help="print the CSV")
+    api_options(bresults)
+    bresults.set_defaults(func=cmd_batch_results)
+
+    history = sub.add_parser("history", help="a company's Item 1A year by year")
+    history.add_argument("ticker")
+    history.add_argument("from_year", type=int)
+    history.add_argument("to_year", type=int)
+    history.add_argument("--chart", help="write an SVG line chart to this file")
+    api_options(history)
+    history.set_defaults(func=cmd_history)
 
     dev = sub.add_parser("dev", help="embedded services + API + worker + a demo job (make run)")
     dev.add_argument("--once", action="store_true", help="exit after the demo job")

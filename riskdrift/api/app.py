@@ -22,7 +22,14 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from riskdrift.api import routes_deliveries, routes_health, routes_jobs, routes_stream
+from riskdrift.api import (
+    routes_batches,
+    routes_deliveries,
+    routes_health,
+    routes_history,
+    routes_jobs,
+    routes_stream,
+)
 from riskdrift.api.auth import ApiKeyAuth, KeyCache
 from riskdrift.api.limits import SubmissionLimiter
 from riskdrift.api.middleware import BodySizeLimit, RequestLog
@@ -98,6 +105,13 @@ def create_app(settings: Settings | None = None, *,
         Route("/jobs/{job_id}/result", routes_jobs.get_result, methods=["GET"]),
         Route("/jobs/{job_id}/cancel", routes_jobs.cancel, methods=["POST"]),
         Route("/jobs/{job_id}/retry", routes_jobs.retry, methods=["POST"]),
+        Route("/batches", routes_batches.collection, methods=["GET", "POST"]),
+        Route("/batches/{batch_id}", routes_batches.get_batch, methods=["GET"]),
+        Route("/batches/{batch_id}/cancel", routes_batches.cancel, methods=["POST"]),
+        Route("/batches/{batch_id}/stream", routes_batches.stream, methods=["GET"]),
+        Route("/batches/{batch_id}/results.csv", routes_batches.results_csv, methods=["GET"]),
+        Route("/batches/{batch_id}/results.json", routes_batches.results_json, methods=["GET"]),
+        Route("/companies/{ticker}/history", routes_history.company_history, methods=["GET"]),
         Route("/risks/search", search.endpoint, methods=["GET"]),
         Route("/jobs/{job_id}/deliveries", routes_deliveries.list_deliveries, methods=["GET"]),
         Route(

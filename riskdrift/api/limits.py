@@ -24,11 +24,21 @@ class SubmissionLimiter:
         self._storage = RedisStorage(uri, implementation="redispy", key_prefix="riskdrift:limits")
         self._limiter = MovingWindowRateLimiter(self._storage)
 
-    async def check(self, identity: str) -> None:
-        """Count one submission; raise a 429 problem with ``Retry-After`` when over the limit."""
+    async def check(self, identity: str, *, cost: int = 1) -> None:
+        """Count ``cost`` submissions (a batch counts each of its jobs); raise a 429 problem
+        with ``Retry-After`` when over the limit."""
         if self._item is None:
             return
-        if await self._limiter.hit(self._item, identity):
+        if cost > self._item.amount:
+            raise ProblemError(
+                429,
+                "Too many requests",
+                f"a batch of {cost} jobs exceeds the submission rate limit {self._item}; "
+                "split it into smaller batches",
+                type_="rate-limited",
+                headers={"Retry-After": str(self._item.get_expiry())},
+            )
+        if await self._limiter.hit(self._item, identity, cost=cost):
             return
         stats = await self._limiter.get_window_stats(self._item, identity)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))

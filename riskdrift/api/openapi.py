@@ -8,6 +8,14 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from riskdrift import __version__
+from riskdrift.api.routes_batches import (
+    Batch,
+    BatchAccepted,
+    BatchPage,
+    BatchRequest,
+    BatchResults,
+)
+from riskdrift.api.routes_history import History
 from riskdrift.models import (
     AnalysisResult,
     AnalyzeRequest,
@@ -31,6 +39,12 @@ MODELS: list[type[BaseModel]] = [
     WebhookDelivery,
     WebhookDeliveryList,
     RiskSearchResults,
+    BatchRequest,
+    BatchAccepted,
+    Batch,
+    BatchPage,
+    BatchResults,
+    History,
 ]
 
 
@@ -70,6 +84,102 @@ JOB_ID = {
     "required": True,
     "schema": {"type": "string", "format": "uuid"},
 }
+
+
+BATCH_ID = {
+    "name": "batch_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "format": "uuid"},
+}
+
+
+def _batch_paths() -> dict[str, Any]:
+    """``/batches…`` and ``/companies/{ticker}/history`` (issue 15)."""
+    return {
+        "/batches": {
+            "post": {
+                "summary": "Submit a batch: tickers × one pair of years, or one ticker's history",
+                "description": (
+                    "Either {tickers (1-1000, no duplicates), years: [current, previous]} or "
+                    "{ticker, from_year, to_year} (one job per consecutive pair). The batch "
+                    "and all its jobs are created atomically; each job is an ordinary job "
+                    "(in /jobs, streamable, cancellable). Every job counts against the "
+                    "tenant's queued-jobs cap and the submission rate limit. With "
+                    "callback_url, a signed `batch.completed` webhook is sent when the "
+                    "last job ends."
+                ),
+                "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                                "schema": {"type": "string", "minLength": 1,
+                                           "maxLength": 255}}],
+                "requestBody": {"required": True, "content": {
+                    "application/json": {"schema": _ref(BatchRequest)}}},
+                "responses": {
+                    "202": _json(BatchAccepted, "queued"),
+                    "200": _json(BatchAccepted, "replay of an Idempotency-Key"),
+                    **_problems(400, 413, 415, 422, 429, 503),
+                },
+            },
+            "get": {
+                "summary": "List batches, newest first",
+                "parameters": [
+                    {"name": "cursor", "in": "query", "required": False,
+                     "schema": {"type": "string"}},
+                    {"name": "limit", "in": "query", "required": False,
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+                ],
+                "responses": {"200": _json(BatchPage, "a page"), **_problems(400, 422)},
+            },
+        },
+        "/batches/{batch_id}": {"get": {
+            "summary": "A batch: counts by state, progress, failures with reasons",
+            "parameters": [BATCH_ID],
+            "responses": {"200": _json(Batch, "the batch"), **_problems(404)},
+        }},
+        "/batches/{batch_id}/cancel": {"post": {
+            "summary": "Cancel every job of the batch not started yet",
+            "parameters": [BATCH_ID],
+            "responses": {"200": _json(Batch, "the batch after the cancel"), **_problems(404)},
+        }},
+        "/batches/{batch_id}/stream": {"get": {
+            "summary": "Aggregate events (Server-Sent Events): one per job state change",
+            "description": "`batch_progress` frames carry the job, its new state and the "
+                           "batch's counts; the stream ends with `batch_completed`. "
+                           "Last-Event-ID resumes exactly; after the end, 204.",
+            "parameters": [BATCH_ID, {"name": "Last-Event-ID", "in": "header",
+                                      "required": False, "schema": {"type": "string"}}],
+            "responses": {
+                "200": {"description": "event stream",
+                        "content": {"text/event-stream": {"schema": SSE_EVENT}}},
+                "204": {"description": "the batch's stream already ended"},
+                **_problems(400, 404),
+            },
+        }},
+        "/batches/{batch_id}/results.json": {"get": {
+            "summary": "One row per pair: counts new/removed/modified, cosine similarity, "
+                       "top drift category, error if failed",
+            "parameters": [BATCH_ID],
+            "responses": {"200": _json(BatchResults, "the rows"), **_problems(404)},
+        }},
+        "/batches/{batch_id}/results.csv": {"get": {
+            "summary": "The same rows as CSV",
+            "parameters": [BATCH_ID],
+            "responses": {"200": {"description": "CSV with a header line",
+                                  "content": {"text/csv": {"schema": {"type": "string"}}}},
+                          **_problems(404)},
+        }},
+        "/companies/{ticker}/history": {"get": {
+            "summary": "A company's Item 1A year by year, from its consecutive-pair analyses",
+            "parameters": [
+                {"name": "ticker", "in": "path", "required": True,
+                 "schema": {"type": "string"}},
+                {"name": "from", "in": "query", "required": True,
+                 "schema": {"type": "integer"}},
+                {"name": "to", "in": "query", "required": True, "schema": {"type": "integer"}},
+            ],
+            "responses": {"200": _json(History, "the series"), **_problems(422)},
+        }},
+    }
 
 
 def build_openapi() -> dict[str, Any]:
@@ -250,6 +360,7 @@ def build_openapi() -> dict[str, Any]:
                     },
                 }
             },
+            **_batch_paths(),
         },
         "components": {"schemas": defs["$defs"]},
     }

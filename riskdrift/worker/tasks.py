@@ -26,6 +26,7 @@ from riskdrift.events.publish import make_event, stream_key
 from riskdrift.models import TERMINAL_EVENTS, AnalyzeRequest, EventName, JobEvent, JobStatus
 from riskdrift.store import jobs
 from riskdrift.store.jobs import JobRecord
+from riskdrift.worker.batch_hooks import report_job_state
 from riskdrift.worker.context import WorkerContext
 from riskdrift.worker.embeddings_task import record_analysis_filings
 from riskdrift.worker.heartbeat import heartbeat
@@ -50,6 +51,7 @@ async def _fail(ctx: WorkerContext, job_id: uuid.UUID, reason: str, deadline: fl
         return
     ctx["job_record"] = finished
     await _publish(ctx, make_event("job_failed", job_id, error=reason, status=JobStatus.FAILED))
+    await _report_to_batch(ctx, job_id, JobStatus.FAILED, reason)
     log.warning("job_failed", reason=reason, attempts=finished.attempts)
     ctx["analysis_ended"] = time.monotonic()
     await schedule_webhook(ctx, finished, deadline=deadline)
@@ -60,6 +62,13 @@ TERMINAL_EVENT: dict[JobStatus, EventName] = {
     JobStatus.FAILED: "job_failed",
     JobStatus.CANCELLED: "job_cancelled",
 }
+
+
+async def _report_to_batch(
+    ctx: WorkerContext, job_id: uuid.UUID, status: JobStatus, error: str | None = None
+) -> None:
+    """The job's new state, to its batch's aggregate stream (a no-op outside a batch)."""
+    await report_job_state(ctx["redis"], ctx["pool"], ctx["settings"], job_id, status, error=error)
 
 
 async def _ensure_terminal_event(ctx: WorkerContext, job: JobRecord) -> None:
@@ -97,7 +106,10 @@ async def _release_attempt(ctx: WorkerContext, job_id: uuid.UUID) -> None:
     """Give back the attempt of a run interrupted by a worker shutdown."""
     released = await jobs.release_attempt(ctx["pool"], job_id)
     if released is None:
-        return  # cancelled by the client: nothing to give back
+        # cancelled by the client: nothing to give back
+        await _report_to_batch(ctx, job_id, JobStatus.CANCELLED, "cancelled by the client")
+        return
+    await _report_to_batch(ctx, job_id, JobStatus.QUEUED)
     await ctx["redis"].decr(retry_key_prefix + str(job_id))  # arq's own try counter
     reason = "worker shutting down; job re-queued"
     await _publish(ctx, make_event("job_retrying", job_id, attempt=released.attempts, error=reason))
@@ -155,11 +167,14 @@ async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int, deadli
         current = await jobs.get_job(ctx["pool"], job_uuid)
         if current is not None:
             await _ensure_terminal_event(ctx, current)
+            if current.status.finished:  # e.g. cancelled while queued: its batch hears now
+                await _report_to_batch(ctx, job_uuid, current.status, current.error)
             # a re-run after a crash before attempt 1 was made
             await resume_webhook(ctx, current)
         return "skipped"
     structlog.contextvars.bind_contextvars(ticker=job.ticker, years=list(job.years))
     await _publish(ctx, make_event("job_started", job_uuid, attempt=job.attempts))
+    await _report_to_batch(ctx, job_uuid, JobStatus.PROCESSING)
     started = asyncio.get_running_loop().time()
 
     try:
@@ -217,6 +232,7 @@ async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int, deadli
     ctx["job_record"] = finished
     event: EventName = "job_completed"
     await _publish(ctx, make_event(event, job_uuid, status=JobStatus.COMPLETED, progress=100))
+    await _report_to_batch(ctx, job_uuid, JobStatus.COMPLETED)
     log.info(
         "job_completed",
         duration_s=round(asyncio.get_running_loop().time() - started, 3),

@@ -1,0 +1,496 @@
+"""Batch routes: many pairs as one unit, their progress, aggregate stream and results table.
+
+``POST /batches`` takes either a universe (``tickers`` × one pair of ``years``) or a
+history (one ``ticker``, one job per consecutive pair of ``from_year..to_year``). The
+batch row and every job row are written in one transaction (store/batches.py), and every
+job's Redis writes (its ``job_queued`` event, its arq job, its link to the batch) go in
+one pipeline, with the same writes as a single ``POST /analyze``
+(:func:`riskdrift.api.enqueue.queue_arq_job`). Each job is an ordinary job.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import pydantic
+import structlog
+from arq.constants import abort_jobs_ss, job_key_prefix
+from arq.utils import timestamp_ms
+from pydantic import AnyUrl, Field, field_validator, model_validator
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.requests import Request
+from starlette.responses import Response
+
+from riskdrift.api.auth import client_of, tenant_of
+from riskdrift.api.enqueue import ANALYSIS_TASK, queue_arq_job
+from riskdrift.api.problems import ProblemError, validation_problem
+from riskdrift.api.routes_jobs import MAX_PAGE, model_response
+from riskdrift.api.routes_jobs import _check_callback as check_callback
+from riskdrift.api.routes_stream import PING_SECONDS, RETRY_MS, requested_position
+from riskdrift.api.state import AppState, app_state
+from riskdrift.events.batch_progress import (
+    BATCH_TERMINAL_EVENT,
+    batch_stream_key,
+    queue_batch_links,
+    queue_discard_batch,
+    queue_report,
+)
+from riskdrift.events.hub import ZERO_ID, entry_from_redis, format_stream_id
+from riskdrift.events.publish import make_event, queue_publish, stream_key
+from riskdrift.models import JobStatus, Strict, check_years, normalise_ticker
+from riskdrift.ops import metrics
+from riskdrift.store import batches, jobs
+from riskdrift.store.batches import BatchRecord, Pair
+from riskdrift.worker.batch_hooks import finish_batch
+
+log = structlog.get_logger(__name__)
+
+MAX_TICKERS = 1000
+
+
+class BatchRequest(Strict):
+    """``POST /batches``: ``tickers`` + ``years``, or ``ticker`` + ``from_year`` + ``to_year``."""
+
+    tickers: Annotated[list[str] | None, Field(default=None, examples=[["AAPL", "MSFT"]])] = None
+    years: Annotated[list[int] | None, Field(default=None, examples=[[2024, 2023]])] = None
+    ticker: Annotated[str | None, Field(default=None, max_length=16, examples=["BA"])] = None
+    from_year: int | None = None
+    to_year: int | None = None
+    callback_url: Annotated[AnyUrl | None, Field(default=None, max_length=2048)] = None
+
+    @field_validator("tickers")
+    @classmethod
+    def _tickers(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("tickers must name at least one company")
+        if len(value) > MAX_TICKERS:
+            raise ValueError(f"a batch takes at most {MAX_TICKERS} tickers, not {len(value)}")
+        tickers = [normalise_ticker(t) for t in value]
+        duplicates = sorted(t for t, n in Counter(tickers).items() if n > 1)
+        if duplicates:
+            raise ValueError(f"duplicate tickers: {', '.join(duplicates)}")
+        return tickers
+
+    @field_validator("ticker")
+    @classmethod
+    def _ticker(cls, value: str | None) -> str | None:
+        return normalise_ticker(value) if value is not None else None
+
+    @field_validator("callback_url")
+    @classmethod
+    def _http_only(cls, value: AnyUrl | None) -> AnyUrl | None:
+        if value is not None and (value.scheme not in ("http", "https") or not value.host):
+            raise ValueError("callback_url must be an absolute http(s) URL")
+        return value
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> BatchRequest:
+        universe = self.tickers is not None or self.years is not None
+        history = any(v is not None for v in (self.ticker, self.from_year, self.to_year))
+        if universe == history:
+            raise ValueError(
+                "send either tickers and years, or ticker, from_year and to_year"
+            )
+        if universe:
+            if self.tickers is None or self.years is None:
+                raise ValueError("a batch of tickers needs both tickers and years")
+            check_years(self.years)
+        else:
+            if self.ticker is None or self.from_year is None or self.to_year is None:
+                raise ValueError("a history needs ticker, from_year and to_year")
+            if self.from_year >= self.to_year:
+                raise ValueError("from_year must be before to_year")
+            check_years([self.to_year, self.from_year])
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "universe" if self.tickers is not None else "history"
+
+    def pairs(self) -> list[Pair]:
+        """The batch's analyses, one per job."""
+        if self.tickers is not None and self.years is not None:
+            current, previous = self.years
+            return [Pair(t, current, previous) for t in self.tickers]
+        assert self.ticker is not None
+        assert self.from_year is not None
+        assert self.to_year is not None
+        return [Pair(self.ticker, y, y - 1) for y in range(self.to_year, self.from_year, -1)]
+
+
+class BatchLinks(pydantic.BaseModel):
+    self: str
+    stream: str
+    results_csv: str
+    results_json: str
+    cancel: str
+
+
+class BatchFailure(pydantic.BaseModel):
+    job_id: uuid.UUID
+    ticker: str
+    years: list[int]
+    error: str | None
+
+
+class Batch(pydantic.BaseModel):
+    """A batch as ``GET /batches/{id}`` shows it."""
+
+    batch_id: uuid.UUID
+    kind: str
+    status: str  # running | completed (every job ended)
+    total: int
+    counts: dict[str, int]
+    progress: int = Field(ge=0, le=100)
+    failures: list[BatchFailure] | None = None
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+    links: BatchLinks
+
+
+class BatchAccepted(pydantic.BaseModel):
+    batch_id: uuid.UUID
+    total: int
+    job_ids: list[uuid.UUID]
+    links: BatchLinks
+
+
+class BatchPage(pydantic.BaseModel):
+    batches: list[Batch]
+    next_cursor: str | None
+
+
+class BatchResultRow(pydantic.BaseModel):
+    """One pair of a batch's results."""
+
+    job_id: uuid.UUID
+    ticker: str
+    current_year: int
+    previous_year: int
+    status: str
+    risks_new: int | None
+    risks_removed: int | None
+    risks_modified: int | None
+    similarity_cosine: float | None
+    top_drift_category: str | None
+    error: str | None
+
+
+class BatchResults(pydantic.BaseModel):
+    batch_id: uuid.UUID
+    rows: list[BatchResultRow]
+
+
+CSV_COLUMNS = list(BatchResultRow.model_fields)
+
+
+def batch_links(batch_id: uuid.UUID) -> BatchLinks:
+    base = f"/batches/{batch_id}"
+    return BatchLinks(
+        self=base, stream=f"{base}/stream", results_csv=f"{base}/results.csv",
+        results_json=f"{base}/results.json", cancel=f"{base}/cancel",
+    )
+
+
+async def batch_view(state: AppState, batch: BatchRecord, *, with_failures: bool) -> Batch:
+    counts = await batches.state_counts(state["pool"], batch.id)
+    ended = sum(n for status, n in counts.items() if status.finished)
+    if ended >= batch.job_count and batch.finished_at is None:
+        # Its last job's process died before finishing the batch (or is about to): do it.
+        await finish_batch(state["redis"], state["pool"], state["settings"], batch.id)
+        batch = await batches.get_batch(state["pool"], batch.id) or batch
+    failures = None
+    if with_failures:
+        failures = [
+            BatchFailure(job_id=f.job_id, ticker=f.ticker, years=list(f.years), error=f.error)
+            for f in await batches.failures(state["pool"], batch.id)
+        ]
+    return Batch(
+        batch_id=batch.id,
+        kind=batch.kind,
+        status="completed" if ended >= batch.job_count else "running",
+        total=batch.job_count,
+        counts={status.value: n for status, n in counts.items()},
+        progress=ended * 100 // batch.job_count,
+        failures=failures,
+        created_at=batch.created_at,
+        finished_at=batch.finished_at,
+        links=batch_links(batch.id),
+    )
+
+
+async def load_batch(request: Request) -> BatchRecord:
+    """The caller's batch named in the path, or a 404."""
+    try:
+        batch_id = uuid.UUID(request.path_params["batch_id"])
+    except ValueError:
+        raise ProblemError(404, "Batch not found", "no batch has that id",
+                           type_="not-found") from None
+    batch = await batches.get_batch(app_state(request)["pool"], batch_id,
+                                    tenant=tenant_of(request))
+    if batch is None:
+        raise ProblemError(404, "Batch not found", f"no batch {batch_id}", type_="not-found")
+    return batch
+
+
+async def _read_request(request: Request) -> BatchRequest:
+    content_type = request.headers.get("content-type", "application/json")
+    if not content_type.split(";")[0].strip().lower().endswith(("/json", "+json")):
+        raise ProblemError(415, "Unsupported media type", "send the request as application/json",
+                           type_="media-type")
+    try:
+        return BatchRequest.model_validate_json(await request.body())
+    except pydantic.ValidationError as exc:
+        raise validation_problem(exc) from None
+
+
+def _accepted(new: batches.NewBatch, status: int) -> Response:
+    return model_response(
+        BatchAccepted(batch_id=new.batch.id, total=new.batch.job_count, job_ids=new.job_ids,
+                      links=batch_links(new.batch.id)),
+        status,
+        {"Location": f"/batches/{new.batch.id}"},
+    )
+
+
+async def _enqueue(state: AppState, new: batches.NewBatch, pairs: list[Pair]) -> None:
+    """Every job's Redis writes, one pipeline: links to the batch first (so a worker that
+    starts a job at once reports it), then per job its ``job_queued`` and arq entry."""
+    settings = state["settings"]
+    redis = state["redis"]
+    ttl = settings.result_ttl
+    async with redis.pipeline(transaction=False) as pipe:
+        queue_batch_links(pipe, new.batch.id, zip(new.job_ids, (p.ticker for p in pairs),
+                                                  strict=True),
+                          total=len(pairs), ttl=ttl)
+        for job_id in new.job_ids:
+            queue_publish(pipe, make_event("job_queued", job_id, status=JobStatus.QUEUED),
+                          maxlen=settings.stream_maxlen, ttl=ttl)
+            queue_arq_job(pipe, redis, ANALYSIS_TASK, str(job_id), job_id=str(job_id),
+                          queue_name=settings.queue_name)
+        for _ in new.job_ids[1:]:  # every job counts as a submission; the last one runs it
+            metrics.count_job(pipe, settings.queue_name, metrics.JOBS_SUBMITTED)
+        await metrics.execute_counted(pipe, settings.queue_name, metrics.JOBS_SUBMITTED)
+
+
+async def _discard(state: AppState, new: batches.NewBatch) -> None:
+    settings = state["settings"]
+    async with state["redis"].pipeline(transaction=False) as pipe:
+        ids = [str(j) for j in new.job_ids]
+        if ids:
+            pipe.zrem(settings.queue_name, *ids)
+            pipe.delete(*(stream_key(j) for j in ids), *(job_key_prefix + j for j in ids))
+        queue_discard_batch(pipe, new.batch.id, new.job_ids)
+        await pipe.execute()
+
+
+async def submit(request: Request) -> Response:
+    """``POST /batches``: store the batch and its jobs atomically, enqueue them at once."""
+    state = app_state(request)
+    settings = state["settings"]
+    body = await _read_request(request)
+    pairs = body.pairs()
+    await state["limiter"].check(client_of(request), cost=len(pairs))
+    tenant = tenant_of(request)
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= 255:
+        raise ProblemError(400, "Invalid Idempotency-Key", "use 1 to 255 characters",
+                           type_="idempotency-key")
+    request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+    # The same check as a job's callback: it reads only ``callback_url``.
+    await check_callback(body, settings)  # type: ignore[arg-type]
+    limit = settings.max_queued_jobs_per_tenant
+    try:
+        async with state["pool"].acquire() as conn:
+            new = await batches.create_batch(
+                conn, pairs, tenant=tenant, kind=body.kind,
+                request=json.loads(body.model_dump_json(exclude_none=True)),
+                callback_url=str(body.callback_url) if body.callback_url else None,
+                idempotency_key=key, request_hash=request_hash, max_queued=limit,
+            )
+    except jobs.TenantQueueFull:
+        raise ProblemError(
+            429, "Too many queued jobs",
+            f"this batch's {len(pairs)} jobs would take the tenant above its limit of "
+            f"{limit} queued jobs; retry when some have started, or split the batch",
+            type_="queue-full", headers={"Retry-After": "30"},
+        ) from None
+    if not new.created:
+        if new.batch.request_hash != request_hash:
+            raise ProblemError(422, "Idempotency-Key reused",
+                               "this Idempotency-Key was used with a different request body",
+                               type_="idempotency-conflict")
+        return _accepted(new, 200)
+    try:
+        await _enqueue(state, new, pairs)
+    except BaseException:
+        await batches.delete_unqueued(state["pool"], new.batch.id)
+        try:
+            await _discard(state, new)
+        except Exception:
+            log.warning("batch_enqueue_cleanup_failed", batch_id=str(new.batch.id))
+        raise
+    log.info("batch_submitted", batch_id=str(new.batch.id), kind=body.kind, jobs=len(pairs))
+    return _accepted(new, 202)
+
+
+async def get_batch(request: Request) -> Response:
+    """``GET /batches/{id}``: counts by state, progress and the failures with reasons."""
+    state = app_state(request)
+    return model_response(await batch_view(state, await load_batch(request), with_failures=True))
+
+
+async def list_batches(request: Request) -> Response:
+    """``GET /batches?cursor=&limit=``, newest first."""
+    params = request.query_params
+    unknown = set(params) - {"cursor", "limit"}
+    if unknown:
+        raise ProblemError(400, "Unknown query parameter", ", ".join(sorted(unknown)),
+                           type_="validation")
+    limit = 50
+    if "limit" in params:
+        if not (params["limit"].isdigit() and 1 <= int(params["limit"]) <= MAX_PAGE):
+            raise ProblemError(422, "Invalid query", "invalid query parameter(s)",
+                               type_="validation",
+                               errors=[{"field": "limit",
+                                        "message": f"an integer from 1 to {MAX_PAGE}"}])
+        limit = int(params["limit"])
+    state = app_state(request)
+    try:
+        page, cursor = await batches.list_batches(state["pool"], tenant=tenant_of(request),
+                                                  cursor=params.get("cursor"), limit=limit)
+    except ValueError:
+        raise ProblemError(422, "Invalid query", "malformed cursor", type_="validation",
+                           errors=[{"field": "cursor", "message": "malformed cursor"}]) from None
+    views = [await batch_view(state, b, with_failures=False) for b in page]
+    return model_response(BatchPage(batches=views, next_cursor=cursor))
+
+
+async def cancel(request: Request) -> Response:
+    """``POST /batches/{id}/cancel``: every job not started yet ends ``cancelled``; running
+    jobs finish. Answers with the batch after the cancel."""
+    state = app_state(request)
+    settings = state["settings"]
+    batch = await load_batch(request)
+    cancelled = await batches.cancel_queued(state["pool"], batch.id)
+    ended = False
+    if cancelled:
+        async with state["redis"].pipeline(transaction=False) as pipe:
+            # A queued arq entry of a cancelled job is dropped when a worker picks it up.
+            pipe.zadd(abort_jobs_ss, {str(j): timestamp_ms() for j in cancelled})
+            for job_id in cancelled:
+                queue_publish(pipe, make_event("job_cancelled", job_id,
+                                               status=JobStatus.CANCELLED),
+                              maxlen=settings.stream_maxlen, ttl=settings.result_ttl)
+                queue_report(pipe, job_id, JobStatus.CANCELLED,
+                             error="batch cancelled by the client",
+                             maxlen=settings.stream_maxlen, ttl=settings.result_ttl)
+            replies = await pipe.execute()
+        # The replies of the reports: every third reply after the ZADD.
+        ended = any(r == 1 for r in replies[1:][2::3])
+        if ended:
+            await finish_batch(state["redis"], state["pool"], settings, batch.id)
+    log.info("batch_cancelled", batch_id=str(batch.id), cancelled=len(cancelled))
+    return model_response(await batch_view(state, batch, with_failures=False))
+
+
+async def _rows(request: Request) -> tuple[BatchRecord, list[BatchResultRow]]:
+    batch = await load_batch(request)
+    rows = await batches.result_rows(app_state(request)["pool"], batch.id)
+    return batch, [
+        BatchResultRow(
+            job_id=r.job_id, ticker=r.ticker, current_year=r.current_year,
+            previous_year=r.previous_year, status=r.status, risks_new=r.risks_new,
+            risks_removed=r.risks_removed, risks_modified=r.risks_modified,
+            similarity_cosine=r.cosine, top_drift_category=r.top_drift_category,
+            error=r.error,
+        )
+        for r in rows
+    ]
+
+
+async def results_json(request: Request) -> Response:
+    """``GET /batches/{id}/results.json``: one row per pair (unfinished pairs too)."""
+    batch, rows = await _rows(request)
+    return model_response(BatchResults(batch_id=batch.id, rows=rows))
+
+
+def results_to_csv(rows: list[BatchResultRow]) -> str:
+    """The CSV text of a batch's result rows, with a header line."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.model_dump().items()})
+    return out.getvalue()
+
+
+async def results_csv(request: Request) -> Response:
+    """``GET /batches/{id}/results.csv``."""
+    batch, rows = await _rows(request)
+    return Response(results_to_csv(rows), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="batch-{batch.id}.csv"'})
+
+
+async def stream(request: Request) -> Response:
+    """``GET /batches/{id}/stream``: the batch's aggregate events as SSE, resumable with
+    ``Last-Event-ID``; ends after ``batch_completed`` (a reconnect after it: 204)."""
+    batch = await load_batch(request)
+    requested = requested_position(request)
+    state = app_state(request)
+    hub = state["hub"]
+    key = batch_stream_key(batch.id)
+    last = await hub.replay.xrevrange(key, "+", "-", count=1)
+    tail = entry_from_redis(*last[0]) if last else None
+    if (requested is not None and tail is not None and tail.event == BATCH_TERMINAL_EVENT
+            and requested >= tail.id):
+        return Response(status_code=204)
+
+    async def frames() -> AsyncIterator[bytes | ServerSentEvent]:
+        sub = hub.subscribe(key, position=tail.id if tail is not None else ZERO_ID)
+        try:
+            yield ServerSentEvent(retry=RETRY_MS, comment=f"batch {batch.id}", sep="\n")
+            after = requested or ZERO_ID
+            while True:  # replay what is kept after the client's position, in chunks
+                start = "(" + format_stream_id(after) if after != ZERO_ID else "-"
+                items = await hub.replay.xrange(key, start, "+", count=500)
+                for raw_id, fields in items:
+                    entry = entry_from_redis(raw_id, fields)
+                    yield entry.frame
+                    after = entry.id
+                    if entry.event == BATCH_TERMINAL_EVENT:
+                        return
+                if len(items) < 500:
+                    break
+            while True:
+                live = await sub.queue.get()
+                if live is None:  # dropped (too slow) or the hub stopped: client resumes
+                    return
+                if live.id <= after:
+                    continue
+                yield live.frame
+                after = live.id
+                if live.event == BATCH_TERMINAL_EVENT:
+                    return
+        finally:
+            hub.unsubscribe(sub)
+
+    return EventSourceResponse(frames(), ping=PING_SECONDS, sep="\n")
+
+
+async def collection(request: Request) -> Response:
+    """``/batches``: ``POST`` submits, ``GET`` lists (one route, so a 405 names both)."""
+    if request.method == "POST":
+        return await submit(request)
+    return await list_batches(request)

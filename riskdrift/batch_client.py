@@ -1,0 +1,261 @@
+"""The terminal side of batches and histories: ``riskdrift batch …`` and ``riskdrift history``.
+
+Talks to a running API over HTTP (httpx). Following a batch reads its aggregate SSE
+stream, reconnecting with ``Last-Event-ID`` on a dropped connection, and draws one rich
+progress bar for the whole batch plus one line per failed job. :func:`history_svg` draws a
+company's history as an SVG line chart (pure: no I/O).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import httpx
+from httpx_sse import aconnect_sse
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from riskdrift.errors import RiskdriftError
+
+READ_TIMEOUT = 45.0  # three missed keep-alive pings
+
+
+def read_tickers(items: Sequence[str]) -> list[str]:
+    """Tickers from the command line: each item a ticker, or a file of tickers (one per
+    line or separated by commas/whitespace; ``#`` starts a comment)."""
+    tickers: list[str] = []
+    for item in items:
+        path = Path(item)
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                line = line.split("#", 1)[0]
+                tickers.extend(t for t in line.replace(",", " ").split() if t)
+        else:
+            tickers.append(item)
+    if not tickers:
+        raise RiskdriftError("no tickers given")
+    return tickers
+
+
+def _headers(api_key: str | None) -> dict[str, str]:
+    return {"authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+def _check(response: httpx.Response, what: str) -> Any:
+    if response.status_code >= 400:
+        try:
+            problem = response.json()
+            detail = problem.get("detail") or problem.get("title")
+            errors = "; ".join(f"{e.get('field') or 'body'}: {e.get('message')}"
+                               for e in problem.get("errors") or [])
+        except ValueError:
+            detail, errors = response.text[:300], ""
+        raise RiskdriftError(f"{what} failed ({response.status_code}): {detail}"
+                             + (f" — {errors}" if errors else ""))
+    return response.json() if "json" in response.headers.get("content-type", "") else None
+
+
+async def submit_batch(
+    api: str, body: dict[str, Any], *, api_key: str | None, console: Console, follow: bool
+) -> int:
+    """``POST /batches``; with ``follow``, the batch's progress until it ends.
+
+    Exit status: 0 all pairs completed, 1 some failed or were cancelled.
+    """
+    async with httpx.AsyncClient(base_url=api, headers=_headers(api_key), timeout=30) as client:
+        try:
+            accepted = _check(await client.post("/batches", json=body), "submit")
+        except httpx.HTTPError as exc:
+            raise RiskdriftError(f"cannot reach the API at {api}: {exc}") from exc
+        batch_id = accepted["batch_id"]
+        console.print(f"batch {batch_id}: {accepted['total']} jobs queued")
+        if not follow:
+            return 0
+        return await follow_batch(client, batch_id, accepted["total"], console=console)
+
+
+async def follow_batch(
+    client: httpx.AsyncClient, batch_id: str, total: int, *, console: Console
+) -> int:
+    """One progress bar for the batch and a line per failure, from its aggregate stream."""
+    last_id: str | None = None
+    final: dict[str, Any] | None = None
+    columns = (TextColumn("[bold]batch"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("", total=total)
+        attempts = 0
+        while final is None:
+            headers = {"Last-Event-ID": last_id} if last_id else {}
+            try:
+                async with aconnect_sse(
+                    client, "GET", f"/batches/{batch_id}/stream", headers=headers,
+                    timeout=httpx.Timeout(30, read=READ_TIMEOUT),
+                ) as source:
+                    if source.response.status_code == 204:
+                        break
+                    _check(source.response, "stream") if source.response.status_code >= 400 \
+                        else None
+                    async for sse in source.aiter_sse():
+                        attempts = 0
+                        if sse.event not in ("batch_progress", "batch_completed"):
+                            continue  # the opening retry/comment frame
+                        if sse.id:
+                            last_id = sse.id
+                        data = json.loads(sse.data)
+                        counts = data.get("counts", {})
+                        bar.update(task, completed=data.get("finished", 0), description=(
+                            f"{counts.get('completed', 0)} done · {counts.get('failed', 0)} "
+                            f"failed · {counts.get('processing', 0)} running"))
+                        if sse.event == "batch_progress" and data.get("status") == "failed":
+                            bar.console.print(f"[red]failed[/red] {data.get('ticker')}: "
+                                              f"{data.get('error')}")
+                        if sse.event == "batch_completed":
+                            final = data
+                            break
+            except (httpx.TransportError, httpx.RemoteProtocolError) as exc:
+                attempts += 1
+                if attempts > 10:
+                    raise RiskdriftError(f"lost the batch stream: {exc}") from exc
+                await asyncio.sleep(min(5.0, 0.2 * 2**attempts))
+    status = _check(await client.get(f"/batches/{batch_id}"), "status")
+    print_status(status, console)
+    counts = status["counts"]
+    return 0 if counts["completed"] == status["total"] else 1
+
+
+def print_status(batch: dict[str, Any], console: Console) -> None:
+    """A batch's state in a few lines: counts, progress, failures."""
+    counts = batch["counts"]
+    console.print(
+        f"batch {batch['batch_id']} ({batch['kind']}): {batch['status']}, "
+        f"{batch['progress']}% — " + ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+    )
+    for failure in batch.get("failures") or []:
+        years = "/".join(str(y) for y in failure["years"])
+        console.print(f"  failed {failure['ticker']} {years}: {failure['error']}")
+
+
+async def batch_status(api: str, batch_id: str, *, api_key: str | None,
+                       console: Console) -> int:
+    async with httpx.AsyncClient(base_url=api, headers=_headers(api_key), timeout=30) as client:
+        print_status(_check(await client.get(f"/batches/{batch_id}"), "status"), console)
+    return 0
+
+
+async def batch_results(api: str, batch_id: str, *, api_key: str | None, as_csv: bool) -> str:
+    """The batch's results: its CSV as the API sends it, or a text table."""
+    async with httpx.AsyncClient(base_url=api, headers=_headers(api_key), timeout=60) as client:
+        if as_csv:
+            response = await client.get(f"/batches/{batch_id}/results.csv")
+            _check(response, "results") if response.status_code >= 400 else None
+            return response.text
+        rows = _check(await client.get(f"/batches/{batch_id}/results.json"), "results")["rows"]
+    lines = [f"{'ticker':<8} {'years':<10} {'status':<10} {'new':>4} {'rem':>4} {'mod':>4} "
+             f"{'cosine':>7}  top drift / error"]
+    for r in rows:
+        def num(v: Any) -> str:
+            return "-" if v is None else str(v)
+        cosine = "-" if r["similarity_cosine"] is None else f"{r['similarity_cosine']:.3f}"
+        lines.append(
+            f"{r['ticker']:<8} {r['current_year']}/{r['previous_year']:<5} {r['status']:<10} "
+            f"{num(r['risks_new']):>4} {num(r['risks_removed']):>4} "
+            f"{num(r['risks_modified']):>4} {cosine:>7}  "
+            f"{r['error'] or r['top_drift_category'] or ''}"
+        )
+    return "\n".join(lines)
+
+
+async def fetch_history(api: str, ticker: str, first: int, last: int, *,
+                        api_key: str | None) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=api, headers=_headers(api_key), timeout=30) as client:
+        try:
+            response = await client.get(f"/companies/{ticker}/history",
+                                        params={"from": first, "to": last})
+        except httpx.HTTPError as exc:
+            raise RiskdriftError(f"cannot reach the API at {api}: {exc}") from exc
+        history: dict[str, Any] = _check(response, "history")
+    return history
+
+
+def history_table(history: dict[str, Any]) -> str:
+    """The series as text, one line per fiscal year."""
+    lines = [f"{history['ticker']} {history.get('company') or ''} "
+             f"{history['from_year']}-{history['to_year']}",
+             f"{'year':<6} {'risks':>5} {'new':>4} {'rem':>4} {'mod':>4} {'cosine':>7} "
+             f"{'jaccard':>7} {'tone':>7}  emerging themes"]
+    for p in history["years"]:
+        def num(v: Any) -> str:
+            return "-" if v is None else str(v)
+        sim = p.get("similarity") or {}
+        cos = f"{sim['cosine']:.3f}" if sim else "-"
+        jac = f"{sim['jaccard']:.3f}" if sim else "-"
+        tone = "-" if p.get("tone") is None else f"{p['tone']:+.3f}"
+        themes = ", ".join((p.get("emerging_themes") or [])[:5])
+        lines.append(f"{p['year']:<6} {num(p['risk_count']):>5} {num(p['new']):>4} "
+                     f"{num(p['removed']):>4} {num(p['modified']):>4} {cos:>7} {jac:>7} "
+                     f"{tone:>7}  {themes}")
+    return "\n".join(lines)
+
+
+SERIES = (("risk_count", "risk count", "#1f77b4"), ("new", "new", "#2ca02c"),
+          ("removed", "removed", "#d62728"), ("modified", "modified", "#ff7f0e"))
+
+
+def history_svg(history: dict[str, Any], *, width: int = 720, height: int = 360) -> str:
+    """An SVG line chart of the history: risk count and new/removed/modified per year
+    (left axis), and the cosine similarity to the year before (0..1, dashed, right axis)."""
+    points = history["years"]
+    years: list[int] = [int(p["year"]) for p in points]
+    left, right, top, bottom = 56, 56, 36, 48
+    plot_w, plot_h = width - left - right, height - top - bottom
+    values = [float(p[key]) for p in points for key, _, _ in SERIES if p.get(key) is not None]
+    peak = max(values, default=1.0) or 1.0
+
+    def x(year: int) -> float:
+        if len(years) == 1:
+            return left + plot_w / 2
+        return left + plot_w * (year - years[0]) / (years[-1] - years[0])
+
+    def y(value: float, scale: float) -> float:
+        return top + plot_h * (1 - value / scale)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
+             f'<text x="{left}" y="20" font-size="14">{escape(history["ticker"])} '
+             f'Item 1A, {years[0]}-{years[-1]}</text>',
+             f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" '
+             f'y2="{top + plot_h}" stroke="#333"/>',
+             f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#333"/>']
+    for year in years:
+        parts.append(f'<text x="{x(year):.1f}" y="{top + plot_h + 16}" '
+                     f'text-anchor="middle">{year}</text>')
+    for tick in range(5):
+        value = peak * tick / 4
+        parts.append(f'<text x="{left - 6}" y="{y(value, peak) + 4:.1f}" '
+                     f'text-anchor="end">{value:.0f}</text>')
+    legend_x = left
+    for key, label, colour in SERIES:
+        coords = [f"{x(p['year']):.1f},{y(p[key], peak):.1f}" for p in points
+                  if p.get(key) is not None]
+        if coords:
+            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
+                         f'points="{" ".join(coords)}"><title>{label}</title></polyline>')
+        parts.append(f'<text x="{legend_x}" y="{height - 8}" fill="{colour}">{label}</text>')
+        legend_x += 90
+    cosine = [f"{x(p['year']):.1f},{y(p['similarity']['cosine'], 1.0):.1f}" for p in points
+              if p.get("similarity")]
+    if cosine:
+        parts.append(f'<polyline fill="none" stroke="#555" stroke-dasharray="5,4" '
+                     f'stroke-width="2" points="{" ".join(cosine)}">'
+                     f'<title>cosine similarity</title></polyline>')
+    parts.append(f'<text x="{legend_x}" y="{height - 8}" fill="#555">cosine (right, 0-1)</text>')
+    parts.append(f'<text x="{left + plot_w + 6}" y="{top + 4}">1.0</text>')
+    parts.append(f'<text x="{left + plot_w + 6}" y="{top + plot_h + 4}">0.0</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)

@@ -1,0 +1,426 @@
+"""Batches over real Postgres and Redis: the API served by uvicorn, a real arq worker running
+the real research agent on the local corpus (tests/corpus.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import io
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from arq import ArqRedis
+
+from riskdrift.api.app import create_app
+from riskdrift.config import Settings
+from riskdrift.models import AnalysisResult
+from riskdrift.worker.settings import build_worker_settings
+from tests.conftest import burst_worker, eventually, running_worker, serve
+from tests.corpus import REAL10K, needs_corpus
+
+pytestmark = pytest.mark.integration
+
+# The corpus companies that have fiscal 2024 and 2023, and two that lack 2023.
+HAVE_2024_2023 = ["AMZN", "HD", "IBM", "META", "NVDA", "TSLA"]
+LACK_2023 = ["AAPL", "WMT"]
+
+
+@pytest.fixture
+async def client(settings: Settings, db: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
+    async with (
+        serve(create_app(settings)) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=30) as http,
+    ):
+        yield http
+
+
+def corpus_settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"filings_dir": REAL10K, "filings_source": "local"})
+
+
+@contextlib.asynccontextmanager
+async def worker(settings: Settings) -> AsyncIterator[None]:
+    """A running worker on the corpus; on the way out it first lets the jobs it holds end
+    (a job's last steps, e.g. queueing its embeddings, follow its terminal event)."""
+    async with running_worker(build_worker_settings(corpus_settings(settings))) as running:
+        yield
+
+        async def idle() -> bool:
+            return all(task.done() for task in running.job_tasks.values())
+
+        await eventually(idle, deadline=30)
+
+
+Frame = tuple[str, str, dict[str, Any]]
+
+
+async def read_sse(
+    client: httpx.AsyncClient, url: str, *, last_event_id: str | None = None
+) -> tuple[int, list[Frame]]:
+    """Every event frame of one SSE response until the server ends it."""
+    headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+    frames: list[Frame] = []
+    async with client.stream("GET", url, headers=headers, timeout=300) as response:
+        if response.status_code != 200:
+            return response.status_code, frames
+        fields: dict[str, str] = {}
+        async for line in response.aiter_lines():
+            if line == "":
+                if "event" in fields:
+                    frames.append((fields["id"], fields["event"], json.loads(fields["data"])))
+                fields = {}
+                continue
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            fields[name] = value.removeprefix(" ")
+    return 200, frames
+
+
+@needs_corpus
+async def test_a_batch_over_the_corpus_completes_with_its_csv_and_stream(
+    client: httpx.AsyncClient, settings: Settings, db: asyncpg.Pool
+) -> None:
+    tickers = HAVE_2024_2023 + LACK_2023
+    accepted = await client.post("/batches", json={"tickers": tickers, "years": [2024, 2023]})
+    assert accepted.status_code == 202, accepted.text
+    batch_id = accepted.json()["batch_id"]
+    assert accepted.headers["location"] == f"/batches/{batch_id}"
+    job_ids = accepted.json()["job_ids"]
+    assert len(job_ids) == len(tickers)
+    # Ordinary jobs: each in /jobs, queued
+    listed = (await client.get("/jobs", params={"limit": 50})).json()["jobs"]
+    assert {j["job_id"] for j in listed} == set(job_ids)
+
+    async with worker(settings):
+        status, frames = await read_sse(client, f"/batches/{batch_id}/stream")
+    assert status == 200
+
+    names = [name for _, name, _ in frames]
+    # One aggregate event per state change: queued→processing, then →completed|failed.
+    assert names == ["batch_progress"] * (2 * len(tickers)) + ["batch_completed"]
+    per_job: dict[str, list[str]] = defaultdict(list)
+    for _, _, data in frames[:-1]:
+        per_job[data["job_id"]].append(data["status"])
+    assert set(per_job) == set(job_ids)
+    finished_seen = [data["finished"] for _, _, data in frames]
+    assert finished_seen == sorted(finished_seen), "counts never go backwards"
+    final = frames[-1][2]
+    assert final["counts"] == {
+        "queued": 0, "processing": 0, "completed": 6, "failed": 2, "cancelled": 0,
+    }
+    for _, _, data in frames[:-1]:
+        counts = data["counts"]
+        assert sum(counts.values()) == len(tickers)
+
+    # Resumable: from the 5th entry, exactly the rest; after the end, 204.
+    status, rest = await read_sse(
+        client, f"/batches/{batch_id}/stream", last_event_id=frames[4][0]
+    )
+    assert status == 200
+    assert rest == frames[5:]
+    status, _ = await read_sse(client, f"/batches/{batch_id}/stream",
+                               last_event_id=frames[-1][0])
+    assert status == 204
+
+    batch = (await client.get(f"/batches/{batch_id}")).json()
+    assert batch["status"] == "completed"
+    assert batch["progress"] == 100
+    assert batch["counts"]["completed"] == 6
+    assert batch["counts"]["failed"] == 2
+    assert batch["finished_at"] is not None
+    assert sorted(f["ticker"] for f in batch["failures"]) == LACK_2023
+    assert all("2023" in (f["error"] or "") for f in batch["failures"]), batch["failures"]
+
+    csv_response = await client.get(f"/batches/{batch_id}/results.csv")
+    assert csv_response.status_code == 200
+    assert csv_response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(csv_response.text)))
+    assert [r["ticker"] for r in rows] == sorted(tickers)
+    json_rows = (await client.get(f"/batches/{batch_id}/results.json")).json()["rows"]
+    assert [r["ticker"] for r in json_rows] == sorted(tickers)
+    for row in rows:
+        assert (row["current_year"], row["previous_year"]) == ("2024", "2023")
+        if row["ticker"] in LACK_2023:
+            assert row["status"] == "failed"
+            assert row["error"]
+            assert row["risks_new"] == row["similarity_cosine"] == ""
+            continue
+        assert row["status"] == "completed", row
+        raw = await client.get(f"/jobs/{row['job_id']}/result")
+        result = AnalysisResult.model_validate_json(raw.content)
+        statuses = [r.status for r in result.risks]
+        assert int(row["risks_new"]) == statuses.count("new")
+        assert int(row["risks_removed"]) == statuses.count("removed")
+        assert int(row["risks_modified"]) == statuses.count("modified")
+        assert float(row["similarity_cosine"]) == pytest.approx(result.similarity.cosine)
+        drift: dict[str, float] = defaultdict(float)
+        for risk in result.risks:
+            if risk.status != "unchanged":
+                drift[risk.category] += risk.drift_score
+        expected = min(drift, key=lambda c: (-drift[c], c)) if drift else ""
+        assert row["top_drift_category"] == expected
+        assert row["error"] == ""
+
+
+async def test_cancel_stops_the_jobs_not_started(
+    client: httpx.AsyncClient, settings: Settings, db: asyncpg.Pool, redis: ArqRedis
+) -> None:
+    accepted = await client.post("/batches", json={"ticker": "NVDA", "from_year": 2020,
+                                                   "to_year": 2025})
+    assert accepted.status_code == 202, accepted.text
+    batch_id = accepted.json()["batch_id"]
+    assert accepted.json()["total"] == 5
+    response = await client.post(f"/batches/{batch_id}/cancel")
+    assert response.status_code == 200
+    assert response.json()["counts"]["cancelled"] == 5
+    assert response.json()["status"] == "completed"
+    status, frames = await read_sse(client, f"/batches/{batch_id}/stream")
+    assert status == 200
+    assert [n for _, n, _ in frames] == ["batch_progress"] * 5 + ["batch_completed"]
+    assert {d["status"] for _, _, d in frames[:-1]} == {"cancelled"}
+    # The worker then finds every job cancelled and runs none of them.
+    drain = burst_worker(build_worker_settings(corpus_settings(settings)))
+    try:
+        await drain.main()
+    finally:
+        await drain.close()
+    rows = await db.fetch("SELECT status, attempts FROM jobs WHERE batch_id = $1",
+                          uuid.UUID(batch_id))
+    assert [(r["status"], r["attempts"]) for r in rows] == [("cancelled", 0)] * 5
+    batch = (await client.get(f"/batches/{batch_id}")).json()
+    assert batch["finished_at"] is not None
+    # Cancelling again cancels nothing more.
+    again = await client.post(f"/batches/{batch_id}/cancel")
+    assert again.json()["counts"]["cancelled"] == 5
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"tickers": [], "years": [2024, 2023]}, "tickers"),
+        ({"tickers": [f"T{i}" for i in range(1001)], "years": [2024, 2023]}, "tickers"),
+        ({"tickers": ["AAPL", "MSFT", "aapl"], "years": [2024, 2023]}, "tickers"),
+        ({"tickers": ["AAPL"], "years": [2024, 2024]}, "body"),
+        ({"tickers": ["AAPL"], "years": [1999, 1998]}, "body"),
+        ({"tickers": ["AAPL"]}, "body"),
+        ({"ticker": "BA", "from_year": 2025, "to_year": 2015}, "body"),
+        ({"ticker": "BA", "from_year": 2015}, "body"),
+        ({"ticker": "BA", "from_year": 2015, "to_year": 2025, "tickers": ["X"]}, "body"),
+        ({"tickers": ["not a ticker!"], "years": [2024, 2023]}, "tickers"),
+    ],
+)
+async def test_bad_batches_get_a_problem_and_create_nothing(
+    client: httpx.AsyncClient, db: asyncpg.Pool, redis: ArqRedis, settings: Settings,
+    body: dict[str, Any], field: str,
+) -> None:
+    response = await client.post("/batches", json=body)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == 422
+    fields = {e["field"] or "body" for e in problem["errors"]}
+    assert any(f.startswith(field) or field == "body" for f in fields), problem
+    assert await db.fetchval("SELECT count(*) FROM batches") == 0
+    assert await db.fetchval("SELECT count(*) FROM jobs") == 0
+    assert await redis.zcard(settings.queue_name) == 0
+
+
+async def test_idempotency_key_returns_the_same_batch(
+    client: httpx.AsyncClient, db: asyncpg.Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    body = {"tickers": ["AAPL", "MSFT"], "years": [2024, 2023]}
+    first = await client.post("/batches", json=body, headers={"Idempotency-Key": "k1"})
+    again = await client.post("/batches", json=body, headers={"Idempotency-Key": "k1"})
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert again.json() == first.json()
+    other = await client.post("/batches", json={**body, "years": [2025, 2024]},
+                              headers={"Idempotency-Key": "k1"})
+    assert other.status_code == 422
+    assert await db.fetchval("SELECT count(*) FROM jobs") == 2
+    assert await redis.zcard(settings.queue_name) == 2
+
+
+async def test_the_tenant_cap_counts_every_job_of_a_batch(
+    settings: Settings, db: asyncpg.Pool, redis: ArqRedis
+) -> None:
+    capped = settings.model_copy(update={"max_queued_jobs_per_tenant": 3})
+    async with (
+        serve(create_app(capped)) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=10) as client,
+    ):
+        too_many = await client.post("/batches", json={"tickers": ["A", "B", "C", "D"],
+                                                       "years": [2024, 2023]})
+        assert too_many.status_code == 429, too_many.text
+        assert too_many.headers["content-type"] == "application/problem+json"
+        assert await db.fetchval("SELECT count(*) FROM jobs") == 0
+        fits = await client.post("/batches", json={"tickers": ["A", "B", "C"],
+                                                   "years": [2024, 2023]})
+        assert fits.status_code == 202
+        one_more = await client.post("/analyze", json={"ticker": "D", "years": [2024, 2023]})
+        assert one_more.status_code == 429
+    assert await redis.zcard(settings.queue_name) == 3
+
+
+async def test_list_batches_pages_newest_first(client: httpx.AsyncClient) -> None:
+    made = []
+    for year in (2021, 2022, 2023):
+        response = await client.post("/batches", json={"tickers": ["AAPL"],
+                                                       "years": [year, year - 1]})
+        made.append(response.json()["batch_id"])
+    first = (await client.get("/batches", params={"limit": 2})).json()
+    assert [b["batch_id"] for b in first["batches"]] == made[::-1][:2]
+    second = (await client.get("/batches", params={"limit": 2,
+                                                   "cursor": first["next_cursor"]})).json()
+    assert [b["batch_id"] for b in second["batches"]] == made[:1]
+    assert second["next_cursor"] is None
+    assert (await client.get("/batches", params={"cursor": "???"})).status_code == 422
+    assert (await client.get(f"/batches/{uuid.uuid4()}")).status_code == 404
+
+
+async def test_the_last_job_sends_one_signed_batch_completed_webhook(
+    settings: Settings, db: asyncpg.Pool
+) -> None:
+    from pydantic import SecretStr
+
+    from tests.test_webhook_flow import SECRET, ScriptedReceiver
+    from tests.test_worker import ScriptedAgent, settings_for, tiny_result
+
+    async def script(request: Any, progress: Any, n: int) -> AnalysisResult:
+        return tiny_result(request)
+
+    hooked = settings.model_copy(update={"webhook_secrets": [SecretStr(SECRET)],
+                                         "webhook_allowed_cidrs": ["127.0.0.0/8"]})
+    receiver = ScriptedReceiver()
+    async with (
+        serve(receiver.app()) as hook_base,
+        serve(create_app(hooked)) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=10) as client,
+    ):
+        accepted = await client.post("/batches", json={
+            "tickers": ["AAA", "BBB", "CCC"], "years": [2024, 2023],
+            "callback_url": f"{hook_base}/hook"})
+        assert accepted.status_code == 202, accepted.text
+        batch_id = accepted.json()["batch_id"]
+        drain = burst_worker(settings_for(ScriptedAgent(script), hooked))
+        try:
+            async with asyncio.timeout(30):
+                await drain.main()
+        finally:
+            await drain.close()
+
+        async def delivered() -> bool:
+            return len(receiver.received) >= 1
+
+        await eventually(delivered, deadline=10)
+        batch = (await client.get(f"/batches/{batch_id}")).json()
+    [hook] = receiver.received
+    assert hook.verified
+    body = json.loads(hook.body)
+    assert body["type"] == "batch.completed"
+    assert body["data"]["batch_id"] == batch_id
+    assert body["data"]["counts"]["completed"] == 3
+    assert hook.headers["webhook-id"] == f"msg_batch_{uuid.UUID(batch_id).hex}"
+    assert batch["status"] == "completed"
+    assert batch["finished_at"] is not None
+    assert await db.fetchval("SELECT count(*) FROM webhook_deliveries") == 1
+
+
+@needs_corpus
+async def test_cli_submit_follow_shows_the_batch_and_its_failures(
+    client: httpx.AsyncClient, settings: Settings, tmp_path: Path
+) -> None:
+    from tests.processes import run_cli, service_env
+
+    tickers = tmp_path / "tickers.txt"
+    tickers.write_text("# two companies\nHD\nAAPL, \n")
+    async with worker(settings):
+        run = await asyncio.to_thread(
+            run_cli, service_env(settings), "batch", "submit", str(tickers), "--years", "2024",
+            "2023", "--follow", "--api", str(client.base_url), timeout=240)
+    assert run.returncode == 1, run.stdout + run.stderr  # one pair failed
+    out = run.stdout
+    assert "2 jobs queued" in out
+    assert "failed AAPL:" in out
+    assert "fiscal 2023" in out
+    assert "completed 1" in out
+    assert "failed 1" in out
+    listed = (await client.get("/batches")).json()["batches"]
+    assert [b["counts"]["completed"] for b in listed] == [1]
+
+
+async def test_reports_are_idempotent_and_a_finished_job_stays_finished(
+    redis: ArqRedis, settings: Settings
+) -> None:
+    from riskdrift.events.batch_progress import (
+        batch_stream_key,
+        queue_batch_links,
+        queue_discard_batch,
+        report_state,
+    )
+    from riskdrift.models import JobStatus
+
+    batch_id, first, second = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    options = {"maxlen": 1000, "ttl": 60}
+    async with redis.pipeline(transaction=False) as pipe:
+        queue_batch_links(pipe, batch_id, [(first, "AAA"), (second, "BBB")], total=2, ttl=60)
+        await pipe.execute()
+    try:
+        assert await report_state(redis, uuid.uuid4(), JobStatus.COMPLETED, **options) is None
+        assert await report_state(redis, first, JobStatus.PROCESSING, **options) is False
+        assert await report_state(redis, first, JobStatus.PROCESSING, **options) is False
+        assert await report_state(redis, first, JobStatus.FAILED, error="boom", **options) \
+            is False
+        # A finished job is not moved again, by a late or a duplicate report.
+        assert await report_state(redis, first, JobStatus.COMPLETED, **options) is False
+        assert await report_state(redis, second, JobStatus.CANCELLED, **options) is True
+        assert await report_state(redis, second, JobStatus.CANCELLED, **options) is False
+        entries = await redis.xrange(batch_stream_key(batch_id))
+        events = [(e[b"event"].decode(), json.loads(e[b"data"])) for _, e in entries]
+        assert [(name, data.get("status")) for name, data in events] == [
+            ("batch_progress", "processing"), ("batch_progress", "failed"),
+            ("batch_progress", "cancelled"), ("batch_completed", None),
+        ]
+        assert events[1][1]["error"] == "boom"
+        assert events[1][1]["ticker"] == "AAA"
+        assert events[-1][1]["counts"] == {"queued": 0, "processing": 0, "completed": 0,
+                                           "failed": 1, "cancelled": 1}
+    finally:
+        async with redis.pipeline(transaction=False) as pipe:
+            queue_discard_batch(pipe, batch_id, [first, second])
+            await pipe.execute()
+
+
+async def test_the_rate_limit_counts_every_job_of_a_batch(
+    settings: Settings, db: asyncpg.Pool
+) -> None:
+    from riskdrift.store import api_keys
+
+    limited = settings.model_copy(update={"auth_enabled": True, "submit_rate_limit": "5/minute"})
+    # The limiter's Redis keys are per key digest: a fresh key starts with a full window.
+    _, key = await api_keys.create_key(db, name="batches", tenant="tenant-b")
+    auth = {"Authorization": f"Bearer {key}"}
+    async with (
+        serve(create_app(limited)) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=10, headers=auth) as client,
+    ):
+        six = await client.post("/batches", json={"tickers": list("ABCDEF"),
+                                                  "years": [2024, 2023]})
+        assert six.status_code == 429
+        assert "exceeds the submission rate limit" in six.json()["detail"]
+        three = {"tickers": list("ABC"), "years": [2024, 2023]}
+        assert (await client.post("/batches", json=three)).status_code == 202
+        again = await client.post("/batches", json=three)  # 3 + 3 > 5 in the window
+        assert again.status_code == 429
+        assert again.headers["content-type"] == "application/problem+json"
+        single = await client.post("/analyze", json={"ticker": "D", "years": [2024, 2023]})
+        assert single.status_code == 202  # 3 + 1 ≤ 5
+    assert await db.fetchval("SELECT count(*) FROM jobs") == 4

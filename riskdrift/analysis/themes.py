@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -97,7 +98,9 @@ _EDGE_STOP = (
         ]
     )
 )
-_STEMMER = snowballstemmer.stemmer("english")
+#: Snowball stemmers keep state while stemming: one per thread (the worker runs analyses
+#: in a thread pool when it has no process pool).
+_STEMMERS = threading.local()
 #: Clause breaks inside a sentence: a term never spans one.
 _TOKEN_OR_BREAK = re.compile(_TOKEN.pattern + r"|[,;:()\[\]–—]|\s-\s")
 
@@ -105,7 +108,10 @@ _TOKEN_OR_BREAK = re.compile(_TOKEN.pattern + r"|[,;:()\[\]–—]|\s-\s")
 @functools.lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
     """Porter2 stem, cached: a filing pair has ~5,000 distinct words and ~60,000 tokens."""
-    return str(_STEMMER.stemWord(word.replace("’", "'")))
+    stemmer = getattr(_STEMMERS, "english", None)
+    if stemmer is None:
+        stemmer = _STEMMERS.english = snowballstemmer.stemmer("english")
+    return str(stemmer.stemWord(word.replace("’", "'")))
 
 
 @dataclass

@@ -24,6 +24,7 @@ from starlette.staticfiles import StaticFiles
 
 from riskdrift.api import routes_deliveries, routes_health, routes_jobs, routes_stream
 from riskdrift.api.auth import ApiKeyAuth, KeyCache
+from riskdrift.api.docs import docs_routes
 from riskdrift.api.limits import SubmissionLimiter
 from riskdrift.api.middleware import BodySizeLimit, RequestLog
 from riskdrift.api.openapi import build_openapi
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, *,
         Route("/readyz", routes_health.readyz, methods=["GET"]),
         *ops.routes(),
         Route("/openapi.json", openapi_json, methods=["GET"]),
+        *docs_routes(),
         Route("/stream/{job_id}", routes_stream.stream_job, methods=["GET"]),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
     ]

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import pydantic
 from pydantic_settings import SettingsError
 
+from riskdrift import __version__
 from riskdrift.config import Settings
 from riskdrift.errors import RiskdriftError
 from riskdrift.logging import configure_logging
@@ -35,9 +36,11 @@ def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from riskdrift.api.app import create_app
+    from riskdrift.preflight import check_services
 
     settings = _settings(api_host=args.host, api_port=args.port)
     configure_logging(settings)
+    check_services(settings)
     uvicorn.run(
         create_app(settings),
         host=settings.api_host,
@@ -50,11 +53,13 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from riskdrift.preflight import check_services
     from riskdrift.worker.resilient import run_resilient
     from riskdrift.worker.settings import build_embeddings_worker_settings, build_worker_settings
 
     settings = _settings()
     configure_logging(settings)
+    check_services(settings)
     if args.queue == "embeddings":
         run_resilient(build_embeddings_worker_settings(settings))
     else:
@@ -295,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="riskdrift", description="10-K risk-factor drift analysis as a job service."
     )
+    parser.add_argument("--version", action="version", version=f"riskdrift {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     api = sub.add_parser("api", help="serve the HTTP API")

@@ -8,11 +8,12 @@ Values come from the environment and ``.env``. Most names carry the
 from __future__ import annotations
 
 import ipaddress
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -110,10 +111,40 @@ class Settings(BaseSettings):
     embeddings_job_timeout: int = 600
 
     # --- webhooks -------------------------------------------------------------------------
-    webhook_secrets: list[SecretStr] = Field(default_factory=list)
+    # one `whsec_…` secret, or a JSON list of them (several sign side by side in a rotation)
+    webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     webhook_allowed_cidrs: list[str] = Field(default_factory=list)
     webhook_timeout: float = 15.0
     webhook_backoff_scale: float = Field(1.0, gt=0)  # multiplies retry delays; tests shrink it
+
+    @field_validator("webhook_secrets", mode="before")
+    @classmethod
+    def _secret_or_list(cls, value: object) -> object:
+        """``RISKDRIFT_WEBHOOK_SECRETS`` holds one secret or a JSON list of secrets."""
+        if isinstance(value, str):
+            text = value.strip()
+            if not text:
+                return []
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError:
+                    raise ValueError("is neither one secret nor a JSON list of secrets") from None
+            return [text]
+        return value
+
+    @field_validator("webhook_secrets")
+    @classmethod
+    def _valid_secrets(cls, value: list[SecretStr]) -> list[SecretStr]:
+        # At start-up, not at the first delivery: a bad secret would fail every one.
+        from riskdrift.webhooks.signing import InvalidWebhookSecret, parse_secret
+
+        for position, secret in enumerate(value):
+            try:
+                parse_secret(secret, position=position)
+            except InvalidWebhookSecret as exc:  # names the position, never the secret
+                raise ValueError(str(exc)) from None
+        return value
 
     @field_validator("webhook_allowed_cidrs")
     @classmethod

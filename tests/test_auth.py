@@ -19,7 +19,7 @@ from tests.processes import run_cli
 
 pytestmark = pytest.mark.integration
 
-PUBLIC = {"/healthz", "/readyz", "/metrics"}
+PUBLIC = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/init.js"}
 BODY = {"ticker": "ACME", "years": [2024, 2023]}
 
 

@@ -71,3 +71,58 @@ def test_analyze_json_is_the_result_model() -> None:
     result = AnalysisResult.model_validate_json(run.stdout)
     assert (result.ticker, result.years) == ("AAPL", [2025, 2024])
     assert result.filings[0].risk_count > 20
+
+
+def test_version() -> None:
+    from riskdrift import __version__
+
+    run = riskdrift("--version")
+    assert run.returncode == 0
+    assert run.stdout.strip() == f"riskdrift {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("whsec_c2hvcnQ=", "webhook_secrets: webhook secret #1 must decode to 24-64 bytes"),
+        ("not-a-secret", "webhook_secrets: webhook secret #1 must start with 'whsec_'"),
+        ("[\"whsec_c2hvcnQ=\"", "webhook_secrets: is neither one secret nor a JSON list"),
+    ],
+)
+def test_bad_webhook_secret_stops_start_up(value: str, message: str) -> None:
+    run = riskdrift("worker", RISKDRIFT_WEBHOOK_SECRETS=value)
+    assert run.returncode == 2
+    assert message in run.stderr
+    assert value not in run.stderr.replace(message, "")
+    assert "Traceback" not in run.stderr
+
+
+def test_webhook_secret_alone_or_as_a_list() -> None:
+    from riskdrift.config import Settings
+    from riskdrift.webhooks.signing import generate_secret
+
+    one, two = generate_secret(), generate_secret()
+    alone = Settings(webhook_secrets=one)  # type: ignore[arg-type]  # as the environment passes it
+    listed = Settings(webhook_secrets=f'["{one}", "{two}"]')  # type: ignore[arg-type]
+    assert [s.get_secret_value() for s in alone.webhook_secrets] == [one]
+    assert [s.get_secret_value() for s in listed.webhook_secrets] == [one, two]
+
+
+@pytest.mark.parametrize(
+    ("command", "env", "message"),
+    [
+        (["worker"], {"DATABASE_URL": "postgresql://u:hunter2@127.0.0.1:1/x"},
+         "PostgreSQL is not reachable at postgresql://u:***@127.0.0.1:1/x"),
+        (["api", "--port", "1"], {"REDIS_URL": "redis://127.0.0.1:1/0"},
+         "Redis is not reachable at redis://127.0.0.1:1/0"),
+    ],
+)
+def test_unreachable_service_is_one_line(
+    command: list[str], env: dict[str, str], message: str
+) -> None:
+    run = riskdrift(*command, **env)
+    assert run.returncode == 2
+    assert message in run.stderr
+    assert "hunter2" not in run.stderr
+    assert "Traceback" not in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1

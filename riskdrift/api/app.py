@@ -31,6 +31,7 @@ from riskdrift.api import (
     routes_stream,
 )
 from riskdrift.api.auth import ApiKeyAuth, KeyCache
+from riskdrift.api.docs import docs_routes
 from riskdrift.api.limits import SubmissionLimiter
 from riskdrift.api.middleware import BodySizeLimit, RequestLog
 from riskdrift.api.openapi import build_openapi
@@ -41,11 +42,12 @@ from riskdrift.api.state import AppState
 from riskdrift.config import Settings
 from riskdrift.events.hub import EventHub, EventHubConfig
 from riskdrift.logging import configure_logging
+from riskdrift.queue import dumps as dump_job
+from riskdrift.queue import loads as load_job
+from riskdrift.queue import redis_settings
 from riskdrift.store import api_keys
 from riskdrift.store.migrate import migrate
 from riskdrift.store.pool import create_pool
-from riskdrift.worker import serialization
-from riskdrift.worker.settings import redis_settings
 
 log = structlog.get_logger(__name__)
 
@@ -68,8 +70,8 @@ def create_app(settings: Settings | None = None, *,
                 await migrate(conn)
             redis = await create_arq_pool(
                 redis_settings(settings),
-                job_serializer=serialization.dumps,
-                job_deserializer=serialization.loads,
+                job_serializer=dump_job,
+                job_deserializer=load_job,
                 default_queue_name=settings.queue_name,
             )
             hub = EventHub(settings.redis_url, hub_config)
@@ -121,6 +123,7 @@ def create_app(settings: Settings | None = None, *,
         Route("/readyz", routes_health.readyz, methods=["GET"]),
         *ops.routes(),
         Route("/openapi.json", openapi_json, methods=["GET"]),
+        *docs_routes(),
         Route("/stream/{job_id}", routes_stream.stream_job, methods=["GET"]),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
     ]

@@ -24,11 +24,16 @@ from riskdrift.api.problems import problem_response
 from riskdrift.models import Problem
 
 DEFAULT_TENANT = "default"
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"})
+PUBLIC_PREFIXES = ("/docs/",)  # the API docs' bundled assets
 TENANT_SCOPE_KEY = "riskdrift.tenant"
 CLIENT_SCOPE_KEY = "riskdrift.client"  # a digest of the caller's key: the rate-limit identity
 
 KeyLookup = Callable[[str], Awaitable[str | None]]
+
+
+def _is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
 def tenant_of(request: Request) -> str:
@@ -89,7 +94,7 @@ class ApiKeyAuth:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         cache: KeyCache | None = scope.get("state", {}).get("key_cache")
-        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS or cache is None:
+        if scope["type"] != "http" or _is_public(scope["path"]) or cache is None:
             await self.app(scope, receive, send)
             return
         key = _presented_key(scope)

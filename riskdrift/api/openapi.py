@@ -182,8 +182,20 @@ def _batch_paths() -> dict[str, Any]:
     }
 
 
+# Operations that need no key; they override the document's default security.
+PUBLIC_OPERATIONS = ("/healthz", "/readyz")
+
+
 def build_openapi() -> dict[str, Any]:
-    """The whole document; served at ``/openapi.json``."""
+    """The whole document; served at ``/openapi.json`` (and read by ``/docs``)."""
+    document = _document()
+    for path in PUBLIC_OPERATIONS:
+        for operation in document["paths"][path].values():
+            operation["security"] = []
+    return document
+
+
+def _document() -> dict[str, Any]:
     _, defs = models_json_schema([(m, "validation") for m in MODELS], ref_template=REF)
     return {
         "openapi": "3.1.0",
@@ -362,5 +374,17 @@ def build_openapi() -> dict[str, Any]:
             },
             **_batch_paths(),
         },
-        "components": {"schemas": defs["$defs"]},
+        "components": {
+            "schemas": defs["$defs"],
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API key from `riskdrift keys create NAME --tenant T`. "
+                    "GET requests may pass it as `?key=` instead (for EventSource).",
+                }
+            },
+        },
+        # Every operation needs a key but the public ones (see PUBLIC_OPERATIONS).
+        "security": [{"bearerAuth": []}],
     }

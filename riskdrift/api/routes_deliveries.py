@@ -21,7 +21,7 @@ from riskdrift.api.state import app_state
 from riskdrift.models import WebhookAttempt, WebhookDelivery, WebhookDeliveryList
 from riskdrift.store import deliveries
 from riskdrift.store.deliveries import AttemptRecord, DeliveryRecord
-from riskdrift.worker.webhook_task import enqueue_attempt, event_type_for, prepare_delivery
+from riskdrift.webhooks.outbox import enqueue_attempt, event_type_for, prepare_delivery
 
 log = structlog.get_logger(__name__)
 

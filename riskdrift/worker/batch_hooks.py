@@ -22,7 +22,7 @@ from riskdrift.config import Settings
 from riskdrift.events.batch_progress import report_state
 from riskdrift.models import JobStatus
 from riskdrift.store import batches, deliveries
-from riskdrift.worker.webhook_task import enqueue_attempt, public_base_url
+from riskdrift.webhooks.outbox import enqueue_attempt, public_base_url
 
 log = structlog.get_logger(__name__)
 

@@ -15,7 +15,6 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import Any
 
 import structlog
-from arq.connections import RedisSettings
 from arq.cron import cron
 from arq.worker import func
 
@@ -29,6 +28,7 @@ from riskdrift.ops.worker import (
     start_worker_metrics,
     watch_edgar,
 )
+from riskdrift.queue import redis_settings as redis_settings  # re-exported for bench/
 from riskdrift.store.migrate import migrate
 from riskdrift.store.pool import create_pool
 from riskdrift.webhooks import create_delivery_client, system_resolver
@@ -79,14 +79,6 @@ async def research_agent(settings: Settings, executor: Executor | None) -> Async
         aclose = getattr(narrator, "aclose", None)
         if aclose is not None:
             await aclose()
-
-
-def redis_settings(settings: Settings) -> RedisSettings:
-    """arq's connection settings from our Redis URL."""
-    rs = RedisSettings.from_dsn(settings.redis_url)
-    rs.conn_retries = 5
-    rs.conn_retry_delay = 1
-    return rs
 
 
 def _cpu_executor(settings: Settings) -> Executor | None:

@@ -1,0 +1,289 @@
+"""The webhook outbox: what a finished job sends, when each attempt runs, what it made.
+
+The domain logic of a job's terminal webhook, independent of who runs it (the
+analysis task's first attempt, a ``deliver_webhook`` arq job, the reconciler,
+the redeliver route):
+
+- payload building: :func:`build_payload` / :func:`completed_webhook` make the
+  body once, :func:`prepare_delivery` stores it once (every attempt and every
+  redelivery sends those bytes);
+- attempt scheduling: :func:`enqueue_attempt` queues attempt ``n`` of a series
+  as the arq job ``webhook:<webhook-id>:<series>:<n>`` (so it is queued at most
+  once however often this runs), :func:`queue_first_attempt` for code that
+  revisits a finished job;
+- outcome classification: :func:`classify` maps a :class:`DeliveryOutcome` and
+  the attempt number to the delivery's new state and the delay before the next
+  attempt (the schedule of :func:`riskdrift.webhooks.next_delay`, scaled);
+- :func:`make_attempt`: one attempt of a stored delivery, recorded in Postgres
+  with its follow-up queued, skipping duplicates and superseded series.
+
+Transport-level retry of the calling arq job (Postgres or Redis down) is the
+worker's business: :mod:`riskdrift.worker.webhook_task`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Literal
+
+import structlog
+from arq import ArqRedis
+
+from riskdrift.config import Settings
+from riskdrift.errors import ConfigurationError
+from riskdrift.models import AnalysisResult, JobLinks, JobStatus
+from riskdrift.store import deliveries, results
+from riskdrift.store.deliveries import AttemptOutcome, DeliveryRecord, NewDelivery
+from riskdrift.store.jobs import JobRecord
+from riskdrift.store.pool import Executor
+from riskdrift.webhooks.backoff import next_delay
+from riskdrift.webhooks.delivery import DeliveryClient, DeliveryOutcome, deliver
+from riskdrift.webhooks.signing import EventType, WebhookPayload
+from riskdrift.webhooks.ssrf import Resolver, parse_allowed_networks, system_resolver
+
+log = structlog.get_logger(__name__)
+
+TASK_NAME = "deliver_webhook"
+NOT_CONFIGURED = "webhooks are not configured on this server (no RISKDRIFT_WEBHOOK_SECRETS)"
+
+# What one call of make_attempt made of the attempt (the arq job's result).
+AttemptResult = Literal[
+    "delivered", "gone", "refused", "failed", "retrying", "skipped", "duplicate"
+]
+
+
+def event_type_for(status: JobStatus) -> EventType | None:
+    """The webhook a job in ``status`` sends: only completed and failed jobs send one."""
+    if status is JobStatus.COMPLETED:
+        return "job.completed"
+    if status is JobStatus.FAILED:
+        return "job.failed"
+    return None
+
+
+def public_base_url(settings: Settings) -> str:
+    """Base of absolute links: ``public_url``, else the API's own host and port."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    return f"http://{settings.api_host}:{settings.api_port}"
+
+
+def absolute_links(settings: Settings, job_id: uuid.UUID) -> JobLinks:
+    """The job's links as absolute URLs, for receivers outside the API's origin."""
+    base = public_base_url(settings)
+    return JobLinks(
+        self=f"{base}/jobs/{job_id}",
+        stream=f"{base}/stream/{job_id}",
+        result=f"{base}/jobs/{job_id}/result",
+    )
+
+
+def build_payload(
+    settings: Settings, job: JobRecord, result: AnalysisResult | None
+) -> WebhookPayload:
+    """The terminal webhook of a finished job (``result`` is required when completed)."""
+    links = absolute_links(settings, job.id)
+    at = job.finished_at or dt.datetime.now(dt.UTC)
+    if job.status is JobStatus.COMPLETED:
+        if result is None:
+            raise ValueError(f"completed job {job.id} has no result to send")
+        return WebhookPayload.completed(job_id=job.id, result=result, links=links, at=at)
+    if job.status is JobStatus.FAILED:
+        return WebhookPayload.failed(
+            job_id=job.id,
+            ticker=job.ticker,
+            years=list(job.years),
+            error=job.error or "the job failed",
+            links=links,
+            at=at,
+        )
+    raise ValueError(f"job {job.id} is {job.status.value}: no terminal webhook")
+
+
+def completed_webhook(
+    settings: Settings, job: JobRecord, result: AnalysisResult, at: dt.datetime
+) -> NewDelivery | None:
+    """The ``job.completed`` webhook of ``job`` finishing at ``at``, to be stored by the
+    statement that completes it; ``None`` if the job has no ``callback_url``. The same
+    bytes as :func:`build_payload` makes from the completed row."""
+    if not job.callback_url:
+        return None
+    links = absolute_links(settings, job.id)
+    payload = WebhookPayload.completed(job_id=job.id, result=result, links=links, at=at)
+    return NewDelivery("job.completed", payload.webhook_id, job.callback_url, payload.to_bytes())
+
+
+async def prepare_delivery(
+    db: Executor, settings: Settings, job: JobRecord, result: AnalysisResult | None = None
+) -> DeliveryRecord | None:
+    """Store the job's terminal webhook once; ``None`` if the job sends none.
+
+    On a re-run the stored row (and its body) comes back unchanged, so every
+    attempt and redelivery sends the bytes built the first time.
+    """
+    event_type = event_type_for(job.status)
+    if event_type is None or not job.callback_url:
+        return None
+    if event_type == "job.completed" and result is None:
+        # Only a re-run gets here (a fresh finish passes its result): look for the stored
+        # row before reading the result back. Otherwise the INSERT below finds it itself.
+        existing = await deliveries.get_delivery(db, job.id, event_type)
+        if existing is not None:
+            return existing
+        result = await results.get_result(db, job.id)
+    payload = build_payload(settings, job, result)
+    delivery, _ = await deliveries.create_delivery(
+        db,
+        job_id=job.id,
+        event_type=event_type,
+        webhook_id=payload.webhook_id,
+        callback_url=job.callback_url,
+        body=payload.to_bytes(),
+    )
+    return delivery
+
+
+def attempt_job_id(delivery: DeliveryRecord, attempt: int) -> str:
+    """arq job id of one attempt: enqueued at most once per (webhook, series, attempt)."""
+    return f"webhook:{delivery.webhook_id}:{delivery.series}:{attempt}"
+
+
+async def enqueue_attempt(
+    redis: ArqRedis,
+    settings: Settings,
+    delivery: DeliveryRecord,
+    *,
+    attempt: int,
+    defer_by: float | None = None,
+) -> None:
+    """Queue attempt ``attempt`` of the delivery's current series (a no-op if already queued)."""
+    await redis.enqueue_job(
+        TASK_NAME,
+        str(delivery.job_id),
+        delivery.event_type,
+        delivery.series,
+        attempt,
+        _job_id=attempt_job_id(delivery, attempt),
+        _queue_name=settings.queue_name,
+        _defer_by=defer_by,
+    )
+
+
+async def queue_first_attempt(
+    db: Executor, redis: ArqRedis, settings: Settings, job: JobRecord
+) -> DeliveryRecord | None:
+    """Store a finished job's webhook (once) and queue attempt 1 as a ``deliver_webhook``
+    job, unless attempt 2 was already made; the delivery, or ``None`` if nothing was queued.
+
+    For code that finishes or revisits a job without making the attempt itself (a
+    re-run, the reconciler). Queueing attempt 1 again is harmless: its fixed arq job
+    id makes it a no-op while queued, and a made attempt is skipped as a duplicate.
+    """
+    if not job.callback_url or event_type_for(job.status) is None:
+        return None
+    delivery = await prepare_delivery(db, settings, job)
+    if delivery is None or delivery.status != "pending" or delivery.attempts > 1:
+        return None
+    await enqueue_attempt(redis, settings, delivery, attempt=1)
+    return delivery
+
+
+def classify(outcome: DeliveryOutcome, attempt: int, scale: float) -> tuple[AttemptOutcome, float]:
+    """What attempt ``attempt`` makes of the delivery, and the delay before the next one.
+
+    2xx delivers; ``410`` is ``gone``; any other outcome that must not be retried
+    (a refused URL) is ``refused``; the rest retry on the backoff schedule (at
+    least ``Retry-After``), times ``scale``, until it runs out: ``failed``.
+    """
+    if outcome.delivered:
+        return "delivered", 0.0
+    if not outcome.retry:
+        return ("gone" if outcome.status_code == 410 else "refused"), 0.0
+    delay = next_delay(attempt, outcome.retry_after)
+    if delay is None:
+        return "failed", 0.0
+    return "retrying", delay * scale
+
+
+async def make_attempt(
+    db: Executor,
+    redis: ArqRedis,
+    settings: Settings,
+    delivery: DeliveryRecord,
+    *,
+    series: int,
+    attempt: int,
+    client: DeliveryClient,
+    resolver: Resolver = system_resolver,
+) -> AttemptResult:
+    """Attempt ``attempt`` of ``series`` of ``delivery`` (as the caller read it), and what
+    became of it; the next attempt is queued when this one asks for a retry.
+
+    Idempotent per (series, attempt): an attempt already recorded is a
+    ``duplicate`` (its follow-up is queued again in case the run that recorded it
+    died first), one of another series or out of order is ``skipped``.
+    """
+    if delivery.series != series or delivery.status != "pending":
+        log.info("webhook_attempt_skipped", status=delivery.status, current_series=delivery.series)
+        return "skipped"
+    if delivery.attempts >= attempt:
+        # An earlier run recorded this attempt; if it died before queueing the
+        # next one, queue it now (the arq job id makes this a no-op otherwise).
+        if delivery.attempts == attempt and delivery.next_attempt_at is not None:
+            wait = (delivery.next_attempt_at - dt.datetime.now(dt.UTC)).total_seconds()
+            await enqueue_attempt(
+                redis, settings, delivery, attempt=attempt + 1, defer_by=max(0.0, wait)
+            )
+        log.info("webhook_attempt_duplicate")
+        return "duplicate"
+    if delivery.attempts != attempt - 1:
+        log.warning("webhook_attempt_out_of_order", recorded=delivery.attempts)
+        return "skipped"
+    if not settings.webhook_secrets:
+        await deliveries.fail_delivery(db, delivery.id, series=series, error=NOT_CONFIGURED)
+        log.error("webhook_not_configured")
+        return "failed"
+
+    try:
+        outcome = await deliver(
+            client,
+            delivery.callback_url,
+            delivery.body,
+            msg_id=delivery.webhook_id,
+            secrets=settings.webhook_secrets,
+            allowed=parse_allowed_networks(settings.webhook_allowed_cidrs),
+            timeout=settings.webhook_timeout,
+            resolver=resolver,
+        )
+    except ConfigurationError as exc:  # a malformed secret; the message never contains it
+        await deliveries.fail_delivery(db, delivery.id, series=series, error=str(exc))
+        log.error("webhook_not_configured", error=str(exc))
+        return "failed"
+
+    result, delay = classify(outcome, attempt, settings.webhook_backoff_scale)
+    next_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delay)
+    updated = await deliveries.record_attempt(
+        db,
+        delivery.id,
+        series=series,
+        attempt=attempt,
+        outcome=result,
+        duration_ms=outcome.duration_ms,
+        status_code=outcome.status_code,
+        error=outcome.error,
+        address=outcome.address,
+        next_attempt_at=next_at if result == "retrying" else None,
+    )
+    if updated is None:
+        log.info("webhook_attempt_superseded")
+        return "skipped"
+    if result == "retrying":
+        await enqueue_attempt(redis, settings, updated, attempt=attempt + 1, defer_by=delay)
+    log.info(
+        "webhook_attempt_recorded",
+        outcome=result,
+        status_code=outcome.status_code,
+        defer_s=round(delay, 3) if result == "retrying" else None,
+    )
+    return result

@@ -65,6 +65,17 @@ def _bare_one(pair: tuple[str, int, int]) -> int:
     return len(analyse_documents(document(current), document(previous), load_lexicon(None)).risks)
 
 
+def start_worker(env: dict[str, str], processes: int) -> tuple[subprocess.Popen[bytes], Path]:
+    """``riskdrift worker --processes N`` with its output in a temporary log file."""
+    log = Path(tempfile.mkstemp(prefix="bench-worker-", suffix=".log")[1])
+    with log.open("ab") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "riskdrift", "worker", "--processes", str(processes)],
+            env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    return worker, log
+
+
 def bare(pairs: list[tuple[str, int, int]], processes: int) -> float:
     """Seconds to analyse ``pairs`` in a warm process pool of ``processes``."""
     context = multiprocessing.get_context("spawn")
@@ -114,12 +125,7 @@ async def service(pairs: list[tuple[str, int, int]], processes: int, base: Setti
         "RISKDRIFT_LOG_FORMAT": "json",
         "RISKDRIFT_LOG_LEVEL": os.environ.get("BENCH_WORKER_LOG_LEVEL", "warning"),
     }
-    log = Path(tempfile.mkstemp(prefix="bench-worker-", suffix=".log")[1])
-    with log.open("ab") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "riskdrift", "worker", "--processes", str(processes)],
-            env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    worker, log = await asyncio.to_thread(start_worker, env, processes)
     try:
         # Warm-up jobs (one per process) so both sides start with warm pools.
         async def drain(batch: list[tuple[str, int, int]]) -> float:
@@ -159,7 +165,7 @@ async def service(pairs: list[tuple[str, int, int]], processes: int, base: Setti
         if "BENCH_KEEP_LOG" in os.environ:
             print(f"   worker log: {log}")
         else:
-            log.unlink()
+            await asyncio.to_thread(log.unlink)
 
 
 def main() -> None:

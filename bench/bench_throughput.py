@@ -177,7 +177,7 @@ def main() -> None:
         print(f"bench_throughput: skipped, no corpus at {CORPUS}")
         return
     pairs = corpus_pairs() * args.repeat
-    base = Settings(_env_file=None)  # type: ignore[call-arg]
+    base = Settings(_env_file=None)
     print(f"bench_throughput: {len(pairs)} analyses ({len(pairs) // args.repeat} corpus pairs "
           f"x {args.repeat}), cache off, cpu_count={os.cpu_count()}")  # fmt: skip
     print(f"{'K':>2} {'bare s':>8} {'bare/s':>7} {'svc s':>8} {'svc/s':>7} {'svc/bare':>9}  target")

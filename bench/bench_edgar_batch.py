@@ -3,7 +3,7 @@
 The server (in this process, real HTTP on 127.0.0.1) serves the recorded EDGAR
 fixtures of tests/sources/fixtures (tickers map, submissions JSON) and the shared
 corpus's 10-K documents, under 100 synthetic tickers ``SYN000``…``SYN099`` (each a
-copy of one of five recorded companies' pairs with its own CIK, so every company is
+copy of one of four recorded companies' pairs with its own CIK, so every company is
 its own submissions index and its own filings folder). It enforces SEC's fair-access
 rate with a token bucket (10 req/s, burst 10; over the rate: ``429`` +
 ``Retry-After: 1``) and delays every answer by ``--latency`` plus ``--per-mb`` per MB
@@ -53,12 +53,27 @@ from riskdrift.config import Settings  # noqa: E402
 FIXTURES = ROOT / "tests" / "sources" / "fixtures"
 CORPUS = Path(os.environ.get("RISKDRIFT_CORPUS", ROOT.parent / "shared" / "corpus")) / "real10k"
 # (recorded CIK, years) of the pairs whose both documents the corpus holds
-BASES = [(1045810, (2025, 2024)), (1045810, (2024, 2023)), (354950, (2024, 2023)),
-         (320193, (2025, 2024)), (1318605, (2024, 2023))]  # fmt: skip
+# (NVIDIA 2023 is in the paged history, which this server does not serve.)
+BASES = [(1045810, (2025, 2024)), (354950, (2024, 2023)), (320193, (2025, 2024)),
+         (1318605, (2024, 2023))]  # fmt: skip
 SYNTHETIC_CIK = 9_000_000
 RATE = 10.0
 TARGET_FACTOR = 1.15
 TARGET_CACHED_RATE = 200.0
+
+
+def _stub(form: str, fiscal_year: int | None) -> bytes:
+    """The cover page tests/sources/fake_edgar.py serves for a filing the corpus lacks."""
+    if fiscal_year is None:
+        return f"<html><body><p>FORM {form}</p><p>ANNUAL REPORT</p></body></html>".encode()
+    return (
+        '<html xmlns:ix="http://www.xbrl.org/2013/inlineXBRL"><body>'
+        '<div style="display:none"><ix:header><ix:hidden>'
+        f'<ix:nonNumeric name="dei:DocumentType" contextRef="c-1">{form}</ix:nonNumeric>'
+        '<ix:nonNumeric name="dei:DocumentFiscalYearFocus" contextRef="c-1">'
+        f"{fiscal_year}</ix:nonNumeric></ix:hidden></ix:header></div>"
+        f"<p>FORM {form}</p></body></html>"
+    ).encode()
 
 
 class RecordedEdgar:
@@ -71,7 +86,7 @@ class RecordedEdgar:
         self.tokens, self.stamp = RATE, time.monotonic()
         documents = json.loads((FIXTURES / "documents.json").read_text())
         self.submissions: dict[int, dict[str, object]] = {}
-        self.archive: dict[tuple[int, str, str], Path] = {}
+        self.archive: dict[tuple[int, str, str], bytes] = {}
         self.companies: list[tuple[str, int, tuple[int, int]]] = []
         for i in range(companies):
             base_cik, years = BASES[i % len(BASES)]
@@ -84,9 +99,11 @@ class RecordedEdgar:
                 recent["accessionNumber"], recent["primaryDocument"], strict=True
             ):
                 spec = documents.get(accession, {})
+                folder = accession.replace("-", "")
                 if "corpus" in spec:
-                    folder = accession.replace("-", "")
-                    self.archive[(cik, folder, doc)] = CORPUS / spec["corpus"]
+                    self.archive[(cik, folder, doc)] = (CORPUS / spec["corpus"]).read_bytes()
+                elif "stub" in spec:  # a recorded filing outside the corpus: its cover page
+                    self.archive[(cik, folder, doc)] = _stub(**spec["stub"])
             self.submissions[cik] = data
             self.companies.append((f"SYN{i:03d}", cik, years))
 
@@ -125,9 +142,9 @@ class RecordedEdgar:
                 return JSONResponse(self.submissions[cik]), "submissions"
         parts = path.removeprefix("/www/Archives/edgar/data/").split("/")
         if len(parts) == 3 and parts[0].isdigit():
-            file = self.archive.get((int(parts[0]), parts[1], parts[2]))
-            if file is not None:
-                return Response(file.read_bytes(), media_type="text/html"), "documents"
+            body = self.archive.get((int(parts[0]), parts[1], parts[2]))
+            if body is not None:
+                return Response(body, media_type="text/html"), "documents"
         return JSONResponse({"message": "Not Found"}, status_code=404), "not_found"
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -229,9 +230,30 @@ async def run(args: argparse.Namespace) -> None:
             await enqueue_new_job(redis, job.id, settings)
             return job.id
 
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def cpu_seconds() -> tuple[float, float]:
+        """CPU seconds used so far by the worker processes (and their CPU pools), and by
+        this process (the recorded EDGAR and the submitter); from /proc (Linux)."""
+        stats: dict[int, tuple[int, float]] = {}  # pid -> (ppid, cpu seconds)
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                cpu = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+                stats[int(stat.parent.name)] = (int(fields[1]), cpu)
+        tree, frontier = set(), {worker.pid}
+        while frontier:
+            tree |= frontier
+            frontier = {pid for pid, (ppid, _) in stats.items() if ppid in frontier} - tree
+        workers = sum(stats[pid][1] for pid in tree if pid in stats and pid != worker.pid)
+        own = os.times()
+        return workers, own.user + own.system
+
     async def batch() -> tuple[float, list[str]]:
+        cpu_before = cpu_seconds()
         started = time.perf_counter()
         ids = await asyncio.gather(*(submit(t, y) for t, _, y in edgar.companies))
+        submitted = time.perf_counter() - started
         async with asyncio.timeout(900):
             while True:
                 rows = await db.fetch(
@@ -249,6 +271,11 @@ async def run(args: argparse.Namespace) -> None:
             ids,
         )
         errors = [r["error"] for r in rows if r["status"] != "completed"]
+        cpu_after = cpu_seconds()
+        print(f"   submitting {len(ids)} jobs took {submitted:.3f} s of the {elapsed:.3f} s")
+        print(f"   cpu: workers {cpu_after[0] - cpu_before[0]:.1f} s, recorded EDGAR + "
+              f"submitter {cpu_after[1] - cpu_before[1]:.1f} s, in {elapsed:.1f} s wall "
+              f"on {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f}")  # fmt: skip
         return elapsed, [*errors, f"cached={cached}"]
 
     try:

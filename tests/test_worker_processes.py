@@ -12,7 +12,6 @@ import signal
 from pathlib import Path
 
 import asyncpg
-import psutil
 import pytest
 from arq import ArqRedis
 
@@ -28,8 +27,25 @@ pytestmark = pytest.mark.integration
 SAMPLES = Path(__file__).resolve().parent.parent / "riskdrift" / "samples" / "filings"
 
 
-def _children(parent: psutil.Process) -> list[psutil.Process]:
-    return [c for c in parent.children() if c.is_running() and c.status() != "zombie"]
+def _children(parent: int) -> set[int]:
+    """Live (not zombie) child pids of ``parent``, read from /proc (Linux)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        if int(fields[1]) == parent and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 async def test_processes_drain_restart_and_stop_cleanly(
@@ -43,7 +59,7 @@ async def test_processes_drain_restart_and_stop_cleanly(
         RISKDRIFT_WORKER_SHUTDOWN_GRACE="5",
     )
     proc = spawn(["worker", "--processes", "2"], env, tmp_path / "worker.log")
-    parent = psutil.Process(proc.pid)
+    parent = proc.pid
     try:
 
         async def two_children() -> bool:
@@ -66,12 +82,12 @@ async def test_processes_drain_restart_and_stop_cleanly(
 
         await eventually(all_completed, deadline=60)
 
-        first = {c.pid for c in _children(parent)}
+        first = _children(parent)
         victim = sorted(first)[0]
         os.kill(victim, signal.SIGKILL)
 
         async def replaced() -> bool:
-            now = {c.pid for c in _children(parent)}
+            now = _children(parent)
             return len(now) == 2 and victim not in now
 
         await eventually(replaced, deadline=30)
@@ -80,7 +96,7 @@ async def test_processes_drain_restart_and_stop_cleanly(
         proc.send_signal(signal.SIGTERM)
         await asyncio.to_thread(proc.wait, 30)  # raises TimeoutExpired past the deadline
         assert proc.returncode == 0, (tmp_path / "worker.log").read_text()[-2000:]
-        assert not any(c.is_running() and c.status() != "zombie" for c in children)
+        assert not any(_alive(pid) for pid in children)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -52,6 +52,16 @@ def cmd_api(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from riskdrift.preflight import check_services
     from riskdrift.worker.resilient import run_resilient
@@ -60,6 +70,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings()
     configure_logging(settings)
     check_services(settings)
+    if args.processes > 1:
+        from riskdrift.worker.supervisor import Supervisor, worker_command
+
+        supervisor = Supervisor(
+            worker_command(args.queue), args.processes, grace=settings.worker_shutdown_grace
+        )
+        return supervisor.run()
     if args.queue == "embeddings":
         run_resilient(build_embeddings_worker_settings(settings))
     else:
@@ -314,6 +331,13 @@ def build_parser() -> argparse.ArgumentParser:
         "Redis outage instead of exiting)",
     )
     worker.add_argument("--queue", choices=["analysis", "embeddings"], default="analysis")
+    worker.add_argument(
+        "--processes",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="run N worker processes under one supervising parent (default 1: this process)",
+    )
     worker.set_defaults(func=cmd_worker)
 
     migrate = sub.add_parser("migrate", help="apply database migrations")

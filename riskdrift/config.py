@@ -94,6 +94,8 @@ class Settings(BaseSettings):
 
     # --- analysis -------------------------------------------------------------------------
     lm_dictionary_path: Path | None = None  # user-supplied Loughran-McDonald CSV
+    # answer a pair already analysed (same filings, same engine version) from Postgres
+    result_cache: bool = True
     llm_url: str | None = None  # OpenAI-compatible base URL; off when unset
     llm_model: str = "gpt-4o-mini"
     llm_api_key: SecretStr | None = None

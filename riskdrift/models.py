@@ -338,6 +338,11 @@ class AnalysisResult(BaseModel):
     recommendations: list[str]
     narrative: str | None = None
     method: dict[str, Any] = Field(default_factory=dict)
+    cached: bool = Field(
+        default=False,
+        description="answered from the result cache: an earlier analysis of the same two "
+        "filings with the same engine version (method.engine)",
+    )
     # Each filing's parsed risk factors by fiscal year, as the research agent found them.
     # In-process only, never serialised: the worker stores them for embeddings and search.
     _risk_factors: dict[int, tuple[RiskFactor, ...]] = PrivateAttr(default_factory=dict)

@@ -11,6 +11,13 @@ dataclasses, so they cross a process boundary cheaply.
 Progress steps, in order: ``fetching_filings`` (15), ``extracting_risks`` (45),
 ``scoring_sentiment`` (60), ``matching_risks`` (80), ``building_heatmap`` (90),
 ``writing_summary`` (100).
+
+Result cache: given a :class:`~riskdrift.store.result_cache.ResultCache`, the agent
+looks the pair up once both filings are fetched (the filings' accession numbers or
+content hashes, the years and the engine version make the key) and, on a hit, returns
+the stored result marked ``cached`` straight away (steps ``fetching_filings`` then
+``writing_summary``); a computed result is stored for the next job. A cache that
+fails (Postgres away) is logged and skipped: the analysis never depends on it.
 """
 
 from __future__ import annotations
@@ -20,6 +27,9 @@ import concurrent.futures
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
+
+import asyncpg
+import structlog
 
 from riskdrift.agent.lexicons import load_lexicon
 from riskdrift.agent.narrative import Narrator
@@ -38,6 +48,7 @@ from riskdrift.analysis.summary import write_summary
 from riskdrift.errors import Item1AIncorporatedByReference
 from riskdrift.models import AnalysisResult, AnalyzeRequest
 from riskdrift.sources.base import ExhibitSource, FilingDocument, FilingSource
+from riskdrift.store.result_cache import CacheKey, ResultCache
 
 __all__ = ["STEPS", "ResearchAgent"]
 
@@ -51,6 +62,11 @@ STEPS: tuple[tuple[str, int], ...] = (
     ("writing_summary", 100),
 )
 _PROGRESS = dict(STEPS)
+
+log = structlog.get_logger(__name__)
+
+# Postgres away or refusing: the cache is skipped, the analysis goes on.
+_CACHE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -78,10 +94,12 @@ class ResearchAgent:
         executor: concurrent.futures.Executor | None = None,
         lexicon_path: Path | None = None,
         narrator: Narrator | None = None,
+        cache: ResultCache | None = None,
     ) -> None:
         self.source = source
         self.executor = executor
         self.narrator = narrator
+        self.cache = cache
         # Read once per process at start-up: the lexicon file is small and fixed.
         self.lexicon: Lexicon = load_lexicon(lexicon_path)
 
@@ -116,6 +134,13 @@ class ResearchAgent:
             self.source.fetch(request.ticker, request.previous_year),
         )
         await progress("fetching_filings", _PROGRESS["fetching_filings"])
+
+        key = self.cache.key(current_doc, previous_doc) if self.cache is not None else None
+        if key is not None:
+            hit = await self._cached(key)
+            if hit is not None:
+                await progress("writing_summary", _PROGRESS["writing_summary"])
+                return hit
 
         (current_doc, current), (previous_doc, previous) = await _both(
             self._parse(current_doc), self._parse(previous_doc)
@@ -162,5 +187,26 @@ class ResearchAgent:
         )
         if self.narrator is not None:
             result.narrative = await self.narrator.narrate(result)
+        if key is not None:
+            await self._store(key, result)
         await progress("writing_summary", _PROGRESS["writing_summary"])
         return result
+
+    async def _cached(self, key: CacheKey) -> AnalysisResult | None:
+        assert self.cache is not None
+        try:
+            hit = await self.cache.get(key)
+        except _CACHE_ERRORS as exc:  # an optimisation: never fail a job over it
+            log.warning("result_cache_unavailable", op="get", error=type(exc).__name__)
+            return None
+        if hit is None:
+            return None
+        log.info("result_cache_hit", engine=key.engine_version)
+        return hit.model_copy(update={"cached": True})
+
+    async def _store(self, key: CacheKey, result: AnalysisResult) -> None:
+        assert self.cache is not None
+        try:
+            await self.cache.put(key, result)
+        except _CACHE_ERRORS as exc:
+            log.warning("result_cache_unavailable", op="put", error=type(exc).__name__)

@@ -62,7 +62,7 @@ __all__ = [
     "summarise",
 ]
 
-ENGINE_VERSION = "riskdrift-analysis/1.0"
+ENGINE_VERSION = "riskdrift-analysis/1.1"
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,6 +80,7 @@ from riskdrift.sources.filing_index import (
     find_exhibit,
     rank_candidates,
 )
+from riskdrift.sources.singleflight import SharedMetadata
 
 __all__ = ["EdgarFilingSource", "EdgarStats", "RateLimiter", "RetryPolicy"]
 
@@ -147,7 +148,9 @@ class EdgarFilingSource:
         limiter: Limiter | None = None,
         metadata_ttl: float = 600.0,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        shared: SharedMetadata | None = None,
     ) -> None:
+        self.shared = shared  # cluster-wide single flight of submissions (singleflight.py)
         self.base_url = settings.edgar_base_url.rstrip("/")
         self.data_url = settings.edgar_data_url.rstrip("/")
         self.cache_dir = settings.edgar_cache_dir
@@ -308,6 +311,11 @@ class EdgarFilingSource:
         return await self._cached(name, lambda: self._load_history_page(name))
 
     async def _load_json(self, url: str, what: str) -> bytes:
+        if self.shared is not None:
+            return await self.shared.fetch(url, lambda: self._download_json(url, what))
+        return await self._download_json(url, what)
+
+    async def _download_json(self, url: str, what: str) -> bytes:
         response = await self.get(url)
         if response.status_code == 404:
             raise FilingNotFound(f"EDGAR has no {what} ({url})")

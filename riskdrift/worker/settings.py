@@ -57,6 +57,8 @@ async def research_agent(settings: Settings, executor: Executor | None) -> Async
     from riskdrift.agent.research import ResearchAgent
     from riskdrift.sources import create_source
     from riskdrift.sources.fair_access import SharedRateLimiter
+    from riskdrift.sources.singleflight import SharedMetadata
+    from riskdrift.store.result_cache import ResultCache
 
     # Its own client, as agent factories are handed no Redis; it connects on first use.
     # Bounded waits: a Redis that hangs sends the limiter to its per-process fallback.
@@ -64,16 +66,21 @@ async def research_agent(settings: Settings, executor: Executor | None) -> Async
         settings.redis_url, socket_connect_timeout=1.0, socket_timeout=1.0
     )
     limiter = SharedRateLimiter(limiter_redis, settings.edgar_requests_per_second)
-    source = create_source(settings, limiter=limiter)
+    source = create_source(settings, limiter=limiter, shared=SharedMetadata(limiter_redis))
     narrator = create_narrator(settings)
+    # Its own small pool for the same reason; the result cache is one lookup per job.
+    cache_pool = await create_pool(settings, min_size=1) if settings.result_cache else None
     try:
         yield ResearchAgent(
             source,
             executor=executor,
             lexicon_path=settings.lm_dictionary_path,
             narrator=narrator,
+            cache=ResultCache(cache_pool) if cache_pool is not None else None,
         )
     finally:
+        if cache_pool is not None:
+            await cache_pool.close()
         await source.aclose()
         await limiter_redis.aclose()
         aclose = getattr(narrator, "aclose", None)

@@ -1,0 +1,141 @@
+"""The result cache: a pair analysed again with the same filings and engine is answered
+from Postgres, marked ``cached``; a new engine version analyses it afresh.
+
+Real Postgres and Redis, a real arq worker with the real research agent over the
+bundled ACME sample filings (local source: filings identified by content sha256).
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+from arq import ArqRedis
+
+from riskdrift.analysis import pipeline
+from riskdrift.api.enqueue import enqueue_new_job
+from riskdrift.config import Settings
+from riskdrift.events.publish import stream_key
+from riskdrift.models import AnalysisResult, AnalyzeRequest, JobEvent
+from riskdrift.sources.base import FilingDocument
+from riskdrift.store import jobs, results
+from riskdrift.store.result_cache import CacheKey, ResultCache, filing_identity
+from riskdrift.worker.settings import build_worker_settings
+from tests.conftest import burst_worker
+
+pytestmark = pytest.mark.integration
+
+SAMPLES = Path(__file__).resolve().parent.parent / "riskdrift" / "samples" / "filings"
+
+
+def _doc(content: bytes, accession: str | None = None, year: int = 2024) -> FilingDocument:
+    return FilingDocument(
+        ticker="ACME", year=year, content=content, name="x", source="local", accession=accession
+    )
+
+
+def test_filing_identity_prefers_the_accession_number() -> None:
+    assert filing_identity(_doc(b"a", "0000320193-24-000123")) == "accession:0000320193-24-000123"
+    assert filing_identity(_doc(b"a")) == filing_identity(_doc(b"a"))
+    assert filing_identity(_doc(b"a")) != filing_identity(_doc(b"b"))
+
+
+def test_key_covers_filings_years_and_engine() -> None:
+    base = CacheKey.of(_doc(b"a"), _doc(b"b", year=2023), engine_version="v1")
+    assert base.digest == CacheKey.of(_doc(b"a"), _doc(b"b", year=2023), engine_version="v1").digest
+    others = [
+        CacheKey.of(_doc(b"a"), _doc(b"c", year=2023), engine_version="v1"),
+        CacheKey.of(_doc(b"b", year=2023), _doc(b"a"), engine_version="v1"),
+        CacheKey.of(_doc(b"a"), _doc(b"b", year=2023), engine_version="v2"),
+    ]
+    assert len({base.digest, *(k.digest for k in others)}) == 4
+
+
+async def _submit(db: asyncpg.Pool, redis: ArqRedis, settings: Settings) -> uuid.UUID:
+    job, _ = await jobs.create_job(
+        db, AnalyzeRequest(ticker="ACME", years=[2024, 2023]), tenant="default"
+    )
+    await enqueue_new_job(redis, job.id, settings)
+    return job.id
+
+
+async def _run_one(
+    db: asyncpg.Pool, redis: ArqRedis, settings: Settings
+) -> tuple[uuid.UUID, AnalysisResult]:
+    job_id = await _submit(db, redis, settings)
+    worker = burst_worker(build_worker_settings(settings))
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+    job = await jobs.get_job(db, job_id)
+    assert job is not None
+    assert job.status == "completed", job
+    result = await results.get_result(db, job_id)
+    assert result is not None
+    return job_id, result
+
+
+async def _steps(redis: ArqRedis, job_id: uuid.UUID) -> list[str]:
+    entries = await redis.xrange(stream_key(job_id))
+    events = [JobEvent.model_validate_json(fields[b"data"]) for _, fields in entries]
+    return [e.step for e in events if e.event == "step_complete" and e.step is not None]
+
+
+async def test_second_job_is_answered_from_the_cache_until_the_engine_changes(
+    db: asyncpg.Pool, redis: ArqRedis, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings.model_copy(update={"filings_dir": SAMPLES, "filings_source": "local"})
+
+    first_id, first = await _run_one(db, redis, settings)
+    assert first.cached is False
+    assert await db.fetchval("SELECT count(*) FROM result_cache") == 1
+
+    second_id, second = await _run_one(db, redis, settings)
+    assert second.cached is True
+    # The stored analysis, not a recomputation that happens to agree: the cache row was hit.
+    assert await db.fetchval("SELECT hits FROM result_cache") == 1
+    assert second.model_dump(exclude={"cached"}) == first.model_dump(exclude={"cached"})
+    assert len(await _steps(redis, first_id)) == 6
+    assert await _steps(redis, second_id) == ["fetching_filings", "writing_summary"]
+
+    monkeypatch.setattr(pipeline, "ENGINE_VERSION", "riskdrift-analysis/test-bump")
+    _, third = await _run_one(db, redis, settings)
+    assert third.cached is False
+    assert third.method["engine"] == "riskdrift-analysis/test-bump"
+    rows = await db.fetch("SELECT engine_version, hits FROM result_cache ORDER BY created_at")
+    assert [(r["engine_version"], r["hits"]) for r in rows] == [
+        (first.method["engine"], 1),
+        ("riskdrift-analysis/test-bump", 0),
+    ]
+
+
+async def test_cache_off_analyses_every_time(
+    db: asyncpg.Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    settings = settings.model_copy(
+        update={"filings_dir": SAMPLES, "filings_source": "local", "result_cache": False}
+    )
+    assert (await _run_one(db, redis, settings))[1].cached is False
+    assert (await _run_one(db, redis, settings))[1].cached is False
+    assert await db.fetchval("SELECT count(*) FROM result_cache") == 0
+
+
+async def test_cache_lookup_is_by_engine_version(db: asyncpg.Pool) -> None:
+    current, previous = _doc(b"cur"), _doc(b"prev", year=2023)
+    old, new = ResultCache(db, engine_version="old"), ResultCache(db, engine_version="new")
+    stored = AnalysisResult.model_validate(
+        {
+            "ticker": "ACME", "company": "Acme", "cik": None, "years": [2024, 2023],
+            "filings": [], "similarity": {"cosine": 1, "jaccard": 1, "min_edit": 1, "simple": 1},
+            "risks": [], "heatmap": {"rows": [], "columns": [], "values": []},
+            "summary": "s", "recommendations": [], "cached": True,
+        }
+    )  # fmt: skip
+    await old.put(old.key(current, previous), stored)
+    hit = await old.get(old.key(current, previous))
+    assert hit is not None
+    assert hit.cached is False  # stored as the analysis, not as a hit
+    assert await new.get(new.key(current, previous)) is None

@@ -94,8 +94,10 @@ class Settings(BaseSettings):
 
     # --- analysis -------------------------------------------------------------------------
     lm_dictionary_path: Path | None = None  # user-supplied Loughran-McDonald CSV
-    # answer a pair already analysed (same filings, same engine version) from Postgres
-    result_cache: bool = True
+    # answer a pair already analysed (same filings, same engine version) from Postgres; off by
+    # default until a cache hit also stores the risk texts for /risks/search (a cached job's
+    # tenant would otherwise find nothing there)
+    result_cache: bool = False
     llm_url: str | None = None  # OpenAI-compatible base URL; off when unset
     llm_model: str = "gpt-4o-mini"
     llm_api_key: SecretStr | None = None

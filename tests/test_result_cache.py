@@ -87,7 +87,9 @@ async def _steps(redis: ArqRedis, job_id: uuid.UUID) -> list[str]:
 async def test_second_job_is_answered_from_the_cache_until_the_engine_changes(
     db: asyncpg.Pool, redis: ArqRedis, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = settings.model_copy(update={"filings_dir": SAMPLES, "filings_source": "local"})
+    settings = settings.model_copy(
+        update={"filings_dir": SAMPLES, "filings_source": "local", "result_cache": True}
+    )
 
     first_id, first = await _run_one(db, redis, settings)
     assert first.cached is False

@@ -189,9 +189,12 @@ PUBLIC_OPERATIONS = ("/healthz", "/readyz")
 def build_openapi() -> dict[str, Any]:
     """The whole document; served at ``/openapi.json`` (and read by ``/docs``)."""
     document = _document()
-    for path in PUBLIC_OPERATIONS:
-        for operation in document["paths"][path].values():
-            operation["security"] = []
+    for path, operations in document["paths"].items():
+        for operation in operations.values():
+            if path in PUBLIC_OPERATIONS:
+                operation["security"] = []
+            else:  # a missing, wrong or revoked key
+                operation["responses"].update(_problems(401))
     return document
 
 

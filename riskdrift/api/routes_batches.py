@@ -36,6 +36,7 @@ from riskdrift.api.routes_jobs import MAX_PAGE, model_response
 from riskdrift.api.routes_jobs import _check_callback as check_callback
 from riskdrift.api.routes_stream import PING_SECONDS, RETRY_MS, requested_position
 from riskdrift.api.state import AppState, app_state
+from riskdrift.batch_lifecycle import finish_batch
 from riskdrift.events.batch_progress import (
     BATCH_TERMINAL_EVENT,
     batch_stream_key,
@@ -49,7 +50,6 @@ from riskdrift.models import JobStatus, Strict, check_years, normalise_ticker
 from riskdrift.ops import metrics
 from riskdrift.store import batches, jobs
 from riskdrift.store.batches import BatchRecord, Pair
-from riskdrift.worker.batch_hooks import finish_batch
 
 log = structlog.get_logger(__name__)
 

@@ -21,12 +21,12 @@ import structlog
 from arq import Retry
 from arq.constants import retry_key_prefix
 
+from riskdrift.batch_lifecycle import report_job_state
 from riskdrift.errors import PermanentError
 from riskdrift.events.publish import make_event, stream_key
 from riskdrift.models import TERMINAL_EVENTS, AnalyzeRequest, EventName, JobEvent, JobStatus
 from riskdrift.store import jobs
 from riskdrift.store.jobs import JobRecord
-from riskdrift.worker.batch_hooks import report_job_state
 from riskdrift.worker.context import WorkerContext
 from riskdrift.worker.embeddings_task import record_analysis_filings
 from riskdrift.worker.heartbeat import heartbeat

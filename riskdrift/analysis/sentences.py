@@ -45,8 +45,6 @@ from riskdrift.models import PositionedSentence, SentenceChanges, SentenceEdit, 
 __all__ = [
     "EDIT_THRESHOLD",
     "SentenceAligner",
-    "added_text",
-    "removed_text",
     "split_sentences",
     "word_diff",
 ]
@@ -345,16 +343,3 @@ class SentenceAligner:
             unchanged=unchanged,
         )
 
-
-def added_text(changes: SentenceChanges) -> list[str]:
-    """Every sentence and inserted word run the current year brought, in order."""
-    return [s.text for s in changes.added] + [
-        op.text for e in changes.edited for op in e.diff if op.op == "insert"
-    ]
-
-
-def removed_text(changes: SentenceChanges) -> list[str]:
-    """Every sentence and deleted word run the previous year had and the current lost."""
-    return [s.text for s in changes.removed] + [
-        op.text for e in changes.edited for op in e.diff if op.op == "delete"
-    ]

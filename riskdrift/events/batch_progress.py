@@ -133,8 +133,17 @@ async def report_state(
     """Report a job's new state to its batch's stream; ``None`` when the job is in no
     batch, else whether this report ended the batch (the caller then finishes it)."""
     replies = await redis.eval(  # type: ignore[misc]
-        _REPORT,
-        1,
+        _REPORT, 1, *_report_args(job_id, status, error, maxlen, ttl)
+    )
+    ended = int(replies)
+    return None if ended < 0 else ended == 1
+
+
+def _report_args(
+    job_id: uuid.UUID, status: JobStatus, error: str | None, maxlen: int, ttl: int
+) -> tuple[str, ...]:
+    """The script's key and arguments for one job's state change."""
+    return (
         JOB_BATCH_PREFIX + str(job_id),
         str(job_id),
         status.value,
@@ -143,8 +152,6 @@ async def report_state(
         str(maxlen),
         str(ttl),
     )
-    ended = int(replies)
-    return None if ended < 0 else ended == 1
 
 
 def queue_report(
@@ -158,14 +165,4 @@ def queue_report(
 ) -> None:
     """:func:`report_state` onto a pipeline (many jobs' reports in one round trip); its
     reply is the script's: -1 not in a batch, 0 reported, 1 reported and the batch ended."""
-    pipe.eval(
-        _REPORT,
-        1,
-        JOB_BATCH_PREFIX + str(job_id),
-        str(job_id),
-        status.value,
-        error or "",
-        dt.datetime.now(dt.UTC).isoformat(),
-        str(maxlen),
-        str(ttl),
-    )
+    pipe.eval(_REPORT, 1, *_report_args(job_id, status, error, maxlen, ttl))

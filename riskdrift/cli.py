@@ -149,17 +149,36 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from riskdrift.report import run_analysis
+    from riskdrift.report import Outputs, run_analysis
 
     settings = _settings(filings_dir=args.filings_dir)
     if args.filings_dir is not None:
         settings = settings.model_copy(update={"filings_source": "local"})
     configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
+    outputs = Outputs(html=args.html, csv=args.csv)
     return asyncio.run(
         run_analysis(
-            settings, args.ticker, args.current_year, args.previous_year, as_json=args.json
+            settings,
+            args.ticker,
+            args.current_year,
+            args.previous_year,
+            as_json=args.json,
+            outputs=outputs,
         )
     )
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``riskdrift report JOB_ID -o FILE [--csv FILE]``: a finished job's report from the API."""
+    from rich.console import Console
+
+    from riskdrift.report import Outputs, report_job
+
+    if args.output is None and args.csv is None:
+        raise RiskdriftError("give -o FILE (HTML report) and/or --csv FILE (risks table)")
+    return asyncio.run(report_job(_api_url(args), args.job_id, api_key=_api_key(args),
+                                  outputs=Outputs(html=args.output, csv=args.csv),
+                                  console=Console(stderr=True)))
 
 
 def cmd_filings_import(args: argparse.Namespace) -> int:
@@ -349,6 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("previous_year", type=int)
     analyze.add_argument("--filings-dir", type=Path)
     analyze.add_argument("--json", action="store_true", help="print the result model as JSON")
+    analyze.add_argument("--html", type=Path, metavar="FILE", help="also write the HTML report")
+    analyze.add_argument("--csv", type=Path, metavar="FILE", help="also write the risks as CSV")
     analyze.set_defaults(func=cmd_analyze)
 
     filings = sub.add_parser("filings", help="manage the local filings directory")
@@ -394,6 +415,13 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("job_id")
     api_options(watch)
     watch.set_defaults(func=cmd_watch)
+
+    report = sub.add_parser("report", help="write a finished job's HTML report (and CSV)")
+    report.add_argument("job_id")
+    report.add_argument("-o", "--output", type=Path, metavar="FILE", help="the HTML report")
+    report.add_argument("--csv", type=Path, metavar="FILE", help="the risks table as CSV")
+    api_options(report)
+    report.set_defaults(func=cmd_report)
 
     search = sub.add_parser("search", help="semantic search over your analysed risk factors")
     search.add_argument("query")

@@ -117,6 +117,17 @@ class JobLinks(BaseModel):
     self: str
     stream: str
     result: str
+    report: str = Field(description="the result as a self-contained HTML report")
+
+    @classmethod
+    def for_job(cls, job_id: uuid.UUID, base: str = "") -> JobLinks:
+        """The job's links, relative or under ``base`` (an absolute origin)."""
+        return cls(
+            self=f"{base}/jobs/{job_id}",
+            stream=f"{base}/stream/{job_id}",
+            result=f"{base}/jobs/{job_id}/result",
+            report=f"{base}/jobs/{job_id}/report",
+        )
 
 
 class Job(BaseModel):

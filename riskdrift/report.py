@@ -1,9 +1,14 @@
-"""``riskdrift analyze``: run the research agent in-process and print a readable report."""
+"""``riskdrift analyze`` and ``riskdrift report``: a result as a terminal report, an HTML
+file (:mod:`riskdrift.report_html`) or a CSV of its risks."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -11,12 +16,62 @@ from rich.table import Table
 from riskdrift.agent.narrative import create_narrator
 from riskdrift.agent.research import ResearchAgent
 from riskdrift.config import Settings
+from riskdrift.errors import RiskdriftError
 from riskdrift.models import AnalysisResult, AnalyzeRequest
+from riskdrift.report_html import render_report
 from riskdrift.sources import create_source
 
 
+@dataclass(frozen=True, slots=True)
+class Outputs:
+    """Files to write a result to, besides the terminal."""
+
+    html: Path | None = None
+    csv: Path | None = None
+
+    def write(self, result: AnalysisResult, console: Console) -> None:
+        if self.html is not None:
+            self.html.write_text(render_report(result), encoding="utf-8")
+            console.print(f"report written to {self.html}")
+        if self.csv is not None:
+            self.csv.write_text(risks_csv(result), encoding="utf-8", newline="")
+            console.print(f"risks table written to {self.csv}")
+
+
+CSV_COLUMNS = (
+    "index", "status", "category", "section", "title_current", "title_previous",
+    "text_similarity", "drift_score", "sentiment_previous", "sentiment_current",
+    "sentiment_delta", "sentences_added", "sentences_removed", "sentences_edited",
+    "sentences_unchanged",
+)  # fmt: skip
+
+
+def risks_csv(result: AnalysisResult) -> str:
+    """The risks table, one row per risk in the result's order (``index`` as in ``risks``)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for n, r in enumerate(result.risks):
+        c = r.changes
+        writer.writerow([
+            n, r.status, r.category, r.section or "", r.title_current or "",
+            r.title_previous or "", r.text_similarity, r.drift_score,
+            "" if r.sentiment_previous is None else r.sentiment_previous,
+            "" if r.sentiment_current is None else r.sentiment_current,
+            "" if r.sentiment_delta is None else r.sentiment_delta,
+            *((len(c.added), len(c.removed), len(c.edited), c.unchanged) if c else ("",) * 4),
+        ])  # fmt: skip
+    return out.getvalue()
+
+
 async def run_analysis(
-    settings: Settings, ticker: str, current_year: int, previous_year: int, *, as_json: bool
+    settings: Settings,
+    ticker: str,
+    current_year: int,
+    previous_year: int,
+    *,
+    as_json: bool,
+    outputs: Outputs | None = None,
 ) -> int:
     """Analyse one pair of filings and print the result; returns the exit code."""
     request = AnalyzeRequest(ticker=ticker, years=[current_year, previous_year])
@@ -46,6 +101,8 @@ async def run_analysis(
         print(result.model_dump_json(indent=2))
     else:
         print_report(result, Console())
+    if outputs is not None:
+        outputs.write(result, console)
     return 0
 
 
@@ -59,6 +116,9 @@ def print_report(result: AnalysisResult, console: Console) -> None:
     for f in result.filings:
         filings.add_row(str(f.year), f.form, f.source, f"{f.item1a_chars:,}", str(f.risk_count))
     console.print(filings)
+    for f in result.filings:
+        for warning in f.extraction.warnings if f.extraction else []:
+            console.print(f"[bold yellow]warning[/bold yellow] fiscal {f.year}: {warning}")
 
     sim = result.similarity
     console.print(
@@ -97,3 +157,26 @@ def print_report(result: AnalysisResult, console: Console) -> None:
     if result.narrative:
         console.rule("Narrative")
         console.print(result.narrative)
+
+
+async def fetch_result(api: str, job_id: str, *, api_key: str | None) -> AnalysisResult:
+    """A finished job's result from a running API (one-line errors for 404/409/outages)."""
+    import httpx
+
+    from riskdrift.batch_client import _check, _headers
+
+    try:
+        async with httpx.AsyncClient(base_url=api, headers=_headers(api_key), timeout=60) as http:
+            response = await http.get(f"/jobs/{job_id}/result")
+    except httpx.HTTPError as exc:
+        raise RiskdriftError(f"cannot reach the API at {api}: {exc}") from exc
+    _check(response, f"result of job {job_id}")
+    return AnalysisResult.model_validate_json(response.content)
+
+
+async def report_job(
+    api: str, job_id: str, *, api_key: str | None, outputs: Outputs, console: Console
+) -> int:
+    """``riskdrift report JOB_ID -o FILE [--csv FILE]``."""
+    outputs.write(await fetch_result(api, job_id, api_key=api_key), console)
+    return 0

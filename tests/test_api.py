@@ -44,6 +44,7 @@ async def test_submit_stores_enqueues_and_publishes(
         "self": f"/jobs/{job_id}",
         "stream": f"/stream/{job_id}",
         "result": f"/jobs/{job_id}/result",
+        "report": f"/jobs/{job_id}/report",
     }
     assert response.headers["location"] == f"/jobs/{job_id}"
     assert await queued_job_ids(redis, settings) == [job_id]

@@ -276,6 +276,7 @@ async def test_retries_through_errors_and_an_outage_then_delivers_once(
         "self": f"{PUBLIC_URL}/jobs/{job_id}",
         "stream": f"{PUBLIC_URL}/stream/{job_id}",
         "result": f"{PUBLIC_URL}/jobs/{job_id}/result",
+        "report": f"{PUBLIC_URL}/jobs/{job_id}/report",
     }
 
     # The record: every attempt, in order, with what happened.

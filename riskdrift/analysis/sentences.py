@@ -35,6 +35,8 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -44,7 +46,10 @@ from riskdrift.models import PositionedSentence, SentenceChanges, SentenceEdit, 
 
 __all__ = [
     "EDIT_THRESHOLD",
+    "RedlinePiece",
     "SentenceAligner",
+    "paragraph_starts",
+    "redline",
     "split_sentences",
     "word_diff",
 ]
@@ -199,9 +204,30 @@ def split_sentences(text: str) -> list[str]:
     return list(_split_cached(text))
 
 
+def paragraph_starts(text: str) -> frozenset[int]:
+    """Positions (as in :func:`split_sentences`) of the sentences that open a paragraph."""
+    return _paragraph_starts_cached(text)
+
+
 @functools.lru_cache(maxsize=1024)
 def _split_cached(text: str) -> tuple[str, ...]:
     # Matching, alignment and themes each read every body: split each once per process.
+    return tuple(s for paragraph in _paragraphs(text) for s in paragraph)
+
+
+@functools.lru_cache(maxsize=256)
+def _paragraph_starts_cached(text: str) -> frozenset[int]:
+    starts: set[int] = set()
+    position = 0
+    for paragraph in _paragraphs(text):
+        if paragraph:
+            starts.add(position)
+        position += len(paragraph)
+    return frozenset(starts)
+
+
+def _paragraphs(text: str) -> list[list[str]]:
+    """The body's paragraphs (lines, rejoined where a page break cut one), each as sentences."""
     paragraphs: list[str] = []
     for raw in text.splitlines():
         line = _SPACE.sub(" ", raw).strip()
@@ -211,19 +237,27 @@ def _split_cached(text: str) -> tuple[str, ...]:
             paragraphs[-1] = f"{paragraphs[-1]} {line}"  # a paragraph a page break cut
         else:
             paragraphs.append(line)
-    sentences: list[str] = []
-    for paragraph in paragraphs:
-        sentences.extend(_split_paragraph(paragraph))
-    return tuple(sentences)
+    return [list(_split_paragraph(paragraph)) for paragraph in paragraphs]
+
+
+#: Words no sentence or heading ends with: a line ending in one was cut mid-sentence, even
+#: when the next line starts with a capital ("…aftermarket sales of our" / "GPUs, which…").
+_DANGLING = frozenset(
+    [
+        "a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "of", "on", "or",
+        "our", "the", "their", "to", "with", "its", "which", "that",
+    ]
+)  # fmt: skip
 
 
 def _continues(previous: str, line: str) -> bool:
     """Whether ``line`` carries on ``previous`` (cut mid-sentence by a page break)."""
-    return (
-        not previous.rstrip("”\"’') ").endswith((".", "?", "!", ":", ";"))
-        and line[:1].islower()
-        and _BULLET.match(line) is None
-    )
+    if previous.rstrip("”\"’') ").endswith((".", "?", "!", ":", ";")):
+        return False
+    if _BULLET.match(line) is not None:
+        return False
+    last = previous.rsplit(None, 1)[-1] if previous.strip() else ""
+    return line[:1].islower() or last in _DANGLING
 
 
 def _fold(sentence: str) -> str:
@@ -343,3 +377,68 @@ class SentenceAligner:
             unchanged=unchanged,
         )
 
+
+
+@dataclass(frozen=True, slots=True)
+class RedlinePiece:
+    """One sentence of a redline: kept, added or edited (current year) or removed
+    (previous year), in reading order."""
+
+    kind: Literal["same", "added", "removed", "edited"]
+    text: str
+    diff: tuple[WordOp, ...] = ()
+    new_paragraph: bool = False
+
+
+def redline(
+    previous: str | None, current: str | None, changes: SentenceChanges
+) -> list[RedlinePiece]:
+    """The current body with its sentence changes marked, removed sentences placed
+    after the sentence that preceded them last year (or first, if none did).
+
+    ``changes`` is what :meth:`SentenceAligner.align` returned for these two bodies;
+    the unchanged sentences are paired again here the way it paired them (equal after
+    case and white-space folding, in order).
+    """
+    prev = split_sentences(previous or "")
+    cur = split_sentences(current or "")
+    added = {a.position for a in changes.added}
+    removed = {r.position for r in changes.removed}
+    edits = {e.position_current: e for e in changes.edited}
+    cur_of_prev = {e.position_previous: e.position_current for e in changes.edited}
+    left: dict[str, list[int]] = {}
+    for j, sentence in enumerate(prev):
+        if j not in removed and j not in cur_of_prev:
+            left.setdefault(_fold(sentence), []).append(j)
+    for i, sentence in enumerate(cur):
+        if i not in added and i not in edits and left.get(_fold(sentence)):
+            cur_of_prev[left[_fold(sentence)].pop(0)] = i
+
+    after: dict[int, list[int]] = {}  # current position (-1: the start) -> removed sentences
+    anchor = -1
+    for j in range(len(prev)):
+        if j in removed:
+            after.setdefault(anchor, []).append(j)
+        elif j in cur_of_prev:
+            anchor = cur_of_prev[j]
+    starts_cur, starts_prev = paragraph_starts(current or ""), paragraph_starts(previous or "")
+
+    def removed_after(i: int) -> list[RedlinePiece]:
+        return [
+            RedlinePiece("removed", prev[j], new_paragraph=j in starts_prev and j > 0)
+            for j in after.get(i, [])
+        ]
+
+    pieces = removed_after(-1)
+    for i, sentence in enumerate(cur):
+        start = i in starts_cur and bool(pieces)
+        if i in added:
+            pieces.append(RedlinePiece("added", sentence, new_paragraph=start))
+        elif i in edits:
+            pieces.append(
+                RedlinePiece("edited", sentence, tuple(edits[i].diff), new_paragraph=start)
+            )
+        else:
+            pieces.append(RedlinePiece("same", sentence, new_paragraph=start))
+        pieces.extend(removed_after(i))
+    return pieces

@@ -276,9 +276,49 @@ def _document() -> dict[str, Any]:
             "/jobs/{job_id}/result": {
                 "get": {
                     "summary": "Analysis result",
-                    "parameters": [JOB_ID],
+                    "description": (
+                        "The whole result by default: what the report needs, including every "
+                        "risk's text for both years and its sentence changes. `fields` keeps "
+                        "only the named fields, `exclude` leaves them out; names are top-level "
+                        "fields or `risks.<field>`, and `exclude=texts` drops the large "
+                        "per-risk texts (`risks.text_current`, `risks.text_previous`, "
+                        "`risks.changes`). An unknown name is a 400."
+                    ),
+                    "parameters": [
+                        JOB_ID,
+                        {
+                            "name": "fields",
+                            "in": "query",
+                            "schema": {"type": "string"},
+                            "example": "ticker,years,similarity,summary,risks.title_current",
+                        },
+                        {
+                            "name": "exclude",
+                            "in": "query",
+                            "schema": {"type": "string"},
+                            "example": "texts",
+                        },
+                    ],
                     "responses": {
                         "200": _json(AnalysisResult, "the result"),
+                        **_problems(400, 404, 409),
+                    },
+                }
+            },
+            "/jobs/{job_id}/report": {
+                "get": {
+                    "summary": "The result as a self-contained HTML report",
+                    "description": (
+                        "Summary, extraction warnings, heatmap (inline SVG), themes, every "
+                        "modified risk as a redline and new/removed risks in full; no "
+                        "external assets. 409 while the job has no result."
+                    ),
+                    "parameters": [JOB_ID],
+                    "responses": {
+                        "200": {
+                            "description": "the report page",
+                            "content": {"text/html": {"schema": {"type": "string"}}},
+                        },
                         **_problems(404, 409),
                     },
                 }

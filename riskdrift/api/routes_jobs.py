@@ -16,10 +16,12 @@ from starlette.responses import Response
 from riskdrift.api.auth import client_of, tenant_of
 from riskdrift.api.enqueue import discard_new_job, enqueue_new_job
 from riskdrift.api.problems import ProblemError, validation_problem
+from riskdrift.api.result_fields import parse_selection
 from riskdrift.api.state import app_state
 from riskdrift.config import Settings
 from riskdrift.events.publish import make_event, queue_publish
 from riskdrift.models import (
+    AnalysisResult,
     AnalyzeRequest,
     Job,
     JobAccepted,
@@ -29,6 +31,7 @@ from riskdrift.models import (
     normalise_ticker,
 )
 from riskdrift.ops import metrics
+from riskdrift.report_html import CONTENT_SECURITY_POLICY, render_report
 from riskdrift.store import jobs, results
 from riskdrift.store.jobs import JobRecord
 from riskdrift.webhooks import (
@@ -44,9 +47,7 @@ MAX_PAGE = 200
 
 
 def links(job_id: uuid.UUID) -> JobLinks:
-    return JobLinks(
-        self=f"/jobs/{job_id}", stream=f"/stream/{job_id}", result=f"/jobs/{job_id}/result"
-    )
+    return JobLinks.for_job(job_id)
 
 
 def job_view(job: JobRecord) -> Job:
@@ -284,8 +285,8 @@ async def list_jobs(request: Request) -> Response:
     return model_response(JobPage(jobs=[job_view(j) for j in page], next_cursor=next_cursor))
 
 
-async def get_result(request: Request) -> Response:
-    """``GET /jobs/{id}/result``: the analysis, or 409 while the job has none."""
+async def _completed_result(request: Request) -> tuple[JobRecord, str]:
+    """The job (tenant-checked) and its stored result's JSON; 409 while it has none."""
     job = await load_job(request)
     if job.status is not JobStatus.COMPLETED:
         detail = (
@@ -303,7 +304,38 @@ async def get_result(request: Request) -> Response:
     raw = await results.get_result_json(app_state(request)["pool"], job.id)
     if raw is None:  # completed rows are written together with their result
         raise ProblemError(500, "Result missing", "the completed job has no stored result")
+    return job, raw
+
+
+async def get_result(request: Request) -> Response:
+    """``GET /jobs/{id}/result``: the analysis, or 409 while the job has none.
+
+    ``?fields=`` / ``?exclude=`` leave parts out (:mod:`riskdrift.api.result_fields`).
+    """
+    selection = parse_selection(request.query_params)
+    _, raw = await _completed_result(request)
+    if selection is not None:
+        raw = await asyncio.to_thread(selection.apply, raw)
     return Response(raw, media_type="application/json")
+
+
+async def get_report(request: Request) -> Response:
+    """``GET /jobs/{id}/report``: the result as a self-contained HTML page (same 409s)."""
+    job, raw = await _completed_result(request)
+    page = await asyncio.to_thread(_render, raw)
+    filename = f"riskdrift-{job.ticker}-{job.years[0]}-{job.years[1]}.html"
+    return Response(
+        page,
+        media_type="text/html; charset=utf-8",
+        headers={
+            "content-security-policy": CONTENT_SECURITY_POLICY,
+            "content-disposition": f'inline; filename="{filename}"',
+        },
+    )
+
+
+def _render(raw: str) -> str:
+    return render_report(AnalysisResult.model_validate_json(raw))
 
 
 async def cancel(request: Request) -> Response:

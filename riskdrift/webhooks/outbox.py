@@ -71,12 +71,7 @@ def public_base_url(settings: Settings) -> str:
 
 def absolute_links(settings: Settings, job_id: uuid.UUID) -> JobLinks:
     """The job's links as absolute URLs, for receivers outside the API's origin."""
-    base = public_base_url(settings)
-    return JobLinks(
-        self=f"{base}/jobs/{job_id}",
-        stream=f"{base}/stream/{job_id}",
-        result=f"{base}/jobs/{job_id}/result",
-    )
+    return JobLinks.for_job(job_id, public_base_url(settings))
 
 
 def build_payload(

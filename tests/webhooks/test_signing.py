@@ -38,6 +38,7 @@ LINKS = JobLinks(
     self=f"https://riskdrift.example/jobs/{JOB_ID}",
     stream=f"https://riskdrift.example/stream/{JOB_ID}",
     result=f"https://riskdrift.example/jobs/{JOB_ID}/result",
+    report=f"https://riskdrift.example/jobs/{JOB_ID}/report",
 )
 AT = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)
 

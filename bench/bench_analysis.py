@@ -47,6 +47,7 @@ def run_pair(
     """Child mode: time the pipeline on one pair and report JSON on stdout."""
     sys.path.insert(0, str(ROOT))
     from riskdrift.agent.lexicons import load_lexicon
+    from riskdrift.analysis import sentences, themes
     from riskdrift.analysis.pipeline import analyse_documents
     from riskdrift.sources.base import FilingDocument
 
@@ -60,6 +61,10 @@ def run_pair(
     times = []
     risks = 0
     for _ in range(repeat):
+        # Per-text caches would make every repeat after the first a cache hit; a worker
+        # meets each filing once, so each repeat starts with them empty.
+        sentences.clear_caches()
+        themes.clear_caches()
         started = time.perf_counter()
         result = analyse_documents(cur, prev, lexicon)
         times.append(time.perf_counter() - started)

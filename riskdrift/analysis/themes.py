@@ -36,7 +36,7 @@ from riskdrift.analysis.sentences import GENERIC_WORDS, split_sentences
 from riskdrift.analysis.similarity import STOPWORDS
 from riskdrift.models import Themes, ThemeTerm
 
-__all__ = ["MIN_USES", "NEAR_ABSENT", "TermCounts", "count_terms", "find_themes"]
+__all__ = ["MIN_USES", "NEAR_ABSENT", "TermCounts", "clear_caches", "count_terms", "find_themes"]
 
 MIN_USES = 3
 #: Last year's count may be at most this share of this year's for a term to be emerging.
@@ -137,11 +137,19 @@ class TermCounts:
         return sorted(rows)
 
 
-def _segments(sentence: str) -> list[tuple[str, ...]]:
+def clear_caches() -> None:
+    """Forget the per-sentence caches (benchmarks measure each filing as met the first time)."""
+    _segments.cache_clear()
+    _stemmed.cache_clear()
+
+
+@functools.lru_cache(maxsize=16384)
+def _segments(sentence: str) -> tuple[tuple[str, ...], ...]:
     """The sentence's maximal runs of words that may be part of a term, case-folded.
 
     A run ends at a clause break, a stop word, a bare figure or a short word (two-letter
-    acronyms such as "AI" excepted), so no term ever spans one.
+    acronyms such as "AI" excepted), so no term ever spans one. Cached: the section and
+    its risks hold the same sentences, and most recur in the other year.
     """
     segments: list[tuple[str, ...]] = []
     run: list[str] = []
@@ -155,7 +163,14 @@ def _segments(sentence: str) -> list[tuple[str, ...]]:
             run.append(word)
     if run:
         segments.append(tuple(run))
-    return segments
+    return tuple(segments)
+
+
+@functools.lru_cache(maxsize=16384)
+def _stemmed(sentence: str) -> str:
+    """The sentence's segments as stems, ``|`` between segments, padded with spaces."""
+    stems = " | ".join(" ".join(_stem(w) for w in seg) for seg in _segments(sentence))
+    return f" {stems} "
 
 
 @functools.lru_cache(maxsize=65536)
@@ -198,8 +213,7 @@ def count_terms(section: str, risk_texts: Sequence[tuple[int, str]]) -> TermCoun
     for row, text in risk_texts:
         rows = frozenset({row})
         for sentence in split_sentences(text):
-            stems = " | ".join(" ".join(_stem(w) for w in seg) for seg in _segments(sentence))
-            found.sentences.append((rows, f" {stems} "))
+            found.sentences.append((rows, _stemmed(sentence)))
     return found
 
 

@@ -29,13 +29,26 @@ class Outputs:
     html: Path | None = None
     csv: Path | None = None
 
+    def check(self) -> None:
+        """Refuse, before any work, files that cannot be written."""
+        for path in (self.html, self.csv):
+            if path is not None and not path.resolve().parent.is_dir():
+                raise RiskdriftError(f"cannot write {path}: no directory {path.parent}")
+            if path is not None and path.is_dir():
+                raise RiskdriftError(f"cannot write {path}: it is a directory")
+
     def write(self, result: AnalysisResult, console: Console) -> None:
-        if self.html is not None:
-            self.html.write_text(render_report(result), encoding="utf-8")
-            console.print(f"report written to {self.html}")
-        if self.csv is not None:
-            self.csv.write_text(risks_csv(result), encoding="utf-8", newline="")
-            console.print(f"risks table written to {self.csv}")
+        for path, render, what in (
+            (self.html, render_report, "report"),
+            (self.csv, risks_csv, "risks table"),
+        ):
+            if path is None:
+                continue
+            try:
+                path.write_text(render(result), encoding="utf-8", newline="")
+            except OSError as exc:
+                raise RiskdriftError(f"cannot write {path}: {exc.strerror or exc}") from exc
+            console.print(f"{what} written to {path}")
 
 
 CSV_COLUMNS = (
@@ -75,6 +88,8 @@ async def run_analysis(
 ) -> int:
     """Analyse one pair of filings and print the result; returns the exit code."""
     request = AnalyzeRequest(ticker=ticker, years=[current_year, previous_year])
+    if outputs is not None:
+        outputs.check()
     console = Console(stderr=True)
     source = create_source(settings)
     narrator = create_narrator(settings)
@@ -178,5 +193,6 @@ async def report_job(
     api: str, job_id: str, *, api_key: str | None, outputs: Outputs, console: Console
 ) -> int:
     """``riskdrift report JOB_ID -o FILE [--csv FILE]``."""
+    outputs.check()
     outputs.write(await fetch_result(api, job_id, api_key=api_key), console)
     return 0

@@ -73,6 +73,31 @@ def test_analyze_json_is_the_result_model() -> None:
     assert result.filings[0].risk_count > 20
 
 
+def test_analyze_writes_the_html_report_and_the_csv(tmp_path: Path) -> None:
+    samples = Path(__file__).resolve().parent.parent / "riskdrift" / "samples" / "filings"
+    page, table = tmp_path / "acme.html", tmp_path / "acme.csv"
+    run = riskdrift(
+        "analyze", "ACME", "2024", "2023", "--filings-dir", str(samples),
+        "--html", str(page), "--csv", str(table),
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert f"report written to {page}" in " ".join(run.stderr.split())
+    assert page.read_text(encoding="utf-8").startswith("<!doctype html>")
+    header = table.read_text(encoding="utf-8").splitlines()[0]
+    assert header.startswith("index,status,category,")
+
+    for flag, path, message in (
+        ("--html", tmp_path / "missing" / "x.html", "no directory"),
+        ("--csv", tmp_path, "it is a directory"),
+    ):
+        bad = riskdrift(
+            "analyze", "ACME", "2024", "2023", "--filings-dir", str(samples), flag, str(path)
+        )
+        assert bad.returncode == 2
+        assert message in bad.stderr
+        assert "Traceback" not in bad.stderr
+
+
 def test_version() -> None:
     from riskdrift import __version__
 

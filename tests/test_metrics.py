@@ -28,7 +28,7 @@ from riskdrift.ops import metrics as m
 from riskdrift.ops.cluster import CRON_JOB_PREFIX, live_workers, queue_depth
 from riskdrift.ops.worker import WorkerMetrics, instrument_analysis, record_webhook_delivery
 from riskdrift.sources.edgar import EdgarStats
-from tests.conftest import running_worker, serve
+from tests.conftest import eventually, running_worker, serve
 from tests.test_worker import ScriptedAgent, settings_for, tiny_result
 
 pytestmark = pytest.mark.integration
@@ -122,7 +122,7 @@ async def test_run_time_ends_when_the_job_finishes_not_after_its_webhook(
 
     async def task(ctx: dict[str, Any], job_id: str) -> str:
         ctx["analysis_ended"] = time.monotonic()  # what analyze_risk_drift marks
-        await asyncio.sleep(webhook_seconds)  # the inline webhook attempt
+        await asyncio.sleep(webhook_seconds)  # stands in for a slow inline webhook attempt
         return "completed"
 
     metrics = WorkerMetrics(queue=settings.queue_name, max_jobs=1, worker_id="w1")
@@ -144,14 +144,13 @@ async def test_run_time_ends_when_the_job_finishes_not_after_its_webhook(
 
 
 async def wait_finished(db: asyncpg.Pool, count: int) -> None:
-    async with asyncio.timeout(20):
-        while True:
-            n = await db.fetchval(
-                "SELECT count(*) FROM jobs WHERE status IN ('completed', 'failed', 'cancelled')"
-            )
-            if n >= count:
-                return
-            await asyncio.sleep(0.05)
+    async def finished() -> bool:
+        n: int = await db.fetchval(
+            "SELECT count(*) FROM jobs WHERE status IN ('completed', 'failed', 'cancelled')"
+        )
+        return n >= count
+
+    await eventually(finished, deadline=20)
 
 
 async def test_metrics_after_jobs(db: asyncpg.Pool, redis: ArqRedis, settings: Settings) -> None:
@@ -179,7 +178,22 @@ async def test_metrics_after_jobs(db: asyncpg.Pool, redis: ArqRedis, settings: S
                 )
                 assert response.status_code == 202
             await wait_finished(db, 4)
-            await asyncio.sleep(0.3)  # one more worker publication (busy slot-seconds)
+
+            async def idle_after_busy() -> bool:
+                # The worker publishes its busy slot-seconds every interval, and its
+                # in-progress gauge with them: wait for a publication after the last job.
+                _, seen = parse((await http.get("/metrics")).text)
+
+                def now(name: str) -> float | None:
+                    return seen.get((name, frozenset({"queue": q}.items())))
+
+                return (
+                    (now("riskdrift_worker_busy_seconds_total") or 0) > 0
+                    and now("riskdrift_jobs_in_progress") == 0
+                    and now("riskdrift_worker_utilisation_ratio") == 0
+                )
+
+            await eventually(idle_after_busy, deadline=10)
             response = await http.get("/metrics")
             summary = (await http.get("/dashboard/summary")).json()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -126,16 +127,23 @@ def burst_worker(worker_settings: type, **overrides: Any) -> Worker:
 
 
 async def eventually(
-    predicate: Callable[[], Awaitable[bool]], *, deadline: float, interval: float = 0.05
+    predicate: Callable[[], bool | Awaitable[bool]],
+    *,
+    deadline: float = 10.0,
+    interval: float = 0.01,
 ) -> None:
-    """Poll ``predicate`` until it holds; fail with TimeoutError after ``deadline`` seconds.
+    """Poll ``predicate`` (plain or async) until it holds; TimeoutError after ``deadline`` s.
 
-    For conditions that live in another process (Postgres rows, Redis keys) and so
-    cannot be awaited as an event.
+    The one way tests wait: for conditions that live in another process (Postgres
+    rows, Redis keys, an HTTP answer) or in state other tasks update (events
+    received), which cannot be awaited as an event. Never a bare sleep-and-hope.
     """
     async with asyncio.timeout(deadline):
         while True:
-            if await predicate():
+            held = predicate()
+            if inspect.isawaitable(held):
+                held = await held
+            if held:
                 return
             await asyncio.sleep(interval)
 

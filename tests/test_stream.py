@@ -21,7 +21,7 @@ from riskdrift.events.hub import EventHubConfig
 from riskdrift.events.publish import stream_key
 from riskdrift.models import EventName, JobStatus
 from riskdrift.store import jobs
-from tests.conftest import serve
+from tests.conftest import eventually, serve
 from tests.test_stream_helpers import (
     MAX_ID,
     emit,
@@ -31,7 +31,6 @@ from tests.test_stream_helpers import (
     payload,
     read_stream,
     redis_clients_named,
-    wait_for,
 )
 
 pytestmark = pytest.mark.integration
@@ -175,7 +174,7 @@ async def test_trimmed_history_of_running_job_resyncs_then_goes_live(
     async with asyncio.timeout(10):
         reader = asyncio.create_task(read_stream(client, job_id, last_event_id=ids[0],
                                                  until=track))
-        await wait_for(lambda: len(seen) == 1)
+        await eventually(lambda: len(seen) == 1)
         last = await publish_rest()
         got = await reader
     assert got.names == ["resync", "step_complete", "job_completed"]
@@ -226,13 +225,13 @@ async def test_live_events_arrive_while_connected(
 
     async with asyncio.timeout(15):
         reader = asyncio.create_task(read_stream(client, job_id, until=progress))
-        await wait_for(lambda: seen == ids[:1])
+        await eventually(lambda: seen == ids[:1])
         ids.append(await emit(redis, settings, job_id, "job_started", attempt=1))
-        await wait_for(lambda: seen == ids)  # delivered live, one at a time
+        await eventually(lambda: seen == ids)  # delivered live, one at a time
         for n in range(1, 31):
             ids.append(await emit(redis, settings, job_id, "step_complete", step=f"s{n}",
                                   progress=n * 3))
-        await wait_for(lambda: seen == ids)
+        await eventually(lambda: seen == ids)
         ids.append(await emit(redis, settings, job_id, "job_completed", progress=100))
         got = await reader
     assert got.ids == ids
@@ -275,7 +274,7 @@ async def test_resume_races_publishing(
                 await asyncio.sleep(0)
 
     async def joiner() -> tuple[str | None, list[str]]:
-        await wait_for(lambda: len(ids) > rng.randrange(total - 50), within=10)
+        await eventually(lambda: len(ids) > rng.randrange(total - 50), deadline=10)
         start = rng.choice([None, *ids])
         got = await read_stream(client, job_id, last_event_id=start)
         return start, got.ids
@@ -309,7 +308,7 @@ async def test_many_clients_share_one_reader(
         for n in range(50)
     ]
     async with asyncio.timeout(20):
-        await wait_for(lambda: opened == 50)
+        await eventually(lambda: opened == 50)
         during = await redis_clients_named(redis, hub_name)
         for job_id in job_ids:
             for n in range(3):
@@ -391,7 +390,7 @@ async def test_hub_reconnects_after_its_connection_is_killed(
 
     async with asyncio.timeout(20):
         reader = asyncio.create_task(read_stream(client, job_id, until=track))
-        await wait_for(lambda: seen == ids)
+        await eventually(lambda: seen == ids)
         for conn in await redis_clients_named(redis, hub_name + "-reader"):
             await redis.client_kill_filter(_id=str(conn["id"]))
         # Published while the hub's reader is down or reconnecting.
@@ -427,7 +426,7 @@ async def test_new_stream_wakes_the_blocked_reader(
                 await asyncio.sleep(0.01)
         reader = asyncio.create_task(read_stream(http, second, until=track))
         async with asyncio.timeout(5):
-            await wait_for(lambda: seen == ["job_queued"])
+            await eventually(lambda: seen == ["job_queued"])
             started = loop.time()
             await emit(redis, settings, second, "job_completed", progress=100)
             await reader

@@ -7,7 +7,6 @@ read the stream over real HTTP with httpx-sse.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import uuid
@@ -152,14 +151,3 @@ async def redis_connections_of(redis: Redis, pid: int) -> int:
     ports = local_ports_of(pid)
     clients = await redis.client_list()
     return sum(1 for c in clients if int(str(c["addr"]).rsplit(":", 1)[1]) in ports)
-
-
-async def wait_for(condition: Callable[[], bool], *, within: float = 10.0) -> None:
-    """Wait until ``condition()`` holds, checking every few milliseconds, with a deadline.
-
-    The conditions are plain state that other tasks update (events received,
-    ids published), so a short poll under a deadline is the simplest honest wait.
-    """
-    async with asyncio.timeout(within):
-        while not condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.005)

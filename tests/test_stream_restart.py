@@ -26,13 +26,12 @@ from riskdrift.api.app import create_app
 from riskdrift.config import Settings
 from riskdrift.events.hub import EventHubConfig
 from riskdrift.follow import StreamMessage, job_messages
-from tests.conftest import free_port, serve
+from tests.conftest import eventually, free_port, serve
 from tests.test_stream_helpers import (
     emit,
     new_job,
     read_stream,
     redis_connections_of,
-    wait_for,
 )
 
 pytestmark = pytest.mark.integration
@@ -94,7 +93,7 @@ async def test_api_restart_mid_stream_resumes_without_loss(
             for n in range(3):
                 ids.append(await emit(redis, settings, job_id, "step_complete", step=f"a{n}",
                                       progress=n))
-            await wait_for(lambda: len(got) == 5, within=10)
+            await eventually(lambda: len(got) == 5, deadline=10)
             # The API keeps one reader per process, however many clients it serves.
             assert 1 <= await redis_connections_of(redis, first.pid) <= 6
             first.kill()  # no goodbye: the connection just drops
@@ -160,7 +159,7 @@ async def test_hub_survives_a_redis_restart(settings: Settings, db: asyncpg.Pool
                     httpx.AsyncClient(base_url=base_url, timeout=20) as client:
                 reader = asyncio.create_task(read_stream(client, job_id, until=track))
                 async with asyncio.timeout(30):
-                    await wait_for(lambda: seen == ids)
+                    await eventually(lambda: seen == ids)
                     await publisher.aclose()
                     server.send_signal(signal.SIGTERM)  # AOF keeps the streams
                     server.wait(timeout=10)

@@ -19,7 +19,7 @@ import datetime as dt
 import json
 import uuid
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -46,7 +46,7 @@ from riskdrift.worker import serialization
 from riskdrift.worker.context import Agent
 from riskdrift.worker.settings import build_worker_settings
 from riskdrift.worker.webhook_task import prepare_delivery
-from tests.conftest import burst_worker, free_port, serve
+from tests.conftest import burst_worker, eventually, free_port, serve
 from tests.test_worker import ScriptedAgent, tiny_result
 
 pytestmark = pytest.mark.integration
@@ -163,16 +163,6 @@ async def drain(settings: Settings, agent: Agent, dns: GatedDNS) -> None:
         pass
 
 
-async def until(predicate: Callable[[], Awaitable[bool]], *, within: float = 10.0) -> None:
-    """Wait for ``predicate`` with a deadline (never a bare sleep-and-hope).
-
-    Polling, because the state lives in Postgres behind the API: no event to await.
-    """
-    async with asyncio.timeout(within):
-        while not await predicate():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
-
-
 def succeed() -> ScriptedAgent:
     async def script(request: AnalyzeRequest, progress: ProgressReporter, n: int) -> AnalysisResult:
         return tiny_result(request)
@@ -231,14 +221,14 @@ async def test_retries_through_errors_and_an_outage_then_delivers_once(
             async def attempt_3_waiting() -> bool:
                 return dns.lookups >= 3 and len(await attempts_of(api, job_id)) == 2
 
-            await until(attempt_3_waiting)
+            await eventually(attempt_3_waiting)
         # The receiver is down (connection refused) when attempt 3 connects.
         dns.release(3)
 
         async def attempt_4_waiting() -> bool:
             return dns.lookups >= 4 and len(await attempts_of(api, job_id)) == 3
 
-        await until(attempt_4_waiting)
+        await eventually(attempt_4_waiting)
         async with serve(receiver.app(), port=port):
             dns.release(4)
 
@@ -246,7 +236,7 @@ async def test_retries_through_errors_and_an_outage_then_delivers_once(
                 found = await deliveries_of(api, job_id)
                 return bool(found) and found[0]["status"] == "delivered"
 
-            await until(delivered)
+            await eventually(delivered)
 
     assert job_id is not None
     job = (await api.get(f"/jobs/{job_id}")).json()
@@ -519,7 +509,7 @@ async def test_a_failed_attempt_1_queues_attempt_2_as_a_deferred_job(
             async def attempt_2_running() -> bool:
                 return dns.lookups >= 2
 
-            await until(attempt_2_running)
+            await eventually(attempt_2_running)
             assert [(a["attempt"], a["outcome"]) for a in await attempts_of(api, job_id)] == [
                 (1, "retrying")
             ]

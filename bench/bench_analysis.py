@@ -49,7 +49,7 @@ def run_pair(
     from riskdrift.agent.lexicons import load_lexicon
     from riskdrift.analysis import sentences, themes
     from riskdrift.analysis.pipeline import analyse_documents
-    from riskdrift.sources.base import FilingDocument
+    from riskdrift.models import FilingDocument
 
     lexicon = load_lexicon(None)
 

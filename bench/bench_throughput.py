@@ -54,7 +54,7 @@ def corpus_pairs() -> list[tuple[str, int, int]]:
 def _bare_one(pair: tuple[str, int, int]) -> int:
     from riskdrift.agent.lexicons import load_lexicon
     from riskdrift.analysis.pipeline import analyse_documents
-    from riskdrift.sources.base import FilingDocument
+    from riskdrift.models import FilingDocument
 
     ticker, current, previous = pair
 

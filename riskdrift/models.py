@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -212,6 +213,31 @@ class ExtractionRecord(BaseModel):
     warnings: list[str] = Field(
         default_factory=list, description="anything that makes this filing's risks less certain"
     )
+
+
+@dataclass(frozen=True, slots=True)
+class FilingDocument:
+    """The primary document of one 10-K, as fetched, before any parsing.
+
+    ``year`` is the filer's own fiscal-year label. Metadata a source does not
+    know (a local file has no accession number) is ``None``; the analysis fills
+    company, CIK and period end from the document's inline-XBRL ``dei:`` tags.
+    """
+
+    ticker: str
+    year: int
+    content: bytes
+    name: str  # human-readable origin: a path or a URL
+    source: str  # "local" | "edgar"
+    form: str = "10-K"
+    accession: str | None = None
+    filed: dt.date | None = None
+    period_end: dt.date | None = None
+    company: str | None = None
+    cik: str | None = None
+    # Which document of the filing ``content`` is: the primary 10-K document's file name,
+    # or its EX-13 annual report when Item 1A is incorporated from there.
+    document: str | None = None
 
 
 class FilingInfo(BaseModel):

@@ -18,8 +18,7 @@ from riskdrift.analysis import pipeline
 from riskdrift.api.enqueue import enqueue_new_job
 from riskdrift.config import Settings
 from riskdrift.events.publish import stream_key
-from riskdrift.models import AnalysisResult, AnalyzeRequest, JobEvent
-from riskdrift.sources.base import FilingDocument
+from riskdrift.models import AnalysisResult, AnalyzeRequest, FilingDocument, JobEvent
 from riskdrift.store import jobs, results
 from riskdrift.store.result_cache import CacheKey, ResultCache, filing_identity
 from riskdrift.worker.settings import build_worker_settings

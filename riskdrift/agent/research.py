@@ -46,8 +46,8 @@ from riskdrift.analysis.pipeline import (
 from riskdrift.analysis.sentiment import Lexicon
 from riskdrift.analysis.summary import write_summary
 from riskdrift.errors import Item1AIncorporatedByReference
-from riskdrift.models import AnalysisResult, AnalyzeRequest
-from riskdrift.sources.base import ExhibitSource, FilingDocument, FilingSource
+from riskdrift.models import AnalysisResult, AnalyzeRequest, FilingDocument
+from riskdrift.sources.base import ExhibitSource, FilingSource
 from riskdrift.store.result_cache import CacheKey, ResultCache
 
 __all__ = ["STEPS", "ResearchAgent"]

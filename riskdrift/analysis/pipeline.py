@@ -38,6 +38,7 @@ from riskdrift.errors import RisksNotFound
 from riskdrift.models import (
     AnalysisResult,
     ExtractionRecord,
+    FilingDocument,
     FilingInfo,
     Heatmap,
     RiskChange,
@@ -45,7 +46,6 @@ from riskdrift.models import (
     Themes,
     ToneScores,
 )
-from riskdrift.sources.base import FilingDocument
 
 __all__ = [
     "ENGINE_VERSION",

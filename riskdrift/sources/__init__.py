@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from riskdrift.config import Settings
 from riskdrift.errors import ConfigurationError
-from riskdrift.sources.base import FilingDocument, FilingSource
+from riskdrift.models import FilingDocument
+from riskdrift.sources.base import FilingSource
 from riskdrift.sources.edgar import EdgarFilingSource
 from riskdrift.sources.fair_access import Limiter
 from riskdrift.sources.local import LocalFilingSource, import_filing

@@ -58,8 +58,7 @@ from riskdrift.errors import (
     FilingParseError,
     UpstreamUnavailable,
 )
-from riskdrift.models import normalise_ticker
-from riskdrift.sources.base import FilingDocument
+from riskdrift.models import FilingDocument, normalise_ticker
 from riskdrift.sources.dei import read_cover_facts
 from riskdrift.sources.fair_access import (
     Limiter,

@@ -21,8 +21,7 @@ from pathlib import Path
 import structlog
 
 from riskdrift.errors import FilingNotFound, FilingParseError, InvalidRequest
-from riskdrift.models import FIRST_FISCAL_YEAR, latest_fiscal_year, normalise_ticker
-from riskdrift.sources.base import FilingDocument
+from riskdrift.models import FIRST_FISCAL_YEAR, FilingDocument, latest_fiscal_year, normalise_ticker
 from riskdrift.sources.dei import read_cover_facts
 from riskdrift.sources.submission import annual_report, find_document, is_submission
 

@@ -16,8 +16,7 @@ import hashlib
 from dataclasses import dataclass
 
 from riskdrift.analysis import pipeline
-from riskdrift.models import AnalysisResult
-from riskdrift.sources.base import FilingDocument
+from riskdrift.models import AnalysisResult, FilingDocument
 from riskdrift.store.pool import Executor
 
 __all__ = ["CacheKey", "ResultCache", "filing_identity"]

@@ -12,8 +12,7 @@ import pytest
 
 from riskdrift.agent.research import STEPS, ResearchAgent
 from riskdrift.errors import FilingNotFound, Item1ANotFound
-from riskdrift.models import AnalysisResult, AnalyzeRequest
-from riskdrift.sources.base import FilingDocument
+from riskdrift.models import AnalysisResult, AnalyzeRequest, FilingDocument
 from tests.corpus import REAL10K, needs_corpus
 
 SAMPLES = Path(__file__).resolve().parents[2] / "riskdrift" / "samples" / "filings"

@@ -20,8 +20,7 @@ from riskdrift.analysis.pipeline import (
 )
 from riskdrift.analysis.sentiment import Lexicon
 from riskdrift.analysis.taxonomy import CATEGORIES, OTHER, categorise
-from riskdrift.models import AnalysisResult, RiskChange
-from riskdrift.sources.base import FilingDocument
+from riskdrift.models import AnalysisResult, FilingDocument, RiskChange
 from tests.analysis.corpus_cache import consecutive_pairs, html_path, parsed
 from tests.corpus import needs_corpus
 

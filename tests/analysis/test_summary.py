@@ -8,8 +8,7 @@ import pytest
 
 from riskdrift.agent.lexicons import load_lexicon
 from riskdrift.analysis.pipeline import analyse_documents
-from riskdrift.models import AnalysisResult
-from riskdrift.sources.base import FilingDocument
+from riskdrift.models import AnalysisResult, FilingDocument
 from tests.analysis.corpus_cache import consecutive_pairs, content, html_path
 from tests.corpus import needs_corpus
 

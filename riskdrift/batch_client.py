@@ -2,8 +2,8 @@
 
 Talks to a running API over HTTP (httpx). Following a batch reads its aggregate SSE
 stream, reconnecting with ``Last-Event-ID`` on a dropped connection, and draws one rich
-progress bar for the whole batch plus one line per failed job. :func:`history_svg` draws a
-company's history as an SVG line chart (pure: no I/O).
+progress bar for the whole batch plus one line per failed job. The history chart is
+:func:`riskdrift.charts.history_svg`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
 import httpx
 from httpx_sse import aconnect_sse
@@ -201,61 +200,3 @@ def history_table(history: dict[str, Any]) -> str:
                      f"{num(p['removed']):>4} {num(p['modified']):>4} {cos:>7} {jac:>7} "
                      f"{tone:>7}  {themes}")
     return "\n".join(lines)
-
-
-SERIES = (("risk_count", "risk count", "#1f77b4"), ("new", "new", "#2ca02c"),
-          ("removed", "removed", "#d62728"), ("modified", "modified", "#ff7f0e"))
-
-
-def history_svg(history: dict[str, Any], *, width: int = 720, height: int = 360) -> str:
-    """An SVG line chart of the history: risk count and new/removed/modified per year
-    (left axis), and the cosine similarity to the year before (0..1, dashed, right axis)."""
-    points = history["years"]
-    years: list[int] = [int(p["year"]) for p in points]
-    left, right, top, bottom = 56, 56, 36, 48
-    plot_w, plot_h = width - left - right, height - top - bottom
-    values = [float(p[key]) for p in points for key, _, _ in SERIES if p.get(key) is not None]
-    peak = max(values, default=1.0) or 1.0
-
-    def x(year: int) -> float:
-        if len(years) == 1:
-            return left + plot_w / 2
-        return left + plot_w * (year - years[0]) / (years[-1] - years[0])
-
-    def y(value: float, scale: float) -> float:
-        return top + plot_h * (1 - value / scale)
-
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
-             f'<text x="{left}" y="20" font-size="14">{escape(history["ticker"])} '
-             f'Item 1A, {years[0]}-{years[-1]}</text>',
-             f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" '
-             f'y2="{top + plot_h}" stroke="#333"/>',
-             f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#333"/>']
-    for year in years:
-        parts.append(f'<text x="{x(year):.1f}" y="{top + plot_h + 16}" '
-                     f'text-anchor="middle">{year}</text>')
-    for tick in range(5):
-        value = peak * tick / 4
-        parts.append(f'<text x="{left - 6}" y="{y(value, peak) + 4:.1f}" '
-                     f'text-anchor="end">{value:.0f}</text>')
-    legend_x = left
-    for key, label, colour in SERIES:
-        coords = [f"{x(p['year']):.1f},{y(p[key], peak):.1f}" for p in points
-                  if p.get(key) is not None]
-        if coords:
-            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
-                         f'points="{" ".join(coords)}"><title>{label}</title></polyline>')
-        parts.append(f'<text x="{legend_x}" y="{height - 8}" fill="{colour}">{label}</text>')
-        legend_x += 90
-    cosine = [f"{x(p['year']):.1f},{y(p['similarity']['cosine'], 1.0):.1f}" for p in points
-              if p.get("similarity")]
-    if cosine:
-        parts.append(f'<polyline fill="none" stroke="#555" stroke-dasharray="5,4" '
-                     f'stroke-width="2" points="{" ".join(cosine)}">'
-                     f'<title>cosine similarity</title></polyline>')
-    parts.append(f'<text x="{legend_x}" y="{height - 8}" fill="#555">cosine (right, 0-1)</text>')
-    parts.append(f'<text x="{left + plot_w + 6}" y="{top + 4}">1.0</text>')
-    parts.append(f'<text x="{left + plot_w + 6}" y="{top + plot_h + 4}">0.0</text>')
-    parts.append("</svg>")
-    return "\n".join(parts)

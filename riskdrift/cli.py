@@ -301,7 +301,8 @@ def cmd_batch_results(args: argparse.Namespace) -> int:
 
 def cmd_history(args: argparse.Namespace) -> int:
     """``riskdrift history TICKER FROM TO [--chart FILE]``."""
-    from riskdrift.batch_client import fetch_history, history_svg, history_table
+    from riskdrift.batch_client import fetch_history, history_table
+    from riskdrift.charts import history_svg
 
     history = asyncio.run(fetch_history(_api_url(args), args.ticker, args.from_year,
                                         args.to_year, api_key=_api_key(args)))

@@ -14,15 +14,16 @@ Jinja2 with autoescaping on, so filer text never becomes markup.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from riskdrift.analysis.sentences import RedlinePiece, redline
-from riskdrift.models import AnalysisResult, Heatmap, RiskChange
+from riskdrift.charts import heatmap_svg
+from riskdrift.models import AnalysisResult, RiskChange
 
-__all__ = ["CONTENT_SECURITY_POLICY", "heatmap_svg", "render_report"]
+__all__ = ["CONTENT_SECURITY_POLICY", "render_report"]
 
 STATUSES = ("modified", "new", "removed", "unchanged")
 
@@ -39,21 +40,6 @@ _ENV = Environment(
     lstrip_blocks=True,
 )
 
-# Heatmap colours: counts and drift run from white to blue, relative to the column's
-# highest value; the tone change diverges from white (0) to red (more negative) or green.
-_SEQUENTIAL = ((255, 255, 255), (33, 102, 172))
-_NEGATIVE = ((255, 255, 255), (178, 24, 43))
-_POSITIVE = ((255, 255, 255), (27, 120, 55))
-_DIVERGING_COLUMNS = frozenset({"mean_sentiment_change"})
-_COLUMN_LABELS = {
-    "count_previous": "risks, previous",
-    "count_current": "risks, current",
-    "new": "new",
-    "removed": "removed",
-    "modified": "modified",
-    "mean_sentiment_change": "tone change",
-    "mean_drift": "drift",
-}
 
 
 def render_report(result: AnalysisResult, *, note: str | None = None) -> str:
@@ -162,89 +148,3 @@ def _join_paragraphs(pieces: Iterable[tuple[bool, Markup]]) -> Markup:
     return Markup("").join(
         Markup("<p>{}</p>").format(Markup(" ").join(p)) for p in paragraphs if p
     )
-
-
-def _mix(scale: tuple[tuple[int, int, int], tuple[int, int, int]], t: float) -> str:
-    t = min(max(t, 0.0), 1.0)
-    (r0, g0, b0), (r1, g1, b1) = scale
-    return f"#{round(r0 + (r1 - r0) * t):02x}{round(g0 + (g1 - g0) * t):02x}" + (
-        f"{round(b0 + (b1 - b0) * t):02x}"
-    )
-
-
-def _cell_colour(column: str, value: float, column_values: Sequence[float]) -> str:
-    if column in _DIVERGING_COLUMNS:
-        peak = max((abs(v) for v in column_values), default=0.0)
-        if not peak or not value:
-            return _mix(_SEQUENTIAL, 0.0)
-        return _mix(_POSITIVE if value > 0 else _NEGATIVE, abs(value) / peak)
-    peak = max(column_values, default=0.0)
-    return _mix(_SEQUENTIAL, value / peak if peak > 0 else 0.0)
-
-
-def _gradient(identifier: str, stops: Sequence[str]) -> str:
-    step = 100 / (len(stops) - 1)
-    inner = "".join(
-        f'<stop offset="{n * step:.0f}%" stop-color="{colour}"/>' for n, colour in enumerate(stops)
-    )
-    return f'<linearGradient id="{identifier}">{inner}</linearGradient>'
-
-
-def heatmap_svg(heatmap: Heatmap) -> Markup:
-    """The category × measure heatmap as inline SVG, each cell labelled with its value,
-    with a legend for both colour scales."""
-    cell_w, cell_h, label_w, head_h = 92, 26, 190, 44
-    width = label_w + cell_w * len(heatmap.columns) + 10
-    grid_h = head_h + cell_h * len(heatmap.rows)
-    height = grid_h + 70
-    by_column = [[row[c] for row in heatmap.values] for c in range(len(heatmap.columns))]
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="heatmap" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}" font-family="system-ui, sans-serif" '
-        'font-size="12">',
-        "<title>Heatmap: risk factors by category and measure</title>",
-        "<defs>",
-        _gradient("hm-seq", [_mix(_SEQUENTIAL, 0), _mix(_SEQUENTIAL, 1)]),
-        _gradient("hm-div", [_mix(_NEGATIVE, 1), _mix(_SEQUENTIAL, 0), _mix(_POSITIVE, 1)]),
-        "</defs>",
-    ]
-    for c, column in enumerate(heatmap.columns):
-        x = label_w + c * cell_w + cell_w / 2
-        label = escape(_COLUMN_LABELS.get(column, column))
-        parts.append(f'<text x="{x:.0f}" y="{head_h - 10}" text-anchor="middle">{label}</text>')
-    for r, (category, values) in enumerate(zip(heatmap.rows, heatmap.values, strict=True)):
-        y = head_h + r * cell_h
-        parts.append(
-            f'<text x="{label_w - 8}" y="{y + cell_h / 2 + 4:.0f}" text-anchor="end">'
-            f"{escape(category)}</text>"
-        )
-        for c, (column, value) in enumerate(zip(heatmap.columns, values, strict=True)):
-            x = label_w + c * cell_w
-            fill = _cell_colour(column, value, by_column[c])
-            shown = f"{value:+.3f}" if column in _DIVERGING_COLUMNS else (
-                f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
-            )
-            dark = int(fill[1:3], 16) * 0.3 + int(fill[3:5], 16) * 0.6 < 110
-            parts.append(
-                f'<g class="cell"><rect x="{x}" y="{y}" width="{cell_w - 2}" height="{cell_h - 2}" '
-                f'fill="{fill}" stroke="#d9dde5"><title>{escape(category)}, '
-                f"{escape(_COLUMN_LABELS.get(column, column))}: {shown}</title></rect>"
-                f'<text x="{x + cell_w / 2 - 1:.0f}" y="{y + cell_h / 2 + 4:.0f}" '
-                f'text-anchor="middle" fill="{"#fff" if dark else "#1d2330"}">{shown}</text></g>'
-            )
-    ly = grid_h + 18
-    parts += [
-        f'<g class="legend"><rect x="{label_w}" y="{ly}" width="160" height="12" '
-        'fill="url(#hm-seq)" stroke="#d9dde5"/>',
-        f'<text x="{label_w}" y="{ly + 26}">0</text>',
-        f'<text x="{label_w + 160}" y="{ly + 26}" text-anchor="end">column’s highest</text>',
-        f'<text x="{label_w}" y="{ly - 4}">counts, mean drift</text>',
-        f'<rect x="{label_w + 220}" y="{ly}" width="200" height="12" fill="url(#hm-div)" '
-        'stroke="#d9dde5"/>',
-        f'<text x="{label_w + 220}" y="{ly + 26}">more negative</text>',
-                f'<text x="{label_w + 420}" y="{ly + 26}" text-anchor="end">more positive</text>',
-        f'<text x="{label_w + 220}" y="{ly - 4}">mean tone change (current − previous), 0 white'
-        "</text></g>",
-        "</svg>",
-    ]
-    return Markup("\n".join(parts))

@@ -77,6 +77,12 @@ async def test_dashboard_shows_a_job_complete_live(settings: Settings) -> None:
             heatmap = result["heatmap"]
             assert cells == len(heatmap["rows"]) * len(heatmap["columns"]) > 0
             assert "ACME" in await page.locator("#result-title").inner_text()
+            # The company's history chart (one pair: two years) loads as an image.
+            await page.wait_for_function(
+                "(() => { const i = document.querySelector('#history-chart');"
+                " return i.complete && i.naturalWidth > 0; })()",
+                timeout=10_000,
+            )
             await page.wait_for_function(
                 "document.querySelector('#workers tbody').innerText.includes('/ 4')",
                 timeout=15_000,

@@ -12,7 +12,7 @@ import asyncpg
 import httpx
 import pytest
 
-from riskdrift.batch_client import history_svg
+from riskdrift.charts import history_svg
 from riskdrift.config import Settings
 from riskdrift.models import AnalysisResult
 from tests.corpus import needs_corpus
@@ -96,6 +96,14 @@ async def test_history_of_three_consecutive_years(
                                   "--years", "2025", "2024", "--api", base)
     assert bad.returncode == 2
     assert "duplicate tickers: NVDA" in bad.stderr
+
+    served = await client.get("/companies/NVDA/history.svg", params={"from": 2023, "to": 2025})
+    assert served.status_code == 200
+    assert served.headers["content-type"] == "image/svg+xml"
+    assert served.text == history_svg(history)
+    assert chart_file.read_text() == served.text  # the CLI draws the same chart
+    bad_svg = await client.get("/companies/NVDA/history.svg", params={"from": 2025, "to": 2023})
+    assert bad_svg.status_code == 422
 
     svg = history_svg(history)
     chart = tmp_path / "nvda.svg"

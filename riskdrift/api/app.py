@@ -115,6 +115,11 @@ def create_app(settings: Settings | None = None, *,
         Route("/batches/{batch_id}/results.csv", routes_batches.results_csv, methods=["GET"]),
         Route("/batches/{batch_id}/results.json", routes_batches.results_json, methods=["GET"]),
         Route("/companies/{ticker}/history", routes_history.company_history, methods=["GET"]),
+        Route(
+            "/companies/{ticker}/history.svg",
+            routes_history.company_history_svg,
+            methods=["GET"],
+        ),
         Route("/risks/search", search.endpoint, methods=["GET"]),
         Route("/jobs/{job_id}/deliveries", routes_deliveries.list_deliveries, methods=["GET"]),
         Route(

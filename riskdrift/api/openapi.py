@@ -179,6 +179,21 @@ def _batch_paths() -> dict[str, Any]:
             ],
             "responses": {"200": _json(History, "the series"), **_problems(422)},
         }},
+        "/companies/{ticker}/history.svg": {"get": {
+            "summary": "The same history as an SVG line chart",
+            "parameters": [
+                {"name": "ticker", "in": "path", "required": True,
+                 "schema": {"type": "string"}},
+                {"name": "from", "in": "query", "required": True,
+                 "schema": {"type": "integer"}},
+                {"name": "to", "in": "query", "required": True, "schema": {"type": "integer"}},
+            ],
+            "responses": {
+                "200": {"description": "the chart",
+                        "content": {"image/svg+xml": {"schema": {"type": "string"}}}},
+                **_problems(422),
+            },
+        }},
     }
 
 

@@ -20,6 +20,7 @@ from riskdrift.api.auth import tenant_of
 from riskdrift.api.problems import ProblemError
 from riskdrift.api.routes_jobs import model_response
 from riskdrift.api.state import app_state
+from riskdrift.charts import history_svg
 from riskdrift.models import (
     FIRST_FISCAL_YEAR,
     AnalysisResult,
@@ -103,6 +104,20 @@ def _year(request: Request, name: str) -> int:
 
 async def company_history(request: Request) -> Response:
     """``GET /companies/{ticker}/history?from=&to=``."""
+    return model_response(await _history(request))
+
+
+async def company_history_svg(request: Request) -> Response:
+    """``GET /companies/{ticker}/history.svg?from=&to=``: the same history as a line chart."""
+    history = await _history(request)
+    return Response(
+        history_svg(history.model_dump(mode="json")),
+        media_type="image/svg+xml",
+        headers={"content-security-policy": "default-src 'none'; style-src 'unsafe-inline'"},
+    )
+
+
+async def _history(request: Request) -> History:
     try:
         ticker = normalise_ticker(request.path_params["ticker"])
     except ValueError as exc:
@@ -114,4 +129,4 @@ async def company_history(request: Request) -> Response:
     rows = await batches.history_rows(app_state(request)["pool"], tenant=tenant_of(request),
                                       ticker=ticker, first=first, last=last)
     results = [AnalysisResult.model_validate_json(r["result"]) for r in rows]
-    return model_response(build_history(ticker, results, first, last))
+    return build_history(ticker, results, first, last)

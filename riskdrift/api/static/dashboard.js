@@ -283,7 +283,7 @@
   }
 
   async function showResult(jobId) {
-    const { ok, body: result } = await api("GET", "/jobs/" + jobId + "/result");
+    const { ok, body: result } = await api("GET", "/jobs/" + jobId + "/result?exclude=texts");
     if (!ok) return;
     $("#result").hidden = false;
     $("#result-title").textContent = result.company + " (" + result.ticker + ") fiscal " + result.years.join(" vs ");
@@ -292,6 +292,10 @@
     $("#summary").textContent = result.summary;
     renderHeatmap(result.heatmap);
     renderStatuses(result.risks);
+    const current = result.years[0];
+    $("#history-chart").src = withKey("/companies/" + encodeURIComponent(result.ticker) +
+      "/history.svg?from=" + Math.max(2005, current - 10) + "&to=" + current);
+    $("#history-chart").alt = result.ticker + " risk history, fiscal " + Math.max(2005, current - 10) + "-" + current;
   }
 
   async function pollSummary() {

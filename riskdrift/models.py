@@ -146,6 +146,9 @@ class Job(BaseModel):
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+    batch_id: uuid.UUID | None = Field(
+        default=None, description="the batch that created the job, if one did"
+    )
     links: JobLinks
 
 

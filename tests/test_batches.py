@@ -99,6 +99,10 @@ async def test_a_batch_over_the_corpus_completes_with_its_csv_and_stream(
     # Ordinary jobs: each in /jobs, queued
     listed = (await client.get("/jobs", params={"limit": 50})).json()["jobs"]
     assert {j["job_id"] for j in listed} == set(job_ids)
+    assert {j["batch_id"] for j in listed} == {batch_id}
+    alone = await client.post("/analyze", json={"ticker": "AAPL", "years": [2024, 2023]})
+    assert (await client.get(f"/jobs/{alone.json()['job_id']}")).json()["batch_id"] is None
+    assert (await client.post(f"/jobs/{alone.json()['job_id']}/cancel")).status_code == 200
 
     async with worker(settings):
         status, frames = await read_sse(client, f"/batches/{batch_id}/stream")

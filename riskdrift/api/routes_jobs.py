@@ -64,6 +64,7 @@ def job_view(job: JobRecord) -> Job:
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
+        batch_id=job.batch_id,
         links=links(job.id),
     )
 

@@ -23,7 +23,7 @@ from riskdrift.store.pool import Executor
 
 COLUMNS = """id, tenant, ticker, current_year, previous_year, status, progress, step, attempts,
              callback_url, error, idempotency_key, request_hash, created_at, started_at,
-             finished_at"""
+             finished_at, batch_id"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,7 @@ class JobRecord:
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+    batch_id: uuid.UUID | None = None
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> JobRecord:
@@ -64,6 +65,7 @@ class JobRecord:
             created_at=row["created_at"],
             started_at=row["started_at"],
             finished_at=row["finished_at"],
+            batch_id=row["batch_id"],
         )
 
 

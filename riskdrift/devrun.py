@@ -182,7 +182,7 @@ def run_demo(
         api_key = _create_key(env) if settings.auth_enabled else None
         auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         with httpx.Client(base_url=base_url, timeout=10, headers=auth) as client:
-            console.print(f"submitting demo job {DEMO} (fictional ACME Widgets filings)")
+            console.print(f"submitting demo job {DEMO} (the fictional ACME sample filings)")
             accepted = client.post("/analyze", json=DEMO).raise_for_status().json()
             job = follow(base_url, accepted["job_id"], api_key, console, 120.0)
             if job["status"] != "completed":

@@ -93,10 +93,10 @@ def filings_env(settings: Settings, filings_dir: Path | None) -> dict[str, str]:
 
 
 def _tickers(env: dict[str, str]) -> list[str]:
-    roots = [env["RISKDRIFT_FILINGS_DIR"], *env.get("RISKDRIFT_EXTRA_FILINGS_DIRS", "").split(
-        os.pathsep)]
-    found = {d.name for root in roots if root for d in Path(root).glob("*/") if d.is_dir()}
-    return sorted(found)
+    """The tickers the children's filings directories hold, for the start-up banner."""
+    extra = env.get("RISKDRIFT_EXTRA_FILINGS_DIRS", "")
+    roots = [Path(env["RISKDRIFT_FILINGS_DIR"])] + [Path(d) for d in extra.split(os.pathsep) if d]
+    return sorted({d.name for root in roots if root.is_dir() for d in root.iterdir() if d.is_dir()})
 
 
 def _wait_ready(base_url: str, children: list[subprocess.Popen[bytes]], timeout: float) -> None:

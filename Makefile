@@ -21,8 +21,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)  ## create .venv and install riskdrift with its dev and embedded extras
 
-run: $(STAMP)  ## start Redis/Postgres (embedded if needed), API, worker; run a demo job; serve
-	$(BIN)/python -m riskdrift dev
+# `make run PORT=8001` serves elsewhere (default: RISKDRIFT_API_PORT, else 8000);
+# `make run FILINGS=../shared/corpus/real10k` serves those 10-Ks beside the ACME sample.
+run: $(STAMP)  ## start Redis/Postgres (embedded if needed), API, workers; run a demo job; serve
+	$(BIN)/python -m riskdrift dev $(if $(PORT),--port $(PORT)) $(if $(FILINGS),--filings-dir $(FILINGS))
 
 test: $(STAMP)  ## unit, integration (real Redis + Postgres) and end-to-end tests
 	$(BIN)/python -m pytest

@@ -330,7 +330,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
             message = f"demo job {job_id} did not finish within {timeout:.0f} s"
             raise RiskdriftError(message) from None
 
-    return run_demo(follow, keep_serving=not args.once, port=args.port)
+    return run_demo(follow, keep_serving=not args.once, port=args.port,
+                    filings_dir=args.filings_dir)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -467,7 +468,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     dev = sub.add_parser("dev", help="embedded services + API + worker + a demo job (make run)")
     dev.add_argument("--once", action="store_true", help="exit after the demo job")
-    dev.add_argument("--port", type=int, default=None)
+    dev.add_argument("--port", type=int, default=None,
+                     help="serve the API here (default: $RISKDRIFT_API_PORT, else 8000)")
+    dev.add_argument("--filings-dir", type=Path, default=None,
+                     help="also serve the 10-Ks in this <dir>/<TICKER>/<YEAR>.html directory")
     dev.set_defaults(func=cmd_dev)
     return parser
 

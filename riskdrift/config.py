@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -84,6 +85,9 @@ class Settings(BaseSettings):
     # --- filings --------------------------------------------------------------------------
     filings_source: Literal["auto", "local", "edgar"] = "auto"
     filings_dir: Path | None = None
+    # read-only directories looked in after filings_dir, os.pathsep-separated like PATH
+    # (`make run` puts the packaged ACME sample here)
+    extra_filings_dirs: Annotated[list[Path], NoDecode] = Field(default_factory=list)
     edgar_user_agent: str | None = None
     edgar_base_url: str = "https://www.sec.gov"
     edgar_data_url: str = "https://data.sec.gov"
@@ -120,6 +124,14 @@ class Settings(BaseSettings):
     webhook_allowed_cidrs: list[str] = Field(default_factory=list)
     webhook_timeout: float = 15.0
     webhook_backoff_scale: float = Field(1.0, gt=0)  # multiplies retry delays; tests shrink it
+
+    @field_validator("extra_filings_dirs", mode="before")
+    @classmethod
+    def _path_list(cls, value: object) -> object:
+        """``RISKDRIFT_EXTRA_FILINGS_DIRS`` is a list of directories joined with ``os.pathsep``."""
+        if isinstance(value, str):
+            return [part for part in value.split(os.pathsep) if part.strip()]
+        return value
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod

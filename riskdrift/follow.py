@@ -163,7 +163,13 @@ async def submit_and_follow(
         body["callback_url"] = callback_url
     async with httpx.AsyncClient(base_url=api_url, headers=auth_headers(api_key),
                                  timeout=10) as client:
-        response = await client.post("/analyze", json=body)
+        try:
+            response = await client.post("/analyze", json=body)
+        except httpx.TransportError as exc:
+            raise RiskdriftError(
+                f"cannot reach the API at {api_url} ({type(exc).__name__}); start it with "
+                "`make run`, or point RISKDRIFT_API_URL (or --api) at it"
+            ) from None
         if response.status_code >= 400:
             raise RiskdriftError(f"submit failed: HTTP {response.status_code}: "
                                  f"{_detail(response)}")

@@ -151,3 +151,12 @@ def test_unreachable_service_is_one_line(
     assert "hunter2" not in run.stderr
     assert "Traceback" not in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_submit_to_an_api_that_is_not_running_is_one_line() -> None:
+    run = riskdrift("submit", "NVDA", "2025", "2024", "--follow",
+                    RISKDRIFT_API_URL="http://127.0.0.1:1")
+    assert run.returncode == 2
+    assert "cannot reach the API at http://127.0.0.1:1" in run.stderr
+    assert "make run" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1

@@ -191,3 +191,44 @@ def test_worker_classes_are_served_by_the_package(name: str, queue: str, functio
     assert worker.queue_name == getattr(Settings(_env_file=None), queue)  # type: ignore[call-arg]
     names = {getattr(f, "name", getattr(f, "__name__", None)) for f in worker.functions}
     assert function in names, names
+
+
+def ignored_by_docker(path: str, patterns: list[str]) -> bool:
+    """Whether the Docker build context leaves ``path`` out under ``.dockerignore`` rules:
+    ``*`` and ``?`` stay within one path segment, ``**`` spans any, a pattern matching a
+    directory covers what is in it, ``!`` re-includes, and the last matching line wins."""
+    ignored = False
+    parts = path.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    for line in patterns:
+        negate = line.startswith("!")
+        glob = line.removeprefix("!").strip("/")
+        regex = re.escape(glob).replace(r"\*\*/", "(?:.*/)?").replace(r"\*\*", ".*")
+        regex = regex.replace(r"\*", "[^/]*").replace(r"\?", "[^/]")
+        if any(re.fullmatch(regex, prefix) for prefix in prefixes):
+            ignored = not negate
+    return ignored
+
+
+def test_build_context_holds_what_the_dockerfile_copies_and_nothing_else() -> None:
+    patterns = [
+        line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert not (DEPLOY / "Dockerfile.dockerignore").exists()  # BuildKit would prefer it
+    copied = []
+    for line in (DEPLOY / "Dockerfile").read_text().splitlines():
+        if line.startswith("COPY ") and "--from" not in line:
+            copied += line.split()[1:-1]
+    assert copied == ["pyproject.toml", "constraints.txt", "README.md", "riskdrift"]
+    files = [c if (ROOT / c).is_file() else f"{c}/__init__.py" for c in copied]
+    kept = [*files, "riskdrift/cli.py", "riskdrift/store/migrations/x.sql",
+            "riskdrift/samples/filings/ACME/2024.html", "riskdrift/api/static/dashboard.js"]
+    for path in kept:
+        assert not ignored_by_docker(path, patterns), path
+    left_out = [".venv/bin/python", ".data/postgres/PG_VERSION", ".git/HEAD", ".env",
+                "riskdrift/__pycache__/cli.cpython-311.pyc", ".mypy_cache/3.11/x.json",
+                ".ruff_cache/x", ".pytest_cache/v", "riskdrift.egg-info/PKG-INFO",
+                "tests/conftest.py", "bench/bench_sse.py"]
+    for path in left_out:
+        assert ignored_by_docker(path, patterns), path

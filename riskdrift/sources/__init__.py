@@ -38,5 +38,5 @@ def create_source(
             raise ConfigurationError(
                 "filings_source is 'local' but no filings directory is set (RISKDRIFT_FILINGS_DIR)"
             )
-        return LocalFilingSource(settings.filings_dir)
+        return LocalFilingSource(settings.filings_dir, also=settings.extra_filings_dirs)
     return EdgarFilingSource(settings, limiter=limiter, shared=shared)

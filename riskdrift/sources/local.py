@@ -6,7 +6,9 @@ the filer's own fiscal-year label. A ``.txt`` may be an EDGAR full submission
 (:mod:`riskdrift.sources.submission`), and its EX-13, if the submission holds
 one, is what :meth:`LocalFilingSource.exhibit` answers. Any other file name, such as
 ``2024.10-KA.html`` for an amendment, is ignored: a local filing is the
-original 10-K. Files are read off the event loop and capped in size.
+original 10-K. Several roots may be given: the first that holds a filing
+answers (``make run`` serves a corpus beside the packaged ACME sample so).
+Files are read off the event loop and capped in size.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import dataclasses
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import structlog
@@ -49,18 +52,24 @@ def _check_year(year: int) -> int:
 
 
 class LocalFilingSource:
-    """A :class:`~riskdrift.sources.base.FilingSource` over ``<root>/<TICKER>/<YEAR>.html``."""
+    """A :class:`~riskdrift.sources.base.FilingSource` over ``<root>/<TICKER>/<YEAR>.html``.
+
+    ``also`` are further roots, looked in after ``root`` when it has no such filing.
+    """
 
     name = "local"
 
-    def __init__(self, root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(
+        self, root: Path, *, also: Sequence[Path] = (), max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> None:
         self.root = root
+        self.roots = (root, *also)
         self.max_bytes = max_bytes
 
     def candidates(self, ticker: str, year: int) -> list[Path]:
         """The paths looked at for one filing, in order of preference."""
-        folder = self.root / normalise_ticker(ticker)
-        return [folder / f"{year}{suffix}" for suffix in SUFFIXES]
+        ticker = normalise_ticker(ticker)
+        return [root / ticker / f"{year}{suffix}" for root in self.roots for suffix in SUFFIXES]
 
     async def fetch(self, ticker: str, year: int) -> FilingDocument:
         """Read the 10-K of ``ticker`` for fiscal ``year``; ``FilingNotFound`` if absent."""
@@ -68,10 +77,11 @@ class LocalFilingSource:
         paths = self.candidates(ticker, year)
         path, content = await asyncio.to_thread(self._read_first, paths)
         if path is None or content is None:
-            names = ", ".join(p.name for p in paths)
+            names = ", ".join(f"{year}{suffix}" for suffix in SUFFIXES)
+            folders = ", ".join(str(root / ticker) for root in self.roots)
             raise FilingNotFound(
                 f"no 10-K for {ticker} fiscal {year} in the local filings directory: "
-                f"looked for {names} in {paths[0].parent}"
+                f"looked for {names} in {folders}"
             )
         log.debug("local_filing_read", ticker=ticker, year=year, path=str(path), size=len(content))
         document = path.name

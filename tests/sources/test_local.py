@@ -164,3 +164,21 @@ async def test_create_source_chooses_by_settings(tmp_path: Path) -> None:
     await edgar.aclose()
     with pytest.raises(ConfigurationError, match="FILINGS_DIR"):
         create_source(Settings(filings_source="local", filings_dir=None))
+
+
+async def test_extra_roots_are_looked_in_after_the_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, sample = tmp_path / "first", tmp_path / "sample"
+    for root, ticker in ((first, "IBM"), (sample, "IBM"), (sample, "ACME")):
+        (root / ticker).mkdir(parents=True)
+        (root / ticker / "2020.html").write_text(f"<html>{root.name} {ticker}</html>")
+    monkeypatch.setenv("RISKDRIFT_FILINGS_DIR", str(first))
+    monkeypatch.setenv("RISKDRIFT_EXTRA_FILINGS_DIRS", f"{sample}:{tmp_path / 'absent'}")
+    source = create_source(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert (await source.fetch("IBM", 2020)).content == b"<html>first IBM</html>"
+    assert (await source.fetch("ACME", 2020)).content == b"<html>sample ACME</html>"
+    with pytest.raises(FilingNotFound) as caught:
+        await source.fetch("ACME", 2019)
+    assert str(first / "ACME") in str(caught.value)
+    assert str(sample / "ACME") in str(caught.value)

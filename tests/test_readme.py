@@ -46,6 +46,7 @@ NOT_RUN = {
     "riskdrift api --port 8000": "a foreground server: `riskdrift dev` starts it (on a free port)",
     "riskdrift worker [--queue embeddings]": "foreground servers: `riskdrift dev` starts both",
 }
+WRITES = re.compile(r"\s(?:--html|-o|--csv|--chart)\s")
 # Commands of the README's prose (inline code) that are run too, by their exact text.
 INLINE = [
     "arq riskdrift.worker.EmbeddingsWorker --check",
@@ -271,11 +272,15 @@ def test_readme_shell_examples_run_as_written(dev: Dev, tmp_path: Path) -> None:
                 if not_run_reason(command):
                     continue
                 line = filled.fill(command)
-                importing = command.startswith("riskdrift filings import ./")
-                if importing:
+                # Imports read a file of the reader's, reports write one: both in a
+                # directory of this test's, never the checkout.
+                elsewhere = command.startswith("riskdrift filings import ./") or bool(
+                    WRITES.search(command)
+                )
+                if elsewhere:
                     shell.run(f"cd {tmp_path}")
                 status, output = shell.run(line)
-                if importing:
+                if elsewhere:
                     shell.run(f"cd {ROOT}")
                 assert status == 0, f"{command!r} exited {status}:\n{output}"
                 check_output(command, output)
@@ -284,6 +289,9 @@ def test_readme_shell_examples_run_as_written(dev: Dev, tmp_path: Path) -> None:
         finally:
             shell.close()
     assert len(ran) >= 15, ran
+    for written in ("nvda.html", "nvda.csv", "report.html", "risks.csv"):  # analyze, report
+        assert (tmp_path / written).stat().st_size > 0, written
+    assert (tmp_path / "report.html").read_text(encoding="utf-8").startswith("<!doctype html>")
 
     # The README's prose names these commands too; they run here as well.
     for command in [*INLINE, *INLINE_NOT_RUN]:

@@ -416,13 +416,17 @@ WebhookEventType = Literal["job.completed", "job.failed"]
 DeliveryState = Literal["pending", "delivered", "failed", "gone", "refused"]
 
 
+#: What became of one webhook delivery attempt (the ``outcome`` metric label uses the same).
+WebhookOutcome = Literal["delivered", "retrying", "failed", "gone", "refused"]
+
+
 class WebhookAttempt(BaseModel):
     """One delivery attempt: what was sent where, and what came back."""
 
     series: int = Field(description="1 for the first series; each redelivery starts the next")
     attempt: int = Field(description="1-based within the series")
     at: dt.datetime
-    outcome: Literal["delivered", "retrying", "failed", "gone", "refused"]
+    outcome: WebhookOutcome
     status_code: int | None = Field(description="HTTP status, if an answer arrived")
     error: str | None = Field(description="why the attempt did not deliver")
     duration_ms: float

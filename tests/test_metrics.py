@@ -26,7 +26,7 @@ from riskdrift.errors import FilingNotFound, UpstreamUnavailable
 from riskdrift.models import AnalysisResult, AnalyzeRequest
 from riskdrift.ops import metrics as m
 from riskdrift.ops.cluster import CRON_JOB_PREFIX, live_workers, queue_depth
-from riskdrift.ops.worker import WorkerMetrics, instrument_analysis, record_webhook_delivery
+from riskdrift.ops.worker import WorkerMetrics, instrument_analysis
 from riskdrift.sources.edgar import EdgarStats
 from tests.conftest import eventually, running_worker, serve
 from tests.test_worker import ScriptedAgent, settings_for, tiny_result
@@ -82,9 +82,8 @@ async def test_worker_publication_edgar_and_webhook_hooks(
     metrics.edgar.requests += 1
     metrics.free_slot()
     await metrics.publish(redis, ttl=5)
-    ctx: dict[str, Any] = {"redis": redis, "riskdrift_metrics": metrics}
-    await record_webhook_delivery(ctx, outcome="delivered", seconds=0.2)
-    await record_webhook_delivery({"redis": redis}, outcome="delivered", seconds=0.2)  # no-op
+    metrics.note_webhook(outcome="delivered", seconds=0.2)
+    await metrics.publish(redis, ttl=5)
 
     families = await m.read_counters(redis, [settings.queue_name])
     got = {(s.name, frozenset(s.labels.items())): s.value for f in families for s in f.samples}

@@ -24,13 +24,15 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import structlog
 from prometheus_client import Metric
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
+
+from riskdrift.models import WebhookOutcome
 
 log = structlog.get_logger(__name__)
 
@@ -39,6 +41,8 @@ JOB_BUCKETS: tuple[float, ...] = (
     1, 2, 5, 10, 20, 30, 45, 60, 90, 120, 150, 180, 240, 300, 450, 600, 900, 1800,
 )  # fmt: skip
 WEBHOOK_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30)
+#: The ``outcome`` label of the webhook families: what a delivery attempt's record says.
+WEBHOOK_OUTCOMES: frozenset[str] = frozenset(get_args(WebhookOutcome))
 
 Kind = Literal["counter", "gauge", "histogram"]
 
@@ -93,7 +97,7 @@ JOB_END_TO_END_SECONDS = Family(
 WEBHOOK_DELIVERIES = Family(
     "riskdrift_webhook_deliveries",
     "counter",
-    "Webhook delivery attempts by outcome (delivered, failed, retrying, gave_up, refused).",
+    f"Webhook delivery attempts by outcome ({', '.join(sorted(WEBHOOK_OUTCOMES))}).",
     labels=("queue", "outcome"),
 )
 WEBHOOK_DELIVERY_SECONDS = Family(

@@ -19,9 +19,8 @@ Tasks reach it through :func:`worker_metrics`; recording never raises into a
 job: a Redis error is logged and the figures are dropped.
 
 Hooks: :func:`instrument_analysis` and :func:`instrument_webhook` wrap
-``analyze_risk_drift`` and ``deliver_webhook`` where they are registered;
-:func:`track_slot` wraps any other task (busy slots only); code that delivers
-webhooks elsewhere can call :func:`record_webhook_delivery`.
+``analyze_risk_drift`` and ``deliver_webhook`` where they are registered; the
+inline webhook attempt of an analysis counts through :meth:`WorkerMetrics.note_webhook`.
 """
 
 from __future__ import annotations
@@ -48,6 +47,7 @@ from redis.exceptions import RedisError
 from riskdrift.config import Settings
 from riskdrift.ops import metrics as m
 from riskdrift.ops.cluster import worker_key, workers_index_key
+from riskdrift.ops.metrics import WEBHOOK_OUTCOMES
 from riskdrift.sources.edgar import EdgarStats
 from riskdrift.store.jobs import JobRecord
 
@@ -189,11 +189,6 @@ class WorkerMetrics:
         """Count one webhook delivery attempt and its duration (written at the next publication)."""
         self._count(m.WEBHOOK_DELIVERIES, outcome=outcome)
         self._observe(m.WEBHOOK_DELIVERY_SECONDS, seconds, outcome=outcome)
-
-    async def record_webhook(self, redis: Redis, *, outcome: str, seconds: float) -> None:
-        """Count one webhook delivery attempt and its duration, and write the counters now."""
-        self.note_webhook(outcome=outcome, seconds=seconds)
-        await self._pending.flush(redis)
 
     # --- publication ----------------------------------------------------------------------
 
@@ -340,35 +335,6 @@ def instrument_analysis(
     return instrumented
 
 
-def track_slot(task: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
-    """Wrap any other task so the time it runs counts as a busy slot."""
-
-    @functools.wraps(task)
-    async def tracked(ctx: Any, *args: Any, **kwargs: Any) -> R:
-        metrics = worker_metrics(ctx)
-        if metrics is None:
-            return await task(ctx, *args, **kwargs)
-        metrics.take_slot()
-        try:
-            return await task(ctx, *args, **kwargs)
-        finally:
-            metrics.free_slot()
-
-    return tracked
-
-
-async def record_webhook_delivery(ctx: Mapping[str, Any], *, outcome: str, seconds: float) -> None:
-    """Hook for the webhook delivery task: one attempt's ``outcome`` and duration.
-
-    Outcomes: ``delivered`` (2xx), ``failed`` (will retry), ``gave_up``,
-    ``refused`` (SSRF guard). A no-op when the worker has no metrics.
-    """
-    metrics = worker_metrics(ctx)
-    if metrics is not None:
-        await metrics.record_webhook(ctx["redis"], outcome=outcome, seconds=seconds)
-
-
-WEBHOOK_OUTCOMES = frozenset({"delivered", "retrying", "failed", "refused", "gone"})
 
 
 def instrument_webhook(

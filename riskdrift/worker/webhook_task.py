@@ -36,7 +36,8 @@ import structlog
 from arq import Retry
 
 from riskdrift.models import AnalysisResult
-from riskdrift.ops.worker import WEBHOOK_OUTCOMES, worker_metrics
+from riskdrift.ops.metrics import WEBHOOK_OUTCOMES
+from riskdrift.ops.worker import worker_metrics
 from riskdrift.store import deliveries
 from riskdrift.store.deliveries import DeliveryRecord
 from riskdrift.store.jobs import JobRecord

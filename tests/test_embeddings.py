@@ -223,3 +223,23 @@ async def test_cli_search(
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2
     assert all(" ACME 2024 " in line for line in lines)
+
+
+async def test_embeddings_worker_publishes_like_the_analysis_workers(
+    redis: ArqRedis, esettings: Settings
+) -> None:
+    """It shows in the dashboard's worker list and /metrics, with its busy-slot seconds."""
+    from riskdrift.ops.cluster import live_workers
+    from tests.conftest import eventually, running_worker
+
+    queue = esettings.embeddings_queue_name
+    async with running_worker(build_embeddings_worker_settings(esettings)):
+
+        async def listed() -> bool:
+            return len(await live_workers(redis, queue, stale_after=5)) == 1
+
+        await eventually(listed, deadline=15)
+        [worker] = await live_workers(redis, queue, stale_after=5)
+        assert worker.max_jobs == esettings.worker_max_jobs
+        assert worker.busy == 0
+    assert await live_workers(redis, queue, stale_after=5) == []  # withdrawn on shutdown

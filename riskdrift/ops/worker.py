@@ -19,7 +19,8 @@ Tasks reach it through :func:`worker_metrics`; recording never raises into a
 job: a Redis error is logged and the figures are dropped.
 
 Hooks: :func:`instrument_analysis` and :func:`instrument_webhook` wrap
-``analyze_risk_drift`` and ``deliver_webhook`` where they are registered; the
+``analyze_risk_drift`` and ``deliver_webhook`` where they are registered,
+:func:`track_slot` the embeddings worker's ``generate_embeddings`` (busy slots only); the
 inline webhook attempt of an analysis counts through :meth:`WorkerMetrics.note_webhook`.
 """
 
@@ -258,11 +259,16 @@ def worker_metrics(ctx: Mapping[str, Any]) -> WorkerMetrics | None:
 
 
 async def start_worker_metrics(
-    ctx: Mapping[str, Any], settings: Settings, stack: AsyncExitStack
+    ctx: Mapping[str, Any], settings: Settings, stack: AsyncExitStack, *, queue: str | None = None
 ) -> WorkerMetrics:
-    """Create the worker's metrics, start its publisher (and HTTP server); undone by ``stack``."""
+    """Create the worker's metrics, start its publisher (and HTTP server); undone by ``stack``.
+
+    ``queue`` is the queue the worker serves (the analysis queue unless given).
+    """
     redis: Redis = ctx["redis"]
-    metrics = WorkerMetrics(queue=settings.queue_name, max_jobs=settings.worker_max_jobs)
+    metrics = WorkerMetrics(
+        queue=queue or settings.queue_name, max_jobs=settings.worker_max_jobs
+    )
     cast(dict[str, Any], ctx)[CTX_KEY] = metrics
     interval = settings.worker_metrics_interval
     await metrics.publish(redis, ttl=3 * interval)
@@ -335,6 +341,23 @@ def instrument_analysis(
     return instrumented
 
 
+
+
+def track_slot(task: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
+    """Wrap a task without job rows (``generate_embeddings``) so its run counts as a busy slot."""
+
+    @functools.wraps(task)
+    async def tracked(ctx: Any, *args: Any, **kwargs: Any) -> R:
+        metrics = worker_metrics(ctx)
+        if metrics is None:
+            return await task(ctx, *args, **kwargs)
+        metrics.take_slot()
+        try:
+            return await task(ctx, *args, **kwargs)
+        finally:
+            metrics.free_slot()
+
+    return tracked
 
 
 def instrument_webhook(

@@ -26,6 +26,7 @@ from riskdrift.ops.worker import (
     instrument_analysis,
     instrument_webhook,
     start_worker_metrics,
+    track_slot,
     watch_edgar,
 )
 from riskdrift.queue import redis_settings as redis_settings  # re-exported for bench/
@@ -220,6 +221,8 @@ def build_embeddings_worker_settings(settings: Settings) -> type:
         embedder = create_embedder(settings, executor=executor)
         stack.push_async_callback(embedder.aclose)
         ctx["embedder"] = embedder
+        # Published like the analysis workers, so the dashboard and /metrics list it.
+        await start_worker_metrics(ctx, settings, stack, queue=settings.embeddings_queue_name)
         log.info(
             "worker_started",
             queue=settings.embeddings_queue_name,
@@ -230,7 +233,7 @@ def build_embeddings_worker_settings(settings: Settings) -> type:
     attrs: dict[str, Any] = {
         "functions": [
             func(
-                generate_embeddings,  # type: ignore[arg-type]
+                track_slot(generate_embeddings),  # type: ignore[arg-type]
                 name="generate_embeddings",
                 timeout=settings.embeddings_job_timeout,
             )

@@ -59,6 +59,7 @@ from riskdrift.errors import (
     UpstreamUnavailable,
 )
 from riskdrift.models import normalise_ticker
+from riskdrift.retrying import parse_retry_after
 from riskdrift.sources.base import FilingDocument
 from riskdrift.sources.dei import read_cover_facts
 from riskdrift.sources.fair_access import (
@@ -66,7 +67,6 @@ from riskdrift.sources.fair_access import (
     RateLimiter,
     RetryPolicy,
     check_user_agent,
-    parse_retry_after,
 )
 from riskdrift.sources.filing_index import (
     COMPANY_TICKERS,

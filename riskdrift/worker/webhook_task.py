@@ -37,6 +37,7 @@ from arq import Retry
 
 from riskdrift.models import AnalysisResult
 from riskdrift.ops.worker import WEBHOOK_OUTCOMES, worker_metrics
+from riskdrift.retrying import is_transient
 from riskdrift.store import deliveries
 from riskdrift.store.deliveries import DeliveryRecord
 from riskdrift.store.jobs import JobRecord
@@ -53,7 +54,6 @@ from riskdrift.webhooks.outbox import (
 )
 from riskdrift.webhooks.ssrf import system_resolver
 from riskdrift.worker.context import WorkerContext
-from riskdrift.worker.retry import is_transient
 
 __all__ = [
     "TASK_NAME",

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
 import pydantic
-import redis.exceptions
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from riskdrift.models import Problem
+from riskdrift.retrying import CONNECTION_LOST
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://riskdrift.dev/problems/"
@@ -120,16 +119,9 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
-UNAVAILABLE: tuple[type[Exception], ...] = (
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    asyncpg.exceptions.PostgresConnectionError,
-    asyncpg.exceptions.InterfaceError,
-    asyncpg.exceptions.CannotConnectNowError,
-    TimeoutError,
-    # Refused TCP connects, a vanished unix socket: routes do no other OS-level I/O.
-    OSError,
-)
+# Redis or Postgres away: the same list that makes a worker's task retry. Routes do
+# no other OS-level I/O, so an OSError here is a refused connect or a vanished socket.
+UNAVAILABLE: tuple[type[Exception], ...] = CONNECTION_LOST
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     ProblemError: handle_problem,

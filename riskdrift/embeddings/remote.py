@@ -4,8 +4,8 @@ Request ``{"model": …, "input": [texts]}``; answer ``{"data": [{"index": i,
 "embedding": [...]}, …]}``. Rows are put back in input order by ``index`` and
 normalised here (not every server normalises). 429 and 5xx answers, timeouts and
 connection errors raise :class:`EmbeddingServiceError` (transient: the task is
-retried with backoff); other 4xx answers and malformed bodies raise
-:class:`EmbeddingRejected` (permanent).
+retried with backoff, waiting at least the answer's ``Retry-After``); other 4xx
+answers and malformed bodies raise :class:`EmbeddingRejected` (permanent).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from riskdrift.embeddings.base import (
     Vectors,
     normalise_rows,
 )
+from riskdrift.retrying import parse_retry_after
 
 __all__ = ["RemoteEmbedder"]
 
@@ -33,14 +34,6 @@ class _Item(BaseModel):
 
 class _Answer(BaseModel):
     data: list[_Item]
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "")
-    try:
-        return float(value)
-    except ValueError:
-        return None
 
 
 class RemoteEmbedder:
@@ -83,7 +76,7 @@ class RemoteEmbedder:
         if response.status_code == 429 or response.status_code >= 500:
             raise EmbeddingServiceError(
                 f"embeddings endpoint answered {response.status_code}",
-                retry_after=_retry_after(response),
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
             )
         if response.status_code != 200:
             raise EmbeddingRejected(

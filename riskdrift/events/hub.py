@@ -24,8 +24,8 @@ cancel scope) ends the HTTP response. The client reconnects with
 ``Last-Event-ID`` and resumes exactly.
 
 Redis restarts. Connection errors in the reader are retried with exponential
-backoff and jitter on a fresh connection; positions survive, so subscribers
-carry on from where they were.
+backoff and jitter (:func:`riskdrift.retrying.backoff_delay`) on a fresh
+connection; positions survive, so subscribers carry on from where they were.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import random
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +43,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.typing import KeyT, StreamIdT
 
 from riskdrift.models import TERMINAL_EVENTS
+from riskdrift.retrying import CONNECTION_LOST, backoff_delay
 
 log = structlog.get_logger(__name__)
 
@@ -308,7 +308,7 @@ class EventHub:
                 await reader.aclose()
 
     async def _run(self) -> None:
-        delay = self.config.backoff_initial
+        failures = 0  # in a row: the backoff's attempt number
         while True:
             try:
                 if self._reader is None:
@@ -320,24 +320,25 @@ class EventHub:
                     await self._changed.wait()
                     continue
                 await self._read_once(self._reader)
-                delay = self.config.backoff_initial
-            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-                    OSError) as exc:
+                failures = 0
+            except CONNECTION_LOST as exc:
                 self._blocked = False
                 await self._close_reader()
                 self.reconnects += 1
-                wait = random.uniform(delay / 2, delay)
+                failures += 1
+                wait = backoff_delay(failures, base=self.config.backoff_initial,
+                                     cap=self.config.backoff_max)
                 log.warning("event_hub_redis_error", error=type(exc).__name__,
                             retry_in_s=round(wait, 3))
                 await asyncio.sleep(wait)
-                delay = min(delay * 2, self.config.backoff_max)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("event_hub_crashed")
                 await self._close_reader()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.config.backoff_max)
+                failures += 1
+                await asyncio.sleep(backoff_delay(failures, base=self.config.backoff_initial,
+                                                  cap=self.config.backoff_max, jitter=0.0))
 
     async def _read_once(self, reader: Redis) -> None:
         keys = list(self._positions)

@@ -59,13 +59,13 @@ from riskdrift.errors import (
     UpstreamUnavailable,
 )
 from riskdrift.models import FilingDocument, normalise_ticker
+from riskdrift.retrying import parse_retry_after
 from riskdrift.sources.dei import read_cover_facts
 from riskdrift.sources.fair_access import (
     Limiter,
     RateLimiter,
     RetryPolicy,
     check_user_agent,
-    parse_retry_after,
 )
 from riskdrift.sources.filing_index import (
     COMPANY_TICKERS,

@@ -18,10 +18,7 @@ Two limiters keep the rate, both a :class:`Limiter`:
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import email.utils
 import math
-import random
 import re
 import time
 from dataclasses import dataclass
@@ -32,6 +29,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from riskdrift.errors import ConfigurationError
+from riskdrift.retrying import backoff_delay
 
 log = structlog.get_logger(__name__)
 
@@ -43,7 +41,8 @@ class RetryPolicy:
     """How often and how patiently a failed EDGAR request is retried.
 
     ``max_attempts`` counts the first try. The wait before retry *n* is
-    ``Retry-After`` when the server sent one, else ``backoff_base * 2**(n-1)``
+    ``Retry-After`` when the server sent one, else
+    :func:`riskdrift.retrying.backoff_delay`: ``backoff_base * 2**(n-1)``
     (capped at ``backoff_max``) with jitter. A ``Retry-After`` longer than
     ``retry_after_max`` is not waited out in-process: the job is handed back
     to the queue with that delay instead.
@@ -56,8 +55,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """The wait after failed attempt ``attempt`` (1-based), without ``Retry-After``."""
-        delay = min(self.backoff_max, self.backoff_base * 2.0 ** (attempt - 1))
-        return delay * random.uniform(0.5, 1.0)  # jitter spreads synchronised retries
+        return backoff_delay(attempt, base=self.backoff_base, cap=self.backoff_max)
 
 
 class Limiter(Protocol):
@@ -196,20 +194,3 @@ def check_user_agent(user_agent: str | None) -> str:
         )
     return user_agent.strip()
 
-
-def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())

@@ -18,15 +18,16 @@ How a ``deliver_webhook`` task uses this package::
 
 Modules: :mod:`.signing` (Standard Webhooks, payload model), :mod:`.ssrf`
 (resolve once, refuse non-global addresses), :mod:`.delivery` (one attempt,
-pinned to a checked IP), :mod:`.backoff` (schedule and ``Retry-After``).
+pinned to a checked IP), :mod:`.backoff` (the schedule). ``parse_retry_after`` is
+:func:`riskdrift.retrying.parse_retry_after`, re-exported.
 """
 
+from riskdrift.retrying import parse_retry_after
 from riskdrift.webhooks.backoff import (
     BACKOFF_SCHEDULE,
     MAX_ATTEMPTS,
     backoff_schedule,
     next_delay,
-    parse_retry_after,
 )
 from riskdrift.webhooks.delivery import (
     DeliveryClient,

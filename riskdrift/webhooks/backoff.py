@@ -1,30 +1,31 @@
-"""When to try a webhook again: the retry schedule and ``Retry-After`` parsing. Pure.
+"""When to try a webhook again: the retry schedule. Pure.
 
 A delivery gets :data:`MAX_ATTEMPTS` attempts. After failed attempt ``n``
-(1-based) the next one waits ``BACKOFF_SCHEDULE[n - 1]`` seconds, jittered by
-±:data:`JITTER` so that many deliveries failing together (a receiver outage)
-do not all come back at the same instant::
+(1-based) the next one waits up to ``BACKOFF_SCHEDULE[n - 1]`` seconds, jittered
+down by as much as :data:`JITTER` so that many deliveries failing together (a
+receiver outage) do not all come back at the same instant::
 
     attempt   1    2     3      4     5     6      7      8
-    waits     -    5 s   5 min  30 min 2 h  5 h    10 h   24 h     (± 20 %)
-    elapsed   0    5 s   ~5 min ~35 min ~2.6 h ~7.6 h ~17.6 h ~41.6 h
+    waits     -    5 s   5 min  30 min 2 h  5 h    10 h   24 h     (-20 % to 0)
+    elapsed   0    5 s   ~5 min ~35 min ~2.6 h ~7.6 h ~17.6 h ~41.6 h  (at most)
 
 Each step grows by a factor of roughly 2-60, the Svix / Standard Webhooks
-schedule stretched so the last attempt is a full day after the one before:
-a receiver that is down over a weekend night still gets its webhook.
+schedule stretched so that even the shortest draw spans more than a day
+(33 h): a receiver that is down over a weekend night still gets its webhook.
+The schedule's sum bounds a series' span (the reconciler relies on it).
 
-A receiver's ``Retry-After`` (seconds or an HTTP-date) is honoured as a lower
-bound: the next attempt waits ``max(jittered schedule, Retry-After)``, with
-``Retry-After`` capped at :data:`MAX_RETRY_AFTER` so a hostile or broken
-receiver cannot park a delivery forever. It never grants extra attempts.
+A receiver's ``Retry-After`` (seconds or an HTTP-date, read by
+:func:`riskdrift.retrying.parse_retry_after`) is honoured as a lower bound:
+the next attempt waits ``max(jittered schedule, Retry-After)``, with
+``Retry-After`` capped at :data:`riskdrift.retrying.MAX_RETRY_AFTER` so a
+hostile or broken receiver cannot park a delivery forever. It never grants
+extra attempts. The jitter and the floor are
+:func:`riskdrift.retrying.jittered_delay`, shared with every other retry.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
-import random
-from typing import Protocol
+from riskdrift.retrying import UniformSource, jittered_delay
 
 BACKOFF_SCHEDULE: tuple[float, ...] = (
     5.0,  # 5 s
@@ -41,16 +42,7 @@ MAX_ATTEMPTS = len(BACKOFF_SCHEDULE) + 1
 """Attempts in all: the first one plus one retry per schedule step (8)."""
 
 JITTER = 0.2
-"""Relative jitter: each delay is multiplied by a uniform factor in ``[0.8, 1.2]``."""
-
-MAX_RETRY_AFTER = 24 * 3600.0
-"""The longest ``Retry-After`` honoured, in seconds."""
-
-
-class UniformSource(Protocol):
-    """What :func:`next_delay` needs of a random generator (``random.Random`` fits)."""
-
-    def uniform(self, a: float, b: float) -> float: ...
+"""Relative jitter: each delay is a uniform draw in ``[0.8, 1.0]`` times its step."""
 
 
 def next_delay(
@@ -62,19 +54,18 @@ def next_delay(
 
     Returns ``None`` when ``attempt`` was the last one (``attempt >=
     MAX_ATTEMPTS``): give up. ``retry_after`` is the receiver's ``Retry-After``
-    in seconds, honoured as a lower bound (capped at :data:`MAX_RETRY_AFTER`).
-    ``rng`` defaults to the ``random`` module; pass ``random.Random(seed)`` for
-    repeatable delays.
+    in seconds, honoured as a lower bound (capped at
+    :data:`~riskdrift.retrying.MAX_RETRY_AFTER`).
+    ``rng`` defaults to a fresh ``random.Random()``; pass ``random.Random(seed)``
+    for repeatable delays.
     """
     if attempt < 1:
         raise ValueError("attempt numbers start at 1")
     if attempt >= MAX_ATTEMPTS:
         return None
-    source: UniformSource = rng if rng is not None else random.Random()
-    delay = BACKOFF_SCHEDULE[attempt - 1] * source.uniform(1 - JITTER, 1 + JITTER)
-    if retry_after is not None and retry_after > 0:
-        delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
-    return delay
+    return jittered_delay(
+        BACKOFF_SCHEDULE[attempt - 1], jitter=JITTER, retry_after=retry_after, rng=rng
+    )
 
 
 def backoff_schedule(rng: UniformSource | None = None) -> list[float]:
@@ -85,26 +76,3 @@ def backoff_schedule(rng: UniformSource | None = None) -> list[float]:
         assert delay is not None  # every attempt before the last has a successor
         delays.append(delay)
     return delays
-
-
-def parse_retry_after(value: str | None, *, now: dt.datetime) -> float | None:
-    """Seconds a ``Retry-After`` header asks for: delta-seconds or an HTTP-date.
-
-    ``now`` (timezone-aware) anchors HTTP-dates. A date in the past means
-    ``0.0``; a missing or malformed value means ``None`` (fall back to the
-    schedule).
-    """
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    if text.isascii() and text.isdigit():
-        return float(int(text))
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # "-0000" dates: RFC 9110 dates are always GMT
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - now).total_seconds())

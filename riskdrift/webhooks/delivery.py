@@ -67,7 +67,7 @@ from typing import Self
 import httpx
 import structlog
 
-from riskdrift.webhooks.backoff import parse_retry_after
+from riskdrift.retrying import parse_retry_after
 from riskdrift.webhooks.signing import SecretInput, webhook_headers
 from riskdrift.webhooks.ssrf import (
     CallbackResolutionError,

@@ -22,15 +22,15 @@ from typing import TypedDict
 
 import asyncpg
 import structlog
-from arq import ArqRedis, Retry
+from arq import ArqRedis
 
 from riskdrift.config import Settings
 from riskdrift.embeddings import Embedder
 from riskdrift.errors import PermanentError
 from riskdrift.models import AnalysisResult
+from riskdrift.retrying import retry_delay, retry_later
 from riskdrift.store import embeddings as store
 from riskdrift.worker.context import WorkerContext
-from riskdrift.worker.retry import backoff_delay, is_transient
 
 log = structlog.get_logger(__name__)
 
@@ -110,21 +110,16 @@ async def generate_embeddings(ctx: EmbeddingsContext, filing_id: int) -> int:
         log.warning("embeddings_failed", reason=str(exc), embedded=done)
         return done
     except Exception as exc:
-        if not is_transient(exc) or attempt > settings.max_retries:
+        retry = retry_later(exc, attempt, settings)
+        if retry is None:
             log.exception("embeddings_failed", embedded=done)
             return done
-        delay = backoff_delay(
-            attempt,
-            base=settings.retry_backoff_base,
-            cap=settings.retry_backoff_max,
-            retry_after=getattr(exc, "retry_after", None),
-        )
         log.warning(
             "embeddings_retrying",
             reason=str(exc) or type(exc).__name__,
-            defer_s=round(delay, 2),
+            defer_s=round(retry_delay(retry), 2),
             embedded=done,
         )
-        raise Retry(defer=delay) from exc
+        raise retry from exc
     log.info("embeddings_stored", embedded=done)
     return done

@@ -55,10 +55,10 @@ from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_pre
 
 from riskdrift.events.publish import make_event, publish
 from riskdrift.models import JobStatus
+from riskdrift.retrying import is_transient
 from riskdrift.store import deliveries, jobs
 from riskdrift.webhooks.backoff import BACKOFF_SCHEDULE, MAX_ATTEMPTS
 from riskdrift.worker.context import WorkerContext
-from riskdrift.worker.retry import is_transient
 from riskdrift.worker.webhook_task import attempt_job_id, enqueue_attempt, queue_webhook
 
 log = structlog.get_logger(__name__)

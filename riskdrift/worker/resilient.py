@@ -15,31 +15,37 @@ from typing import Any
 
 import structlog
 from arq.worker import Worker, get_kwargs
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from riskdrift.retrying import CONNECTION_LOST, backoff_delay
 
 log = structlog.get_logger(__name__)
 
-REDIS_LOST: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
+FIRST_BACKOFF = 0.2
 MAX_BACKOFF = 5.0
 
 
 class ResilientWorker(Worker):
     """arq's Worker whose polling survives Redis going away and coming back."""
 
-    _outage_backoff: float = 0.0
+    _failed_polls: int = 0  # in a row
+    _outage_backoff: float = 0.0  # the wait after the last failed poll
 
     async def _poll_iteration(self) -> None:
         try:
             await super()._poll_iteration()
-        except REDIS_LOST as exc:
-            if not self._outage_backoff:
+        except CONNECTION_LOST as exc:
+            if not self._failed_polls:
                 log.warning("redis_unavailable", queue=self.queue_name, error=type(exc).__name__)
-            self._outage_backoff = min(MAX_BACKOFF, (self._outage_backoff or 0.1) * 2)
+            self._failed_polls += 1
+            # 0.2, 0.4, ... 5 s, unjittered as it always was.
+            self._outage_backoff = backoff_delay(
+                self._failed_polls, base=FIRST_BACKOFF, cap=MAX_BACKOFF, jitter=0.0
+            )
             await asyncio.sleep(self._outage_backoff)
             return
-        if self._outage_backoff:
+        if self._failed_polls:
             log.info("redis_recovered", queue=self.queue_name)
+            self._failed_polls = 0
             self._outage_backoff = 0.0
 
 

@@ -18,19 +18,18 @@ from collections.abc import Coroutine
 from typing import Any
 
 import structlog
-from arq import Retry
 from arq.constants import retry_key_prefix
 
 from riskdrift.batch_lifecycle import report_job_state
 from riskdrift.errors import PermanentError
 from riskdrift.events.publish import make_event, stream_key
 from riskdrift.models import TERMINAL_EVENTS, AnalyzeRequest, EventName, JobEvent, JobStatus
+from riskdrift.retrying import is_transient, retry_delay, retry_later
 from riskdrift.store import jobs
 from riskdrift.store.jobs import JobRecord
 from riskdrift.worker.context import WorkerContext
 from riskdrift.worker.embeddings_task import record_analysis_filings
 from riskdrift.worker.heartbeat import heartbeat
-from riskdrift.worker.retry import backoff_delay, is_transient
 from riskdrift.worker.webhook_task import completed_webhook, resume_webhook, schedule_webhook
 
 log = structlog.get_logger(__name__)
@@ -203,20 +202,15 @@ async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int, deadli
             await _fail(ctx, job_uuid, f"internal error: {type(exc).__name__}", deadline)
             return JobStatus.FAILED.value
         reason = str(exc) or type(exc).__name__
-        if attempt > settings.max_retries:
+        retry = retry_later(exc, attempt, settings)
+        if retry is None:
             await _fail(ctx, job_uuid, f"gave up after {attempt} attempts: {reason}", deadline)
             return JobStatus.FAILED.value
-        delay = backoff_delay(
-            attempt,
-            base=settings.retry_backoff_base,
-            cap=settings.retry_backoff_max,
-            retry_after=getattr(exc, "retry_after", None),
-        )
         await jobs.record_progress(ctx["pool"], job_uuid, "retrying", job.progress)
         await _publish(ctx, make_event("job_retrying", job_uuid, attempt=attempt, error=reason))
         ctx["job_record"] = job
-        log.warning("job_retrying", reason=reason, defer_s=round(delay, 2))
-        raise Retry(defer=delay) from exc
+        log.warning("job_retrying", reason=reason, defer_s=round(retry_delay(retry), 2))
+        raise retry from exc
 
     # The worker's clock, never before the start (the database's): the webhook's body is
     # built now and stored by the statement that completes the job, with this instant.

@@ -38,6 +38,7 @@ from arq import Retry
 from riskdrift.models import AnalysisResult
 from riskdrift.ops.metrics import WEBHOOK_OUTCOMES
 from riskdrift.ops.worker import worker_metrics
+from riskdrift.retrying import is_transient
 from riskdrift.store import deliveries
 from riskdrift.store.deliveries import DeliveryRecord
 from riskdrift.store.jobs import JobRecord
@@ -54,7 +55,6 @@ from riskdrift.webhooks.outbox import (
 )
 from riskdrift.webhooks.ssrf import system_resolver
 from riskdrift.worker.context import WorkerContext
-from riskdrift.worker.retry import is_transient
 
 __all__ = [
     "TASK_NAME",

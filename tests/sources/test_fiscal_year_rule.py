@@ -1,4 +1,7 @@
-"""The pure parts of the EDGAR source: the fiscal-year rule, Retry-After, User-Agent, dei tags."""
+"""The pure parts of the EDGAR source: the fiscal-year rule, User-Agent, dei tags.
+
+``Retry-After`` parsing is shared by every client: tests/test_retrying.py.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import pytest
 
 from riskdrift.errors import ConfigurationError
 from riskdrift.sources.dei import read_cover_facts
-from riskdrift.sources.fair_access import check_user_agent, parse_retry_after
+from riskdrift.sources.fair_access import check_user_agent
 from riskdrift.sources.filing_index import FilingEntry, natural_year, rank_candidates
 
 
@@ -81,20 +84,6 @@ def test_52_53_week_years_ending_early_january() -> None:
     ]
     assert ranked(filings, 2021) == [("fy2021", False)]
     assert ranked(filings, 2022) == [("fy2022", False)]
-
-
-@pytest.mark.parametrize(
-    ("header", "seconds"),
-    [("3", 3.0), ("0.5", 0.5), ("-1", 0.0), ("", None), (None, None), ("soon", None)],
-)
-def test_retry_after_seconds(header: str | None, seconds: float | None) -> None:
-    assert parse_retry_after(header) == seconds
-
-
-def test_retry_after_http_date() -> None:
-    now = dt.datetime(2025, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
-    assert parse_retry_after("Wed, 01 Jan 2025 12:00:30 GMT", now=now) == 30.0
-    assert parse_retry_after("Wed, 01 Jan 2025 11:00:00 GMT", now=now) == 0.0
 
 
 @pytest.mark.parametrize("agent", [None, "  ", "riskdrift", "riskdrift admin@localhost"])

@@ -54,7 +54,10 @@ async def worker(settings: Settings) -> AsyncIterator[None]:
         yield
 
         async def idle() -> bool:
-            return all(task.done() for task in running.job_tasks.values())
+            # arq's run_job tasks too: a job's function may have returned while its
+            # run_job still records the result, and close() would cancel that step.
+            tasks = [*running.job_tasks.values(), *running.tasks.values()]
+            return all(task.done() for task in tasks)
 
         await eventually(idle, deadline=30)
 

@@ -98,10 +98,9 @@ class Settings(BaseSettings):
 
     # --- analysis -------------------------------------------------------------------------
     lm_dictionary_path: Path | None = None  # user-supplied Loughran-McDonald CSV
-    # answer a pair already analysed (same filings, same engine version) from Postgres; off by
-    # default until a cache hit also stores the risk texts for /risks/search (a cached job's
-    # tenant would otherwise find nothing there)
-    result_cache: bool = False
+    # answer a pair already analysed (same filings, same engine version) from Postgres: the
+    # job completes at once, marked cached, and stores the risk texts for search as usual
+    result_cache: bool = True
     llm_url: str | None = None  # OpenAI-compatible base URL; off when unset
     llm_model: str = "gpt-4o-mini"
     llm_api_key: SecretStr | None = None

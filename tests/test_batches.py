@@ -176,6 +176,25 @@ async def test_a_batch_over_the_corpus_completes_with_its_csv_and_stream(
         expected = min(drift, key=lambda c: (-drift[c], c)) if drift else ""
         assert row["top_drift_category"] == expected
         assert row["error"] == ""
+        assert row["cached"] == "False"
+
+    # The same batch again is answered from the result cache, pair by pair.
+    again = await client.post("/batches", json={"tickers": tickers, "years": [2024, 2023]})
+    assert again.status_code == 202, again.text
+    again_id = again.json()["batch_id"]
+    async with worker(settings):
+        await read_sse(client, f"/batches/{again_id}/stream")
+    cached_rows = (await client.get(f"/batches/{again_id}/results.json")).json()["rows"]
+    by_ticker = {r["ticker"]: r for r in json_rows}
+    for row in cached_rows:
+        if row["ticker"] in LACK_2023:  # a failure is never cached: tried again, fails again
+            assert (row["status"], row["cached"]) == ("failed", None)
+            continue
+        assert (row["status"], row["cached"]) == ("completed", True), row
+        first = by_ticker[row["ticker"]]
+        assert {k: v for k, v in row.items() if k not in ("job_id", "cached")} == {
+            k: v for k, v in first.items() if k not in ("job_id", "cached")
+        }
 
 
 async def test_cancel_stops_the_jobs_not_started(

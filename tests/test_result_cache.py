@@ -15,6 +15,7 @@ import pytest
 from arq import ArqRedis
 
 from riskdrift.analysis import pipeline
+from riskdrift.analysis.risks import RiskFactor
 from riskdrift.api.enqueue import enqueue_new_job
 from riskdrift.config import Settings
 from riskdrift.events.publish import stream_key
@@ -140,3 +141,33 @@ async def test_cache_lookup_is_by_engine_version(db: asyncpg.Pool) -> None:
     assert hit is not None
     assert hit.cached is False  # stored as the analysis, not as a hit
     assert await new.get(new.key(current, previous)) is None
+
+
+async def test_an_entry_keeps_the_risk_texts_and_one_without_them_is_a_miss(
+    db: asyncpg.Pool,
+) -> None:
+    current, previous = _doc(b"cur"), _doc(b"prev", year=2023)
+    cache = ResultCache(db, engine_version="v")
+    result = AnalysisResult.model_validate(
+        {
+            "ticker": "ACME", "company": "Acme", "cik": None, "years": [2024, 2023],
+            "filings": [], "similarity": {"cosine": 1, "jaccard": 1, "min_edit": 1, "simple": 1},
+            "risks": [], "heatmap": {"rows": [], "columns": [], "values": []},
+            "summary": "s", "recommendations": [],
+        }
+    )  # fmt: skip
+    texts = {
+        2024: (RiskFactor("Supply", "We rely on one supplier.", "Operations", 0),),
+        2023: (RiskFactor("Supply", "We rely on two suppliers.", None, 0),
+               RiskFactor("Rates", "Rates may rise.", None, 1)),
+    }  # fmt: skip
+    result.risk_factors.update(texts)
+    key = cache.key(current, previous)
+    await cache.put(key, result)
+    hit = await cache.get(key)
+    assert hit is not None
+    assert hit.risk_factors == texts
+
+    # An entry written before the cache kept risk texts cannot feed search: recompute it.
+    await db.execute("UPDATE result_cache SET risk_factors = NULL")
+    assert await cache.get(key) is None

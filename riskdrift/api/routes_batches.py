@@ -184,6 +184,9 @@ class BatchResultRow(pydantic.BaseModel):
     similarity_cosine: float | None
     top_drift_category: str | None
     error: str | None
+    cached: bool | None = pydantic.Field(
+        description="answered from the result cache (same filings, same engine version)"
+    )
 
 
 class BatchResults(pydantic.BaseModel):
@@ -413,7 +416,7 @@ async def _rows(request: Request) -> tuple[BatchRecord, list[BatchResultRow]]:
             previous_year=r.previous_year, status=r.status, risks_new=r.risks_new,
             risks_removed=r.risks_removed, risks_modified=r.risks_modified,
             similarity_cosine=r.cosine, top_drift_category=r.top_drift_category,
-            error=r.error,
+            error=r.error, cached=r.cached,
         )
         for r in rows
     ]

@@ -295,6 +295,7 @@ class ResultRow:
     cosine: float | None
     top_drift_category: str | None
     error: str | None
+    cached: bool | None  # answered from the result cache; None until the pair has a result
 
 
 # The top drift category of a pair: the category whose changed risks (new, removed,
@@ -306,7 +307,8 @@ _RESULT_ROWS = """
             WHERE risk->>'status' <> 'unchanged'
             GROUP BY risk->>'category'
             ORDER BY sum((risk->>'drift_score')::double precision) DESC, risk->>'category'
-            LIMIT 1) AS top_category
+            LIMIT 1) AS top_category,
+           (r.result->>'cached')::boolean AS cached
     FROM jobs j LEFT JOIN analysis_results r ON r.job_id = j.id
     WHERE j.batch_id = $1
     ORDER BY j.ticker, j.current_year DESC"""
@@ -327,6 +329,7 @@ async def result_rows(db: Executor, batch_id: uuid.UUID) -> list[ResultRow]:
             cosine=r["cosine"],
             top_drift_category=r["top_category"],
             error=r["error"],
+            cached=r["cached"],
         )
         for r in await db.fetch(_RESULT_ROWS, batch_id)
     ]

@@ -8,6 +8,10 @@ years, because the result names them, and ``ENGINE_VERSION``
 (:mod:`riskdrift.analysis.pipeline`), so a new analysis version never sees an old
 entry. Entries are upserted (a concurrent second computation of the same pair simply
 replaces the first with an equal result) and read with one indexed lookup.
+
+An entry also keeps the parsed risk texts of both filings (``risk_factors``, which the
+result itself never serialises), so a job answered from the cache stores its filings'
+risks for search and embeddings exactly as a computed job does.
 """
 
 from __future__ import annotations
@@ -15,11 +19,18 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from pydantic import TypeAdapter
+
 from riskdrift.analysis import pipeline
+from riskdrift.analysis.risks import RiskFactor
 from riskdrift.models import AnalysisResult, FilingDocument
 from riskdrift.store.pool import Executor
 
 __all__ = ["CacheKey", "ResultCache", "filing_identity"]
+
+_RISK_TEXTS: TypeAdapter[dict[int, tuple[RiskFactor, ...]]] = TypeAdapter(
+    dict[int, tuple[RiskFactor, ...]]
+)
 
 
 def filing_identity(document: FilingDocument) -> str:
@@ -83,24 +94,30 @@ class ResultCache:
         return CacheKey.of(current, previous, engine_version=self.engine_version)
 
     async def get(self, key: CacheKey) -> AnalysisResult | None:
-        """The stored result for ``key`` (and one more hit counted), or ``None``."""
-        raw: str | None = await self.db.fetchval(
+        """The stored result with its risk texts for ``key`` (one more hit counted), or ``None``."""
+        row = await self.db.fetchrow(
             """UPDATE result_cache SET hits = hits + 1, last_hit_at = now()
-               WHERE cache_key = $1 AND engine_version = $2
-               RETURNING result::text""",
+               WHERE cache_key = $1 AND engine_version = $2 AND risk_factors IS NOT NULL
+               RETURNING result::text, risk_factors::text""",
             key.digest,
             key.engine_version,
         )
-        return AnalysisResult.model_validate_json(raw) if raw is not None else None
+        if row is None:
+            return None
+        result = AnalysisResult.model_validate_json(row[0])
+        result.risk_factors.update(_RISK_TEXTS.validate_json(row[1]))
+        return result
 
     async def put(self, key: CacheKey, result: AnalysisResult) -> None:
         """Store ``result`` under ``key`` (replacing an entry of the same key)."""
         stored = result.model_copy(update={"cached": False})
         await self.db.execute(
             """INSERT INTO result_cache (cache_key, engine_version, ticker, current_year,
-                                         previous_year, filing_current, filing_previous, result)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                         previous_year, filing_current, filing_previous, result,
+                                         risk_factors)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                ON CONFLICT (cache_key) DO UPDATE SET result = EXCLUDED.result,
+                                                     risk_factors = EXCLUDED.risk_factors,
                                                      created_at = now()""",
             key.digest,
             key.engine_version,
@@ -110,4 +127,5 @@ class ResultCache:
             key.filing_current,
             key.filing_previous,
             stored.model_dump_json(),
+            _RISK_TEXTS.dump_json(result.risk_factors).decode(),
         )

@@ -15,6 +15,7 @@ from typing import Any
 
 import structlog
 from arq.worker import Worker, get_kwargs
+from redis.exceptions import WatchError
 
 from riskdrift.retrying import CONNECTION_LOST, backoff_delay
 
@@ -22,6 +23,12 @@ log = structlog.get_logger(__name__)
 
 FIRST_BACKOFF = 0.2
 MAX_BACKOFF = 5.0
+
+# redis-py raises WatchError, not ConnectionError, when the connection drops while a
+# pipeline watches keys (arq's start_jobs watches each job's in-progress key). arq
+# catches the WatchError of a lost race itself, around its EXEC; one that escapes a
+# poll is the connection's.
+POLL_LOST: tuple[type[Exception], ...] = (*CONNECTION_LOST, WatchError)
 
 
 class ResilientWorker(Worker):
@@ -33,7 +40,7 @@ class ResilientWorker(Worker):
     async def _poll_iteration(self) -> None:
         try:
             await super()._poll_iteration()
-        except CONNECTION_LOST as exc:
+        except POLL_LOST as exc:
             if not self._failed_polls:
                 log.warning("redis_unavailable", queue=self.queue_name, error=type(exc).__name__)
             self._failed_polls += 1

@@ -64,7 +64,7 @@ TARGET_CACHED_RATE = 200.0
 
 
 def _stub(form: str, fiscal_year: int | None) -> bytes:
-    """The cover page tests/sources/fake_edgar.py serves for a filing the corpus lacks."""
+    """The cover page tests/doubles/edgar.py serves for a filing the corpus lacks."""
     if fiscal_year is None:
         return f"<html><body><p>FORM {form}</p><p>ANNUAL REPORT</p></body></html>".encode()
     return (

@@ -317,8 +317,7 @@ async def test_the_last_job_sends_one_signed_batch_completed_webhook(
 ) -> None:
     from pydantic import SecretStr
 
-    from tests.test_webhook_flow import SECRET, ScriptedReceiver
-    from tests.test_worker import ScriptedAgent, settings_for, tiny_result
+    from tests.doubles import SECRET, ScriptedAgent, ScriptedReceiver, settings_for, tiny_result
 
     async def script(request: Any, progress: Any, n: int) -> AnalysisResult:
         return tiny_result(request)

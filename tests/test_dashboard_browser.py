@@ -23,7 +23,7 @@ from riskdrift.store import jobs
 from riskdrift.webhooks import generate_secret
 from riskdrift.worker.settings import build_worker_settings
 from tests.conftest import eventually, running_worker, serve
-from tests.webhooks.receiver import Receiver, serve_receiver
+from tests.doubles.receiver import Receiver, serve_receiver
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent

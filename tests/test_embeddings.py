@@ -186,7 +186,8 @@ async def test_search_is_per_tenant(db: asyncpg.Pool, redis: ArqRedis, esettings
         second = await analyse(db, redis, esettings.model_copy(update={"result_cache": True}),
                                tenant="tenant-b")
         cached = await results.get_result(db, second)
-        assert cached is not None and cached.cached
+        assert cached is not None
+        assert cached.cached
         assert len((await search(bob)).json()["results"]) == 10
         assert len((await search(alice)).json()["results"]) == 10
 

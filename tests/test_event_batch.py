@@ -27,7 +27,7 @@ from riskdrift.events.publish import make_event, publish, stream_key
 from riskdrift.models import AnalysisResult, AnalyzeRequest, EventName, JobEvent
 from riskdrift.retrying import is_transient
 from tests.conftest import burst_worker
-from tests.test_worker import ScriptedAgent, settings_for, tiny_result
+from tests.doubles import ScriptedAgent, settings_for, tiny_result
 
 pytestmark = pytest.mark.integration
 

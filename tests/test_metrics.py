@@ -29,7 +29,7 @@ from riskdrift.ops.cluster import CRON_JOB_PREFIX, live_workers, queue_depth
 from riskdrift.ops.worker import WorkerMetrics, instrument_analysis
 from riskdrift.sources.edgar import EdgarStats
 from tests.conftest import eventually, running_worker, serve
-from tests.test_worker import ScriptedAgent, settings_for, tiny_result
+from tests.doubles import ScriptedAgent, settings_for, tiny_result
 
 pytestmark = pytest.mark.integration
 

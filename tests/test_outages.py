@@ -164,7 +164,7 @@ async def test_worker_rides_out_a_redis_restart(
     from riskdrift.models import AnalyzeRequest
     from riskdrift.store import jobs
     from riskdrift.worker.resilient import create_resilient_worker
-    from tests.test_worker import ScriptedAgent, settings_for, tiny_result
+    from tests.doubles import ScriptedAgent, settings_for, tiny_result
 
     async def finish(request, progress, n):  # type: ignore[no-untyped-def]
         return tiny_result(request)

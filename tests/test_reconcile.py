@@ -24,8 +24,9 @@ from riskdrift.worker.context import WorkerContext
 from riskdrift.worker.reconcile import EXHAUSTED, reconcile
 from riskdrift.worker.webhook_task import attempt_job_id, enqueue_attempt, prepare_delivery
 from tests.conftest import free_port, serve
-from tests.test_webhook_flow import SECRET, GatedDNS, ScriptedReceiver, drain, succeed
-from tests.test_worker import ScriptedAgent, events_of, run, tiny_result
+from tests.doubles import SECRET, ScriptedAgent, ScriptedDNS, ScriptedReceiver, tiny_result
+from tests.test_webhook_flow import drain, succeed
+from tests.test_worker import events_of, run
 
 pytestmark = pytest.mark.integration
 
@@ -410,7 +411,7 @@ async def test_an_attempt_the_reconciler_requeues_is_delivered(
     assert (await reconcile(ctx))["webhooks_requeued"] == 1
     receiver = ScriptedReceiver()
     async with serve(receiver.app(), port=port):
-        await drain(wh_settings, succeed(), GatedDNS(["127.0.0.1"]))
+        await drain(wh_settings, succeed(), ScriptedDNS(["127.0.0.1"]))
 
     after = await deliveries.get_delivery(db, delivery.job_id, "job.failed")
     assert after is not None

@@ -17,7 +17,8 @@ from riskdrift.config import Settings
 from riskdrift.models import AnalysisResult, AnalyzeRequest
 from riskdrift.store import jobs
 from tests.conftest import eventually
-from tests.test_worker import ScriptedAgent, events_of, run, settings_for, submit, tiny_result
+from tests.doubles import ScriptedAgent, settings_for, tiny_result
+from tests.test_worker import events_of, run, submit
 
 pytestmark = pytest.mark.integration
 

@@ -27,7 +27,8 @@ from riskdrift.ops import metrics as m
 from riskdrift.store import jobs
 from riskdrift.worker import serialization
 from tests.conftest import burst_worker, serve
-from tests.test_worker import ScriptedAgent, events_of, settings_for, tiny_result
+from tests.doubles import ScriptedAgent, settings_for, tiny_result
+from tests.test_worker import events_of
 
 pytestmark = pytest.mark.integration
 

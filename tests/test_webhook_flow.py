@@ -19,9 +19,8 @@ import datetime as dt
 import json
 import uuid
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
 
 import asyncpg
 import httpx
@@ -29,11 +28,6 @@ import pytest
 from arq import ArqRedis
 from arq.jobs import Job
 from pydantic import SecretStr
-from standardwebhooks.webhooks import Webhook, WebhookVerificationError
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from riskdrift.agent.progress import ProgressReporter
 from riskdrift.api.app import create_app
@@ -41,71 +35,17 @@ from riskdrift.config import Settings
 from riskdrift.errors import FilingNotFound
 from riskdrift.models import AnalysisResult, AnalyzeRequest, JobStatus
 from riskdrift.store import deliveries, jobs
-from riskdrift.webhooks import generate_secret, webhook_id
+from riskdrift.webhooks import webhook_id
 from riskdrift.worker import serialization
 from riskdrift.worker.context import Agent
 from riskdrift.worker.settings import build_worker_settings
 from riskdrift.worker.webhook_task import prepare_delivery
 from tests.conftest import burst_worker, eventually, free_port, serve
-from tests.test_worker import ScriptedAgent, tiny_result
+from tests.doubles import SECRET, ScriptedAgent, ScriptedDNS, ScriptedReceiver, tiny_result
 
 pytestmark = pytest.mark.integration
 
-SECRET = generate_secret()
 PUBLIC_URL = "https://riskdrift.example"
-
-
-# --- the receiver ---------------------------------------------------------------------------
-
-
-@dataclass
-class Hook:
-    headers: dict[str, str]
-    body: bytes
-    verified: bool
-    status: int
-
-
-@dataclass
-class ScriptedReceiver:
-    """Answers each webhook with the next status of a script (then 200); verifies them all."""
-
-    statuses: deque[int] = field(default_factory=deque)
-    received: list[Hook] = field(default_factory=list)
-
-    async def handle(self, request: Request) -> Response:
-        body = await request.body()
-        headers = dict(request.headers)
-        try:
-            Webhook(SECRET).verify(body, headers)
-            verified = True
-        except WebhookVerificationError:
-            verified = False
-        status = (self.statuses.popleft() if self.statuses else 200) if verified else 401
-        self.received.append(Hook(headers, body, verified, status))
-        return Response(status_code=status)
-
-    def app(self) -> Starlette:
-        return Starlette(routes=[Route("/hook", self.handle, methods=["POST"])])
-
-
-class GatedDNS:
-    """The worker's resolver for callback hosts: scripted answers, optionally held per lookup."""
-
-    def __init__(self, *answers: Sequence[str], hold: Sequence[int] = ()) -> None:
-        self.answers = list(answers)
-        self.lookups = 0
-        self.gates = {n: asyncio.Event() for n in hold}
-
-    async def __call__(self, host: str, port: int) -> Sequence[str]:
-        self.lookups += 1
-        n = self.lookups
-        if n in self.gates:
-            await self.gates[n].wait()
-        return self.answers[min(n, len(self.answers)) - 1]
-
-    def release(self, n: int) -> None:
-        self.gates[n].set()
 
 
 # --- fixtures and helpers -------------------------------------------------------------------
@@ -133,7 +73,7 @@ async def api(wh_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-def worker_settings(settings: Settings, agent: Agent, dns: GatedDNS) -> type:
+def worker_settings(settings: Settings, agent: Agent, dns: ScriptedDNS) -> type:
     @contextlib.asynccontextmanager
     async def factory(s: Settings, executor: Executor | None) -> AsyncIterator[Agent]:
         yield agent
@@ -142,7 +82,7 @@ def worker_settings(settings: Settings, agent: Agent, dns: GatedDNS) -> type:
 
 
 @contextlib.asynccontextmanager
-async def running_worker(settings: Settings, agent: Agent, dns: GatedDNS) -> AsyncIterator[None]:
+async def running_worker(settings: Settings, agent: Agent, dns: ScriptedDNS) -> AsyncIterator[None]:
     """A burst worker in the background; the block must let it drain the queue."""
     worker = burst_worker(worker_settings(settings, agent, dns), poll_delay=0.01)
     task = asyncio.create_task(worker.main())
@@ -158,7 +98,7 @@ async def running_worker(settings: Settings, agent: Agent, dns: GatedDNS) -> Asy
         await worker.close()
 
 
-async def drain(settings: Settings, agent: Agent, dns: GatedDNS) -> None:
+async def drain(settings: Settings, agent: Agent, dns: ScriptedDNS) -> None:
     async with running_worker(settings, agent, dns):
         pass
 
@@ -212,21 +152,21 @@ async def test_retries_through_errors_and_an_outage_then_delivers_once(
     port = free_port()
     receiver = ScriptedReceiver(statuses=deque([500, 500]))
     # Attempts 3 and 4 wait at DNS until the test has stopped / restarted the receiver.
-    dns = GatedDNS(["127.0.0.1"], hold=(3, 4))
+    dns = ScriptedDNS(["127.0.0.1"], hold=(3, 4))
     job_id = None
     async with running_worker(wh_settings, succeed(), dns):
         async with serve(receiver.app(), port=port):
             job_id = await submit(api, f"http://localhost:{port}/hook")
 
             async def attempt_3_waiting() -> bool:
-                return dns.lookups >= 3 and len(await attempts_of(api, job_id)) == 2
+                return len(dns.lookups) >= 3 and len(await attempts_of(api, job_id)) == 2
 
             await eventually(attempt_3_waiting)
         # The receiver is down (connection refused) when attempt 3 connects.
         dns.release(3)
 
         async def attempt_4_waiting() -> bool:
-            return dns.lookups >= 4 and len(await attempts_of(api, job_id)) == 3
+            return len(dns.lookups) >= 4 and len(await attempts_of(api, job_id)) == 3
 
         await eventually(attempt_4_waiting)
         async with serve(receiver.app(), port=port):
@@ -288,7 +228,7 @@ async def test_retries_through_errors_and_an_outage_then_delivers_once(
     assert attempts[3]["error"] is None
     assert {a["address"] for a in attempts} == {"127.0.0.1"}
     assert all(a["duration_ms"] >= 0 for a in attempts)
-    assert dns.lookups == 4  # one lookup per attempt, none in between
+    assert len(dns.lookups) == 4  # one lookup per attempt, none in between
 
 
 async def test_failed_job_sends_job_failed_with_the_error(
@@ -300,7 +240,7 @@ async def test_failed_job_sends_job_failed_with_the_error(
     receiver = ScriptedReceiver()
     async with serve(receiver.app()) as base_url:
         job_id = await submit(api, f"{base_url}/hook")
-        await drain(wh_settings, ScriptedAgent(script), GatedDNS(["127.0.0.1"]))
+        await drain(wh_settings, ScriptedAgent(script), ScriptedDNS(["127.0.0.1"]))
 
     (hook,) = receiver.received
     assert hook.verified
@@ -323,7 +263,7 @@ async def test_dns_rebinding_to_a_private_address_is_refused_at_delivery(
 ) -> None:
     receiver = ScriptedReceiver(statuses=deque([503]))
     # Loopback (allowed here) at submission and for attempt 1, then a private address.
-    dns = GatedDNS(["127.0.0.1"], ["10.0.0.5"])
+    dns = ScriptedDNS(["127.0.0.1"], ["10.0.0.5"])
     async with serve(receiver.app()) as base_url:
         port = base_url.rsplit(":", 1)[1]
         job_id = await submit(api, f"http://localhost:{port}/hook")
@@ -340,14 +280,14 @@ async def test_dns_rebinding_to_a_private_address_is_refused_at_delivery(
     assert attempts[1]["address"] is None
     assert "10.0.0.5" in attempts[1]["error"]
     assert "private" in attempts[1]["error"]
-    assert dns.lookups == 2  # refused: no retry
+    assert len(dns.lookups) == 2  # refused: no retry
 
 
 async def test_gone_stops_and_redeliver_sends_the_same_webhook_again(
     api: httpx.AsyncClient, wh_settings: Settings
 ) -> None:
     receiver = ScriptedReceiver(statuses=deque([410]))
-    dns = GatedDNS(["127.0.0.1"])
+    dns = ScriptedDNS(["127.0.0.1"])
     async with serve(receiver.app()) as base_url:
         job_id = await submit(api, f"{base_url}/hook")
         await drain(wh_settings, succeed(), dns)
@@ -380,7 +320,7 @@ async def test_duplicate_run_of_a_delivered_attempt_does_nothing(
     api: httpx.AsyncClient, wh_settings: Settings, redis: ArqRedis
 ) -> None:
     receiver = ScriptedReceiver()
-    dns = GatedDNS(["127.0.0.1"])
+    dns = ScriptedDNS(["127.0.0.1"])
     async with serve(receiver.app()) as base_url:
         port = base_url.rsplit(":", 1)[1]
         job_id = await submit(api, f"http://localhost:{port}/hook")
@@ -392,7 +332,7 @@ async def test_duplicate_run_of_a_delivered_attempt_does_nothing(
         await drain(wh_settings, succeed(), dns)
 
     assert len(receiver.received) == 1
-    assert dns.lookups == 1
+    assert len(dns.lookups) == 1
     (delivery,) = await deliveries_of(api, job_id)
     assert (delivery["status"], delivery["attempt_count"]) == ("delivered", 1)
 
@@ -416,7 +356,7 @@ async def test_redeliver_needs_a_callback_url(
     api: httpx.AsyncClient, wh_settings: Settings
 ) -> None:
     job_id = await submit(api, None)
-    await drain(wh_settings, succeed(), GatedDNS(["127.0.0.1"]))
+    await drain(wh_settings, succeed(), ScriptedDNS(["127.0.0.1"]))
     assert (await api.get(f"/jobs/{job_id}")).json()["status"] == "completed"
     response = await api.post(f"/jobs/{job_id}/deliveries/redeliver")
     assert response.status_code == 409
@@ -458,7 +398,7 @@ async def test_rerun_of_a_finished_job_schedules_its_missing_webhook(
         job = await failed_by_a_lost_worker(db, f"{base_url}/hook")
         # arq runs the analysis job again (at least once); it finds the job finished.
         await enqueue_rerun(redis, wh_settings, job.id)
-        await drain(wh_settings, succeed(), GatedDNS(["127.0.0.1"]))
+        await drain(wh_settings, succeed(), ScriptedDNS(["127.0.0.1"]))
 
     (hook,) = receiver.received
     assert hook.verified
@@ -477,7 +417,7 @@ async def test_attempt_1_is_made_by_the_analysis_job_itself(
     receiver = ScriptedReceiver()
     async with serve(receiver.app()) as base_url:
         job_id = await submit(api, f"{base_url}/hook")
-        await drain(wh_settings, succeed(), GatedDNS(["127.0.0.1"]))
+        await drain(wh_settings, succeed(), ScriptedDNS(["127.0.0.1"]))
     metrics = (await api.get("/metrics")).text  # the worker flushed its counters on shutdown
 
     msg_id = webhook_id(job_id, "job.completed")
@@ -499,7 +439,7 @@ async def test_a_failed_attempt_1_queues_attempt_2_as_a_deferred_job(
 ) -> None:
     settings = wh_settings.model_copy(update={"webhook_backoff_scale": 0.1})  # 4-6 s -> 0.4-0.6 s
     receiver = ScriptedReceiver(statuses=deque([503]))
-    dns = GatedDNS(["127.0.0.1"], hold=(2,))  # attempt 2 waits at DNS while the test looks
+    dns = ScriptedDNS(["127.0.0.1"], hold=(2,))  # attempt 2 waits at DNS while the test looks
     async with serve(receiver.app()) as base_url:
         port = base_url.rsplit(":", 1)[1]
         job_id = await submit(api, f"http://localhost:{port}/hook")
@@ -507,7 +447,7 @@ async def test_a_failed_attempt_1_queues_attempt_2_as_a_deferred_job(
         async with running_worker(settings, succeed(), dns):
 
             async def attempt_2_running() -> bool:
-                return dns.lookups >= 2
+                return len(dns.lookups) >= 2
 
             await eventually(attempt_2_running)
             assert [(a["attempt"], a["outcome"]) for a in await attempts_of(api, job_id)] == [
@@ -552,7 +492,7 @@ async def test_attempt_1_goes_to_a_job_when_recording_it_loses_the_connection(
     receiver = ScriptedReceiver()
     async with serve(receiver.app()) as base_url:
         job_id = await submit(api, f"{base_url}/hook")
-        await drain(wh_settings, succeed(), GatedDNS(["127.0.0.1"]))
+        await drain(wh_settings, succeed(), ScriptedDNS(["127.0.0.1"]))
 
     msg_id = webhook_id(job_id, "job.completed")
     assert await db.fetchval("SELECT last_value FROM attempt_inserts") == 2
@@ -578,7 +518,7 @@ async def test_attempt_1_goes_to_a_job_when_arq_timeout_leaves_no_room_for_it(
     receiver = ScriptedReceiver()
     async with serve(receiver.app()) as base_url:
         job_id = await submit(api, f"{base_url}/hook")
-        await drain(settings, succeed(), GatedDNS(["127.0.0.1"]))
+        await drain(settings, succeed(), ScriptedDNS(["127.0.0.1"]))
 
     msg_id = webhook_id(job_id, "job.completed")
     assert len(receiver.received) == 1
@@ -610,7 +550,7 @@ async def test_rerun_queues_attempt_2_that_a_crash_after_attempt_1_lost(
         assert recorded is not None
         # arq runs the analysis job again; it finds the job finished.
         await enqueue_rerun(redis, wh_settings, job.id)
-        await drain(wh_settings, succeed(), GatedDNS(["127.0.0.1"]))
+        await drain(wh_settings, succeed(), ScriptedDNS(["127.0.0.1"]))
 
     (hook,) = receiver.received  # attempt 2; attempt 1 is not made again
     assert hook.status == 200

@@ -7,12 +7,8 @@ research agent runs in tests/test_e2e.py and tests/test_worker_real.py.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
-from concurrent.futures import Executor
-from typing import Any
 
 import asyncpg
 import pytest
@@ -24,53 +20,15 @@ from riskdrift.errors import FilingNotFound, UpstreamUnavailable
 from riskdrift.models import (
     AnalysisResult,
     AnalyzeRequest,
-    Heatmap,
     JobStatus,
-    SimilarityScores,
 )
 from riskdrift.store import deliveries, jobs, results
 from riskdrift.worker.context import Agent
-from riskdrift.worker.settings import build_worker_settings
 from riskdrift.worker.webhook_task import build_payload, completed_webhook
 from tests.conftest import burst_worker
+from tests.doubles import ScriptedAgent, settings_for, tiny_result
 
 pytestmark = pytest.mark.integration
-
-Script = Callable[[AnalyzeRequest, ProgressReporter, int], Coroutine[Any, Any, AnalysisResult]]
-
-
-def tiny_result(request: AnalyzeRequest) -> AnalysisResult:
-    return AnalysisResult(
-        ticker=request.ticker,
-        company="Test Co",
-        cik=None,
-        years=request.years,
-        filings=[],
-        similarity=SimilarityScores(cosine=1, jaccard=1, min_edit=1, simple=1),
-        risks=[],
-        heatmap=Heatmap(rows=[], columns=[], values=[]),
-        summary="s",
-        recommendations=[],
-    )
-
-
-class ScriptedAgent:
-    def __init__(self, script: Script) -> None:
-        self.script = script
-        self.calls = 0
-
-    async def arun(self, request: AnalyzeRequest, progress: ProgressReporter) -> AnalysisResult:
-        self.calls += 1
-        return await self.script(request, progress, self.calls)
-
-
-def settings_for(agent: Agent, settings: Settings) -> type:
-    @contextlib.asynccontextmanager
-    async def factory(s: Settings, executor: Executor | None) -> AsyncIterator[Agent]:
-        yield agent
-
-    return build_worker_settings(settings, agent_factory=factory)
-
 
 async def submit(db: asyncpg.Pool, redis: ArqRedis, settings: Settings) -> uuid.UUID:
     job, _ = await jobs.create_job(

@@ -28,7 +28,7 @@ from riskdrift.models import AnalyzeRequest
 from riskdrift.sources.edgar import EdgarFilingSource, RetryPolicy
 from riskdrift.sources.filing_index import filing_documents, find_exhibit
 from tests.corpus import REAL10K, needs_corpus
-from tests.sources.fake_edgar import FIXTURES, FakeEdgar
+from tests.doubles.edgar import FIXTURES, FakeEdgar
 from tests.sources.localserver import closed_port, serve
 
 USER_AGENT = "riskdrift-tests ops@riskdrift.example"

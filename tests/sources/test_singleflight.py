@@ -23,7 +23,7 @@ from riskdrift.errors import UpstreamUnavailable
 from riskdrift.sources.edgar import EdgarFilingSource
 from riskdrift.sources.singleflight import PREFIX, SharedMetadata
 from tests.corpus import REAL10K, needs_corpus
-from tests.sources.fake_edgar import FakeEdgar
+from tests.doubles.edgar import FakeEdgar
 from tests.sources.localserver import closed_port, serve
 from tests.sources.test_edgar import FAST, NVDA_SUBMISSIONS, TICKERS, settings_for
 

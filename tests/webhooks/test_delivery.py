@@ -32,7 +32,8 @@ from riskdrift.webhooks.ssrf import (
     parse_allowed_networks,
     resolve_callback,
 )
-from tests.webhooks.receiver import (
+from tests.doubles import ScriptedDNS
+from tests.doubles.receiver import (
     Receiver,
     client_context,
     make_certificates,
@@ -44,19 +45,6 @@ LOOPBACK = parse_allowed_networks(["127.0.0.0/8"])
 HOSTNAME = "hooks.riskdrift.test"  # not in any real DNS: only our resolver knows it
 BODY = json.dumps({"type": "job.completed", "data": {"ticker": "AAPL"}}).encode()
 MSG_ID = webhook_id(uuid.UUID(int=1), "job.completed")
-
-
-class ScriptedDNS:
-    """Answers each lookup with the next answer of a script (the last one repeats)."""
-
-    def __init__(self, *answers: Sequence[str]) -> None:
-        self.answers = list(answers)
-        self.lookups: list[tuple[str, int]] = []
-
-    async def __call__(self, host: str, port: int) -> Sequence[str]:
-        self.lookups.append((host, port))
-        index = min(len(self.lookups), len(self.answers)) - 1
-        return self.answers[index]
 
 
 @pytest.fixture(scope="module")

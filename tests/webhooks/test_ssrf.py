@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import socket
-from collections.abc import Sequence
 
 import pytest
 
@@ -20,27 +18,14 @@ from riskdrift.webhooks.ssrf import (
     resolve_callback,
     system_resolver,
 )
+from tests.doubles import ScriptedDNS
 
 PUBLIC_V4 = "93.184.215.14"
 PUBLIC_V6 = "2606:2800:21f:cb07:6820:80da:af6b:8b2c"
 
 
-class FakeDNS:
-    """An injectable resolver: fixed answers per name, and a log of every lookup."""
-
-    def __init__(self, answers: dict[str, Sequence[str]]) -> None:
-        self.answers = answers
-        self.lookups: list[tuple[str, int]] = []
-
-    async def __call__(self, host: str, port: int) -> Sequence[str]:
-        self.lookups.append((host, port))
-        if host not in self.answers:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return self.answers[host]
-
-
-DNS = FakeDNS(
-    {
+DNS = ScriptedDNS(
+    by_name={
         "localhost": ["127.0.0.1", "::1"],
         "internal.example.com": ["10.1.2.3"],
         "metadata.example.com": ["169.254.169.254"],
@@ -176,7 +161,7 @@ def test_the_table_is_large_enough() -> None:
 
 
 async def test_public_ipv4_literal_is_allowed_without_dns() -> None:
-    dns = FakeDNS({})
+    dns = ScriptedDNS(by_name={})
     target = await resolve_callback(f"https://{PUBLIC_V4}:8443/hook?x=1#frag", resolver=dns)
     assert target == ResolvedTarget(
         url=f"https://{PUBLIC_V4}:8443/hook?x=1#frag",
@@ -204,20 +189,22 @@ async def test_public_ipv4_literal_is_allowed_without_dns() -> None:
     ],
 )
 async def test_public_addresses_in_other_spellings_are_allowed(url: str) -> None:
-    target = await resolve_callback(url, resolver=FakeDNS({}))
+    target = await resolve_callback(url, resolver=ScriptedDNS(by_name={}))
     assert target.path == "/"
     assert target.port == 80
 
 
 async def test_public_ipv6_literal_is_allowed() -> None:
-    target = await resolve_callback(f"https://[{PUBLIC_V6.upper()}]/h", resolver=FakeDNS({}))
+    target = await resolve_callback(
+        f"https://[{PUBLIC_V6.upper()}]/h", resolver=ScriptedDNS(by_name={})
+    )
     assert target.host == PUBLIC_V6
     assert target.host_header == f"[{PUBLIC_V6}]"
     assert target.pinned_url(target.addresses[0]) == f"https://[{PUBLIC_V6}]:443/h"
 
 
 async def test_hostname_resolving_to_public_addresses_is_allowed() -> None:
-    dns = FakeDNS(DNS.answers)
+    dns = ScriptedDNS(by_name=DNS.by_name)
     target = await resolve_callback("HTTPS://Hooks.Example.COM./cb?id=7", resolver=dns)
     assert dns.lookups == [("hooks.example.com", 443)]
     assert target.scheme == "https"
@@ -235,7 +222,7 @@ async def test_hostname_resolving_to_public_addresses_is_allowed() -> None:
 
 
 async def test_international_and_underscore_hostnames() -> None:
-    dns = FakeDNS(DNS.answers)
+    dns = ScriptedDNS(by_name=DNS.by_name)
     target = await resolve_callback("https://Bücher.example/", resolver=dns)
     assert target.host == "xn--bcher-kva.example"
     await resolve_callback("https://under_score.example.com/", resolver=dns)
@@ -243,7 +230,7 @@ async def test_international_and_underscore_hostnames() -> None:
 
 
 async def test_empty_path_becomes_slash_and_query_is_kept() -> None:
-    target = await resolve_callback(f"http://{PUBLIC_V4}?a=b", resolver=FakeDNS({}))
+    target = await resolve_callback(f"http://{PUBLIC_V4}?a=b", resolver=ScriptedDNS(by_name={}))
     assert target.path == "/?a=b"
 
 
@@ -275,12 +262,16 @@ async def test_unresolvable_host_is_transient() -> None:
 
 async def test_empty_answer_is_transient() -> None:
     with pytest.raises(CallbackResolutionError, match="no addresses"):
-        await resolve_callback("https://x.example/", resolver=FakeDNS({"x.example": []}))
+        await resolve_callback(
+            "https://x.example/", resolver=ScriptedDNS(by_name={"x.example": []})
+        )
 
 
 async def test_garbage_answer_is_refused() -> None:
     with pytest.raises(UnsafeCallbackURL, match="non-address"):
-        await resolve_callback("https://x.example/", resolver=FakeDNS({"x.example": ["nope"]}))
+        await resolve_callback(
+            "https://x.example/", resolver=ScriptedDNS(by_name={"x.example": ["nope"]})
+        )
 
 
 async def test_system_resolver_resolves_localhost_and_the_guard_refuses_it() -> None:

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parent.parent / "sources" / "fixtures"
 ARCHIVE = FIXTURES / "archive"  # <cik>/<accession folder>/<file>: synthetic filing files
 
 

@@ -31,6 +31,8 @@ pytestmark = pytest.mark.integration
 # The corpus companies that have fiscal 2024 and 2023, and two that lack 2023.
 HAVE_2024_2023 = ["AMZN", "HD", "IBM", "META", "NVDA", "TSLA"]
 LACK_2023 = ["AAPL", "WMT"]
+# Twelve more companies for a 20-company batch: each files one of the six's 10-Ks.
+ALIASES = {f"SYN{i:02d}": HAVE_2024_2023[i % len(HAVE_2024_2023)] for i in range(12)}
 
 
 @pytest.fixture
@@ -42,15 +44,28 @@ async def client(settings: Settings, db: asyncpg.Pool) -> AsyncIterator[httpx.As
         yield http
 
 
-def corpus_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"filings_dir": REAL10K, "filings_source": "local"})
+def corpus_settings(settings: Settings, filings_dir: Path = REAL10K) -> Settings:
+    return settings.model_copy(update={"filings_dir": filings_dir, "filings_source": "local"})
+
+
+@pytest.fixture
+def twenty_companies(tmp_path: Path) -> Path:
+    """A filings directory of the eight corpus companies and the twelve ALIASES."""
+    root = tmp_path / "filings"
+    root.mkdir()
+    for ticker in HAVE_2024_2023 + LACK_2023:
+        (root / ticker).symlink_to(REAL10K / ticker, target_is_directory=True)
+    for alias, ticker in ALIASES.items():
+        (root / alias).symlink_to(REAL10K / ticker, target_is_directory=True)
+    return root
 
 
 @contextlib.asynccontextmanager
-async def worker(settings: Settings) -> AsyncIterator[None]:
+async def worker(settings: Settings, filings_dir: Path = REAL10K) -> AsyncIterator[None]:
     """A running worker on the corpus; on the way out it first lets the jobs it holds end
     (a job's last steps, e.g. queueing its embeddings, follow its terminal event)."""
-    async with running_worker(build_worker_settings(corpus_settings(settings))) as running:
+    worker_settings = build_worker_settings(corpus_settings(settings, filings_dir))
+    async with running_worker(worker_settings) as running:
         yield
 
         async def idle() -> bool:
@@ -90,9 +105,10 @@ async def read_sse(
 
 @needs_corpus
 async def test_a_batch_over_the_corpus_completes_with_its_csv_and_stream(
-    client: httpx.AsyncClient, settings: Settings, db: asyncpg.Pool
+    client: httpx.AsyncClient, settings: Settings, db: asyncpg.Pool, twenty_companies: Path
 ) -> None:
-    tickers = HAVE_2024_2023 + LACK_2023
+    tickers = HAVE_2024_2023 + LACK_2023 + list(ALIASES)
+    assert len(tickers) == 20
     accepted = await client.post("/batches", json={"tickers": tickers, "years": [2024, 2023]})
     assert accepted.status_code == 202, accepted.text
     batch_id = accepted.json()["batch_id"]
@@ -107,7 +123,7 @@ async def test_a_batch_over_the_corpus_completes_with_its_csv_and_stream(
     assert (await client.get(f"/jobs/{alone.json()['job_id']}")).json()["batch_id"] is None
     assert (await client.post(f"/jobs/{alone.json()['job_id']}/cancel")).status_code == 200
 
-    async with worker(settings):
+    async with worker(settings, twenty_companies):
         status, frames = await read_sse(client, f"/batches/{batch_id}/stream")
     assert status == 200
 
@@ -122,7 +138,7 @@ async def test_a_batch_over_the_corpus_completes_with_its_csv_and_stream(
     assert finished_seen == sorted(finished_seen), "counts never go backwards"
     final = frames[-1][2]
     assert final["counts"] == {
-        "queued": 0, "processing": 0, "completed": 6, "failed": 2, "cancelled": 0,
+        "queued": 0, "processing": 0, "completed": 18, "failed": 2, "cancelled": 0,
     }
     for _, _, data in frames[:-1]:
         counts = data["counts"]
@@ -141,7 +157,7 @@ async def test_a_batch_over_the_corpus_completes_with_its_csv_and_stream(
     batch = (await client.get(f"/batches/{batch_id}")).json()
     assert batch["status"] == "completed"
     assert batch["progress"] == 100
-    assert batch["counts"]["completed"] == 6
+    assert batch["counts"]["completed"] == 18
     assert batch["counts"]["failed"] == 2
     assert batch["finished_at"] is not None
     assert sorted(f["ticker"] for f in batch["failures"]) == LACK_2023
@@ -182,7 +198,7 @@ async def test_a_batch_over_the_corpus_completes_with_its_csv_and_stream(
     again = await client.post("/batches", json={"tickers": tickers, "years": [2024, 2023]})
     assert again.status_code == 202, again.text
     again_id = again.json()["batch_id"]
-    async with worker(settings):
+    async with worker(settings, twenty_companies):
         await read_sse(client, f"/batches/{again_id}/stream")
     cached_rows = (await client.get(f"/batches/{again_id}/results.json")).json()["rows"]
     by_ticker = {r["ticker"]: r for r in json_rows}

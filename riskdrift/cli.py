@@ -231,25 +231,23 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     """Ask a running API's ``GET /risks/search`` (same --api/--key as ``submit``)."""
-    import httpx
+    from riskdrift.api_client import check, connect
 
     params: dict[str, str | int] = {"q": args.query, "limit": args.limit}
     if args.ticker:
         params["ticker"] = args.ticker
     if args.year:
         params["year"] = args.year
-    key = _api_key(args)
-    headers = {"authorization": f"Bearer {key}"} if key else {}
-    try:
-        answer = httpx.get(f"{_api_url(args)}/risks/search", params=params, headers=headers,
-                           timeout=args.timeout or 30.0)
-    except httpx.HTTPError as exc:
-        raise RiskdriftError(f"cannot reach the API: {exc}") from exc
-    if answer.status_code != 200:
-        raise RiskdriftError(f"search failed ({answer.status_code}): {answer.text[:300]}")
-    body = answer.json()
+
+    async def ask() -> tuple[str, Any]:
+        async with connect(_api_url(args), api_key=_api_key(args),
+                           request_timeout=args.timeout or 30.0) as http:
+            answer = await http.get("/risks/search", params=params)
+        return answer.text, check(answer, "search")
+
+    text, body = asyncio.run(ask())
     if args.json:
-        print(answer.text)
+        print(text)
         return 0
     for hit in body["results"]:
         print(f"{hit['score']:.3f}  {hit['ticker']} {hit['year']}  [{hit['category']}]  "

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+import pydantic
 
 from riskdrift.errors import RiskdriftError
+
+M = TypeVar("M", bound=pydantic.BaseModel)
 
 
 def auth_headers(api_key: str | None) -> dict[str, str]:
@@ -76,3 +79,9 @@ def check(response: httpx.Response, what: str) -> Any:
             f"{what} failed ({response.status_code}): {problem_detail(response)}{hint}"
         )
     return response.json() if "json" in response.headers.get("content-type", "") else None
+
+
+def parse(response: httpx.Response, model: type[M], what: str) -> M:
+    """The answer as ``model`` (validated from its bytes), or a one-line error."""
+    check(response, what)
+    return model.model_validate_json(response.content)

@@ -176,12 +176,11 @@ def print_report(result: AnalysisResult, console: Console) -> None:
 
 async def fetch_result(api: str, job_id: str, *, api_key: str | None) -> AnalysisResult:
     """A finished job's result from a running API (one-line errors for 404/409/outages)."""
-    from riskdrift.api_client import check, connect
+    from riskdrift.api_client import connect, parse
 
     async with connect(api, api_key=api_key, request_timeout=60) as http:
         response = await http.get(f"/jobs/{job_id}/result")
-    check(response, f"result of job {job_id}")
-    return AnalysisResult.model_validate_json(response.content)
+    return parse(response, AnalysisResult, f"result of job {job_id}")
 
 
 async def report_job(

@@ -138,9 +138,9 @@ def job_detail(job: Job, api: str, now: dt.datetime | None = None) -> str:
     status = job.status.value
     if not job.status.finished:
         status += f", {job.progress}%" + (f" ({job.step})" if job.step else "")
-    waited = (
-        span((job.started_at - job.created_at).total_seconds()) if job.started_at else "-"
-    )
+    started = when(job.started_at)
+    if job.started_at is not None:
+        started += f"  (queued {span((job.started_at - job.created_at).total_seconds())})"
     rows = [
         ("job", str(job.job_id)),
         ("status", status),
@@ -148,7 +148,7 @@ def job_detail(job: Job, api: str, now: dt.datetime | None = None) -> str:
         ("years", years_text(job.years)),
         ("attempts", str(job.attempts)),
         ("created", when(job.created_at)),
-        ("started", f"{when(job.started_at)}  (queued {waited})"),
+        ("started", started),
         ("finished", when(job.finished_at)),
         ("run time", run_time(job, now)),
     ]

@@ -1,9 +1,9 @@
 """The terminal side of batches and histories: ``riskdrift batch …`` and ``riskdrift history``.
 
-Talks to a running API over HTTP (httpx). Following a batch reads its aggregate SSE
-stream, reconnecting with ``Last-Event-ID`` on a dropped connection, and draws one rich
-progress bar for the whole batch plus one line per failed job. The history chart is
-:func:`riskdrift.charts.history_svg`.
+Talks to a running API through :mod:`riskdrift.api_client`. Following a batch reads its
+aggregate SSE stream, reconnecting with ``Last-Event-ID`` on a dropped connection, and
+draws one rich progress bar for the whole batch plus one line per failed job. The history
+chart is :func:`riskdrift.charts.history_svg`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from httpx_sse import aconnect_sse
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from riskdrift.api_client import check, connect
 from riskdrift.errors import RiskdriftError
 
 READ_TIMEOUT = 45.0  # three missed keep-alive pings
@@ -41,24 +42,6 @@ def read_tickers(items: Sequence[str]) -> list[str]:
     return tickers
 
 
-def _headers(api_key: str | None) -> dict[str, str]:
-    return {"authorization": f"Bearer {api_key}"} if api_key else {}
-
-
-def _check(response: httpx.Response, what: str) -> Any:
-    if response.status_code >= 400:
-        try:
-            problem = response.json()
-            detail = problem.get("detail") or problem.get("title")
-            errors = "; ".join(f"{e.get('field') or 'body'}: {e.get('message')}"
-                               for e in problem.get("errors") or [])
-        except ValueError:
-            detail, errors = response.text[:300], ""
-        raise RiskdriftError(f"{what} failed ({response.status_code}): {detail}"
-                             + (f" — {errors}" if errors else ""))
-    return response.json() if "json" in response.headers.get("content-type", "") else None
-
-
 async def submit_batch(
     api: str, body: dict[str, Any], *, api_key: str | None, console: Console, follow: bool
 ) -> int:
@@ -66,11 +49,8 @@ async def submit_batch(
 
     Exit status: 0 all pairs completed, 1 some failed or were cancelled.
     """
-    async with httpx.AsyncClient(base_url=api, headers=_headers(api_key), timeout=30) as client:
-        try:
-            accepted = _check(await client.post("/batches", json=body), "submit")
-        except httpx.HTTPError as exc:
-            raise RiskdriftError(f"cannot reach the API at {api}: {exc}") from exc
+    async with connect(api, api_key=api_key) as client:
+        accepted = check(await client.post("/batches", json=body), "submit")
         batch_id = accepted["batch_id"]
         console.print(f"batch {batch_id}: {accepted['total']} jobs queued")
         if not follow:
@@ -98,8 +78,9 @@ async def follow_batch(
                 ) as source:
                     if source.response.status_code == 204:
                         break
-                    _check(source.response, "stream") if source.response.status_code >= 400 \
-                        else None
+                    if source.response.status_code >= 400:
+                        await source.response.aread()
+                        check(source.response, "stream")
                     async for sse in source.aiter_sse():
                         attempts = 0
                         if sse.event not in ("batch_progress", "batch_completed"):
@@ -122,7 +103,7 @@ async def follow_batch(
                 if attempts > 10:
                     raise RiskdriftError(f"lost the batch stream: {exc}") from exc
                 await asyncio.sleep(min(5.0, 0.2 * 2**attempts))
-    status = _check(await client.get(f"/batches/{batch_id}"), "status")
+    status = check(await client.get(f"/batches/{batch_id}"), "status")
     print_status(status, console)
     counts = status["counts"]
     return 0 if counts["completed"] == status["total"] else 1
@@ -142,19 +123,19 @@ def print_status(batch: dict[str, Any], console: Console) -> None:
 
 async def batch_status(api: str, batch_id: str, *, api_key: str | None,
                        console: Console) -> int:
-    async with httpx.AsyncClient(base_url=api, headers=_headers(api_key), timeout=30) as client:
-        print_status(_check(await client.get(f"/batches/{batch_id}"), "status"), console)
+    async with connect(api, api_key=api_key) as client:
+        print_status(check(await client.get(f"/batches/{batch_id}"), "status"), console)
     return 0
 
 
 async def batch_results(api: str, batch_id: str, *, api_key: str | None, as_csv: bool) -> str:
     """The batch's results: its CSV as the API sends it, or a text table."""
-    async with httpx.AsyncClient(base_url=api, headers=_headers(api_key), timeout=60) as client:
+    async with connect(api, api_key=api_key, request_timeout=60) as client:
         if as_csv:
             response = await client.get(f"/batches/{batch_id}/results.csv")
-            _check(response, "results") if response.status_code >= 400 else None
+            check(response, "results")
             return response.text
-        rows = _check(await client.get(f"/batches/{batch_id}/results.json"), "results")["rows"]
+        rows = check(await client.get(f"/batches/{batch_id}/results.json"), "results")["rows"]
     lines = [f"{'ticker':<8} {'years':<10} {'status':<10} {'new':>4} {'rem':>4} {'mod':>4} "
              f"{'cosine':>7}  top drift / error"]
     for r in rows:
@@ -172,13 +153,10 @@ async def batch_results(api: str, batch_id: str, *, api_key: str | None, as_csv:
 
 async def fetch_history(api: str, ticker: str, first: int, last: int, *,
                         api_key: str | None) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=api, headers=_headers(api_key), timeout=30) as client:
-        try:
-            response = await client.get(f"/companies/{ticker}/history",
-                                        params={"from": first, "to": last})
-        except httpx.HTTPError as exc:
-            raise RiskdriftError(f"cannot reach the API at {api}: {exc}") from exc
-        history: dict[str, Any] = _check(response, "history")
+    async with connect(api, api_key=api_key) as client:
+        response = await client.get(f"/companies/{ticker}/history",
+                                    params={"from": first, "to": last})
+        history: dict[str, Any] = check(response, "history")
     return history
 
 

@@ -21,6 +21,7 @@ from riskdrift import __version__
 from riskdrift.config import Settings
 from riskdrift.errors import RiskdriftError
 from riskdrift.logging import configure_logging
+from riskdrift.models import JobStatus
 from riskdrift.store.pool import Connection
 
 T = TypeVar("T")
@@ -231,25 +232,23 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     """Ask a running API's ``GET /risks/search`` (same --api/--key as ``submit``)."""
-    import httpx
+    from riskdrift.api_client import check, connect
 
     params: dict[str, str | int] = {"q": args.query, "limit": args.limit}
     if args.ticker:
         params["ticker"] = args.ticker
     if args.year:
         params["year"] = args.year
-    key = _api_key(args)
-    headers = {"authorization": f"Bearer {key}"} if key else {}
-    try:
-        answer = httpx.get(f"{_api_url(args)}/risks/search", params=params, headers=headers,
-                           timeout=args.timeout or 30.0)
-    except httpx.HTTPError as exc:
-        raise RiskdriftError(f"cannot reach the API: {exc}") from exc
-    if answer.status_code != 200:
-        raise RiskdriftError(f"search failed ({answer.status_code}): {answer.text[:300]}")
-    body = answer.json()
+
+    async def ask() -> tuple[str, Any]:
+        async with connect(_api_url(args), api_key=_api_key(args),
+                           request_timeout=args.timeout or 30.0) as http:
+            answer = await http.get("/risks/search", params=params)
+        return answer.text, check(answer, "search")
+
+    text, body = asyncio.run(ask())
     if args.json:
-        print(answer.text)
+        print(text)
         return 0
     for hit in body["results"]:
         print(f"{hit['score']:.3f}  {hit['ticker']} {hit['year']}  [{hit['category']}]  "
@@ -310,6 +309,76 @@ def cmd_history(args: argparse.Namespace) -> int:
     if args.chart:
         Path(args.chart).write_text(history_svg(history), encoding="utf-8")
         print(f"chart written to {args.chart}")
+    return 0
+
+
+def cmd_jobs_list(args: argparse.Namespace) -> int:
+    """``riskdrift jobs list [--status S] [--ticker T] [--limit N] [--all] [--json]``."""
+    from riskdrift.jobs_client import JOB_LIST, jobs_table, list_jobs
+
+    found, more = asyncio.run(list_jobs(_api_url(args), api_key=_api_key(args),
+                                        status=args.status, ticker=args.ticker,
+                                        limit=args.limit, every=args.all))
+    print(JOB_LIST.dump_json(found, indent=2).decode() if args.json else jobs_table(found))
+    if more:
+        print(f"(newest {len(found)} shown; --all for every page)", file=sys.stderr)
+    return 0
+
+
+def cmd_jobs_show(args: argparse.Namespace) -> int:
+    from riskdrift.jobs_client import get_job, job_detail
+
+    api = _api_url(args)
+    job = asyncio.run(get_job(api, str(args.job_id), api_key=_api_key(args)))
+    print(job.model_dump_json(indent=2) if args.json else job_detail(job, api))
+    return 0
+
+
+def cmd_jobs_result(args: argparse.Namespace) -> int:
+    """A finished job's result: the terminal report ``analyze`` prints, or its JSON."""
+    from rich.console import Console
+
+    from riskdrift.report import fetch_result, print_report
+
+    result = asyncio.run(fetch_result(_api_url(args), str(args.job_id), api_key=_api_key(args)))
+    if args.json:
+        print(result.model_dump_json(indent=2))
+    else:
+        print_report(result, Console())
+    return 0
+
+
+def cmd_jobs_cancel(args: argparse.Namespace) -> int:
+    from riskdrift.jobs_client import cancel_job
+
+    job = asyncio.run(cancel_job(_api_url(args), str(args.job_id), api_key=_api_key(args)))
+    print(job.model_dump_json(indent=2) if args.json else f"job {job.job_id} {job.status}")
+    return 0
+
+
+def cmd_jobs_retry(args: argparse.Namespace) -> int:
+    from riskdrift.jobs_client import retry_job
+
+    new = asyncio.run(retry_job(_api_url(args), str(args.job_id), api_key=_api_key(args)))
+    print(new.model_dump_json(indent=2) if args.json
+          else f"job {new.job_id} {new.status} (a retry of {args.job_id})")
+    return 0
+
+
+def cmd_jobs_deliveries(args: argparse.Namespace) -> int:
+    """A job's webhook deliveries; ``--redeliver`` sends its webhook again first."""
+    from riskdrift.jobs_client import deliveries_text, list_deliveries, redeliver
+
+    api, key, job_id = _api_url(args), _api_key(args), str(args.job_id)
+    if args.redeliver:
+        again = asyncio.run(redeliver(api, job_id, api_key=key))
+        if args.json:
+            print(again.model_dump_json(indent=2))
+            return 0
+        print(f"redelivery queued: {again.type} webhook {again.webhook_id}, "
+              f"series {again.series}")
+    shown = asyncio.run(list_deliveries(api, job_id, api_key=key))
+    print(shown.model_dump_json(indent=2) if args.json else deliveries_text(shown))
     return 0
 
 
@@ -396,12 +465,13 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_keys_list
     )
 
-    def api_options(p: argparse.ArgumentParser) -> None:
+    def api_options(p: argparse.ArgumentParser, *, follows: bool = True) -> None:
         p.add_argument("--api", help="API base URL (default: $RISKDRIFT_API_URL or "
                        "http://127.0.0.1:$RISKDRIFT_API_PORT)")
         p.add_argument("--key", help="API key (default: $RISKDRIFT_API_KEY)")
-        p.add_argument("--timeout", type=float, default=None,
-                       help="give up following after this many seconds")
+        if follows:
+            p.add_argument("--timeout", type=float, default=None,
+                           help="give up following after this many seconds")
 
     submit = sub.add_parser("submit", help="submit a job to a running API")
     submit.add_argument("ticker")
@@ -457,6 +527,40 @@ def build_parser() -> argparse.ArgumentParser:
     bresults.add_argument("--csv", action="store_true", help="print the CSV")
     api_options(bresults)
     bresults.set_defaults(func=cmd_batch_results)
+
+    jobs = sub.add_parser("jobs", help="list, inspect, cancel and retry jobs on a running API")
+    jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True)
+
+    def job_command(name: str, summary: str, func: Callable[[argparse.Namespace], int],
+                    json_help: str) -> argparse.ArgumentParser:
+        p = jobs_sub.add_parser(name, help=summary)
+        if name != "list":
+            p.add_argument("job_id", type=uuid.UUID, metavar="JOB_ID")
+        p.add_argument("--json", action="store_true", help=json_help)
+        api_options(p, follows=False)
+        p.set_defaults(func=func)
+        return p
+
+    jlist = job_command("list", "your jobs, newest first", cmd_jobs_list,
+                        "a JSON array of the jobs, as GET /jobs/{id} shows each")
+    jlist.add_argument("--status", choices=[s.value for s in JobStatus])
+    jlist.add_argument("--ticker")
+    jlist.add_argument("--limit", type=_positive_int, default=50, metavar="N",
+                       help="jobs per page, at most 200 (default 50)")
+    jlist.add_argument("--all", action="store_true", help="every page, not just the first")
+    job_command("show", "one job: status, attempts, timings, error, links", cmd_jobs_show,
+                "the job as GET /jobs/{id} answers")
+    job_command("result", "a finished job's report in the terminal", cmd_jobs_result,
+                "the result model as JSON instead")
+    job_command("cancel", "cancel a queued or running job", cmd_jobs_cancel,
+                "the cancelled job as JSON")
+    job_command("retry", "submit a failed or cancelled job's request again, as a new job",
+                cmd_jobs_retry, "the new job's id, status and links as JSON")
+    jdeliveries = job_command("deliveries", "a job's webhook deliveries and their attempts",
+                              cmd_jobs_deliveries, "the deliveries as JSON")
+    jdeliveries.add_argument("--redeliver", action="store_true",
+                             help="first send the finished job's webhook again (same "
+                             "webhook-id and body, a new attempt series)")
 
     history = sub.add_parser("history", help="a company's Item 1A year by year")
     history.add_argument("ticker")

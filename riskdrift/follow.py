@@ -24,7 +24,7 @@ from httpx_sse import aconnect_sse
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from riskdrift.errors import RiskdriftError
+from riskdrift.api_client import check, connect
 from riskdrift.models import TERMINAL_EVENTS
 
 log = structlog.get_logger(__name__)
@@ -50,11 +50,6 @@ class StreamMessage:
             self.id.startswith("18446744073709551615-")
 
 
-def auth_headers(api_key: str | None) -> dict[str, str]:
-    """``Authorization`` for an API key (none without one)."""
-    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
-
-
 async def job_messages(
     client: httpx.AsyncClient, job_id: str, *, last_event_id: str | None = None,
     max_backoff: float = 10.0,
@@ -72,8 +67,7 @@ async def job_messages(
                     return
                 if status in (404, 401, 403, 400):
                     await source.response.aread()
-                    raise RiskdriftError(f"stream of job {job_id}: HTTP {status}: "
-                                         f"{_detail(source.response)}")
+                    check(source.response, f"stream of job {job_id}")
                 if status != 200:
                     raise httpx.HTTPStatusError(f"HTTP {status}", request=source.response.request,
                                                 response=source.response)
@@ -97,21 +91,12 @@ async def job_messages(
         backoff = min(backoff * 2, max_backoff)
 
 
-def _detail(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200]
-    return str(body.get("detail") or body.get("title") or body)
-
-
 async def follow_job(
     api_url: str, job_id: str, *, console: Console, api_key: str | None = None,
     give_up_after: float | None = None,
 ) -> dict[str, Any]:
     """Show ``job_id``'s progress as a bar until it ends; returns ``GET /jobs/{id}``."""
-    async with httpx.AsyncClient(base_url=api_url, headers=auth_headers(api_key),
-                                 timeout=10) as client:
+    async with connect(api_url, api_key=api_key, request_timeout=10) as client:
         with Progress(TextColumn("{task.description:<24}"), BarColumn(),
                       TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
                       console=console, transient=False) as bar:
@@ -125,7 +110,7 @@ async def follow_job(
                         bar.update(task, completed=progress, description=label)
                     else:
                         bar.update(task, description=label)
-            job: dict[str, Any] = (await client.get(f"/jobs/{job_id}")).raise_for_status().json()
+            job: dict[str, Any] = check(await client.get(f"/jobs/{job_id}"), f"job {job_id}")
             if job["status"] == "completed":
                 bar.update(task, completed=100, description="completed")
     return job
@@ -161,19 +146,8 @@ async def submit_and_follow(
     body: dict[str, Any] = {"ticker": ticker, "years": years}
     if callback_url:
         body["callback_url"] = callback_url
-    async with httpx.AsyncClient(base_url=api_url, headers=auth_headers(api_key),
-                                 timeout=10) as client:
-        try:
-            response = await client.post("/analyze", json=body)
-        except httpx.TransportError as exc:
-            raise RiskdriftError(
-                f"cannot reach the API at {api_url} ({type(exc).__name__}); start it with "
-                "`make run`, or point RISKDRIFT_API_URL (or --api) at it"
-            ) from None
-        if response.status_code >= 400:
-            raise RiskdriftError(f"submit failed: HTTP {response.status_code}: "
-                                 f"{_detail(response)}")
-        job_id = str(response.json()["job_id"])
+    async with connect(api_url, api_key=api_key, request_timeout=10) as client:
+        job_id = str(check(await client.post("/analyze", json=body), "submit")["job_id"])
     console.print(f"job {job_id} queued  ({api_url}/jobs/{job_id})")
     if not follow:
         return 0
@@ -189,8 +163,7 @@ async def watch(api_url: str, job_id: str, *, console: Console, api_key: str | N
     if job["status"] != "completed":
         console.print(f"[red]job {job['status']}[/red]: {job.get('error') or ''}")
         return 1
-    async with httpx.AsyncClient(base_url=api_url, headers=auth_headers(api_key),
-                                 timeout=10) as client:
-        result = (await client.get(f"/jobs/{job_id}/result")).raise_for_status().json()
+    async with connect(api_url, api_key=api_key, request_timeout=10) as client:
+        result = check(await client.get(f"/jobs/{job_id}/result"), f"result of job {job_id}")
     print_summary(console, result)
     return 0

@@ -176,17 +176,11 @@ def print_report(result: AnalysisResult, console: Console) -> None:
 
 async def fetch_result(api: str, job_id: str, *, api_key: str | None) -> AnalysisResult:
     """A finished job's result from a running API (one-line errors for 404/409/outages)."""
-    import httpx
+    from riskdrift.api_client import connect, parse
 
-    from riskdrift.batch_client import _check, _headers
-
-    try:
-        async with httpx.AsyncClient(base_url=api, headers=_headers(api_key), timeout=60) as http:
-            response = await http.get(f"/jobs/{job_id}/result")
-    except httpx.HTTPError as exc:
-        raise RiskdriftError(f"cannot reach the API at {api}: {exc}") from exc
-    _check(response, f"result of job {job_id}")
-    return AnalysisResult.model_validate_json(response.content)
+    async with connect(api, api_key=api_key, request_timeout=60) as http:
+        response = await http.get(f"/jobs/{job_id}/result")
+    return parse(response, AnalysisResult, f"result of job {job_id}")
 
 
 async def report_job(

@@ -45,6 +45,10 @@ NOT_RUN = {
     "make test ": "the test suite itself",
     "riskdrift api --port 8000": "a foreground server: `riskdrift dev` starts it (on a free port)",
     "riskdrift worker [--queue embeddings]": "foreground servers: `riskdrift dev` starts both",
+    "riskdrift jobs cancel <job id>": "the README's job has completed, so the API answers 409; "
+                                      "tests/test_cli_jobs.py cancels a queued job",
+    "riskdrift jobs retry <job id>": "the README's job has completed, so the API answers 409; "
+                                     "tests/test_cli_jobs.py retries failed and cancelled jobs",
 }
 WRITES = re.compile(r"\s(?:--html|-o|--csv|--chart)\s")
 # Commands of the README's prose (inline code) that are run too, by their exact text.
@@ -237,6 +241,10 @@ EXPECT = {
     "riskdrift keys revoke": "revoked",
     "riskdrift submit NVDA 2025 2024 --follow": "NVIDIA",
     "riskdrift watch": "NVIDIA",
+    "riskdrift jobs list --ticker NVDA": "completed",
+    "riskdrift jobs show": "status:    completed",
+    "riskdrift jobs result": "NVIDIA",
+    "riskdrift jobs deliveries": "no webhook deliveries",
     "curl -s -XPOST": '"status":"queued"',
     "curl -sN": "event: job_completed",
 }

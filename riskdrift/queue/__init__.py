@@ -12,8 +12,8 @@ touching no private arq name), so an arq upgrade is checked here:
   (:func:`job_key`, :func:`in_progress_key`, ...), and what callers do with it:
   :func:`enqueue`, :func:`queue_job` (``enqueue_job``'s writes onto a pipeline, for a
   new id), :func:`queue_abort`, :func:`queue_discard`, :func:`give_back_try`,
-  :func:`job_entries`, :func:`queue_counts`, :func:`queued_job_ids`, and arq's records
-  (:func:`job_record`, :func:`result_record`).
+  :func:`release_claim`, :func:`job_entries`, :func:`queue_counts`, :func:`queued_job_ids`,
+  and arq's records (:func:`job_record`, :func:`result_record`).
 - :mod:`.workers`: ``Worker`` and :class:`PollingWorker` (the one override of a private
   arq method, ``Worker._poll_iteration``), ``func``, ``cron``, ``Retry``,
   :func:`worker_kwargs`.
@@ -56,6 +56,7 @@ from riskdrift.queue.jobs import (
     queue_discard,
     queue_job,
     queued_job_ids,
+    release_claim,
     result_key,
     result_record,
     retry_key,
@@ -100,6 +101,7 @@ __all__ = [
     "queue_job",
     "queued_job_ids",
     "redis_settings",
+    "release_claim",
     "result_key",
     "result_record",
     "retry_key",

@@ -47,6 +47,7 @@ __all__ = [
     "queue_discard",
     "queue_job",
     "queued_job_ids",
+    "release_claim",
     "result_key",
     "result_record",
     "retry_key",
@@ -106,12 +107,12 @@ async def enqueue(
     redis: ArqRedis,
     function: str,
     *args: Any,
-    job_id: str,
     queue: str,
+    job_id: str | None = None,
     defer_by: float | None = None,
 ) -> bool:
-    """Enqueue ``function(*args)`` as the job ``job_id``; ``False`` if arq refused it (the
-    id is queued, running or its result still kept)."""
+    """Enqueue ``function(*args)`` on ``queue`` as the job ``job_id`` (default: a new id);
+    ``False`` if arq refused it (the id is queued, running or its result still kept)."""
     job = await redis.enqueue_job(
         function, *args, _job_id=job_id, _queue_name=queue, _defer_by=defer_by
     )
@@ -131,6 +132,11 @@ def queue_discard(pipe: Pipeline, queue: str, job_ids: Sequence[str]) -> None:
     if job_ids:
         pipe.zrem(queue, *job_ids)
         pipe.delete(*(job_key(j) for j in job_ids))
+
+
+async def release_claim(redis: Redis, job_id: str) -> None:
+    """Drop a worker's claim on a job, so any worker polling the queue may take it."""
+    await redis.delete(in_progress_key(job_id))
 
 
 async def give_back_try(redis: Redis, job_id: str) -> None:

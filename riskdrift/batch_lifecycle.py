@@ -16,11 +16,11 @@ import uuid
 
 import asyncpg
 import structlog
-from arq import ArqRedis
 
 from riskdrift.config import Settings
 from riskdrift.events.batch_progress import report_state
 from riskdrift.models import JobStatus
+from riskdrift.queue import ArqRedis
 from riskdrift.store import batches, deliveries
 from riskdrift.webhooks.outbox import enqueue_attempt, public_base_url
 

@@ -29,10 +29,10 @@ from typing import Protocol
 import asyncpg
 import httpx
 import redis.exceptions
-from arq import Retry
 
 from riskdrift.config import Settings
 from riskdrift.errors import TransientError
+from riskdrift.queue import Retry
 
 CONNECTION_LOST: tuple[type[Exception], ...] = (
     redis.exceptions.ConnectionError,

@@ -3,17 +3,25 @@
 - ``analysis/`` and ``models.py`` are pure: nothing from ``sources/``, ``store/``, ``api/``,
   ``worker/`` (they turn bytes into results; I/O lives elsewhere);
 - ``api/`` imports nothing from ``worker/`` (the API and the workers share domain modules,
-  never each other's).
+  never each other's);
+- ``queue/`` is the one adapter for arq (issue #16): no other module imports ``arq``,
+  touches a private arq name (an ``_``-name arq defines: ``worker._pool``, an override of
+  ``Worker._poll_iteration``, ``enqueue_job(_job_id=...)``), or spells a Redis key
+  (``"arq:..."``, ``"riskdrift:..."``) outside ``queue/``.
 """
 
 from __future__ import annotations
 
 import ast
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
+import arq
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "riskdrift"
+ADAPTER = PACKAGE / "queue"
 
 RULES = [
     ("analysis", ("riskdrift.sources", "riskdrift.store", "riskdrift.api", "riskdrift.worker")),
@@ -44,3 +52,123 @@ def test_package_boundaries(where: str, forbidden: tuple[str, ...]) -> None:
         if name.startswith(forbidden)
     }
     assert not broken, sorted(broken)
+
+
+def outside_adapter() -> Iterator[tuple[Path, ast.Module]]:
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if ADAPTER not in path.parents:
+            yield path, ast.parse(path.read_text(encoding="utf-8"))
+
+
+def test_only_the_queue_adapter_imports_arq() -> None:
+    broken = sorted(
+        f"{path.relative_to(PACKAGE)}: {name}"
+        for path, _ in outside_adapter()
+        for name in imports_of(path)
+        if name == "arq" or name.startswith("arq.")
+    )
+    assert not broken, broken
+
+
+def arq_private_names() -> frozenset[str]:
+    """Every single-underscore name arq's own source defines or reads as an attribute:
+    methods, attributes (``self._pool``) and parameters (``enqueue_job``'s ``_job_id``)."""
+    names: set[str] = set()
+    for path in Path(arq.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute):
+                names.add(node.attr)
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                names.add(node.name)
+            elif isinstance(node, ast.arg):
+                names.add(node.arg)
+    return frozenset(n for n in names if n.startswith("_") and not n.startswith("__"))
+
+
+def arq_classes(tree: ast.Module) -> set[str]:
+    """Names of the module's classes that derive from an arq class (through the adapter)."""
+    from riskdrift import queue
+
+    derived = {
+        name for name in queue.__all__ if isinstance(getattr(queue, name), type)
+        and getattr(queue, name).__module__.startswith(("arq", "riskdrift.queue"))
+    }
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            bases = {
+                b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases
+            }
+            if bases & (derived | found):
+                found.add(node.name)
+    return found
+
+
+def private_arq_uses(tree: ast.Module, private: frozenset[str]) -> Iterator[tuple[int, str]]:
+    """Where a module reaches into arq: an arq private name read on another object
+    (``worker._pool``), passed as a keyword (``_job_id=``), or used or overridden inside a
+    class derived from arq's (``self._poll_iteration``, ``async def _poll_iteration``)."""
+    subclasses = arq_classes(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg in private:
+            yield node.value.lineno, f"{node.arg}="
+        elif isinstance(node, ast.Attribute) and node.attr in private:
+            owner = node.value
+            is_self = isinstance(owner, ast.Name) and owner.id in ("self", "cls")
+            if not is_self and not isinstance(owner, ast.Call):
+                yield node.lineno, f".{node.attr}"
+    for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name in subclasses):
+        for node in ast.walk(cls):
+            if isinstance(node, ast.Attribute) and node.attr in private:
+                yield node.lineno, f"{cls.name}: .{node.attr}"
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in private:
+                yield node.lineno, f"{cls.name}: def {node.name}"
+
+
+def test_private_arq_names_are_found() -> None:
+    """The check below sees what it is meant to catch (so a silent arq rename fails here)."""
+    private = arq_private_names()
+    assert {"_poll_iteration", "_pool", "_job_id", "_queue_name"} <= private
+    caught = ast.parse(
+        "class W(PollingWorker):\n"
+        "    async def _poll_iteration(self): await super()._poll_iteration()\n"
+        "async def f(redis, worker):\n"
+        "    await redis.enqueue_job('t', _job_id='x')\n"
+        "    return worker._pool\n"
+    )
+    assert {what for _, what in private_arq_uses(caught, private)} == {
+        "W: def _poll_iteration", "W: ._poll_iteration", "_job_id=", "._pool",
+    }
+
+
+def test_only_the_queue_adapter_touches_private_arq_names() -> None:
+    private = arq_private_names()
+    broken = sorted(
+        f"{path.relative_to(PACKAGE)}:{line}: {what}"
+        for path, tree in outside_adapter()
+        for line, what in private_arq_uses(tree, private)
+    )
+    assert not broken, broken
+
+
+REDIS_KEY = re.compile(r"""(?:^|['"])(?:arq|riskdrift):[\w-]""")
+
+
+def test_redis_keys_are_named_in_the_adapter() -> None:
+    """No string outside ``queue/`` spells an ``arq:`` or ``riskdrift:`` key (docstrings
+    may mention them); ``riskdrift: error: ...`` messages are not keys."""
+    broken = []
+    for path, tree in outside_adapter():
+        docstrings = {
+            id(n.value) for n in ast.walk(tree)
+            if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and id(node) not in docstrings
+                and any(REDIS_KEY.search(line.strip()) for line in node.value.splitlines())
+            ):
+                broken.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: {node.value[:40]!r}")
+    assert not broken, broken

@@ -14,7 +14,6 @@ from functools import partial
 from pathlib import Path
 
 import structlog
-from arq import create_pool as create_arq_pool
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -42,9 +41,7 @@ from riskdrift.api.state import AppState
 from riskdrift.config import Settings
 from riskdrift.events.hub import EventHub, EventHubConfig
 from riskdrift.logging import configure_logging
-from riskdrift.queue import dumps as dump_job
-from riskdrift.queue import loads as load_job
-from riskdrift.queue import redis_settings
+from riskdrift.queue import create_pool as create_queue_pool
 from riskdrift.store import api_keys
 from riskdrift.store.migrate import migrate
 from riskdrift.store.pool import create_pool
@@ -68,12 +65,7 @@ def create_app(settings: Settings | None = None, *,
         try:
             async with pool.acquire() as conn:
                 await migrate(conn)
-            redis = await create_arq_pool(
-                redis_settings(settings),
-                job_serializer=dump_job,
-                job_deserializer=load_job,
-                default_queue_name=settings.queue_name,
-            )
+            redis = await create_queue_pool(settings)
             hub = EventHub(settings.redis_url, hub_config)
             limiter = SubmissionLimiter(settings)
             key_cache = (

@@ -3,10 +3,10 @@
 ``ArqRedis.enqueue_job`` costs two round trips (WATCH + EXISTS, then MULTI, PSETEX,
 ZADD, EXEC) to refuse a job id that is already queued or has a result. A job
 that ``POST /analyze`` has just inserted has a new UUID, so that check can never
-fire; :func:`queue_arq_job` writes what ``enqueue_job`` writes (arq 0.28: the
-``serialize_job`` payload under ``arq:job:<id>`` with arq's expiry, and the id in
-the queue's sorted set scored with the enqueue time) onto a pipeline that also
-carries the ``job_queued`` event and the submit counter.
+fire; :func:`riskdrift.queue.queue_job` writes what ``enqueue_job`` writes (the
+``serialize_job`` payload under the job key with arq's expiry, and the id in the
+queue's sorted set scored with the enqueue time) onto a pipeline that also carries
+the ``job_queued`` event and the submit counter.
 
 The pipeline is not a MULTI/EXEC transaction: Redis runs one connection's
 commands in order, so the stream entry exists before the queue entry and the job
@@ -18,38 +18,14 @@ caller's cleanup, :func:`discard_new_job`.
 from __future__ import annotations
 
 import uuid
-from typing import Any
-
-from arq import ArqRedis
-from arq.constants import job_key_prefix
-from arq.jobs import serialize_job
-from arq.utils import timestamp_ms
-from redis.asyncio.client import Pipeline
 
 from riskdrift.config import Settings
 from riskdrift.events.publish import make_event, queue_publish, stream_key
 from riskdrift.models import JobStatus
 from riskdrift.ops import metrics
+from riskdrift.queue import ArqRedis, queue_discard, queue_job
 
 ANALYSIS_TASK = "analyze_risk_drift"
-
-
-def queue_arq_job(
-    pipe: Pipeline, redis: ArqRedis, function: str, *args: Any, job_id: str, queue_name: str
-) -> None:
-    """Queue onto ``pipe`` the keys ``redis.enqueue_job(function, *args, _job_id=job_id,
-    _queue_name=queue_name)`` would write, without its duplicate check: only for an id
-    that has never been enqueued.
-
-    The payload uses ``redis``'s own serializer and expiry, as ``enqueue_job`` does.
-    """
-    enqueue_time_ms = timestamp_ms()
-    payload = serialize_job(
-        function, args, {}, None, enqueue_time_ms, serializer=redis.job_serializer
-    )
-    # arq: expires = score - enqueue time + expires_extra_ms, with score = enqueue time
-    pipe.psetex(job_key_prefix + job_id, redis.expires_extra_ms, payload)
-    pipe.zadd(queue_name, {job_id: enqueue_time_ms})
 
 
 async def enqueue_new_job(redis: ArqRedis, job_id: uuid.UUID, settings: Settings) -> None:
@@ -67,7 +43,7 @@ async def enqueue_new_job(redis: ArqRedis, job_id: uuid.UUID, settings: Settings
             ttl=settings.result_ttl,
         )
         job = str(job_id)
-        queue_arq_job(pipe, redis, ANALYSIS_TASK, job, job_id=job, queue_name=settings.queue_name)
+        queue_job(pipe, redis, ANALYSIS_TASK, job, job_id=job, queue=settings.queue_name)
         await metrics.execute_counted(pipe, settings.queue_name, metrics.JOBS_SUBMITTED)
 
 
@@ -75,6 +51,6 @@ async def discard_new_job(redis: ArqRedis, job_id: uuid.UUID, settings: Settings
     """Remove whatever :func:`enqueue_new_job` may have written for a job whose row is
     being deleted: its stream, its queue entry and its arq job key (one round trip)."""
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.zrem(settings.queue_name, str(job_id))
-        pipe.delete(stream_key(job_id), job_key_prefix + str(job_id))
+        queue_discard(pipe, settings.queue_name, [str(job_id)])
+        pipe.delete(stream_key(job_id))
         await pipe.execute()

@@ -11,6 +11,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 from riskdrift.api.problems import ProblemError
 from riskdrift.config import Settings
+from riskdrift.queue.keys import LIMITS_PREFIX
 
 
 class SubmissionLimiter:
@@ -21,7 +22,7 @@ class SubmissionLimiter:
             parse(settings.submit_rate_limit) if settings.submit_rate_limit else None
         )
         uri = "async+" + settings.redis_url if "://" in settings.redis_url else settings.redis_url
-        self._storage = RedisStorage(uri, implementation="redispy", key_prefix="riskdrift:limits")
+        self._storage = RedisStorage(uri, implementation="redispy", key_prefix=LIMITS_PREFIX)
         self._limiter = MovingWindowRateLimiter(self._storage)
 
     async def check(self, identity: str, *, cost: int = 1) -> None:

@@ -5,7 +5,7 @@ history (one ``ticker``, one job per consecutive pair of ``from_year..to_year``)
 batch row and every job row are written in one transaction (store/batches.py), and every
 job's Redis writes (its ``job_queued`` event, its arq job, its link to the batch) go in
 one pipeline, with the same writes as a single ``POST /analyze``
-(:func:`riskdrift.api.enqueue.queue_arq_job`). Each job is an ordinary job.
+(:func:`riskdrift.queue.queue_job`). Each job is an ordinary job.
 """
 
 from __future__ import annotations
@@ -22,15 +22,13 @@ from typing import Annotated
 
 import pydantic
 import structlog
-from arq.constants import abort_jobs_ss, job_key_prefix
-from arq.utils import timestamp_ms
 from pydantic import AnyUrl, Field, field_validator, model_validator
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import Response
 
 from riskdrift.api.auth import client_of, tenant_of
-from riskdrift.api.enqueue import ANALYSIS_TASK, queue_arq_job
+from riskdrift.api.enqueue import ANALYSIS_TASK
 from riskdrift.api.problems import ProblemError, validation_problem
 from riskdrift.api.routes_jobs import MAX_PAGE, model_response
 from riskdrift.api.routes_jobs import _check_callback as check_callback
@@ -48,6 +46,7 @@ from riskdrift.events.hub import ZERO_ID, entry_from_redis, format_stream_id
 from riskdrift.events.publish import make_event, queue_publish, stream_key
 from riskdrift.models import JobStatus, Strict, check_years, normalise_ticker
 from riskdrift.ops import metrics
+from riskdrift.queue import queue_abort, queue_discard, queue_job
 from riskdrift.store import batches, jobs
 from riskdrift.store.batches import BatchRecord, Pair
 
@@ -279,8 +278,8 @@ async def _enqueue(state: AppState, new: batches.NewBatch, pairs: list[Pair]) ->
         for job_id in new.job_ids:
             queue_publish(pipe, make_event("job_queued", job_id, status=JobStatus.QUEUED),
                           maxlen=settings.stream_maxlen, ttl=ttl)
-            queue_arq_job(pipe, redis, ANALYSIS_TASK, str(job_id), job_id=str(job_id),
-                          queue_name=settings.queue_name)
+            queue_job(pipe, redis, ANALYSIS_TASK, str(job_id), job_id=str(job_id),
+                      queue=settings.queue_name)
         for _ in new.job_ids[1:]:  # every job counts as a submission; the last one runs it
             metrics.count_job(pipe, settings.queue_name, metrics.JOBS_SUBMITTED)
         await metrics.execute_counted(pipe, settings.queue_name, metrics.JOBS_SUBMITTED)
@@ -291,8 +290,8 @@ async def _discard(state: AppState, new: batches.NewBatch) -> None:
     async with state["redis"].pipeline(transaction=False) as pipe:
         ids = [str(j) for j in new.job_ids]
         if ids:
-            pipe.zrem(settings.queue_name, *ids)
-            pipe.delete(*(stream_key(j) for j in ids), *(job_key_prefix + j for j in ids))
+            queue_discard(pipe, settings.queue_name, ids)
+            pipe.delete(*(stream_key(j) for j in ids))
         queue_discard_batch(pipe, new.batch.id, new.job_ids)
         await pipe.execute()
 
@@ -390,7 +389,7 @@ async def cancel(request: Request) -> Response:
     if cancelled:
         async with state["redis"].pipeline(transaction=False) as pipe:
             # A queued arq entry of a cancelled job is dropped when a worker picks it up.
-            pipe.zadd(abort_jobs_ss, {str(j): timestamp_ms() for j in cancelled})
+            queue_abort(pipe, [str(j) for j in cancelled])
             for job_id in cancelled:
                 queue_publish(pipe, make_event("job_cancelled", job_id,
                                                status=JobStatus.CANCELLED),

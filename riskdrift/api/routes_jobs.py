@@ -8,8 +8,6 @@ import uuid
 
 import pydantic
 import structlog
-from arq.constants import abort_jobs_ss
-from arq.utils import timestamp_ms
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -31,6 +29,7 @@ from riskdrift.models import (
     normalise_ticker,
 )
 from riskdrift.ops import metrics
+from riskdrift.queue import queue_abort
 from riskdrift.report_html import CONTENT_SECURITY_POLICY, render_report
 from riskdrift.store import jobs, results
 from riskdrift.store.jobs import JobRecord
@@ -353,7 +352,7 @@ async def cancel(request: Request) -> Response:
     settings = state["settings"]
     async with state["redis"].pipeline(transaction=False) as pipe:
         # Tell a worker that holds it to stop; a queued entry is dropped when picked up.
-        pipe.zadd(abort_jobs_ss, {str(job.id): timestamp_ms()})
+        queue_abort(pipe, [str(job.id)])
         queue_publish(
             pipe,
             make_event("job_cancelled", job.id, status=JobStatus.CANCELLED),

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import TypedDict, cast
 
 import asyncpg
-from arq import ArqRedis
 from starlette.requests import Request
 
 from riskdrift.api.auth import KeyCache
 from riskdrift.api.limits import SubmissionLimiter
 from riskdrift.config import Settings
 from riskdrift.events.hub import EventHub
+from riskdrift.queue import ArqRedis
 
 
 class AppState(TypedDict):

@@ -1,6 +1,7 @@
 """A batch's aggregate events: one Redis Stream per batch, one entry per job state change.
 
-Keys (all expire with the batch's results, ``result_ttl``):
+Keys (all expire with the batch's results, ``result_ttl``; named in
+:mod:`riskdrift.queue.keys`):
 
 - ``riskdrift:job-batch:<job_id>``: ``"<batch_id> <ticker>"`` for every job of a batch,
   written when the batch is enqueued; a job without it is not in a batch.
@@ -28,35 +29,39 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from riskdrift.models import JobStatus
+from riskdrift.queue.keys import (
+    BATCH_COUNTS_PREFIX,
+    BATCH_EVENTS_PREFIX,
+    BATCH_STATES_PREFIX,
+    batch_counts_key,
+    batch_states_key,
+    batch_stream_key,
+    job_batch_key,
+)
 
-JOB_BATCH_PREFIX = "riskdrift:job-batch:"
-STREAM_PREFIX = "riskdrift:batch-events:"
+__all__ = [
+    "BATCH_EVENT",
+    "BATCH_TERMINAL_EVENT",
+    "batch_stream_key",
+    "queue_batch_links",
+    "queue_discard_batch",
+    "queue_report",
+    "report_state",
+]
+
 BATCH_TERMINAL_EVENT = "batch_completed"
 BATCH_EVENT = "batch_progress"
 
-
-def batch_stream_key(batch_id: uuid.UUID | str) -> str:
-    """The Redis key of a batch's aggregate event stream."""
-    return f"{STREAM_PREFIX}{batch_id}"
-
-
-def _states_key(batch_id: uuid.UUID | str) -> str:
-    return f"riskdrift:batch-states:{batch_id}"
-
-
-def _counts_key(batch_id: uuid.UUID | str) -> str:
-    return f"riskdrift:batch-counts:{batch_id}"
-
-
+# The script finds a job's batch from its link, so it builds the batch's keys itself.
 _REPORT = """
 local link = redis.call('GET', KEYS[1])
 if not link then return -1 end
 local sep = string.find(link, ' ', 1, true)
 local batch = string.sub(link, 1, sep - 1)
 local ticker = string.sub(link, sep + 1)
-local states = 'riskdrift:batch-states:' .. batch
-local counts = 'riskdrift:batch-counts:' .. batch
-local stream = 'riskdrift:batch-events:' .. batch
+local states = '@STATES@' .. batch
+local counts = '@COUNTS@' .. batch
+local stream = '@EVENTS@' .. batch
 local job, new = ARGV[1], ARGV[2]
 local old = redis.call('HGET', states, job) or 'queued'
 if old == new or old == 'completed' or old == 'failed' or old == 'cancelled' then
@@ -94,7 +99,9 @@ if finished >= total and redis.call('HSETNX', counts, 'ended', '1') == 1 then
 end
 for _, key in ipairs({stream, states, counts}) do redis.call('EXPIRE', key, ttl) end
 return ended
-"""
+""".replace("@STATES@", BATCH_STATES_PREFIX).replace("@COUNTS@", BATCH_COUNTS_PREFIX).replace(
+    "@EVENTS@", BATCH_EVENTS_PREFIX
+)
 
 
 def queue_batch_links(
@@ -107,16 +114,16 @@ def queue_batch_links(
 ) -> None:
     """Queue onto ``pipe`` what a new batch's reports need: each job's link to the batch
     and the counts (every job ``queued``)."""
-    pipe.hset(_counts_key(batch_id), mapping={"total": total, "queued": total})
-    pipe.expire(_counts_key(batch_id), ttl)
+    pipe.hset(batch_counts_key(batch_id), mapping={"total": total, "queued": total})
+    pipe.expire(batch_counts_key(batch_id), ttl)
     for job_id, ticker in jobs:
-        pipe.set(JOB_BATCH_PREFIX + str(job_id), f"{batch_id} {ticker}", ex=ttl)
+        pipe.set(job_batch_key(job_id), f"{batch_id} {ticker}", ex=ttl)
 
 
 def queue_discard_batch(pipe: Pipeline, batch_id: uuid.UUID, job_ids: Iterable[uuid.UUID]) -> None:
     """Queue the removal of everything :func:`queue_batch_links` and reports wrote."""
-    pipe.delete(_counts_key(batch_id), _states_key(batch_id), batch_stream_key(batch_id))
-    keys = [JOB_BATCH_PREFIX + str(j) for j in job_ids]
+    pipe.delete(batch_counts_key(batch_id), batch_states_key(batch_id), batch_stream_key(batch_id))
+    keys = [job_batch_key(j) for j in job_ids]
     if keys:
         pipe.delete(*keys)
 
@@ -144,7 +151,7 @@ def _report_args(
 ) -> tuple[str, ...]:
     """The script's key and arguments for one job's state change."""
     return (
-        JOB_BATCH_PREFIX + str(job_id),
+        job_batch_key(job_id),
         str(job_id),
         status.value,
         error or "",

@@ -1,10 +1,10 @@
 """Writing progress events into a job's Redis Stream.
 
-One stream per job, ``riskdrift:events:<job_id>``. Each entry has two fields:
-``event`` (the name) and ``data`` (the JSON of a :class:`JobEvent`). The stream
-is capped with ``MAXLEN ~`` and expires together with the job's result: the
-expiry is set by the first event (``job_queued``) and renewed by the terminal
-one; XADD keeps a key's expiry, so the events between need no EXPIRE.
+One stream per job, ``riskdrift:events:<job_id>`` (:func:`riskdrift.queue.keys.stream_key`).
+Each entry has two fields: ``event`` (the name) and ``data`` (the JSON of a
+:class:`JobEvent`). The stream is capped with ``MAXLEN ~`` and expires together
+with the job's result: the expiry is set by the first event (``job_queued``) and
+renewed by the terminal one; XADD keeps a key's expiry, so the events between need no EXPIRE.
 
 :func:`queue_publish` builds those commands onto a pipeline; :func:`publish` sends
 one event's in a round trip of its own, and the worker's
@@ -22,13 +22,9 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from riskdrift.models import EventName, JobEvent
+from riskdrift.queue.keys import stream_key
 
-STREAM_PREFIX = "riskdrift:events:"
-
-
-def stream_key(job_id: uuid.UUID | str) -> str:
-    """The Redis key of a job's event stream."""
-    return f"{STREAM_PREFIX}{job_id}"
+__all__ = ["entry_id", "make_event", "publish", "queue_publish", "stream_key"]
 
 
 def make_event(event: EventName, job_id: uuid.UUID, **fields: Any) -> JobEvent:

@@ -2,9 +2,9 @@
 
 - Queue depth from Redis. arq keeps a queue as a sorted set scored by the
   time a job may run; ``ZCARD`` counts running and deferred jobs too. A job
-  is *ready* when its score is due and no worker holds its
-  ``arq:in-progress:<id>`` claim; one Lua script counts ready, deferred and
-  running entries atomically on the server.
+  is *ready* when its score is due and no worker holds its in-progress claim;
+  :func:`riskdrift.queue.queue_counts` counts ready, deferred and running entries
+  atomically on the server.
 - Live workers: each worker refreshes a hash ``riskdrift:workers:<queue>:<id>``
   (with a TTL) and its id in the index ``riskdrift:workers:<queue>`` (scored by
   the time it last published); entries older than the TTL are dead.
@@ -21,45 +21,17 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import asyncpg
-from arq.constants import in_progress_key_prefix
 from prometheus_client import Metric
 from prometheus_client.registry import Collector
 from redis.asyncio import Redis
 
 from riskdrift.ops import metrics as m
-
-QUEUE_DEPTH_SCRIPT = """
-local entries = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-local now = tonumber(ARGV[1])
-local ready, deferred, running = 0, 0, 0
-for i = 1, #entries, 2 do
-  if string.sub(entries[i], 1, #ARGV[3]) == ARGV[3] then
-    -- a scheduler tick (the reconcile cron), not a job anyone submitted
-  elseif redis.call('EXISTS', ARGV[2] .. entries[i]) == 1 then
-    running = running + 1
-  elseif tonumber(entries[i + 1]) <= now then
-    ready = ready + 1
-  else
-    deferred = deferred + 1
-  end
-end
-return {ready, deferred, running}
-"""
-
+from riskdrift.queue import queue_counts
+from riskdrift.queue.keys import worker_key, workers_index_key
 
 # arq enqueues each cron tick up to a second early as a deferred entry named after the
 # cron job; the prefix keeps those housekeeping ticks out of the queue-depth gauges.
 CRON_JOB_PREFIX = "cron:"
-
-
-def workers_index_key(queue: str) -> str:
-    """The sorted set of a queue's worker ids, scored by last publication (ms)."""
-    return f"riskdrift:workers:{queue}"
-
-
-def worker_key(queue: str, worker_id: str) -> str:
-    """The hash one worker publishes its figures into."""
-    return f"riskdrift:workers:{queue}:{worker_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +45,10 @@ class QueueDepth:
 async def queue_depth(redis: Redis, queue: str, *, now_ms: int | None = None) -> QueueDepth:
     """Ready, deferred and running entries of an arq queue."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-    ready, deferred, running = await redis.eval(  # type: ignore[misc]
-        QUEUE_DEPTH_SCRIPT, 1, queue, str(now_ms), in_progress_key_prefix, CRON_JOB_PREFIX
+    ready, deferred, running = await queue_counts(
+        redis, queue, now_ms=now_ms, skip_prefix=CRON_JOB_PREFIX
     )
-    return QueueDepth(queue, int(ready), int(deferred), int(running))
+    return QueueDepth(queue, ready, deferred, running)
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from riskdrift.models import WebhookOutcome
+from riskdrift.queue.keys import counters_key
 
 log = structlog.get_logger(__name__)
 
@@ -227,11 +228,6 @@ ALL_FAMILIES: tuple[Family, ...] = CLUSTER_FAMILIES + SCRAPE_FAMILIES + PROCESS_
 def sample_names() -> frozenset[str]:
     """Every sample name riskdrift exposes (what alert rules may reference)."""
     return frozenset(n for f in ALL_FAMILIES for n in f.sample_names)
-
-
-def counters_key(queue: str) -> str:
-    """The Redis hash of a queue's cluster counters."""
-    return f"riskdrift:metrics:{queue}"
 
 
 def _field(sample: str, labels: Mapping[str, str]) -> str:

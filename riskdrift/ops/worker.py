@@ -40,15 +40,15 @@ from typing import Any, TypeVar, cast
 
 import asyncpg
 import structlog
-from arq import Retry
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from riskdrift.config import Settings
 from riskdrift.ops import metrics as m
-from riskdrift.ops.cluster import worker_key, workers_index_key
 from riskdrift.ops.metrics import WEBHOOK_OUTCOMES
+from riskdrift.queue import Retry
+from riskdrift.queue.keys import worker_key, workers_index_key
 from riskdrift.sources.edgar import EdgarStats
 from riskdrift.store.jobs import JobRecord
 

@@ -29,6 +29,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from riskdrift.errors import ConfigurationError
+from riskdrift.queue.keys import EDGAR_SLOT_KEY
 from riskdrift.retrying import backoff_delay
 
 log = structlog.get_logger(__name__)
@@ -108,7 +109,7 @@ redis.call('SET', KEYS[1], string.format('%.0f', after), 'PX', math.ceil((after 
 return slot - now
 """
 
-DEFAULT_SHARED_KEY = "riskdrift:edgar:next-slot"
+DEFAULT_SHARED_KEY = EDGAR_SLOT_KEY
 
 
 class SharedRateLimiter:

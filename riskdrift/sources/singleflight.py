@@ -33,9 +33,11 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from riskdrift.queue.keys import EDGAR_META_PREFIX, edgar_meta_key
+
 log = structlog.get_logger(__name__)
 
-PREFIX = "riskdrift:edgar:meta:"
+PREFIX = EDGAR_META_PREFIX
 POLL_INTERVAL = 0.025
 
 
@@ -51,7 +53,7 @@ class SharedMetadata:
 
     @staticmethod
     def _key(url: str) -> str:
-        return PREFIX + hashlib.sha256(url.encode()).hexdigest()[:32]
+        return edgar_meta_key(hashlib.sha256(url.encode()).hexdigest()[:32])
 
     async def fetch(self, url: str, load: Callable[[], Awaitable[bytes]]) -> bytes:
         """The body of ``url``: from Redis, from another process's download, or ``load()``."""

@@ -28,11 +28,11 @@ import uuid
 from typing import Literal
 
 import structlog
-from arq import ArqRedis
 
 from riskdrift.config import Settings
 from riskdrift.errors import ConfigurationError
 from riskdrift.models import AnalysisResult, JobLinks, JobStatus
+from riskdrift.queue import ArqRedis, enqueue
 from riskdrift.store import deliveries, results
 from riskdrift.store.deliveries import AttemptOutcome, DeliveryRecord, NewDelivery
 from riskdrift.store.jobs import JobRecord
@@ -153,15 +153,16 @@ async def enqueue_attempt(
     defer_by: float | None = None,
 ) -> None:
     """Queue attempt ``attempt`` of the delivery's current series (a no-op if already queued)."""
-    await redis.enqueue_job(
+    await enqueue(
+        redis,
         TASK_NAME,
         str(delivery.job_id),
         delivery.event_type,
         delivery.series,
         attempt,
-        _job_id=attempt_job_id(delivery, attempt),
-        _queue_name=settings.queue_name,
-        _defer_by=defer_by,
+        job_id=attempt_job_id(delivery, attempt),
+        queue=settings.queue_name,
+        defer_by=defer_by,
     )
 
 

@@ -7,12 +7,12 @@ from typing import Protocol, TypedDict
 
 import asyncpg
 import httpx
-from arq import ArqRedis
 
 from riskdrift.agent.progress import ProgressReporter
 from riskdrift.config import Settings
 from riskdrift.events.batch import EventBatcher
 from riskdrift.models import AnalysisResult, AnalyzeRequest
+from riskdrift.queue import ArqRedis
 from riskdrift.store.jobs import JobRecord
 from riskdrift.webhooks import DeliveryClient
 from riskdrift.webhooks.ssrf import Resolver

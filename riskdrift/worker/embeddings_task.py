@@ -22,12 +22,12 @@ from typing import TypedDict
 
 import asyncpg
 import structlog
-from arq import ArqRedis
 
 from riskdrift.config import Settings
 from riskdrift.embeddings import Embedder
 from riskdrift.errors import PermanentError
 from riskdrift.models import AnalysisResult
+from riskdrift.queue import ArqRedis, enqueue
 from riskdrift.retrying import retry_delay, retry_later
 from riskdrift.store import embeddings as store
 from riskdrift.worker.context import WorkerContext
@@ -77,8 +77,9 @@ async def record_analysis_filings(
                 await store.link_job(conn, job_id, filing_id)
                 filing_ids.append(filing_id)
         for filing_id in filing_ids:
-            await ctx["redis"].enqueue_job(
-                "generate_embeddings", filing_id, _queue_name=settings.embeddings_queue_name
+            await enqueue(
+                ctx["redis"], "generate_embeddings", filing_id,
+                queue=settings.embeddings_queue_name,
             )
     except Exception:
         log.exception("embeddings_schedule_failed")

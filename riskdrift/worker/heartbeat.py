@@ -1,6 +1,6 @@
 """Keep a running job's claim short-lived, so a dead worker's job is re-run in seconds.
 
-arq claims a job with the key ``arq:in-progress:<job_id>``, set to expire after
+arq claims a job with the key :func:`riskdrift.queue.in_progress_key`, set to expire after
 the job timeout + 10 s: a worker killed with SIGKILL leaves its job untouchable
 for over ten minutes. While a job runs, the heartbeat shortens that claim to
 ``claim_ttl`` and keeps renewing it every ``interval``. If the worker dies the
@@ -15,9 +15,10 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import structlog
-from arq.constants import in_progress_key_prefix
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from riskdrift.queue import in_progress_key
 
 log = structlog.get_logger(__name__)
 
@@ -38,7 +39,7 @@ async def heartbeat(
 ) -> AsyncIterator[None]:
     """Renew ``job_id``'s claim every ``interval`` seconds while the block runs."""
     task = asyncio.create_task(
-        _beat(redis, in_progress_key_prefix + job_id, int(claim_ttl * 1000), interval),
+        _beat(redis, in_progress_key(job_id), int(claim_ttl * 1000), interval),
         name=f"heartbeat:{job_id}",
     )
     try:

@@ -48,13 +48,12 @@ import contextlib
 import datetime as dt
 import uuid
 from collections.abc import Iterator, Sequence
-from typing import NamedTuple
 
 import structlog
-from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
 
 from riskdrift.events.publish import make_event, publish
 from riskdrift.models import JobStatus
+from riskdrift.queue import JobEntry, enqueue, job_entries, release_claim
 from riskdrift.retrying import is_transient
 from riskdrift.store import deliveries, jobs
 from riskdrift.webhooks.backoff import BACKOFF_SCHEDULE, MAX_ATTEMPTS
@@ -74,32 +73,9 @@ have; the bound also keeps the pass's index range to about two days of finished 
 EXHAUSTED = "every attempt was made but the delivery was left pending"
 
 
-class ArqEntry(NamedTuple):
-    """What arq holds of one job id."""
-
-    live: bool  # a job key, a queue entry or a claim: queued, deferred or running
-    claim_ms: int  # PTTL of the in-progress claim; <= 0 when there is none
-    result: bool  # run, its result kept: arq refuses the id until that expires
-
-
-async def _arq_entries(ctx: WorkerContext, arq_ids: Sequence[str]) -> list[ArqEntry]:
+async def _arq_entries(ctx: WorkerContext, arq_ids: Sequence[str]) -> list[JobEntry]:
     """What arq holds of each job id, in one round trip."""
-    queue = ctx["settings"].queue_name
-    async with ctx["redis"].pipeline(transaction=False) as pipe:
-        for arq_id in arq_ids:
-            pipe.exists(job_key_prefix + arq_id)
-            pipe.zscore(queue, arq_id)
-            pipe.pttl(in_progress_key_prefix + arq_id)
-            pipe.exists(result_key_prefix + arq_id)
-        replies = await pipe.execute()
-    return [
-        ArqEntry(
-            live=bool(replies[i]) or replies[i + 1] is not None or replies[i + 2] > 0,
-            claim_ms=replies[i + 2],
-            result=bool(replies[i + 3]),
-        )
-        for i in range(0, len(replies), 4)
-    ]
+    return await job_entries(ctx["redis"], ctx["settings"].queue_name, arq_ids)
 
 
 async def _fail(ctx: WorkerContext, job_id: uuid.UUID, reason: str) -> bool:
@@ -160,7 +136,7 @@ async def _reconcile_jobs(ctx: WorkerContext, now: dt.datetime) -> dict[str, int
         if entry.claim_ms > settings.job_claim_ttl * 1000 * 2:
             # arq's long claim that no heartbeat ever shortened: the worker died between
             # claiming the job and starting it. Release it so any worker can take it.
-            await ctx["redis"].delete(in_progress_key_prefix + str(job.id))
+            await release_claim(ctx["redis"], str(job.id))
             released += 1
             log.warning("stale_claim_released", job_id=str(job.id), claim_ms=entry.claim_ms)
             continue
@@ -171,8 +147,9 @@ async def _reconcile_jobs(ctx: WorkerContext, now: dt.datetime) -> dict[str, int
                 ctx, job.id, f"workers stopped while running the job {job.attempts} times"
             )
             continue
-        await ctx["redis"].enqueue_job(
-            "analyze_risk_drift", str(job.id), _job_id=str(job.id), _queue_name=settings.queue_name
+        await enqueue(
+            ctx["redis"], "analyze_risk_drift", str(job.id), job_id=str(job.id),
+            queue=settings.queue_name,
         )
         requeued += 1
         log.warning("job_requeued_by_reconciler", job_id=str(job.id), status=job.status.value)

@@ -11,12 +11,13 @@ restarted, empty Redis forgot are re-enqueued from Postgres by the reconciler.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from arq.worker import Worker, get_kwargs
 from redis.exceptions import WatchError
 
+from riskdrift.queue import PollingWorker, worker_kwargs
 from riskdrift.retrying import CONNECTION_LOST, backoff_delay
 
 log = structlog.get_logger(__name__)
@@ -31,15 +32,15 @@ MAX_BACKOFF = 5.0
 POLL_LOST: tuple[type[Exception], ...] = (*CONNECTION_LOST, WatchError)
 
 
-class ResilientWorker(Worker):
+class ResilientWorker(PollingWorker):
     """arq's Worker whose polling survives Redis going away and coming back."""
 
     _failed_polls: int = 0  # in a row
     _outage_backoff: float = 0.0  # the wait after the last failed poll
 
-    async def _poll_iteration(self) -> None:
+    async def poll(self, poll_once: Callable[[], Awaitable[None]]) -> None:
         try:
-            await super()._poll_iteration()
+            await poll_once()
         except POLL_LOST as exc:
             if not self._failed_polls:
                 log.warning("redis_unavailable", queue=self.queue_name, error=type(exc).__name__)
@@ -58,7 +59,7 @@ class ResilientWorker(Worker):
 
 def create_resilient_worker(settings_cls: type, **overrides: Any) -> ResilientWorker:
     """Like ``arq.worker.create_worker``, building a :class:`ResilientWorker`."""
-    return ResilientWorker(**{**get_kwargs(settings_cls), **overrides})
+    return ResilientWorker(**{**worker_kwargs(settings_cls), **overrides})
 
 
 def run_resilient(settings_cls: type) -> None:

@@ -15,8 +15,6 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import Any
 
 import structlog
-from arq.cron import cron
-from arq.worker import func
 
 from riskdrift.config import Settings
 from riskdrift.events.batch import EventBatcher
@@ -29,6 +27,7 @@ from riskdrift.ops.worker import (
     track_slot,
     watch_edgar,
 )
+from riskdrift.queue import cron, func
 from riskdrift.queue import redis_settings as redis_settings  # re-exported for bench/
 from riskdrift.store.migrate import migrate
 from riskdrift.store.pool import create_pool

@@ -18,12 +18,12 @@ from collections.abc import Coroutine
 from typing import Any
 
 import structlog
-from arq.constants import retry_key_prefix
 
 from riskdrift.batch_lifecycle import report_job_state
 from riskdrift.errors import PermanentError
 from riskdrift.events.publish import make_event, stream_key
 from riskdrift.models import TERMINAL_EVENTS, AnalyzeRequest, EventName, JobEvent, JobStatus
+from riskdrift.queue import give_back_try
 from riskdrift.retrying import is_transient, retry_delay, retry_later
 from riskdrift.store import jobs
 from riskdrift.store.jobs import JobRecord
@@ -109,7 +109,7 @@ async def _release_attempt(ctx: WorkerContext, job_id: uuid.UUID) -> None:
         await _report_to_batch(ctx, job_id, JobStatus.CANCELLED, "cancelled by the client")
         return
     await _report_to_batch(ctx, job_id, JobStatus.QUEUED)
-    await ctx["redis"].decr(retry_key_prefix + str(job_id))  # arq's own try counter
+    await give_back_try(ctx["redis"], str(job_id))
     reason = "worker shutting down; job re-queued"
     await _publish(ctx, make_event("job_retrying", job_id, attempt=released.attempts, error=reason))
     log.info("job_requeued", reason=reason)

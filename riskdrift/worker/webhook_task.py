@@ -33,11 +33,11 @@ import uuid
 from collections.abc import Iterator
 
 import structlog
-from arq import Retry
 
 from riskdrift.models import AnalysisResult
 from riskdrift.ops.metrics import WEBHOOK_OUTCOMES
 from riskdrift.ops.worker import worker_metrics
+from riskdrift.queue import Retry
 from riskdrift.retrying import is_transient
 from riskdrift.store import deliveries
 from riskdrift.store.deliveries import DeliveryRecord

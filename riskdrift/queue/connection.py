@@ -1,4 +1,4 @@
-"""The arq queue as both sides see it: connection settings and job serialisation.
+"""The arq queue as both sides see it: connection settings, the pool, job serialisation.
 
 The API enqueues and the workers consume; both build their arq Redis pool from
 :func:`redis_settings` and (de)serialise jobs with :func:`dumps` / :func:`loads`.
@@ -11,9 +11,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from arq import ArqRedis
+from arq import create_pool as create_arq_pool
 from arq.connections import RedisSettings
 
 from riskdrift.config import Settings
+
+__all__ = ["ArqRedis", "RedisSettings", "create_pool", "dumps", "loads", "redis_settings"]
 
 
 def redis_settings(settings: Settings) -> RedisSettings:
@@ -32,3 +36,14 @@ def dumps(obj: Any) -> bytes:
 def loads(data: bytes) -> Any:
     """Inverse of :func:`dumps`."""
     return json.loads(data)
+
+
+async def create_pool(settings: Settings, *, queue: str | None = None) -> ArqRedis:
+    """An arq Redis pool with our serialisation, enqueueing to ``queue`` (default: the
+    analysis queue) unless a call names another."""
+    return await create_arq_pool(
+        redis_settings(settings),
+        job_serializer=dumps,
+        job_deserializer=loads,
+        default_queue_name=queue or settings.queue_name,
+    )

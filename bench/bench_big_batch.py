@@ -222,25 +222,18 @@ async def run(args: argparse.Namespace) -> None:
 
 async def forget_keys(redis_url: str, tag: str, job_ids: list[str], batch_ids: list[str]) -> None:
     """Delete this run's Redis keys, and only those (other runs may share the server)."""
-    from arq.constants import (
-        in_progress_key_prefix,
-        job_key_prefix,
-        result_key_prefix,
-        retry_key_prefix,
-    )
     from redis.asyncio import Redis
 
-    from riskdrift.events.batch_progress import JOB_BATCH_PREFIX
-    from riskdrift.events.publish import stream_key
+    from riskdrift.queue import in_progress_key, job_key, result_key, retry_key
+    from riskdrift.queue.keys import job_batch_key, stream_key
 
     r = Redis.from_url(redis_url)
     try:
         patterns = [f"*{tag}*", *(f"*{batch_id}*" for batch_id in batch_ids)]
         keys = [k for pattern in patterns async for k in r.scan_iter(pattern, count=1000)]
         for job_id in job_ids:
-            keys += [prefix + job_id for prefix in (job_key_prefix, result_key_prefix,
-                     retry_key_prefix, in_progress_key_prefix, JOB_BATCH_PREFIX)]  # fmt: skip
-            keys.append(stream_key(uuid.UUID(job_id)))
+            keys += [key(job_id) for key in (job_key, result_key, retry_key, in_progress_key,
+                                             job_batch_key, stream_key)]  # fmt: skip
         for at in range(0, len(keys), 1000):
             await r.delete(*keys[at : at + 1000])
     finally:

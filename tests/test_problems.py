@@ -69,9 +69,7 @@ def _raising(exc: Exception) -> Starlette:
     async def endpoint(request: Request) -> Response:
         raise exc
 
-    return Starlette(
-        routes=[Route("/boom", endpoint)], exception_handlers=EXCEPTION_HANDLERS
-    )
+    return Starlette(routes=[Route("/boom", endpoint)], exception_handlers=EXCEPTION_HANDLERS)
 
 
 async def _answer(exc: Exception) -> httpx.Response:

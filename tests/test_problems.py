@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import ast
 import inspect
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 import redis.exceptions
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from riskdrift import errors
+from riskdrift.api.middleware import BodySizeLimit
 from riskdrift.api.problems import EXCEPTION_HANDLERS, PROBLEM_JSON
 from riskdrift.errors import PROBLEM_TYPE_BASE, RiskdriftError
 
@@ -217,3 +220,32 @@ def test_no_route_builds_a_problem_by_hand() -> None:
             ):
                 builders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
     assert not builders, builders
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+async def test_an_oversized_body_is_the_same_413_declared_or_streamed(declared: bool) -> None:
+    async def endpoint(request: Request) -> Response:
+        return Response(await request.body())
+
+    app = Starlette(
+        routes=[Route("/upload", endpoint, methods=["POST"])],
+        middleware=[Middleware(BodySizeLimit, max_bytes=10)],
+        exception_handlers=EXCEPTION_HANDLERS,
+    )
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(4):
+            yield b"12345"
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.post("/upload", content=b"x" * 20 if declared else chunks())
+    assert response.status_code == 413
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert response.json() == {
+        "type": PROBLEM_TYPE_BASE + "too-large",
+        "title": "Request body too large",
+        "status": 413,
+        "detail": "the request body exceeds 10 bytes",
+        "instance": "/upload",
+    }

@@ -1,48 +1,320 @@
-"""The one exception hierarchy of riskdrift.
+"""The one exception hierarchy of riskdrift, and what each error means over HTTP.
 
 Whether an error is transient or permanent decides what the worker does with it:
 a transient error is retried with backoff, a permanent one fails the job at once
-with a message the user can act on::
+with a message the user can act on. Every class also declares what the API
+answers when it reaches a route: ``status``, ``problem_type`` (a slug under
+:data:`PROBLEM_TYPE_BASE`, or ``about:blank``) and ``title``; ``str(err)`` is
+the problem's ``detail``. :mod:`riskdrift.api.problems` turns any of them into
+``application/problem+json`` in one handler::
 
-    RiskdriftError
-    ├── PermanentError              fail at once; ``str(err)`` is shown to the user
-    │   ├── InvalidRequest          the request itself is wrong
-    │   ├── ConfigurationError      the service is set up wrongly (e.g. no EDGAR user agent)
-    │   ├── FilingNotFound          no 10-K for that ticker and fiscal year
-    │   └── FilingParseError        the document is empty, binary junk or malformed
-    │       ├── Item1ANotFound      the filing has no Item 1A (e.g. a Part III-only 10-K/A)
-    │       │   ├── Item1AIncorporatedByReference  the risks are in the annual report (EX-13)
-    │       │   └── Item1AOmitted       "Not applicable": a smaller reporting company
-    │       └── RisksNotFound       Item 1A is there, but no risk could be told apart in it
-    └── TransientError              retry with backoff
-        └── UpstreamUnavailable     EDGAR or an LLM answered 429/5xx or did not answer
+    RiskdriftError                    500 about:blank     a bug or a case nobody foresaw
+    ├── PermanentError                500 about:blank     fail at once; str(err) is for the user
+    │   ├── InvalidRequest            422 validation      the request itself is wrong
+    │   │   ├── InvalidQuery          422 validation      a query parameter is wrong
+    │   │   ├── InvalidTicker         422 validation
+    │   │   ├── InvalidCallbackURL    422 callback-url    no webhook could be delivered there
+    │   │   └── IdempotencyKeyReused  422 idempotency-conflict
+    │   ├── BadRequest                400 about:blank     the request cannot be read
+    │   │   ├── MalformedJSON         400 malformed-json
+    │   │   ├── UnknownQueryParameter 400 validation
+    │   │   ├── UnknownResultField    400 validation      ?fields= / ?exclude= name no field
+    │   │   ├── ConflictingParameters 400 validation
+    │   │   ├── InvalidIdempotencyKey 400 idempotency-key
+    │   │   └── MalformedLastEventID  400 last-event-id
+    │   ├── Unauthorized              401 unauthorized    with WWW-Authenticate: Bearer
+    │   ├── NotFound                  404 not-found
+    │   │   ├── JobNotFound           404 not-found       another tenant's job too
+    │   │   └── BatchNotFound         404 not-found
+    │   ├── Conflict                  409 about:blank     the resource is in the wrong state
+    │   │   ├── NoResult              409 no-result       Retry-After while the job runs
+    │   │   ├── NotCancellable        409 not-cancellable
+    │   │   ├── NotRetryable          409 not-retryable
+    │   │   └── NotRedeliverable      409 not-redeliverable
+    │   ├── PayloadTooLarge           413 too-large
+    │   ├── UnsupportedMediaType      415 media-type
+    │   ├── ResultMissing             500 about:blank     a completed job without its result
+    │   ├── SearchUnavailable         503 search-unavailable   no embedder could be set up
+    │   ├── ConfigurationError        500 about:blank     set up wrongly (e.g. no EDGAR user agent)
+    │   ├── FilingNotFound            404 filing-not-found     no 10-K for that ticker and year
+    │   └── FilingParseError          422 filing-unreadable    empty, binary junk or malformed
+    │       ├── Item1ANotFound        422 item1a-not-found     e.g. a Part III-only 10-K/A
+    │       │   ├── Item1AIncorporatedByReference  422 item1a-incorporated  risks in EX-13
+    │       │   └── Item1AOmitted     422 item1a-omitted  "Not applicable": a smaller company
+    │       └── RisksNotFound         422 risks-not-found no risk could be told apart in Item 1A
+    └── TransientError                503 unavailable     retry with backoff
+        ├── UpstreamUnavailable       503 upstream-unavailable EDGAR or an LLM: 429/5xx/silence
+        ├── DependencyUnavailable     503 unavailable     Redis or Postgres lost; Retry-After: 5
+        └── RateLimited               429 rate-limited    over the submission rate limit
+            └── QueueFull             429 queue-full      the tenant's queued-jobs cap
+
+Other modules subclass these for their own domain (``UnsafeCallbackURL`` is an
+``InvalidRequest``, ``TenantQueueFull`` a ``RiskdriftError``) and inherit the
+HTTP mapping; only this module declares one.
 """
 
 from __future__ import annotations
 
+import math
+from typing import Any, ClassVar
+
+PROBLEM_TYPE_BASE = "https://riskdrift.dev/problems/"
+"""Where the ``problem_type`` slugs live; the full URI is the problem's ``type``."""
+
 
 class RiskdriftError(Exception):
-    """Base class of every error riskdrift raises on purpose."""
+    """Base class of every error riskdrift raises on purpose.
+
+    ``errors`` lists the fields at fault (``[{"field", "message", ...}]``) and
+    ``retry_after`` (seconds) becomes the ``Retry-After`` header of the answer.
+    """
+
+    status: ClassVar[int] = 500
+    problem_type: ClassVar[str] = "about:blank"
+    title: ClassVar[str] = "Internal server error"
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.errors = errors
+        self.retry_after = retry_after
+
+    @classmethod
+    def type_uri(cls) -> str:
+        """The problem's ``type``: ``problem_type`` under :data:`PROBLEM_TYPE_BASE`."""
+        if cls.problem_type == "about:blank":
+            return cls.problem_type
+        return PROBLEM_TYPE_BASE + cls.problem_type
+
+    @property
+    def detail(self) -> str | None:
+        """The problem's ``detail``: the message, if there is one."""
+        return str(self) or None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Response headers the answer carries (``Retry-After`` in whole seconds)."""
+        if self.retry_after is None:
+            return {}
+        return {"Retry-After": str(max(0, math.ceil(self.retry_after)))}
 
 
 class PermanentError(RiskdriftError):
     """Retrying cannot help; the message is written for the user."""
 
 
+# --- the request is wrong (4xx) ------------------------------------------------------------
+
+
 class InvalidRequest(PermanentError):
     """The request is not one the service can run."""
+
+    status = 422
+    problem_type = "validation"
+    title = "Invalid request"
+
+
+class InvalidQuery(InvalidRequest):
+    """A query parameter has a value the route cannot use."""
+
+    title = "Invalid query"
+
+
+class InvalidTicker(InvalidRequest):
+    """The ticker named in the path is not a ticker."""
+
+    title = "Invalid ticker"
+
+
+class InvalidCallbackURL(InvalidRequest):
+    """The ``callback_url`` is one the service could not or must not deliver to."""
+
+    problem_type = "callback-url"
+    title = "Invalid callback_url"
+
+
+class IdempotencyKeyReused(InvalidRequest):
+    """The ``Idempotency-Key`` was used before with a different request body."""
+
+    problem_type = "idempotency-conflict"
+    title = "Idempotency-Key reused"
+
+
+class BadRequest(PermanentError):
+    """The request cannot be read: malformed syntax, unknown parameters."""
+
+    status = 400
+    title = "Bad request"
+
+
+class MalformedJSON(BadRequest):
+    """The request body is not JSON."""
+
+    problem_type = "malformed-json"
+    title = "Malformed JSON"
+
+
+class UnknownQueryParameter(BadRequest):
+    """The query names a parameter the route does not take."""
+
+    problem_type = "validation"
+    title = "Unknown query parameter"
+
+
+class UnknownResultField(BadRequest):
+    """``?fields=`` or ``?exclude=`` names a field the result does not have."""
+
+    problem_type = "validation"
+    title = "Unknown result field"
+
+
+class ConflictingParameters(BadRequest):
+    """Two query parameters that exclude each other were both given."""
+
+    problem_type = "validation"
+    title = "Conflicting parameters"
+
+
+class InvalidIdempotencyKey(BadRequest):
+    """The ``Idempotency-Key`` header is empty or too long."""
+
+    problem_type = "idempotency-key"
+    title = "Invalid Idempotency-Key"
+
+
+class MalformedLastEventID(BadRequest):
+    """``Last-Event-ID`` is not a stream entry id."""
+
+    problem_type = "last-event-id"
+    title = "Malformed Last-Event-ID"
+
+
+class Unauthorized(PermanentError):
+    """No API key, or one the service does not know."""
+
+    status = 401
+    problem_type = "unauthorized"
+    title = "Unauthorized"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {**super().headers, "WWW-Authenticate": 'Bearer realm="riskdrift"'}
+
+
+class NotFound(PermanentError):
+    """The resource named in the path does not exist for the caller."""
+
+    status = 404
+    problem_type = "not-found"
+    title = "Not found"
+
+
+class JobNotFound(NotFound):
+    """No job of the caller's tenant has that id (another tenant's job is not found too)."""
+
+    title = "Job not found"
+
+
+class BatchNotFound(NotFound):
+    """No batch of the caller's tenant has that id."""
+
+    title = "Batch not found"
+
+
+class Conflict(PermanentError):
+    """The resource is not in a state that allows the request."""
+
+    status = 409
+    title = "Conflict"
+
+
+class NoResult(Conflict):
+    """The job has no result: unfinished (with ``retry_after``), failed or cancelled."""
+
+    problem_type = "no-result"
+    title = "No result"
+
+
+class NotCancellable(Conflict):
+    """The job has finished already."""
+
+    problem_type = "not-cancellable"
+    title = "Job cannot be cancelled"
+
+
+class NotRetryable(Conflict):
+    """Only failed or cancelled jobs can be submitted again."""
+
+    problem_type = "not-retryable"
+    title = "Job cannot be retried"
+
+
+class NotRedeliverable(Conflict):
+    """The job's webhook cannot be sent again."""
+
+    problem_type = "not-redeliverable"
+    title = "Cannot redeliver"
+
+
+class PayloadTooLarge(PermanentError):
+    """The request body is over the configured size cap."""
+
+    status = 413
+    problem_type = "too-large"
+    title = "Request body too large"
+
+
+class UnsupportedMediaType(PermanentError):
+    """The request body is not sent as JSON."""
+
+    status = 415
+    problem_type = "media-type"
+    title = "Unsupported media type"
+
+
+# --- the service cannot answer (5xx) -------------------------------------------------------
+
+
+class ResultMissing(PermanentError):
+    """A completed job has no stored result (they are written together: a broken invariant)."""
+
+    title = "Result missing"
+
+
+class SearchUnavailable(PermanentError):
+    """Risk search needs an embedder, and none could be set up."""
+
+    status = 503
+    problem_type = "search-unavailable"
+    title = "Search unavailable"
 
 
 class ConfigurationError(PermanentError):
     """The service is configured in a way that makes the request impossible."""
 
 
+# --- filings -------------------------------------------------------------------------------
+
+
 class FilingNotFound(PermanentError):
     """No filing exists for the requested company and fiscal year."""
+
+    status = 404
+    problem_type = "filing-not-found"
+    title = "Filing not found"
 
 
 class FilingParseError(PermanentError):
     """A filing could not be read as a 10-K document."""
+
+    status = 422
+    problem_type = "filing-unreadable"
+    title = "Filing unreadable"
 
     def __init__(self, message: str, *, filing: str | None = None) -> None:
         super().__init__(f"{filing}: {message}" if filing else message)
@@ -52,6 +324,9 @@ class FilingParseError(PermanentError):
 class Item1ANotFound(FilingParseError):
     """The filing has no Item 1A (Risk Factors) section."""
 
+    problem_type = "item1a-not-found"
+    title = "Item 1A not found"
+
 
 class Item1AIncorporatedByReference(Item1ANotFound):
     """Item 1A only points to the "Risk Factors" of the Annual Report to Shareholders.
@@ -59,6 +334,9 @@ class Item1AIncorporatedByReference(Item1ANotFound):
     The EDGAR source answers it by fetching the filing's EX-13 exhibit; a local
     file cannot, and the message says where the risks are.
     """
+
+    problem_type = "item1a-incorporated"
+    title = "Item 1A incorporated by reference"
 
     def __init__(
         self,
@@ -76,18 +354,60 @@ class Item1AIncorporatedByReference(Item1ANotFound):
 class Item1AOmitted(Item1ANotFound):
     """The filer omitted risk factors (a smaller reporting company may)."""
 
+    problem_type = "item1a-omitted"
+    title = "Item 1A omitted"
+
 
 class RisksNotFound(FilingParseError):
     """Item 1A was found, but the self-checks could not trust any split of it into risks."""
 
+    problem_type = "risks-not-found"
+    title = "Risks not found"
+
+
+# --- transient -----------------------------------------------------------------------------
+
 
 class TransientError(RiskdriftError):
-    """A temporary failure; the job is retried with backoff."""
+    """A temporary failure; the job is retried with backoff (the client after ``Retry-After``)."""
+
+    status = 503
+    problem_type = "unavailable"
+    title = "Service unavailable"
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+        super().__init__(message, retry_after=retry_after)
 
 
 class UpstreamUnavailable(TransientError):
     """An upstream service (EDGAR, an LLM endpoint) is rate limiting or down."""
+
+    problem_type = "upstream-unavailable"
+    title = "Upstream unavailable"
+
+
+class DependencyUnavailable(TransientError):
+    """Redis or Postgres cannot be reached: the answer to a lost connection in a route."""
+
+    def __init__(
+        self,
+        message: str = "a backing service (Redis or Postgres) is unavailable; retry shortly",
+        *,
+        retry_after: float | None = 5,
+    ) -> None:
+        super().__init__(message, retry_after=retry_after)
+
+
+class RateLimited(TransientError):
+    """The client submits faster than its rate limit allows; ``retry_after`` says when to."""
+
+    status = 429
+    problem_type = "rate-limited"
+    title = "Too many requests"
+
+
+class QueueFull(RateLimited):
+    """The tenant has as many jobs queued as it may; more are taken once some have started."""
+
+    problem_type = "queue-full"
+    title = "Too many queued jobs"

@@ -20,8 +20,8 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from riskdrift.api.problems import problem_response
-from riskdrift.models import Problem
+from riskdrift.api.problems import error_response
+from riskdrift.errors import Unauthorized
 
 DEFAULT_TENANT = "default"
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"})
@@ -100,17 +100,12 @@ class ApiKeyAuth:
         key = _presented_key(scope)
         tenant = await cache.tenant(key) if key else None
         if tenant is None:
-            response = problem_response(
-                Problem(
-                    type="https://riskdrift.dev/problems/unauthorized",
-                    title="Unauthorized",
-                    status=401,
-                    detail="missing or invalid API key"
-                    if key
-                    else "send Authorization: Bearer <key>",
-                    instance=scope["path"],
+            # Outside the router, so no exception handler: the same mapping, called directly.
+            response = error_response(
+                Unauthorized(
+                    "missing or invalid API key" if key else "send Authorization: Bearer <key>"
                 ),
-                {"WWW-Authenticate": 'Bearer realm="riskdrift"'},
+                scope["path"],
             )
             await response(scope, receive, send)
             return

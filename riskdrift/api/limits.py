@@ -9,8 +9,8 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
-from riskdrift.api.problems import ProblemError
 from riskdrift.config import Settings
+from riskdrift.errors import RateLimited
 from riskdrift.queue.keys import LIMITS_PREFIX
 
 
@@ -26,29 +26,23 @@ class SubmissionLimiter:
         self._limiter = MovingWindowRateLimiter(self._storage)
 
     async def check(self, identity: str, *, cost: int = 1) -> None:
-        """Count ``cost`` submissions (a batch counts each of its jobs); raise a 429 problem
-        with ``Retry-After`` when over the limit."""
+        """Count ``cost`` submissions (a batch counts each of its jobs); raise
+        :class:`~riskdrift.errors.RateLimited` (429 with ``Retry-After``) when over the limit."""
         if self._item is None:
             return
         if cost > self._item.amount:
-            raise ProblemError(
-                429,
-                "Too many requests",
+            raise RateLimited(
                 f"a batch of {cost} jobs exceeds the submission rate limit {self._item}; "
                 "split it into smaller batches",
-                type_="rate-limited",
-                headers={"Retry-After": str(self._item.get_expiry())},
+                retry_after=self._item.get_expiry(),
             )
         if await self._limiter.hit(self._item, identity, cost=cost):
             return
         stats = await self._limiter.get_window_stats(self._item, identity)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-        raise ProblemError(
-            429,
-            "Too many requests",
+        raise RateLimited(
             f"submission rate limit {self._item} exceeded; retry in {retry_after} s",
-            type_="rate-limited",
-            headers={"Retry-After": str(retry_after)},
+            retry_after=retry_after,
         )
 
     async def aclose(self) -> None:

@@ -8,8 +8,8 @@ import uuid
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from riskdrift.api.problems import problem_response
-from riskdrift.models import Problem
+from riskdrift.api.problems import error_response
+from riskdrift.errors import PayloadTooLarge
 
 log = structlog.get_logger("riskdrift.api")
 
@@ -77,7 +77,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    raise self._too_large()
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -87,25 +87,16 @@ class BodySizeLimit:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
+        except PayloadTooLarge as exc:
+            # A route's exception handler answers it first; this is for reads outside one.
             if not response_started:
-                await self._reject(scope, send)
+                await error_response(exc, scope["path"])(scope, _no_receive, send)
+
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"the request body exceeds {self.max_bytes} bytes")
 
     async def _reject(self, scope: Scope, send: Send) -> None:
-        response = problem_response(
-            Problem(
-                type="https://riskdrift.dev/problems/too-large",
-                title="Request body too large",
-                status=413,
-                detail=f"the request body exceeds {self.max_bytes} bytes",
-                instance=scope["path"],
-            )
-        )
-        await response(scope, _no_receive, send)
-
-
-class _TooLarge(Exception):
-    pass
+        await error_response(self._too_large(), scope["path"])(scope, _no_receive, send)
 
 
 async def _no_receive() -> Message:

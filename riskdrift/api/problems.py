@@ -1,43 +1,46 @@
-"""RFC 9457 problem details: every error the API returns goes through here."""
+"""RFC 9457 problem details: every error the API returns goes through here.
+
+Routes raise the errors of :mod:`riskdrift.errors`; each declares its own
+``status``, ``problem_type`` and ``title``, and :func:`problem_of` reads them.
+The one mapping serves the exception handler and the pure ASGI middleware that
+answer before a route runs (authentication, the body size cap).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pydantic
+import structlog
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from riskdrift.errors import (
+    DependencyUnavailable,
+    InvalidRequest,
+    MalformedJSON,
+    RiskdriftError,
+    TransientError,
+)
 from riskdrift.models import Problem
 from riskdrift.retrying import CONNECTION_LOST
 
 PROBLEM_JSON = "application/problem+json"
-TYPE_BASE = "https://riskdrift.dev/problems/"
+
+log = structlog.get_logger(__name__)
 
 
-class ProblemError(Exception):
-    """Raise from a route to answer with a problem document."""
-
-    def __init__(
-        self,
-        status: int,
-        title: str,
-        detail: str | None = None,
-        *,
-        type_: str | None = None,
-        errors: list[dict[str, Any]] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(detail or title)
-        self.problem = Problem(
-            type=TYPE_BASE + type_ if type_ else "about:blank",
-            title=title,
-            status=status,
-            detail=detail,
-            errors=errors,
-        )
-        self.headers = headers or {}
+def problem_of(exc: RiskdriftError, instance: str | None = None) -> Problem:
+    """The problem document of an error, from the attributes its class declares."""
+    return Problem(
+        type=exc.type_uri(),
+        title=exc.title,
+        status=exc.status,
+        detail=exc.detail,
+        instance=instance,
+        errors=exc.errors,
+    )
 
 
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response:
@@ -50,41 +53,38 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
     )
 
 
-def validation_problem(exc: pydantic.ValidationError) -> ProblemError:
+def error_response(exc: RiskdriftError, instance: str | None = None) -> Response:
+    """The answer to ``exc``: its problem document and headers (``Retry-After``, …)."""
+    return problem_response(problem_of(exc, instance), exc.headers)
+
+
+def validation_problem(exc: pydantic.ValidationError) -> InvalidRequest | MalformedJSON:
     """A 422 (or 400 for JSON that does not parse) naming each field at fault."""
     errors = []
     for err in exc.errors(include_url=False, include_input=False):
         field = ".".join(str(p) for p in err["loc"]) or None
         errors.append({"field": field, "message": err["msg"], "type": err["type"]})
     if any(e["type"] == "json_invalid" for e in errors):
-        return ProblemError(
-            400,
-            "Malformed JSON",
-            "the request body is not valid JSON",
-            type_="malformed-json",
-            errors=errors,
-        )
+        return MalformedJSON("the request body is not valid JSON", errors=errors)
     if any(e["type"] == "model_type" for e in errors):
-        return ProblemError(
-            422,
-            "Invalid request",
-            "the request body must be a JSON object",
-            type_="validation",
-            errors=errors,
-        )
+        return InvalidRequest("the request body must be a JSON object", errors=errors)
     fields = ", ".join(sorted({e["field"] or "body" for e in errors}))
-    return ProblemError(
-        422, "Invalid request", f"invalid field(s): {fields}", type_="validation", errors=errors
-    )
+    return InvalidRequest(f"invalid field(s): {fields}", errors=errors)
 
 
-async def handle_problem(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ProblemError)
-    problem = exc.problem.model_copy(update={"instance": request.url.path})
-    return problem_response(problem, exc.headers)
+async def handle_error(request: Request, exc: Exception) -> Response:
+    """Any :class:`~riskdrift.errors.RiskdriftError` a route raises, as its problem."""
+    assert isinstance(exc, RiskdriftError)
+    if exc.status == 500:
+        # Raised on purpose, still a broken invariant or a set-up fault: keep the trace.
+        log.exception("request_failed", path=request.url.path, error=type(exc).__name__)
+    elif isinstance(exc, TransientError) and exc.status == 503:
+        log.warning("upstream_unavailable", path=request.url.path, error=type(exc).__name__)
+    return error_response(exc, request.url.path)
 
 
 async def handle_http(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (no such route, method not allowed)."""
     assert isinstance(exc, HTTPException)
     problem = Problem(
         title=exc.detail or "HTTP error", status=exc.status_code, instance=request.url.path
@@ -93,30 +93,15 @@ async def handle_http(request: Request, exc: Exception) -> Response:
 
 
 async def handle_unavailable(request: Request, exc: Exception) -> Response:
-    import structlog
-
-    structlog.get_logger(__name__).warning(
-        "dependency_unavailable", path=request.url.path, error=type(exc).__name__
-    )
-    return problem_response(
-        Problem(
-            type=TYPE_BASE + "unavailable",
-            title="Service unavailable",
-            status=503,
-            detail="a backing service (Redis or Postgres) is unavailable; retry shortly",
-            instance=request.url.path,
-        ),
-        {"Retry-After": "5"},
-    )
+    """Redis or Postgres lost mid-request: :class:`~riskdrift.errors.DependencyUnavailable`."""
+    log.warning("dependency_unavailable", path=request.url.path, error=type(exc).__name__)
+    return error_response(DependencyUnavailable(), request.url.path)
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
-    import structlog
-
-    structlog.get_logger(__name__).exception("request_crashed", path=request.url.path)
-    return problem_response(
-        Problem(title="Internal server error", status=500, instance=request.url.path)
-    )
+    """A bug: 500 without detail, the trace in the log."""
+    log.exception("request_crashed", path=request.url.path)
+    return error_response(RiskdriftError(), request.url.path)
 
 
 # Redis or Postgres away: the same list that makes a worker's task retry. Routes do
@@ -124,7 +109,7 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
 UNAVAILABLE: tuple[type[Exception], ...] = CONNECTION_LOST
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {
-    ProblemError: handle_problem,
+    RiskdriftError: handle_error,
     HTTPException: handle_http,
     **dict.fromkeys(UNAVAILABLE, handle_unavailable),
     Exception: handle_unexpected,

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from riskdrift.api.problems import ProblemError
+from riskdrift.errors import ConflictingParameters, UnknownResultField
 from riskdrift.models import AnalysisResult, RiskChange
 
 __all__ = ["FieldSelection", "parse_selection"]
@@ -62,11 +62,8 @@ def _names(value: str, parameter: str) -> tuple[set[str], set[str]]:
         else:
             bad.append(name)
     if bad:
-        raise ProblemError(
-            400,
-            "Unknown result field",
+        raise UnknownResultField(
             f"{parameter}: no field named {', '.join(repr(b) for b in bad)}",
-            type_="validation",
             errors=[{"field": parameter, "message": f"unknown field {b!r}"} for b in bad],
         )
     return top, risk
@@ -78,11 +75,8 @@ def parse_selection(query: Mapping[str, str]) -> FieldSelection | None:
     if fields is None and exclude is None:
         return None
     if fields is not None and exclude is not None:
-        raise ProblemError(
-            400,
-            "Conflicting parameters",
+        raise ConflictingParameters(
             "give fields or exclude, not both",
-            type_="validation",
             errors=[{"field": "exclude", "message": "cannot be combined with fields"}],
         )
     if fields is not None:

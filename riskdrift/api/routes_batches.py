@@ -29,12 +29,21 @@ from starlette.responses import Response
 
 from riskdrift.api.auth import client_of, tenant_of
 from riskdrift.api.enqueue import ANALYSIS_TASK
-from riskdrift.api.problems import ProblemError, validation_problem
+from riskdrift.api.problems import validation_problem
 from riskdrift.api.routes_jobs import MAX_PAGE, model_response
 from riskdrift.api.routes_jobs import _check_callback as check_callback
 from riskdrift.api.routes_stream import PING_SECONDS, RETRY_MS, requested_position
 from riskdrift.api.state import AppState, app_state
 from riskdrift.batch_lifecycle import finish_batch
+from riskdrift.errors import (
+    BatchNotFound,
+    IdempotencyKeyReused,
+    InvalidIdempotencyKey,
+    InvalidQuery,
+    QueueFull,
+    UnknownQueryParameter,
+    UnsupportedMediaType,
+)
 from riskdrift.events.batch_progress import (
     BATCH_TERMINAL_EVENT,
     batch_stream_key,
@@ -236,20 +245,18 @@ async def load_batch(request: Request) -> BatchRecord:
     try:
         batch_id = uuid.UUID(request.path_params["batch_id"])
     except ValueError:
-        raise ProblemError(404, "Batch not found", "no batch has that id",
-                           type_="not-found") from None
+        raise BatchNotFound("no batch has that id") from None
     batch = await batches.get_batch(app_state(request)["pool"], batch_id,
                                     tenant=tenant_of(request))
     if batch is None:
-        raise ProblemError(404, "Batch not found", f"no batch {batch_id}", type_="not-found")
+        raise BatchNotFound(f"no batch {batch_id}")
     return batch
 
 
 async def _read_request(request: Request) -> BatchRequest:
     content_type = request.headers.get("content-type", "application/json")
     if not content_type.split(";")[0].strip().lower().endswith(("/json", "+json")):
-        raise ProblemError(415, "Unsupported media type", "send the request as application/json",
-                           type_="media-type")
+        raise UnsupportedMediaType("send the request as application/json")
     try:
         return BatchRequest.model_validate_json(await request.body())
     except pydantic.ValidationError as exc:
@@ -306,8 +313,7 @@ async def submit(request: Request) -> Response:
     tenant = tenant_of(request)
     key = request.headers.get("idempotency-key")
     if key is not None and not 1 <= len(key) <= 255:
-        raise ProblemError(400, "Invalid Idempotency-Key", "use 1 to 255 characters",
-                           type_="idempotency-key")
+        raise InvalidIdempotencyKey("use 1 to 255 characters")
     request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
     # The same check as a job's callback: it reads only ``callback_url``.
     await check_callback(body, settings)  # type: ignore[arg-type]
@@ -321,17 +327,15 @@ async def submit(request: Request) -> Response:
                 idempotency_key=key, request_hash=request_hash, max_queued=limit,
             )
     except jobs.TenantQueueFull:
-        raise ProblemError(
-            429, "Too many queued jobs",
+        raise QueueFull(
             f"this batch's {len(pairs)} jobs would take the tenant above its limit of "
             f"{limit} queued jobs; retry when some have started, or split the batch",
-            type_="queue-full", headers={"Retry-After": "30"},
+            retry_after=30,
         ) from None
     if not new.created:
         if new.batch.request_hash != request_hash:
-            raise ProblemError(422, "Idempotency-Key reused",
-                               "this Idempotency-Key was used with a different request body",
-                               type_="idempotency-conflict")
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was used with a different request body")
         return _accepted(new, 200)
     try:
         await _enqueue(state, new, pairs)
@@ -357,13 +361,11 @@ async def list_batches(request: Request) -> Response:
     params = request.query_params
     unknown = set(params) - {"cursor", "limit"}
     if unknown:
-        raise ProblemError(400, "Unknown query parameter", ", ".join(sorted(unknown)),
-                           type_="validation")
+        raise UnknownQueryParameter(", ".join(sorted(unknown)))
     limit = 50
     if "limit" in params:
         if not (params["limit"].isdigit() and 1 <= int(params["limit"]) <= MAX_PAGE):
-            raise ProblemError(422, "Invalid query", "invalid query parameter(s)",
-                               type_="validation",
+            raise InvalidQuery("invalid query parameter(s)",
                                errors=[{"field": "limit",
                                         "message": f"an integer from 1 to {MAX_PAGE}"}])
         limit = int(params["limit"])
@@ -372,7 +374,7 @@ async def list_batches(request: Request) -> Response:
         page, cursor = await batches.list_batches(state["pool"], tenant=tenant_of(request),
                                                   cursor=params.get("cursor"), limit=limit)
     except ValueError:
-        raise ProblemError(422, "Invalid query", "malformed cursor", type_="validation",
+        raise InvalidQuery("malformed cursor",
                            errors=[{"field": "cursor", "message": "malformed cursor"}]) from None
     views = [await batch_view(state, b, with_failures=False) for b in page]
     return model_response(BatchPage(batches=views, next_cursor=cursor))

@@ -15,9 +15,9 @@ import structlog
 from starlette.requests import Request
 from starlette.responses import Response
 
-from riskdrift.api.problems import ProblemError
 from riskdrift.api.routes_jobs import load_job, model_response
 from riskdrift.api.state import app_state
+from riskdrift.errors import JobNotFound, NotRedeliverable
 from riskdrift.models import WebhookAttempt, WebhookDelivery, WebhookDeliveryList
 from riskdrift.store import deliveries
 from riskdrift.store.deliveries import AttemptRecord, DeliveryRecord
@@ -61,10 +61,6 @@ async def list_deliveries(request: Request) -> Response:
     )
 
 
-def _conflict(detail: str) -> ProblemError:
-    return ProblemError(409, "Cannot redeliver", detail, type_="not-redeliverable")
-
-
 async def redeliver(request: Request) -> Response:
     """``POST /jobs/{id}/deliveries/redeliver``: send the terminal webhook again.
 
@@ -77,17 +73,19 @@ async def redeliver(request: Request) -> Response:
     settings = state["settings"]
     job = await load_job(request)
     if event_type_for(job.status) is None:
-        raise _conflict(f"job is {job.status.value}: only completed or failed jobs send webhooks")
+        raise NotRedeliverable(
+            f"job is {job.status.value}: only completed or failed jobs send webhooks"
+        )
     if not job.callback_url:
-        raise _conflict("the job has no callback_url")
+        raise NotRedeliverable("the job has no callback_url")
     if not settings.webhook_secrets:
-        raise _conflict("webhooks are not configured on this server")
+        raise NotRedeliverable("webhooks are not configured on this server")
     delivery = await prepare_delivery(state["pool"], settings, job)
     if delivery is None:  # unreachable after the checks above
-        raise _conflict("the job has no webhook to send")
+        raise NotRedeliverable("the job has no webhook to send")
     restarted = await deliveries.start_series(state["pool"], delivery.id)
     if restarted is None:
-        raise ProblemError(404, "Job not found", f"no job {job.id}", type_="not-found")
+        raise JobNotFound(f"no job {job.id}")
     await enqueue_attempt(state["redis"], settings, restarted, attempt=1)
     log.info(
         "webhook_redelivery_requested",

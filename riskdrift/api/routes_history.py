@@ -17,10 +17,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from riskdrift.api.auth import tenant_of
-from riskdrift.api.problems import ProblemError
 from riskdrift.api.routes_jobs import model_response
 from riskdrift.api.state import app_state
 from riskdrift.charts import history_svg
+from riskdrift.errors import InvalidQuery, InvalidTicker
 from riskdrift.models import (
     FIRST_FISCAL_YEAR,
     AnalysisResult,
@@ -94,9 +94,8 @@ def _year(request: Request, name: str) -> int:
     raw = request.query_params.get(name)
     last = latest_fiscal_year()
     if raw is None or not raw.isdigit() or not FIRST_FISCAL_YEAR <= int(raw) <= last:
-        raise ProblemError(
-            422, "Invalid query", f"{name} must be a fiscal year {FIRST_FISCAL_YEAR}-{last}",
-            type_="validation",
+        raise InvalidQuery(
+            f"{name} must be a fiscal year {FIRST_FISCAL_YEAR}-{last}",
             errors=[{"field": name, "message": f"a fiscal year {FIRST_FISCAL_YEAR}-{last}"}],
         )
     return int(raw)
@@ -121,10 +120,10 @@ async def _history(request: Request) -> History:
     try:
         ticker = normalise_ticker(request.path_params["ticker"])
     except ValueError as exc:
-        raise ProblemError(422, "Invalid ticker", str(exc), type_="validation") from None
+        raise InvalidTicker(str(exc)) from None
     first, last = _year(request, "from"), _year(request, "to")
     if first >= last:
-        raise ProblemError(422, "Invalid query", "from must be before to", type_="validation",
+        raise InvalidQuery("from must be before to",
                            errors=[{"field": "from", "message": "before to"}])
     rows = await batches.history_rows(app_state(request)["pool"], tenant=tenant_of(request),
                                       ticker=ticker, first=first, last=last)

@@ -13,10 +13,24 @@ from starlette.responses import Response
 
 from riskdrift.api.auth import client_of, tenant_of
 from riskdrift.api.enqueue import discard_new_job, enqueue_new_job
-from riskdrift.api.problems import ProblemError, validation_problem
+from riskdrift.api.problems import validation_problem
 from riskdrift.api.result_fields import parse_selection
 from riskdrift.api.state import app_state
 from riskdrift.config import Settings
+from riskdrift.errors import (
+    IdempotencyKeyReused,
+    InvalidCallbackURL,
+    InvalidIdempotencyKey,
+    InvalidQuery,
+    JobNotFound,
+    NoResult,
+    NotCancellable,
+    NotRetryable,
+    QueueFull,
+    ResultMissing,
+    UnknownQueryParameter,
+    UnsupportedMediaType,
+)
 from riskdrift.events.publish import make_event, queue_publish
 from riskdrift.models import (
     AnalysisResult,
@@ -80,7 +94,7 @@ def _job_id(request: Request) -> uuid.UUID:
     try:
         return uuid.UUID(request.path_params["job_id"])
     except ValueError:
-        raise ProblemError(404, "Job not found", "no job has that id", type_="not-found") from None
+        raise JobNotFound("no job has that id") from None
 
 
 async def load_job(request: Request) -> JobRecord:
@@ -88,19 +102,14 @@ async def load_job(request: Request) -> JobRecord:
     job_id = _job_id(request)
     job = await jobs.get_job(app_state(request)["pool"], job_id, tenant=tenant_of(request))
     if job is None:
-        raise ProblemError(404, "Job not found", f"no job {job_id}", type_="not-found")
+        raise JobNotFound(f"no job {job_id}")
     return job
 
 
 async def _read_request(request: Request) -> AnalyzeRequest:
     content_type = request.headers.get("content-type", "application/json")
     if not content_type.split(";")[0].strip().lower().endswith(("/json", "+json")):
-        raise ProblemError(
-            415,
-            "Unsupported media type",
-            "send the request as application/json",
-            type_="media-type",
-        )
+        raise UnsupportedMediaType("send the request as application/json")
     try:
         return AnalyzeRequest.model_validate_json(await request.body())
     except pydantic.ValidationError as exc:
@@ -116,13 +125,9 @@ async def _check_callback(body: AnalyzeRequest, settings: Settings) -> None:
     if body.callback_url is None:
         return
 
-    def refuse(message: str, type_: str) -> ProblemError:
-        return ProblemError(
-            422,
-            "Invalid callback_url",
-            message,
-            type_="callback-url",
-            errors=[{"field": "callback_url", "message": message, "type": type_}],
+    def refuse(message: str, type_: str) -> InvalidCallbackURL:
+        return InvalidCallbackURL(
+            message, errors=[{"field": "callback_url", "message": message, "type": type_}]
         )
 
     if not settings.webhook_secrets:
@@ -143,12 +148,7 @@ def _replay(job: jobs.JobRecord, request_hash: str) -> Response:
     """The answer to a submission whose Idempotency-Key already names ``job``: the job
     again (200) for the same body, a conflict for a different one."""
     if job.request_hash != request_hash:
-        raise ProblemError(
-            422,
-            "Idempotency-Key reused",
-            "this Idempotency-Key was used with a different request body",
-            type_="idempotency-conflict",
-        )
+        raise IdempotencyKeyReused("this Idempotency-Key was used with a different request body")
     return model_response(
         JobAccepted(job_id=job.id, status=job.status, links=links(job.id)),
         200,
@@ -164,9 +164,7 @@ async def analyze(request: Request) -> Response:
     tenant = tenant_of(request)
     key = request.headers.get("idempotency-key")
     if key is not None and not 1 <= len(key) <= 255:
-        raise ProblemError(
-            400, "Invalid Idempotency-Key", "use 1 to 255 characters", type_="idempotency-key"
-        )
+        raise InvalidIdempotencyKey("use 1 to 255 characters")
     request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
     if key is not None:
         # A replay gets the answer its first submission got, even if its callback host
@@ -199,13 +197,10 @@ async def _create_and_enqueue(
         )
     except jobs.TenantQueueFull:
         # Over the cap, only a replay of an accepted submission still gets its job back.
-        raise ProblemError(
-            429,
-            "Too many queued jobs",
+        raise QueueFull(
             f"this tenant already has {limit} jobs queued, its limit; "
             "retry when some have started",
-            type_="queue-full",
-            headers={"Retry-After": "30"},
+            retry_after=30,
         ) from None
     if not created:  # the key's job was committed after the look-up above
         return _replay(job, request_hash)
@@ -238,9 +233,7 @@ async def list_jobs(request: Request) -> Response:
     params = request.query_params
     unknown = set(params) - {"status", "ticker", "cursor", "limit"}
     if unknown:
-        raise ProblemError(
-            400, "Unknown query parameter", ", ".join(sorted(unknown)), type_="validation"
-        )
+        raise UnknownQueryParameter(", ".join(sorted(unknown)))
     errors = []
     status = ticker = None
     limit = 50
@@ -262,9 +255,7 @@ async def list_jobs(request: Request) -> Response:
         else:
             errors.append({"field": "limit", "message": f"an integer from 1 to {MAX_PAGE}"})
     if errors:
-        raise ProblemError(
-            422, "Invalid query", "invalid query parameter(s)", type_="validation", errors=errors
-        )
+        raise InvalidQuery("invalid query parameter(s)", errors=errors)
     try:
         page, next_cursor = await jobs.list_jobs(
             app_state(request)["pool"],
@@ -275,12 +266,8 @@ async def list_jobs(request: Request) -> Response:
             limit=limit,
         )
     except ValueError:
-        raise ProblemError(
-            422,
-            "Invalid query",
-            "malformed cursor",
-            type_="validation",
-            errors=[{"field": "cursor", "message": "malformed cursor"}],
+        raise InvalidQuery(
+            "malformed cursor", errors=[{"field": "cursor", "message": "malformed cursor"}]
         ) from None
     return model_response(JobPage(jobs=[job_view(j) for j in page], next_cursor=next_cursor))
 
@@ -294,16 +281,10 @@ async def _completed_result(request: Request) -> tuple[JobRecord, str]:
             if not job.status.finished
             else f"job {job.status.value}: {job.error or 'no result'}"
         )
-        raise ProblemError(
-            409,
-            "No result",
-            detail,
-            type_="no-result",
-            headers={"Retry-After": "2"} if not job.status.finished else None,
-        )
+        raise NoResult(detail, retry_after=None if job.status.finished else 2)
     raw = await results.get_result_json(app_state(request)["pool"], job.id)
     if raw is None:  # completed rows are written together with their result
-        raise ProblemError(500, "Result missing", "the completed job has no stored result")
+        raise ResultMissing("the completed job has no stored result")
     return job, raw
 
 
@@ -346,9 +327,7 @@ async def cancel(request: Request) -> Response:
     if cancelled is None:
         current = await jobs.get_job(state["pool"], job.id)
         status = current.status.value if current else "gone"
-        raise ProblemError(
-            409, "Job cannot be cancelled", f"job is already {status}", type_="not-cancellable"
-        )
+        raise NotCancellable(f"job is already {status}")
     settings = state["settings"]
     async with state["redis"].pipeline(transaction=False) as pipe:
         # Tell a worker that holds it to stop; a queued entry is dropped when picked up.
@@ -376,11 +355,8 @@ async def retry(request: Request) -> Response:
     await app_state(request)["limiter"].check(client_of(request))
     job = await load_job(request)
     if job.status not in RETRYABLE:
-        raise ProblemError(
-            409,
-            "Job cannot be retried",
-            f"job is {job.status.value}; only failed or cancelled jobs can be retried",
-            type_="not-retryable",
+        raise NotRetryable(
+            f"job is {job.status.value}; only failed or cancelled jobs can be retried"
         )
     body = AnalyzeRequest(ticker=job.ticker, years=list(job.years), callback_url=job.callback_url)
     request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest()

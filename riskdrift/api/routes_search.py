@@ -17,11 +17,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from riskdrift.api.auth import tenant_of
-from riskdrift.api.problems import ProblemError
 from riskdrift.api.routes_jobs import model_response
 from riskdrift.api.state import app_state
 from riskdrift.config import Settings
 from riskdrift.embeddings import Embedder, EmbedderUnavailable, create_embedder
+from riskdrift.errors import InvalidQuery, SearchUnavailable, UnknownQueryParameter
 from riskdrift.models import RiskSearchHit, RiskSearchResults, normalise_ticker
 from riskdrift.store import embeddings as store
 
@@ -48,9 +48,7 @@ class RiskSearch:
                     self._embedder = await asyncio.to_thread(create_embedder, self._settings)
                 except EmbedderUnavailable as exc:
                     log.warning("search_unavailable", reason=str(exc))
-                    raise ProblemError(
-                        503, "Search unavailable", str(exc), type_="search-unavailable"
-                    ) from None
+                    raise SearchUnavailable(str(exc)) from None
             if self._storage is None:
                 self._storage = await store.vector_storage(app_state(request)["pool"])
             return self._embedder, self._storage
@@ -64,9 +62,7 @@ class RiskSearch:
         params = request.query_params
         unknown = set(params) - PARAMS
         if unknown:
-            raise ProblemError(
-                400, "Unknown query parameter", ", ".join(sorted(unknown)), type_="validation"
-            )
+            raise UnknownQueryParameter(", ".join(sorted(unknown)))
         errors = []
         query = params.get("q", "").strip()
         if not 1 <= len(query) <= MAX_QUERY:
@@ -89,13 +85,7 @@ class RiskSearch:
             else:
                 errors.append({"field": "limit", "message": f"an integer from 1 to {MAX_LIMIT}"})
         if errors:
-            raise ProblemError(
-                422,
-                "Invalid query",
-                "invalid query parameter(s)",
-                type_="validation",
-                errors=errors,
-            )
+            raise InvalidQuery("invalid query parameter(s)", errors=errors)
         embedder, storage = await self._ready(request)
         [vector] = await embedder.embed([query])
         hits = await store.search(

@@ -35,9 +35,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from riskdrift.api.problems import ProblemError
 from riskdrift.api.routes_jobs import job_view, load_job
 from riskdrift.api.state import app_state
+from riskdrift.errors import MalformedLastEventID
 from riskdrift.events.hub import (
     MAX_ID,
     ZERO_ID,
@@ -77,10 +77,9 @@ def requested_position(request: Request) -> StreamId | None:
     try:
         return parse_stream_id(raw)
     except ValueError:
-        raise ProblemError(
-            400, "Malformed Last-Event-ID",
+        raise MalformedLastEventID(
             "Last-Event-ID must be a stream entry id '<milliseconds>-<sequence>' "
-            "as sent in an event's id field", type_="last-event-id",
+            "as sent in an event's id field"
         ) from None
 
 

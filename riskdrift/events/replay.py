@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 
 import structlog
@@ -151,7 +151,7 @@ class ResumableStream:
             with contextlib.suppress(asyncio.QueueFull):
                 self.subscription.queue.put_nowait(None)
 
-    async def frames(self) -> AsyncIterator[Frame]:
+    async def frames(self) -> AsyncGenerator[Frame, None]:
         """Every frame of the response, in order; returns after a terminal event."""
         hub = self.hub
         position = self.tail.last.id if self.tail.last is not None else ZERO_ID

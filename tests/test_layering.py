@@ -8,6 +8,8 @@
   touches a private arq name (an ``_``-name arq defines: ``worker._pool``, an override of
   ``Worker._poll_iteration``, ``enqueue_job(_job_id=...)``), or spells a Redis key
   (``"arq:..."``, ``"riskdrift:..."``) outside ``queue/``.
+- ``api/`` reads no Redis Stream: replay, gap detection and the live tail of SSE live in
+  ``events/`` (:mod:`riskdrift.events.replay`), the routes only parse, open and return.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ RULES = [
     ("models.py", ("riskdrift.sources", "riskdrift.store", "riskdrift.api", "riskdrift.worker")),
     ("api", ("riskdrift.worker",)),
 ]
+
+STREAM_READS = frozenset({"xrange", "xrevrange", "xread", "xreadgroup", "xlen", "xinfo_stream",
+                          "subscribe", "entry_from_redis"})
+"""Redis Stream reads, and the hub's subscription and entry decoding."""
 
 
 def imports_of(path: Path) -> set[str]:
@@ -172,3 +178,31 @@ def test_redis_keys_are_named_in_the_adapter() -> None:
             ):
                 broken.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: {node.value[:40]!r}")
     assert not broken, broken
+def stream_reads_of(path: Path) -> set[str]:
+    """The names of :data:`STREAM_READS` that ``path`` calls or imports."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in STREAM_READS:
+                found.add(f"{name}()")
+        elif isinstance(node, ast.ImportFrom):
+            found.update(alias.name for alias in node.names if alias.name in STREAM_READS)
+    return found
+
+
+def test_api_reads_no_stream() -> None:
+    files = sorted((PACKAGE / "api").rglob("*.py"))
+    reads = {
+        f"{path.relative_to(PACKAGE)}: {name}"
+        for path in files
+        for name in stream_reads_of(path)
+    }
+    assert not reads, sorted(reads)
+
+
+def test_stream_reads_are_recognised() -> None:
+    # The check above would pass vacuously if it missed these.
+    assert stream_reads_of(PACKAGE / "events" / "replay.py") >= {
+        "xrange()", "xrevrange()", "subscribe()", "entry_from_redis"}

@@ -17,13 +17,12 @@ import io
 import json
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 import pydantic
 import structlog
 from pydantic import AnyUrl, Field, field_validator, model_validator
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -32,7 +31,7 @@ from riskdrift.api.enqueue import ANALYSIS_TASK
 from riskdrift.api.problems import validation_problem
 from riskdrift.api.routes_jobs import MAX_PAGE, model_response
 from riskdrift.api.routes_jobs import _check_callback as check_callback
-from riskdrift.api.routes_stream import PING_SECONDS, RETRY_MS, requested_position
+from riskdrift.api.sse import PING_SECONDS, requested_position
 from riskdrift.api.state import AppState, app_state
 from riskdrift.batch_lifecycle import finish_batch
 from riskdrift.errors import (
@@ -51,8 +50,8 @@ from riskdrift.events.batch_progress import (
     queue_discard_batch,
     queue_report,
 )
-from riskdrift.events.hub import ZERO_ID, entry_from_redis, format_stream_id
 from riskdrift.events.publish import make_event, queue_publish, stream_key
+from riskdrift.events.replay import open_stream
 from riskdrift.models import JobStatus, Strict, check_years, normalise_ticker
 from riskdrift.ops import metrics
 from riskdrift.queue import queue_abort, queue_discard, queue_job
@@ -452,45 +451,14 @@ async def stream(request: Request) -> Response:
     ``Last-Event-ID``; ends after ``batch_completed`` (a reconnect after it: 204)."""
     batch = await load_batch(request)
     requested = requested_position(request)
-    state = app_state(request)
-    hub = state["hub"]
-    key = batch_stream_key(batch.id)
-    last = await hub.replay.xrevrange(key, "+", "-", count=1)
-    tail = entry_from_redis(*last[0]) if last else None
-    if (requested is not None and tail is not None and tail.event == BATCH_TERMINAL_EVENT
-            and requested >= tail.id):
+    source = await open_stream(
+        app_state(request)["hub"], batch_stream_key(batch.id), requested=requested,
+        terminal_events=(BATCH_TERMINAL_EVENT,), comment=f"batch {batch.id}",
+        log_fields={"batch_id": str(batch.id)},
+    )
+    if source.ended:
         return Response(status_code=204)
-
-    async def frames() -> AsyncIterator[bytes | ServerSentEvent]:
-        sub = hub.subscribe(key, position=tail.id if tail is not None else ZERO_ID)
-        try:
-            yield ServerSentEvent(retry=RETRY_MS, comment=f"batch {batch.id}", sep="\n")
-            after = requested or ZERO_ID
-            while True:  # replay what is kept after the client's position, in chunks
-                start = "(" + format_stream_id(after) if after != ZERO_ID else "-"
-                items = await hub.replay.xrange(key, start, "+", count=500)
-                for raw_id, fields in items:
-                    entry = entry_from_redis(raw_id, fields)
-                    yield entry.frame
-                    after = entry.id
-                    if entry.event == BATCH_TERMINAL_EVENT:
-                        return
-                if len(items) < 500:
-                    break
-            while True:
-                live = await sub.queue.get()
-                if live is None:  # dropped (too slow) or the hub stopped: client resumes
-                    return
-                if live.id <= after:
-                    continue
-                yield live.frame
-                after = live.id
-                if live.event == BATCH_TERMINAL_EVENT:
-                    return
-        finally:
-            hub.unsubscribe(sub)
-
-    return EventSourceResponse(frames(), ping=PING_SECONDS, sep="\n")
+    return EventSourceResponse(source.frames(), ping=PING_SECONDS, sep="\n")
 
 
 async def collection(request: Request) -> Response:

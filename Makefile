@@ -32,8 +32,9 @@ test: $(STAMP)  ## unit, integration (real Redis + Postgres) and end-to-end test
 test-fast: $(STAMP)  ## tests without the end-to-end and browser ones
 	$(BIN)/python -m pytest -m "not e2e and not browser"
 
-lint: $(STAMP)  ## ruff and strict mypy
+lint: $(STAMP)  ## ruff (lint and format check) and strict mypy
 	$(BIN)/ruff check riskdrift tests bench
+	$(BIN)/ruff format --check riskdrift tests bench
 	$(BIN)/mypy
 
 # No-op benchmark jobs take 16 slots (the measured best); the default 4 is for real analyses.

@@ -140,8 +140,9 @@ async def run(args: argparse.Namespace) -> None:
             for b in range(args.batches):
                 tickers = [f"B{b:03d}T{i:04d}" for i in range(args.tickers)]
                 started = time.perf_counter()
-                answer = await http.post("/batches", json={"tickers": tickers,
-                                                           "years": [2024, 2023]})
+                answer = await http.post(
+                    "/batches", json={"tickers": tickers, "years": [2024, 2023]}
+                )
                 submit_s.append(time.perf_counter() - started)
                 if answer.status_code != 202:
                     raise SystemExit(f"bench_big_batch: submit {b}: {answer.status_code} "

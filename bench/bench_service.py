@@ -402,8 +402,10 @@ class Cost:
             "worker_redis_rt": worker.get("redis_rt", 0) / n,
             "api_redis_rt": api.get("redis_rt", 0) / n,
             "server_redis_cmds": sum(self.commandstats.values()) / n,
-            **{f"{name}_cpu_ms": 1000 * self.cpu.get(name, 0) / n
-               for name in ("bench", "redis_server", "postgres", "machine")},
+            **{
+                f"{name}_cpu_ms": 1000 * self.cpu.get(name, 0) / n
+                for name in ("bench", "redis_server", "postgres", "machine")
+            },
         }
 
 
@@ -455,9 +457,7 @@ async def raw_drain(bench: Bench, n: int) -> float:
         await bench.stop(worker)
     starts, finishes = [], []
     for chunk in range(0, n, 500):
-        for result in await asyncio.gather(
-            *(_result(bench, i) for i in ids[chunk : chunk + 500])
-        ):
+        for result in await asyncio.gather(*(_result(bench, i) for i in ids[chunk : chunk + 500])):
             if result is not None:
                 starts.append(result[0])
                 finishes.append(result[1])
@@ -697,9 +697,16 @@ async def main_async(args: argparse.Namespace) -> None:
         print("\n## Throughput (no-op jobs, one worker process), jobs/s")
         print("| measure | median | runs |")
         print("|---|---|---|")
-        print(f"| raw arq drain (same worker knobs) | {median(raw):.0f} | {', '.join(f'{x:.0f}' for x in raw)} |")  # noqa: E501
-        print(f"| riskdrift drain (backlog, + webhook jobs) | {median(drain):.0f} | {', '.join(f'{x:.0f}' for x in drain)} |")  # noqa: E501
-        print(f"| riskdrift pipeline (HTTP submit while draining) | {median(pipe):.0f} | {', '.join(f'{x:.0f}' for x in pipe)} |")  # noqa: E501
+
+        def runs(values: list[float]) -> str:
+            return ", ".join(f"{x:.0f}" for x in values)
+
+        print(f"| raw arq drain (same worker knobs) | {median(raw):.0f} | {runs(raw)} |")
+        print(
+            f"| riskdrift drain (backlog, + webhook jobs) | {median(drain):.0f} | {runs(drain)} |"
+        )
+        pipe_label = "riskdrift pipeline (HTTP submit while draining)"
+        print(f"| {pipe_label} | {median(pipe):.0f} | {runs(pipe)} |")
         print(f"| ratio drain / raw | {median(drain) / median(raw):.0%} | |")
         print(f"| ratio pipeline / raw | {median(pipe) / median(raw):.0%} | |")
 
@@ -729,8 +736,10 @@ async def main_async(args: argparse.Namespace) -> None:
               f"{shares['machine']:.2f} | {ceiling:.0f} jobs/s |")  # fmt: skip
         # One worker process runs one event loop: it cannot use more than one core.
         worker_ceiling = 1000 / max(1e-9, shares["worker"])
-        print(f"\nOne worker process is one event loop, one core at most: at "
-              f"{shares['worker']:.2f} ms/job it completes at most {worker_ceiling:.0f} jobs/s.")
+        print(
+            f"\nOne worker process is one event loop, one core at most: at "
+            f"{shares['worker']:.2f} ms/job it completes at most {worker_ceiling:.0f} jobs/s."
+        )
         targets = Targets(raw=median(raw), pipeline=median(pipe))
         last = costs[-1]
         for role in ("worker", "api"):
@@ -848,10 +857,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-webhooks", action="store_true", help="jobs without a callback_url")
     p.add_argument("--only-throughput", action="store_true", help="stop after the cost table")
     p.add_argument("--port", type=int, default=0)
-    p.add_argument("--client", choices=("lean", "httpx"), default="lean",
-                   help="load client for POST /analyze: lean (bench/loadgen.py) or httpx")
-    p.add_argument("--set", action="append", metavar="ENV=VALUE",
-                   help="environment for the API and workers, e.g. RISKDRIFT_WORKER_MAX_JOBS=16")
+    p.add_argument(
+        "--client",
+        choices=("lean", "httpx"),
+        default="lean",
+        help="load client for POST /analyze: lean (bench/loadgen.py) or httpx",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="ENV=VALUE",
+        help="environment for the API and workers, e.g. RISKDRIFT_WORKER_MAX_JOBS=16",
+    )
     args = p.parse_args(argv)
     quick = args.quick
     args.jobs = args.jobs or (300 if quick else 2000)

@@ -86,15 +86,25 @@ def local_ports_of(pid: int) -> set[int]:
 async def redis_connections_of(redis: Redis, pid: int) -> int:
     """Redis connections held by ``pid``: CLIENT LIST entries whose port it owns."""
     ports = local_ports_of(pid)
-    return sum(1 for c in await redis.client_list()
-               if int(str(c["addr"]).rsplit(":", 1)[1]) in ports)
+    return sum(
+        1 for c in await redis.client_list() if int(str(c["addr"]).rsplit(":", 1)[1]) in ports
+    )
 
 
 # --- client process -----------------------------------------------------------------------
 
-async def one_client(port: int, job_id: str, latencies: list[float], counts: dict[str, int],
-                     ready: asyncio.Event, opened: list[int], target: int,
-                     gate: asyncio.Semaphore, stop: asyncio.Event) -> None:
+
+async def one_client(
+    port: int,
+    job_id: str,
+    latencies: list[float],
+    counts: dict[str, int],
+    ready: asyncio.Event,
+    opened: list[int],
+    target: int,
+    gate: asyncio.Semaphore,
+    stop: asyncio.Event,
+) -> None:
     async with gate:
         for attempt in range(20):
             try:
@@ -104,8 +114,10 @@ async def one_client(port: int, job_id: str, latencies: list[float], counts: dic
                 await asyncio.sleep(0.05 * (attempt + 1))
         else:
             raise RuntimeError("could not connect")
-        writer.write(f"GET /stream/{job_id} HTTP/1.1\r\nHost: bench\r\n"
-                     f"Accept: text/event-stream\r\n\r\n".encode())
+        writer.write(
+            f"GET /stream/{job_id} HTTP/1.1\r\nHost: bench\r\n"
+            f"Accept: text/event-stream\r\n\r\n".encode()
+        )
         await writer.drain()
         status = await reader.readline()
         if b" 200 " not in status:
@@ -144,9 +156,12 @@ async def client_process(port: int, job_ids: list[str]) -> None:
     stop = asyncio.Event()
     opened = [0]
     gate = asyncio.Semaphore(100)
-    tasks = [asyncio.create_task(one_client(port, job, latencies, counts, ready, opened,
-                                            len(job_ids), gate, stop))
-             for job in job_ids]
+    tasks = [
+        asyncio.create_task(
+            one_client(port, job, latencies, counts, ready, opened, len(job_ids), gate, stop)
+        )
+        for job in job_ids
+    ]
     waiter = asyncio.create_task(ready.wait())
     done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
     if waiter not in done:
@@ -163,6 +178,7 @@ async def client_process(port: int, job_ids: list[str]) -> None:
 
 
 # --- the run ------------------------------------------------------------------------------
+
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
@@ -185,20 +201,34 @@ async def wait_healthy(base_url: str, proc: asyncio.subprocess.Process) -> None:
 async def run(args: argparse.Namespace, n_clients: int) -> dict[str, Any]:
     base = Settings(_env_file=None)
     tag = uuid.uuid4().hex[:8]
-    settings = base.model_copy(update={"database_schema": f"bench_{tag}",
-                                       "queue_name": f"bench:{tag}"})
+    settings = base.model_copy(
+        update={"database_schema": f"bench_{tag}", "queue_name": f"bench:{tag}"}
+    )
     admin = await asyncpg.connect(settings.database_url)
     await admin.execute(f'CREATE SCHEMA "{settings.database_schema}"')
     redis = Redis.from_url(settings.redis_url)
     pool = await create_pool(settings)
     port = args.port or 18000 + random.randrange(1000)
-    env = {**os.environ, "REDIS_URL": settings.redis_url, "DATABASE_URL": settings.database_url,
-           "RISKDRIFT_DATABASE_SCHEMA": settings.database_schema,
-           "RISKDRIFT_QUEUE_NAME": settings.queue_name, "RISKDRIFT_AUTH_ENABLED": "false",
-           "RISKDRIFT_LOG_LEVEL": "WARNING", "RISKDRIFT_DB_POOL_MAX": "10"}
+    env = {
+        **os.environ,
+        "REDIS_URL": settings.redis_url,
+        "DATABASE_URL": settings.database_url,
+        "RISKDRIFT_DATABASE_SCHEMA": settings.database_schema,
+        "RISKDRIFT_QUEUE_NAME": settings.queue_name,
+        "RISKDRIFT_AUTH_ENABLED": "false",
+        "RISKDRIFT_LOG_LEVEL": "WARNING",
+        "RISKDRIFT_DB_POOL_MAX": "10",
+    }
     api = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "riskdrift", "api", "--port", str(port),
-        env=env, stdout=subprocess.DEVNULL)
+        sys.executable,
+        "-m",
+        "riskdrift",
+        "api",
+        "--port",
+        str(port),
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     clients: list[asyncio.subprocess.Process] = []
     keys: list[str] = []
     try:
@@ -208,7 +238,8 @@ async def run(args: argparse.Namespace, n_clients: int) -> dict[str, Any]:
         job_ids = []
         for _ in range(n_jobs):
             record, _ = await jobs.create_job(
-                pool, AnalyzeRequest(ticker="BENCH", years=[2024, 2023]), tenant="default")
+                pool, AnalyzeRequest(ticker="BENCH", years=[2024, 2023]), tenant="default"
+            )
             job_ids.append(str(record.id))
         keys = [stream_key(j) for j in job_ids]
         base_url = f"http://127.0.0.1:{port}"
@@ -219,14 +250,21 @@ async def run(args: argparse.Namespace, n_clients: int) -> dict[str, Any]:
         redis_idle = await redis_connections_of(redis, api.pid)
 
         assignment = [job_ids[i % n_jobs] for i in range(n_clients)]
-        per_proc = [assignment[i::args.client_procs] for i in range(args.client_procs)]
+        per_proc = [assignment[i :: args.client_procs] for i in range(args.client_procs)]
         started = time.perf_counter()
         for share in per_proc:
             if not share:
                 continue
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, __file__, "--client-worker", str(port), ",".join(share),
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, limit=2**28)
+                sys.executable,
+                __file__,
+                "--client-worker",
+                str(port),
+                ",".join(share),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                limit=2**28,
+            )
             clients.append(proc)
         for proc in clients:
             assert proc.stdout is not None
@@ -249,11 +287,19 @@ async def run(args: argparse.Namespace, n_clients: int) -> dict[str, Any]:
             async with redis.pipeline(transaction=False) as pipe:
                 for _ in range(min(per_tick, total - sent)):
                     job = random.choice(job_ids)
-                    event = JobEvent(event="step_complete", job_id=uuid.UUID(job),
-                                     at=dt.datetime.now(dt.UTC), step="bench", progress=50)
-                    pipe.xadd(stream_key(job), {"event": event.event,
-                                                "data": event.model_dump_json(exclude_none=True)},
-                              maxlen=1000, approximate=True)
+                    event = JobEvent(
+                        event="step_complete",
+                        job_id=uuid.UUID(job),
+                        at=dt.datetime.now(dt.UTC),
+                        step="bench",
+                        progress=50,
+                    )
+                    pipe.xadd(
+                        stream_key(job),
+                        {"event": event.event, "data": event.model_dump_json(exclude_none=True)},
+                        maxlen=1000,
+                        approximate=True,
+                    )
                     published[job] += 1
                     sent += 1
                 await pipe.execute()
@@ -279,9 +325,13 @@ async def run(args: argparse.Namespace, n_clients: int) -> dict[str, Any]:
         expected = sum(published[job] for job in assignment)
         ms = [v * 1000 for v in latencies]
         return {
-            "clients": n_clients, "jobs": n_jobs, "client_procs": len(clients),
-            "events_published": total, "rate_per_s": round(total / publish_s, 1),
-            "deliveries_expected": expected, "deliveries_received": received,
+            "clients": n_clients,
+            "jobs": n_jobs,
+            "client_procs": len(clients),
+            "events_published": total,
+            "rate_per_s": round(total / publish_s, 1),
+            "deliveries_expected": expected,
+            "deliveries_received": received,
             "latency_ms_p50": round(percentile(ms, 50), 1),
             "latency_ms_p99": round(percentile(ms, 99), 1),
             "latency_ms_max": round(max(ms), 1) if ms else None,
@@ -308,7 +358,7 @@ async def run(args: argparse.Namespace, n_clients: int) -> dict[str, Any]:
         await pool.close()
         if keys:
             for i in range(0, len(keys), 500):
-                await redis.delete(*keys[i:i + 500])
+                await redis.delete(*keys[i : i + 500])
         await redis.aclose()
         await admin.execute(f'DROP SCHEMA "{settings.database_schema}" CASCADE')
         await admin.close()
@@ -322,8 +372,10 @@ def machine() -> str:
                 cpu = line.split(":", 1)[1].strip()
                 break
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{os.cpu_count()} vCPU {cpu}, {mem:.0f} GiB RAM, Linux {platform.release()}, "
-            f"Python {platform.python_version()}")
+    return (
+        f"{os.cpu_count()} vCPU {cpu}, {mem:.0f} GiB RAM, Linux {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
 
 
 def main() -> None:
@@ -337,8 +389,9 @@ def main() -> None:
     parser.add_argument("--client-procs", type=int, default=2)
     parser.add_argument("--rate", type=float, default=200.0, help="events per second, total")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of publishing")
-    parser.add_argument("--settle", type=float, default=2.0,
-                        help="seconds to let the last events arrive")
+    parser.add_argument(
+        "--settle", type=float, default=2.0, help="seconds to let the last events arrive"
+    )
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
     limit = raise_fd_limit()

@@ -64,8 +64,13 @@ async def follow_batch(
     """One progress bar for the batch and a line per failure, from its aggregate stream."""
     last_id: str | None = None
     final: dict[str, Any] | None = None
-    columns = (TextColumn("[bold]batch"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.description}"), TimeElapsedColumn())
+    columns = (
+        TextColumn("[bold]batch"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task("", total=total)
         attempts = 0
@@ -73,7 +78,10 @@ async def follow_batch(
             headers = {"Last-Event-ID": last_id} if last_id else {}
             try:
                 async with aconnect_sse(
-                    client, "GET", f"/batches/{batch_id}/stream", headers=headers,
+                    client,
+                    "GET",
+                    f"/batches/{batch_id}/stream",
+                    headers=headers,
                     timeout=httpx.Timeout(30, read=READ_TIMEOUT),
                 ) as source:
                     if source.response.status_code == 204:
@@ -89,12 +97,18 @@ async def follow_batch(
                             last_id = sse.id
                         data = json.loads(sse.data)
                         counts = data.get("counts", {})
-                        bar.update(task, completed=data.get("finished", 0), description=(
-                            f"{counts.get('completed', 0)} done · {counts.get('failed', 0)} "
-                            f"failed · {counts.get('processing', 0)} running"))
+                        bar.update(
+                            task,
+                            completed=data.get("finished", 0),
+                            description=(
+                                f"{counts.get('completed', 0)} done · {counts.get('failed', 0)} "
+                                f"failed · {counts.get('processing', 0)} running"
+                            ),
+                        )
                         if sse.event == "batch_progress" and data.get("status") == "failed":
-                            bar.console.print(f"[red]failed[/red] {data.get('ticker')}: "
-                                              f"{data.get('error')}")
+                            bar.console.print(
+                                f"[red]failed[/red] {data.get('ticker')}: {data.get('error')}"
+                            )
                         if sse.event == "batch_completed":
                             final = data
                             break
@@ -121,8 +135,7 @@ def print_status(batch: dict[str, Any], console: Console) -> None:
         console.print(f"  failed {failure['ticker']} {years}: {failure['error']}")
 
 
-async def batch_status(api: str, batch_id: str, *, api_key: str | None,
-                       console: Console) -> int:
+async def batch_status(api: str, batch_id: str, *, api_key: str | None, console: Console) -> int:
     async with connect(api, api_key=api_key) as client:
         print_status(check(await client.get(f"/batches/{batch_id}"), "status"), console)
     return 0
@@ -136,11 +149,15 @@ async def batch_results(api: str, batch_id: str, *, api_key: str | None, as_csv:
             check(response, "results")
             return response.text
         rows = check(await client.get(f"/batches/{batch_id}/results.json"), "results")["rows"]
-    lines = [f"{'ticker':<8} {'years':<10} {'status':<10} {'new':>4} {'rem':>4} {'mod':>4} "
-             f"{'cosine':>7}  top drift / error"]
+    lines = [
+        f"{'ticker':<8} {'years':<10} {'status':<10} {'new':>4} {'rem':>4} {'mod':>4} "
+        f"{'cosine':>7}  top drift / error"
+    ]
     for r in rows:
+
         def num(v: Any) -> str:
             return "-" if v is None else str(v)
+
         cosine = "-" if r["similarity_cosine"] is None else f"{r['similarity_cosine']:.3f}"
         lines.append(
             f"{r['ticker']:<8} {r['current_year']}/{r['previous_year']:<5} {r['status']:<10} "
@@ -151,30 +168,38 @@ async def batch_results(api: str, batch_id: str, *, api_key: str | None, as_csv:
     return "\n".join(lines)
 
 
-async def fetch_history(api: str, ticker: str, first: int, last: int, *,
-                        api_key: str | None) -> dict[str, Any]:
+async def fetch_history(
+    api: str, ticker: str, first: int, last: int, *, api_key: str | None
+) -> dict[str, Any]:
     async with connect(api, api_key=api_key) as client:
-        response = await client.get(f"/companies/{ticker}/history",
-                                    params={"from": first, "to": last})
+        response = await client.get(
+            f"/companies/{ticker}/history", params={"from": first, "to": last}
+        )
         history: dict[str, Any] = check(response, "history")
     return history
 
 
 def history_table(history: dict[str, Any]) -> str:
     """The series as text, one line per fiscal year."""
-    lines = [f"{history['ticker']} {history.get('company') or ''} "
-             f"{history['from_year']}-{history['to_year']}",
-             f"{'year':<6} {'risks':>5} {'new':>4} {'rem':>4} {'mod':>4} {'cosine':>7} "
-             f"{'jaccard':>7} {'tone':>7}  emerging themes"]
+    lines = [
+        f"{history['ticker']} {history.get('company') or ''} "
+        f"{history['from_year']}-{history['to_year']}",
+        f"{'year':<6} {'risks':>5} {'new':>4} {'rem':>4} {'mod':>4} {'cosine':>7} "
+        f"{'jaccard':>7} {'tone':>7}  emerging themes",
+    ]
     for p in history["years"]:
+
         def num(v: Any) -> str:
             return "-" if v is None else str(v)
+
         sim = p.get("similarity") or {}
         cos = f"{sim['cosine']:.3f}" if sim else "-"
         jac = f"{sim['jaccard']:.3f}" if sim else "-"
         tone = "-" if p.get("tone") is None else f"{p['tone']:+.3f}"
         themes = ", ".join((p.get("emerging_themes") or [])[:5])
-        lines.append(f"{p['year']:<6} {num(p['risk_count']):>5} {num(p['new']):>4} "
-                     f"{num(p['removed']):>4} {num(p['modified']):>4} {cos:>7} {jac:>7} "
-                     f"{tone:>7}  {themes}")
+        lines.append(
+            f"{p['year']:<6} {num(p['risk_count']):>5} {num(p['new']):>4} "
+            f"{num(p['removed']):>4} {num(p['modified']):>4} {cos:>7} {jac:>7} "
+            f"{tone:>7}  {themes}"
+        )
     return "\n".join(lines)

@@ -42,7 +42,11 @@ async def report_job_state(
     this was its last job. Never raises: a batch's bookkeeping must not fail its job."""
     try:
         ended = await report_state(
-            redis, job_id, status, error=error, maxlen=settings.stream_maxlen,
+            redis,
+            job_id,
+            status,
+            error=error,
+            maxlen=settings.stream_maxlen,
             ttl=settings.result_ttl,
         )
         if ended:
@@ -67,8 +71,11 @@ async def finish_batch(
     if batch is None:
         return
     counts = await batches.state_counts(pool, batch.id)
-    log.info("batch_completed", batch_id=str(batch.id),
-             **{status.value: n for status, n in counts.items()})
+    log.info(
+        "batch_completed",
+        batch_id=str(batch.id),
+        **{status.value: n for status, n in counts.items()},
+    )
     if not batch.callback_url:
         return
     base = public_base_url(settings)

@@ -90,8 +90,10 @@ def heatmap_svg(heatmap: Heatmap) -> Markup:
         for c, (column, value) in enumerate(zip(heatmap.columns, values, strict=True)):
             x = label_w + c * cell_w
             fill = _cell_colour(column, value, by_column[c])
-            shown = f"{value:+.3f}" if column in _DIVERGING_COLUMNS else (
-                f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
+            shown = (
+                f"{value:+.3f}"
+                if column in _DIVERGING_COLUMNS
+                else (f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}")
             )
             dark = int(fill[1:3], 16) * 0.3 + int(fill[3:5], 16) * 0.6 < 110
             parts.append(
@@ -111,7 +113,7 @@ def heatmap_svg(heatmap: Heatmap) -> Markup:
         f'<rect x="{label_w + 220}" y="{ly}" width="200" height="12" fill="url(#hm-div)" '
         'stroke="#d9dde5"/>',
         f'<text x="{label_w + 220}" y="{ly + 26}">more negative</text>',
-                f'<text x="{label_w + 420}" y="{ly + 26}" text-anchor="end">more positive</text>',
+        f'<text x="{label_w + 420}" y="{ly + 26}" text-anchor="end">more positive</text>',
         f'<text x="{label_w + 220}" y="{ly - 4}">mean tone change (current − previous), 0 white'
         "</text></g>",
         "</svg>",
@@ -119,8 +121,12 @@ def heatmap_svg(heatmap: Heatmap) -> Markup:
     return Markup("\n".join(parts))
 
 
-SERIES = (("risk_count", "risk count", "#1f77b4"), ("new", "new", "#2ca02c"),
-          ("removed", "removed", "#d62728"), ("modified", "modified", "#ff7f0e"))
+SERIES = (
+    ("risk_count", "risk count", "#1f77b4"),
+    ("new", "new", "#2ca02c"),
+    ("removed", "removed", "#d62728"),
+    ("modified", "modified", "#ff7f0e"),
+)
 
 
 def history_svg(history: dict[str, Any], *, width: int = 720, height: int = 360) -> str:
@@ -144,41 +150,56 @@ def history_svg(history: dict[str, Any], *, width: int = 720, height: int = 360)
     def y(value: float, scale: float) -> float:
         return top + plot_h * (1 - value / scale)
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
-             f'<rect width="{width}" height="{height}" fill="#fff"/>',
-             f'<text x="{left}" y="20" font-size="14">{escape(history["ticker"])} '
-             f'Item 1A, {years[0]}-{years[-1]}</text>',
-             f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" '
-             f'y2="{top + plot_h}" stroke="#333"/>',
-             f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#333"/>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
+        f'<rect width="{width}" height="{height}" fill="#fff"/>',
+        f'<text x="{left}" y="20" font-size="14">{escape(history["ticker"])} '
+        f"Item 1A, {years[0]}-{years[-1]}</text>",
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" '
+        f'y2="{top + plot_h}" stroke="#333"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#333"/>',
+    ]
     for year in years:
-        parts.append(f'<text x="{x(year):.1f}" y="{top + plot_h + 16}" '
-                     f'text-anchor="middle">{year}</text>')
+        parts.append(
+            f'<text x="{x(year):.1f}" y="{top + plot_h + 16}" text-anchor="middle">{year}</text>'
+        )
     for tick in range(5):
         value = peak * tick / 4
-        parts.append(f'<text x="{left - 6}" y="{y(value, peak) + 4:.1f}" '
-                     f'text-anchor="end">{value:.0f}</text>')
+        parts.append(
+            f'<text x="{left - 6}" y="{y(value, peak) + 4:.1f}" '
+            f'text-anchor="end">{value:.0f}</text>'
+        )
     legend_x = left
     for key, label, colour in SERIES:
-        coords = [f"{x(p['year']):.1f},{y(p[key], peak):.1f}" for p in points
-                  if p.get(key) is not None]
+        coords = [
+            f"{x(p['year']):.1f},{y(p[key], peak):.1f}" for p in points if p.get(key) is not None
+        ]
         if coords:
-            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
-                         f'points="{" ".join(coords)}"><title>{label}</title></polyline>')
+            parts.append(
+                f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
+                f'points="{" ".join(coords)}"><title>{label}</title></polyline>'
+            )
         for p in points:  # a marker per value: a series with one year is still seen
             if p.get(key) is not None:
-                parts.append(f'<circle cx="{x(p["year"]):.1f}" cy="{y(p[key], peak):.1f}" '
-                             f'r="3" fill="{colour}"><title>{label} {p["year"]}: '
-                             f'{p[key]}</title></circle>')
+                parts.append(
+                    f'<circle cx="{x(p["year"]):.1f}" cy="{y(p[key], peak):.1f}" '
+                    f'r="3" fill="{colour}"><title>{label} {p["year"]}: '
+                    f"{p[key]}</title></circle>"
+                )
         parts.append(f'<text x="{legend_x}" y="{height - 8}" fill="{colour}">{label}</text>')
         legend_x += 90
-    cosine = [f"{x(p['year']):.1f},{y(p['similarity']['cosine'], 1.0):.1f}" for p in points
-              if p.get("similarity")]
+    cosine = [
+        f"{x(p['year']):.1f},{y(p['similarity']['cosine'], 1.0):.1f}"
+        for p in points
+        if p.get("similarity")
+    ]
     if cosine:
-        parts.append(f'<polyline fill="none" stroke="#555" stroke-dasharray="5,4" '
-                     f'stroke-width="2" points="{" ".join(cosine)}">'
-                     f'<title>cosine similarity</title></polyline>')
+        parts.append(
+            f'<polyline fill="none" stroke="#555" stroke-dasharray="5,4" '
+            f'stroke-width="2" points="{" ".join(cosine)}">'
+            f"<title>cosine similarity</title></polyline>"
+        )
     parts.append(f'<text x="{legend_x}" y="{height - 8}" fill="#555">cosine (right, 0-1)</text>')
     parts.append(f'<text x="{left + plot_w + 6}" y="{top + 4}">1.0</text>')
     parts.append(f'<text x="{left + plot_w + 6}" y="{top + plot_h + 4}">0.0</text>')

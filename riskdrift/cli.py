@@ -177,9 +177,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     if args.output is None and args.csv is None:
         raise RiskdriftError("give -o FILE (HTML report) and/or --csv FILE (risks table)")
-    return asyncio.run(report_job(_api_url(args), args.job_id, api_key=_api_key(args),
-                                  outputs=Outputs(html=args.output, csv=args.csv),
-                                  console=Console(stderr=True)))
+    return asyncio.run(
+        report_job(
+            _api_url(args),
+            args.job_id,
+            api_key=_api_key(args),
+            outputs=Outputs(html=args.output, csv=args.csv),
+            console=Console(stderr=True),
+        )
+    )
 
 
 def cmd_filings_import(args: argparse.Namespace) -> int:
@@ -213,11 +219,18 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from riskdrift.follow import submit_and_follow
 
     configure_logging(_settings().model_copy(update={"log_level": "WARNING"}))
-    return asyncio.run(submit_and_follow(
-        _api_url(args), args.ticker, [args.current_year, args.previous_year],
-        console=Console(), callback_url=args.callback, api_key=_api_key(args),
-        follow=args.follow, give_up_after=args.timeout,
-    ))
+    return asyncio.run(
+        submit_and_follow(
+            _api_url(args),
+            args.ticker,
+            [args.current_year, args.previous_year],
+            console=Console(),
+            callback_url=args.callback,
+            api_key=_api_key(args),
+            follow=args.follow,
+            give_up_after=args.timeout,
+        )
+    )
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -226,8 +239,15 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from riskdrift.follow import watch
 
     configure_logging(_settings().model_copy(update={"log_level": "WARNING"}))
-    return asyncio.run(watch(_api_url(args), args.job_id, console=Console(),
-                             api_key=_api_key(args), give_up_after=args.timeout))
+    return asyncio.run(
+        watch(
+            _api_url(args),
+            args.job_id,
+            console=Console(),
+            api_key=_api_key(args),
+            give_up_after=args.timeout,
+        )
+    )
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -241,8 +261,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         params["year"] = args.year
 
     async def ask() -> tuple[str, Any]:
-        async with connect(_api_url(args), api_key=_api_key(args),
-                           request_timeout=args.timeout or 30.0) as http:
+        async with connect(
+            _api_url(args), api_key=_api_key(args), request_timeout=args.timeout or 30.0
+        ) as http:
             answer = await http.get("/risks/search", params=params)
         return answer.text, check(answer, "search")
 
@@ -251,8 +272,10 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(text)
         return 0
     for hit in body["results"]:
-        print(f"{hit['score']:.3f}  {hit['ticker']} {hit['year']}  [{hit['category']}]  "
-              f"{hit['title'][:100]}")
+        print(
+            f"{hit['score']:.3f}  {hit['ticker']} {hit['year']}  [{hit['category']}]  "
+            f"{hit['title'][:100]}"
+        )
     if not body["results"]:
         print("no stored risks match (only your own analyses are searched)")
     return 0
@@ -268,8 +291,7 @@ def cmd_batch_submit(args: argparse.Namespace) -> int:
     if args.history:
         if len(args.tickers) != 1 or args.years:
             raise RiskdriftError("--history takes one ticker and no --years")
-        body = {"ticker": args.tickers[0], "from_year": args.history[0],
-                "to_year": args.history[1]}
+        body = {"ticker": args.tickers[0], "from_year": args.history[0], "to_year": args.history[1]}
     else:
         if not args.years:
             raise RiskdriftError("give --years CURRENT PREVIOUS (or --history FROM TO)")
@@ -277,8 +299,11 @@ def cmd_batch_submit(args: argparse.Namespace) -> int:
     if args.callback:
         body["callback_url"] = args.callback
     configure_logging(_settings().model_copy(update={"log_level": "WARNING"}))
-    return asyncio.run(submit_batch(_api_url(args), body, api_key=_api_key(args),
-                                    console=Console(), follow=args.follow))
+    return asyncio.run(
+        submit_batch(
+            _api_url(args), body, api_key=_api_key(args), console=Console(), follow=args.follow
+        )
+    )
 
 
 def cmd_batch_status(args: argparse.Namespace) -> int:
@@ -286,15 +311,20 @@ def cmd_batch_status(args: argparse.Namespace) -> int:
 
     from riskdrift.batch_client import batch_status
 
-    return asyncio.run(batch_status(_api_url(args), args.batch_id, api_key=_api_key(args),
-                                    console=Console()))
+    return asyncio.run(
+        batch_status(_api_url(args), args.batch_id, api_key=_api_key(args), console=Console())
+    )
 
 
 def cmd_batch_results(args: argparse.Namespace) -> int:
     from riskdrift.batch_client import batch_results
 
-    print(asyncio.run(batch_results(_api_url(args), args.batch_id, api_key=_api_key(args),
-                                    as_csv=args.csv)), end="" if args.csv else "\n")
+    print(
+        asyncio.run(
+            batch_results(_api_url(args), args.batch_id, api_key=_api_key(args), as_csv=args.csv)
+        ),
+        end="" if args.csv else "\n",
+    )
     return 0
 
 
@@ -303,8 +333,11 @@ def cmd_history(args: argparse.Namespace) -> int:
     from riskdrift.batch_client import fetch_history, history_table
     from riskdrift.charts import history_svg
 
-    history = asyncio.run(fetch_history(_api_url(args), args.ticker, args.from_year,
-                                        args.to_year, api_key=_api_key(args)))
+    history = asyncio.run(
+        fetch_history(
+            _api_url(args), args.ticker, args.from_year, args.to_year, api_key=_api_key(args)
+        )
+    )
     print(history_table(history))
     if args.chart:
         Path(args.chart).write_text(history_svg(history), encoding="utf-8")
@@ -316,9 +349,16 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
     """``riskdrift jobs list [--status S] [--ticker T] [--limit N] [--all] [--json]``."""
     from riskdrift.jobs_client import JOB_LIST, jobs_table, list_jobs
 
-    found, more = asyncio.run(list_jobs(_api_url(args), api_key=_api_key(args),
-                                        status=args.status, ticker=args.ticker,
-                                        limit=args.limit, every=args.all))
+    found, more = asyncio.run(
+        list_jobs(
+            _api_url(args),
+            api_key=_api_key(args),
+            status=args.status,
+            ticker=args.ticker,
+            limit=args.limit,
+            every=args.all,
+        )
+    )
     print(JOB_LIST.dump_json(found, indent=2).decode() if args.json else jobs_table(found))
     if more:
         print(f"(newest {len(found)} shown; --all for every page)", file=sys.stderr)
@@ -360,8 +400,11 @@ def cmd_jobs_retry(args: argparse.Namespace) -> int:
     from riskdrift.jobs_client import retry_job
 
     new = asyncio.run(retry_job(_api_url(args), str(args.job_id), api_key=_api_key(args)))
-    print(new.model_dump_json(indent=2) if args.json
-          else f"job {new.job_id} {new.status} (a retry of {args.job_id})")
+    print(
+        new.model_dump_json(indent=2)
+        if args.json
+        else f"job {new.job_id} {new.status} (a retry of {args.job_id})"
+    )
     return 0
 
 
@@ -375,8 +418,7 @@ def cmd_jobs_deliveries(args: argparse.Namespace) -> int:
         if args.json:
             print(again.model_dump_json(indent=2))
             return 0
-        print(f"redelivery queued: {again.type} webhook {again.webhook_id}, "
-              f"series {again.series}")
+        print(f"redelivery queued: {again.type} webhook {again.webhook_id}, series {again.series}")
     shown = asyncio.run(list_deliveries(api, job_id, api_key=key))
     print(shown.model_dump_json(indent=2) if args.json else deliveries_text(shown))
     return 0
@@ -393,14 +435,18 @@ def cmd_dev(args: argparse.Namespace) -> int:
     ) -> dict[str, Any]:
         # Live progress over the job's SSE stream, reconnecting with Last-Event-ID.
         try:
-            return asyncio.run(follow_job(base_url, job_id, console=console, api_key=api_key,
-                                          give_up_after=timeout))
+            return asyncio.run(
+                follow_job(
+                    base_url, job_id, console=console, api_key=api_key, give_up_after=timeout
+                )
+            )
         except TimeoutError:
             message = f"demo job {job_id} did not finish within {timeout:.0f} s"
             raise RiskdriftError(message) from None
 
-    return run_demo(follow, keep_serving=not args.once, port=args.port,
-                    filings_dir=args.filings_dir)
+    return run_demo(
+        follow, keep_serving=not args.once, port=args.port, filings_dir=args.filings_dir
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -466,20 +512,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     def api_options(p: argparse.ArgumentParser, *, follows: bool = True) -> None:
-        p.add_argument("--api", help="API base URL (default: $RISKDRIFT_API_URL or "
-                       "http://127.0.0.1:$RISKDRIFT_API_PORT)")
+        p.add_argument(
+            "--api",
+            help="API base URL (default: $RISKDRIFT_API_URL or "
+            "http://127.0.0.1:$RISKDRIFT_API_PORT)",
+        )
         p.add_argument("--key", help="API key (default: $RISKDRIFT_API_KEY)")
         if follows:
-            p.add_argument("--timeout", type=float, default=None,
-                           help="give up following after this many seconds")
+            p.add_argument(
+                "--timeout",
+                type=float,
+                default=None,
+                help="give up following after this many seconds",
+            )
 
     submit = sub.add_parser("submit", help="submit a job to a running API")
     submit.add_argument("ticker")
     submit.add_argument("current_year", type=int)
     submit.add_argument("previous_year", type=int)
     submit.add_argument("--callback", help="webhook URL for job.completed / job.failed")
-    submit.add_argument("--follow", action="store_true",
-                        help="show live progress (SSE), then the summary")
+    submit.add_argument(
+        "--follow", action="store_true", help="show live progress (SSE), then the summary"
+    )
     api_options(submit)
     submit.set_defaults(func=cmd_submit)
 
@@ -511,11 +565,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bsubmit.add_argument("tickers", nargs="+", help="tickers, or files with one per line")
     bsubmit.add_argument("--years", type=int, nargs=2, metavar=("CURRENT", "PREVIOUS"))
-    bsubmit.add_argument("--history", type=int, nargs=2, metavar=("FROM", "TO"),
-                         help="one ticker, one job per consecutive pair of years")
+    bsubmit.add_argument(
+        "--history",
+        type=int,
+        nargs=2,
+        metavar=("FROM", "TO"),
+        help="one ticker, one job per consecutive pair of years",
+    )
     bsubmit.add_argument("--callback", help="webhook URL for batch.completed")
-    bsubmit.add_argument("--follow", action="store_true",
-                         help="one progress bar for the batch, a line per failure")
+    bsubmit.add_argument(
+        "--follow", action="store_true", help="one progress bar for the batch, a line per failure"
+    )
     api_options(bsubmit)
     bsubmit.set_defaults(func=cmd_batch_submit)
     bstatus = batch_sub.add_parser("status", help="a batch's counts, progress and failures")
@@ -531,8 +591,9 @@ def build_parser() -> argparse.ArgumentParser:
     jobs = sub.add_parser("jobs", help="list, inspect, cancel and retry jobs on a running API")
     jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True)
 
-    def job_command(name: str, summary: str, func: Callable[[argparse.Namespace], int],
-                    json_help: str) -> argparse.ArgumentParser:
+    def job_command(
+        name: str, summary: str, func: Callable[[argparse.Namespace], int], json_help: str
+    ) -> argparse.ArgumentParser:
         p = jobs_sub.add_parser(name, help=summary)
         if name != "list":
             p.add_argument("job_id", type=uuid.UUID, metavar="JOB_ID")
@@ -541,26 +602,55 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    jlist = job_command("list", "your jobs, newest first", cmd_jobs_list,
-                        "a JSON array of the jobs, as GET /jobs/{id} shows each")
+    jlist = job_command(
+        "list",
+        "your jobs, newest first",
+        cmd_jobs_list,
+        "a JSON array of the jobs, as GET /jobs/{id} shows each",
+    )
     jlist.add_argument("--status", choices=[s.value for s in JobStatus])
     jlist.add_argument("--ticker")
-    jlist.add_argument("--limit", type=_positive_int, default=50, metavar="N",
-                       help="jobs per page, at most 200 (default 50)")
+    jlist.add_argument(
+        "--limit",
+        type=_positive_int,
+        default=50,
+        metavar="N",
+        help="jobs per page, at most 200 (default 50)",
+    )
     jlist.add_argument("--all", action="store_true", help="every page, not just the first")
-    job_command("show", "one job: status, attempts, timings, error, links", cmd_jobs_show,
-                "the job as GET /jobs/{id} answers")
-    job_command("result", "a finished job's report in the terminal", cmd_jobs_result,
-                "the result model as JSON instead")
-    job_command("cancel", "cancel a queued or running job", cmd_jobs_cancel,
-                "the cancelled job as JSON")
-    job_command("retry", "submit a failed or cancelled job's request again, as a new job",
-                cmd_jobs_retry, "the new job's id, status and links as JSON")
-    jdeliveries = job_command("deliveries", "a job's webhook deliveries and their attempts",
-                              cmd_jobs_deliveries, "the deliveries as JSON")
-    jdeliveries.add_argument("--redeliver", action="store_true",
-                             help="first send the finished job's webhook again (same "
-                             "webhook-id and body, a new attempt series)")
+    job_command(
+        "show",
+        "one job: status, attempts, timings, error, links",
+        cmd_jobs_show,
+        "the job as GET /jobs/{id} answers",
+    )
+    job_command(
+        "result",
+        "a finished job's report in the terminal",
+        cmd_jobs_result,
+        "the result model as JSON instead",
+    )
+    job_command(
+        "cancel", "cancel a queued or running job", cmd_jobs_cancel, "the cancelled job as JSON"
+    )
+    job_command(
+        "retry",
+        "submit a failed or cancelled job's request again, as a new job",
+        cmd_jobs_retry,
+        "the new job's id, status and links as JSON",
+    )
+    jdeliveries = job_command(
+        "deliveries",
+        "a job's webhook deliveries and their attempts",
+        cmd_jobs_deliveries,
+        "the deliveries as JSON",
+    )
+    jdeliveries.add_argument(
+        "--redeliver",
+        action="store_true",
+        help="first send the finished job's webhook again (same "
+        "webhook-id and body, a new attempt series)",
+    )
 
     history = sub.add_parser("history", help="a company's Item 1A year by year")
     history.add_argument("ticker")
@@ -572,10 +662,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     dev = sub.add_parser("dev", help="embedded services + API + worker + a demo job (make run)")
     dev.add_argument("--once", action="store_true", help="exit after the demo job")
-    dev.add_argument("--port", type=int, default=None,
-                     help="serve the API here (default: $RISKDRIFT_API_PORT, else 8000)")
-    dev.add_argument("--filings-dir", type=Path, default=None,
-                     help="also serve the 10-Ks in this <dir>/<TICKER>/<YEAR>.html directory")
+    dev.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="serve the API here (default: $RISKDRIFT_API_PORT, else 8000)",
+    )
+    dev.add_argument(
+        "--filings-dir",
+        type=Path,
+        default=None,
+        help="also serve the 10-Ks in this <dir>/<TICKER>/<YEAR>.html directory",
+    )
     dev.set_defaults(func=cmd_dev)
     return parser
 

@@ -119,13 +119,15 @@ def _wait_ready(base_url: str, children: list[subprocess.Popen[bytes]], timeout:
 JobFollower = Callable[[str, str, str | None, Console, float], dict[str, Any]]
 
 
-
-
 def _create_key(env: dict[str, str]) -> str:
     """A fresh API key for the demo tenant, made with ``riskdrift keys create``."""
     created = subprocess.run(
         [sys.executable, "-m", "riskdrift", "keys", "create", "make-run-demo"],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     if created.returncode != 0:
         raise RiskdriftError(f"could not create an API key: {created.stderr.strip()}")
@@ -175,9 +177,11 @@ def run_demo(
         for args in (["api", "--port", str(port)], *CHILDREN):
             # A process group of its own: Ctrl-C reaches only this process, which then stops
             # the children in order (SIGTERM, graceful) instead of each one printing its own.
-            children.append(subprocess.Popen(
-                [sys.executable, "-m", "riskdrift", *args], env=env, process_group=0
-            ))
+            children.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "riskdrift", *args], env=env, process_group=0
+                )
+            )
         _wait_ready(base_url, children, timeout=60)
         api_key = _create_key(env) if settings.auth_enabled else None
         auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}

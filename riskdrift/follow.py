@@ -46,12 +46,18 @@ class StreamMessage:
         """Whether nothing follows this message."""
         if self.event in TERMINAL_EVENTS:
             return True
-        return self.event == "resync" and self.data.get("status") in FINISHED and \
-            self.id.startswith("18446744073709551615-")
+        return (
+            self.event == "resync"
+            and self.data.get("status") in FINISHED
+            and self.id.startswith("18446744073709551615-")
+        )
 
 
 async def job_messages(
-    client: httpx.AsyncClient, job_id: str, *, last_event_id: str | None = None,
+    client: httpx.AsyncClient,
+    job_id: str,
+    *,
+    last_event_id: str | None = None,
     max_backoff: float = 10.0,
 ) -> AsyncIterator[StreamMessage]:
     """Every event of ``job_id``'s stream after ``last_event_id``, across reconnects."""
@@ -60,8 +66,13 @@ async def job_messages(
     while True:
         headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
         try:
-            async with aconnect_sse(client, "GET", f"/stream/{job_id}", headers=headers,
-                                    timeout=httpx.Timeout(10, read=READ_TIMEOUT)) as source:
+            async with aconnect_sse(
+                client,
+                "GET",
+                f"/stream/{job_id}",
+                headers=headers,
+                timeout=httpx.Timeout(10, read=READ_TIMEOUT),
+            ) as source:
                 status = source.response.status_code
                 if status == 204:
                     return
@@ -69,8 +80,9 @@ async def job_messages(
                     await source.response.aread()
                     check(source.response, f"stream of job {job_id}")
                 if status != 200:
-                    raise httpx.HTTPStatusError(f"HTTP {status}", request=source.response.request,
-                                                response=source.response)
+                    raise httpx.HTTPStatusError(
+                        f"HTTP {status}", request=source.response.request, response=source.response
+                    )
                 async for sse in source.aiter_sse():
                     if sse.retry is not None:
                         retry_ms = sse.retry
@@ -84,22 +96,35 @@ async def job_messages(
                         return
             log.info("stream_ended_early", job_id=job_id, last_event_id=last_event_id)
         except (httpx.TransportError, httpx.HTTPStatusError) as exc:
-            log.info("stream_reconnecting", job_id=job_id, error=type(exc).__name__,
-                     last_event_id=last_event_id)
+            log.info(
+                "stream_reconnecting",
+                job_id=job_id,
+                error=type(exc).__name__,
+                last_event_id=last_event_id,
+            )
         delay = min(max(retry_ms / 1000 * 0.25, backoff), max_backoff)
         await asyncio.sleep(random.uniform(delay / 2, delay))
         backoff = min(backoff * 2, max_backoff)
 
 
 async def follow_job(
-    api_url: str, job_id: str, *, console: Console, api_key: str | None = None,
+    api_url: str,
+    job_id: str,
+    *,
+    console: Console,
+    api_key: str | None = None,
     give_up_after: float | None = None,
 ) -> dict[str, Any]:
     """Show ``job_id``'s progress as a bar until it ends; returns ``GET /jobs/{id}``."""
     async with connect(api_url, api_key=api_key, request_timeout=10) as client:
-        with Progress(TextColumn("{task.description:<24}"), BarColumn(),
-                      TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
-                      console=console, transient=False) as bar:
+        with Progress(
+            TextColumn("{task.description:<24}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as bar:
             task = bar.add_task("connecting", total=100)
             async with asyncio.timeout(give_up_after):
                 async for message in job_messages(client, job_id):
@@ -129,8 +154,9 @@ def _label(message: StreamMessage) -> str:
 
 def print_summary(console: Console, result: dict[str, Any]) -> None:
     """The result's summary and recommendations, as ``riskdrift dev`` shows them."""
-    console.rule(f"{result.get('company', '')} ({result.get('ticker', '')}) "
-                 f"{result.get('years', '')}")
+    console.rule(
+        f"{result.get('company', '')} ({result.get('ticker', '')}) {result.get('years', '')}"
+    )
     console.print(result["summary"])
     for rec in result.get("recommendations", []):
         console.print(f" • {rec}")
@@ -138,8 +164,14 @@ def print_summary(console: Console, result: dict[str, Any]) -> None:
 
 
 async def submit_and_follow(
-    api_url: str, ticker: str, years: list[int], *, console: Console,
-    callback_url: str | None = None, api_key: str | None = None, follow: bool = True,
+    api_url: str,
+    ticker: str,
+    years: list[int],
+    *,
+    console: Console,
+    callback_url: str | None = None,
+    api_key: str | None = None,
+    follow: bool = True,
     give_up_after: float | None = None,
 ) -> int:
     """``riskdrift submit``: POST /analyze, then optionally follow and print the summary."""
@@ -151,15 +183,23 @@ async def submit_and_follow(
     console.print(f"job {job_id} queued  ({api_url}/jobs/{job_id})")
     if not follow:
         return 0
-    return await watch(api_url, job_id, console=console, api_key=api_key,
-                       give_up_after=give_up_after)
+    return await watch(
+        api_url, job_id, console=console, api_key=api_key, give_up_after=give_up_after
+    )
 
 
-async def watch(api_url: str, job_id: str, *, console: Console, api_key: str | None = None,
-                give_up_after: float | None = None) -> int:
+async def watch(
+    api_url: str,
+    job_id: str,
+    *,
+    console: Console,
+    api_key: str | None = None,
+    give_up_after: float | None = None,
+) -> int:
     """``riskdrift watch``: follow a job, then print its summary (or its error)."""
-    job = await follow_job(api_url, job_id, console=console, api_key=api_key,
-                           give_up_after=give_up_after)
+    job = await follow_job(
+        api_url, job_id, console=console, api_key=api_key, give_up_after=give_up_after
+    )
     if job["status"] != "completed":
         console.print(f"[red]job {job['status']}[/red]: {job.get('error') or ''}")
         return 1

@@ -22,8 +22,13 @@ ERROR_WIDTH = 48  # of the list's error column; `jobs show` has the whole messag
 
 
 async def list_jobs(
-    api: str, *, api_key: str | None, status: str | None = None, ticker: str | None = None,
-    limit: int = 50, every: bool = False,
+    api: str,
+    *,
+    api_key: str | None,
+    status: str | None = None,
+    ticker: str | None = None,
+    limit: int = 50,
+    every: bool = False,
 ) -> tuple[list[Job], str | None]:
     """``GET /jobs``, newest first: one page of ``limit``, or with ``every`` all pages.
 
@@ -59,22 +64,27 @@ async def cancel_job(api: str, job_id: str, *, api_key: str | None) -> Job:
 async def retry_job(api: str, job_id: str, *, api_key: str | None) -> JobAccepted:
     """``POST /jobs/{id}/retry``: the new job that runs the old one's request again."""
     async with connect(api, api_key=api_key) as http:
-        return parse(await http.post(f"/jobs/{job_id}/retry"), JobAccepted,
-                     f"retry job {job_id}")
+        return parse(await http.post(f"/jobs/{job_id}/retry"), JobAccepted, f"retry job {job_id}")
 
 
 async def list_deliveries(api: str, job_id: str, *, api_key: str | None) -> WebhookDeliveryList:
     """``GET /jobs/{id}/deliveries``: the job's webhook deliveries, each with its attempts."""
     async with connect(api, api_key=api_key) as http:
-        return parse(await http.get(f"/jobs/{job_id}/deliveries"), WebhookDeliveryList,
-                     f"deliveries of job {job_id}")
+        return parse(
+            await http.get(f"/jobs/{job_id}/deliveries"),
+            WebhookDeliveryList,
+            f"deliveries of job {job_id}",
+        )
 
 
 async def redeliver(api: str, job_id: str, *, api_key: str | None) -> WebhookDelivery:
     """``POST /jobs/{id}/deliveries/redeliver``: the job's webhook again, as a new series."""
     async with connect(api, api_key=api_key) as http:
-        return parse(await http.post(f"/jobs/{job_id}/deliveries/redeliver"), WebhookDelivery,
-                     f"redeliver the webhook of job {job_id}")
+        return parse(
+            await http.post(f"/jobs/{job_id}/deliveries/redeliver"),
+            WebhookDelivery,
+            f"redeliver the webhook of job {job_id}",
+        )
 
 
 # --- text renderings (pure) -------------------------------------------------------------
@@ -122,8 +132,10 @@ def short(text: str | None, width: int) -> str:
 
 def jobs_table(jobs: Sequence[Job], now: dt.datetime | None = None) -> str:
     """One line per job: id, status, ticker, years, created, run time, error."""
-    lines = [f"{'job id':<36}  {'status':<10} {'ticker':<8} {'years':<9} "
-             f"{'created (UTC)':<19} {'run time':>8}  error"]
+    lines = [
+        f"{'job id':<36}  {'status':<10} {'ticker':<8} {'years':<9} "
+        f"{'created (UTC)':<19} {'run time':>8}  error"
+    ]
     for job in jobs:
         lines.append(
             f"{job.job_id!s:<36}  {job.status.value:<10} {job.ticker:<8} "
@@ -159,8 +171,9 @@ def job_detail(job: Job, api: str, now: dt.datetime | None = None) -> str:
     if job.error:
         rows.append(("error", job.error))
     links = job.links
-    rows += [("link", f"{api}{path}") for path in (links.self, links.stream, links.result,
-                                                    links.report)]
+    rows += [
+        ("link", f"{api}{path}") for path in (links.self, links.stream, links.result, links.report)
+    ]
     return "\n".join(f"{name + ':':<10} {value}" for name, value in rows)
 
 
@@ -173,15 +186,18 @@ def deliveries_text(deliveries: WebhookDeliveryList) -> str:
         last = f"HTTP {d.last_status_code}" if d.last_status_code else ""
         if d.last_error:
             last = f"{last} {d.last_error}".strip()
-        lines.append(f"{d.delivery_id}  {d.type:<13} {d.status:<9} series {d.series}, "
-                     f"{d.attempt_count} attempt{'s' if d.attempt_count != 1 else ''}"
-                     + (f", delivered {when(d.delivered_at)}" if d.delivered_at else "")
-                     + (f", next {when(d.next_attempt_at)}" if d.next_attempt_at else "")
-                     + (f"  {short(last, 60)}" if last else ""))
+        lines.append(
+            f"{d.delivery_id}  {d.type:<13} {d.status:<9} series {d.series}, "
+            f"{d.attempt_count} attempt{'s' if d.attempt_count != 1 else ''}"
+            + (f", delivered {when(d.delivered_at)}" if d.delivered_at else "")
+            + (f", next {when(d.next_attempt_at)}" if d.next_attempt_at else "")
+            + (f"  {short(last, 60)}" if last else "")
+        )
         for a in d.attempts:
             answer = f"HTTP {a.status_code}" if a.status_code is not None else ""
             why = f"{answer} {a.error or ''}".strip()
-            lines.append(f"  {a.series}.{a.attempt}  {when(a.at)}  {a.outcome:<9} "
-                         f"{a.duration_ms:7.1f} ms  {short(why, 60)}".rstrip())
+            lines.append(
+                f"  {a.series}.{a.attempt}  {when(a.at)}  {a.outcome:<9} "
+                f"{a.duration_ms:7.1f} ms  {short(why, 60)}".rstrip()
+            )
     return "\n".join(lines)
-

@@ -41,7 +41,6 @@ _ENV = Environment(
 )
 
 
-
 def render_report(result: AnalysisResult, *, note: str | None = None) -> str:
     """The whole report page for ``result``; ``note`` is shown under the title."""
     current, previous = result.years
@@ -145,6 +144,4 @@ def _join_paragraphs(pieces: Iterable[tuple[bool, Markup]]) -> Markup:
         if new_paragraph and paragraphs[-1]:
             paragraphs.append([])
         paragraphs[-1].append(html)
-    return Markup("").join(
-        Markup("<p>{}</p>").format(Markup(" ").join(p)) for p in paragraphs if p
-    )
+    return Markup("").join(Markup("<p>{}</p>").format(Markup(" ").join(p)) for p in paragraphs if p)

@@ -138,20 +138,21 @@ async def test_a_batch_over_the_corpus_completes_with_its_csv_and_stream(
     assert finished_seen == sorted(finished_seen), "counts never go backwards"
     final = frames[-1][2]
     assert final["counts"] == {
-        "queued": 0, "processing": 0, "completed": 18, "failed": 2, "cancelled": 0,
+        "queued": 0,
+        "processing": 0,
+        "completed": 18,
+        "failed": 2,
+        "cancelled": 0,
     }
     for _, _, data in frames[:-1]:
         counts = data["counts"]
         assert sum(counts.values()) == len(tickers)
 
     # Resumable: from the 5th entry, exactly the rest; after the end, 204.
-    status, rest = await read_sse(
-        client, f"/batches/{batch_id}/stream", last_event_id=frames[4][0]
-    )
+    status, rest = await read_sse(client, f"/batches/{batch_id}/stream", last_event_id=frames[4][0])
     assert status == 200
     assert rest == frames[5:]
-    status, _ = await read_sse(client, f"/batches/{batch_id}/stream",
-                               last_event_id=frames[-1][0])
+    status, _ = await read_sse(client, f"/batches/{batch_id}/stream", last_event_id=frames[-1][0])
     assert status == 204
 
     batch = (await client.get(f"/batches/{batch_id}")).json()
@@ -216,8 +217,9 @@ async def test_a_batch_over_the_corpus_completes_with_its_csv_and_stream(
 async def test_cancel_stops_the_jobs_not_started(
     client: httpx.AsyncClient, settings: Settings, db: asyncpg.Pool, redis: ArqRedis
 ) -> None:
-    accepted = await client.post("/batches", json={"ticker": "NVDA", "from_year": 2020,
-                                                   "to_year": 2025})
+    accepted = await client.post(
+        "/batches", json={"ticker": "NVDA", "from_year": 2020, "to_year": 2025}
+    )
     assert accepted.status_code == 202, accepted.text
     batch_id = accepted.json()["batch_id"]
     assert accepted.json()["total"] == 5
@@ -235,8 +237,9 @@ async def test_cancel_stops_the_jobs_not_started(
         await drain.main()
     finally:
         await drain.close()
-    rows = await db.fetch("SELECT status, attempts FROM jobs WHERE batch_id = $1",
-                          uuid.UUID(batch_id))
+    rows = await db.fetch(
+        "SELECT status, attempts FROM jobs WHERE batch_id = $1", uuid.UUID(batch_id)
+    )
     assert [(r["status"], r["attempts"]) for r in rows] == [("cancelled", 0)] * 5
     batch = (await client.get(f"/batches/{batch_id}")).json()
     assert batch["finished_at"] is not None
@@ -261,8 +264,12 @@ async def test_cancel_stops_the_jobs_not_started(
     ],
 )
 async def test_bad_batches_get_a_problem_and_create_nothing(
-    client: httpx.AsyncClient, db: asyncpg.Pool, redis: ArqRedis, settings: Settings,
-    body: dict[str, Any], field: str,
+    client: httpx.AsyncClient,
+    db: asyncpg.Pool,
+    redis: ArqRedis,
+    settings: Settings,
+    body: dict[str, Any],
+    field: str,
 ) -> None:
     response = await client.post("/batches", json=body)
     assert response.status_code == 422, response.text
@@ -284,8 +291,9 @@ async def test_idempotency_key_returns_the_same_batch(
     again = await client.post("/batches", json=body, headers={"Idempotency-Key": "k1"})
     assert (first.status_code, again.status_code) == (202, 200)
     assert again.json() == first.json()
-    other = await client.post("/batches", json={**body, "years": [2025, 2024]},
-                              headers={"Idempotency-Key": "k1"})
+    other = await client.post(
+        "/batches", json={**body, "years": [2025, 2024]}, headers={"Idempotency-Key": "k1"}
+    )
     assert other.status_code == 422
     assert await db.fetchval("SELECT count(*) FROM jobs") == 2
     assert await redis.zcard(settings.queue_name) == 2
@@ -299,13 +307,15 @@ async def test_the_tenant_cap_counts_every_job_of_a_batch(
         serve(create_app(capped)) as base_url,
         httpx.AsyncClient(base_url=base_url, timeout=10) as client,
     ):
-        too_many = await client.post("/batches", json={"tickers": ["A", "B", "C", "D"],
-                                                       "years": [2024, 2023]})
+        too_many = await client.post(
+            "/batches", json={"tickers": ["A", "B", "C", "D"], "years": [2024, 2023]}
+        )
         assert too_many.status_code == 429, too_many.text
         assert too_many.headers["content-type"] == "application/problem+json"
         assert await db.fetchval("SELECT count(*) FROM jobs") == 0
-        fits = await client.post("/batches", json={"tickers": ["A", "B", "C"],
-                                                   "years": [2024, 2023]})
+        fits = await client.post(
+            "/batches", json={"tickers": ["A", "B", "C"], "years": [2024, 2023]}
+        )
         assert fits.status_code == 202
         one_more = await client.post("/analyze", json={"ticker": "D", "years": [2024, 2023]})
         assert one_more.status_code == 429
@@ -315,13 +325,15 @@ async def test_the_tenant_cap_counts_every_job_of_a_batch(
 async def test_list_batches_pages_newest_first(client: httpx.AsyncClient) -> None:
     made = []
     for year in (2021, 2022, 2023):
-        response = await client.post("/batches", json={"tickers": ["AAPL"],
-                                                       "years": [year, year - 1]})
+        response = await client.post(
+            "/batches", json={"tickers": ["AAPL"], "years": [year, year - 1]}
+        )
         made.append(response.json()["batch_id"])
     first = (await client.get("/batches", params={"limit": 2})).json()
     assert [b["batch_id"] for b in first["batches"]] == made[::-1][:2]
-    second = (await client.get("/batches", params={"limit": 2,
-                                                   "cursor": first["next_cursor"]})).json()
+    second = (
+        await client.get("/batches", params={"limit": 2, "cursor": first["next_cursor"]})
+    ).json()
     assert [b["batch_id"] for b in second["batches"]] == made[:1]
     assert second["next_cursor"] is None
     assert (await client.get("/batches", params={"cursor": "???"})).status_code == 422
@@ -338,17 +350,23 @@ async def test_the_last_job_sends_one_signed_batch_completed_webhook(
     async def script(request: Any, progress: Any, n: int) -> AnalysisResult:
         return tiny_result(request)
 
-    hooked = settings.model_copy(update={"webhook_secrets": [SecretStr(SECRET)],
-                                         "webhook_allowed_cidrs": ["127.0.0.0/8"]})
+    hooked = settings.model_copy(
+        update={"webhook_secrets": [SecretStr(SECRET)], "webhook_allowed_cidrs": ["127.0.0.0/8"]}
+    )
     receiver = ScriptedReceiver()
     async with (
         serve(receiver.app()) as hook_base,
         serve(create_app(hooked)) as base_url,
         httpx.AsyncClient(base_url=base_url, timeout=10) as client,
     ):
-        accepted = await client.post("/batches", json={
-            "tickers": ["AAA", "BBB", "CCC"], "years": [2024, 2023],
-            "callback_url": f"{hook_base}/hook"})
+        accepted = await client.post(
+            "/batches",
+            json={
+                "tickers": ["AAA", "BBB", "CCC"],
+                "years": [2024, 2023],
+                "callback_url": f"{hook_base}/hook",
+            },
+        )
         assert accepted.status_code == 202, accepted.text
         batch_id = accepted.json()["batch_id"]
         drain = burst_worker(settings_for(ScriptedAgent(script), hooked))
@@ -385,8 +403,19 @@ async def test_cli_submit_follow_shows_the_batch_and_its_failures(
     tickers.write_text("# two companies\nHD\nAAPL, \n")
     async with worker(settings):
         run = await asyncio.to_thread(
-            run_cli, service_env(settings), "batch", "submit", str(tickers), "--years", "2024",
-            "2023", "--follow", "--api", str(client.base_url), timeout=240)
+            run_cli,
+            service_env(settings),
+            "batch",
+            "submit",
+            str(tickers),
+            "--years",
+            "2024",
+            "2023",
+            "--follow",
+            "--api",
+            str(client.base_url),
+            timeout=240,
+        )
     assert run.returncode == 1, run.stdout + run.stderr  # one pair failed
     out = run.stdout
     assert "2 jobs queued" in out
@@ -418,8 +447,7 @@ async def test_reports_are_idempotent_and_a_finished_job_stays_finished(
         assert await report_state(redis, uuid.uuid4(), JobStatus.COMPLETED, **options) is None
         assert await report_state(redis, first, JobStatus.PROCESSING, **options) is False
         assert await report_state(redis, first, JobStatus.PROCESSING, **options) is False
-        assert await report_state(redis, first, JobStatus.FAILED, error="boom", **options) \
-            is False
+        assert await report_state(redis, first, JobStatus.FAILED, error="boom", **options) is False
         # A finished job is not moved again, by a late or a duplicate report.
         assert await report_state(redis, first, JobStatus.COMPLETED, **options) is False
         assert await report_state(redis, second, JobStatus.CANCELLED, **options) is True
@@ -427,13 +455,20 @@ async def test_reports_are_idempotent_and_a_finished_job_stays_finished(
         entries = await redis.xrange(batch_stream_key(batch_id))
         events = [(e[b"event"].decode(), json.loads(e[b"data"])) for _, e in entries]
         assert [(name, data.get("status")) for name, data in events] == [
-            ("batch_progress", "processing"), ("batch_progress", "failed"),
-            ("batch_progress", "cancelled"), ("batch_completed", None),
+            ("batch_progress", "processing"),
+            ("batch_progress", "failed"),
+            ("batch_progress", "cancelled"),
+            ("batch_completed", None),
         ]
         assert events[1][1]["error"] == "boom"
         assert events[1][1]["ticker"] == "AAA"
-        assert events[-1][1]["counts"] == {"queued": 0, "processing": 0, "completed": 0,
-                                           "failed": 1, "cancelled": 1}
+        assert events[-1][1]["counts"] == {
+            "queued": 0,
+            "processing": 0,
+            "completed": 0,
+            "failed": 1,
+            "cancelled": 1,
+        }
     finally:
         async with redis.pipeline(transaction=False) as pipe:
             queue_discard_batch(pipe, batch_id, [first, second])
@@ -453,8 +488,7 @@ async def test_the_rate_limit_counts_every_job_of_a_batch(
         serve(create_app(limited)) as base_url,
         httpx.AsyncClient(base_url=base_url, timeout=10, headers=auth) as client,
     ):
-        six = await client.post("/batches", json={"tickers": list("ABCDEF"),
-                                                  "years": [2024, 2023]})
+        six = await client.post("/batches", json={"tickers": list("ABCDEF"), "years": [2024, 2023]})
         assert six.status_code == 429
         assert "exceeds the submission rate limit" in six.json()["detail"]
         three = {"tickers": list("ABC"), "years": [2024, 2023]}

@@ -17,15 +17,23 @@ from tests.conftest import free_port, serve
 from tests.test_stream_helpers import emit, new_job
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.integration,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="needs Debian's chromium at /usr/bin/chromium "
-                              "(apt-get install -y chromium); no browser is downloaded"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs Debian's chromium at /usr/bin/chromium "
+        "(apt-get install -y chromium); no browser is downloaded",
+    ),
 ]
 
 
@@ -38,8 +46,7 @@ async def test_browser_receives_every_event_in_order_across_an_api_restart(
     ids = [await emit(redis, settings, job_id, "job_queued")]
     port = free_port()
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS,
-                                           headless=True)
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         try:
             page = await browser.new_page()
             async with serve(create_app(settings), port=port) as base_url:
@@ -47,14 +54,26 @@ async def test_browser_receives_every_event_in_order_across_an_api_restart(
                 await page.wait_for_function("window.received.length === 1", timeout=10_000)
                 ids.append(await emit(redis, settings, job_id, "job_started", attempt=1))
                 for n in range(1, 6):
-                    ids.append(await emit(redis, settings, job_id, "step_complete",
-                                          step=f"step{n}", progress=n * 15))
-                await page.wait_for_function(f"window.received.length === {len(ids)}",
-                                             timeout=10_000)
+                    ids.append(
+                        await emit(
+                            redis,
+                            settings,
+                            job_id,
+                            "step_complete",
+                            step=f"step{n}",
+                            progress=n * 15,
+                        )
+                    )
+                await page.wait_for_function(
+                    f"window.received.length === {len(ids)}", timeout=10_000
+                )
             # The API is gone; events keep being published.
             for n in range(6, 9):
-                ids.append(await emit(redis, settings, job_id, "step_complete",
-                                      step=f"step{n}", progress=n * 10))
+                ids.append(
+                    await emit(
+                        redis, settings, job_id, "step_complete", step=f"step{n}", progress=n * 10
+                    )
+                )
             async with serve(create_app(settings), port=port):
                 ids.append(await emit(redis, settings, job_id, "job_completed", progress=100))
                 # The browser reconnects with Last-Event-ID, gets the rest, and after the
@@ -68,7 +87,11 @@ async def test_browser_receives_every_event_in_order_across_an_api_restart(
             await browser.close()
     assert [r["id"] for r in received] == ids
     assert [r["event"] for r in received] == [
-        "job_queued", "job_started", *["step_complete"] * 8, "job_completed"]
+        "job_queued",
+        "job_started",
+        *["step_complete"] * 8,
+        "job_completed",
+    ]
     assert all(r["data"]["job_id"] == str(job_id) for r in received)
     assert opens == 2  # the reconnect after the end got 204, so it never opened again
     assert ready_state == 2  # EventSource.CLOSED

@@ -111,7 +111,7 @@ def test_version() -> None:
     [
         ("whsec_c2hvcnQ=", "webhook_secrets: webhook secret #1 must decode to 24-64 bytes"),
         ("not-a-secret", "webhook_secrets: webhook secret #1 must start with 'whsec_'"),
-        ("[\"whsec_c2hvcnQ=\"", "webhook_secrets: is neither one secret nor a JSON list"),
+        ('["whsec_c2hvcnQ="', "webhook_secrets: is neither one secret nor a JSON list"),
     ],
 )
 def test_bad_webhook_secret_stops_start_up(value: str, message: str) -> None:
@@ -136,10 +136,16 @@ def test_webhook_secret_alone_or_as_a_list() -> None:
 @pytest.mark.parametrize(
     ("command", "env", "message"),
     [
-        (["worker"], {"DATABASE_URL": "postgresql://u:hunter2@127.0.0.1:1/x"},
-         "PostgreSQL is not reachable at postgresql://u:***@127.0.0.1:1/x"),
-        (["api", "--port", "1"], {"REDIS_URL": "redis://127.0.0.1:1/0"},
-         "Redis is not reachable at redis://127.0.0.1:1/0"),
+        (
+            ["worker"],
+            {"DATABASE_URL": "postgresql://u:hunter2@127.0.0.1:1/x"},
+            "PostgreSQL is not reachable at postgresql://u:***@127.0.0.1:1/x",
+        ),
+        (
+            ["api", "--port", "1"],
+            {"REDIS_URL": "redis://127.0.0.1:1/0"},
+            "Redis is not reachable at redis://127.0.0.1:1/0",
+        ),
     ],
 )
 def test_unreachable_service_is_one_line(
@@ -154,8 +160,9 @@ def test_unreachable_service_is_one_line(
 
 
 def test_submit_to_an_api_that_is_not_running_is_one_line() -> None:
-    run = riskdrift("submit", "NVDA", "2025", "2024", "--follow",
-                    RISKDRIFT_API_URL="http://127.0.0.1:1")
+    run = riskdrift(
+        "submit", "NVDA", "2025", "2024", "--follow", RISKDRIFT_API_URL="http://127.0.0.1:1"
+    )
     assert run.returncode == 2
     assert "cannot reach the API at http://127.0.0.1:1" in run.stderr
     assert "make run" in run.stderr

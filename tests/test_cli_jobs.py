@@ -50,8 +50,12 @@ class Service:
     settings: Settings
 
     def env(self, **overrides: str) -> dict[str, str]:
-        return {**os.environ, "RISKDRIFT_API_URL": self.url, "RISKDRIFT_API_KEY": self.key,
-                **overrides}
+        return {
+            **os.environ,
+            "RISKDRIFT_API_URL": self.url,
+            "RISKDRIFT_API_KEY": self.key,
+            **overrides,
+        }
 
     async def cli(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         return await asyncio.to_thread(run_cli, self.env(**env), *args, timeout=60)
@@ -75,18 +79,21 @@ class Service:
 
 @pytest.fixture
 async def service(settings: Settings, db: asyncpg.Pool) -> AsyncIterator[Service]:
-    settings = settings.model_copy(update={
-        "auth_enabled": True,
-        "filings_dir": sample_filings_dir(),
-        "filings_source": "local",
-        "webhook_secrets": [SecretStr(generate_secret())],
-    })
+    settings = settings.model_copy(
+        update={
+            "auth_enabled": True,
+            "filings_dir": sample_filings_dir(),
+            "filings_source": "local",
+            "webhook_secrets": [SecretStr(generate_secret())],
+        }
+    )
     async with db.acquire() as conn:
         _, key = await create_key(conn, name="cli", tenant="cli")
     async with (
         serve(create_app(settings)) as url,
-        httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"},
-                          timeout=30) as http,
+        httpx.AsyncClient(
+            base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        ) as http,
     ):
         yield Service(url, key, http, settings)
 
@@ -133,10 +140,12 @@ async def test_list_show_and_result_of_finished_jobs(service: Service, receiver:
     assert "no 10-K for ZZZZ" in " ".join(rows[failed])
 
     listed = json.loads(ok(await service.cli("jobs", "list", "--json")))
-    assert [Job.model_validate(j).job_id for j in listed] == [uuid.UUID(queued),
-                                                             uuid.UUID(failed), uuid.UUID(done)]
-    only_failed = json.loads(ok(await service.cli("jobs", "list", "--status", "failed",
-                                                  "--json")))
+    assert [Job.model_validate(j).job_id for j in listed] == [
+        uuid.UUID(queued),
+        uuid.UUID(failed),
+        uuid.UUID(done),
+    ]
+    only_failed = json.loads(ok(await service.cli("jobs", "list", "--status", "failed", "--json")))
     assert [j["job_id"] for j in only_failed] == [failed]
     acme = ok(await service.cli("jobs", "list", "--ticker", "acme"))
     assert failed not in acme
@@ -167,7 +176,8 @@ async def test_list_show_and_result_of_finished_jobs(service: Service, receiver:
     for part in ("ACME", "Summary", "Heatmap"):
         assert part in report
     result = AnalysisResult.model_validate_json(
-        ok(await service.cli("jobs", "result", done, "--json")))
+        ok(await service.cli("jobs", "result", done, "--json"))
+    )
     assert (result.ticker, result.years) == ("ACME", [2024, 2023])
 
     one_line_error(await service.cli("jobs", "result", failed), "(409)", "job failed: no 10-K")
@@ -189,7 +199,8 @@ async def test_cancel_retry_and_deliveries(service: Service, receiver: str) -> N
     new = retried[1]
     assert (await service.http.get(f"/jobs/{new}")).json()["ticker"] == "ZZZZ"
     again = JobAccepted.model_validate_json(
-        ok(await service.cli("jobs", "retry", queued, "--json")))  # cancelled: retryable too
+        ok(await service.cli("jobs", "retry", queued, "--json"))
+    )  # cancelled: retryable too
     assert again.status == "queued"
     one_line_error(await service.cli("jobs", "retry", done), "(409)", "only failed or cancelled")
 
@@ -200,7 +211,8 @@ async def test_cancel_retry_and_deliveries(service: Service, receiver: str) -> N
     assert attempts[0].split()[0] == "1.1"
     assert "HTTP 204" in attempts[0]
     listed = WebhookDeliveryList.model_validate_json(
-        ok(await service.cli("jobs", "deliveries", done, "--json")))
+        ok(await service.cli("jobs", "deliveries", done, "--json"))
+    )
     (delivery,) = listed.deliveries
     assert (delivery.status, delivery.series, len(delivery.attempts)) == ("delivered", 1, 1)
 
@@ -209,20 +221,30 @@ async def test_cancel_retry_and_deliveries(service: Service, receiver: str) -> N
     assert "series 2, 0 attempts" in redone  # queued for the webhook worker, not sent yet
 
     assert "no webhook deliveries" in ok(await service.cli("jobs", "deliveries", failed))
-    one_line_error(await service.cli("jobs", "deliveries", failed, "--redeliver"),
-                   "(409)", "no callback_url")
+    one_line_error(
+        await service.cli("jobs", "deliveries", failed, "--redeliver"), "(409)", "no callback_url"
+    )
 
 
 async def test_errors_are_one_line(service: Service) -> None:
     nobody = str(uuid.uuid4())
     for command in ("show", "result", "cancel", "retry", "deliveries"):
         one_line_error(await service.cli("jobs", command, nobody), "(404)", f"no job {nobody}")
-    one_line_error(await service.cli("jobs", "list", RISKDRIFT_API_KEY="rdk_wrong"),
-                   "list jobs failed (401)", "missing or invalid API key", "--key")
-    one_line_error(await service.cli("jobs", "list", "--api", "http://127.0.0.1:1"),
-                   "cannot reach the API at http://127.0.0.1:1", "RISKDRIFT_API_URL")
-    one_line_error(await service.cli("jobs", "show", nobody, "--api", "http://127.0.0.1:1"),
-                   "cannot reach the API at http://127.0.0.1:1")
+    one_line_error(
+        await service.cli("jobs", "list", RISKDRIFT_API_KEY="rdk_wrong"),
+        "list jobs failed (401)",
+        "missing or invalid API key",
+        "--key",
+    )
+    one_line_error(
+        await service.cli("jobs", "list", "--api", "http://127.0.0.1:1"),
+        "cannot reach the API at http://127.0.0.1:1",
+        "RISKDRIFT_API_URL",
+    )
+    one_line_error(
+        await service.cli("jobs", "show", nobody, "--api", "http://127.0.0.1:1"),
+        "cannot reach the API at http://127.0.0.1:1",
+    )
 
     bad_id = await service.cli("jobs", "show", "not-a-job")
     assert bad_id.returncode == 2

@@ -212,7 +212,8 @@ def ignored_by_docker(path: str, patterns: list[str]) -> bool:
 
 def test_build_context_holds_what_the_dockerfile_copies_and_nothing_else() -> None:
     patterns = [
-        line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
     assert not (DEPLOY / "Dockerfile.dockerignore").exists()  # BuildKit would prefer it
@@ -222,13 +223,27 @@ def test_build_context_holds_what_the_dockerfile_copies_and_nothing_else() -> No
             copied += line.split()[1:-1]
     assert copied == ["pyproject.toml", "constraints.txt", "README.md", "riskdrift"]
     files = [c if (ROOT / c).is_file() else f"{c}/__init__.py" for c in copied]
-    kept = [*files, "riskdrift/cli.py", "riskdrift/store/migrations/x.sql",
-            "riskdrift/samples/filings/ACME/2024.html", "riskdrift/api/static/dashboard.js"]
+    kept = [
+        *files,
+        "riskdrift/cli.py",
+        "riskdrift/store/migrations/x.sql",
+        "riskdrift/samples/filings/ACME/2024.html",
+        "riskdrift/api/static/dashboard.js",
+    ]
     for path in kept:
         assert not ignored_by_docker(path, patterns), path
-    left_out = [".venv/bin/python", ".data/postgres/PG_VERSION", ".git/HEAD", ".env",
-                "riskdrift/__pycache__/cli.cpython-311.pyc", ".mypy_cache/3.11/x.json",
-                ".ruff_cache/x", ".pytest_cache/v", "riskdrift.egg-info/PKG-INFO",
-                "tests/conftest.py", "bench/bench_sse.py"]
+    left_out = [
+        ".venv/bin/python",
+        ".data/postgres/PG_VERSION",
+        ".git/HEAD",
+        ".env",
+        "riskdrift/__pycache__/cli.cpython-311.pyc",
+        ".mypy_cache/3.11/x.json",
+        ".ruff_cache/x",
+        ".pytest_cache/v",
+        "riskdrift.egg-info/PKG-INFO",
+        "tests/conftest.py",
+        "bench/bench_sse.py",
+    ]
     for path in left_out:
         assert ignored_by_docker(path, patterns), path

@@ -183,8 +183,9 @@ async def test_search_is_per_tenant(db: asyncpg.Pool, redis: ArqRedis, esettings
 
         # Once tenant-b analyses the same filing it sees its risks too; tenant-a is unchanged.
         # Its job is answered from the result cache, which keeps the risk texts for this.
-        second = await analyse(db, redis, esettings.model_copy(update={"result_cache": True}),
-                               tenant="tenant-b")
+        second = await analyse(
+            db, redis, esettings.model_copy(update={"result_cache": True}), tenant="tenant-b"
+        )
         cached = await results.get_result(db, second)
         assert cached is not None
         assert cached.cached

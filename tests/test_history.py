@@ -27,8 +27,9 @@ __all__ = ["client"]  # the fixture, shared with tests/test_batches.py
 async def test_history_of_three_consecutive_years(
     client: httpx.AsyncClient, settings: Settings, db: asyncpg.Pool, tmp_path: Path
 ) -> None:
-    accepted = await client.post("/batches", json={"ticker": "NVDA", "from_year": 2023,
-                                                   "to_year": 2025})
+    accepted = await client.post(
+        "/batches", json={"ticker": "NVDA", "from_year": 2023, "to_year": 2025}
+    )
     assert accepted.status_code == 202, accepted.text
     batch_id = accepted.json()["batch_id"]
     assert accepted.json()["total"] == 2
@@ -59,41 +60,45 @@ async def test_history_of_three_consecutive_years(
         point = points[year]
         assert point["risk_count"] == result.filings[0].risk_count > 0
         assert (point["new"], point["removed"], point["modified"]) == (
-            statuses.count("new"), statuses.count("removed"), statuses.count("modified"))
+            statuses.count("new"),
+            statuses.count("removed"),
+            statuses.count("modified"),
+        )
         assert point["similarity"] == result.similarity.model_dump()
         assert point["tone"] is None or -1 <= point["tone"] <= 1
     # the 2025 filing's count is the same as seen as the previous year of no pair
     assert points[2024]["risk_count"] == results[2025].filings[1].risk_count
 
     # Another tenant's or an empty range: nothing but the years, no changes.
-    empty = (await client.get("/companies/AAPL/history",
-                              params={"from": 2020, "to": 2022})).json()
+    empty = (await client.get("/companies/AAPL/history", params={"from": 2020, "to": 2022})).json()
     assert all(p["risk_count"] is None and p["new"] is None for p in empty["years"])
     bad = await client.get("/companies/NVDA/history", params={"from": 2025, "to": 2023})
     assert bad.status_code == 422
     assert bad.headers["content-type"] == "application/problem+json"
-    assert (await client.get("/companies/NVDA/history", params={"from": 2023})).status_code \
-        == 422
+    assert (await client.get("/companies/NVDA/history", params={"from": 2023})).status_code == 422
 
     # The CLI against the same API: the series as text, the chart as SVG, the batch's CSV.
     base = str(client.base_url)
     env = service_env(settings)
     chart_file = tmp_path / "cli.svg"
-    shown = await asyncio.to_thread(run_cli, env, "history", "NVDA", "2023", "2025",
-                                    "--chart", str(chart_file), "--api", base)
+    shown = await asyncio.to_thread(
+        run_cli, env, "history", "NVDA", "2023", "2025", "--chart", str(chart_file), "--api", base
+    )
     assert shown.returncode == 0, shown.stderr
     table = shown.stdout.splitlines()
     assert [line.split()[0] for line in table[2:5]] == ["2023", "2024", "2025"]
     assert table[4].split()[1] == str(points[2025]["risk_count"])
     assert ET.fromstring(chart_file.read_text()).tag.endswith("svg")
-    as_csv = await asyncio.to_thread(run_cli, env, "batch", "results", batch_id, "--csv",
-                                     "--api", base)
+    as_csv = await asyncio.to_thread(
+        run_cli, env, "batch", "results", batch_id, "--csv", "--api", base
+    )
     assert as_csv.returncode == 0, as_csv.stderr
     assert as_csv.stdout == (await client.get(f"/batches/{batch_id}/results.csv")).text
     status = await asyncio.to_thread(run_cli, env, "batch", "status", batch_id, "--api", base)
     assert "completed" in status.stdout
-    bad = await asyncio.to_thread(run_cli, env, "batch", "submit", "NVDA", "NVDA",
-                                  "--years", "2025", "2024", "--api", base)
+    bad = await asyncio.to_thread(
+        run_cli, env, "batch", "submit", "NVDA", "NVDA", "--years", "2025", "2024", "--api", base
+    )
     assert bad.returncode == 2
     assert "duplicate tickers: NVDA" in bad.stderr
 

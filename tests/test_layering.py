@@ -31,8 +31,18 @@ RULES = [
     ("api", ("riskdrift.worker",)),
 ]
 
-STREAM_READS = frozenset({"xrange", "xrevrange", "xread", "xreadgroup", "xlen", "xinfo_stream",
-                          "subscribe", "entry_from_redis"})
+STREAM_READS = frozenset(
+    {
+        "xrange",
+        "xrevrange",
+        "xread",
+        "xreadgroup",
+        "xlen",
+        "xinfo_stream",
+        "subscribe",
+        "entry_from_redis",
+    }
+)
 """Redis Stream reads, and the hub's subscription and entry decoding."""
 
 
@@ -96,7 +106,9 @@ def arq_classes(tree: ast.Module) -> set[str]:
     from riskdrift import queue
 
     derived = {
-        name for name in queue.__all__ if isinstance(getattr(queue, name), type)
+        name
+        for name in queue.__all__
+        if isinstance(getattr(queue, name), type)
         and getattr(queue, name).__module__.startswith(("arq", "riskdrift.queue"))
     }
     found: set[str] = set()
@@ -143,7 +155,10 @@ def test_private_arq_names_are_found() -> None:
         "    return worker._pool\n"
     )
     assert {what for _, what in private_arq_uses(caught, private)} == {
-        "W: def _poll_iteration", "W: ._poll_iteration", "_job_id=", "._pool",
+        "W: def _poll_iteration",
+        "W: ._poll_iteration",
+        "_job_id=",
+        "._pool",
     }
 
 
@@ -166,7 +181,8 @@ def test_redis_keys_are_named_in_the_adapter() -> None:
     broken = []
     for path, tree in outside_adapter():
         docstrings = {
-            id(n.value) for n in ast.walk(tree)
+            id(n.value)
+            for n in ast.walk(tree)
             if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)
         }
         for node in ast.walk(tree):
@@ -178,6 +194,8 @@ def test_redis_keys_are_named_in_the_adapter() -> None:
             ):
                 broken.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: {node.value[:40]!r}")
     assert not broken, broken
+
+
 def stream_reads_of(path: Path) -> set[str]:
     """The names of :data:`STREAM_READS` that ``path`` calls or imports."""
     found: set[str] = set()
@@ -195,9 +213,7 @@ def stream_reads_of(path: Path) -> set[str]:
 def test_api_reads_no_stream() -> None:
     files = sorted((PACKAGE / "api").rglob("*.py"))
     reads = {
-        f"{path.relative_to(PACKAGE)}: {name}"
-        for path in files
-        for name in stream_reads_of(path)
+        f"{path.relative_to(PACKAGE)}: {name}" for path in files for name in stream_reads_of(path)
     }
     assert not reads, sorted(reads)
 
@@ -205,4 +221,8 @@ def test_api_reads_no_stream() -> None:
 def test_stream_reads_are_recognised() -> None:
     # The check above would pass vacuously if it missed these.
     assert stream_reads_of(PACKAGE / "events" / "replay.py") >= {
-        "xrange()", "xrevrange()", "subscribe()", "entry_from_redis"}
+        "xrange()",
+        "xrevrange()",
+        "subscribe()",
+        "entry_from_redis",
+    }

@@ -41,14 +41,14 @@ FENCE = re.compile(r"^```(sh|bash|shell|console)\n(.*?)^```", re.M | re.S)
 # Commands of the README's shell blocks that this test does not run, and why.
 NOT_RUN = {
     "make run": "runs here as `python -m riskdrift dev --filings-dir …`, the Makefile's run "
-                "recipe (checked below) with FILINGS= set",
+    "recipe (checked below) with FILINGS= set",
     "make test ": "the test suite itself",
     "riskdrift api --port 8000": "a foreground server: `riskdrift dev` starts it (on a free port)",
     "riskdrift worker [--queue embeddings]": "foreground servers: `riskdrift dev` starts both",
     "riskdrift jobs cancel <job id>": "the README's job has completed, so the API answers 409; "
-                                      "tests/test_cli_jobs.py cancels a queued job",
+    "tests/test_cli_jobs.py cancels a queued job",
     "riskdrift jobs retry <job id>": "the README's job has completed, so the API answers 409; "
-                                     "tests/test_cli_jobs.py retries failed and cancelled jobs",
+    "tests/test_cli_jobs.py retries failed and cancelled jobs",
 }
 WRITES = re.compile(r"\s(?:--html|-o|--csv|--chart)\s")
 # Commands of the README's prose (inline code) that are run too, by their exact text.
@@ -96,8 +96,13 @@ class Shell:
 
     def __init__(self, env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(
-            ["bash", "--norc", "--noprofile"], cwd=ROOT, env=env, text=True,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            ["bash", "--norc", "--noprofile"],
+            cwd=ROOT,
+            env=env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
         stdout = self.proc.stdout
         assert stdout
@@ -162,21 +167,35 @@ def dev(settings: Settings, tmp_path: Path) -> Iterator[Dev]:
     assert "-m riskdrift dev" in recipe
     assert "--filings-dir $(FILINGS)" in recipe
     assert "--port $(PORT)" in recipe
-    env = service_env(settings, RISKDRIFT_EMBEDDINGS_QUEUE_NAME=settings.embeddings_queue_name,
-                      RISKDRIFT_DATA_DIR=str(tmp_path / "data"))
+    env = service_env(
+        settings,
+        RISKDRIFT_EMBEDDINGS_QUEUE_NAME=settings.embeddings_queue_name,
+        RISKDRIFT_DATA_DIR=str(tmp_path / "data"),
+    )
     env.pop("RISKDRIFT_API_URL", None)
     env.pop("RISKDRIFT_API_KEY", None)
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "riskdrift", "dev", "--port", str(port),
-         "--filings-dir", str(REAL10K)],
-        cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "riskdrift",
+            "dev",
+            "--port",
+            str(port),
+            "--filings-dir",
+            str(REAL10K),
+        ],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     stdout = proc.stdout
     assert stdout
     output: list[str] = []
-    reader = threading.Thread(target=lambda: output.extend(iter(stdout.readline, "")),
-                              daemon=True)
+    reader = threading.Thread(target=lambda: output.extend(iter(stdout.readline, "")), daemon=True)
     reader.start()
     deadline = time.monotonic() + 180
     while "serving; press Ctrl-C to stop\n" not in output:
@@ -216,8 +235,11 @@ class Filled:
             return self.export
         command = re.sub(r"(localhost|127\.0\.0\.1):8000\b", rf"\1:{self.port}", command)
         command = command.replace("../shared/corpus/real10k", str(REAL10K))
-        for placeholder, value in (("<job_id>", self.job_id), ("<job id>", self.job_id),
-                                   ("<key id>", self.key_id)):
+        for placeholder, value in (
+            ("<job_id>", self.job_id),
+            ("<job id>", self.job_id),
+            ("<key id>", self.key_id),
+        ):
             if placeholder in command:
                 assert value, f"nothing printed earlier fills {placeholder} in {command!r}"
                 command = command.replace(placeholder, value)
@@ -308,8 +330,9 @@ def test_readme_shell_examples_run_as_written(dev: Dev, tmp_path: Path) -> None:
     shell = Shell({**dev.env, "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{dev.env['PATH']}"})
     try:
         for command in INLINE:
-            status, output = shell.run(command.replace("--api URL --key KEY",
-                                                       f"--api {url} --key {key}"))
+            status, output = shell.run(
+                command.replace("--api URL --key KEY", f"--api {url} --key {key}")
+            )
             assert status == 0, f"{command!r} exited {status}:\n{output}"
             assert "Traceback" not in output
             if command.startswith("riskdrift search"):  # the demo's ACME risks at least

@@ -44,17 +44,20 @@ def hub_name() -> str:
 
 
 @contextlib.asynccontextmanager
-async def api_client(settings: Settings, config: EventHubConfig) -> AsyncIterator[
-        httpx.AsyncClient]:
-    async with serve(create_app(settings, hub_config=config)) as base_url, httpx.AsyncClient(
-        base_url=base_url, timeout=httpx.Timeout(10, read=15)
-    ) as http:
+async def api_client(
+    settings: Settings, config: EventHubConfig
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with (
+        serve(create_app(settings, hub_config=config)) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(10, read=15)) as http,
+    ):
         yield http
 
 
 @pytest.fixture
-async def client(settings: Settings, db: asyncpg.Pool,
-                 hub_name: str) -> AsyncIterator[httpx.AsyncClient]:
+async def client(
+    settings: Settings, db: asyncpg.Pool, hub_name: str
+) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(settings, EventHubConfig(client_name=hub_name)) as http:
         yield http
 
@@ -88,7 +91,10 @@ async def test_frames_carry_retry_hint_and_content_type(
 
 @pytest.mark.parametrize("query", [False, True])
 async def test_resume_at_every_position(
-    client: httpx.AsyncClient, db: asyncpg.Pool, redis: ArqRedis, settings: Settings,
+    client: httpx.AsyncClient,
+    db: asyncpg.Pool,
+    redis: ArqRedis,
+    settings: Settings,
     query: bool,
 ) -> None:
     job_id, ids = await finished_job(db, redis, settings)
@@ -96,7 +102,7 @@ async def test_resume_at_every_position(
         for n, last in enumerate(ids[:-1]):
             got = await read_stream(client, job_id, last_event_id=last, query=query)
             assert got.status == 200
-            assert got.ids == ids[n + 1:], f"resume after #{n}"
+            assert got.ids == ids[n + 1 :], f"resume after #{n}"
         # At (or after) the terminal event: 204, and EventSource stops reconnecting.
         for after_end in (ids[-1], MAX_ID):
             got = await read_stream(client, job_id, last_event_id=after_end, query=query)
@@ -156,8 +162,9 @@ async def test_trimmed_history_of_running_job_resyncs_then_goes_live(
     ids.append(await emit(redis, settings, job_id, "job_started", attempt=1))
     for n in range(1, 4):
         await jobs.record_progress(db, job_id, f"step{n}", n * 10)
-        ids.append(await emit(redis, settings, job_id, "step_complete", step=f"step{n}",
-                              progress=n * 10))
+        ids.append(
+            await emit(redis, settings, job_id, "step_complete", step=f"step{n}", progress=n * 10)
+        )
     await redis.xtrim(stream_key(job_id), maxlen=2, approximate=False)
 
     async def publish_rest() -> str:
@@ -172,8 +179,7 @@ async def test_trimmed_history_of_running_job_resyncs_then_goes_live(
         return False
 
     async with asyncio.timeout(10):
-        reader = asyncio.create_task(read_stream(client, job_id, last_event_id=ids[0],
-                                                 until=track))
+        reader = asyncio.create_task(read_stream(client, job_id, last_event_id=ids[0], until=track))
         await eventually(lambda: len(seen) == 1)
         last = await publish_rest()
         got = await reader
@@ -203,8 +209,9 @@ async def test_finished_job_without_terminal_event_ends_with_final_state(
 ) -> None:
     job_id = await new_job(db)
     first = await emit(redis, settings, job_id, "job_queued")
-    await jobs.finish_job(db, job_id, JobStatus.FAILED, allowed_from=(JobStatus.QUEUED,),
-                          error="boom")
+    await jobs.finish_job(
+        db, job_id, JobStatus.FAILED, allowed_from=(JobStatus.QUEUED,), error="boom"
+    )
     async with asyncio.timeout(15):
         got = await read_stream(client, job_id)
     assert got.names == ["job_queued", "resync"]
@@ -229,8 +236,9 @@ async def test_live_events_arrive_while_connected(
         ids.append(await emit(redis, settings, job_id, "job_started", attempt=1))
         await eventually(lambda: seen == ids)  # delivered live, one at a time
         for n in range(1, 31):
-            ids.append(await emit(redis, settings, job_id, "step_complete", step=f"s{n}",
-                                  progress=n * 3))
+            ids.append(
+                await emit(redis, settings, job_id, "step_complete", step=f"s{n}", progress=n * 3)
+            )
         await eventually(lambda: seen == ids)
         ids.append(await emit(redis, settings, job_id, "job_completed", progress=100))
         got = await reader
@@ -246,10 +254,12 @@ async def test_resume_after_disconnect_while_events_keep_coming(
     async with asyncio.timeout(15):
         first = await read_stream(client, job_id, until=lambda ev: len(ev) == 1)
         for n in range(1, 6):  # published while no client is connected
-            ids.append(await emit(redis, settings, job_id, "step_complete", step=f"s{n}",
-                                  progress=n))
-        second = await read_stream(client, job_id, last_event_id=first.ids[-1],
-                                   until=lambda ev: len(ev) == 5)
+            ids.append(
+                await emit(redis, settings, job_id, "step_complete", step=f"s{n}", progress=n)
+            )
+        second = await read_stream(
+            client, job_id, last_event_id=first.ids[-1], until=lambda ev: len(ev) == 5
+        )
         ids.append(await emit(redis, settings, job_id, "job_cancelled"))
         third = await read_stream(client, job_id, last_event_id=second.ids[-1])
     assert first.ids + second.ids + third.ids == ids
@@ -268,8 +278,9 @@ async def test_resume_races_publishing(
     async def publisher() -> None:
         for n in range(1, total):
             event: EventName = "job_completed" if n == total - 1 else "step_complete"
-            ids.append(await emit(redis, settings, job_id, event, step=f"s{n}",
-                                  progress=n * 100 // total))
+            ids.append(
+                await emit(redis, settings, job_id, event, step=f"s{n}", progress=n * 100 // total)
+            )
             if n % 20 == 0:
                 await asyncio.sleep(0)
 
@@ -282,12 +293,15 @@ async def test_resume_races_publishing(
     async with asyncio.timeout(30):
         results = await asyncio.gather(publisher(), *(joiner() for _ in range(25)))
     for start, got in results[1:]:  # type: ignore[misc]
-        expected = ids if start is None else ids[ids.index(start) + 1:]
+        expected = ids if start is None else ids[ids.index(start) + 1 :]
         assert got == expected or (got == [] and start == ids[-1])
 
 
 async def test_many_clients_share_one_reader(
-    client: httpx.AsyncClient, db: asyncpg.Pool, redis: ArqRedis, settings: Settings,
+    client: httpx.AsyncClient,
+    db: asyncpg.Pool,
+    redis: ArqRedis,
+    settings: Settings,
     hub_name: str,
 ) -> None:
     job_ids = [await new_job(db) for _ in range(5)]
@@ -304,8 +318,7 @@ async def test_many_clients_share_one_reader(
         opened += 1
 
     readers = [
-        asyncio.create_task(read_stream(client, job_ids[n % 5], on_open=on_open))
-        for n in range(50)
+        asyncio.create_task(read_stream(client, job_ids[n % 5], on_open=on_open)) for n in range(50)
     ]
     async with asyncio.timeout(20):
         await eventually(lambda: opened == 50)
@@ -339,8 +352,7 @@ async def test_slow_client_is_dropped_and_resumes_exactly(
         slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         slow.setblocking(False)
         await loop.sock_connect(slow, ("127.0.0.1", port))
-        await loop.sock_sendall(slow, f"GET /stream/{job_id} HTTP/1.1\r\nHost: x\r\n\r\n"
-                                .encode())
+        await loop.sock_sendall(slow, f"GET /stream/{job_id} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
         # A healthy client on the same job, reading as fast as it can.
         fast = asyncio.create_task(read_stream(http, job_id))
         async with asyncio.timeout(30):
@@ -350,11 +362,15 @@ async def test_slow_client_is_dropped_and_resumes_exactly(
                 async with redis.pipeline(transaction=False) as pipe:
                     for _ in range(10):
                         n += 1
-                        pipe.xadd(stream_key(job_id), {
-                            "event": "step_complete",
-                            "data": f'{{"event":"step_complete","job_id":"{job_id}",'
-                                    f'"at":"2024-01-01T00:00:00Z","step":"{big}",'
-                                    f'"progress":{n % 100}}}'})
+                        pipe.xadd(
+                            stream_key(job_id),
+                            {
+                                "event": "step_complete",
+                                "data": f'{{"event":"step_complete","job_id":"{job_id}",'
+                                f'"at":"2024-01-01T00:00:00Z","step":"{big}",'
+                                f'"progress":{n % 100}}}',
+                            },
+                        )
                     ids.extend(i.decode() for i in await pipe.execute())
                 await asyncio.sleep(0)
             ids.append(await emit(redis, settings, job_id, "job_completed", progress=100))
@@ -369,7 +385,7 @@ async def test_slow_client_is_dropped_and_resumes_exactly(
             text = raw.decode(errors="replace")
             got_ids = [line[4:] for line in text.split("\n") if line.startswith("id: ")]
             assert 0 < len(got_ids) < len(ids)
-            assert got_ids == ids[:len(got_ids)]
+            assert got_ids == ids[: len(got_ids)]
             assert "event: job_completed" not in text
             # ...and resumes exactly where it was cut off.
             rest = await read_stream(http, job_id, last_event_id=got_ids[-1])
@@ -377,7 +393,10 @@ async def test_slow_client_is_dropped_and_resumes_exactly(
 
 
 async def test_hub_reconnects_after_its_connection_is_killed(
-    client: httpx.AsyncClient, db: asyncpg.Pool, redis: ArqRedis, settings: Settings,
+    client: httpx.AsyncClient,
+    db: asyncpg.Pool,
+    redis: ArqRedis,
+    settings: Settings,
     hub_name: str,
 ) -> None:
     job_id = await new_job(db)
@@ -395,8 +414,9 @@ async def test_hub_reconnects_after_its_connection_is_killed(
             await redis.client_kill_filter(_id=str(conn["id"]))
         # Published while the hub's reader is down or reconnecting.
         for n in range(5):
-            ids.append(await emit(redis, settings, job_id, "step_complete", step=f"s{n}",
-                                  progress=n))
+            ids.append(
+                await emit(redis, settings, job_id, "step_complete", step=f"s{n}", progress=n)
+            )
         ids.append(await emit(redis, settings, job_id, "job_completed", progress=100))
         got = await reader
     assert got.ids == ids
@@ -420,10 +440,14 @@ async def test_new_stream_wakes_the_blocked_reader(
         loop = asyncio.get_running_loop()
         # The reader is now blocked in a 10 s XREAD on the first job's stream only.
         watcher = asyncio.create_task(read_stream(http, first, until=lambda ev: len(ev) == 2))
-        async with asyncio.timeout(5):
-            while not any("b" in str(c["flags"]) and c["cmd"] == "xread"  # noqa: ASYNC110
-                          for c in await redis_clients_named(redis, hub_name + "-reader")):
-                await asyncio.sleep(0.01)
+
+        async def reader_blocked() -> bool:
+            return any(
+                "b" in str(c["flags"]) and c["cmd"] == "xread"
+                for c in await redis_clients_named(redis, hub_name + "-reader")
+            )
+
+        await eventually(reader_blocked, deadline=5)
         reader = asyncio.create_task(read_stream(http, second, until=track))
         async with asyncio.timeout(5):
             await eventually(lambda: seen == ["job_queued"])

@@ -25,8 +25,7 @@ from riskdrift.models import AnalyzeRequest, EventName, JobEvent, JobStatus
 from riskdrift.store import jobs
 
 MAX_ID = "18446744073709551615-18446744073709551615"
-STEPS = ("filings_fetched", "sections_located", "risks_segmented", "risks_matched",
-         "drift_scored")
+STEPS = ("filings_fetched", "sections_located", "risks_segmented", "risks_matched", "drift_scored")
 
 
 @dataclass
@@ -47,37 +46,58 @@ class Received:
 
 async def new_job(db: asyncpg.Pool, *, tenant: str = "default") -> uuid.UUID:
     """A queued job row (no events yet)."""
-    job, _ = await jobs.create_job(db, AnalyzeRequest(ticker="ACME", years=[2024, 2023]),
-                                   tenant=tenant)
+    job, _ = await jobs.create_job(
+        db, AnalyzeRequest(ticker="ACME", years=[2024, 2023]), tenant=tenant
+    )
     return job.id
 
 
-async def emit(redis: Redis, settings: Settings, job_id: uuid.UUID, event: EventName,
-               **fields: object) -> str:
+async def emit(
+    redis: Redis, settings: Settings, job_id: uuid.UUID, event: EventName, **fields: object
+) -> str:
     """Publish one event the way the worker does; returns its stream id."""
-    return await publish(redis, make_event(event, job_id, **fields),
-                         maxlen=settings.stream_maxlen, ttl=settings.result_ttl)
+    return await publish(
+        redis,
+        make_event(event, job_id, **fields),
+        maxlen=settings.stream_maxlen,
+        ttl=settings.result_ttl,
+    )
 
 
-async def finished_job(db: asyncpg.Pool, redis: Redis, settings: Settings,
-                       steps: Sequence[str] = STEPS) -> tuple[uuid.UUID, list[str]]:
+async def finished_job(
+    db: asyncpg.Pool, redis: Redis, settings: Settings, steps: Sequence[str] = STEPS
+) -> tuple[uuid.UUID, list[str]]:
     """A completed job with a full event history; returns its id and the event ids."""
     job_id = await new_job(db)
     ids = [await emit(redis, settings, job_id, "job_queued", status=JobStatus.QUEUED)]
     await jobs.start_attempt(db, job_id)
     ids.append(await emit(redis, settings, job_id, "job_started", attempt=1))
     for n, step in enumerate(steps, 1):
-        ids.append(await emit(redis, settings, job_id, "step_complete", step=step,
-                              progress=n * 100 // (len(steps) + 1)))
+        ids.append(
+            await emit(
+                redis,
+                settings,
+                job_id,
+                "step_complete",
+                step=step,
+                progress=n * 100 // (len(steps) + 1),
+            )
+        )
     await jobs.finish_job(db, job_id, JobStatus.COMPLETED)
-    ids.append(await emit(redis, settings, job_id, "job_completed",
-                          status=JobStatus.COMPLETED, progress=100))
+    ids.append(
+        await emit(
+            redis, settings, job_id, "job_completed", status=JobStatus.COMPLETED, progress=100
+        )
+    )
     return job_id, ids
 
 
 async def read_stream(
-    client: httpx.AsyncClient, job_id: uuid.UUID | str, *,
-    last_event_id: str | None = None, query: bool = False,
+    client: httpx.AsyncClient,
+    job_id: uuid.UUID | str,
+    *,
+    last_event_id: str | None = None,
+    query: bool = False,
     until: Callable[[list[ServerSentEvent]], bool] | None = None,
     on_open: Callable[[], None] | None = None,
 ) -> Received:
@@ -90,8 +110,9 @@ async def read_stream(
         else:
             headers["Last-Event-ID"] = last_event_id
     events: list[ServerSentEvent] = []
-    async with aconnect_sse(client, "GET", f"/stream/{job_id}", headers=headers,
-                            params=params) as source:
+    async with aconnect_sse(
+        client, "GET", f"/stream/{job_id}", headers=headers, params=params
+    ) as source:
         if source.response.status_code != 200:
             await source.response.aread()
             return Received(source.response.status_code, events)

@@ -50,12 +50,17 @@ def api_env(settings: Settings) -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def api_process(settings: Settings,
-                      port: int) -> AsyncIterator[asyncio.subprocess.Process]:
+async def api_process(settings: Settings, port: int) -> AsyncIterator[asyncio.subprocess.Process]:
     """``python -m riskdrift api`` on ``port``, ready to serve; SIGKILLed when left."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "riskdrift", "api", "--port", str(port),
-        env=api_env(settings), stdout=subprocess.DEVNULL,
+        sys.executable,
+        "-m",
+        "riskdrift",
+        "api",
+        "--port",
+        str(port),
+        env=api_env(settings),
+        stdout=subprocess.DEVNULL,
     )
     try:
         async with asyncio.timeout(30), httpx.AsyncClient(timeout=1) as http:
@@ -78,8 +83,10 @@ async def test_api_restart_mid_stream_resumes_without_loss(
     settings: Settings, db: asyncpg.Pool, redis: ArqRedis
 ) -> None:
     job_id = await new_job(db)
-    ids = [await emit(redis, settings, job_id, "job_queued"),
-           await emit(redis, settings, job_id, "job_started", attempt=1)]
+    ids = [
+        await emit(redis, settings, job_id, "job_queued"),
+        await emit(redis, settings, job_id, "job_started", attempt=1),
+    ]
     port = free_port()
     got: list[StreamMessage] = []
 
@@ -91,19 +98,20 @@ async def test_api_restart_mid_stream_resumes_without_loss(
         async with api_process(settings, port) as first:
             follower = asyncio.create_task(follow(client))
             for n in range(3):
-                ids.append(await emit(redis, settings, job_id, "step_complete", step=f"a{n}",
-                                      progress=n))
+                ids.append(
+                    await emit(redis, settings, job_id, "step_complete", step=f"a{n}", progress=n)
+                )
             await eventually(lambda: len(got) == 5, deadline=10)
             # The API keeps one reader per process, however many clients it serves.
             assert 1 <= await redis_connections_of(redis, first.pid) <= 6
             first.kill()  # no goodbye: the connection just drops
             await first.wait()
         for n in range(3):  # published while no API is running
-            ids.append(await emit(redis, settings, job_id, "step_complete", step=f"b{n}",
-                                  progress=10 + n))
+            ids.append(
+                await emit(redis, settings, job_id, "step_complete", step=f"b{n}", progress=10 + n)
+            )
         async with api_process(settings, port):
-            ids.append(await emit(redis, settings, job_id, "step_complete", step="c",
-                                  progress=50))
+            ids.append(await emit(redis, settings, job_id, "step_complete", step="c", progress=50))
             ids.append(await emit(redis, settings, job_id, "job_completed", progress=100))
             async with asyncio.timeout(20):
                 await follower
@@ -123,8 +131,21 @@ def private_redis() -> Iterator[tuple[str, Path]]:
 def start_redis(url: str, data: Path) -> subprocess.Popen[bytes]:
     port = url.rsplit(":", 1)[1].split("/")[0]
     return subprocess.Popen(
-        ["redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "yes", "--appendfsync", "always", "--dir", str(data)],
+        [
+            "redis-server",
+            "--port",
+            port,
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--dir",
+            str(data),
+        ],
         stdout=subprocess.DEVNULL,
     )
 
@@ -153,10 +174,15 @@ async def test_hub_survives_a_redis_restart(settings: Settings, db: asyncpg.Pool
                 seen[:] = [e.id for e in events]
                 return False
 
-            config = EventHubConfig(client_name=f"rd-restart-{uuid.uuid4().hex[:8]}",
-                                    backoff_initial=0.05, backoff_max=0.5)
-            async with serve(create_app(own, hub_config=config)) as base_url, \
-                    httpx.AsyncClient(base_url=base_url, timeout=20) as client:
+            config = EventHubConfig(
+                client_name=f"rd-restart-{uuid.uuid4().hex[:8]}",
+                backoff_initial=0.05,
+                backoff_max=0.5,
+            )
+            async with (
+                serve(create_app(own, hub_config=config)) as base_url,
+                httpx.AsyncClient(base_url=base_url, timeout=20) as client,
+            ):
                 reader = asyncio.create_task(read_stream(client, job_id, until=track))
                 async with asyncio.timeout(30):
                     await eventually(lambda: seen == ids)
@@ -166,10 +192,12 @@ async def test_hub_survives_a_redis_restart(settings: Settings, db: asyncpg.Pool
                     server = start_redis(url, data)
                     publisher = await redis_up(url)
                     for n in range(3):
-                        ids.append(await emit(publisher, own, job_id, "step_complete",
-                                              step=f"s{n}", progress=n))
-                    ids.append(await emit(publisher, own, job_id, "job_completed",
-                                          progress=100))
+                        ids.append(
+                            await emit(
+                                publisher, own, job_id, "step_complete", step=f"s{n}", progress=n
+                            )
+                        )
+                    ids.append(await emit(publisher, own, job_id, "job_completed", progress=100))
                     got = await reader
             await publisher.aclose()
             assert got.ids == ids

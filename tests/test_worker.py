@@ -30,6 +30,7 @@ from tests.doubles import ScriptedAgent, settings_for, tiny_result
 
 pytestmark = pytest.mark.integration
 
+
 async def submit(db: asyncpg.Pool, redis: ArqRedis, settings: Settings) -> uuid.UUID:
     job, _ = await jobs.create_job(
         db, AnalyzeRequest(ticker="ACME", years=[2024, 2023]), tenant="default"
@@ -306,7 +307,10 @@ async def test_complete_job_stores_the_webhook_with_the_finish_instant(db: async
     assert stored is not None
     assert completion.delivery == stored
     assert (stored.webhook_id, stored.body, stored.status, stored.attempts) == (
-        "msg_x", b"{}", "pending", 0
+        "msg_x",
+        b"{}",
+        "pending",
+        0,
     )
 
     # A duplicate run stores nothing: not the job's finish, not a second webhook.

@@ -385,7 +385,6 @@ class SentenceAligner:
         )
 
 
-
 @dataclass(frozen=True, slots=True)
 class RedlinePiece:
     """One sentence of a redline: kept, added or edited (current year) or removed

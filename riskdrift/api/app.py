@@ -49,8 +49,9 @@ from riskdrift.store.pool import create_pool
 log = structlog.get_logger(__name__)
 
 
-def create_app(settings: Settings | None = None, *,
-               hub_config: EventHubConfig | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None, *, hub_config: EventHubConfig | None = None
+) -> Starlette:
     """Build the API for ``settings`` (read from the environment when omitted)."""
     if settings is None:
         settings = Settings()
@@ -77,7 +78,11 @@ def create_app(settings: Settings | None = None, *,
                 await hub.start()
                 log.info("api_started", queue=settings.queue_name, auth=settings.auth_enabled)
                 yield AppState(
-                    settings=settings, pool=pool, redis=redis, hub=hub, limiter=limiter,
+                    settings=settings,
+                    pool=pool,
+                    redis=redis,
+                    hub=hub,
+                    limiter=limiter,
                     key_cache=key_cache,
                 )
             finally:
@@ -114,9 +119,7 @@ def create_app(settings: Settings | None = None, *,
         ),
         Route("/risks/search", search.endpoint, methods=["GET"]),
         Route("/jobs/{job_id}/deliveries", routes_deliveries.list_deliveries, methods=["GET"]),
-        Route(
-            "/jobs/{job_id}/deliveries/redeliver", routes_deliveries.redeliver, methods=["POST"]
-        ),
+        Route("/jobs/{job_id}/deliveries/redeliver", routes_deliveries.redeliver, methods=["POST"]),
         Route("/healthz", routes_health.healthz, methods=["GET"]),
         Route("/readyz", routes_health.readyz, methods=["GET"]),
         *ops.routes(),

@@ -109,11 +109,18 @@ def _batch_paths() -> dict[str, Any]:
                     "callback_url, a signed `batch.completed` webhook is sent when the "
                     "last job ends."
                 ),
-                "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
-                                "schema": {"type": "string", "minLength": 1,
-                                           "maxLength": 255}}],
-                "requestBody": {"required": True, "content": {
-                    "application/json": {"schema": _ref(BatchRequest)}}},
+                "parameters": [
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref(BatchRequest)}},
+                },
                 "responses": {
                     "202": _json(BatchAccepted, "queued"),
                     "200": _json(BatchAccepted, "replay of an Idempotency-Key"),
@@ -123,77 +130,130 @@ def _batch_paths() -> dict[str, Any]:
             "get": {
                 "summary": "List batches, newest first",
                 "parameters": [
-                    {"name": "cursor", "in": "query", "required": False,
-                     "schema": {"type": "string"}},
-                    {"name": "limit", "in": "query", "required": False,
-                     "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+                    {
+                        "name": "cursor",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+                    },
                 ],
                 "responses": {"200": _json(BatchPage, "a page"), **_problems(400, 422)},
             },
         },
-        "/batches/{batch_id}": {"get": {
-            "summary": "A batch: counts by state, progress, failures with reasons",
-            "parameters": [BATCH_ID],
-            "responses": {"200": _json(Batch, "the batch"), **_problems(404)},
-        }},
-        "/batches/{batch_id}/cancel": {"post": {
-            "summary": "Cancel every job of the batch not started yet",
-            "parameters": [BATCH_ID],
-            "responses": {"200": _json(Batch, "the batch after the cancel"), **_problems(404)},
-        }},
-        "/batches/{batch_id}/stream": {"get": {
-            "summary": "Aggregate events (Server-Sent Events): one per job state change",
-            "description": "`batch_progress` frames carry the job, its new state and the "
-                           "batch's counts; the stream ends with `batch_completed`. "
-                           "Last-Event-ID resumes exactly; after the end, 204.",
-            "parameters": [BATCH_ID, {"name": "Last-Event-ID", "in": "header",
-                                      "required": False, "schema": {"type": "string"}}],
-            "responses": {
-                "200": {"description": "event stream",
-                        "content": {"text/event-stream": {"schema": SSE_EVENT}}},
-                "204": {"description": "the batch's stream already ended"},
-                **_problems(400, 404),
-            },
-        }},
-        "/batches/{batch_id}/results.json": {"get": {
-            "summary": "One row per pair: counts new/removed/modified, cosine similarity, "
-                       "top drift category, error if failed",
-            "parameters": [BATCH_ID],
-            "responses": {"200": _json(BatchResults, "the rows"), **_problems(404)},
-        }},
-        "/batches/{batch_id}/results.csv": {"get": {
-            "summary": "The same rows as CSV",
-            "parameters": [BATCH_ID],
-            "responses": {"200": {"description": "CSV with a header line",
-                                  "content": {"text/csv": {"schema": {"type": "string"}}}},
-                          **_problems(404)},
-        }},
-        "/companies/{ticker}/history": {"get": {
-            "summary": "A company's Item 1A year by year, from its consecutive-pair analyses",
-            "parameters": [
-                {"name": "ticker", "in": "path", "required": True,
-                 "schema": {"type": "string"}},
-                {"name": "from", "in": "query", "required": True,
-                 "schema": {"type": "integer"}},
-                {"name": "to", "in": "query", "required": True, "schema": {"type": "integer"}},
-            ],
-            "responses": {"200": _json(History, "the series"), **_problems(422)},
-        }},
-        "/companies/{ticker}/history.svg": {"get": {
-            "summary": "The same history as an SVG line chart",
-            "parameters": [
-                {"name": "ticker", "in": "path", "required": True,
-                 "schema": {"type": "string"}},
-                {"name": "from", "in": "query", "required": True,
-                 "schema": {"type": "integer"}},
-                {"name": "to", "in": "query", "required": True, "schema": {"type": "integer"}},
-            ],
-            "responses": {
-                "200": {"description": "the chart",
-                        "content": {"image/svg+xml": {"schema": {"type": "string"}}}},
-                **_problems(422),
-            },
-        }},
+        "/batches/{batch_id}": {
+            "get": {
+                "summary": "A batch: counts by state, progress, failures with reasons",
+                "parameters": [BATCH_ID],
+                "responses": {"200": _json(Batch, "the batch"), **_problems(404)},
+            }
+        },
+        "/batches/{batch_id}/cancel": {
+            "post": {
+                "summary": "Cancel every job of the batch not started yet",
+                "parameters": [BATCH_ID],
+                "responses": {"200": _json(Batch, "the batch after the cancel"), **_problems(404)},
+            }
+        },
+        "/batches/{batch_id}/stream": {
+            "get": {
+                "summary": "Aggregate events (Server-Sent Events): one per job state change",
+                "description": "`batch_progress` frames carry the job, its new state and the "
+                "batch's counts; the stream ends with `batch_completed`. "
+                "Last-Event-ID resumes exactly; after the end, 204.",
+                "parameters": [
+                    BATCH_ID,
+                    {
+                        "name": "Last-Event-ID",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "event stream",
+                        "content": {"text/event-stream": {"schema": SSE_EVENT}},
+                    },
+                    "204": {"description": "the batch's stream already ended"},
+                    **_problems(400, 404),
+                },
+            }
+        },
+        "/batches/{batch_id}/results.json": {
+            "get": {
+                "summary": "One row per pair: counts new/removed/modified, cosine similarity, "
+                "top drift category, error if failed",
+                "parameters": [BATCH_ID],
+                "responses": {"200": _json(BatchResults, "the rows"), **_problems(404)},
+            }
+        },
+        "/batches/{batch_id}/results.csv": {
+            "get": {
+                "summary": "The same rows as CSV",
+                "parameters": [BATCH_ID],
+                "responses": {
+                    "200": {
+                        "description": "CSV with a header line",
+                        "content": {"text/csv": {"schema": {"type": "string"}}},
+                    },
+                    **_problems(404),
+                },
+            }
+        },
+        "/companies/{ticker}/history": {
+            "get": {
+                "summary": "A company's Item 1A year by year, from its consecutive-pair analyses",
+                "parameters": [
+                    {
+                        "name": "ticker",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "from",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "integer"},
+                    },
+                    {"name": "to", "in": "query", "required": True, "schema": {"type": "integer"}},
+                ],
+                "responses": {"200": _json(History, "the series"), **_problems(422)},
+            }
+        },
+        "/companies/{ticker}/history.svg": {
+            "get": {
+                "summary": "The same history as an SVG line chart",
+                "parameters": [
+                    {
+                        "name": "ticker",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "from",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "integer"},
+                    },
+                    {"name": "to", "in": "query", "required": True, "schema": {"type": "integer"}},
+                ],
+                "responses": {
+                    "200": {
+                        "description": "the chart",
+                        "content": {"image/svg+xml": {"schema": {"type": "string"}}},
+                    },
+                    **_problems(422),
+                },
+            }
+        },
     }
 
 
@@ -379,13 +439,24 @@ def _document() -> dict[str, Any]:
                         "503 if the embedder cannot load. See docs/EMBEDDINGS.md."
                     ),
                     "parameters": [
-                        {"name": "q", "in": "query", "required": True,
-                         "schema": {"type": "string", "minLength": 1, "maxLength": 1000}},
+                        {
+                            "name": "q",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 1000},
+                        },
                         {"name": "ticker", "in": "query", "schema": {"type": "string"}},
                         {"name": "year", "in": "query", "schema": {"type": "integer"}},
-                        {"name": "limit", "in": "query",
-                         "schema": {"type": "integer", "minimum": 1, "maximum": 100,
-                                    "default": 10}},
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": 100,
+                                "default": 10,
+                            },
+                        },
                     ],
                     "responses": {
                         "200": _json(RiskSearchResults, "matching risks, best first"),
@@ -401,12 +472,20 @@ def _document() -> dict[str, Any]:
                     "gives a `resync` event with the Job view. See docs/SSE.md.",
                     "parameters": [
                         JOB_ID,
-                        {"name": "Last-Event-ID", "in": "header", "required": False,
-                         "schema": {"type": "string", "pattern": "^([0-9]+-[0-9]+)?$"}},
-                        {"name": "last_event_id", "in": "query", "required": False,
-                         "description": "Last-Event-ID for clients that cannot set headers; "
-                         "empty means from the start",
-                         "schema": {"type": "string", "pattern": "^([0-9]+-[0-9]+)?$"}},
+                        {
+                            "name": "Last-Event-ID",
+                            "in": "header",
+                            "required": False,
+                            "schema": {"type": "string", "pattern": "^([0-9]+-[0-9]+)?$"},
+                        },
+                        {
+                            "name": "last_event_id",
+                            "in": "query",
+                            "required": False,
+                            "description": "Last-Event-ID for clients that cannot set headers; "
+                            "empty means from the start",
+                            "schema": {"type": "string", "pattern": "^([0-9]+-[0-9]+)?$"},
+                        },
                     ],
                     "responses": {
                         "200": {

@@ -87,6 +87,4 @@ def parse_selection(query: Mapping[str, str]) -> FieldSelection | None:
             top=frozenset(top) if top else None, risk=frozenset(risk) if risk else None
         )
     top, risk = _names(exclude or "", "exclude")
-    return FieldSelection(
-        top=_TOP - top if top else None, risk=_RISK - risk if risk else None
-    )
+    return FieldSelection(top=_TOP - top if top else None, risk=_RISK - risk if risk else None)

@@ -105,9 +105,7 @@ class BatchRequest(Strict):
         universe = self.tickers is not None or self.years is not None
         history = any(v is not None for v in (self.ticker, self.from_year, self.to_year))
         if universe == history:
-            raise ValueError(
-                "send either tickers and years, or ticker, from_year and to_year"
-            )
+            raise ValueError("send either tickers and years, or ticker, from_year and to_year")
         if universe:
             if self.tickers is None or self.years is None:
                 raise ValueError("a batch of tickers needs both tickers and years")
@@ -207,8 +205,11 @@ CSV_COLUMNS = list(BatchResultRow.model_fields)
 def batch_links(batch_id: uuid.UUID) -> BatchLinks:
     base = f"/batches/{batch_id}"
     return BatchLinks(
-        self=base, stream=f"{base}/stream", results_csv=f"{base}/results.csv",
-        results_json=f"{base}/results.json", cancel=f"{base}/cancel",
+        self=base,
+        stream=f"{base}/stream",
+        results_csv=f"{base}/results.csv",
+        results_json=f"{base}/results.json",
+        cancel=f"{base}/cancel",
     )
 
 
@@ -245,8 +246,7 @@ async def load_batch(request: Request) -> BatchRecord:
         batch_id = uuid.UUID(request.path_params["batch_id"])
     except ValueError:
         raise BatchNotFound("no batch has that id") from None
-    batch = await batches.get_batch(app_state(request)["pool"], batch_id,
-                                    tenant=tenant_of(request))
+    batch = await batches.get_batch(app_state(request)["pool"], batch_id, tenant=tenant_of(request))
     if batch is None:
         raise BatchNotFound(f"no batch {batch_id}")
     return batch
@@ -264,8 +264,12 @@ async def _read_request(request: Request) -> BatchRequest:
 
 def _accepted(new: batches.NewBatch, status: int) -> Response:
     return model_response(
-        BatchAccepted(batch_id=new.batch.id, total=new.batch.job_count, job_ids=new.job_ids,
-                      links=batch_links(new.batch.id)),
+        BatchAccepted(
+            batch_id=new.batch.id,
+            total=new.batch.job_count,
+            job_ids=new.job_ids,
+            links=batch_links(new.batch.id),
+        ),
         status,
         {"Location": f"/batches/{new.batch.id}"},
     )
@@ -278,14 +282,28 @@ async def _enqueue(state: AppState, new: batches.NewBatch, pairs: list[Pair]) ->
     redis = state["redis"]
     ttl = settings.result_ttl
     async with redis.pipeline(transaction=False) as pipe:
-        queue_batch_links(pipe, new.batch.id, zip(new.job_ids, (p.ticker for p in pairs),
-                                                  strict=True),
-                          total=len(pairs), ttl=ttl)
+        queue_batch_links(
+            pipe,
+            new.batch.id,
+            zip(new.job_ids, (p.ticker for p in pairs), strict=True),
+            total=len(pairs),
+            ttl=ttl,
+        )
         for job_id in new.job_ids:
-            queue_publish(pipe, make_event("job_queued", job_id, status=JobStatus.QUEUED),
-                          maxlen=settings.stream_maxlen, ttl=ttl)
-            queue_job(pipe, redis, ANALYSIS_TASK, str(job_id), job_id=str(job_id),
-                      queue=settings.queue_name)
+            queue_publish(
+                pipe,
+                make_event("job_queued", job_id, status=JobStatus.QUEUED),
+                maxlen=settings.stream_maxlen,
+                ttl=ttl,
+            )
+            queue_job(
+                pipe,
+                redis,
+                ANALYSIS_TASK,
+                str(job_id),
+                job_id=str(job_id),
+                queue=settings.queue_name,
+            )
         for _ in new.job_ids[1:]:  # every job counts as a submission; the last one runs it
             metrics.count_job(pipe, settings.queue_name, metrics.JOBS_SUBMITTED)
         await metrics.execute_counted(pipe, settings.queue_name, metrics.JOBS_SUBMITTED)
@@ -320,10 +338,15 @@ async def submit(request: Request) -> Response:
     try:
         async with state["pool"].acquire() as conn:
             new = await batches.create_batch(
-                conn, pairs, tenant=tenant, kind=body.kind,
+                conn,
+                pairs,
+                tenant=tenant,
+                kind=body.kind,
                 request=json.loads(body.model_dump_json(exclude_none=True)),
                 callback_url=str(body.callback_url) if body.callback_url else None,
-                idempotency_key=key, request_hash=request_hash, max_queued=limit,
+                idempotency_key=key,
+                request_hash=request_hash,
+                max_queued=limit,
             )
     except jobs.TenantQueueFull:
         raise QueueFull(
@@ -334,7 +357,8 @@ async def submit(request: Request) -> Response:
     if not new.created:
         if new.batch.request_hash != request_hash:
             raise IdempotencyKeyReused(
-                "this Idempotency-Key was used with a different request body")
+                "this Idempotency-Key was used with a different request body"
+            )
         return _accepted(new, 200)
     try:
         await _enqueue(state, new, pairs)
@@ -364,17 +388,20 @@ async def list_batches(request: Request) -> Response:
     limit = 50
     if "limit" in params:
         if not (params["limit"].isdigit() and 1 <= int(params["limit"]) <= MAX_PAGE):
-            raise InvalidQuery("invalid query parameter(s)",
-                               errors=[{"field": "limit",
-                                        "message": f"an integer from 1 to {MAX_PAGE}"}])
+            raise InvalidQuery(
+                "invalid query parameter(s)",
+                errors=[{"field": "limit", "message": f"an integer from 1 to {MAX_PAGE}"}],
+            )
         limit = int(params["limit"])
     state = app_state(request)
     try:
-        page, cursor = await batches.list_batches(state["pool"], tenant=tenant_of(request),
-                                                  cursor=params.get("cursor"), limit=limit)
+        page, cursor = await batches.list_batches(
+            state["pool"], tenant=tenant_of(request), cursor=params.get("cursor"), limit=limit
+        )
     except ValueError:
-        raise InvalidQuery("malformed cursor",
-                           errors=[{"field": "cursor", "message": "malformed cursor"}]) from None
+        raise InvalidQuery(
+            "malformed cursor", errors=[{"field": "cursor", "message": "malformed cursor"}]
+        ) from None
     views = [await batch_view(state, b, with_failures=False) for b in page]
     return model_response(BatchPage(batches=views, next_cursor=cursor))
 
@@ -392,12 +419,20 @@ async def cancel(request: Request) -> Response:
             # A queued arq entry of a cancelled job is dropped when a worker picks it up.
             queue_abort(pipe, [str(j) for j in cancelled])
             for job_id in cancelled:
-                queue_publish(pipe, make_event("job_cancelled", job_id,
-                                               status=JobStatus.CANCELLED),
-                              maxlen=settings.stream_maxlen, ttl=settings.result_ttl)
-                queue_report(pipe, job_id, JobStatus.CANCELLED,
-                             error="batch cancelled by the client",
-                             maxlen=settings.stream_maxlen, ttl=settings.result_ttl)
+                queue_publish(
+                    pipe,
+                    make_event("job_cancelled", job_id, status=JobStatus.CANCELLED),
+                    maxlen=settings.stream_maxlen,
+                    ttl=settings.result_ttl,
+                )
+                queue_report(
+                    pipe,
+                    job_id,
+                    JobStatus.CANCELLED,
+                    error="batch cancelled by the client",
+                    maxlen=settings.stream_maxlen,
+                    ttl=settings.result_ttl,
+                )
             replies = await pipe.execute()
         # The replies of the reports: every third reply after the ZADD.
         ended = any(r == 1 for r in replies[1:][2::3])
@@ -412,11 +447,18 @@ async def _rows(request: Request) -> tuple[BatchRecord, list[BatchResultRow]]:
     rows = await batches.result_rows(app_state(request)["pool"], batch.id)
     return batch, [
         BatchResultRow(
-            job_id=r.job_id, ticker=r.ticker, current_year=r.current_year,
-            previous_year=r.previous_year, status=r.status, risks_new=r.risks_new,
-            risks_removed=r.risks_removed, risks_modified=r.risks_modified,
-            similarity_cosine=r.cosine, top_drift_category=r.top_drift_category,
-            error=r.error, cached=r.cached,
+            job_id=r.job_id,
+            ticker=r.ticker,
+            current_year=r.current_year,
+            previous_year=r.previous_year,
+            status=r.status,
+            risks_new=r.risks_new,
+            risks_removed=r.risks_removed,
+            risks_modified=r.risks_modified,
+            similarity_cosine=r.cosine,
+            top_drift_category=r.top_drift_category,
+            error=r.error,
+            cached=r.cached,
         )
         for r in rows
     ]
@@ -441,9 +483,11 @@ def results_to_csv(rows: list[BatchResultRow]) -> str:
 async def results_csv(request: Request) -> Response:
     """``GET /batches/{id}/results.csv``."""
     batch, rows = await _rows(request)
-    return Response(results_to_csv(rows), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition":
-                             f'attachment; filename="batch-{batch.id}.csv"'})
+    return Response(
+        results_to_csv(rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="batch-{batch.id}.csv"'},
+    )
 
 
 async def stream(request: Request) -> Response:
@@ -452,8 +496,11 @@ async def stream(request: Request) -> Response:
     batch = await load_batch(request)
     requested = requested_position(request)
     source = await open_stream(
-        app_state(request)["hub"], batch_stream_key(batch.id), requested=requested,
-        terminal_events=(BATCH_TERMINAL_EVENT,), comment=f"batch {batch.id}",
+        app_state(request)["hub"],
+        batch_stream_key(batch.id),
+        requested=requested,
+        terminal_events=(BATCH_TERMINAL_EVENT,),
+        comment=f"batch {batch.id}",
         log_fields={"batch_id": str(batch.id)},
     )
     if source.ended:

@@ -57,9 +57,7 @@ class History(pydantic.BaseModel):
     years: list[HistoryPoint]
 
 
-def build_history(
-    ticker: str, results: list[AnalysisResult], first: int, last: int
-) -> History:
+def build_history(ticker: str, results: list[AnalysisResult], first: int, last: int) -> History:
     """The series of ``first..last`` from consecutive-pair results (pure)."""
     counts: dict[int, int] = {}
     by_year: dict[int, AnalysisResult] = {}
@@ -75,19 +73,31 @@ def build_history(
             continue
         result = pair
         status = Counter(r.status for r in result.risks)
-        tones = [r.sentiment_current for r in result.risks
-                 if r.status != "removed" and r.sentiment_current is not None]
-        themes = ([t.term for t in result.themes.emerging[:MAX_EMERGING]]
-                  if result.themes is not None else None)
-        points.append(HistoryPoint(
-            year=year, risk_count=counts.get(year), new=status["new"],
-            removed=status["removed"], modified=status["modified"],
-            unchanged=status["unchanged"], similarity=result.similarity,
-            tone=round(fmean(tones), 4) if tones else None, emerging_themes=themes,
-        ))
+        tones = [
+            r.sentiment_current
+            for r in result.risks
+            if r.status != "removed" and r.sentiment_current is not None
+        ]
+        themes = (
+            [t.term for t in result.themes.emerging[:MAX_EMERGING]]
+            if result.themes is not None
+            else None
+        )
+        points.append(
+            HistoryPoint(
+                year=year,
+                risk_count=counts.get(year),
+                new=status["new"],
+                removed=status["removed"],
+                modified=status["modified"],
+                unchanged=status["unchanged"],
+                similarity=result.similarity,
+                tone=round(fmean(tones), 4) if tones else None,
+                emerging_themes=themes,
+            )
+        )
     company = results[-1].company if results else None
-    return History(ticker=ticker, company=company, from_year=first, to_year=last,
-                   years=points)
+    return History(ticker=ticker, company=company, from_year=first, to_year=last, years=points)
 
 
 def _year(request: Request, name: str) -> int:
@@ -123,9 +133,11 @@ async def _history(request: Request) -> History:
         raise InvalidTicker(str(exc)) from None
     first, last = _year(request, "from"), _year(request, "to")
     if first >= last:
-        raise InvalidQuery("from must be before to",
-                           errors=[{"field": "from", "message": "before to"}])
-    rows = await batches.history_rows(app_state(request)["pool"], tenant=tenant_of(request),
-                                      ticker=ticker, first=first, last=last)
+        raise InvalidQuery(
+            "from must be before to", errors=[{"field": "from", "message": "before to"}]
+        )
+    rows = await batches.history_rows(
+        app_state(request)["pool"], tenant=tenant_of(request), ticker=ticker, first=first, last=last
+    )
     results = [AnalysisResult.model_validate_json(r["result"]) for r in rows]
     return build_history(ticker, results, first, last)

@@ -198,8 +198,7 @@ async def _create_and_enqueue(
     except jobs.TenantQueueFull:
         # Over the cap, only a replay of an accepted submission still gets its job back.
         raise QueueFull(
-            f"this tenant already has {limit} jobs queued, its limit; "
-            "retry when some have started",
+            f"this tenant already has {limit} jobs queued, its limit; retry when some have started",
             retry_after=30,
         ) from None
     if not created:  # the key's job was committed after the look-up above

@@ -42,9 +42,13 @@ async def stream_job(request: Request) -> Response:
     requested = requested_position(request)
     state = app_state(request)
     source = await open_stream(
-        state["hub"], stream_key(job.id), requested=requested,
-        terminal_events=TERMINAL_EVENTS, comment=f"job {job.id}",
-        resync=job_state(state, job.id), finished=job.status.finished,
+        state["hub"],
+        stream_key(job.id),
+        requested=requested,
+        terminal_events=TERMINAL_EVENTS,
+        comment=f"job {job.id}",
+        resync=job_state(state, job.id),
+        finished=job.status.finished,
         log_fields={"job_id": str(job.id)},
     )
     if source.ended:

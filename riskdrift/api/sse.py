@@ -43,11 +43,15 @@ class ResumableStreamResponse(EventSourceResponse):
     that says goodbye (``retry: 250``) when the server shuts down."""
 
     def __init__(self, source: ResumableStream) -> None:
-        super().__init__(source.frames(), ping=PING_SECONDS, sep="\n",
-                         send_timeout=SEND_TIMEOUT_SECONDS,
-                         # sse-starlette only calls .set() on it: the source says goodbye.
-                         shutdown_event=source,  # type: ignore[arg-type]
-                         shutdown_grace_period=SHUTDOWN_GRACE_SECONDS)
+        super().__init__(
+            source.frames(),
+            ping=PING_SECONDS,
+            sep="\n",
+            send_timeout=SEND_TIMEOUT_SECONDS,
+            # sse-starlette only calls .set() on it: the source says goodbye.
+            shutdown_event=source,  # type: ignore[arg-type]
+            shutdown_grace_period=SHUTDOWN_GRACE_SECONDS,
+        )
         self.source = source
         source.abort = self.abort
         self._cancel: anyio.CancelScope | None = None

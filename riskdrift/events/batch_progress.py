@@ -53,7 +53,8 @@ BATCH_TERMINAL_EVENT = "batch_completed"
 BATCH_EVENT = "batch_progress"
 
 # The script finds a job's batch from its link, so it builds the batch's keys itself.
-_REPORT = """
+_REPORT = (
+    """
 local link = redis.call('GET', KEYS[1])
 if not link then return -1 end
 local sep = string.find(link, ' ', 1, true)
@@ -99,8 +100,9 @@ if finished >= total and redis.call('HSETNX', counts, 'ended', '1') == 1 then
 end
 for _, key in ipairs({stream, states, counts}) do redis.call('EXPIRE', key, ttl) end
 return ended
-""".replace("@STATES@", BATCH_STATES_PREFIX).replace("@COUNTS@", BATCH_COUNTS_PREFIX).replace(
-    "@EVENTS@", BATCH_EVENTS_PREFIX
+""".replace("@STATES@", BATCH_STATES_PREFIX)
+    .replace("@COUNTS@", BATCH_COUNTS_PREFIX)
+    .replace("@EVENTS@", BATCH_EVENTS_PREFIX)
 )
 
 

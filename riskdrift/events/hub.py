@@ -106,8 +106,9 @@ def entry_from_redis(raw_id: bytes | str, fields: dict[bytes, bytes]) -> StreamE
     id_text = raw_id.decode() if isinstance(raw_id, bytes) else raw_id
     event = fields.get(b"event", b"message").decode()
     data = fields.get(b"data", b"")
-    return StreamEntry(parse_stream_id(id_text), id_text, event, data,
-                       encode_frame(id_text, event, data))
+    return StreamEntry(
+        parse_stream_id(id_text), id_text, event, data, encode_frame(id_text, event, data)
+    )
 
 
 @dataclass(frozen=True)
@@ -136,8 +137,10 @@ class EventHubConfig:
 
     def __post_init__(self) -> None:
         if self.queue_size <= self.count_per_stream:
-            raise ValueError("queue_size must exceed count_per_stream: one read delivers "
-                             "up to count_per_stream entries to a client at once")
+            raise ValueError(
+                "queue_size must exceed count_per_stream: one read delivers "
+                "up to count_per_stream entries to a client at once"
+            )
 
 
 @dataclass(eq=False)
@@ -162,8 +165,10 @@ class EventHub:
         self.client_name = name
         self.replay: Redis = Redis(
             connection_pool=BlockingConnectionPool.from_url(
-                redis_url, max_connections=self.config.replay_connections,
-                timeout=self.config.replay_wait, client_name=f"{name}-replay",
+                redis_url,
+                max_connections=self.config.replay_connections,
+                timeout=self.config.replay_wait,
+                client_name=f"{name}-replay",
             )
         )
         self._subscribers: dict[str, set[Subscription]] = {}
@@ -250,8 +255,12 @@ class EventHub:
         self.unsubscribe(sub)
         sub.dropped = True
         self.dropped_clients += 1
-        log.info("sse_client_dropped", stream=sub.key, reason="queue_full",
-                 queue_size=self.config.queue_size)
+        log.info(
+            "sse_client_dropped",
+            stream=sub.key,
+            reason="queue_full",
+            queue_size=self.config.queue_size,
+        )
         self._close(sub)
         if sub.abort is not None:
             sub.abort()
@@ -292,8 +301,9 @@ class EventHub:
             self._wake_pending = False
 
     async def _connect(self) -> Redis:
-        reader: Redis = Redis.from_url(self._url, single_connection_client=True,
-                                       client_name=f"{self.client_name}-reader")
+        reader: Redis = Redis.from_url(
+            self._url, single_connection_client=True, client_name=f"{self.client_name}-reader"
+        )
         try:
             self._reader_id = int(await reader.client_id())
         except BaseException:
@@ -313,8 +323,11 @@ class EventHub:
             try:
                 if self._reader is None:
                     self._reader = await self._connect()
-                    log.info("event_hub_connected", client_name=self.client_name,
-                             streams=len(self._positions))
+                    log.info(
+                        "event_hub_connected",
+                        client_name=self.client_name,
+                        streams=len(self._positions),
+                    )
                 if not self._positions:
                     self._changed.clear()
                     await self._changed.wait()
@@ -326,10 +339,12 @@ class EventHub:
                 await self._close_reader()
                 self.reconnects += 1
                 failures += 1
-                wait = backoff_delay(failures, base=self.config.backoff_initial,
-                                     cap=self.config.backoff_max)
-                log.warning("event_hub_redis_error", error=type(exc).__name__,
-                            retry_in_s=round(wait, 3))
+                wait = backoff_delay(
+                    failures, base=self.config.backoff_initial, cap=self.config.backoff_max
+                )
+                log.warning(
+                    "event_hub_redis_error", error=type(exc).__name__, retry_in_s=round(wait, 3)
+                )
                 await asyncio.sleep(wait)
             except asyncio.CancelledError:
                 raise
@@ -337,20 +352,27 @@ class EventHub:
                 log.exception("event_hub_crashed")
                 await self._close_reader()
                 failures += 1
-                await asyncio.sleep(backoff_delay(failures, base=self.config.backoff_initial,
-                                                  cap=self.config.backoff_max, jitter=0.0))
+                await asyncio.sleep(
+                    backoff_delay(
+                        failures,
+                        base=self.config.backoff_initial,
+                        cap=self.config.backoff_max,
+                        jitter=0.0,
+                    )
+                )
 
     async def _read_once(self, reader: Redis) -> None:
         keys = list(self._positions)
         size = self.config.keys_per_read
-        batches = [keys[i:i + size] for i in range(0, len(keys), size)]
+        batches = [keys[i : i + size] for i in range(0, len(keys), size)]
         count = self.config.count_per_stream
         if len(batches) == 1:
             self._changed.clear()
             self._blocked = True
             try:
-                reply = await reader.xread(self._streams_arg(batches[0]), count=count,
-                                           block=self.config.block_ms)
+                reply = await reader.xread(
+                    self._streams_arg(batches[0]), count=count, block=self.config.block_ms
+                )
             finally:
                 self._blocked = False
             self._deliver(reply)
@@ -370,15 +392,19 @@ class EventHub:
         self._changed.clear()
         self._blocked = True
         try:
-            reply = await reader.xread(self._streams_arg(batches[self._rotation]), count=count,
-                                       block=self.config.multi_batch_block_ms)
+            reply = await reader.xread(
+                self._streams_arg(batches[self._rotation]),
+                count=count,
+                block=self.config.multi_batch_block_ms,
+            )
         finally:
             self._blocked = False
         self._deliver(reply)
 
     def _streams_arg(self, keys: Iterable[str]) -> dict[KeyT, StreamIdT]:
-        return {key: format_stream_id(self._positions[key])
-                for key in keys if key in self._positions}
+        return {
+            key: format_stream_id(self._positions[key]) for key in keys if key in self._positions
+        }
 
     def _deliver(self, reply: object) -> bool:
         if not reply:

@@ -175,8 +175,11 @@ class ResumableStream:
                     return
             # A job finished in Postgres whose terminal event is not in the stream
             # (yet): wait a little for it, then give the final state and end.
-            deadline = (asyncio.get_running_loop().time() + TERMINAL_GRACE_SECONDS
-                        if self.finished else None)
+            deadline = (
+                asyncio.get_running_loop().time() + TERMINAL_GRACE_SECONDS
+                if self.finished
+                else None
+            )
             while True:
                 try:
                     async with asyncio.timeout_at(deadline):
@@ -186,8 +189,11 @@ class ResumableStream:
                     return
                 if entry is None:  # dropped, shutting down, or the hub stopped
                     if self.shutting_down:
-                        yield ServerSentEvent(retry=SHUTDOWN_RETRY_MS, sep="\n",
-                                              comment="server shutting down; reconnect")
+                        yield ServerSentEvent(
+                            retry=SHUTDOWN_RETRY_MS,
+                            sep="\n",
+                            comment="server shutting down; reconnect",
+                        )
                     return
                 if entry.id <= last_sent:
                     continue
@@ -231,8 +237,9 @@ class ResumableStream:
                 lost = explicit and after < first and next_stream_id(after) != first
                 unknown = explicit and after > last.id
                 if lost or unknown:
-                    before_last = (parse_stream_id(_text(tail_items[1][0]))
-                                   if len(tail_items) > 1 else None)
+                    before_last = (
+                        parse_stream_id(_text(tail_items[1][0])) if len(tail_items) > 1 else None
+                    )
                     async for frame in self._resync(last, before_last):
                         yield frame
                     return
@@ -243,8 +250,9 @@ class ResumableStream:
             after = parse_stream_id(_text(items[-1][0]))
             explicit = True  # later chunks must not silently skip trimmed entries
 
-    async def _resync(self, last: StreamEntry,
-                      before_last: StreamId | None) -> AsyncIterator[StreamEntry | ServerSentEvent]:
+    async def _resync(
+        self, last: StreamEntry, before_last: StreamId | None
+    ) -> AsyncIterator[StreamEntry | ServerSentEvent]:
         if self.is_terminal(last):
             # The final state, then the terminal event itself, so the stream ends
             # the way every finished job's stream does.
@@ -269,6 +277,14 @@ async def open_stream(
     ``Last-Event-ID``, ``None`` for everything kept); reads the stream's tail first,
     which decides :attr:`~ResumableStream.ended` and where the hub starts reading."""
     tail = await read_tail(hub.replay, key)
-    return ResumableStream(hub, key, requested=requested, tail=tail,
-                           terminal_events=terminal_events, comment=comment, resync=resync,
-                           finished=finished, log_fields=log_fields)
+    return ResumableStream(
+        hub,
+        key,
+        requested=requested,
+        tail=tail,
+        terminal_events=terminal_events,
+        comment=comment,
+        resync=resync,
+        finished=finished,
+        log_fields=log_fields,
+    )

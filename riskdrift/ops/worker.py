@@ -266,9 +266,7 @@ async def start_worker_metrics(
     ``queue`` is the queue the worker serves (the analysis queue unless given).
     """
     redis: Redis = ctx["redis"]
-    metrics = WorkerMetrics(
-        queue=queue or settings.queue_name, max_jobs=settings.worker_max_jobs
-    )
+    metrics = WorkerMetrics(queue=queue or settings.queue_name, max_jobs=settings.worker_max_jobs)
     cast(dict[str, Any], ctx)[CTX_KEY] = metrics
     interval = settings.worker_metrics_interval
     await metrics.publish(redis, ttl=3 * interval)
@@ -339,8 +337,6 @@ def instrument_analysis(
                 )
 
     return instrumented
-
-
 
 
 def track_slot(task: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:

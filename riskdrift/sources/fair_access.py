@@ -194,4 +194,3 @@ def check_user_agent(user_agent: str | None) -> str:
             "policy asks for one, e.g. 'Acme Research research@acme.example'"
         )
     return user_agent.strip()
-

@@ -241,9 +241,7 @@ async def list_jobs(
     return jobs, next_cursor
 
 
-async def unfinished_since(
-    db: Executor, *, before: dt.datetime, limit: int
-) -> list[JobRecord]:
+async def unfinished_since(db: Executor, *, before: dt.datetime, limit: int) -> list[JobRecord]:
     """Queued or processing jobs not updated since ``before``, oldest first."""
     rows = await db.fetch(
         f"""SELECT {COLUMNS} FROM jobs

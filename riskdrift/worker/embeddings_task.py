@@ -78,7 +78,9 @@ async def record_analysis_filings(
                 filing_ids.append(filing_id)
         for filing_id in filing_ids:
             await enqueue(
-                ctx["redis"], "generate_embeddings", filing_id,
+                ctx["redis"],
+                "generate_embeddings",
+                filing_id,
                 queue=settings.embeddings_queue_name,
             )
     except Exception:

@@ -148,7 +148,10 @@ async def _reconcile_jobs(ctx: WorkerContext, now: dt.datetime) -> dict[str, int
             )
             continue
         await enqueue(
-            ctx["redis"], "analyze_risk_drift", str(job.id), job_id=str(job.id),
+            ctx["redis"],
+            "analyze_risk_drift",
+            str(job.id),
+            job_id=str(job.id),
             queue=settings.queue_name,
         )
         requeued += 1

@@ -77,9 +77,7 @@ class Supervisor:
 
     def run(self) -> int:
         """Start the children and supervise them; returns the parent's exit code."""
-        previous = {
-            s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)
-        }
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             for slot in range(self.processes):
                 self._spawn(slot)

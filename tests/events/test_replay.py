@@ -80,8 +80,9 @@ async def redis(services: EmbeddedServices) -> AsyncIterator[Redis]:
 
 @pytest.fixture
 async def hub(services: EmbeddedServices) -> AsyncIterator[EventHub]:
-    hub = EventHub(services.redis_url,
-                   EventHubConfig(client_name=f"rd-test-{uuid.uuid4().hex[:10]}"))
+    hub = EventHub(
+        services.redis_url, EventHubConfig(client_name=f"rd-test-{uuid.uuid4().hex[:10]}")
+    )
     await hub.start()
     yield hub
     await hub.stop()
@@ -115,12 +116,17 @@ def current_state() -> Resync:
     return read
 
 
-async def job_stream(hub: EventHub, key: str, requested: str | None, *,
-                     finished: bool = False, resync: bool = True) -> ResumableStream:
+async def job_stream(
+    hub: EventHub, key: str, requested: str | None, *, finished: bool = False, resync: bool = True
+) -> ResumableStream:
     return await open_stream(
-        hub, key, requested=parse_stream_id(requested) if requested is not None else None,
-        terminal_events=TERMINAL_EVENTS, comment="job x",
-        resync=current_state() if resync else None, finished=finished,
+        hub,
+        key,
+        requested=parse_stream_id(requested) if requested is not None else None,
+        terminal_events=TERMINAL_EVENTS,
+        comment="job x",
+        resync=current_state() if resync else None,
+        finished=finished,
     )
 
 
@@ -194,9 +200,7 @@ async def test_right_before_the_first_kept_entry_is_no_gap(
     assert "resync" not in [f.event for f in got]
 
 
-async def test_newer_than_the_stream_gives_a_resync(
-    hub: EventHub, redis: Redis, key: str
-) -> None:
+async def test_newer_than_the_stream_gives_a_resync(hub: EventHub, redis: Redis, key: str) -> None:
     ids = await history(redis, key, terminal=False)
     frames = (await job_stream(hub, key, "9-0")).frames()
     await next_frame(frames)
@@ -254,5 +258,12 @@ async def test_shutdown_sends_a_farewell_and_ends(hub: EventHub, redis: Redis, k
 
 async def test_a_finished_stream_needs_resync(hub: EventHub) -> None:
     with pytest.raises(ValueError, match="resync"):
-        ResumableStream(hub, "k", requested=None, tail=None,  # type: ignore[arg-type]
-                        terminal_events=TERMINAL_EVENTS, comment="x", finished=True)
+        ResumableStream(
+            hub,
+            "k",
+            requested=None,
+            tail=None,  # type: ignore[arg-type]
+            terminal_events=TERMINAL_EVENTS,
+            comment="x",
+            finished=True,
+        )

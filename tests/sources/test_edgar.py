@@ -372,9 +372,7 @@ async def test_missing_document_moves_on_to_the_next_candidate(
 
 # --- Item 1A incorporated by reference: the filing's EX-13 ---------------------------------
 
-WFC_2024_INDEX = (
-    "/www/Archives/edgar/data/72971/000007297125000011/0000072971-25-000011-index.htm"
-)
+WFC_2024_INDEX = "/www/Archives/edgar/data/72971/000007297125000011/0000072971-25-000011-index.htm"
 WFC_2024_EX13 = "/www/Archives/edgar/data/72971/000007297125000011/wfc-2024ex13.htm"
 
 

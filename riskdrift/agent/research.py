@@ -2,15 +2,18 @@
 
 ``ResearchAgent.arun`` is what the worker awaits. It fetches both filings
 concurrently from its :class:`~riskdrift.sources.base.FilingSource`, then runs
-each CPU-bound step of :mod:`riskdrift.analysis.pipeline` through
-``loop.run_in_executor`` — a process pool in the worker, the default thread
-pool otherwise — so progress events, heartbeats and timeouts of other jobs keep
-flowing. The step functions are module-level and exchange small picklable
-dataclasses, so they cross a process boundary cheaply.
+the whole CPU-bound analysis (:func:`riskdrift.analysis.pipeline.analyse_documents`)
+in one ``loop.run_in_executor`` call — a process pool in the worker, the default
+thread pool otherwise — so progress events, heartbeats and timeouts of other jobs
+keep flowing. One call per job rather than one per step: the parsed filings stay
+in the pool process and the job crosses the process boundary twice (the two
+documents in, the result out), which keeps the pool busy with analysis rather
+than with hand-offs (docs/BENCHMARKS.md, real-analysis throughput).
 
 Progress steps, in order: ``fetching_filings`` (15), ``extracting_risks`` (45),
 ``scoring_sentiment`` (60), ``matching_risks`` (80), ``building_heatmap`` (90),
-``writing_summary`` (100).
+``writing_summary`` (100). The four analysis steps are reported when the analysis
+returns (it takes a fraction of a second; fetching the filings is what takes time).
 
 Result cache: given a :class:`~riskdrift.store.result_cache.ResultCache`, the agent
 looks the pair up once both filings are fetched (the filings' accession numbers or
@@ -34,17 +37,8 @@ import structlog
 from riskdrift.agent.lexicons import load_lexicon
 from riskdrift.agent.narrative import Narrator
 from riskdrift.agent.progress import ProgressReporter, no_progress
-from riskdrift.analysis.heatmap import build_heatmap
-from riskdrift.analysis.pipeline import (
-    ParsedFiling,
-    build_result,
-    compare_filings,
-    identify,
-    parse_filing,
-    score_risks,
-)
+from riskdrift.analysis.pipeline import analyse_documents
 from riskdrift.analysis.sentiment import Lexicon
-from riskdrift.analysis.summary import write_summary
 from riskdrift.errors import Item1AIncorporatedByReference
 from riskdrift.models import AnalysisResult, AnalyzeRequest, FilingDocument
 from riskdrift.sources.base import ExhibitSource, FilingSource
@@ -107,19 +101,33 @@ class ResearchAgent:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, fn, *args)
 
-    async def _parse(self, document: FilingDocument) -> tuple[FilingDocument, ParsedFiling]:
-        """Parse a filing; when its Item 1A is incorporated by reference, parse the exhibit
-        that holds the risks (EX-13) instead, if the source can fetch it. Returns the
-        document that was analysed with its parse."""
-        try:
-            return document, await self._off_loop(parse_filing, document.content, document.name)
-        except Item1AIncorporatedByReference as err:
-            if not isinstance(self.source, ExhibitSource):
-                raise
-            exhibit = await self.source.exhibit(document, err.exhibit)
-            if exhibit is None:
-                raise
-        return exhibit, await self._off_loop(parse_filing, exhibit.content, exhibit.name)
+    async def _analyse(self, current: FilingDocument, previous: FilingDocument) -> AnalysisResult:
+        """The whole analysis of the pair in one call to the executor.
+
+        One call, not one per step: a job's CPU work crosses to the process pool once
+        and its parsed filings never travel back and forth (measured in
+        docs/BENCHMARKS.md). When a filing's Item 1A is incorporated by reference, the
+        exhibit that holds the risks (EX-13) is fetched, if the source can, and the
+        pair is analysed again with it in the filing's place.
+        """
+        documents = [current, previous]
+        replaced: set[int] = set()
+        while True:
+            try:
+                return await self._off_loop(
+                    analyse_documents, documents[0], documents[1], self.lexicon
+                )
+            except Item1AIncorporatedByReference as err:
+                if not isinstance(self.source, ExhibitSource):
+                    raise
+                at = next((i for i, d in enumerate(documents) if d.name == err.filing), None)
+                if at is None or at in replaced:
+                    raise  # an exhibit that points elsewhere again: give up with its reason
+                exhibit = await self.source.exhibit(documents[at], err.exhibit)
+                if exhibit is None:
+                    raise
+                documents[at] = exhibit
+                replaced.add(at)
 
     async def arun(
         self, request: AnalyzeRequest, progress: ProgressReporter = no_progress
@@ -142,49 +150,9 @@ class ResearchAgent:
                 await progress("writing_summary", _PROGRESS["writing_summary"])
                 return hit
 
-        (current_doc, current), (previous_doc, previous) = await _both(
-            self._parse(current_doc), self._parse(previous_doc)
-        )
-        await progress("extracting_risks", _PROGRESS["extracting_risks"])
-
-        current_tones, previous_tones = await _both(
-            self._off_loop(score_risks, current.risks, self.lexicon),
-            self._off_loop(score_risks, previous.risks, self.lexicon),
-        )
-        await progress("scoring_sentiment", _PROGRESS["scoring_sentiment"])
-
-        report = await self._off_loop(
-            compare_filings, current, previous, current_tones, previous_tones
-        )
-        await progress("matching_risks", _PROGRESS["matching_risks"])
-
-        heatmap = await self._off_loop(build_heatmap, report.changes)
-        await progress("building_heatmap", _PROGRESS["building_heatmap"])
-
-        identity = identify(current_doc, previous_doc, current, previous)
-        summary, recommendations = await self._off_loop(
-            write_summary,
-            identity.company,
-            identity.filings,
-            report.similarity,
-            report.changes,
-            heatmap,
-            report.themes,
-        )
-        result = build_result(
-            current_doc,
-            previous_doc,
-            identity,
-            report,
-            heatmap,
-            summary,
-            recommendations,
-            self.lexicon,
-        )
-        # Kept off the wire: the worker stores the risk texts for embeddings and search.
-        result.risk_factors.update(
-            {request.current_year: current.risks, request.previous_year: previous.risks}
-        )
+        result = await self._analyse(current_doc, previous_doc)
+        for step, pct in STEPS[1:-1]:  # the analysis ran them all, in this order
+            await progress(step, pct)
         if self.narrator is not None:
             result.narrative = await self.narrator.narrate(result)
         if key is not None:

@@ -376,7 +376,14 @@ def assemble_result(
 def analyse_documents(
     current: FilingDocument, previous: FilingDocument, lexicon: Lexicon
 ) -> AnalysisResult:
-    """The whole pure pipeline in one call: parse both, score, match, heatmap, summary."""
+    """The whole pure pipeline in one call: parse both, score, match, heatmap, summary.
+
+    The result also holds each filing's parsed risk factors (``result.risk_factors``,
+    never serialised), which travel with it across a process boundary (pickle keeps a
+    model's private attributes). Raises what :func:`parse_filing` and
+    :func:`identify` raise; the current year's filing is parsed first, so its error is
+    the one raised when both are unreadable.
+    """
     parsed_current = parse_filing(current.content, current.name)
     parsed_previous = parse_filing(previous.content, previous.name)
     report = compare_filings(
@@ -385,4 +392,8 @@ def analyse_documents(
         score_risks(parsed_current.risks, lexicon),
         score_risks(parsed_previous.risks, lexicon),
     )
-    return assemble_result(current, previous, parsed_current, parsed_previous, report, lexicon)
+    result = assemble_result(current, previous, parsed_current, parsed_previous, report, lexicon)
+    result.risk_factors.update(
+        {current.year: parsed_current.risks, previous.year: parsed_previous.risks}
+    )
+    return result

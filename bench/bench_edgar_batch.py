@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from riskdrift.config import Settings  # noqa: E402
+from tests.doubles.edgar import stub_document  # noqa: E402  (the cover pages the tests serve)
 
 FIXTURES = ROOT / "tests" / "sources" / "fixtures"
 CORPUS = Path(os.environ.get("RISKDRIFT_CORPUS", ROOT.parent / "shared" / "corpus")) / "real10k"
@@ -61,20 +62,6 @@ SYNTHETIC_CIK = 9_000_000
 RATE = 10.0
 TARGET_FACTOR = 1.15
 TARGET_CACHED_RATE = 200.0
-
-
-def _stub(form: str, fiscal_year: int | None) -> bytes:
-    """The cover page tests/doubles/edgar.py serves for a filing the corpus lacks."""
-    if fiscal_year is None:
-        return f"<html><body><p>FORM {form}</p><p>ANNUAL REPORT</p></body></html>".encode()
-    return (
-        '<html xmlns:ix="http://www.xbrl.org/2013/inlineXBRL"><body>'
-        '<div style="display:none"><ix:header><ix:hidden>'
-        f'<ix:nonNumeric name="dei:DocumentType" contextRef="c-1">{form}</ix:nonNumeric>'
-        '<ix:nonNumeric name="dei:DocumentFiscalYearFocus" contextRef="c-1">'
-        f"{fiscal_year}</ix:nonNumeric></ix:hidden></ix:header></div>"
-        f"<p>FORM {form}</p></body></html>"
-    ).encode()
 
 
 class RecordedEdgar:
@@ -104,7 +91,7 @@ class RecordedEdgar:
                 if "corpus" in spec:
                     self.archive[(cik, folder, doc)] = (CORPUS / spec["corpus"]).read_bytes()
                 elif "stub" in spec:  # a recorded filing outside the corpus: its cover page
-                    self.archive[(cik, folder, doc)] = _stub(**spec["stub"])
+                    self.archive[(cik, folder, doc)] = stub_document(**spec["stub"])
             self.submissions[cik] = data
             self.companies.append((f"SYN{i:03d}", cik, years))
 

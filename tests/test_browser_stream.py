@@ -4,7 +4,6 @@ Playwright (never a downloaded browser). Checks order, resume after the API rest
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -14,17 +13,8 @@ from arq import ArqRedis
 from riskdrift.api.app import create_app
 from riskdrift.config import Settings
 from tests.conftest import free_port, serve
+from tests.test_dashboard_browser import ARGS, CHROMIUM
 from tests.test_stream_helpers import emit, new_job
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = [
     pytest.mark.browser,

@@ -17,6 +17,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -34,7 +35,7 @@ class Seen:
     user_agent: str | None
 
 
-def _stub_document(form: str, fiscal_year: int | None) -> bytes:
+def stub_document(form: str, fiscal_year: int | None) -> bytes:
     """A minimal cover page for a filing the shared corpus does not hold: inline-XBRL
     tagged, or (``fiscal_year`` None) plain HTML as filed before inline XBRL."""
     if fiscal_year is None:
@@ -62,7 +63,7 @@ class FakeEdgar:
     release: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
-        self.documents: dict[str, dict[str, object]] = json.loads(
+        self.documents: dict[str, dict[str, Any]] = json.loads(
             (FIXTURES / "documents.json").read_text()
         )
         # (cik, accession folder, primary document) → accession, from the submissions fixtures
@@ -137,7 +138,7 @@ class FakeEdgar:
                 if spec and isinstance(spec.get("stub"), dict):
                     stub = spec["stub"]
                     return Response(
-                        _stub_document(str(stub["form"]), stub["fiscal_year"]),
+                        stub_document(str(stub["form"]), stub["fiscal_year"]),
                         media_type="text/html",
                     )
                 # Any other file of a filing (its -index.htm, an EX-13) kept as a fixture.

@@ -152,7 +152,8 @@ class Settings(BaseSettings):
     @classmethod
     def _valid_secrets(cls, value: list[SecretStr]) -> list[SecretStr]:
         # At start-up, not at the first delivery: a bad secret would fail every one.
-        from riskdrift.webhooks.signing import InvalidWebhookSecret, parse_secret
+        from riskdrift.errors import InvalidWebhookSecret
+        from riskdrift.webhooks.signing import parse_secret
 
         for position, secret in enumerate(value):
             try:

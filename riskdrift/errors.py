@@ -48,9 +48,24 @@ the problem's ``detail``. :mod:`riskdrift.api.problems` turns any of them into
         └── RateLimited               429 rate-limited    over the submission rate limit
             └── QueueFull             429 queue-full      the tenant's queued-jobs cap
 
-Other modules subclass these for their own domain (``UnsafeCallbackURL`` is an
-``InvalidRequest``, ``TenantQueueFull`` a ``RiskdriftError``) and inherit the
-HTTP mapping; only this module declares one.
+The other packages' own errors are declared here too, at the end, and raised there;
+each inherits its parent's HTTP mapping::
+
+    RiskdriftError
+    ├── TenantQueueFull               (store)     the routes answer QueueFull
+    ├── WebhookVerificationError      (webhooks)  a received webhook did not verify
+    ├── PermanentError
+    │   ├── ConfigurationError
+    │   │   ├── ServiceUnavailable    (preflight) Postgres or Redis does not answer at start-up
+    │   │   ├── InvalidWebhookSecret  (webhooks)  not a whsec_<base64> secret
+    │   │   └── EmbedderUnavailable   (embeddings) model files missing, no endpoint
+    │   ├── InvalidRequest
+    │   │   └── UnsafeCallbackURL     (webhooks)  malformed, or points somewhere forbidden
+    │   └── EmbeddingRejected         (embeddings) the endpoint refused the input
+    └── TransientError
+        ├── CallbackResolutionError   (webhooks)  the callback host did not resolve
+        └── UpstreamUnavailable
+            └── EmbeddingServiceError (embeddings) 429, 5xx or no answer
 """
 
 from __future__ import annotations
@@ -411,3 +426,57 @@ class QueueFull(RateLimited):
 
     problem_type = "queue-full"
     title = "Too many queued jobs"
+
+
+# --- the other packages' errors (raised there, declared here) ------------------------------
+
+
+class TenantQueueFull(RiskdriftError):
+    """A submission found ``limit`` or more of its tenant's jobs already queued (the store's
+    answer; the routes turn it into :class:`QueueFull`)."""
+
+    def __init__(self, message: str, *, tenant: str = "", limit: int = 0) -> None:
+        super().__init__(message)
+        self.tenant = tenant
+        self.limit = limit
+
+    @classmethod
+    def of(cls, tenant: str, limit: int) -> TenantQueueFull:
+        return cls(f"{limit} or more jobs are queued for tenant {tenant!r}", tenant=tenant,
+                   limit=limit)  # fmt: skip
+
+
+class ServiceUnavailable(ConfigurationError):
+    """Postgres or Redis does not answer at the configured URL."""
+
+
+class InvalidWebhookSecret(ConfigurationError):
+    """A configured webhook secret is not a valid ``whsec_<base64>`` secret."""
+
+
+class EmbedderUnavailable(ConfigurationError):
+    """The configured embedder cannot run here (model files missing, no endpoint)."""
+
+
+class UnsafeCallbackURL(InvalidRequest):
+    """The callback URL is malformed or points somewhere the service must not send to."""
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class WebhookVerificationError(RiskdriftError):
+    """A received webhook failed verification (headers, timestamp or signature)."""
+
+
+class EmbeddingRejected(PermanentError):
+    """The embeddings endpoint refused the input or answered something unusable."""
+
+
+class CallbackResolutionError(TransientError):
+    """The callback host could not be resolved (DNS failure); worth retrying later."""
+
+
+class EmbeddingServiceError(UpstreamUnavailable):
+    """The embeddings endpoint failed in a way worth retrying (429, 5xx, no answer)."""

@@ -14,13 +14,11 @@ import asyncpg
 from redis.asyncio import Redis
 
 from riskdrift.config import Settings
-from riskdrift.errors import ConfigurationError
+from riskdrift.errors import (
+    ServiceUnavailable,
+)
 
 TIMEOUT = 5.0  # seconds per service
-
-
-class ServiceUnavailable(ConfigurationError):
-    """Postgres or Redis does not answer at the configured URL."""
 
 
 def masked(url: str) -> str:

@@ -14,13 +14,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from riskdrift.config import Settings
-from riskdrift.embeddings import (
-    EmbedderUnavailable,
-    EmbeddingRejected,
-    EmbeddingServiceError,
-    create_embedder,
-)
+from riskdrift.embeddings import create_embedder
 from riskdrift.embeddings.lexical import LexicalEmbedder
+from riskdrift.errors import EmbedderUnavailable, EmbeddingRejected, EmbeddingServiceError
 from tests.conftest import serve
 
 

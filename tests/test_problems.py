@@ -191,19 +191,26 @@ def _assigned(node: ast.ClassDef) -> set[str]:
     return names
 
 
-def test_no_http_error_is_declared_outside_errors_py() -> None:
-    """Domain errors elsewhere subclass the tree and inherit its mapping; none declares
-    one, and the API package defines no exception classes of its own."""
+def test_the_error_tree_lives_in_errors_py() -> None:
+    """Every class of the tree is declared in errors.py (the other packages import theirs
+    from it); elsewhere only private control-flow exceptions that never leave their module
+    (``_NoNarrative``) or plain ``ValueError``s may be defined, and none declares an HTTP
+    mapping; the API package defines no exception classes at all."""
     found = []
+    tree = {cls.__name__ for cls in ERROR_CLASSES} | {"RiskdriftError"}
     for path in _modules():
         where = path.relative_to(PACKAGE)
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not (isinstance(node, ast.ClassDef) and _is_exception(node)):
                 continue
-            if where.parts[0] == "api":
+            if _base_names(node) & tree:
+                found.append(f"{where}: {node.name} extends the tree outside errors.py")
+            elif where.parts[0] == "api":
                 found.append(f"{where}: {node.name} is an exception class in the API")
             elif _assigned(node) & HTTP_ATTRIBUTES:
                 found.append(f"{where}: {node.name} declares {_assigned(node) & HTTP_ATTRIBUTES}")
+            elif not node.name.startswith("_") and "ValueError" not in _base_names(node):
+                found.append(f"{where}: {node.name} is a public exception outside the tree")
     assert not found, found
 
 

@@ -21,6 +21,7 @@ from riskdrift.agent.progress import ProgressReporter
 from riskdrift.api.app import create_app
 from riskdrift.api.enqueue import ANALYSIS_TASK, discard_new_job, enqueue_new_job
 from riskdrift.config import Settings
+from riskdrift.errors import TenantQueueFull
 from riskdrift.events.publish import stream_key
 from riskdrift.models import AnalysisResult, AnalyzeRequest, JobStatus
 from riskdrift.ops import metrics as m
@@ -118,7 +119,7 @@ async def test_queued_cap_is_checked_in_the_insert(db: asyncpg.Pool) -> None:
     )
     assert created
     await jobs.create_job(db, REQUEST, tenant="a", max_queued=2)
-    with pytest.raises(jobs.TenantQueueFull) as full:
+    with pytest.raises(TenantQueueFull) as full:
         await jobs.create_job(db, REQUEST, tenant="a", idempotency_key="k2", max_queued=2)
     assert (full.value.tenant, full.value.limit) == ("a", 2)
     assert await db.fetchval("SELECT count(*) FROM jobs WHERE idempotency_key = 'k2'") == 0
@@ -131,11 +132,11 @@ async def test_queued_cap_is_checked_in_the_insert(db: asyncpg.Pool) -> None:
     # Other tenants, uncapped callers, and the tenant once a job has started are not refused.
     assert (await jobs.create_job(db, REQUEST, tenant="b", max_queued=2))[1]
     assert (await jobs.create_job(db, REQUEST, tenant="a"))[1]
-    with pytest.raises(jobs.TenantQueueFull):
+    with pytest.raises(TenantQueueFull):
         await jobs.create_job(db, REQUEST, tenant="a", max_queued=3)
     assert await jobs.start_attempt(db, first.id) is not None
     assert (await jobs.create_job(db, REQUEST, tenant="a", max_queued=3))[1]
-    with pytest.raises(jobs.TenantQueueFull):
+    with pytest.raises(TenantQueueFull):
         await jobs.create_job(db, REQUEST, tenant="c", max_queued=0)
 
 

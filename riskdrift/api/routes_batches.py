@@ -40,6 +40,7 @@ from riskdrift.errors import (
     InvalidIdempotencyKey,
     InvalidQuery,
     QueueFull,
+    TenantQueueFull,
     UnknownQueryParameter,
     UnsupportedMediaType,
 )
@@ -55,7 +56,7 @@ from riskdrift.events.replay import open_stream
 from riskdrift.models import JobStatus, Strict, check_years, normalise_ticker
 from riskdrift.ops import metrics
 from riskdrift.queue import queue_abort, queue_discard, queue_job
-from riskdrift.store import batches, jobs
+from riskdrift.store import batches
 from riskdrift.store.batches import BatchRecord, Pair
 
 log = structlog.get_logger(__name__)
@@ -348,7 +349,7 @@ async def submit(request: Request) -> Response:
                 request_hash=request_hash,
                 max_queued=limit,
             )
-    except jobs.TenantQueueFull:
+    except TenantQueueFull:
         raise QueueFull(
             f"this batch's {len(pairs)} jobs would take the tenant above its limit of "
             f"{limit} queued jobs; retry when some have started, or split the batch",

@@ -18,6 +18,7 @@ from riskdrift.api.result_fields import parse_selection
 from riskdrift.api.state import app_state
 from riskdrift.config import Settings
 from riskdrift.errors import (
+    CallbackResolutionError,
     IdempotencyKeyReused,
     InvalidCallbackURL,
     InvalidIdempotencyKey,
@@ -28,7 +29,9 @@ from riskdrift.errors import (
     NotRetryable,
     QueueFull,
     ResultMissing,
+    TenantQueueFull,
     UnknownQueryParameter,
+    UnsafeCallbackURL,
     UnsupportedMediaType,
 )
 from riskdrift.events.publish import make_event, queue_publish
@@ -47,12 +50,7 @@ from riskdrift.queue import queue_abort
 from riskdrift.report_html import CONTENT_SECURITY_POLICY, render_report
 from riskdrift.store import jobs, results
 from riskdrift.store.jobs import JobRecord
-from riskdrift.webhooks import (
-    CallbackResolutionError,
-    UnsafeCallbackURL,
-    parse_allowed_networks,
-    resolve_callback,
-)
+from riskdrift.webhooks import parse_allowed_networks, resolve_callback
 
 log = structlog.get_logger(__name__)
 
@@ -195,7 +193,7 @@ async def _create_and_enqueue(
             request_hash=request_hash,
             max_queued=limit,
         )
-    except jobs.TenantQueueFull:
+    except TenantQueueFull:
         # Over the cap, only a replay of an accepted submission still gets its job back.
         raise QueueFull(
             f"this tenant already has {limit} jobs queued, its limit; retry when some have started",

@@ -20,8 +20,13 @@ from riskdrift.api.auth import tenant_of
 from riskdrift.api.routes_jobs import model_response
 from riskdrift.api.state import app_state
 from riskdrift.config import Settings
-from riskdrift.embeddings import Embedder, EmbedderUnavailable, create_embedder
-from riskdrift.errors import InvalidQuery, SearchUnavailable, UnknownQueryParameter
+from riskdrift.embeddings import Embedder, create_embedder
+from riskdrift.errors import (
+    EmbedderUnavailable,
+    InvalidQuery,
+    SearchUnavailable,
+    UnknownQueryParameter,
+)
 from riskdrift.models import RiskSearchHit, RiskSearchResults, normalise_ticker
 from riskdrift.store import embeddings as store
 

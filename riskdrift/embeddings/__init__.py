@@ -24,13 +24,8 @@ Errors (within riskdrift.errors)::
 
 from __future__ import annotations
 
-from riskdrift.embeddings.base import (
-    Embedder,
-    EmbedderUnavailable,
-    EmbeddingRejected,
-    EmbeddingServiceError,
-    create_embedder,
-)
+from riskdrift.embeddings.base import Embedder, create_embedder
+from riskdrift.errors import EmbedderUnavailable, EmbeddingRejected, EmbeddingServiceError
 
 __all__ = [
     "Embedder",

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from riskdrift.errors import ConfigurationError, PermanentError, UpstreamUnavailable
+from riskdrift.errors import (
+    EmbedderUnavailable,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -18,18 +20,6 @@ if TYPE_CHECKING:
     from riskdrift.config import Settings
 
 Vectors = npt.NDArray[np.float32]
-
-
-class EmbedderUnavailable(ConfigurationError):
-    """The configured embedder cannot run here (model files missing, no endpoint)."""
-
-
-class EmbeddingServiceError(UpstreamUnavailable):
-    """The embeddings endpoint failed in a way worth retrying (429, 5xx, no answer)."""
-
-
-class EmbeddingRejected(PermanentError):
-    """The embeddings endpoint refused the input or answered something unusable."""
 
 
 class Embedder(Protocol):

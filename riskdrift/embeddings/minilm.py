@@ -31,7 +31,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import erf
 
-from riskdrift.embeddings.base import EmbedderUnavailable, Vectors, normalise_rows, run_off_loop
+from riskdrift.embeddings.base import Vectors, normalise_rows, run_off_loop
+from riskdrift.errors import EmbedderUnavailable
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer

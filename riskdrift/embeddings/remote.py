@@ -16,12 +16,8 @@ import httpx
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
-from riskdrift.embeddings.base import (
-    EmbeddingRejected,
-    EmbeddingServiceError,
-    Vectors,
-    normalise_rows,
-)
+from riskdrift.embeddings.base import Vectors, normalise_rows
+from riskdrift.errors import EmbeddingRejected, EmbeddingServiceError
 from riskdrift.retrying import parse_retry_after
 
 __all__ = ["RemoteEmbedder"]

@@ -19,8 +19,9 @@ from typing import Any
 
 import asyncpg
 
+from riskdrift.errors import TenantQueueFull
 from riskdrift.models import JobStatus
-from riskdrift.store.jobs import TenantQueueFull, decode_cursor
+from riskdrift.store.jobs import decode_cursor
 from riskdrift.store.pool import Executor
 
 COLUMNS = """id, tenant, kind, request, job_count, callback_url, idempotency_key,
@@ -125,7 +126,7 @@ async def create_batch(
                     else None
                 )
                 if existing is None:
-                    raise TenantQueueFull(tenant, max_queued)
+                    raise TenantQueueFull.of(tenant, max_queued)
                 return NewBatch(existing, await job_ids(conn, existing.id), False)
         batch_id = uuid.uuid4()
         row = await conn.fetchrow(

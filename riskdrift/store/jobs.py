@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from riskdrift.errors import RiskdriftError
+from riskdrift.errors import (
+    TenantQueueFull,
+)
 from riskdrift.models import AnalysisResult, AnalyzeRequest, JobStatus
 from riskdrift.store import deliveries, results
 from riskdrift.store.deliveries import DeliveryRecord
@@ -71,15 +73,6 @@ class JobRecord:
 
 def _record(row: asyncpg.Record | None) -> JobRecord | None:
     return JobRecord.from_row(row) if row is not None else None
-
-
-class TenantQueueFull(RiskdriftError):
-    """A submission found ``limit`` or more of its tenant's jobs already queued."""
-
-    def __init__(self, tenant: str, limit: int) -> None:
-        super().__init__(f"{limit} or more jobs are queued for tenant {tenant!r}")
-        self.tenant = tenant
-        self.limit = limit
 
 
 # One statement, so a submission costs one round trip. ``queued`` counts the tenant's queued
@@ -151,7 +144,7 @@ async def create_job(
     if row["created"] is not None:
         return JobRecord.from_row(row), row["created"]
     if max_queued is not None and row["queued"] >= max_queued:
-        raise TenantQueueFull(tenant, max_queued)
+        raise TenantQueueFull.of(tenant, max_queued)
     # Below the cap yet neither inserted nor found: the key's row was committed after this
     # statement's snapshot (read it now), or deleted in between (try once more).
     existing = await get_job_by_key(db, tenant, idempotency_key or "")

@@ -22,6 +22,12 @@ pinned to a checked IP), :mod:`.backoff` (the schedule). ``parse_retry_after`` i
 :func:`riskdrift.retrying.parse_retry_after`, re-exported.
 """
 
+from riskdrift.errors import (
+    CallbackResolutionError,
+    InvalidWebhookSecret,
+    UnsafeCallbackURL,
+    WebhookVerificationError,
+)
 from riskdrift.retrying import parse_retry_after
 from riskdrift.webhooks.backoff import (
     BACKOFF_SCHEDULE,
@@ -37,10 +43,8 @@ from riskdrift.webhooks.delivery import (
     deliver,
 )
 from riskdrift.webhooks.signing import (
-    InvalidWebhookSecret,
     WebhookJobData,
     WebhookPayload,
-    WebhookVerificationError,
     generate_secret,
     parse_secret,
     sign,
@@ -49,9 +53,7 @@ from riskdrift.webhooks.signing import (
     webhook_id,
 )
 from riskdrift.webhooks.ssrf import (
-    CallbackResolutionError,
     ResolvedTarget,
-    UnsafeCallbackURL,
     parse_allowed_networks,
     refusal_reason,
     resolve_callback,

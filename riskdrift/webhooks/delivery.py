@@ -67,14 +67,13 @@ from typing import Self
 import httpx
 import structlog
 
+from riskdrift.errors import CallbackResolutionError, UnsafeCallbackURL
 from riskdrift.retrying import parse_retry_after
 from riskdrift.webhooks.signing import SecretInput, webhook_headers
 from riskdrift.webhooks.ssrf import (
-    CallbackResolutionError,
     IPNetwork,
     ResolvedTarget,
     Resolver,
-    UnsafeCallbackURL,
     resolve_callback,
     system_resolver,
 )

@@ -37,7 +37,10 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, SecretStr, model_validator
 
-from riskdrift.errors import ConfigurationError, RiskdriftError
+from riskdrift.errors import (
+    InvalidWebhookSecret,
+    WebhookVerificationError,
+)
 from riskdrift.models import AnalysisResult, JobLinks
 
 SECRET_PREFIX = "whsec_"
@@ -50,14 +53,6 @@ DEFAULT_TOLERANCE = 300  # seconds, as in the reference Standard Webhooks librar
 WEBHOOK_ID_NAMESPACE = uuid.UUID("6f0c1f55-4c1e-5b8a-9d1e-72a5d5f0a7e1")
 
 EventType = Literal["job.completed", "job.failed"]
-
-
-class InvalidWebhookSecret(ConfigurationError):
-    """A configured webhook secret is not a valid ``whsec_<base64>`` secret."""
-
-
-class WebhookVerificationError(RiskdriftError):
-    """A received webhook failed verification (headers, timestamp or signature)."""
 
 
 # --- secrets ------------------------------------------------------------------------------

@@ -50,7 +50,10 @@ from typing import Literal
 
 import idna
 
-from riskdrift.errors import InvalidRequest, TransientError
+from riskdrift.errors import (
+    CallbackResolutionError,
+    UnsafeCallbackURL,
+)
 
 IPAddress = IPv4Address | IPv6Address
 IPNetwork = IPv4Network | IPv6Network
@@ -59,18 +62,6 @@ Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 
 DEFAULT_PORTS: dict[str, int] = {"http": 80, "https": 443}
 MAX_URL_LENGTH = 2048
-
-
-class UnsafeCallbackURL(InvalidRequest):
-    """The callback URL is malformed or points somewhere the service must not send to."""
-
-    def __init__(self, message: str, *, url: str | None = None) -> None:
-        super().__init__(message)
-        self.url = url
-
-
-class CallbackResolutionError(TransientError):
-    """The callback host could not be resolved (DNS failure); worth retrying later."""
 
 
 @dataclass(frozen=True, slots=True)

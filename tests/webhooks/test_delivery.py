@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import structlog.testing
 
+from riskdrift.errors import UnsafeCallbackURL
 from riskdrift.webhooks.delivery import (
     DeliveryClient,
     DeliveryOutcome,
@@ -26,12 +27,7 @@ from riskdrift.webhooks.delivery import (
     deliver,
 )
 from riskdrift.webhooks.signing import generate_secret, webhook_headers, webhook_id
-from riskdrift.webhooks.ssrf import (
-    ResolvedTarget,
-    UnsafeCallbackURL,
-    parse_allowed_networks,
-    resolve_callback,
-)
+from riskdrift.webhooks.ssrf import ResolvedTarget, parse_allowed_networks, resolve_callback
 from tests.doubles import ScriptedDNS
 from tests.doubles.receiver import (
     Receiver,

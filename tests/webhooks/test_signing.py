@@ -13,7 +13,7 @@ from pydantic import SecretStr, ValidationError
 from standardwebhooks.webhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError as ReferenceVerificationError
 
-from riskdrift.errors import ConfigurationError
+from riskdrift.errors import ConfigurationError, InvalidWebhookSecret, WebhookVerificationError
 from riskdrift.models import (
     AnalysisResult,
     FilingInfo,
@@ -22,9 +22,7 @@ from riskdrift.models import (
     SimilarityScores,
 )
 from riskdrift.webhooks.signing import (
-    InvalidWebhookSecret,
     WebhookPayload,
-    WebhookVerificationError,
     generate_secret,
     parse_secret,
     sign,

@@ -6,12 +6,16 @@ import ipaddress
 
 import pytest
 
-from riskdrift.errors import InvalidRequest, PermanentError, TransientError
-from riskdrift.webhooks.ssrf import (
+from riskdrift.errors import (
     CallbackResolutionError,
+    InvalidRequest,
+    PermanentError,
+    TransientError,
+    UnsafeCallbackURL,
+)
+from riskdrift.webhooks.ssrf import (
     IPNetwork,
     ResolvedTarget,
-    UnsafeCallbackURL,
     parse_allowed_networks,
     parse_ipv4_host,
     refusal_reason,

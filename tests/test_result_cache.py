@@ -14,8 +14,10 @@ import asyncpg
 import pytest
 from arq import ArqRedis
 
+from riskdrift.agent.lexicons import load_lexicon
 from riskdrift.analysis import pipeline
 from riskdrift.analysis.risks import RiskFactor
+from riskdrift.analysis.sentiment import Lexicon
 from riskdrift.api.enqueue import enqueue_new_job
 from riskdrift.config import Settings
 from riskdrift.events.publish import stream_key
@@ -43,14 +45,27 @@ def test_filing_identity_prefers_the_accession_number() -> None:
 
 
 def test_key_covers_filings_years_and_engine() -> None:
-    base = CacheKey.of(_doc(b"a"), _doc(b"b", year=2023), engine_version="v1")
-    assert base.digest == CacheKey.of(_doc(b"a"), _doc(b"b", year=2023), engine_version="v1").digest
-    others = [
-        CacheKey.of(_doc(b"a"), _doc(b"c", year=2023), engine_version="v1"),
-        CacheKey.of(_doc(b"b", year=2023), _doc(b"a"), engine_version="v1"),
-        CacheKey.of(_doc(b"a"), _doc(b"b", year=2023), engine_version="v2"),
-    ]
-    assert len({base.digest, *(k.digest for k in others)}) == 4
+    def key(current: bytes, previous: bytes, engine: str = "v1", lexicon: str = "l") -> CacheKey:
+        return CacheKey.of(
+            _doc(current), _doc(previous, year=2023), engine_version=engine, lexicon=lexicon
+        )
+
+    base = key(b"a", b"b")
+    assert base.digest == key(b"a", b"b").digest
+    others = [key(b"a", b"c"), key(b"b", b"a"), key(b"a", b"b", engine="v2"),
+              key(b"a", b"b", lexicon="other")]  # fmt: skip
+    assert len({base.digest, *(k.digest for k in others)}) == 5
+
+
+def test_the_engine_version_follows_the_analysis_code() -> None:
+    """Any change to the analysis package's code or data changes the engine version."""
+    assert pipeline.ENGINE_VERSION.startswith(f"riskdrift-analysis/{pipeline.ENGINE_RELEASE}+")
+    assert pipeline.ENGINE_VERSION.endswith("+" + pipeline._source_digest())
+    # The lexicon is in the key too: the built-in word lists and a changed copy differ.
+    builtin = load_lexicon(None)
+    changed = Lexicon(builtin.name, {**builtin.categories, "negative": frozenset({"loss"})})
+    assert builtin.fingerprint == load_lexicon(None).fingerprint
+    assert builtin.fingerprint != changed.fingerprint
 
 
 async def _submit(db: asyncpg.Pool, redis: ArqRedis, settings: Settings) -> uuid.UUID:
@@ -136,11 +151,11 @@ async def test_cache_lookup_is_by_engine_version(db: asyncpg.Pool) -> None:
             "summary": "s", "recommendations": [], "cached": True,
         }
     )  # fmt: skip
-    await old.put(old.key(current, previous), stored)
-    hit = await old.get(old.key(current, previous))
+    await old.put(old.key(current, previous, lexicon="l"), stored)
+    hit = await old.get(old.key(current, previous, lexicon="l"))
     assert hit is not None
     assert hit.cached is False  # stored as the analysis, not as a hit
-    assert await new.get(new.key(current, previous)) is None
+    assert await new.get(new.key(current, previous, lexicon="l")) is None
 
 
 async def test_an_entry_keeps_the_risk_texts_and_one_without_them_is_a_miss(
@@ -162,7 +177,7 @@ async def test_an_entry_keeps_the_risk_texts_and_one_without_them_is_a_miss(
                RiskFactor("Rates", "Rates may rise.", None, 1)),
     }  # fmt: skip
     result.risk_factors.update(texts)
-    key = cache.key(current, previous)
+    key = cache.key(current, previous, lexicon="l")
     await cache.put(key, result)
     hit = await cache.get(key)
     assert hit is not None

@@ -143,7 +143,11 @@ class ResearchAgent:
         )
         await progress("fetching_filings", _PROGRESS["fetching_filings"])
 
-        key = self.cache.key(current_doc, previous_doc) if self.cache is not None else None
+        key = (
+            self.cache.key(current_doc, previous_doc, lexicon=self.lexicon.fingerprint)
+            if self.cache is not None
+            else None
+        )
         if key is not None:
             hit = await self._cached(key)
             if hit is not None:

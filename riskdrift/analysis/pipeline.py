@@ -13,8 +13,10 @@ the tests use it; the agent calls the steps one by one to report progress.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from riskdrift.analysis.document import DocumentMetadata
@@ -48,6 +50,7 @@ from riskdrift.models import (
 )
 
 __all__ = [
+    "ENGINE_RELEASE",
     "ENGINE_VERSION",
     "DriftReport",
     "ParsedFiling",
@@ -62,7 +65,28 @@ __all__ = [
     "summarise",
 ]
 
-ENGINE_VERSION = "riskdrift-analysis/1.1"
+ENGINE_RELEASE = "1.2"
+"""Raised by hand when the analysis changes in a way worth naming (results record it)."""
+
+
+def _source_digest() -> str:
+    """sha256 (12 hex digits) of this package's code and data, as installed.
+
+    Part of :data:`ENGINE_VERSION`, so any change to the analysis (a threshold, a stop
+    word, a parser fix) gives results a new engine version and the result cache never
+    answers with what older code computed, whether or not anyone raised the release.
+    """
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and path.suffix in {".py", ".txt", ".json", ".csv"}:
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+ENGINE_VERSION = f"riskdrift-analysis/{ENGINE_RELEASE}+{_source_digest()}"
+"""What computed a result: the release and the digest of the analysis code and data."""
 
 
 @dataclass(frozen=True, slots=True)

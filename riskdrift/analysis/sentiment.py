@@ -22,6 +22,7 @@ agent's job (:mod:`riskdrift.agent.lexicons`).
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -63,6 +64,15 @@ class Lexicon:
     def members(self, category: str) -> frozenset[str]:
         """The words of one category (empty when the lexicon lacks it)."""
         return self.categories.get(category, frozenset())
+
+    @property
+    def fingerprint(self) -> str:
+        """``name:`` and a digest of the word lists: two lexicons score alike iff equal."""
+        digest = hashlib.sha256()
+        for category in sorted(self.categories):
+            digest.update(category.encode() + b"\0")
+            digest.update("\n".join(sorted(self.categories[category])).encode() + b"\0")
+        return f"{self.name}:{digest.hexdigest()[:12]}"
 
 
 def parse_word_lists(text: str, *, name: str) -> Lexicon:

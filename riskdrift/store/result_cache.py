@@ -4,8 +4,9 @@ A pair already analysed with the same two filings and the same analysis engine i
 answered from here (:class:`riskdrift.agent.research.ResearchAgent`). A filing is
 identified by its EDGAR accession number when the source knows one, else by the
 sha256 of its bytes (:func:`filing_identity`); the key also holds the ticker and the
-years, because the result names them, and ``ENGINE_VERSION``
-(:mod:`riskdrift.analysis.pipeline`), so a new analysis version never sees an old
+years, because the result names them, the tone lexicon's fingerprint, and
+``ENGINE_VERSION`` (:mod:`riskdrift.analysis.pipeline`: a release plus a digest of the
+analysis code and data), so a new analysis version or another lexicon never sees an old
 entry. Entries are upserted (a concurrent second computation of the same pair simply
 replaces the first with an equal result) and read with one indexed lookup.
 
@@ -45,6 +46,7 @@ class CacheKey:
     """What a cached result was computed from."""
 
     engine_version: str
+    lexicon: str  # Lexicon.fingerprint: another word list scores tone differently
     ticker: str
     current_year: int
     previous_year: int
@@ -58,9 +60,11 @@ class CacheKey:
         previous: FilingDocument,
         *,
         engine_version: str,
+        lexicon: str,
     ) -> CacheKey:
         return cls(
             engine_version=engine_version,
+            lexicon=lexicon,
             ticker=current.ticker,
             current_year=current.year,
             previous_year=previous.year,
@@ -72,6 +76,7 @@ class CacheKey:
     def digest(self) -> str:
         parts = (
             self.engine_version,
+            self.lexicon,
             self.ticker,
             str(self.current_year),
             str(self.previous_year),
@@ -89,9 +94,10 @@ class ResultCache:
         # Read when the cache is made (the process's start), so it is the running engine's.
         self.engine_version = engine_version or pipeline.ENGINE_VERSION
 
-    def key(self, current: FilingDocument, previous: FilingDocument) -> CacheKey:
-        """The key of the pair ``current``/``previous`` under this cache's engine version."""
-        return CacheKey.of(current, previous, engine_version=self.engine_version)
+    def key(self, current: FilingDocument, previous: FilingDocument, *, lexicon: str) -> CacheKey:
+        """The key of the pair ``current``/``previous`` scored with ``lexicon`` (its
+        fingerprint) under this cache's engine version."""
+        return CacheKey.of(current, previous, engine_version=self.engine_version, lexicon=lexicon)
 
     async def get(self, key: CacheKey) -> AnalysisResult | None:
         """The stored result with its risk texts for ``key`` (one more hit counted), or ``None``."""

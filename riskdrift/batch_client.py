@@ -58,6 +58,9 @@ async def submit_batch(
         return await follow_batch(client, batch_id, accepted["total"], console=console)
 
 
+FINISHED_STATES = ("completed", "failed", "cancelled")
+
+
 async def follow_batch(
     client: httpx.AsyncClient, batch_id: str, total: int, *, console: Console
 ) -> int:
@@ -91,15 +94,19 @@ async def follow_batch(
                         check(source.response, "stream")
                     async for sse in source.aiter_sse():
                         attempts = 0
-                        if sse.event not in ("batch_progress", "batch_completed"):
+                        if sse.event not in ("batch_progress", "batch_completed", "resync"):
                             continue  # the opening retry/comment frame
                         if sse.id:
                             last_id = sse.id
                         data = json.loads(sse.data)
                         counts = data.get("counts", {})
+                        # A resync (the entries after last_id are gone) is the batch's view.
+                        finished = data.get(
+                            "finished", sum(counts.get(s, 0) for s in FINISHED_STATES)
+                        )
                         bar.update(
                             task,
-                            completed=data.get("finished", 0),
+                            completed=finished,
                             description=(
                                 f"{counts.get('completed', 0)} done · {counts.get('failed', 0)} "
                                 f"failed · {counts.get('processing', 0)} running"

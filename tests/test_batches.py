@@ -22,6 +22,7 @@ from arq import ArqRedis
 from riskdrift.api.app import create_app
 from riskdrift.config import Settings
 from riskdrift.models import AnalysisResult
+from riskdrift.queue.keys import batch_stream_key
 from riskdrift.worker.settings import build_worker_settings
 from tests.conftest import burst_worker, eventually, running_worker, serve
 from tests.corpus import REAL10K, needs_corpus
@@ -246,6 +247,37 @@ async def test_cancel_stops_the_jobs_not_started(
     # Cancelling again cancels nothing more.
     again = await client.post(f"/batches/{batch_id}/cancel")
     assert again.json()["counts"]["cancelled"] == 5
+
+
+async def test_a_trimmed_batch_stream_resyncs_with_the_batch_then_ends(
+    client: httpx.AsyncClient, redis: ArqRedis
+) -> None:
+    """Like a job stream: where the client's next entries were trimmed away it gets the
+    batch's current view as a ``resync`` event, then what is kept; never a silent gap."""
+    accepted = await client.post(
+        "/batches", json={"ticker": "NVDA", "from_year": 2020, "to_year": 2025}
+    )
+    batch_id = accepted.json()["batch_id"]
+    assert (await client.post(f"/batches/{batch_id}/cancel")).status_code == 200
+    status, frames = await read_sse(client, f"/batches/{batch_id}/stream")
+    assert [n for _, n, _ in frames] == ["batch_progress"] * 5 + ["batch_completed"]
+    await redis.xtrim(batch_stream_key(batch_id), maxlen=3, approximate=False)
+
+    status, got = await read_sse(client, f"/batches/{batch_id}/stream",
+                                 last_event_id=frames[1][0])  # fmt: skip
+    assert status == 200
+    assert [n for _, n, _ in got] == ["resync", "batch_completed"]
+    view = got[0][2]
+    assert (view["batch_id"], view["status"], view["total"]) == (batch_id, "completed", 5)
+    assert view["counts"]["cancelled"] == 5
+    assert got[1] == frames[-1]
+    # Inside what is kept, resuming is exact; after the end, 204.
+    status, got = await read_sse(client, f"/batches/{batch_id}/stream",
+                                 last_event_id=frames[-3][0])  # fmt: skip
+    assert got == frames[-2:]
+    status, _ = await read_sse(client, f"/batches/{batch_id}/stream",
+                               last_event_id=frames[-1][0])  # fmt: skip
+    assert status == 204
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,6 @@ from typing import Annotated
 import pydantic
 import structlog
 from pydantic import AnyUrl, Field, field_validator, model_validator
-from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -31,7 +30,7 @@ from riskdrift.api.enqueue import ANALYSIS_TASK
 from riskdrift.api.problems import validation_problem
 from riskdrift.api.routes_jobs import MAX_PAGE, model_response
 from riskdrift.api.routes_jobs import _check_callback as check_callback
-from riskdrift.api.sse import PING_SECONDS, requested_position
+from riskdrift.api.sse import ResumableStreamResponse, requested_position
 from riskdrift.api.state import AppState, app_state
 from riskdrift.batch_lifecycle import finish_batch
 from riskdrift.errors import (
@@ -52,7 +51,7 @@ from riskdrift.events.batch_progress import (
     queue_report,
 )
 from riskdrift.events.publish import make_event, queue_publish, stream_key
-from riskdrift.events.replay import open_stream
+from riskdrift.events.replay import Resync, open_stream
 from riskdrift.models import JobStatus, Strict, check_years, normalise_ticker
 from riskdrift.ops import metrics
 from riskdrift.queue import queue_abort, queue_discard, queue_job
@@ -496,17 +495,33 @@ async def stream(request: Request) -> Response:
     ``Last-Event-ID``; ends after ``batch_completed`` (a reconnect after it: 204)."""
     batch = await load_batch(request)
     requested = requested_position(request)
+    state = app_state(request)
     source = await open_stream(
-        app_state(request)["hub"],
+        state["hub"],
         batch_stream_key(batch.id),
         requested=requested,
         terminal_events=(BATCH_TERMINAL_EVENT,),
         comment=f"batch {batch.id}",
+        resync=batch_state(state, batch.id),
+        finished=batch.finished_at is not None,
         log_fields={"batch_id": str(batch.id)},
     )
     if source.ended:
         return Response(status_code=204)
-    return EventSourceResponse(source.frames(), ping=PING_SECONDS, sep="\n")
+    return ResumableStreamResponse(source)
+
+
+def batch_state(state: AppState, batch_id: uuid.UUID) -> Resync:
+    """The batch's current view (``GET /batches/{id}``, without failures): what a batch
+    stream's ``resync`` event carries where the client's entries are gone."""
+
+    async def read() -> str:
+        batch = await batches.get_batch(state["pool"], batch_id)
+        if batch is None:
+            return "{}"
+        return (await batch_view(state, batch, with_failures=False)).model_dump_json()
+
+    return read
 
 
 async def collection(request: Request) -> Response:

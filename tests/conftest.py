@@ -155,6 +155,8 @@ async def running_worker(worker_settings: type) -> AsyncIterator[Worker]:
     task = asyncio.create_task(worker.main())
     try:
         yield worker
+        # arq's run_job tasks may still be recording a finished job; close() cancels them.
+        await eventually(lambda: all(t.done() for t in worker.tasks.values()), deadline=30)
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

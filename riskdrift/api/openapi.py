@@ -209,42 +209,14 @@ def _batch_paths() -> dict[str, Any]:
         "/companies/{ticker}/history": {
             "get": {
                 "summary": "A company's Item 1A year by year, from its consecutive-pair analyses",
-                "parameters": [
-                    {
-                        "name": "ticker",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    },
-                    {
-                        "name": "from",
-                        "in": "query",
-                        "required": True,
-                        "schema": {"type": "integer"},
-                    },
-                    {"name": "to", "in": "query", "required": True, "schema": {"type": "integer"}},
-                ],
+                "parameters": _HISTORY_PARAMETERS,
                 "responses": {"200": _json(History, "the series"), **_problems(422)},
             }
         },
         "/companies/{ticker}/history.svg": {
             "get": {
                 "summary": "The same history as an SVG line chart",
-                "parameters": [
-                    {
-                        "name": "ticker",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    },
-                    {
-                        "name": "from",
-                        "in": "query",
-                        "required": True,
-                        "schema": {"type": "integer"},
-                    },
-                    {"name": "to", "in": "query", "required": True, "schema": {"type": "integer"}},
-                ],
+                "parameters": _HISTORY_PARAMETERS,
                 "responses": {
                     "200": {
                         "description": "the chart",
@@ -259,6 +231,14 @@ def _batch_paths() -> dict[str, Any]:
 
 # Operations that need no key; they override the document's default security.
 PUBLIC_OPERATIONS = ("/healthz", "/readyz")
+
+
+_HISTORY_PARAMETERS = [
+    {"name": "ticker", "in": "path", "required": True, "schema": {"type": "string"}},
+    {"name": "from", "in": "query", "required": True, "schema": {"type": "integer"}},
+    {"name": "to", "in": "query", "required": True, "schema": {"type": "integer"}},
+]
+"""The history routes' parameters (the JSON series and its SVG chart)."""
 
 
 def build_openapi() -> dict[str, Any]:

@@ -137,7 +137,10 @@ def filing_lines(content: bytes) -> list[str]:
         text = _CELL.sub(" ", text)
         text = html.unescape(_TAG.sub("", text))
     lines: list[str] = []
-    for raw in text.replace(PAGE, f"\n{PAGE}\n").splitlines():
+    # Not str.splitlines(): it would split at the form feeds that stand for page breaks.
+    for raw in re.split(
+        r"\r\n|[\r\n\v\x1c-\x1e\x85\u2028\u2029]", text.replace(PAGE, f"\n{PAGE}\n")
+    ):
         if raw == PAGE:
             if lines and lines[-1] != PAGE:
                 lines.append(PAGE)
@@ -246,7 +249,6 @@ _START = re.compile(rf"^{_ITEM}1a\b[\s.:\-]*(?:risk\s+factors)?[\s.:]*$", re.IGN
 _START_WITH_TITLE = re.compile(rf"^{_ITEM}1a\b[\s.:\-]*risk\s+factors\b", re.IGNORECASE)
 _TITLE_ONLY = re.compile(r"^risk\s+factors\.?$", re.IGNORECASE)
 _END = re.compile(rf"^(?:part\s+i+\W*)?{_ITEM}(?:1b|1c|2|3|7)\b(?!\s*of\b)", re.IGNORECASE)
-_ALL_CAPS_HEADING = re.compile(r"^[A-Z][A-Z ,.&'\-]{3,60}\.?$")
 
 
 _STOP = re.compile(r"[.?!:;][\"')\]]*(?=\s)")
@@ -379,38 +381,51 @@ def _span(lines: Sequence[str], start: int) -> int:
 def locate_item1a(lines: Sequence[str]) -> tuple[int, int, str]:
     """(first, end, how) line indices of the body's Item 1A.
 
-    Candidates are short lines that open with "Item 1A" (or are "Risk Factors" alone);
-    each runs to the next Item 1B / 1C / 2 / 3 / 7 heading; the longest span wins, which
-    skips the table of contents and the cross-reference index. Raises ``LookupError``.
+    Candidates are short lines that open with "Item 1A" and run to the next Item 1B /
+    1C / 2 / 3 / 7 heading. A document that names its sections by title only has none
+    that runs far; its candidates are a "Risk Factors" title line or an ALL-CAPS
+    "RISK FACTORS." lead-in, running to the next ALL-CAPS section title that is not a
+    risk category. The span with the most text wins, which skips the table of contents
+    and a cross-reference index. Raises ``LookupError``.
     """
-    best: tuple[int, int, str] | None = None
+    items: list[tuple[int, int, int]] = []
+    titles: list[tuple[int, int, int]] = []
     for k, line in enumerate(lines):
-        if len(line) > 80:
-            continue
-        if _START.match(line) or _START_WITH_TITLE.match(line):
-            how = "item 1a heading"
-        elif _TITLE_ONLY.match(line):
-            how = "risk factors title"
-        else:
-            continue
-        end = _span(lines, k)
-        if how == "risk factors title" and end == len(lines):
+        if len(line) <= 80 and (_START.match(line) or _START_WITH_TITLE.match(line)):
+            end = _span(lines, k)
+            items.append((sum(len(x) for x in lines[k:end]), k, end))
+        elif (len(line) <= 80 and _TITLE_ONLY.match(line)) or _CAPS_LEAD_IN.match(line):
             end = _next_caps_heading(lines, k)
-        if best is None or end - k > best[1] - best[0]:
-            best = (k, end, how)
-    if best is None:
-        raise LookupError("no Item 1A / Risk Factors heading line")
-    return best
+            titles.append((sum(len(x) for x in lines[k:end]), k, end))
+    if items and max(items)[0] >= MIN_SECTION_CHARS:
+        _, first, end = max(items)
+        return first, end, "item 1a heading"
+    if titles:
+        _, first, end = max(titles)
+        return first, end, "risk factors title"
+    if items:
+        _, first, end = max(items)
+        return first, end, "item 1a heading"
+    raise LookupError("no Item 1A / Risk Factors heading line")
+
+
+#: An "Item 1A" span shorter than this is a table-of-contents or index entry, or a
+#: pointer to another document.
+MIN_SECTION_CHARS = 2000
+
+
+_CAPS_LEAD_IN = re.compile(r"^RISK FACTORS\.\s+\S")
+_CAPS_TITLE = re.compile(r"^([A-Z][A-Z ,&'\u2019()\-]{3,80})(?:[.:](?:\s|$)|$)")
 
 
 def _next_caps_heading(lines: Sequence[str], start: int) -> int:
     # A document that names its sections by title only ends Risk Factors at the next
-    # ALL-CAPS section title.
+    # ALL-CAPS section title ("LEGAL PROCEEDINGS."), not at a risk category in it
+    # ("STRATEGIC RISKS.").
     for k in range(start + 1, len(lines)):
-        if lines[k] != PAGE and _ALL_CAPS_HEADING.match(lines[k]) and len(lines[k]) > 8:
-            following = lines[k + 1 : k + 3]
-            if following and not all(f == PAGE for f in following):
-                return k
+        match = _CAPS_TITLE.match(lines[k])
+        if match and len(match.group(1)) > 8 and "RISK" not in match.group(1):
+            return k
     return len(lines)
 
 
@@ -481,13 +496,14 @@ _ABBREVIATIONS = frozenset(
         "u.s.a",
     ]
 )
-_SENTENCE_END = re.compile(r"[.?!][\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+_SENTENCE_END = re.compile(r"[.?!:][\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 _LAST = re.compile(r"(\S+)$")
 
 
 def split_reference_sentences(text: str) -> list[str]:
-    """Sentences of a text: each line on its own, cut after ``.?!`` before a capital or a
-    digit, except after a listed abbreviation or a single letter ("U.S.", "J.")."""
+    """Sentences of a text: each line on its own, cut after ``.?!`` (or a colon, which
+    ends a lead-in title) before a capital or a digit, except after a listed abbreviation
+    or a single letter ("U.S.", "J.")."""
     sentences: list[str] = []
     for line in text.splitlines():
         start = 0
@@ -672,29 +688,54 @@ MIN_CHANGE_WORDS = 4
 
 @dataclass(frozen=True, slots=True)
 class Miss:
-    """A sentence the plain diff finds changed that the result reports nowhere."""
+    """A sentence the plain diff finds changed that the result reports nowhere.
+
+    ``preamble``: the sentence stands before the first risk the result found (Item 1A's
+    introduction, a risk-factor summary); the analysis reports risks, so these are
+    counted apart from the misses among the risks.
+    """
 
     kind: Literal["added", "removed"]
     sentence: str
+    preamble: bool = False
 
 
-def reference_changes(current: Item1AText, previous: Item1AText) -> list[tuple[str, str]]:
-    """(kind, sentence) of the plain sentence diff: current sentences not in the previous
-    Item 1A's text (added) and previous ones not in the current's (removed)."""
-    found: list[tuple[str, str]] = []
-    for kind, own, other in (("added", current, previous), ("removed", previous, current)):
+def risks_start(item: Item1AText, titles: Iterable[str]) -> int:
+    """Offset in ``item.text`` where the risks begin: the earliest of the titles' last
+    occurrences (a risk-factor summary repeats titles before the risks; 0: none found)."""
+    found = [item.text.rfind(normalise(t)[:60]) for t in titles if normalise(t)]
+    found = [at for at in found if at >= 0]
+    return min(found) if found else 0
+
+
+def reference_changes(
+    current: Item1AText, previous: Item1AText, starts: tuple[int, int] = (0, 0)
+) -> list[Miss]:
+    """The plain sentence diff: current sentences not in the previous Item 1A's text
+    (added) and previous ones not in the current's (removed), fragments and furniture
+    aside; those before ``starts`` (offsets of the first risk in each year) are
+    ``preamble``."""
+    found: list[Miss] = []
+    sides = (("added", current, previous, starts[0]), ("removed", previous, current, starts[1]))
+    for kind, own, other, first in sides:
+        cursor = 0
         for sentence in own.sentences:
+            key = normalise(sentence)
+            at = own.text.find(key, cursor)
+            if at >= 0:
+                cursor = at + len(key)
             if len(sentence) < MIN_CHANGE_CHARS or len(sentence.split()) < MIN_CHANGE_WORDS:
                 continue
             if own.furniture.is_furniture(sentence):
                 continue
-            if normalise(sentence) not in other.text:
-                found.append((kind, sentence))
+            if key not in other.text:
+                found.append(Miss(kind, sentence, 0 <= at < first))  # type: ignore[arg-type]
     return found
 
 
 def _reported(result: AnalysisResult) -> dict[str, list[str]]:
-    """Normalised text the result reports as changed, by the side it belongs to."""
+    """Normalised text the result reports as changed, by the side it belongs to: changed
+    sentences, new and removed risks, changed titles and the sections they stand in."""
     sides: dict[str, list[str]] = {"added": [], "removed": []}
     for change in result.risks:
         if change.status == "new":
@@ -708,6 +749,8 @@ def _reported(result: AnalysisResult) -> dict[str, list[str]]:
                 sides["added"].append(normalise(change.title_current))
             if change.title_previous:
                 sides["removed"].append(normalise(change.title_previous))
+        if change.section:
+            sides["added" if change.title_current else "removed"].append(normalise(change.section))
         if change.changes is None:
             continue
         sides["added"] += [normalise(a.text) for a in change.changes.added]
@@ -718,24 +761,36 @@ def _reported(result: AnalysisResult) -> dict[str, list[str]]:
     return sides
 
 
-def _covered(sentence: str, reported: Sequence[str]) -> bool:
-    # A reported sentence may be cut or joined differently from ours: overlap either way.
-    key = normalise(sentence)
-    return any(key in r or (len(r) >= MIN_CHANGE_CHARS and r in key) for r in reported)
+#: Share of a changed sentence's word triples the result must report for it to be covered.
+COVERED_SHARE = 0.7
+
+
+def _triples(text: str) -> set[tuple[str, ...]]:
+    tokens = re.findall(r"[0-9a-z]+", normalise(text))
+    return {tuple(tokens[k : k + 3]) for k in range(max(len(tokens) - 2, 1))}
+
+
+def _covered(sentence: str, reported: set[tuple[str, ...]]) -> bool:
+    # Word triples, not substrings: a reported sentence may be cut, joined or spaced
+    # differently from ours, or carry furniture glued on (that claim fails on its own).
+    own = _triples(sentence)
+    return len(own & reported) >= COVERED_SHARE * len(own)
 
 
 def missed_changes(
     result: AnalysisResult, current: Item1AText, previous: Item1AText
-) -> tuple[int, list[Miss]]:
-    """(reference changes, those the result reports nowhere)."""
-    changes = reference_changes(current, previous)
-    reported = _reported(result)
-    misses = [
-        Miss("added" if kind == "added" else "removed", sentence)
-        for kind, sentence in changes
-        if not _covered(sentence, reported[kind])
-    ]
-    return len(changes), misses
+) -> tuple[list[Miss], list[Miss]]:
+    """(the plain diff's changes, those of them the result reports nowhere)."""
+    starts = (
+        risks_start(current, (r.title_current for r in result.risks if r.title_current)),
+        risks_start(previous, (r.title_previous for r in result.risks if r.title_previous)),
+    )
+    changes = reference_changes(current, previous, starts)
+    reported = {
+        kind: set().union(*(_triples(t) for t in texts))
+        for kind, texts in _reported(result).items()
+    }
+    return changes, [m for m in changes if not _covered(m.sentence, reported[m.kind])]
 
 
 # ---------------------------------------------------------------------------------------
@@ -745,25 +800,58 @@ def missed_changes(
 
 @dataclass(frozen=True, slots=True)
 class PairReport:
-    """The checks of one pair (or one single filing: no misses)."""
+    """The checks of one pair (or one single filing: no diff, no misses)."""
 
     name: str
     checks: list[ClaimCheck]
-    reference_changes: int = 0
+    changes: list[Miss] = field(default_factory=list)
+    """The plain diff's changed sentences (preamble ones included)."""
     misses: list[Miss] = field(default_factory=list)
+    """Those of :attr:`changes` the result reports nowhere."""
 
     @property
     def failures(self) -> list[ClaimCheck]:
         return [c for c in self.checks if not c.holds]
 
+    @property
+    def reference_changes(self) -> int:
+        """Changed sentences among the risks (the base of the miss rate)."""
+        return sum(not m.preamble for m in self.changes)
 
-def summarise(reports: Sequence[PairReport]) -> tuple[int, int, int, int]:
-    """(claims, failing claims, reference changes, misses) over ``reports``."""
-    return (
+    @property
+    def risk_misses(self) -> list[Miss]:
+        return [m for m in self.misses if not m.preamble]
+
+    @property
+    def preamble_misses(self) -> list[Miss]:
+        return [m for m in self.misses if m.preamble]
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Figures over several reports."""
+
+    claims: int
+    failing: int
+    reference_changes: int
+    misses: int
+
+    @property
+    def holding_share(self) -> float:
+        return 1 - self.failing / self.claims if self.claims else 1.0
+
+    @property
+    def miss_share(self) -> float:
+        return self.misses / self.reference_changes if self.reference_changes else 0.0
+
+
+def totals(reports: Sequence[PairReport]) -> Totals:
+    """Claims, failing claims, changes among the risks and their misses over ``reports``."""
+    return Totals(
         sum(len(r.checks) for r in reports),
         sum(len(r.failures) for r in reports),
         sum(r.reference_changes for r in reports),
-        sum(len(r.misses) for r in reports),
+        sum(len(r.risk_misses) for r in reports),
     )
 
 
@@ -796,11 +884,11 @@ def pair_report(ticker: str, current: Path, previous: Path, whole: bool) -> Pair
         _document(current, ticker, years[0]), _document(previous, ticker, years[1]), _lexicon()
     )
     ref_current, ref_previous = _reference(current, whole), _reference(previous, whole)
-    total, misses = missed_changes(result, ref_current, ref_previous)
+    changes, misses = missed_changes(result, ref_current, ref_previous)
     return PairReport(
         f"{ticker} {years[0]}/{years[1]}",
         check_claims(result, ref_current, ref_previous),
-        total,
+        changes,
         misses,
     )
 

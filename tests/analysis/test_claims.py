@@ -17,6 +17,7 @@ pair: ``python bench/eval_claims.py``. A failure lists the first failing claims.
 from __future__ import annotations
 
 import collections
+import itertools
 
 import pytest
 
@@ -368,7 +369,13 @@ def _explain(reports: list[PairReport]) -> str:
             f"  {report.name}: {len(report.failures)}/{len(report.checks)} fail "
             f"{dict(kinds.most_common())}, {len(report.risk_misses)} missed"
         )
-    failures = [(r.name, c) for r in reports for c in r.failures]
+    # Round robin over the pairs, so that one bad pair does not hide what the others show.
+    failures = [
+        (r.name, c)
+        for row in itertools.zip_longest(*(r.failures for r in reports))
+        for r, c in zip(reports, row, strict=True)
+        if c is not None
+    ]
     lines.append(f"first {SHOWN} failing claims (python bench/eval_claims.py for all):")
     lines += [f"  {name}: {c.describe()}" for name, c in failures[:SHOWN]]
     misses = [(r.name, m) for r in reports for m in r.risk_misses]

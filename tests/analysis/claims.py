@@ -255,9 +255,17 @@ _STOP = re.compile(r"[.?!:;][\"')\]]*(?=\s)")
 _AFTER_STOP = re.compile(r"[.?!:;][\"')\]]*\s")
 
 
+#: Abbreviations no sentence ends with ("U.S." and "Inc." may end one, so they are not here).
+_NEVER_FINAL = frozenset(
+    ["mr", "mrs", "ms", "dr", "no", "nos", "e.g", "i.e", "vs", "v", "st", "jr", "sr",
+     "approx", "dept", "fig", "sec", "cf", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
+     "sep", "sept", "oct", "nov", "dec"]
+)  # fmt: skip
+
+
 def _ends_in_abbreviation(key: str) -> bool:
     word = key.rsplit(None, 1)[-1].strip("(\"'").rstrip(".")
-    return key.endswith(".") and (word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()))
+    return key.endswith(".") and (word in _NEVER_FINAL or (len(word) == 1 and word.isalpha()))
 
 
 #: Words no sentence or heading ends with: a line ending in one was cut by a page break.

@@ -332,6 +332,8 @@ class Item1AText:
     """The sentences :func:`normalise`-d and joined by spaces: what claims are sought in."""
     squeezed: str = field(init=False)
     """:attr:`text` without any white space (to tell a spacing artefact from a real miss)."""
+    folded: str = field(init=False)
+    """:attr:`text` through :func:`fold_trivia`: what is left once trivia are gone."""
     starts: frozenset[int] = field(init=False)
     """Offsets in :attr:`text` where a sentence starts."""
     ends: frozenset[int] = field(init=False)
@@ -358,6 +360,7 @@ class Item1AText:
         object.__setattr__(self, "sentences", tuple(split_reference_sentences("\n".join(joined))))
         object.__setattr__(self, "text", text)
         object.__setattr__(self, "squeezed", re.sub(r"\s+", "", text))
+        object.__setattr__(self, "folded", fold_trivia(text))
         object.__setattr__(self, "starts", frozenset(starts))
         object.__setattr__(self, "ends", frozenset(ends))
 
@@ -720,9 +723,10 @@ def reference_changes(
     current: Item1AText, previous: Item1AText, starts: tuple[int, int] = (0, 0)
 ) -> list[Miss]:
     """The plain sentence diff: current sentences not in the previous Item 1A's text
-    (added) and previous ones not in the current's (removed), fragments and furniture
-    aside; those before ``starts`` (offsets of the first risk in each year) are
-    ``preamble``."""
+    (added) and previous ones not in the current's (removed), both compared without
+    trivia (:func:`fold_trivia`: a change of punctuation or spacing is no change),
+    fragments and furniture aside; those before ``starts`` (offsets of the first risk in
+    each year) are ``preamble``."""
     found: list[Miss] = []
     sides = (("added", current, previous, starts[0]), ("removed", previous, current, starts[1]))
     for kind, own, other, first in sides:
@@ -736,7 +740,7 @@ def reference_changes(
                 continue
             if own.furniture.is_furniture(sentence):
                 continue
-            if key not in other.text:
+            if fold_trivia(sentence) not in other.folded:  # a change beyond trivia
                 found.append(Miss(kind, sentence, 0 <= at < first))  # type: ignore[arg-type]
     return found
 
@@ -764,6 +768,8 @@ def _reported(result: AnalysisResult) -> dict[str, list[str]]:
         sides["added"] += [normalise(a.text) for a in change.changes.added]
         sides["removed"] += [normalise(r.text) for r in change.changes.removed]
         for edit in change.changes.edited:
+            if getattr(edit, "trivial", False):
+                continue  # a trivial edit reports no change: it covers none
             sides["added"].append(normalise(edit.current))
             sides["removed"].append(normalise(edit.previous))
     return sides

@@ -43,7 +43,7 @@ from tests.analysis.claims import (  # noqa: E402
 )
 
 DEFAULT_CORPUS = Path(os.environ.get("RISKDRIFT_CORPUS", ROOT.parent / "shared" / "corpus"))
-KINDS = ("added", "removed", "edited", "risk")
+KINDS = ("new risk", "removed risk", "added", "removed", "edited", "risk")
 
 
 def _share(report: PairReport, kind: str) -> str:
@@ -58,7 +58,7 @@ def print_reports(title: str, reports: Sequence[PairReport], examples: int) -> N
     print(f"\n== {title}")
     print(
         f"{'pair':18} {'claims':>6} {'hold':>6} "
-        + " ".join(f"{k:>9}" for k in KINDS)
+        + " ".join(f"{k:>12}" for k in KINDS)
         + f" {'changes':>7} {'missed':>6} {'preamble':>8}  failing by category"
     )
     categories: collections.Counter[str] = collections.Counter()
@@ -68,7 +68,7 @@ def print_reports(title: str, reports: Sequence[PairReport], examples: int) -> N
         holding = 1 - len(report.failures) / len(report.checks) if report.checks else 1.0
         print(
             f"{report.name:18} {len(report.checks):6} {holding:6.1%} "
-            + " ".join(f"{_share(report, k):>9}" for k in KINDS)
+            + " ".join(f"{_share(report, k):>12}" for k in KINDS)
             + f" {report.reference_changes:7} {len(report.risk_misses):6}"
             + f" {len(report.preamble_misses):8}  "
             + ", ".join(f"{k} {n}" for k, n in kinds.most_common())
@@ -76,7 +76,7 @@ def print_reports(title: str, reports: Sequence[PairReport], examples: int) -> N
     figures = totals(reports)
     print(
         f"{'total':18} {figures.claims:6} {figures.holding_share:6.1%} "
-        f"{'':>39} {figures.reference_changes:7} {figures.misses:6}"
+        f"{'':>77} {figures.reference_changes:7} {figures.misses:6}"
         f"  ({figures.miss_share:.2%} missed)"
     )
     if figures.failing:

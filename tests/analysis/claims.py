@@ -14,16 +14,24 @@ The reference side never touches riskdrift's extraction or sentence splitter:
 - :func:`split_reference_sentences` is a small regex splitter with a short list of
   abbreviations.
 
-The claims come from an :class:`~riskdrift.models.AnalysisResult`: every risk's added,
-removed and edited sentences. :func:`check_claims` tests each against the two years'
-Item 1A (normalised: white space, quotes, dashes, soft hyphens, case):
+The claims come from an :class:`~riskdrift.models.AnalysisResult`: every new and
+removed risk, every risk's added, removed and edited sentences. :func:`check_claims`
+tests each against the two years' Item 1A (normalised: white space, quotes, dashes,
+soft hyphens, bullets, case). "Present" means as one or more whole sentences (from a
+sentence start to a sentence end), not a piece cut out of one:
 
 - ``added``: present in the current year, absent from the previous one;
 - ``removed``: the reverse;
 - ``edited``: each side present in its year, the two sides differ beyond trivia
   (punctuation, spacing, hyphens, quotes, case), and the new side did not already
   stand in the previous year;
+- ``new risk`` / ``removed risk``: a body of its own, a title in its year's Item 1A
+  that is not furniture, and less than :data:`SAME_RISK_SHARE` of its text in the
+  other year's Item 1A;
 - every claimed sentence: not page furniture, not a fragment with no words.
+
+A layout filing (one year) gets ``risk`` claims: each risk's title and body lines stand
+somewhere in Item 1A, none is furniture, no body is empty.
 
 :func:`missed_changes` runs a plain sentence diff of the two Item 1As (a sentence is
 changed when it is not a substring of the other year's text, so a sentence a page
@@ -334,6 +342,8 @@ class Item1AText:
     """:attr:`text` without any white space (to tell a spacing artefact from a real miss)."""
     folded: str = field(init=False)
     """:attr:`text` through :func:`fold_trivia`: what is left once trivia are gone."""
+    triples: frozenset[tuple[str, ...]] = field(init=False)
+    """The word triples of :attr:`text` (to tell how much of a risk stands in it)."""
     starts: frozenset[int] = field(init=False)
     """Offsets in :attr:`text` where a sentence starts."""
     ends: frozenset[int] = field(init=False)
@@ -361,6 +371,7 @@ class Item1AText:
         object.__setattr__(self, "text", text)
         object.__setattr__(self, "squeezed", re.sub(r"\s+", "", text))
         object.__setattr__(self, "folded", fold_trivia(text))
+        object.__setattr__(self, "triples", frozenset(_triples(text)))
         object.__setattr__(self, "starts", frozenset(starts))
         object.__setattr__(self, "ends", frozenset(ends))
 
@@ -539,7 +550,7 @@ def split_reference_sentences(text: str) -> list[str]:
 # Claims and their checks
 # ---------------------------------------------------------------------------------------
 
-ClaimKind = Literal["added", "removed", "edited", "risk"]
+ClaimKind = Literal["added", "removed", "edited", "new risk", "removed risk", "risk"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -550,7 +561,8 @@ class Claim:
     risk: str
     text: str
     previous: str | None = None
-    """An edit's previous side (``text`` is its current side)."""
+    """An edit's previous side (``text`` is its current side); a new or removed risk's
+    title (``text`` is its body)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -567,11 +579,12 @@ class ClaimCheck:
 
     def describe(self) -> str:
         c = self.claim
-        quoted = (
-            f"{_clip(c.previous or '')!r} -> {_clip(c.text)!r}"
-            if c.kind == "edited"
-            else repr(_clip(c.text))
-        )
+        if c.kind == "edited":
+            quoted = f"{_clip(c.previous or '')!r} -> {_clip(c.text)!r}"
+        elif c.kind in ("new risk", "removed risk"):
+            quoted = f"{_clip(c.previous or '')!r}: {_clip(c.text, 80)!r}"
+        else:
+            quoted = repr(_clip(c.text))
         return f"[{self.category}] {c.kind} in {c.risk!r}: {quoted} ({self.problem})"
 
 
@@ -588,12 +601,17 @@ def _risk_name(change: RiskChange) -> str:
 
 
 def claims_of(result: AnalysisResult) -> Iterator[Claim]:
-    """Every sentence-level claim of a result, edits flagged trivial by the result left
-    out (they do not claim a change)."""
+    """Every claim of a result: each new or removed risk (title, then body), each added,
+    removed and edited sentence; edits flagged trivial by the result left out (they do
+    not claim a change)."""
     for change in result.risks:
+        name = _risk_name(change)
+        if change.status == "new":
+            yield Claim("new risk", name, change.text_current or "", change.title_current)
+        elif change.status == "removed":
+            yield Claim("removed risk", name, change.text_previous or "", change.title_previous)
         if change.changes is None:
             continue
-        name = _risk_name(change)
         for added in change.changes.added:
             yield Claim("added", name, added.text)
         for removed in change.changes.removed:
@@ -625,8 +643,37 @@ def _common(sentence: str, furniture: Furniture) -> tuple[str, str] | None:
     return None
 
 
+#: A new (removed) risk with this share of its body's word triples in the previous
+#: (current) year's Item 1A is no new (removed) risk: its text stands in both years.
+SAME_RISK_SHARE = 0.8
+
+
+def _check_risk(claim: Claim, own: Item1AText, other: Item1AText, label: str) -> ClaimCheck:
+    title = claim.previous or ""
+    if not claim.text.strip():
+        return ClaimCheck(claim, "a heading with no body of its own", "empty")
+    if own.furniture.is_furniture(title):
+        return ClaimCheck(claim, "its title is page furniture", "furniture")
+    if not own.contains(title):
+        return ClaimCheck(claim, f"its title is not in the {label} Item 1A", "not in filing")
+    body = _triples(claim.text)
+    shared = len(body & other.triples) / max(len(body), 1)
+    if shared >= SAME_RISK_SHARE:
+        other_label = "previous" if label == "current" else "current"
+        return ClaimCheck(
+            claim,
+            f"{shared:.0%} of its text stands in the {other_label} Item 1A too",
+            "unchanged (moved or repeated)",
+        )
+    return ClaimCheck(claim)
+
+
 def check_claim(claim: Claim, current: Item1AText, previous: Item1AText) -> ClaimCheck:
     """Whether one claim holds against the two years' Item 1A (see the module docstring)."""
+    if claim.kind == "new risk":
+        return _check_risk(claim, current, previous, "current")
+    if claim.kind == "removed risk":
+        return _check_risk(claim, previous, current, "previous")
     if claim.kind == "edited":
         assert claim.previous is not None
         for side, year, label in (

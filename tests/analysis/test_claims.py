@@ -74,6 +74,7 @@ RISKS = {
         "We cannot predict the outcome of audits by tax authorities.",
     ],
 }
+SUPPLIERS = "We depend on a few suppliers for key components."
 ADDED = "A strike at our largest supplier halted deliveries for three weeks in 2025."
 REMOVED = "We cannot predict the outcome of audits by tax authorities."
 EDIT_BEFORE = "Our competitors may introduce products that customers prefer to ours."
@@ -229,6 +230,15 @@ def test_sentences_split_on_stops_but_not_abbreviations() -> None:
         (Claim("removed", "r", REMOVED), None),
         (Claim("edited", "r", EDIT_AFTER, EDIT_BEFORE), None),
         (Claim("edited", "r", EDIT_AFTER, "Our competitors may have introduced it."), "not in"),
+        (Claim("new risk", "r", ADDED, "We depend on a few suppliers for key components."), None),
+        (Claim("removed risk", "r", REMOVED, "Changes in tax law could raise our costs."), None),
+        (
+            Claim("new risk", "r", " ".join(RISKS[SUPPLIERS]), SUPPLIERS),
+            "unchanged",
+        ),
+        (Claim("new risk", "r", "", "Changes in tax law could raise our costs."), "empty"),
+        (Claim("new risk", "r", ADDED, "Acme Corp | 2025 Form 10-K | 27"), "furniture"),
+        (Claim("removed risk", "r", REMOVED, "A title nobody wrote"), "not in filing"),
         (Claim("added", "r", "Acme Corp | 2025 Form 10-K | 27"), "furniture"),
         (Claim("removed", "r", "Acme Corp | 2024 Form 10-K | 27"), "furniture"),
         (Claim("added", "r", "26"), "fragment"),

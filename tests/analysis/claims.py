@@ -200,6 +200,10 @@ class Furniture:
     """The running headers and footers of one filing, as digit-folded normalised text."""
 
     recurring: frozenset[str]
+    """Short lines recurring through the filing (digits folded)."""
+    running: frozenset[str] = frozenset()
+    """Those of them that stand next to page breaks: running headers and footers, which
+    are what a faulty extraction glues onto real sentences."""
 
     def is_furniture(self, text: str) -> bool:
         """Whether ``text`` (a line or a claimed sentence) is page furniture as a whole."""
@@ -215,15 +219,20 @@ class Furniture:
     def glued(self, text: str) -> str | None:
         """The (longest) furniture glued into a claimed sentence, at either end or inside."""
         key = f" {_furniture_key(text)} "
-        for piece in sorted(self.recurring, key=len, reverse=True):
+        for piece in sorted(self.running, key=len, reverse=True):
             if len(piece) >= 6 and len(piece) < len(key) - 2 and f" {piece} " in key:
                 return piece
         return None
 
 
+#: A running header or footer stands next to a page break (within two lines) at least
+#: this share of the times it occurs.
+RUNNING_SHARE = 0.75
+
+
 def find_furniture(lines: Sequence[str]) -> Furniture:
     """Short lines that recur :data:`FURNITURE_MIN_REPEATS` times or more once digits
-    are folded, and that carry a digit or stand next to a page break at least that often
+    are folded, and that carry a digit or stand next to a page break nearly every time
     (so a heading repeated in Item 1, 1A and 7 is not taken for a running header)."""
     counts: Counter[str] = Counter()
     near_break: Counter[str] = Counter()
@@ -235,17 +244,21 @@ def find_furniture(lines: Sequence[str]) -> Furniture:
         counts[key] += 1
         if any(c.isdigit() for c in line):
             with_digit.add(key)
-        window = lines[max(k - 3, 0) : k + 4]
+        window = lines[max(k - 2, 0) : k + 3]
         if PAGE in window:
             near_break[key] += 1
-    recurring = frozenset(
+    running = frozenset(
         key
         for key, n in counts.items()
-        if n >= FURNITURE_MIN_REPEATS
-        and (key in with_digit or near_break[key] >= FURNITURE_MIN_REPEATS)
+        if near_break[key] >= max(FURNITURE_MIN_REPEATS, RUNNING_SHARE * n)
         and any(c.isalpha() for c in key)
     )
-    return Furniture(recurring)
+    recurring = running | frozenset(
+        key
+        for key, n in counts.items()
+        if n >= FURNITURE_MIN_REPEATS and key in with_digit and any(c.isalpha() for c in key)
+    )
+    return Furniture(recurring, running)
 
 
 # ---------------------------------------------------------------------------------------
@@ -627,11 +640,11 @@ def _presence_problem(sentence: str, year: Item1AText, label: str) -> tuple[str,
         return None
     if year.contains(sentence):
         return f"only part of a sentence of the {label} Item 1A", "cut sentence"
+    if re.sub(r"\s+", "", normalise(sentence)) in year.squeezed:
+        return f"not in the {label} Item 1A as spaced (spacing artefact)", "artefact"
     glued = year.furniture.glued(sentence)
     if glued is not None:
         return f"not in the {label} Item 1A: furniture {glued!r} glued on", "furniture"
-    if re.sub(r"\s+", "", normalise(sentence)) in year.squeezed:
-        return f"not in the {label} Item 1A as spaced (spacing artefact)", "artefact"
     return f"not in the {label} Item 1A", "not in filing"
 
 

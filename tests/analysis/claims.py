@@ -395,15 +395,20 @@ class Item1AText:
     def holds(self, sentence: str) -> bool:
         """Whether ``sentence`` (normalised) stands in this Item 1A as one or more whole
         sentences: from a sentence start to a sentence end, not cut out of one."""
+        return self.occurrences(sentence) > 0
+
+    def occurrences(self, sentence: str) -> int:
+        """How often ``sentence`` stands in this Item 1A as whole sentences."""
         key = normalise(sentence)
-        if not key:
-            return False
+        if not key or (_ends_in_abbreviation(key) and not self.text.endswith(key)):
+            return 0
+        found = 0
         at = self.text.find(key)
         while at >= 0:
             if at in self.starts and at + len(key) in self.ends:
-                return at + len(key) == len(self.text) or not _ends_in_abbreviation(key)
+                found += 1
             at = self.text.find(key, at + 1)
-        return False
+        return found
 
 
 def _span(lines: Sequence[str], start: int) -> int:
@@ -716,10 +721,12 @@ def check_claim(claim: Claim, current: Item1AText, previous: Item1AText) -> Clai
         found = _common(claim.text, own.furniture) or _presence_problem(claim.text, own, own_label)
     if found:
         return ClaimCheck(claim, found[0], found[1])
-    if claim.kind != "risk" and other.holds(claim.text):
+    # A sentence a filer repeats in several risks may lose (gain) one of its copies: a
+    # claim holds while the year it is claimed for has more copies than the other.
+    if claim.kind != "risk" and other.occurrences(claim.text) >= own.occurrences(claim.text):
         return ClaimCheck(
             claim,
-            f"stands as a whole sentence in the {other_label} Item 1A too",
+            f"stands as a whole sentence in the {other_label} Item 1A as often",
             "unchanged (moved or repeated)",
         )
     return ClaimCheck(claim)

@@ -289,6 +289,16 @@ def test_an_edit_of_trivia_only_is_not_an_edit() -> None:
     assert check.category == "trivial edit"
 
 
+def test_one_copy_of_a_repeated_sentence_may_go() -> None:
+    repeated = "Any of these events could harm our business."
+    none = find_furniture([])
+    previous = Item1AText(("Risk one text.", repeated, "Risk two text.", repeated), none, "t")
+    current = Item1AText(("Risk one text.", repeated, "Risk two text."), none, "t")
+    assert check_claim(Claim("removed", "r", repeated), current, previous).holds
+    moved = check_claim(Claim("added", "r", repeated), current, previous)
+    assert moved.category == "unchanged (moved or repeated)"
+
+
 def _analyse(current: bytes, previous: bytes) -> AnalysisResult:
     return analyse_documents(
         FilingDocument("ACME", 2025, current, "current.html", "local"),

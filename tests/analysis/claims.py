@@ -1,18 +1,7 @@
 """An independent check of what an analysis result claims changed (issue #22).
 
-The reference side never touches riskdrift's extraction or sentence splitter:
-
-- :func:`filing_lines` turns a filing into lines of text its own way (block tags and
-  table rows end a line, cells are spaced, ``<hr>`` and CSS page breaks become page
-  marks; a plain-text filing is read line by line, form feeds as page marks);
-- :func:`find_furniture` finds page furniture independently: bare page numbers,
-  "Table of Contents" back-links, and short lines that recur three or more times in
-  the filing once digits are folded (running headers and footers);
-- :func:`locate_item1a` finds the body's Item 1A by its heading line and the next
-  Item 1B / 1C / 2 heading, taking the longest span so the table of contents (a span
-  of one line) is skipped;
-- :func:`split_reference_sentences` is a small regex splitter with a short list of
-  abbreviations.
+The reference side is ``tests/analysis/reference.py``: each filing's Item 1A read
+its own way, never through riskdrift's extraction or sentence splitter.
 
 The claims come from an :class:`~riskdrift.models.AnalysisResult`: every new and
 removed risk, every risk's added, removed and edited sentences. :func:`check_claims`
@@ -20,7 +9,8 @@ tests each against the two years' Item 1A (normalised: white space, quotes, dash
 soft hyphens, bullets, case). "Present" means as one or more whole sentences (from a
 sentence start to a sentence end), not a piece cut out of one:
 
-- ``added``: present in the current year, absent from the previous one;
+- ``added``: present in the current year, absent from the previous one (or there
+  fewer times: a sentence repeated in several risks may gain a copy);
 - ``removed``: the reverse;
 - ``edited``: each side present in its year, the two sides differ beyond trivia
   (punctuation, spacing, hyphens, quotes, case), and the new side did not already
@@ -34,7 +24,7 @@ A layout filing (one year) gets ``risk`` claims: each risk's title and body line
 somewhere in Item 1A, none is furniture, no body is empty.
 
 :func:`missed_changes` runs a plain sentence diff of the two Item 1As (a sentence is
-changed when it is not a substring of the other year's text, so a sentence a page
+changed when, trivia aside, it is not in the other year's text, so a sentence a page
 break cut differently each year is not a change) and lists the changed sentences the
 result reports nowhere. Failing claims carry a category (furniture, cut sentence,
 artefact, moved, …) so the figures say what is wrong, not only how much.
@@ -43,10 +33,7 @@ artefact, moved, …) so the figures say what is wrong, not only how much.
 from __future__ import annotations
 
 import functools
-import html
 import re
-import unicodedata
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,512 +43,34 @@ from riskdrift.agent.lexicons import load_lexicon
 from riskdrift.analysis.pipeline import analyse_documents, parse_filing
 from riskdrift.analysis.sentiment import Lexicon
 from riskdrift.models import AnalysisResult, FilingDocument, RiskChange
+from tests.analysis.reference import (
+    Furniture,
+    Item1AText,
+    fold_trivia,
+    normalise,
+    reference_item1a,
+    word_triples,
+)
 
 __all__ = [
     "Claim",
     "ClaimCheck",
-    "Item1AText",
+    "Miss",
     "PairReport",
+    "Totals",
+    "check_claim",
     "check_claims",
     "check_layout",
-    "filing_lines",
-    "find_furniture",
-    "fold_trivia",
-    "locate_item1a",
+    "claims_of",
+    "item1a_only_pairs",
+    "layout_filings",
+    "layout_report",
     "missed_changes",
-    "normalise",
-    "reference_item1a",
-    "split_reference_sentences",
+    "pair_report",
+    "real10k_pairs",
+    "reference_changes",
+    "totals",
 ]
-
-PAGE = "\f"
-"""The line that stands for a page break in :func:`filing_lines`."""
-
-# ---------------------------------------------------------------------------------------
-# Text of a filing, our own way
-# ---------------------------------------------------------------------------------------
-
-_DROP = re.compile(
-    r"<(script|style|head|ix:header|title)\b.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL
-)
-_PAGE_BREAK = re.compile(
-    r"<hr\b[^>]*>|<[a-z][^>]*\b(?:page-)?break-(?:before|after)\s*:\s*(?:always|page)[^>]*>",
-    re.IGNORECASE,
-)
-_BLOCK = re.compile(
-    r"</?(?:p|div|br|tr|li|ul|ol|h[1-6]|table|thead|tbody|section|article|blockquote|center|"
-    r"pre|dd|dt|dl|body|html|font\s+[^>]*display\s*:\s*block)\b[^>]*>",
-    re.IGNORECASE,
-)
-_CELL = re.compile(r"<t[dh]\b[^>]*>", re.IGNORECASE)
-_TAG = re.compile(r"<[^>]*>")
-_SGML_TEXT = re.compile(r"<TEXT>(.*?)</TEXT>", re.DOTALL)
-
-_SPACES = re.compile(r"[ \t\r\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_INVISIBLE = re.compile(r"[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
-#: List bullets are layout, not words: a claim may keep or drop one, a filing may glue it on.
-_BULLETS = re.compile(r"[\u2022\u00b7\u25aa\u25cf\u25e6\u2023\u2219\uf0b7\uf0a7]")
-_QUOTES = str.maketrans(
-    {
-        "\u2018": "'",
-        "\u2019": "'",
-        "\u201a": "'",
-        "\u201b": "'",
-        "\u2032": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u201e": '"',
-        "\u201f": '"',
-        "\u2033": '"',
-        "\u2010": "-",
-        "\u2011": "-",
-        "\u2012": "-",
-        "\u2013": "-",
-        "\u2014": "-",
-        "\u2015": "-",
-        "\u2212": "-",
-        "\ufe58": "-",
-        "\ufe63": "-",
-        "\uff0d": "-",
-    }
-)
-
-
-def filing_lines(content: bytes) -> list[str]:
-    """The filing as lines of normalised text; :data:`PAGE` lines mark page breaks.
-
-    HTML: block elements end a line, table cells are separated by a space, ``<hr>``
-    and CSS page breaks become :data:`PAGE`. Anything else is read as plain text
-    (form feeds are page breaks).
-    """
-    text = content.decode("utf-8", errors="replace")
-    sgml = _SGML_TEXT.search(text)
-    if sgml is not None:
-        text = sgml.group(1)
-    if re.search(r"<(?:html|body|div|p|table)\b", text[:200_000], re.IGNORECASE):
-        text = _DROP.sub(" ", text)
-        text = _PAGE_BREAK.sub(f"\n{PAGE}\n", text)
-        text = _BLOCK.sub("\n", text)
-        text = _CELL.sub(" ", text)
-        text = html.unescape(_TAG.sub("", text))
-    lines: list[str] = []
-    # Not str.splitlines(): it would split at the form feeds that stand for page breaks.
-    for raw in re.split(
-        r"\r\n|[\r\n\v\x1c-\x1e\x85\u2028\u2029]", text.replace(PAGE, f"\n{PAGE}\n")
-    ):
-        if raw == PAGE:
-            if lines and lines[-1] != PAGE:
-                lines.append(PAGE)
-            continue
-        line = _SPACES.sub(" ", _INVISIBLE.sub("", raw)).strip()
-        if line:
-            lines.append(line)
-    return lines
-
-
-def normalise(text: str) -> str:
-    """Text as compared: NFKC, straight quotes, one hyphen for every dash, no soft
-    hyphens or zero-width characters, white space collapsed, case folded."""
-    text = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text)).translate(_QUOTES)
-    text = _BULLETS.sub(" ", text)
-    return " ".join(text.split()).casefold()
-
-
-_TRIVIA = re.compile(r"[^0-9a-z]+")
-
-
-def fold_trivia(text: str) -> str:
-    """What is left of a sentence without punctuation, spacing, hyphens, quotes and case."""
-    return _TRIVIA.sub("", normalise(text))
-
-
-# ---------------------------------------------------------------------------------------
-# Page furniture, our own way
-# ---------------------------------------------------------------------------------------
-
-#: Lines longer than this are never furniture: running headers and footers are short.
-FURNITURE_MAX_CHARS = 80
-#: A short line recurring this often (digits folded) is a running header or footer.
-FURNITURE_MIN_REPEATS = 3
-_DIGITS = re.compile(r"\d+")
-_PAGE_NUMBER = re.compile(
-    r"^(?:page\s*)?[-\u2013\u2014(\[]?\s*(?:\d{1,3}|[ivxlc]{1,6}|[a-z]-\d{1,3})\s*[-\u2013\u2014)\]]?\.?$",
-    re.IGNORECASE,
-)
-_BACK_LINK = re.compile(r"^(?:\S.{0,40}\s)?(?:table of contents|index)(?:\s.{0,40})?$", re.I)
-
-
-def _furniture_key(line: str) -> str:
-    return _DIGITS.sub("#", normalise(line))
-
-
-@dataclass(frozen=True, slots=True)
-class Furniture:
-    """The running headers and footers of one filing, as digit-folded normalised text."""
-
-    recurring: frozenset[str]
-    """Short lines recurring through the filing (digits folded)."""
-    running: frozenset[str] = frozenset()
-    """Those of them that stand next to page breaks: running headers and footers, which
-    are what a faulty extraction glues onto real sentences."""
-
-    def is_furniture(self, text: str) -> bool:
-        """Whether ``text`` (a line or a claimed sentence) is page furniture as a whole."""
-        stripped = text.strip()
-        if not stripped:
-            return False
-        if _PAGE_NUMBER.match(stripped) or (
-            len(stripped) <= FURNITURE_MAX_CHARS and _BACK_LINK.match(stripped)
-        ):
-            return True
-        return len(stripped) <= FURNITURE_MAX_CHARS and _furniture_key(stripped) in self.recurring
-
-    def glued(self, text: str) -> str | None:
-        """The (longest) furniture glued into a claimed sentence, at either end or inside."""
-        key = f" {_furniture_key(text)} "
-        for piece in sorted(self.running, key=len, reverse=True):
-            if len(piece) >= 6 and len(piece) < len(key) - 2 and f" {piece} " in key:
-                return piece
-        return None
-
-
-#: A running header or footer stands next to a page break (within two lines) at least
-#: this share of the times it occurs.
-RUNNING_SHARE = 0.75
-
-
-def find_furniture(lines: Sequence[str]) -> Furniture:
-    """Short lines that recur :data:`FURNITURE_MIN_REPEATS` times or more once digits
-    are folded, and that carry a digit or stand next to a page break nearly every time
-    (so a heading repeated in Item 1, 1A and 7 is not taken for a running header)."""
-    counts: Counter[str] = Counter()
-    near_break: Counter[str] = Counter()
-    with_digit: set[str] = set()
-    for k, line in enumerate(lines):
-        if line == PAGE or len(line) > FURNITURE_MAX_CHARS:
-            continue
-        key = _furniture_key(line)
-        counts[key] += 1
-        if any(c.isdigit() for c in line):
-            with_digit.add(key)
-        window = lines[max(k - 2, 0) : k + 3]
-        if PAGE in window:
-            near_break[key] += 1
-    running = frozenset(
-        key
-        for key, n in counts.items()
-        if near_break[key] >= max(FURNITURE_MIN_REPEATS, RUNNING_SHARE * n)
-        and any(c.isalpha() for c in key)
-    )
-    recurring = running | frozenset(
-        key
-        for key, n in counts.items()
-        if n >= FURNITURE_MIN_REPEATS and key in with_digit and any(c.isalpha() for c in key)
-    )
-    return Furniture(recurring, running)
-
-
-# ---------------------------------------------------------------------------------------
-# Item 1A, our own way
-# ---------------------------------------------------------------------------------------
-
-_ITEM = r"item[\s.]*"
-_START = re.compile(rf"^{_ITEM}1a\b[\s.:\-]*(?:risk\s+factors)?[\s.:]*$", re.IGNORECASE)
-_START_WITH_TITLE = re.compile(rf"^{_ITEM}1a\b[\s.:\-]*risk\s+factors\b", re.IGNORECASE)
-_TITLE_ONLY = re.compile(r"^risk\s+factors\.?$", re.IGNORECASE)
-_END = re.compile(rf"^(?:part\s+i+\W*)?{_ITEM}(?:1b|1c|2|3|7)\b(?!\s*of\b)", re.IGNORECASE)
-
-
-_STOP = re.compile(r"[.?!:;][\"')\]]*(?=\s)")
-_AFTER_STOP = re.compile(r"[.?!:;][\"')\]]*\s")
-
-
-#: Abbreviations no sentence ends with ("U.S." and "Inc." may end one, so they are not here).
-_NEVER_FINAL = frozenset(
-    ["mr", "mrs", "ms", "dr", "no", "nos", "e.g", "i.e", "vs", "v", "st", "jr", "sr",
-     "approx", "dept", "fig", "sec", "cf", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
-     "sep", "sept", "oct", "nov", "dec"]
-)  # fmt: skip
-
-
-def _ends_in_abbreviation(key: str) -> bool:
-    word = key.rsplit(None, 1)[-1].strip("(\"'").rstrip(".")
-    return key.endswith(".") and (word in _NEVER_FINAL or (len(word) == 1 and word.isalpha()))
-
-
-#: Words no sentence or heading ends with: a line ending in one was cut by a page break.
-_DANGLING = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "as",
-        "at",
-        "by",
-        "for",
-        "from",
-        "in",
-        "into",
-        "of",
-        "on",
-        "or",
-        "our",
-        "the",
-        "their",
-        "to",
-        "with",
-        "its",
-        "which",
-        "that",
-    ]
-)
-
-
-def paragraphs(lines: Iterable[str]) -> list[str]:
-    """Lines rejoined where a page break (or dropped furniture) cut a paragraph: the line
-    ends without final punctuation and the next starts in lower case, or the line ends
-    in a word no sentence ends with."""
-    joined: list[str] = []
-    for line in lines:
-        if joined:
-            last = joined[-1].rstrip("\"')\u201d\u2019 ")
-            words = last.rsplit(None, 1)
-            cut = (
-                not last.endswith((".", "?", "!", ":", ";"))
-                and _LIST_ITEM.match(line) is None
-                and re.search(r"[;,]\s*(?:and|or)$", last) is None
-                and (line[:1].islower() or (bool(words) and words[-1].casefold() in _DANGLING))
-            )
-            if cut:
-                joined[-1] = f"{joined[-1]} {line}"
-                continue
-        joined.append(line)
-    return joined
-
-
-@dataclass(frozen=True, slots=True)
-class Item1AText:
-    """One filing's Item 1A as the reference sees it."""
-
-    lines: tuple[str, ...]
-    """Item 1A's lines, page marks and furniture dropped."""
-    furniture: Furniture
-    located_by: str
-    sentences: tuple[str, ...] = field(init=False)
-    """Its sentences (:func:`split_reference_sentences` of the rejoined paragraphs)."""
-    text: str = field(init=False)
-    """The sentences :func:`normalise`-d and joined by spaces: what claims are sought in."""
-    squeezed: str = field(init=False)
-    """:attr:`text` without any white space (to tell a spacing artefact from a real miss)."""
-    folded: str = field(init=False)
-    """:attr:`text` through :func:`fold_trivia`: what is left once trivia are gone."""
-    triples: frozenset[tuple[str, ...]] = field(init=False)
-    """The word triples of :attr:`text` (to tell how much of a risk stands in it)."""
-    starts: frozenset[int] = field(init=False)
-    """Offsets in :attr:`text` where a sentence starts."""
-    ends: frozenset[int] = field(init=False)
-    """Offsets in :attr:`text` where a sentence ends."""
-
-    def __post_init__(self) -> None:
-        joined = paragraphs(self.lines)
-        pieces: list[str] = []
-        starts: set[int] = set()
-        ends: set[int] = set()
-        offset = 0
-        for paragraph in joined:
-            folded = normalise(paragraph)
-            if not folded:
-                continue
-            pieces.append(folded)
-            starts.add(offset)
-            starts.update(offset + m.end() for m in _AFTER_STOP.finditer(folded))
-            ends.update(offset + m.end() for m in _STOP.finditer(folded))
-            offset += len(folded)
-            ends.add(offset)
-            offset += 1
-        text = " ".join(pieces)
-        object.__setattr__(self, "sentences", tuple(split_reference_sentences("\n".join(joined))))
-        object.__setattr__(self, "text", text)
-        object.__setattr__(self, "squeezed", re.sub(r"\s+", "", text))
-        object.__setattr__(self, "folded", fold_trivia(text))
-        object.__setattr__(self, "triples", frozenset(_triples(text)))
-        object.__setattr__(self, "starts", frozenset(starts))
-        object.__setattr__(self, "ends", frozenset(ends))
-
-    def contains(self, fragment: str) -> bool:
-        """Whether ``fragment`` (normalised) stands anywhere in this Item 1A."""
-        return normalise(fragment) in self.text
-
-    def holds(self, sentence: str) -> bool:
-        """Whether ``sentence`` (normalised) stands in this Item 1A as one or more whole
-        sentences: from a sentence start to a sentence end, not cut out of one."""
-        return self.occurrences(sentence) > 0
-
-    def occurrences(self, sentence: str) -> int:
-        """How often ``sentence`` stands in this Item 1A as whole sentences."""
-        key = normalise(sentence)
-        if not key or (_ends_in_abbreviation(key) and not self.text.endswith(key)):
-            return 0
-        found = 0
-        at = self.text.find(key)
-        while at >= 0:
-            if at in self.starts and at + len(key) in self.ends:
-                found += 1
-            at = self.text.find(key, at + 1)
-        return found
-
-
-def _span(lines: Sequence[str], start: int) -> int:
-    for k in range(start + 1, len(lines)):
-        if _END.match(lines[k]) and len(lines[k]) <= 80:
-            return k
-    return len(lines)
-
-
-def locate_item1a(lines: Sequence[str]) -> tuple[int, int, str]:
-    """(first, end, how) line indices of the body's Item 1A.
-
-    Candidates are short lines that open with "Item 1A" and run to the next Item 1B /
-    1C / 2 / 3 / 7 heading. A document that names its sections by title only has none
-    that runs far; its candidates are a "Risk Factors" title line or an ALL-CAPS
-    "RISK FACTORS." lead-in, running to the next ALL-CAPS section title that is not a
-    risk category. The span with the most text wins, which skips the table of contents
-    and a cross-reference index. Raises ``LookupError``.
-    """
-    items: list[tuple[int, int, int]] = []
-    titles: list[tuple[int, int, int]] = []
-    for k, line in enumerate(lines):
-        if len(line) <= 80 and (_START.match(line) or _START_WITH_TITLE.match(line)):
-            end = _span(lines, k)
-            items.append((sum(len(x) for x in lines[k:end]), k, end))
-        elif (len(line) <= 80 and _TITLE_ONLY.match(line)) or _CAPS_LEAD_IN.match(line):
-            end = _next_caps_heading(lines, k)
-            titles.append((sum(len(x) for x in lines[k:end]), k, end))
-    if items and max(items)[0] >= MIN_SECTION_CHARS:
-        _, first, end = max(items)
-        return first, end, "item 1a heading"
-    if titles:
-        _, first, end = max(titles)
-        return first, end, "risk factors title"
-    if items:
-        _, first, end = max(items)
-        return first, end, "item 1a heading"
-    raise LookupError("no Item 1A / Risk Factors heading line")
-
-
-#: An "Item 1A" span shorter than this is a table-of-contents or index entry, or a
-#: pointer to another document.
-MIN_SECTION_CHARS = 2000
-
-
-_CAPS_LEAD_IN = re.compile(r"^RISK FACTORS\.\s+\S")
-_CAPS_TITLE = re.compile(r"^([A-Z][A-Z ,&'\u2019()\-]{3,80})(?:[.:](?:\s|$)|$)")
-
-
-def _next_caps_heading(lines: Sequence[str], start: int) -> int:
-    # A document that names its sections by title only ends Risk Factors at the next
-    # ALL-CAPS section title ("LEGAL PROCEEDINGS."), not at a risk category in it
-    # ("STRATEGIC RISKS.").
-    for k in range(start + 1, len(lines)):
-        match = _CAPS_TITLE.match(lines[k])
-        if match and len(match.group(1)) > 8 and "RISK" not in match.group(1):
-            return k
-    return len(lines)
-
-
-def reference_item1a(content: bytes, *, whole: bool = False) -> Item1AText:
-    """A filing's Item 1A, furniture and page marks dropped (``whole``: the file as a
-    whole is Item 1A, as in the plain-text extracts)."""
-    lines = filing_lines(content)
-    furniture = find_furniture(lines)
-    if whole:
-        first, end, how = 0, len(lines), "whole file"
-    else:
-        first, end, how = locate_item1a(lines)
-    kept = tuple(
-        line for line in lines[first:end] if line != PAGE and not furniture.is_furniture(line)
-    )
-    return Item1AText(kept, furniture, how)
-
-
-# ---------------------------------------------------------------------------------------
-# Sentences, our own way
-# ---------------------------------------------------------------------------------------
-
-_LIST_ITEM = re.compile(
-    r"^(?:[*\u2022\u00b7\u25aa\u25cf\u25e6\u2023\u2219\uf0b7\uf0a7-]|\(?[a-z0-9]{1,3}\))"
-)
-_ABBREVIATIONS = frozenset(
-    [
-        "u.s",
-        "u.k",
-        "e.u",
-        "e.g",
-        "i.e",
-        "inc",
-        "corp",
-        "co",
-        "ltd",
-        "no",
-        "nos",
-        "vs",
-        "v",
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "st",
-        "jr",
-        "sr",
-        "approx",
-        "dept",
-        "fig",
-        "sec",
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
-        "l.p",
-        "n.a",
-        "s.a",
-        "n.v",
-        "u.s.a",
-    ]
-)
-_SENTENCE_END = re.compile(r"[.?!:][\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
-_LAST = re.compile(r"(\S+)$")
-
-
-def split_reference_sentences(text: str) -> list[str]:
-    """Sentences of a text: each line on its own, cut after ``.?!`` (or a colon, which
-    ends a lead-in title) before a capital or a digit, except after a listed abbreviation
-    or a single letter ("U.S.", "J.")."""
-    sentences: list[str] = []
-    for line in text.splitlines():
-        start = 0
-        for match in _SENTENCE_END.finditer(line):
-            last = _LAST.search(line[start : match.start() + 1])
-            word = last.group(1).strip("(\"'").rstrip(".").casefold() if last else ""
-            if line[match.start()] == "." and (
-                word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
-            ):
-                continue
-            piece = line[start : match.end()].strip()
-            if piece:
-                sentences.append(piece)
-            start = match.end()
-        tail = line[start:].strip()
-        if tail:
-            sentences.append(tail)
-    return sentences
 
 
 # ---------------------------------------------------------------------------------------
@@ -674,7 +183,7 @@ def _check_risk(claim: Claim, own: Item1AText, other: Item1AText, label: str) ->
         return ClaimCheck(claim, "its title is page furniture", "furniture")
     if not own.contains(title):
         return ClaimCheck(claim, f"its title is not in the {label} Item 1A", "not in filing")
-    body = _triples(claim.text)
+    body = word_triples(claim.text)
     shared = len(body & other.triples) / max(len(body), 1)
     if shared >= SAME_RISK_SHARE:
         other_label = "previous" if label == "current" else "current"
@@ -846,15 +355,10 @@ def _reported(result: AnalysisResult) -> dict[str, list[str]]:
 COVERED_SHARE = 0.7
 
 
-def _triples(text: str) -> set[tuple[str, ...]]:
-    tokens = re.findall(r"[0-9a-z]+", normalise(text))
-    return {tuple(tokens[k : k + 3]) for k in range(max(len(tokens) - 2, 1))}
-
-
 def _covered(sentence: str, reported: set[tuple[str, ...]]) -> bool:
     # Word triples, not substrings: a reported sentence may be cut, joined or spaced
     # differently from ours, or carry furniture glued on (that claim fails on its own).
-    own = _triples(sentence)
+    own = word_triples(sentence)
     return len(own & reported) >= COVERED_SHARE * len(own)
 
 
@@ -868,7 +372,7 @@ def missed_changes(
     )
     changes = reference_changes(current, previous, starts)
     reported = {
-        kind: set().union(*(_triples(t) for t in texts))
+        kind: set().union(*(word_triples(t) for t in texts))
         for kind, texts in _reported(result).items()
     }
     return changes, [m for m in changes if not _covered(m.sentence, reported[m.kind])]

@@ -1,6 +1,7 @@
 """Issue #22's independent check: what a result claims changed holds against the filings.
 
-The checker (``tests/analysis/claims.py``) is first checked itself on hand-built
+The checker (``tests/analysis/claims.py``, reading the filings through
+``tests/analysis/reference.py``) is first checked itself on hand-built
 filings (a known added sentence, a known running footer, a sentence a page break cut,
 a trivial edit, …); then every corpus pair is analysed and each claim checked:
 
@@ -26,29 +27,31 @@ from riskdrift.analysis.pipeline import analyse_documents
 from riskdrift.errors import FilingParseError
 from riskdrift.models import AnalysisResult, FilingDocument, PositionedSentence
 from tests.analysis.claims import (
-    MIN_SECTION_CHARS,
-    PAGE,
     Claim,
-    Item1AText,
     PairReport,
     check_claim,
     check_claims,
     check_layout,
     claims_of,
-    filing_lines,
-    find_furniture,
-    fold_trivia,
     item1a_only_pairs,
     layout_filings,
     layout_report,
-    locate_item1a,
     missed_changes,
-    normalise,
     pair_report,
     real10k_pairs,
+    totals,
+)
+from tests.analysis.reference import (
+    MIN_SECTION_CHARS,
+    PAGE,
+    Item1AText,
+    filing_lines,
+    find_furniture,
+    fold_trivia,
+    locate_item1a,
+    normalise,
     reference_item1a,
     split_reference_sentences,
-    totals,
 )
 from tests.corpus import ITEM1A_ONLY, LAYOUTS, REAL10K, needs_corpus
 

@@ -304,7 +304,10 @@ def reference_changes(
     fragments and furniture aside; those before ``starts`` (offsets of the first risk in
     each year) are ``preamble``."""
     found: list[Miss] = []
-    sides = (("added", current, previous, starts[0]), ("removed", previous, current, starts[1]))
+    sides: tuple[tuple[Literal["added", "removed"], Item1AText, Item1AText, int], ...] = (
+        ("added", current, previous, starts[0]),
+        ("removed", previous, current, starts[1]),
+    )
     for kind, own, other, first in sides:
         cursor = 0
         for sentence in own.sentences:
@@ -317,7 +320,7 @@ def reference_changes(
             if own.furniture.is_furniture(sentence):
                 continue
             if fold_trivia(sentence) not in other.folded:  # a change beyond trivia
-                found.append(Miss(kind, sentence, 0 <= at < first))  # type: ignore[arg-type]
+                found.append(Miss(kind, sentence, 0 <= at < first))
     return found
 
 

@@ -24,6 +24,21 @@ The strategies, tried in order (``Item1A.located_by`` records which one won):
     same but are in neither list. ``cross_reference_index`` means the index
     maps Item 1A to the title that was found.
 
+``risk_factors_heading``
+    Before fiscal 2005 Form 10-K had no Item 1A; filers that listed risks did so
+    under a "RISK FACTORS" (or "Factors That May Affect Future Results")
+    heading inside another item, most often Item 7 (MD&A) or Item 1. When the
+    document has item headings but none for 1A, such a heading inside an item
+    opens the section, and the next heading of the *same level* closes it: the
+    same emphasis, the same capitals pattern and the same final punctuation
+    ("RISK FACTORS" … "CRITICAL ACCOUNTING POLICIES"), or the next item heading.
+    Sub-headings that name a group of risks ("RISKS RELATED TO OUR BUSINESS")
+    do not close it. When nothing marks the heading's level (an unstyled
+    "Risk factors" line) or the section closes before it holds any risks,
+    :class:`~riskdrift.errors.Item1AEndNotFound` says so rather than running on
+    to the end of the item. The section carries a warning that the filing
+    predates Item 1A.
+
 Before a short item-numbered section is given up as a table-of-contents entry,
 its words are read: "Not applicable" / "not required for smaller reporting
 companies" raises :class:`~riskdrift.errors.Item1AOmitted`; a pointer to the
@@ -41,7 +56,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from riskdrift.analysis.document import DocumentMetadata, FilingText, TextBlock, parse_document
-from riskdrift.errors import Item1AIncorporatedByReference, Item1ANotFound, Item1AOmitted
+from riskdrift.errors import (
+    Item1AEndNotFound,
+    Item1AIncorporatedByReference,
+    Item1ANotFound,
+    Item1AOmitted,
+)
 
 __all__ = [
     "ITEM_HEADING",
@@ -60,6 +80,7 @@ LOCATED_BY = (
     "cross_reference_index",
     "plain_text",
     "item1a_extract",
+    "risk_factors_heading",
 )
 
 #: A block that starts with an item heading: "Item 1A.", "PART I, ITEM 2 —", "Item 1A Risk Factors".
@@ -137,6 +158,7 @@ class Item1A:
     metadata: DocumentMetadata
     located_by: str = "item_heading"  # one of LOCATED_BY (ExtractionRecord.strategy)
     is_html: bool = True
+    warnings: tuple[str, ...] = ()  # what makes the location less certain (ExtractionRecord)
 
     @property
     def text(self) -> str:
@@ -328,6 +350,121 @@ def _titled_section(parsed: FilingText, labels: Sequence[str | None], name: str)
     return best
 
 
+# --- before Item 1A: a "Risk Factors" heading inside another item ------------------------------
+
+#: The headings pre-2005 filers gave their risk factors inside another item.
+_SUBSECTION_TITLE = re.compile(
+    r"^(?:risk\s+factors|(?:certain\s+)?(?:risk\s+)?factors\s+that\s+(?:may|could|might)\s+"
+    r"affect\b[^.]{0,60})\s*[.:\-–—]?$",
+    re.IGNORECASE,
+)
+#: A heading that names risks ("RISKS RELATED TO OUR BUSINESS") groups the risk factors.
+_NAMES_RISKS = re.compile(r"\brisks?\b", re.IGNORECASE)
+#: (bold, italic, underline, all capitals, ends with a full stop): what makes two headings
+#: the same level.
+Level = tuple[bool, bool, bool, bool, bool]
+
+
+def _level(block: TextBlock, title: str) -> Level:
+    if title == block.text:
+        style = (block.bold > 0.5, block.italic > 0.5, block.underline > 0.5)
+    else:  # a lead-in ("RISK FACTORS. The following …")
+        style = block.lead_style
+    letters = [c for c in title if c.isalpha()]
+    caps = bool(letters) and all(c.isupper() for c in letters)
+    return (*style, caps, title.rstrip().endswith("."))
+
+
+def _enclosing_item(
+    blocks: Sequence[TextBlock], labels: Sequence[str | None], index: int
+) -> int | None:
+    """The index of the item heading a block sits under, or ``None`` before any item."""
+    return next((k for k in range(index - 1, -1, -1) if labels[k] is not None), None)
+
+
+def _risk_factors_subsection(
+    parsed: FilingText, labels: Sequence[str | None], name: str
+) -> Item1A | None:
+    """The risk factors of a filing from before Item 1A existed (module docstring), ``None``
+    when no "Risk Factors" heading sits inside an item; raises :class:`Item1AEndNotFound`
+    when one does but its end cannot be told."""
+    blocks = parsed.blocks
+    starts = [
+        (i, title, item)
+        for i, block in enumerate(blocks)
+        if labels[i] is None
+        # A line that is nothing but the title is a heading, styled or not.
+        and (title := _heading_title(block) or block.text) is not None
+        and _SUBSECTION_TITLE.match(title)
+        and (item := _enclosing_item(blocks, labels, i)) is not None
+    ]
+    best: Item1A | None = None
+    doubts: list[str] = []
+    for start, title, item in starts:
+        level = _level(blocks[start], title)
+        item_text = _excerpt(blocks[item].text, 80)
+        if not any(level[:4]):
+            doubts.append(
+                f"the {title!r} heading inside {item_text!r} is neither bold, italic, underlined "
+                "nor in capitals, so no heading of its level can end it"
+            )
+            continue
+        known = _toc_titles(blocks, start)
+        end = len(blocks)
+        for j in range(start + 1, len(blocks)):
+            if labels[j] is not None:
+                end = j
+                break
+            other = _heading_title(blocks[j])
+            if (
+                other is not None
+                and len(other) <= MAX_TITLE_CHARS
+                and _level(blocks[j], other) == level
+                and (not _NAMES_RISKS.search(other) or _is_section_title(other, known))
+            ):
+                end = j
+                break
+        first = blocks[start]
+        body = list(blocks[start + 1 : end])
+        if title != first.text:  # a lead-in: the rest of its paragraph is the section's
+            body.insert(0, TextBlock(first.text[len(title) :].strip()))
+        text = "\n".join(b.text for b in body)
+        ended_by = blocks[end].text if end < len(blocks) else None
+        if len(text) < MIN_TITLED_CHARS or len(_RISK_WORDS.findall(text)) < MIN_RISK_WORDS:
+            doubts.append(
+                f"the {title!r} heading inside {item_text!r} is followed after only "
+                f"{len(text):,} characters by {_excerpt(ended_by or 'the end', 80)!r}, a heading "
+                "of the same style: the section is a stub, or its risk headings look like "
+                "the item's own headings"
+            )
+            continue
+        if best is None or len(text) > len(best.text):
+            warning = (
+                "the filing has no Item 1A (Form 10-K requires it from fiscal years ending on "
+                "or after 1 December 2005); its risk factors were taken from the "
+                f"{title!r} heading inside {item_text!r}"
+                + (f", up to {_excerpt(ended_by, 80)!r}" if ended_by else "")
+            )
+            best = Item1A(
+                blocks=body,
+                heading=title,
+                ended_by=ended_by,
+                start=start,
+                end=end,
+                metadata=parsed.metadata,
+                located_by="risk_factors_heading",
+                is_html=parsed.is_html,
+                warnings=(warning,),
+            )
+    if best is None and doubts:
+        raise Item1AEndNotFound(
+            "the filing has no Item 1A and where its risk factors end cannot be told: "
+            + "; ".join(doubts),
+            filing=name,
+        )
+    return best
+
+
 # --- the entry points ----------------------------------------------------------------------
 
 
@@ -347,6 +484,9 @@ def find_item1a(parsed: FilingText, name: str) -> Item1A:
         starts = [i for i, b in enumerate(blocks[:3]) if RISK_FACTORS.match(b.text)]
         if starts:
             return _item_section(parsed, labels, starts, name, extract=True)
+        inside = _risk_factors_subsection(parsed, labels, name)
+        if inside is not None:
+            return inside
         titled = _titled_section(parsed, labels, name) if parsed.is_html else None
         if titled is not None:
             return titled

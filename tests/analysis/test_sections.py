@@ -306,3 +306,113 @@ def test_other_layouts_keep_their_item_heading(ticker: str) -> None:
     item = extract_item1a(path.read_bytes(), str(path))
     assert item.located_by == "item_heading"
     assert len(item.text) > 20_000
+
+
+# --- before Item 1A: "RISK FACTORS" inside MD&A (fiscal years before 2005) ---------------------
+
+_RISK_BODY = (
+    "Our revenue could decline and our costs may rise; such risks could adversely affect our "
+    "results, and we may not be able to predict or control them. "
+)
+_MDNA_BODY = "Net sales rose 4% on higher volume, and gross margin was steady at 31% of sales. "
+
+
+def _mdna_10k(heading: str, *, risk_tag: str = "b><i", sub: str = "b") -> str:
+    """A 2003 10-K: Item 7 with bold capital sub-headings, one of them "RISK FACTORS"
+    with bold-italic risk headings under two bold capital groups, then more of MD&A."""
+    close = "/".join(reversed(risk_tag.split("><"))).replace("/", "></")
+    risks = "".join(
+        f"<p><{risk_tag}>{t}</{close}></p><p>{_RISK_BODY * 4}</p>"
+        for t in (
+            "We face intense competition, which could reduce our margins.",
+            "Our quarterly results may fluctuate significantly.",
+            "We depend on a few suppliers for our key components.",
+        )
+    )
+    return (
+        "<html><body>"
+        "<table><tr><td>Item 1.</td><td>Business</td><td>3</td></tr>"
+        "<tr><td>Item 7.</td><td>Management's Discussion and Analysis</td><td>12</td></tr>"
+        "<tr><td>Item 7A.</td><td>Quantitative and Qualitative Disclosures</td><td>30</td></tr>"
+        "</table>"
+        "<p><b>Item 1. Business</b></p><p>We make pumps. See Risk Factors in Item 7.</p>"
+        "<p><b>Item 7. Management's Discussion and Analysis of Financial Condition</b></p>"
+        f"<p><{sub}>OVERVIEW</{sub}></p><p>{_MDNA_BODY * 3}</p>"
+        f"<p><{sub}>RESULTS OF OPERATIONS</{sub}></p><p>{_MDNA_BODY * 6}</p>"
+        f"<p><{sub}>{heading}</{sub}></p>"
+        "<p>The following factors could affect our future results.</p>"
+        f"<p><{sub}>RISKS RELATED TO OUR BUSINESS</{sub}></p>"
+        f"{risks}"
+        f"<p><{sub}>RISKS RELATED TO OUR INDUSTRY</{sub}></p>"
+        f"{risks}"
+        f"<p><{sub}>CRITICAL ACCOUNTING POLICIES</{sub}></p><p>{_MDNA_BODY * 5}</p>"
+        f"<p><{sub}>LIQUIDITY AND CAPITAL RESOURCES</{sub}></p><p>{_MDNA_BODY * 40}</p>"
+        "<p><b>Item 7A. Quantitative and Qualitative Disclosures About Market Risk</b></p>"
+        "<p>We are exposed to interest rate risk.</p></body></html>"
+    )
+
+
+def test_pre_2005_risk_factors_inside_mdna_end_at_the_next_heading_of_their_level() -> None:
+    from riskdrift.analysis.pipeline import parse_filing
+
+    content = _mdna_10k("RISK FACTORS").encode()
+    item = extract_item1a(content, "2003.html")
+    assert item.located_by == "risk_factors_heading"
+    assert item.heading == "RISK FACTORS"
+    assert item.ended_by == "CRITICAL ACCOUNTING POLICIES"
+    assert item.text.startswith("The following factors could affect our future results.")
+    assert "RISKS RELATED TO OUR INDUSTRY" in item.text  # its own groups do not end it
+    assert "Net sales rose" not in item.text
+    assert any("no Item 1A" in w and "Item 7." in w for w in item.warnings)
+
+    parsed = parse_filing(content, "2003.html")
+    assert parsed.extraction.strategy == "risk_factors_heading"
+    assert any("1 December 2005" in w for w in parsed.extraction.warnings)
+    assert len(parsed.risks) == 6
+    assert parsed.risks[3].section == "RISKS RELATED TO OUR INDUSTRY"
+
+
+def test_pre_2005_factors_heading_in_a_plain_text_filing() -> None:
+    lines = [
+        "ITEM 1. BUSINESS", "We make pumps.",
+        "ITEM 7. MANAGEMENT'S DISCUSSION AND ANALYSIS", "OVERVIEW", _MDNA_BODY * 3,
+        "FACTORS THAT MAY AFFECT FUTURE RESULTS",
+        *[line for n in range(6) for line in (f"Our market {n} may decline.", _RISK_BODY * 4)],
+        "CRITICAL ACCOUNTING POLICIES", _MDNA_BODY * 5,
+        "ITEM 7A. QUANTITATIVE AND QUALITATIVE DISCLOSURES ABOUT MARKET RISK", "None.",
+    ]  # fmt: skip
+    item = extract_item1a("\n".join(lines).encode(), "2002.txt")
+    assert item.located_by == "risk_factors_heading"
+    assert item.ended_by == "CRITICAL ACCOUNTING POLICIES"
+    assert not item.is_html
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        # A plain-text filing whose heading is an ordinary line: nothing marks its level.
+        (
+            "ITEM 1. BUSINESS\nWe make pumps.\nITEM 7. MD&A\nRisk factors\n"
+            + f"Our market may decline.\n{_RISK_BODY * 30}\n"
+            + "ITEM 7A. MARKET RISK\nNone.\n",
+            "neither bold, italic, underlined nor in capitals",
+        ),
+        # Bold title-case MD&A headings, and risk headings in the very same style.
+        (
+            _mdna_10k("Risk Factors", risk_tag="b", sub="b")
+            .replace("RISKS RELATED TO OUR BUSINESS", "Competition")
+            .replace("We face intense competition, which could reduce our margins.", "Pricing"),
+            "followed after only",
+        ),
+    ],
+    ids=["unstyled-heading", "same-style-risk-headings"],
+)
+def test_pre_2005_risk_factors_whose_end_cannot_be_told_fail_clearly(
+    content: str, reason: str
+) -> None:
+    from riskdrift.errors import Item1AEndNotFound
+
+    with pytest.raises(Item1AEndNotFound, match=reason) as info:
+        extract_item1a(content.encode(), "old.html")
+    assert "no Item 1A" in str(info.value)
+    assert isinstance(info.value, Item1ANotFound)

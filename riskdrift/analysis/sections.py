@@ -144,6 +144,8 @@ _PAGES = re.compile(rf"[\s,]*{_PAGE_RANGE}(?:\s*,\s*{_PAGE_RANGE})*$")
 _TITLE_END = re.compile(r"[\s.:\-–—]+$")
 MAX_TITLE_CHARS = 100
 _DASHED = re.compile(r"\s[-–—]\s")
+_PAGE_WORD = re.compile(r"\s*\bpages?(?:\s*\(s\))?\s*$", re.IGNORECASE)
+_ITEM_NAME = re.compile(r"^risk\s+factors\b[\s.:\-–—|]*", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,48 +283,63 @@ def _is_section_title(title: str, known: set[str]) -> bool:
     return any(norm.startswith(t) and len(t.split()) >= 3 for t in ITEM_TITLES)
 
 
-def _index_title(blocks: Sequence[TextBlock], labels: Sequence[str | None]) -> str | None:
-    """The section title a Form 10-K cross-reference index row maps Item 1A to, if there is
-    such a row ("Item 1A. Risk Factors 27-36"); the quoted name when the row gives one."""
+def _index_titles(blocks: Sequence[TextBlock], labels: Sequence[str | None]) -> list[str]:
+    """The section titles that table-of-contents and Form 10-K cross-reference index rows
+    map Item 1A to ("Item 1A. Risk Factors 27-36" → "Risk Factors"; "Item 1A. Risk Factors
+    | Principal Risks | 27-36" → "Principal Risks"; "Item 1A. Risk Factors | See “Risk
+    Management”" → "Risk Management"), in document order; empty without such rows."""
+    titles: list[str] = []
     for block, label in zip(blocks, labels, strict=True):
         if label != "1a":
             continue
         rest = ITEM_HEADING.sub(r"\2", block.text)
-        if not _PAGES.search(rest):
-            continue
-        quoted = _QUOTED.findall(rest)
+        quoted = [str(q).strip() for q in _QUOTED.findall(rest)]
         if quoted:
-            return str(quoted[0]).strip()
-        return _PAGES.sub("", rest).strip() or None
-    return None
+            titles += quoted
+        elif _PAGES.search(rest):
+            title = _PAGE_WORD.sub("", _PAGES.sub("", rest)).strip()
+            # The item's own name, then the filer's title for the section, if it has one.
+            named = _ITEM_NAME.sub("", title).strip()
+            titles.append(named or title)
+    return [t for t in titles if t]
 
 
 def _titled_section(parsed: FilingText, labels: Sequence[str | None], name: str) -> Item1A | None:
     """The "Risk Factors" section of a layout without item numbers, or ``None``."""
     blocks = parsed.blocks
-    index_title = _index_title(blocks, labels)
-    wanted = {"risk factors"}
-    if index_title:
-        wanted.add(_normalise_title(index_title))
+    index_titles = _index_titles(blocks, labels)
+    wanted = {"risk factors", *(_normalise_title(t) for t in index_titles)}
     starts = [
         i
         for i, block in enumerate(blocks)
-        if (title := _heading_title(block)) is not None
-        and labels[i] is None
-        and (_TITLE_ONLY.match(title) or _normalise_title(title) in wanted)
+        if labels[i] is None
+        and (
+            (
+                (title := _heading_title(block)) is not None
+                and (_TITLE_ONLY.match(title) or _normalise_title(title) in wanted)
+            )
+            # Headings set off by size or colour alone (which the blocks do not record):
+            # a block that is nothing but the title the index names.
+            or (bool(index_titles) and _normalise_title(block.text) in wanted)
+        )
     ]
     best: Item1A | None = None
     best_chars = 0
     for start in starts:
         known = _toc_titles(blocks, start)
         first = blocks[start]
-        lead_only = _heading_title(first) != first.text  # "RISK FACTORS. The following ..."
+        unmarked = _heading_title(first) is None
+        lead_only = not unmarked and _heading_title(first) != first.text  # "RISK FACTORS. The …"
         end = len(blocks)
         for j in range(start + 1, len(blocks)):
             if labels[j] is not None:
                 end = j
                 break
             title = _heading_title(blocks[j])
+            if title is None and unmarked:
+                # Its sections' headings are unmarked too: a block that is a section's title.
+                norm = _normalise_title(blocks[j].text)
+                title = blocks[j].text if norm in known or norm in ITEM_TITLES else None
             if title is not None and _is_section_title(title, known):
                 end = j
                 break
@@ -337,7 +354,7 @@ def _titled_section(parsed: FilingText, labels: Sequence[str | None], name: str)
             continue
         if len(text) > best_chars:
             best_chars = len(text)
-            confirmed = index_title is not None and _normalise_title(heading) in wanted
+            confirmed = bool(index_titles) and _normalise_title(heading) in wanted
             best = Item1A(
                 blocks=body,
                 heading=heading,

@@ -416,3 +416,73 @@ def test_pre_2005_risk_factors_whose_end_cannot_be_told_fail_clearly(
         extract_item1a(content.encode(), "old.html")
     assert "no Item 1A" in str(info.value)
     assert isinstance(info.value, Item1ANotFound)
+
+
+# --- title-only sections: Item 1A named only by the contents and the cross-reference index ------
+
+_BIG = "font-family:Georgia;font-size:16pt;color:#00467f"
+
+
+def _index_10k(heading: str, index_row: tuple[str, ...], *, section_style: str = "b") -> str:
+    """Item numbers only in the table of contents and the cross-reference index at the back;
+    the body's sections carry titles alone (bold, or set off by size and colour only)."""
+
+    def title(text: str) -> str:
+        if section_style == "b":
+            return f"<p><b>{text}</b></p>"
+        return f'<p style="{_BIG}">{text}</p>'
+
+    risks = "".join(
+        f"<p><b><i>Our {topic} could be disrupted, which may harm us.</i></b></p>"
+        f"<p>{_RISK_BODY * 4}</p>"
+        for topic in ("supply chain", "payment network", "data centres", "brand", "funding")
+    )
+    toc = "".join(
+        f"<tr><td>Item {n}.</td><td>{name}</td><td>{page}</td></tr>"
+        for n, name, page in [
+            ("1", "Business", 3), ("1A", "Risk Factors", 12),
+            ("1B", "Unresolved Staff Comments", 20), ("3", "Legal Proceedings", 20),
+            ("7", "Management's Discussion and Analysis", 22),
+        ]
+    )  # fmt: skip
+    index = "".join(f"<tr>{''.join(f'<td>{c}</td>' for c in row)}</tr>" for row in [
+        ("Item 1.", "Business", "3-11"), index_row,
+        ("Item 1B.", "Unresolved Staff Comments", "None"), ("Item 3.", "Legal Proceedings", "20"),
+    ])  # fmt: skip
+    return (
+        f"<html><body><table>{toc}</table>"
+        + title("Business") + "<p>We run a payments network. See Risk Factors.</p>"
+        + title(heading) + "<p>The following risks could affect our results.</p>" + risks
+        + title("Legal Proceedings") + "<p>We are party to suits in the ordinary course.</p>"
+        + title("Management's Discussion and Analysis") + f"<p>{_MDNA_BODY * 60}</p>"
+        + "<p><b>FORM 10-K CROSS-REFERENCE INDEX</b></p>"
+        + f"<table>{index}</table></body></html>"
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("heading", "index_row", "section_style"),
+    [
+        # The index names the filer's own title for Item 1A, in a column of its own.
+        ("Principal Risks", ("Item 1A.", "Risk Factors", "Principal Risks", "12-19"), "b"),
+        # ... or quotes it instead of giving pages.
+        ("Risk Management", ("Item 1A.", "Risk Factors", "See “Risk Management”"), "b"),
+        # The standard title and a page, with headings set off by size and colour only.
+        ("Risk Factors", ("Item 1A.", "Risk Factors", "Pages 12 - 19"), "big"),
+    ],
+    ids=["own-title-column", "quoted-title", "unbolded-headings"],
+)
+def test_item_1a_named_only_in_the_contents_and_the_index_is_found_by_its_title(
+    heading: str, index_row: tuple[str, ...], section_style: str
+) -> None:
+    from riskdrift.analysis.pipeline import parse_filing
+
+    content = _index_10k(heading, index_row, section_style=section_style).encode()
+    item = extract_item1a(content, "index.html")
+    assert item.located_by == "cross_reference_index"
+    assert item.heading == heading
+    assert item.text.startswith("The following risks could affect our results.")
+    assert item.ended_by == "Legal Proceedings"
+    assert "ordinary course" not in item.text
+    parsed = parse_filing(content, "index.html")
+    assert len(parsed.risks) == 5

@@ -209,6 +209,8 @@ class _Segmenter:
 
     def _set(self, heading: str) -> None:
         name = _clean_title(heading)
+        if not _ABBREVIATION_END.search(name):
+            name = name.rstrip(".").strip()  # "STRATEGIC RISKS." names "STRATEGIC RISKS"
         if name and not _BANNER.match(name):
             self.section = name
 

@@ -145,6 +145,12 @@ def _clean_title(text: str) -> str:
 _REFERS_BACK = re.compile(r"^(?:\S+\s+){0,5}?(?:these|those|the foregoing|such)\b", re.I)
 
 
+def _names(text: str) -> bool:
+    """Whether a short label could name a group ("Competition"), not continue a list
+    ("cells and modules;")."""
+    return _strip_glyph(text)[:1].isupper() and not text.endswith((";", ","))
+
+
 def _is_label(text: str) -> bool:
     """A short heading without closing punctuation: a category's name, not a risk's sentence."""
     return len(text) <= MAX_CATEGORY_CHARS and not _ends_sentence(text)
@@ -463,7 +469,10 @@ def _segment_styled(blocks: list[TextBlock]) -> tuple[list[RiskFactor], str]:
             # (longer ones are left to the segmenter's empty-body rule).
             is_category = short_label and (
                 reads
-                or ((sig != risk_style or len(text) < MIN_TITLE_CHARS) and _next_heading(body, i))
+                or (
+                    (sig != risk_style or (len(text) < MIN_TITLE_CHARS and _names(text)))
+                    and _next_heading(body, i)
+                )
             )
         is_risk = (
             not is_category

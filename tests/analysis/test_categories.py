@@ -254,3 +254,20 @@ def test_bullet_glyphs_are_not_part_of_risk_titles(markup: str) -> None:
     assert [r.title for r in parsed.risks] == GLYPH_RISKS
     # The glyph is in neither the title nor the body of the risk before it.
     assert all(r.body == (BODY * 2).strip() for r in parsed.risks)
+
+
+def test_short_list_points_in_the_risk_style_stay_in_the_risk() -> None:
+    """Short bold points of a list ("cells;") are followed by another bold line, as a
+    category is, but continue the list: they stay in the risk's body."""
+    html = _div(BOLD, "Risks Related to Our Supply Chain")
+    html += _div(BOLD, "We depend on a few suppliers for the components we need:")
+    html += _div(BOLD, "battery cells;") + _div(BOLD, "memory chips;") + _div(BOLD, "and displays.")
+    html += _div(PLAIN, BODY * 2)
+    html += _div(BOLD, "Our stock price may be volatile.") + _div(PLAIN, BODY * 2)
+    risks = parse_filing(_filing(html), "points.html").risks
+    assert [r.title for r in risks] == [
+        "We depend on a few suppliers for the components we need",
+        "Our stock price may be volatile.",
+    ]
+    assert risks[0].body.startswith("battery cells;\nmemory chips;\nand displays.")
+    assert {r.section for r in risks} == {"Risks Related to Our Supply Chain"}

@@ -311,15 +311,39 @@ def _segment_text(blocks: list[TextBlock]) -> tuple[list[RiskFactor], str]:
     return risks, "plain-text line"
 
 
+#: Plain text with at least this many all-capital lines followed by a body paragraph sets
+#: its risk headings in capitals (rule 4's all-caps kind, without the styles).
+MIN_CAPS_HEADINGS = 3
+
+
+def _caps_heading(lines: list[str], i: int) -> bool:
+    """An all-capitals line that does not name risks, followed by a body paragraph."""
+    line = lines[i]
+    following = lines[i + 1] if i + 1 < len(lines) else None
+    after = lines[i + 2] if i + 2 < len(lines) else None
+    return (
+        MIN_TITLE_CHARS <= len(line) <= MAX_TITLE_CHARS
+        and _capitals(line)
+        and _CATEGORY_TEXT.search(line) is None
+        and following is not None
+        and not _capitals(following)
+        and len(following) >= 1.2 * len(line)
+        and not _is_text_heading(following, after)
+    )
+
+
 def _segment_lines(lines: list[str]) -> list[RiskFactor]:
     seg = _Segmenter(plain=True)
     in_summary = False
+    caps_mode = sum(_caps_heading(lines, i) for i in range(len(lines))) >= MIN_CAPS_HEADINGS
     for i, line in enumerate(lines):
         following = lines[i + 1] if i + 1 < len(lines) else None
         if _SUMMARY.match(line):
             in_summary = True
             continue
-        if (
+        if caps_mode and not in_summary and _caps_heading(lines, i):
+            seg.open(line)
+        elif (
             len(line) <= MAX_CATEGORY_CHARS
             and not _ends_sentence(line)
             and _reads_like_category(line)

@@ -271,3 +271,14 @@ def test_short_list_points_in_the_risk_style_stay_in_the_risk() -> None:
     ]
     assert risks[0].body.startswith("battery cells;\nmemory chips;\nand displays.")
     assert {r.section for r in risks} == {"Risks Related to Our Supply Chain"}
+
+
+def test_plain_text_all_caps_risk_headings() -> None:
+    """The same layout with its styles gone (a plain-text filing): the capitals lines
+    followed by a paragraph are the risks, the one naming risks is the category."""
+    lines = ["RISKS RELATED TO OUR BUSINESS"]
+    for risk in CAPS_RISKS:
+        lines += [risk, BODY * 3]
+    risks = segment([TextBlock(line) for line in lines], styled=False).risks
+    assert [r.title for r in risks] == CAPS_RISKS
+    assert {r.section for r in risks} == {"RISKS RELATED TO OUR BUSINESS"}

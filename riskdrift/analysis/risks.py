@@ -18,6 +18,15 @@ The rules, in order (docs/ANALYSIS.md has the table of layouts):
   it reads like one ("... Risks", "Risks Related to ...", all capitals), or
   when its style differs from the risk style and a heading follows; followed by
   body text it is a sub-heading inside the risk;
+* all-capital heading paragraphs followed by body text are a kind of their own:
+  when it repeats most (bold ALL-CAPS risk headings), capitals no longer make a
+  label a category — only its words ("RISKS RELATED TO …") or a missing body do;
+* a heading whose body is empty or holds only further headings is never a risk:
+  a label becomes the category of the risks under it (a sub-category such as
+  "Payments Industry Regulation"), anything else is dropped; banners ("RISK
+  FACTORS", "Risk Highlights") are never a risk's category;
+* list glyphs ("•", "●", "▪", "", "o ") are stripped from titles, and a glyph in
+  a cell or paragraph of its own is dropped;
 * risk-style blocks that start lower-case or follow a ``:``/``;`` line inside a
   risk are the points of a list, not risks;
 * a "Summary of Risk Factors" and its bullets are skipped up to the first

@@ -25,7 +25,7 @@ The rules, in order (docs/ANALYSIS.md has the table of layouts):
   a label becomes the category of the risks under it (a sub-category such as
   "Payments Industry Regulation"), anything else is dropped; banners ("RISK
   FACTORS", "Risk Highlights") are never a risk's category;
-* list glyphs ("•", "●", "▪", "", "o ") are stripped from titles, and a glyph in
+* list glyphs ("•", "●", "▪", U+F0B7, "o ") are stripped from titles, and a glyph in
   a cell or paragraph of its own is dropped;
 * risk-style blocks that start lower-case or follow a ``:``/``;`` line inside a
   risk are the points of a list, not risks;

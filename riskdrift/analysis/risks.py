@@ -212,6 +212,16 @@ class _Segmenter:
     def _has_body(self) -> bool:
         return any(part.strip() for part in self._body)
 
+    @property
+    def awaits_body(self) -> bool:
+        """A heading is open and no body text has come yet."""
+        return self._title is not None and not self._has_body()
+
+    def extend_title(self, text: str) -> None:
+        """Add the next line of a heading split over two paragraphs."""
+        if self._title is not None:
+            self._title = f"{self._title} {_clean_title(text)}"
+
     def add_body(self, text: str) -> None:
         if self._title is not None:
             self._body.append(text)
@@ -518,6 +528,20 @@ def _segment_styled(blocks: list[TextBlock]) -> tuple[list[RiskFactor], str]:
                 or (len(text) >= MIN_SENTENCE_TITLE_CHARS and _ends_sentence(text))
             )
         )
+        # A heading split over two paragraphs: the first line ends without punctuation and
+        # the second goes on in lower case, or the first is the start of a sentence
+        # ("We May Not Be Able to" | "Compete Effectively."), never a category's name.
+        continues = (
+            risk_style is not None
+            and sig == risk_style
+            and seg.awaits_body
+            and not _ends_sentence(previous)
+            and not previous.endswith((":", ";", ","))
+            and (
+                _strip_glyph(text)[:1].islower()
+                or _PERSONAL.match(_strip_glyph(previous)) is not None
+            )
+        )
         if is_risk and (
             _strip_glyph(text).lstrip("“\"'(•·-–— ")[:1].islower()
             or (seg.is_open and previous.endswith((":", ";")))
@@ -543,7 +567,9 @@ def _segment_styled(blocks: list[TextBlock]) -> tuple[list[RiskFactor], str]:
                 continue
         lead = _lead_title(block) if lead_mode else None
         caps_lead = _caps_lead(block) if lead_mode else None
-        if is_category:
+        if continues:
+            seg.extend_title(text)
+        elif is_category:
             seg.set_section(text)
         elif caps_lead is not None:
             # "STRATEGIC RISKS. Strategic risk relates to …": a category lead-in; its

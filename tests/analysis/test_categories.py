@@ -282,3 +282,22 @@ def test_plain_text_all_caps_risk_headings() -> None:
     risks = segment([TextBlock(line) for line in lines], styled=False).risks
     assert [r.title for r in risks] == CAPS_RISKS
     assert {r.section for r in risks} == {"RISKS RELATED TO OUR BUSINESS"}
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ("We may not be able to compete with", "larger rivals, which could reduce our sales."),
+        ("We May Not Be Able to Compete With", "Larger Rivals, Which Could Reduce Our Sales."),
+    ],
+    ids=["lower-case-continuation", "title-case-continuation"],
+)
+def test_a_heading_split_over_two_paragraphs_is_one_risk(lines: tuple[str, str]) -> None:
+    """Neither half is a category or a risk of its own: the heading goes on."""
+    html = _div(BOLD_UNDERLINE, "Risks Related to Our Business")
+    html += _div(BOLD, lines[0]) + _div(BOLD, lines[1]) + _div(PLAIN, BODY * 2)
+    html += _div(BOLD, GLYPH_RISKS[0]) + _div(PLAIN, BODY * 2)
+    html += _div(BOLD, GLYPH_RISKS[1]) + _div(PLAIN, BODY * 2)
+    risks = parse_filing(_filing(html), "split.html").risks
+    assert [r.title for r in risks] == [f"{lines[0]} {lines[1]}", *GLYPH_RISKS[:2]]
+    assert {r.section for r in risks} == {"Risks Related to Our Business"}

@@ -68,8 +68,12 @@ OUTLINE: list[tuple[str, str | None, list[str]]] = [
 ]
 
 
-def _outline_html(category_style: str, sub_style: str, risk_style: str, *, banner: str) -> str:
-    html = _div(PLAIN, "Investing in our stock involves the risks described below.")
+def _outline_html(
+    category_style: str, sub_style: str, risk_style: str, *, banner: str, intro: bool = True
+) -> str:
+    html = (
+        _div(PLAIN, "Investing in our stock involves the risks described below.") if intro else ""
+    )
     html += _div(category_style, banner)
     seen: set[str] = set()
     for category, sub, risks in OUTLINE:
@@ -301,3 +305,15 @@ def test_a_heading_split_over_two_paragraphs_is_one_risk(lines: tuple[str, str])
     risks = parse_filing(_filing(html), "split.html").risks
     assert [r.title for r in risks] == [f"{lines[0]} {lines[1]}", *GLYPH_RISKS[:2]]
     assert {r.section for r in risks} == {"Risks Related to Our Business"}
+
+
+def test_a_highlights_list_of_bare_headings_before_the_categories_gives_no_risks() -> None:
+    """A "RISK HIGHLIGHTS" banner over a list of headings without bodies (a summary under
+    another name): neither the banner nor the list is a risk, nor anyone's category."""
+    html = _div(BOLD, "RISK HIGHLIGHTS")
+    html += "".join(_div(BOLD, f"• {r}") for r in GLYPH_RISKS[:3])
+    html += _outline_html(BOLD, BOLD, BOLD, banner="Risk Factors", intro=False)
+    parsed = parse_filing(_filing(html), "highlights.html")
+    titles, sections = _expected()
+    assert [r.title for r in parsed.risks] == titles
+    assert [r.section for r in parsed.risks] == sections

@@ -22,7 +22,12 @@ The strategies, tried in order (``Item1A.located_by`` records which one won):
     is one of the document's own section titles (its table of contents) or a
     standard 10-K item title. Its sub-headings ("STRATEGIC RISKS.") look the
     same but are in neither list. ``cross_reference_index`` means the index
-    maps Item 1A to the title that was found.
+    maps Item 1A to the title that was found. The title is read from every
+    "Item 1A" row of the contents and the index: the filer's own title in a
+    column of its own ("Item 1A. Risk Factors | Principal Risks | 27-36"), a
+    quoted one, or the standard "Risk Factors"; a block that is nothing but
+    that title is the heading even when only its size or colour sets it off,
+    and its section then ends at a block that is nothing but a section title.
 
 ``risk_factors_heading``
     Before fiscal 2005 Form 10-K had no Item 1A; filers that listed risks did so
@@ -491,7 +496,9 @@ def find_item1a(parsed: FilingText, name: str) -> Item1A:
     Raises :class:`Item1ANotFound` when the document has no Item 1A heading, or
     only table-of-contents entries of it; :class:`Item1AOmitted` and
     :class:`Item1AIncorporatedByReference` (both ``Item1ANotFound``) when the
-    section says the risks are omitted or elsewhere.
+    section says the risks are omitted or elsewhere; :class:`Item1AEndNotFound`
+    when a filing from before Item 1A has a "Risk Factors" heading whose end
+    cannot be told.
     """
     blocks = parsed.blocks
     labels = [item_label(b) for b in blocks]

@@ -397,6 +397,17 @@ def _level(block: TextBlock, title: str) -> Level:
     return (*style, caps, title.rstrip().endswith("."))
 
 
+def _same_level(block: TextBlock, level: Level, known: set[str]) -> bool:
+    """Whether a block is a section heading of the given level (not a group of risks)."""
+    title = _heading_title(block)
+    return (
+        title is not None
+        and len(title) <= MAX_TITLE_CHARS
+        and _level(block, title) == level
+        and (not _NAMES_RISKS.search(title) or _is_section_title(title, known))
+    )
+
+
 def _enclosing_item(
     blocks: Sequence[TextBlock], labels: Sequence[str | None], index: int
 ) -> int | None:
@@ -433,18 +444,13 @@ def _risk_factors_subsection(
             continue
         known = _toc_titles(blocks, start)
         end = len(blocks)
+        by_level = False  # closed by a heading of its level, not by the next item
         for j in range(start + 1, len(blocks)):
             if labels[j] is not None:
                 end = j
                 break
-            other = _heading_title(blocks[j])
-            if (
-                other is not None
-                and len(other) <= MAX_TITLE_CHARS
-                and _level(blocks[j], other) == level
-                and (not _NAMES_RISKS.search(other) or _is_section_title(other, known))
-            ):
-                end = j
+            if _same_level(blocks[j], level, known):
+                end, by_level = j, True
                 break
         first = blocks[start]
         body = list(blocks[start + 1 : end])
@@ -467,6 +473,15 @@ def _risk_factors_subsection(
                 f"{title!r} heading inside {item_text!r}"
                 + (f", up to {_excerpt(ended_by, 80)!r}" if ended_by else "")
             )
+            if not by_level and not any(
+                _same_level(blocks[k], level, known) for k in range(item + 1, start)
+            ):
+                # Nothing in the item shares the heading's style: the section may end
+                # earlier, at a heading in another style.
+                warning += (
+                    "; no other heading of the item shares its style, so it was taken to run "
+                    "to the end of the item"
+                )
             best = Item1A(
                 blocks=body,
                 heading=title,

@@ -486,3 +486,23 @@ def test_item_1a_named_only_in_the_contents_and_the_index_is_found_by_its_title(
     assert "ordinary course" not in item.text
     parsed = parse_filing(content, "index.html")
     assert len(parsed.risks) == 5
+
+
+def test_pre_2005_risk_factors_styled_unlike_the_rest_of_the_item_say_where_they_were_cut() -> None:
+    """The only capitals heading of MD&A: it runs to the next item, and the warning says
+    that nothing in the item shared its style."""
+    content = (
+        _mdna_10k("RISK FACTORS")
+        .replace("OVERVIEW", "Overview")
+        .replace("RESULTS OF OPERATIONS", "Results of operations")
+        .replace("CRITICAL ACCOUNTING POLICIES", "Critical accounting policies")
+        .replace("LIQUIDITY AND CAPITAL RESOURCES", "Liquidity and capital resources")
+    )
+    item = extract_item1a(content.encode(), "2003.html")
+    assert item.located_by == "risk_factors_heading"
+    assert item.ended_by is not None
+    assert item.ended_by.startswith("Item 7A.")
+    assert any("no other heading of the item shares its style" in w for w in item.warnings)
+    # Where the style is shared, the warning is not given.
+    shared = extract_item1a(_mdna_10k("RISK FACTORS").encode(), "2003.html")
+    assert not any("shares its style" in w for w in shared.warnings)

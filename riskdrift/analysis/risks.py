@@ -537,6 +537,7 @@ def _segment_styled(blocks: list[TextBlock]) -> tuple[list[RiskFactor], str]:
             and seg.awaits_body
             and not _ends_sentence(previous)
             and not previous.endswith((":", ";", ","))
+            and _CATEGORY_TEXT.search(text) is None
             and (
                 _strip_glyph(text)[:1].islower()
                 or _PERSONAL.match(_strip_glyph(previous)) is not None

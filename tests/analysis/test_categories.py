@@ -317,3 +317,15 @@ def test_a_highlights_list_of_bare_headings_before_the_categories_gives_no_risks
     titles, sections = _expected()
     assert [r.title for r in parsed.risks] == titles
     assert [r.section for r in parsed.risks] == sections
+
+
+def test_a_bare_heading_before_a_category_neither_is_a_risk_nor_absorbs_the_category() -> None:
+    html = _div(BOLD, "Our products may contain defects") + _div(BOLD, "Risks Related to Our Stock")
+    html += _div(BOLD, "Our stock price may be volatile.") + _div(PLAIN, BODY * 2)
+    html += _div(BOLD, "We may not pay dividends.") + _div(PLAIN, BODY * 2)
+    risks = parse_filing(_filing(html), "bare.html").risks
+    assert [r.title for r in risks] == [
+        "Our stock price may be volatile.",
+        "We may not pay dividends.",
+    ]
+    assert {r.section for r in risks} == {"Risks Related to Our Stock"}

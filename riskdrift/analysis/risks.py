@@ -131,7 +131,9 @@ _GLYPH = re.compile(
 #: A heading that only names the section as a whole ("RISK FACTORS", "Risk Highlights"): a
 #: banner over the categories, never a risk's category.
 _BANNER = re.compile(
-    r"^(?:item\s*1a\.?\s*)?(?:risk\s+factors|risk\s+highlights|risks)\s*[.:]?$", re.I
+    r"^(?:item\s*1a\.?\s*)?(?:risk\s+factors|risk\s+highlights|risks)"
+    r"(?:\s*[-–—(]?\s*continued\)?)?\s*[.:]?$",
+    re.I,
 )
 
 
@@ -227,6 +229,8 @@ class _Segmenter:
             self._body.append(text)
 
     def set_section(self, heading: str) -> None:
+        if _BANNER.match(_clean_title(heading)):
+            return  # "Risk Factors (continued)" atop a page: no category, and no end of a risk
         if self._title is not None and not self._has_body():
             self._title = None  # a heading over this category, not a risk
         self.close()

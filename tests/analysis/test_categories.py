@@ -329,3 +329,17 @@ def test_a_bare_heading_before_a_category_neither_is_a_risk_nor_absorbs_the_cate
         "We may not pay dividends.",
     ]
     assert {r.section for r in risks} == {"Risks Related to Our Stock"}
+
+
+def test_a_banner_repeated_inside_a_risk_neither_ends_it_nor_becomes_its_category() -> None:
+    html = _div(BOLD, "Risks Related to Our Stock")
+    html += _div(BOLD, "Our stock price may be volatile.") + _div(PLAIN, BODY)
+    html += _div(BOLD, "RISK FACTORS (CONTINUED)") + _div(PLAIN, "The price also moves with rates.")
+    html += _div(BOLD, "We may not pay dividends.") + _div(PLAIN, BODY)
+    risks = parse_filing(_filing(html), "continued.html").risks
+    assert [r.title for r in risks] == [
+        "Our stock price may be volatile.",
+        "We may not pay dividends.",
+    ]
+    assert risks[0].body.endswith("The price also moves with rates.")
+    assert {r.section for r in risks} == {"Risks Related to Our Stock"}

@@ -376,8 +376,10 @@ def _titled_section(parsed: FilingText, labels: Sequence[str | None], name: str)
 
 #: The headings pre-2005 filers gave their risk factors inside another item.
 _SUBSECTION_TITLE = re.compile(
-    r"^(?:risk\s+factors|(?:certain\s+)?(?:risk\s+)?factors\s+that\s+(?:may|could|might)\s+"
-    r"affect\b[^.]{0,60})\s*[.:\-–—]?$",
+    r"^(?:(?:certain|important|additional|other)\s+)?"
+    r"(?:(?:cautionary|forward[-\s]looking)\s+statements?\s+and\s+)?"
+    r"(?:risk\s+factors(?:\s+and\s+(?:cautionary|forward[-\s]looking)\s+statements?)?"
+    r"|(?:risk\s+)?factors\s+that\s+(?:may|could|might)\s+affect\b[^.]{0,60})\s*[.:\-–—]?$",
     re.IGNORECASE,
 )
 #: A heading that names risks ("RISKS RELATED TO OUR BUSINESS") groups the risk factors.

@@ -352,14 +352,23 @@ def _mdna_10k(heading: str, *, risk_tag: str = "b><i", sub: str = "b") -> str:
     )
 
 
-def test_pre_2005_risk_factors_inside_mdna_end_at_the_next_heading_of_their_level() -> None:
+@pytest.mark.parametrize(
+    "heading", ["RISK FACTORS", "CAUTIONARY STATEMENTS AND RISK FACTORS", "RISK FACTORS."]
+)
+def test_pre_2005_risk_factors_inside_mdna_end_at_the_next_heading_of_their_level(
+    heading: str,
+) -> None:
     from riskdrift.analysis.pipeline import parse_filing
 
-    content = _mdna_10k("RISK FACTORS").encode()
+    content = _mdna_10k(heading).encode()
+    if heading.endswith("."):  # the item's other headings end with a full stop as well
+        for other in ("OVERVIEW", "RESULTS OF OPERATIONS", "CRITICAL ACCOUNTING POLICIES"):
+            content = content.replace(f"{other}<".encode(), f"{other}.<".encode())
     item = extract_item1a(content, "2003.html")
     assert item.located_by == "risk_factors_heading"
-    assert item.heading == "RISK FACTORS"
-    assert item.ended_by == "CRITICAL ACCOUNTING POLICIES"
+    assert item.heading == heading
+    stop = "." if heading.endswith(".") else ""
+    assert item.ended_by == f"CRITICAL ACCOUNTING POLICIES{stop}"
     assert item.text.startswith("The following factors could affect our future results.")
     assert "RISKS RELATED TO OUR INDUSTRY" in item.text  # its own groups do not end it
     assert "Net sales rose" not in item.text

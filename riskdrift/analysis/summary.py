@@ -12,7 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from riskdrift.models import FilingInfo, Heatmap, RiskChange, SimilarityScores, Themes, ThemeTerm
+from riskdrift.models import (
+    FilingInfo,
+    Heatmap,
+    MaterialChange,
+    RiskChange,
+    SimilarityScores,
+    Themes,
+    ThemeTerm,
+)
 
 __all__ = ["HIGH_DRIFT", "QUOTE_CHARS", "quote_for", "write_summary"]
 
@@ -115,6 +123,7 @@ def write_summary(
     risks: Sequence[RiskChange],
     heatmap: Heatmap,
     themes: Themes | None = None,
+    material: Sequence[MaterialChange] = (),
 ) -> tuple[str, list[str]]:
     """Build the summary paragraph and the recommendations from a comparison's content."""
     current, previous = filings[0], filings[1]

@@ -1,7 +1,8 @@
 """The analyst's report of one result: a self-contained HTML page.
 
 One file, no external assets (styles, the heatmap's SVG and the filter script are
-inline), so it can be mailed, archived or opened offline. It holds the summary and
+inline), so it can be mailed, archived or opened offline. It opens with the material
+changes (each with its score, kind, quoted sentence and reasons), then holds the summary and
 recommendations, the extraction warnings, the heatmap as a picture with its colour
 legend, the emerging and fading themes, every modified risk as a redline (added
 sentences and words in ``<ins>``, removed ones in ``<del>``) and every new and removed
@@ -20,6 +21,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from riskdrift.analysis.sentences import RedlinePiece, redline
+from riskdrift.analysis.summary import KIND_LABELS
 from riskdrift.charts import heatmap_svg
 from riskdrift.models import AnalysisResult, RiskChange
 
@@ -71,6 +73,7 @@ def render_report(result: AnalysisResult, *, note: str | None = None) -> str:
             ("Fading", themes.fading if themes else []),
         ],
         risk_titles=[_title(r) for r in result.risks],
+        kind_labels=KIND_LABELS,
         ordered=ordered,
         facts=[_facts(r) for r in result.risks],
         redlines={

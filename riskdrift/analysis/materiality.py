@@ -149,6 +149,7 @@ _PARTICIPLES = frozenset(
 )
 _CAP = r"[A-Z][\w&’'\-]*(?:\.[A-Za-z0-9]+)*\.?"
 _CONNECT = r"(?:of|and|for|on|the|de|du|in|to|&)"
+_CONNECTORS = frozenset(["of", "and", "for", "on", "the", "de", "du", "in", "to", "&"])
 _ENTITY = re.compile(rf"\b{_CAP}(?:\s+(?:{_CONNECT}\s+)*{_CAP})+")
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9&]{1,6}s?\b")
 #: A single capitalised word of four letters or more after a lower-case word (so not a
@@ -346,6 +347,11 @@ _PRIORITY: dict[MaterialKind, int] = {
 }
 
 
+def _clip(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
+
+
 def _fold(text: str) -> str:
     return " ".join(text.split()).casefold()
 
@@ -383,9 +389,11 @@ def _entities(text: str) -> list[str]:
     found: list[str] = []
     for match in _ENTITY.finditer(text):
         parts = match.group(0).split()
-        while parts and parts[0].casefold().rstrip(",") in _OPENERS:
+        while parts and (
+            parts[0].casefold().rstrip(",") in _OPENERS or parts[0].casefold() in _CONNECTORS
+        ):
             parts.pop(0)
-        while parts and parts[-1].casefold() in ("of", "and", "for", "on", "the", "in", "to"):
+        while parts and parts[-1].casefold() in _CONNECTORS:
             parts.pop()
         if not parts:
             continue
@@ -627,7 +635,7 @@ def _whole_risk(ctx: _Context, new: bool) -> MaterialChange:
     label = "new risk" if new else "removed risk"
     evidence.add(
         W_NEW_RISK_SHORT if short else W_NEW_RISK,
-        f"{label}: '{title}'" + (" (short)" if short else ""),
+        f"{label}: '{_clip(title)}'" + (" (short)" if short else ""),
     )
     quote = title
     if best is not None:

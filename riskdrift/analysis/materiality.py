@@ -25,6 +25,7 @@ Pure: the comparison's :class:`~riskdrift.models.RiskChange` rows in,
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -66,37 +67,68 @@ FRAGMENT = 0.2
 REMOVED_FACTOR = 0.7
 SHORT_RISK_WORDS = 40
 
-_EVENT_PATTERNS: dict[str, str] = {
-    # One name per kind of event: a synonym swap ("breach" → "incident") is not a new event.
-    "security incident": r"cyber[- ]?attacks?|cyber[- ]?intrusions?|attacks?|attacked|"
-    r"breach(?:es|ed)?|ransomware|(?:cyber)?security incidents?|cyber incidents?|intrusions?",
-    "strike": r"strikes?|work stoppages?|walkouts?|labor disputes?|labor unions?|unioni[sz]ation",
-    "downgrade": r"downgrade[sd]?",
-    "acquisition": r"acquisitions?|acquired|mergers?|merged",
-    "spin-off": r"spin[- ]?offs?|spun[- ]off|divestitures?|divested|dispositions?",
-    "ruling": r"rulings?|ruled|judgments?|judgements?|verdicts?|found to have violated|"
-    r"court orders?|ordered",
-    "settlement": r"settlements?|settled",
-    "investigation": r"investigations?|investigating|subpoenas?|inquiry|inquiries|inquired|"
-    r"formal proceedings|show cause notice",
-    "lawsuit": r"lawsuits?|class actions?|filed (?:a )?(?:suit|complaint)",
-    "penalty": r"fined|penalt(?:y|ies)",
-    "recall": r"recalls?|recalled",
-    "tariff": r"tariffs?",
-    "sanction": r"sanctions?|sanctioned",
-    "export control": r"export controls?|export restrictions?|export licen[cs]e requirements?",
-    "enactment": r"enacted|became effective|took effect|signed into law",
-    "bankruptcy": r"bankruptc(?:y|ies)|insolven(?:cy|t)",
-    "impairment": r"impairments?|impaired|write-?downs?",
-    "restructuring": r"restructurings?|layoffs?|reductions? in force",
-    "war": r"wars?|invasion|armed conflicts?|military",
-    "outage": r"outages?",
-    "default": r"defaults?|defaulted",
-    "restatement": r"restatements?|material weakness(?:es)?",
-    "pandemic": r"pandemics?|epidemics?",
-    "natural disaster": r"hurricanes?|wildfires?|earthquakes?|floods?",
+#: The event lexicon: one name per kind of event (a synonym swap, "breach" → "incident", is
+#: not a new event), each with the words and phrases that name it; "(s)"/"(es)" add a plural.
+_EVENT_PHRASES: dict[str, str] = {
+    "security incident": "cyberattack(s), cyber-attack(s), cyber attack(s), attack(s), attacked, "
+    "breach(es), breached, ransomware, security incident(s), cybersecurity incident(s), "
+    "cyber incident(s), intrusion(s), cyber-intrusion(s)",
+    "strike": "strike(s), work stoppage(s), walkout(s), labor dispute(s), labor union(s), "
+    "unionization, unionisation",
+    "downgrade": "downgrade(s), downgraded",
+    "acquisition": "acquisition(s), acquired, merger(s), merged",
+    "spin-off": "spin-off(s), spinoff(s), spun off, spun-off, divestiture(s), divested, "
+    "disposition(s)",
+    "ruling": "ruling(s), ruled, judgment(s), judgement(s), verdict(s), "
+    "found to have violated, court order(s), ordered",
+    "settlement": "settlement(s), settled",
+    "investigation": "investigation(s), investigating, subpoena(s), inquiry, inquiries, "
+    "inquired, formal proceedings, show cause notice",
+    "lawsuit": "lawsuit(s), class action(s), filed a suit, filed suit, filed a complaint",
+    "penalty": "fined, penalty, penalties",
+    "recall": "recall(s), recalled",
+    "tariff": "tariff(s)",
+    "sanction": "sanction(s), sanctioned",
+    "export control": "export control(s), export restriction(s), "
+    "export license requirement(s), export licence requirement(s)",
+    "enactment": "enacted, became effective, took effect, signed into law",
+    "bankruptcy": "bankruptcy, bankruptcies, insolvency, insolvent",
+    "impairment": "impairment(s), impaired, write-down(s), writedown(s)",
+    "restructuring": "restructuring(s), layoff(s), reduction in force, reductions in force",
+    "war": "war, wars, invasion, armed conflict(s), military",
+    "outage": "outage(s)",
+    "default": "default(s), defaulted",
+    "restatement": "restatement(s), material weakness, material weaknesses",
+    "pandemic": "pandemic(s), epidemic(s)",
+    "natural disaster": "hurricane(s), wildfire(s), earthquake(s), flood(s)",
 }
-_EVENTS = [(name, re.compile(rf"\b(?:{p})\b", re.I)) for name, p in _EVENT_PATTERNS.items()]
+_EVENT_NAMES = list(_EVENT_PHRASES)
+
+
+def _expand(phrase: str) -> list[str]:
+    for suffix in ("(es)", "(s)"):
+        if phrase.endswith(suffix):
+            stem = phrase[: -len(suffix)]
+            return [stem, stem + suffix[1:-1]]
+    return [phrase]
+
+
+def _event_index() -> dict[str, list[tuple[tuple[str, ...], int]]]:
+    """First word → (the phrase's words, event number), longest phrase first."""
+    index: dict[str, list[tuple[tuple[str, ...], int]]] = {}
+    for number, phrases in enumerate(_EVENT_PHRASES.values()):
+        for phrase in phrases.split(","):
+            for form in _expand(phrase.strip()):
+                words = tuple(form.split())
+                index.setdefault(words[0], []).append((words, number))
+    for entries in index.values():
+        entries.sort(key=lambda e: -len(e[0]))
+    return index
+
+
+_EVENT_INDEX = _event_index()
+_EVENT_FIRST = frozenset(_EVENT_INDEX)
+_TOKEN = re.compile(r"[a-z0-9]+(?:[-’'][a-z0-9]+)*")
 
 _MODALS = r"may|might|could|can|would|will"
 _MODAL = re.compile(
@@ -174,6 +206,7 @@ _AMOUNT = re.compile(
 )
 _PERCENT = re.compile(r"\b\d+(?:\.\d+)?\s?(?:%|percent\b)", re.I)
 _WORD = re.compile(r"[A-Za-z][A-Za-z’'\-]*")
+_WORD_FOLDED = re.compile(r"[a-z][a-z’'\-]*")
 _PAGE_NUMBER = re.compile(r"\s\d{1,3}\s*$")
 
 #: Capitalised words that open a sentence or a clause without being part of a name.
@@ -303,6 +336,7 @@ _HEDGES = frozenset(
         "unable",
     ]
 )
+_NOT_CONTENT = STOPWORDS | GENERIC_WORDS | _HEDGES
 
 
 @dataclass(slots=True)
@@ -373,11 +407,8 @@ def _participle(word: str) -> bool:
 
 
 def _content_words(text: str) -> set[str]:
-    return {
-        w
-        for w in (m.group(0).casefold() for m in _WORD.finditer(text))
-        if len(w) > 2 and w not in STOPWORDS and w not in GENERIC_WORDS and w not in _HEDGES
-    }
+    words = set(_WORD_FOLDED.findall(text.casefold()))  # distinct words first: bodies repeat
+    return {w for w in words if len(w) > 2} - _NOT_CONTENT
 
 
 def _word_count(text: str) -> int:
@@ -420,10 +451,56 @@ def _is_legal(entity: str) -> bool:
 
 
 def _events(text: str) -> list[tuple[str, str]]:
-    return [(name, m.group(0)) for name, rx in _EVENTS if (m := rx.search(text))]
+    """(event name, the words that name it) for each kind of event in ``text``, in the
+    lexicon's order."""
+    return _events_in(_TOKEN.findall(text.casefold()))
 
 
-_EVENTS_BY_NAME = dict(_EVENTS)
+def _events_in(tokens: list[str]) -> list[tuple[str, str]]:
+    # A set intersection first: most sentences name no event, and this runs on all of them.
+    starts = _EVENT_FIRST.intersection(tokens)
+    if not starts:
+        return []
+    found: dict[int, str] = {}
+    for i, token in enumerate(tokens):
+        if token not in starts:
+            continue
+        for words, number in _EVENT_INDEX[token]:
+            if tuple(tokens[i : i + len(words)]) == words:
+                found.setdefault(number, " ".join(words))
+                break
+    return [(_EVENT_NAMES[n], found[n]) for n in sorted(found)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Profile:
+    """What the scorer reads from one text (a risk body or a sentence), computed once."""
+
+    folded: str
+    words: frozenset[str]
+    events: frozenset[str]
+
+
+@functools.lru_cache(maxsize=512)
+def _profile(text: str) -> _Profile:
+    # Each risk body is the counterpart of all its sentence changes: read it once.
+    folded = _fold(text)
+    tokens = _TOKEN.findall(folded)
+    words = {t for t in set(tokens) if len(t) > 2 and t[0].isalpha()} - _NOT_CONTENT
+    return _Profile(folded, frozenset(words), frozenset(name for name, _ in _events_in(tokens)))
+
+
+@functools.lru_cache(maxsize=128)
+def _hypothetical(body: str) -> frozenset[str]:
+    """Events ``body`` names only in hedged sentences ("could be subject to cyberattacks")."""
+    events: set[str] = set()
+    stated: set[str] = set()
+    for sentence in split_sentences(body):
+        names = {name for name, _ in _events(sentence)}
+        events |= names
+        if names and not _MODAL.search(sentence):
+            stated |= names
+    return frozenset(events - stated)
 
 
 def _realised(old: str, new: str) -> tuple[str, str] | None:
@@ -503,7 +580,8 @@ def _signals(
     prefix: str = "new",
 ) -> None:
     """The entity, law, date, figure and event signals of ``new`` against what it replaced."""
-    counterpart_folded = _fold(counterpart)
+    side = _profile(counterpart)
+    counterpart_folded = side.folded
     entities = [
         e
         for e in _entities(new)
@@ -538,7 +616,7 @@ def _signals(
             evidence.add(W_YEAR, f"{prefix} year: {year}")
     fact = _stated_as_fact(new)
     for name, surface in _events(new):
-        if _EVENTS_BY_NAME[name].search(counterpart):
+        if name in side.events:
             continue
         evidence.add(
             W_EVENT_DATED if (fact or dated) else W_EVENT,
@@ -549,18 +627,18 @@ def _signals(
         break
 
 
-def _substance(new: str, counterpart_words: set[str], evidence: _Evidence) -> float:
+def _substance(new: str, counterpart_words: frozenset[str], evidence: _Evidence) -> float:
     """The evidence's score, scaled down for fragments and for boilerplate."""
     score = evidence.score()
     if _word_count(new) < MIN_WORDS:
         return score * FRAGMENT
-    if not evidence.strong and len(_content_words(new) - counterpart_words) < MIN_NOVEL_WORDS:
+    if not evidence.strong and len(_profile(new).words - counterpart_words) < MIN_NOVEL_WORDS:
         return score * BOILERPLATE
     return score
 
 
-def _novelty(new: str, counterpart_words: set[str], evidence: _Evidence) -> None:
-    novel = _content_words(new) - counterpart_words
+def _novelty(new: str, counterpart_words: frozenset[str], evidence: _Evidence) -> None:
+    novel = _profile(new).words - counterpart_words
     if novel:
         evidence.add(min(NOVEL_CAP, W_NOVEL_WORD * len(novel)), f"{len(novel)} new content words")
 
@@ -571,13 +649,15 @@ def _masked(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", _YEAR.sub("", text).casefold())
 
 
-def _added(ctx: _Context, sentence: str, old_body: str, old_words: set[str]) -> MaterialChange:
+def _added(
+    ctx: _Context, sentence: str, old_body: str, old_words: frozenset[str]
+) -> MaterialChange:
     evidence = _Evidence()
     fact = _stated_as_fact(sentence)
     if fact is not None:
+        hypothetical = _hypothetical(old_body)
         for name, surface in _events(sentence):
-            hypothetical = [s for s in split_sentences(old_body) if _EVENTS_BY_NAME[name].search(s)]
-            if hypothetical and all(_MODAL.search(s) for s in hypothetical):
+            if name in hypothetical:
                 evidence.add(
                     W_REALISED,
                     f"realised: {surface} now stated as fact ('{fact}')",
@@ -591,7 +671,9 @@ def _added(ctx: _Context, sentence: str, old_body: str, old_words: set[str]) -> 
     return ctx.make(evidence, score, "added", "new_exposure", current=sentence)
 
 
-def _removed(ctx: _Context, sentence: str, new_body: str, new_words: set[str]) -> MaterialChange:
+def _removed(
+    ctx: _Context, sentence: str, new_body: str, new_words: frozenset[str]
+) -> MaterialChange:
     evidence = _Evidence()
     _signals(ctx, sentence, new_body, ctx.current_year, evidence, prefix="dropped")
     _novelty(sentence, new_words, evidence)
@@ -611,7 +693,7 @@ def _edited(ctx: _Context, previous: str, current: str, trivial: bool) -> Materi
             W_REALISED, f"realised: '{realised[0]}' → '{realised[1]}'", "realised", strong=True
         )
     _signals(ctx, current, previous, ctx.previous_year, evidence)
-    old_words = _content_words(previous)
+    old_words = _profile(previous).words
     _novelty(current, old_words, evidence)
     score = _substance(current, old_words, evidence)
     return ctx.make(evidence, score, "edited", "new_exposure", current, previous)
@@ -680,8 +762,8 @@ def score_changes(
         if changes is None:
             continue
         old_body, new_body = risk.text_previous or "", risk.text_current or ""
-        old_words = _content_words(old_body + " " + (risk.title_previous or ""))
-        new_words = _content_words(new_body + " " + (risk.title_current or ""))
+        old_words = _profile(old_body).words | _profile(risk.title_previous or "").words
+        new_words = _profile(new_body).words | _profile(risk.title_current or "").words
         for s in changes.added:
             scored.append(_added(ctx, s.text, old_body, old_words))
         for s in changes.removed:

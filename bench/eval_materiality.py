@@ -12,6 +12,8 @@ quoted sentence's opening words. Per split it prints:
   material changes (at most five), the share that made its top five;
 - *ranking accuracy*: over all (material, immaterial) label pairs of the same filing
   pair, the share where the material change scores higher (ties count half);
+- of each pair's own top five (labelled or not): how many are labelled material,
+  immaterial, or not labelled at all;
 - the overall top five of each pair (labelled or not), with scores and reasons.
 
     .venv/bin/python bench/eval_materiality.py [--corpus ../shared/corpus] [--show N]
@@ -99,6 +101,7 @@ class Figures:
     ranking: float
     found: int
     missing: int
+    overall: tuple[int, int, int]  # the pairs' own top 5: labelled material, immaterial, neither
 
 
 def evaluate(labels: list[Label], scored: dict[str, list[MaterialChange]], split: str) -> Figures:
@@ -106,7 +109,13 @@ def evaluate(labels: list[Label], scored: dict[str, list[MaterialChange]], split
     precisions, recalls = [], []
     wins = total = 0.0
     found = missing = 0
+    overall = [0, 0, 0]
     for pair in sorted({lb.pair for lb in labels if lb.split == split}):
+        labelled = {id(c): lb.material for lb in labels if lb.pair == pair
+                    if (c := find(lb, scored[pair])) is not None}  # fmt: skip
+        for change in scored[pair][:TOP]:
+            verdict = labelled.get(id(change))
+            overall[0 if verdict is True else 1 if verdict is False else 2] += 1
         matched: list[tuple[MaterialChange, bool]] = []
         for label in (lb for lb in labels if lb.pair == pair):
             change = find(label, scored[pair])
@@ -130,6 +139,7 @@ def evaluate(labels: list[Label], scored: dict[str, list[MaterialChange]], split
         wins / max(total, 1),
         found,
         missing,
+        (overall[0], overall[1], overall[2]),
     )
 
 
@@ -149,7 +159,9 @@ def main() -> None:
         names = ", ".join(sorted({lb.pair for lb in labels if lb.split == split}))
         print(
             f"{split} ({names}): top-{TOP} precision {f.precision:.2f}, recall {f.recall:.2f}, "
-            f"ranking accuracy {f.ranking:.2f} ({f.found} labels found, {f.missing} missing)"
+            f"ranking accuracy {f.ranking:.2f} ({f.found} labels found, {f.missing} missing); "
+            f"the pairs' own top {TOP}: {f.overall[0]} labelled material, {f.overall[1]} "
+            f"immaterial, {f.overall[2]} unlabelled"
         )
     if args.show:
         by_key = {(lb.pair, lb.change, lb.quote): lb for lb in labels}

@@ -113,8 +113,8 @@ def evaluate(labels: list[Label], scored: dict[str, list[MaterialChange]], split
     for pair in sorted({lb.pair for lb in labels if lb.split == split}):
         labelled = {id(c): lb.material for lb in labels if lb.pair == pair
                     if (c := find(lb, scored[pair])) is not None}  # fmt: skip
-        for change in scored[pair][:TOP]:
-            verdict = labelled.get(id(change))
+        for top in scored[pair][:TOP]:
+            verdict = labelled.get(id(top))
             overall[0 if verdict is True else 1 if verdict is False else 2] += 1
         matched: list[tuple[MaterialChange, bool]] = []
         for label in (lb for lb in labels if lb.pair == pair):

@@ -644,12 +644,14 @@ def score_changes(
         if changes is None:
             continue
         old_body, new_body = risk.text_previous or "", risk.text_current or ""
-        old_words = _profile(old_body).words | _profile(risk.title_previous or "").words
-        new_words = _profile(new_body).words | _profile(risk.title_current or "").words
-        for s in changes.added:
-            scored.append(_added(ctx, s.text, old_body, old_words))
-        for s in changes.removed:
-            scored.append(_removed(ctx, s.text, new_body, new_words))
+        if changes.added:  # a body is read only when a sentence was added to or cut from it
+            old_words = _profile(old_body).words | _profile(risk.title_previous or "").words
+            for s in changes.added:
+                scored.append(_added(ctx, s.text, old_body, old_words))
+        if changes.removed:
+            new_words = _profile(new_body).words | _profile(risk.title_current or "").words
+            for s in changes.removed:
+                scored.append(_removed(ctx, s.text, new_body, new_words))
         for e in changes.edited:
             scored.append(_edited(ctx, e.previous, e.current, bool(getattr(e, "trivial", False))))
     order = sorted(range(len(scored)), key=lambda k: (-scored[k].score, k))

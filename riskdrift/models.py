@@ -361,6 +361,10 @@ class MaterialChange(BaseModel):
     category: str
     current: str | None = Field(default=None, description="the current sentence, verbatim")
     previous: str | None = Field(default=None, description="the previous sentence, verbatim")
+    highlights: list[str] = Field(
+        default_factory=list,
+        description="the words of the quoted sentence the reasons rest on, verbatim",
+    )
 
 
 class ThemeTerm(BaseModel):

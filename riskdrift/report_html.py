@@ -14,8 +14,9 @@ Jinja2 with autoescaping on, so filer text never becomes markup.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
@@ -74,6 +75,9 @@ def render_report(result: AnalysisResult, *, note: str | None = None) -> str:
         ],
         risk_titles=[_title(r) for r in result.risks],
         kind_labels=KIND_LABELS,
+        marked=[
+            _marked(m.current or m.previous or "", m.highlights) for m in result.material_changes
+        ],
         ordered=ordered,
         facts=[_facts(r) for r in result.risks],
         redlines={
@@ -85,6 +89,20 @@ def render_report(result: AnalysisResult, *, note: str | None = None) -> str:
             if r.status != "modified"
         },
     )
+
+
+def _marked(text: str, highlights: Sequence[str]) -> Markup:
+    """``text`` escaped, with the words its materiality rests on in ``<mark>``."""
+    words = sorted({h for h in highlights if h}, key=len, reverse=True)
+    if not words:
+        return escape(text)
+    pieces: list[Markup] = []
+    at = 0
+    for m in re.finditer("|".join(re.escape(w) for w in words), text):
+        pieces += [escape(text[at : m.start()]), Markup("<mark>{}</mark>").format(m.group(0))]
+        at = m.end()
+    pieces.append(escape(text[at:]))
+    return Markup("").join(pieces)
 
 
 def _title(risk: RiskChange) -> str:

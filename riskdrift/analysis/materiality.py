@@ -230,6 +230,7 @@ class _Evidence:
     reasons: list[str] = field(default_factory=list)
     kind: MaterialKind | None = None
     strong: bool = False
+    marks: list[str] = field(default_factory=list)  # the words of the sentence it rests on
 
     def add(
         self,
@@ -238,9 +239,11 @@ class _Evidence:
         kind: MaterialKind | None = None,
         *,
         strong: bool = False,
+        marks: Iterable[str] = (),
     ) -> None:
         self.weights.append(weight)
         self.reasons.append(reason)
+        self.marks.extend(marks)
         self.strong = self.strong or strong
         if kind is not None and (self.kind is None or _PRIORITY[kind] < _PRIORITY[self.kind]):
             self.kind = kind
@@ -438,6 +441,10 @@ class _Context:
         reasons = [x for x in evidence.reasons if not x.endswith("new content words")] or (
             evidence.reasons[:1]
         )
+        quoted = current or previous or ""
+        marks = [m for m in dict.fromkeys(evidence.marks) if m and m in quoted]
+        # "enacted" inside "have enacted" is one highlight, not two.
+        highlights = [m for m in marks if not any(m != o and m in o for o in marks)]
         return MaterialChange(
             score=round(min(max(score, 0.0), 1.0), 4),
             kind=evidence.kind if evidence.kind is not None else default,
@@ -449,7 +456,14 @@ class _Context:
             category=r.category,
             current=current,
             previous=previous,
+            highlights=highlights,
         )
+
+
+def _verbatim(sentence: str, words: str) -> str:
+    """``words`` (case-folded) as ``sentence`` spells them, or "" when it does not."""
+    m = re.search(r"\s+".join(re.escape(w) for w in words.split()), sentence, re.I)
+    return m.group(0) if m else ""
 
 
 def _signals(
@@ -471,22 +485,25 @@ def _signals(
     ]
     laws = [e for e in entities if _is_legal(e)]
     for law in laws[:2]:
-        evidence.add(W_LAW, f"{prefix} law or regulator: {law}", "new_law_regulation", strong=True)
+        reason = f"{prefix} law or regulator: {law}"
+        evidence.add(W_LAW, reason, "new_law_regulation", strong=True, marks=[law])
     for entity in [e for e in entities if e not in laws][:2]:
-        evidence.add(W_ENTITY, f"{prefix} name: {entity}")
+        evidence.add(W_ENTITY, f"{prefix} name: {entity}", marks=[entity])
     dated = False
     for m in _DATE.finditer(new):
         if m.group(0).casefold() in counterpart_folded:
             continue
         if ctx.recent is not None and int(m.group("year")) < ctx.recent:
             continue
-        evidence.add(W_DATE, f"{prefix} date: {m.group(0)}", "new_event", strong=True)
+        evidence.add(
+            W_DATE, f"{prefix} date: {m.group(0)}", "new_event", strong=True, marks=[m.group(0)]
+        )
         dated = True
         break
     figures = [("amount", m.group(0).strip()) for m in _AMOUNT.finditer(new)]
     figures += [("percentage", m.group(0).strip()) for m in _PERCENT.finditer(new)]
     for kind, value in [(k, v) for k, v in figures if v.casefold() not in counterpart_folded][:2]:
-        evidence.add(W_FIGURE, f"{prefix} {kind}: {value}", strong=True)
+        evidence.add(W_FIGURE, f"{prefix} {kind}: {value}", strong=True, marks=[value])
     if not dated:
         amounts = " ".join(v for _, v in figures)
         years = [
@@ -495,7 +512,7 @@ def _signals(
             if y not in counterpart_folded and y not in amounts
         ]
         for year in [y for y in years if ctx.recent is None or int(y) >= ctx.recent][:1]:
-            evidence.add(W_YEAR, f"{prefix} year: {year}")
+            evidence.add(W_YEAR, f"{prefix} year: {year}", marks=[year])
     fact = _stated_as_fact(new)
     for name, surface in _events(new):
         if name in side.events:
@@ -505,6 +522,7 @@ def _signals(
             f"{prefix} event: {surface}" + (f" ('{fact}')" if fact else ""),
             "new_event",
             strong=True,
+            marks=[_verbatim(new, surface), fact or ""],
         )
         break
 
@@ -545,6 +563,7 @@ def _added(
                     f"realised: {surface} now stated as fact ('{fact}')",
                     "realised",
                     strong=True,
+                    marks=[fact, _verbatim(sentence, surface)],
                 )
                 break
     _signals(ctx, sentence, old_body, ctx.previous_year, evidence)
@@ -572,7 +591,11 @@ def _edited(ctx: _Context, previous: str, current: str, trivial: bool) -> Materi
     realised = _realised(previous, current)
     if realised is not None:
         evidence.add(
-            W_REALISED, f"realised: '{realised[0]}' → '{realised[1]}'", "realised", strong=True
+            W_REALISED,
+            f"realised: '{realised[0]}' → '{realised[1]}'",
+            "realised",
+            strong=True,
+            marks=[realised[1]],
         )
     _signals(ctx, current, previous, ctx.previous_year, evidence)
     old_words = _profile(previous).words
@@ -606,6 +629,7 @@ def _whole_risk(ctx: _Context, new: bool) -> MaterialChange:
         quote = best[1]
         for weight, reason in zip(best[2].weights, best[2].reasons, strict=True):
             evidence.add(weight, reason)
+        evidence.marks.extend(best[2].marks)
     evidence.kind = "new_risk" if new else "removed_risk"
     if new:
         return ctx.make(evidence, evidence.score(), "new_risk", "new_risk", current=quote)

@@ -141,6 +141,23 @@ def _tone_moves(heatmap: Heatmap) -> str | None:
     return "Net tone " + "; it ".join(parts) + " (mean change per risk)."
 
 
+def _quote_about(text: str, highlights: Sequence[str]) -> str:
+    """``text`` quoted like :func:`_quote`, but when the words it is quoted for lie past
+    the cut, the quoted stretch is the one around them ("… stretch …", verbatim)."""
+    text = " ".join(text.split()).rstrip(" .")
+    if len(text) <= QUOTE_CHARS:
+        return _quote(text)
+    at = min((text.find(h) for h in highlights if h in text), default=-1)
+    if at < 0 or at + 60 <= QUOTE_CHARS:
+        return _quote(text)
+    start = text.rfind(" ", 0, max(at - 80, 0)) + 1
+    end = start + QUOTE_CHARS
+    if end >= len(text):
+        return f"“… {text[start:]}”"
+    piece = text[start:end].rsplit(" ", 1)[0].rstrip(",;:")
+    return f"“… {piece} …”"
+
+
 def material_quote(change: MaterialChange) -> str:
     """The sentence a material change is about, verbatim (current year, else previous)."""
     return change.current or change.previous or change.risk_title
@@ -176,7 +193,8 @@ def _material_sentences(material: Sequence[MaterialChange], current: int) -> lis
             else _LEADS[change.change]
         )
         sentences.append(
-            f"{_quote(change.risk_title, TITLE_CHARS)} {where}: {_quote(material_quote(change))} "
+            f"{_quote(change.risk_title, TITLE_CHARS)} {where}: "
+            f"{_quote_about(material_quote(change), change.highlights)} "
             f"— {KIND_LABELS[change.kind]} (materiality {change.score:.2f})."
         )
     return sentences
@@ -235,7 +253,8 @@ def write_summary(
 
 
 def _recommendation(change: MaterialChange, previous_year: int) -> str:
-    title, quote = _quote(change.risk_title, TITLE_CHARS), _quote(material_quote(change))
+    title = _quote(change.risk_title, TITLE_CHARS)
+    quote = _quote_about(material_quote(change), change.highlights)
     if change.change == "new_risk":
         return f"Read the new {change.category} risk {title}; it opens with {quote}."
     if change.change == "removed_risk":

@@ -74,6 +74,7 @@ def test_a_hypothetical_that_became_real_is_realised() -> None:
     change = only(score_changes([risk(BODY, current)]), "edited")
     assert change.kind == "realised"
     assert "realised: 'may subject' → 'have subjected'" in change.reasons
+    assert change.highlights == ["have subjected"]
     assert change.score >= 0.6
     assert change.previous is not None
     assert "may subject" in change.previous
@@ -113,6 +114,8 @@ def test_a_new_law_is_named() -> None:
     change = only(score_changes([risk(BODY, f"{BODY} {added}")]), "added")
     assert change.kind == "new_law_regulation"
     assert "new law or regulator: Inflation Reduction Act" in change.reasons
+    assert "Inflation Reduction Act" in change.highlights
+    assert all(h in added for h in change.highlights)
     assert change.score >= 0.45
 
 

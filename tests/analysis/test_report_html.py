@@ -139,6 +139,7 @@ def test_filer_text_is_escaped_never_markup() -> None:
                     "category": "operations",
                     "current": "We sell <script>alert(1)</script> widgets.",
                     "previous": "We sell widgets.",
+                    "highlights": ["<script>alert(1)</script>"],
                 }
             ],
         }
@@ -212,6 +213,8 @@ def test_report_opens_with_the_material_changes() -> None:
         assert quoted is not None
         assert _fold(change.current or change.previous or "") in _fold(quoted.text())
         assert [li.text() for li in item.css("ul.reasons li")] == change.reasons
+        marks = {m.text() for m in quoted.css("mark")}
+        assert marks == set(change.highlights)
         link = item.css_first("a")
         assert link is not None
         assert link.attributes["href"] == f"#risk-{change.risk}"

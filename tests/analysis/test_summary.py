@@ -74,7 +74,7 @@ def test_every_sentence_carries_a_figure_or_quotation_from_the_result(
     texts, numbers = _texts(result), _numbers(result)
     for prose in [result.summary, *result.recommendations]:
         for quoted in QUOTE.findall(prose):
-            assert quoted.removesuffix(" …") in texts, quoted
+            assert quoted.removeprefix("… ").removesuffix(" …") in texts, quoted
         bare = QUOTE.sub("Q", prose)
         for number in NUMBER.findall(bare):
             assert number.replace("−", "-") in numbers, (number, prose)
@@ -124,7 +124,7 @@ def test_every_quotation_is_verbatim_in_the_filings_item_1a(
     for quoted in quotes:
         if quoted in themes:
             continue  # a theme is a case-folded, stemmed term, counted rather than quoted
-        assert quoted.removesuffix(" …") in sections, quoted
+        assert quoted.removeprefix("… ").removesuffix(" …") in sections, quoted
         checked += 1
     assert checked >= 1
 
@@ -140,7 +140,7 @@ def test_summary_leads_with_the_most_material_changes(
     assert result.summary.startswith("The ")
     first, _, rest = result.summary.partition("(materiality ")
     text = " ".join((top.current or top.previous or top.risk_title).split())
-    assert text[:60] in first
+    assert _quotes_from(first, text)
     assert rest.startswith(f"{top.score:.2f})")
     scores = [m.score for m in result.material_changes]
     assert scores == sorted(scores, reverse=True)
@@ -154,9 +154,18 @@ def test_recommendations_point_at_material_changes_not_at_a_word(
 ) -> None:
     result = analyse(ticker, current, previous)
     assert not any(r.startswith("Search the filing") for r in result.recommendations)
-    quoted = " ".join(result.recommendations)
     top = result.material_changes[0]
-    assert " ".join((top.current or top.previous or top.risk_title).split())[:60] in quoted
+    text = " ".join((top.current or top.previous or top.risk_title).split())
+    assert _quotes_from(result.recommendations[0], text)
+
+
+def _quotes_from(prose: str, text: str) -> bool:
+    """Whether ``prose`` quotes at least 40 characters of ``text`` verbatim."""
+    return any(
+        len(piece) >= 40 and piece in text
+        for q in QUOTE.findall(prose)
+        if (piece := q.removeprefix("… ").removesuffix(" …"))
+    )
 
 
 @needs_corpus

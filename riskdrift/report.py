@@ -16,6 +16,7 @@ from rich.text import Text
 
 from riskdrift.agent.narrative import create_narrator
 from riskdrift.agent.research import ResearchAgent
+from riskdrift.analysis.summary import quote_about
 from riskdrift.config import Settings
 from riskdrift.errors import RiskdriftError
 from riskdrift.models import AnalysisResult, AnalyzeRequest
@@ -162,7 +163,6 @@ HEATMAP_SHORT = {
     "mean_drift": "drift",
 }
 TERMINAL_MATERIAL = 10
-QUOTE_TERMINAL = 240
 
 
 def _clip(text: str, limit: int) -> str:
@@ -200,7 +200,7 @@ def print_report(result: AnalysisResult, console: Console) -> None:
                 KIND_SHORT[m.kind],
                 Text.assemble(
                     (_clip(m.risk_title, 90), "bold"),
-                    f"\n{verb}: “{_clip(quote, QUOTE_TERMINAL)}”",
+                    f"\n{verb}: {quote_about(quote, m.highlights)}",
                     (f"\n{'; '.join(m.reasons)}", "dim"),
                 ),
             )

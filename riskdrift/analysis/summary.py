@@ -25,7 +25,14 @@ from riskdrift.models import (
     ThemeTerm,
 )
 
-__all__ = ["HIGH_DRIFT", "KIND_LABELS", "QUOTE_CHARS", "quote_for", "write_summary"]
+__all__ = [
+    "HIGH_DRIFT",
+    "KIND_LABELS",
+    "QUOTE_CHARS",
+    "quote_about",
+    "quote_for",
+    "write_summary",
+]
 
 #: Modified risks at or above this drift are singled out for review.
 HIGH_DRIFT = 0.3
@@ -141,7 +148,7 @@ def _tone_moves(heatmap: Heatmap) -> str | None:
     return "Net tone " + "; it ".join(parts) + " (mean change per risk)."
 
 
-def _quote_about(text: str, highlights: Sequence[str]) -> str:
+def quote_about(text: str, highlights: Sequence[str]) -> str:
     """``text`` quoted like :func:`_quote`, but when the words it is quoted for lie past
     the cut, the quoted stretch is the one around them ("… stretch …", verbatim)."""
     text = " ".join(text.split()).rstrip(" .")
@@ -194,7 +201,7 @@ def _material_sentences(material: Sequence[MaterialChange], current: int) -> lis
         )
         sentences.append(
             f"{_quote(change.risk_title, TITLE_CHARS)} {where}: "
-            f"{_quote_about(material_quote(change), change.highlights)} "
+            f"{quote_about(material_quote(change), change.highlights)} "
             f"— {KIND_LABELS[change.kind]} (materiality {change.score:.2f})."
         )
     return sentences
@@ -254,7 +261,7 @@ def write_summary(
 
 def _recommendation(change: MaterialChange, previous_year: int) -> str:
     title = _quote(change.risk_title, TITLE_CHARS)
-    quote = _quote_about(material_quote(change), change.highlights)
+    quote = quote_about(material_quote(change), change.highlights)
     if change.change == "new_risk":
         return f"Read the new {change.category} risk {title}; it opens with {quote}."
     if change.change == "removed_risk":

@@ -335,6 +335,38 @@ class RiskChange(BaseModel):
     )
 
 
+MaterialKind = Literal[
+    "realised",
+    "new_law_regulation",
+    "new_event",
+    "new_risk",
+    "removed_risk",
+    "removed_exposure",
+    "new_exposure",
+]
+ChangeType = Literal["new_risk", "removed_risk", "added", "removed", "edited"]
+
+
+class MaterialChange(BaseModel):
+    """One change ranked by how much a reader of the filing needs to hear about it
+    (docs/ANALYSIS.md "Materiality")."""
+
+    score: float = Field(ge=0, le=1, description="materiality, 0..1")
+    kind: MaterialKind
+    change: ChangeType = Field(description="what changed: a whole risk or one sentence")
+    reasons: list[str] = Field(description="short phrases, each naming its evidence")
+    risk: int = Field(description="index into ``risks``")
+    risk_title: str
+    risk_status: RiskStatus
+    category: str
+    current: str | None = Field(default=None, description="the current sentence, verbatim")
+    previous: str | None = Field(default=None, description="the previous sentence, verbatim")
+    highlights: list[str] = Field(
+        default_factory=list,
+        description="the words of the quoted sentence the reasons rest on, verbatim",
+    )
+
+
 class ThemeTerm(BaseModel):
     """A term (1-3 words, case-folded and stemmed) whose use rose or fell between the years."""
 
@@ -374,6 +406,9 @@ class AnalysisResult(BaseModel):
     risks: list[RiskChange]
     heatmap: Heatmap
     themes: Themes | None = None
+    material_changes: list[MaterialChange] = Field(
+        default_factory=list, description="the most material changes, most material first"
+    )
     summary: str
     recommendations: list[str]
     narrative: str | None = None

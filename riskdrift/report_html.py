@@ -1,7 +1,8 @@
 """The analyst's report of one result: a self-contained HTML page.
 
 One file, no external assets (styles, the heatmap's SVG and the filter script are
-inline), so it can be mailed, archived or opened offline. It holds the summary and
+inline), so it can be mailed, archived or opened offline. It opens with the material
+changes (each with its score, kind, quoted sentence and reasons), then holds the summary and
 recommendations, the extraction warnings, the heatmap as a picture with its colour
 legend, the emerging and fading themes, every modified risk as a redline (added
 sentences and words in ``<ins>``, removed ones in ``<del>``) and every new and removed
@@ -13,13 +14,15 @@ Jinja2 with autoescaping on, so filer text never becomes markup.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from riskdrift.analysis.sentences import RedlinePiece, redline
+from riskdrift.analysis.summary import KIND_LABELS
 from riskdrift.charts import heatmap_svg
 from riskdrift.models import AnalysisResult, RiskChange
 
@@ -71,6 +74,10 @@ def render_report(result: AnalysisResult, *, note: str | None = None) -> str:
             ("Fading", themes.fading if themes else []),
         ],
         risk_titles=[_title(r) for r in result.risks],
+        kind_labels=KIND_LABELS,
+        marked=[
+            _marked(m.current or m.previous or "", m.highlights) for m in result.material_changes
+        ],
         ordered=ordered,
         facts=[_facts(r) for r in result.risks],
         redlines={
@@ -82,6 +89,20 @@ def render_report(result: AnalysisResult, *, note: str | None = None) -> str:
             if r.status != "modified"
         },
     )
+
+
+def _marked(text: str, highlights: Sequence[str]) -> Markup:
+    """``text`` escaped, with the words its materiality rests on in ``<mark>``."""
+    words = sorted({h for h in highlights if h}, key=len, reverse=True)
+    if not words:
+        return escape(text)
+    pieces: list[Markup] = []
+    at = 0
+    for m in re.finditer("|".join(re.escape(w) for w in words), text):
+        pieces += [escape(text[at : m.start()]), Markup("<mark>{}</mark>").format(m.group(0))]
+        at = m.end()
+    pieces.append(escape(text[at:]))
+    return Markup("").join(pieces)
 
 
 def _title(risk: RiskChange) -> str:

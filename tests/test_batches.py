@@ -193,6 +193,9 @@ async def test_a_batch_over_the_corpus_completes_with_its_csv_and_stream(
                 drift[risk.category] += risk.drift_score
         expected = min(drift, key=lambda c: (-drift[c], c)) if drift else ""
         assert row["top_drift_category"] == expected
+        top = result.material_changes[0] if result.material_changes else None
+        assert row["top_materiality"] == ("" if top is None else str(top.score))
+        assert row["top_material_kind"] == ("" if top is None else top.kind)
         assert row["error"] == ""
         assert row["cached"] == "False"
 

@@ -1,7 +1,8 @@
 """Optional LLM narrative of a finished analysis (off unless ``llm_url`` is set).
 
-The model gets the result's facts (counts, similarities, the most drifted risks
-with the sentence that shows what changed, emerging and fading themes, new and
+The model gets the result's facts (the most material changes first, each with its
+score, kind, reasons and quoted sentence; then counts, similarities, the most drifted
+risks with the sentence that shows what changed, emerging and fading themes, new and
 removed risks). Its narrative is kept only if every figure and quotation in it
 is in those facts (:func:`ungrounded`); otherwise the result carries no
 narrative and the computed summary stands alone.
@@ -48,7 +49,9 @@ NARRATIVE_SCHEMA: dict[str, Any] = {
 SYSTEM_PROMPT = (
     "You are a financial analyst. Given facts about how a company's 10-K Item 1A "
     "(Risk Factors) changed between two fiscal years, write a concise narrative of "
-    "3 to 6 sentences for an investor. Use only the facts given; every sentence must "
+    "3 to 6 sentences for an investor. Lead with the most material changes "
+    "(material_changes, most material first) and what they mean; counts and "
+    "similarities come after. Use only the facts given; every sentence must "
     "cite at least one number from them or quote a sentence or title from them verbatim "
     "in “curly quotes”. Similarities are 0..1 (1 = identical text). "
     "Do not speculate beyond the facts and do not give investment advice. "
@@ -56,6 +59,7 @@ SYSTEM_PROMPT = (
 )
 
 TOP_RISKS = 5  # the most drifted risks quoted in the prompt
+TOP_MATERIAL = 8  # the most material changes given to the model
 
 log = structlog.get_logger(__name__)
 
@@ -95,6 +99,19 @@ def narrative_facts(result: AnalysisResult) -> dict[str, Any]:
         "ticker": result.ticker,
         "company": result.company,
         "fiscal_years": {"current": result.years[0], "previous": result.years[-1]},
+        "material_changes": [
+            {
+                "score": round(m.score, 2),
+                "kind": m.kind,
+                "change": m.change,
+                "risk": m.risk_title,
+                "category": m.category,
+                "sentence_current": m.current,
+                "sentence_previous": m.previous,
+                "reasons": m.reasons,
+            }
+            for m in result.material_changes[:TOP_MATERIAL]
+        ],
         "item1a_similarity": {
             name: round(value, 3) for name, value in result.similarity.model_dump().items()
         },

@@ -28,6 +28,7 @@ from riskdrift.analysis.matching import (
     RiskPair,
     match_risks,
 )
+from riskdrift.analysis.materiality import material_changes
 from riskdrift.analysis.risks import RiskFactor, segment
 from riskdrift.analysis.sections import Item1A, extract_item1a
 from riskdrift.analysis.sentences import SentenceAligner
@@ -43,6 +44,7 @@ from riskdrift.models import (
     FilingDocument,
     FilingInfo,
     Heatmap,
+    MaterialChange,
     RiskChange,
     SimilarityScores,
     Themes,
@@ -308,13 +310,15 @@ def method_record(lexicon: Lexicon) -> dict[str, Any]:
 
 def summarise(
     company: str, filings: Sequence[FilingInfo], report: DriftReport
-) -> tuple[Heatmap, str, list[str]]:
-    """Build the heatmap, then the summary and recommendations, of a drift report."""
+) -> tuple[Heatmap, str, list[str], list[MaterialChange]]:
+    """Build the heatmap and the ranked material changes, then the summary and
+    recommendations, of a drift report."""
     heatmap = build_heatmap(report.changes)
+    material = material_changes(report.changes, (filings[0].year, filings[1].year))
     summary, recommendations = write_summary(
-        company, filings, report.similarity, report.changes, heatmap, report.themes
+        company, filings, report.similarity, report.changes, heatmap, report.themes, material
     )
-    return heatmap, summary, recommendations
+    return heatmap, summary, recommendations, material
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,6 +367,7 @@ def build_result(
     summary: str,
     recommendations: list[str],
     lexicon: Lexicon,
+    material: list[MaterialChange] | None = None,
 ) -> AnalysisResult:
     """The wire model from the finished parts."""
     return AnalysisResult(
@@ -375,6 +380,7 @@ def build_result(
         risks=report.changes,
         heatmap=heatmap,
         themes=report.themes,
+        material_changes=material or [],
         summary=summary,
         recommendations=recommendations,
         method=method_record(lexicon),
@@ -391,9 +397,11 @@ def assemble_result(
 ) -> AnalysisResult:
     """Put a finished comparison into the wire model (heatmap and summary included)."""
     identity = identify(current, previous, parsed_current, parsed_previous)
-    heatmap, summary, recommendations = summarise(identity.company, identity.filings, report)
+    heatmap, summary, recommendations, material = summarise(
+        identity.company, identity.filings, report
+    )
     return build_result(
-        current, previous, identity, report, heatmap, summary, recommendations, lexicon
+        current, previous, identity, report, heatmap, summary, recommendations, lexicon, material
     )
 
 

@@ -1,29 +1,69 @@
 """The executive summary and recommendations: what changed, in figures and the filer's words.
 
-The summary leads with content — the themes that emerged and faded (with both
-years' counts), the risks that changed most (each with one quoted sentence it
-added or dropped), the new and removed risks by title, the categories whose
-tone moved — and ends with the whole-section similarity. Every sentence
-carries a figure or a quotation that is in the result, so nothing in the prose
-is unsupported. Numbers are printed with two decimals; the result keeps four.
+The summary leads with the most material changes (:mod:`riskdrift.analysis.materiality`),
+each quoting its sentence verbatim with its kind and score; then the counts of new,
+removed, modified and unchanged risks, the themes that emerged and faded (with both
+years' counts), the new and removed risks by title, the categories whose tone moved,
+and last the whole section's minimum-edit and Jaccard similarity (cosine, near 1.00
+for every pair, says nothing and is left out). Every sentence carries a figure or a
+quotation that is in the result, so nothing in the prose is unsupported. Numbers are
+printed with two decimals; the result keeps four. Recommendations point at material
+changes, never at a search for a word.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from riskdrift.models import FilingInfo, Heatmap, RiskChange, SimilarityScores, Themes, ThemeTerm
+from riskdrift.models import (
+    FilingInfo,
+    Heatmap,
+    MaterialChange,
+    RiskChange,
+    SimilarityScores,
+    Themes,
+    ThemeTerm,
+)
 
-__all__ = ["HIGH_DRIFT", "QUOTE_CHARS", "quote_for", "write_summary"]
+__all__ = [
+    "HIGH_DRIFT",
+    "KIND_LABELS",
+    "QUOTE_CHARS",
+    "quote_about",
+    "quote_for",
+    "write_summary",
+]
 
 #: Modified risks at or above this drift are singled out for review.
 HIGH_DRIFT = 0.3
 #: Quotations longer than this are cut at a word boundary (the kept part is verbatim).
 QUOTE_CHARS = 220
+#: Risk titles named beside a quotation are cut shorter.
+TITLE_CHARS = 90
 #: A category's mean tone change at least this large (either way) is reported.
 TONE_MOVE = 0.05
 TOP_THEMES = 3
-TOP_CHANGED = 3
+#: The summary opens with at most this many material changes; recommendations name three.
+TOP_MATERIAL = 5
+TOP_RECOMMENDED = 3
+
+#: How each kind of material change is named in prose.
+KIND_LABELS: dict[str, str] = {
+    "realised": "a risk that became real",
+    "new_law_regulation": "a new law or regulator",
+    "new_event": "a new event",
+    "new_risk": "a new risk",
+    "removed_risk": "a removed risk",
+    "removed_exposure": "a dropped statement",
+    "new_exposure": "a new exposure",
+}
+_LEADS = {
+    "added": "adds",
+    "edited": "now reads",
+    "removed": "drops",
+    "new_risk": "opens",
+    "removed_risk": "read",
+}
 
 
 def _count(n: int, singular: str, plural: str | None = None) -> str:
@@ -34,11 +74,11 @@ def _verb(n: int, singular: str, plural: str) -> str:
     return singular if n == 1 else plural
 
 
-def _quote(text: str) -> str:
-    """``text`` in quotation marks, cut at a word boundary to :data:`QUOTE_CHARS`."""
+def _quote(text: str, limit: int = QUOTE_CHARS) -> str:
+    """``text`` in quotation marks, cut at a word boundary to ``limit`` characters."""
     text = " ".join(text.split()).rstrip(" .")
-    if len(text) > QUOTE_CHARS:
-        text = text[:QUOTE_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + " …"
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " …"
     return f"“{text}”"
 
 
@@ -108,6 +148,65 @@ def _tone_moves(heatmap: Heatmap) -> str | None:
     return "Net tone " + "; it ".join(parts) + " (mean change per risk)."
 
 
+def quote_about(text: str, highlights: Sequence[str]) -> str:
+    """``text`` quoted like :func:`_quote`, but when the words it is quoted for lie past
+    the cut, the quoted stretch is the one around them ("… stretch …", verbatim)."""
+    text = " ".join(text.split()).rstrip(" .")
+    if len(text) <= QUOTE_CHARS:
+        return _quote(text)
+    at = min((text.find(h) for h in highlights if h in text), default=-1)
+    if at < 0 or at + 60 <= QUOTE_CHARS:
+        return _quote(text)
+    start = text.rfind(" ", 0, max(at - 80, 0)) + 1
+    end = start + QUOTE_CHARS
+    if end >= len(text):
+        return f"“… {text[start:]}”"
+    piece = text[start:end].rsplit(" ", 1)[0].rstrip(",;:")
+    return f"“… {piece} …”"
+
+
+def material_quote(change: MaterialChange) -> str:
+    """The sentence a material change is about, verbatim (current year, else previous)."""
+    return change.current or change.previous or change.risk_title
+
+
+def _distinct(material: Sequence[MaterialChange], n: int) -> list[MaterialChange]:
+    """The first ``n`` material changes, one per quoted sentence (a sentence two risks
+    share is told once)."""
+    seen: set[str] = set()
+    chosen = []
+    for change in material:
+        key = " ".join(material_quote(change).split())
+        if key in seen:
+            continue
+        seen.add(key)
+        chosen.append(change)
+        if len(chosen) == n:
+            break
+    return chosen
+
+
+def _material_sentences(material: Sequence[MaterialChange], current: int) -> list[str]:
+    chosen = _distinct(material, TOP_MATERIAL)
+    if not chosen:
+        return []
+    sentences = [f"The most material changes in fiscal {current}, most material first:"]
+    for change in chosen:
+        where = (
+            "is new"
+            if change.change == "new_risk"
+            else "is gone"
+            if change.change == "removed_risk"
+            else _LEADS[change.change]
+        )
+        sentences.append(
+            f"{_quote(change.risk_title, TITLE_CHARS)} {where}: "
+            f"{quote_about(material_quote(change), change.highlights)} "
+            f"— {KIND_LABELS[change.kind]} (materiality {change.score:.2f})."
+        )
+    return sentences
+
+
 def write_summary(
     company: str,
     filings: Sequence[FilingInfo],
@@ -115,20 +214,23 @@ def write_summary(
     risks: Sequence[RiskChange],
     heatmap: Heatmap,
     themes: Themes | None = None,
+    material: Sequence[MaterialChange] = (),
 ) -> tuple[str, list[str]]:
-    """Build the summary paragraph and the recommendations from a comparison's content."""
+    """Build the summary paragraph and the recommendations from a comparison's content,
+    the most material changes first."""
     current, previous = filings[0], filings[1]
     by_status = {
         s: [r for r in risks if r.status == s] for s in ("new", "removed", "modified", "unchanged")
     }
     n_new, n_removed = len(by_status["new"]), len(by_status["removed"])
     n_mod, n_same = len(by_status["modified"]), len(by_status["unchanged"])
-    sentences = [
+    sentences = _material_sentences(material, current.year)
+    sentences.append(
         f"{company}'s Item 1A for fiscal {current.year} lists "
         f"{_count(current.risk_count, 'risk factor')} against {previous.risk_count} "
         f"in fiscal {previous.year}: {n_new} new, {n_removed} removed, {n_mod} modified "
         f"and {n_same} unchanged."
-    ]
+    )
     if themes and themes.emerging:
         sentences.append(
             _themes_sentence("emerging", themes.emerging[:TOP_THEMES], current.year, previous.year)
@@ -137,14 +239,6 @@ def write_summary(
         sentences.append(
             _themes_sentence("fading", themes.fading[:TOP_THEMES], current.year, previous.year)
         )
-    changed = sorted(by_status["modified"], key=lambda r: r.drift_score, reverse=True)
-    for rank, risk in enumerate(changed[:TOP_CHANGED]):
-        quote = quote_for(risk, themes)
-        lead = "The risk that changed most" if rank == 0 else "Next"
-        sentence = f"{lead}, {_quote(risk.title_current or '')} (drift {risk.drift_score:.2f})"
-        if quote is not None:
-            sentence += f", {quote[0]}: {_quote(quote[1])}"
-        sentences.append(sentence + ".")
     if by_status["new"]:
         sentences.append(
             f"{_count(n_new, 'risk')} {_verb(n_new, 'is', 'are')} new: "
@@ -159,49 +253,52 @@ def write_summary(
     if tone:
         sentences.append(tone)
     sentences.append(
-        f"The whole section's cosine similarity to the prior year is {similarity.cosine:.2f} "
-        f"(Jaccard {similarity.jaccard:.2f}, minimum-edit {similarity.min_edit:.2f}, "
-        f"simple {similarity.simple:.2f})."
+        f"Of the whole section's wording, the minimum-edit similarity to fiscal {previous.year} "
+        f"is {similarity.min_edit:.2f} and the Jaccard similarity {similarity.jaccard:.2f}."
     )
-    return " ".join(sentences), _recommendations(by_status, changed, themes, current, previous)
+    return " ".join(sentences), _recommendations(by_status, material, current, previous)
+
+
+def _recommendation(change: MaterialChange, previous_year: int) -> str:
+    title = _quote(change.risk_title, TITLE_CHARS)
+    quote = quote_about(material_quote(change), change.highlights)
+    if change.change == "new_risk":
+        return f"Read the new {change.category} risk {title}; it opens with {quote}."
+    if change.change == "removed_risk":
+        return f"Ask why {title} (fiscal {previous_year}) was removed; it read {quote}."
+    if change.kind == "realised":
+        return (
+            f"Read {quote} in {title}: what fiscal {previous_year} described as possible, "
+            "this filing reports as having happened."
+        )
+    if change.kind == "new_law_regulation":
+        return f"Check the exposure to the new law or regulator in {title}: {quote}."
+    if change.kind == "new_event":
+        return f"Read the new {change.category} event disclosed in {title}: {quote}."
+    if change.kind == "removed_exposure":
+        return f"Ask why {title} no longer says {quote}."
+    return f"Review the widened exposure in {title}: {quote}."
 
 
 def _recommendations(
     by_status: dict[str, list[RiskChange]],
-    changed: Sequence[RiskChange],
-    themes: Themes | None,
+    material: Sequence[MaterialChange],
     current: FilingInfo,
     previous: FilingInfo,
 ) -> list[str]:
-    recommendations: list[str] = []
-    for risk in by_status["new"][:3]:
-        recommendations.append(
-            f"Read the new {risk.category} risk {_quote(risk.title_current or '')} "
-            f"(drift {risk.drift_score:.2f})."
-        )
-    for risk in [r for r in changed if r.drift_score >= HIGH_DRIFT][:3]:
-        quote = quote_for(risk, themes)
-        detail = f"; it {quote[0]} {_quote(quote[1])}" if quote else ""
-        recommendations.append(
-            f"Compare the rewording of {_quote(risk.title_current or '')}: its text similarity "
-            f"to last year is {risk.text_similarity:.2f}{detail}."
-        )
-    if themes and themes.emerging:
-        top = themes.emerging[0]
-        recommendations.append(
-            f"Search the filing for {_quote(top.term)}: {top.count_current} mentions in fiscal "
-            f"{current.year} against {top.count_previous} in fiscal {previous.year}."
-        )
-    if by_status["removed"]:
-        n = len(by_status["removed"])
+    chosen = _distinct(material, TOP_RECOMMENDED)
+    recommendations = [_recommendation(c, previous.year) for c in chosen]
+    removed = [r for r in by_status["removed"] if r.title_previous]
+    if removed and not any(c.change == "removed_risk" for c in chosen):
+        n = len(removed)
         recommendations.append(
             f"Ask why {_count(n, 'risk factor')} from fiscal {previous.year} no longer "
             f"{'appears' if n == 1 else 'appear'}, starting with "
-            f"{_quote(by_status['removed'][0].title_previous or '')}."
+            f"{_quote(removed[0].title_previous or '')}."
         )
     if not recommendations:
         recommendations.append(
             f"No action needed: {len(by_status['unchanged'])} of {current.risk_count} risk "
-            "factors are unchanged."
+            "factors are unchanged and no change scored as material."
         )
     return recommendations

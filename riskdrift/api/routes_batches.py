@@ -192,6 +192,12 @@ class BatchResultRow(pydantic.BaseModel):
     cached: bool | None = pydantic.Field(
         description="answered from the result cache (same filings, same engine version)"
     )
+    top_materiality: float | None = pydantic.Field(
+        default=None, description="the score of the pair's most material change, 0..1"
+    )
+    top_material_kind: str | None = pydantic.Field(
+        default=None, description="the kind of the pair's most material change"
+    )
 
 
 class BatchResults(pydantic.BaseModel):
@@ -459,6 +465,8 @@ async def _rows(request: Request) -> tuple[BatchRecord, list[BatchResultRow]]:
             top_drift_category=r.top_drift_category,
             error=r.error,
             cached=r.cached,
+            top_materiality=r.top_materiality,
+            top_material_kind=r.top_material_kind,
         )
         for r in rows
     ]

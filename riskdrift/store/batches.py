@@ -297,6 +297,9 @@ class ResultRow:
     top_drift_category: str | None
     error: str | None
     cached: bool | None  # answered from the result cache; None until the pair has a result
+    # The pair's most material change (result.material_changes[0]): score and kind.
+    top_materiality: float | None = None
+    top_material_kind: str | None = None
 
 
 # The top drift category of a pair: the category whose changed risks (new, removed,
@@ -309,7 +312,9 @@ _RESULT_ROWS = """
             GROUP BY risk->>'category'
             ORDER BY sum((risk->>'drift_score')::double precision) DESC, risk->>'category'
             LIMIT 1) AS top_category,
-           (r.result->>'cached')::boolean AS cached
+           (r.result->>'cached')::boolean AS cached,
+           (r.result->'material_changes'->0->>'score')::double precision AS top_materiality,
+           r.result->'material_changes'->0->>'kind' AS top_material_kind
     FROM jobs j LEFT JOIN analysis_results r ON r.job_id = j.id
     WHERE j.batch_id = $1
     ORDER BY j.ticker, j.current_year DESC"""
@@ -331,6 +336,8 @@ async def result_rows(db: Executor, batch_id: uuid.UUID) -> list[ResultRow]:
             top_drift_category=r["top_category"],
             error=r["error"],
             cached=r["cached"],
+            top_materiality=r["top_materiality"],
+            top_material_kind=r["top_material_kind"],
         )
         for r in await db.fetch(_RESULT_ROWS, batch_id)
     ]

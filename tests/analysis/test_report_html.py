@@ -127,6 +127,21 @@ def test_filer_text_is_escaped_never_markup() -> None:
             "heatmap": {"rows": [], "columns": [], "values": []},
             "summary": "<script>alert(2)</script>",
             "recommendations": [],
+            "material_changes": [
+                {
+                    "score": 0.9,
+                    "kind": "new_event",
+                    "change": "edited",
+                    "reasons": ["new event: <img src=x onerror=alert(3)>"],
+                    "risk": 0,
+                    "risk_title": "<img src=x onerror=alert(1)>",
+                    "risk_status": "modified",
+                    "category": "operations",
+                    "current": "We sell <script>alert(1)</script> widgets.",
+                    "previous": "We sell widgets.",
+                    "highlights": ["<script>alert(1)</script>"],
+                }
+            ],
         }
     )
     page = render_report(result)
@@ -181,3 +196,38 @@ def test_csv_has_one_row_per_risk_with_the_result_figures() -> None:
         assert float(row["drift_score"]) == pytest.approx(risk.drift_score)
         if risk.changes is not None:
             assert int(row["sentences_added"]) == len(risk.changes.added)
+
+
+@needs_corpus
+def test_report_opens_with_the_material_changes() -> None:
+    result = analyse("NVDA", 2025, 2024)
+    tree = HTMLParser(render_report(result))
+    sections = [node.attributes.get("id") for node in tree.css("body > section")]
+    assert sections[0] == "material"
+    items = tree.css("#material ol.material > li")
+    assert len(items) == len(result.material_changes)
+    for item, change in zip(items, result.material_changes, strict=True):
+        assert item.attributes["data-score"] == f"{change.score:.2f}"
+        assert item.attributes["data-kind"] == change.kind
+        quoted = item.css_first("blockquote")
+        assert quoted is not None
+        assert _fold(change.current or change.previous or "") in _fold(quoted.text())
+        assert [li.text() for li in item.css("ul.reasons li")] == change.reasons
+        marks = {m.text() for m in quoted.css("mark")}
+        assert marks == set(change.highlights)
+        link = item.css_first("a")
+        assert link is not None
+        assert link.attributes["href"] == f"#risk-{change.risk}"
+        assert tree.css_first(f"article#risk-{change.risk}") is not None
+
+
+@needs_corpus
+def test_csv_materiality_is_the_risks_highest_listed_score() -> None:
+    result = analyse("NVDA", 2025, 2024)
+    rows = list(csv.DictReader(io.StringIO(risks_csv(result))))
+    for n, row in enumerate(rows):
+        mine = [m for m in result.material_changes if m.risk == n]
+        assert float(row["materiality"]) == pytest.approx(max((m.score for m in mine), default=0))
+        assert int(row["material_changes"]) == len(mine)
+        assert row["material_kind"] == (mine[0].kind if mine else "")
+    assert any(float(row["materiality"]) > 0 for row in rows)

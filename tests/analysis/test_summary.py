@@ -9,7 +9,7 @@ import pytest
 from riskdrift.agent.lexicons import load_lexicon
 from riskdrift.analysis.pipeline import analyse_documents
 from riskdrift.models import AnalysisResult, FilingDocument
-from tests.analysis.corpus_cache import consecutive_pairs, content, html_path
+from tests.analysis.corpus_cache import consecutive_pairs, content, html_path, item1a
 from tests.corpus import needs_corpus
 
 QUOTE = re.compile(r"“([^”]*)”")
@@ -51,6 +51,8 @@ def _numbers(result: AnalysisResult) -> set[str]:
     for r in result.risks:
         for value in (r.drift_score, r.text_similarity):
             add(value)
+    for m in result.material_changes:
+        add(m.score)
     for row in result.heatmap.values:
         for value in row:
             add(value)
@@ -72,12 +74,98 @@ def test_every_sentence_carries_a_figure_or_quotation_from_the_result(
     texts, numbers = _texts(result), _numbers(result)
     for prose in [result.summary, *result.recommendations]:
         for quoted in QUOTE.findall(prose):
-            assert quoted.removesuffix(" …") in texts, quoted
+            assert quoted.removeprefix("… ").removesuffix(" …") in texts, quoted
         bare = QUOTE.sub("Q", prose)
         for number in NUMBER.findall(bare):
             assert number.replace("−", "-") in numbers, (number, prose)
         for sentence in re.split(r"(?<=\.)\s+(?=[A-Z0-9])", bare):
             assert "Q" in sentence or NUMBER.search(sentence), sentence
+
+
+#: Pairs whose quoted sentences still carry page furniture glued in by the paragraph join
+#: (issue #22 item 1, fixed in riskdrift/analysis/document.py on another branch).
+FURNITURE_GLUED = {("HD", 2024, 2023)}
+
+
+@needs_corpus
+@pytest.mark.parametrize(
+    ("ticker", "current", "previous"),
+    [
+        pytest.param(
+            *pair,
+            marks=pytest.mark.xfail(
+                reason="a running footer is glued into a quoted sentence (#22 item 1)",
+                strict=False,
+            ),
+        )
+        if pair in FURNITURE_GLUED
+        else pair
+        for pair in consecutive_pairs()
+    ],
+)
+def test_every_quotation_is_verbatim_in_the_filings_item_1a(
+    ticker: str, current: int, previous: int
+) -> None:
+    """What the summary and recommendations quote is in the filing's own Item 1A (either
+    year's: a dropped sentence is quoted from last year's), white space aside."""
+    result = analyse(ticker, current, previous)
+    sections = " ".join(
+        " ".join(item1a(html_path(ticker, year)).text.split()) for year in (current, previous)
+    )
+    quotes = [
+        q for prose in [result.summary, *result.recommendations] for q in QUOTE.findall(prose)
+    ]
+    themes = (
+        {t.term for t in (result.themes.emerging + result.themes.fading)}
+        if result.themes
+        else set()
+    )
+    checked = 0
+    for quoted in quotes:
+        if quoted in themes:
+            continue  # a theme is a case-folded, stemmed term, counted rather than quoted
+        assert quoted.removeprefix("… ").removesuffix(" …") in sections, quoted
+        checked += 1
+    assert checked >= 1
+
+
+@needs_corpus
+@pytest.mark.parametrize(("ticker", "current", "previous"), consecutive_pairs())
+def test_summary_leads_with_the_most_material_changes(
+    ticker: str, current: int, previous: int
+) -> None:
+    result = analyse(ticker, current, previous)
+    assert result.material_changes, "every corpus pair has material changes"
+    top = result.material_changes[0]
+    assert result.summary.startswith("The ")
+    first, _, rest = result.summary.partition("(materiality ")
+    text = " ".join((top.current or top.previous or top.risk_title).split())
+    assert _quotes_from(first, text)
+    assert rest.startswith(f"{top.score:.2f})")
+    scores = [m.score for m in result.material_changes]
+    assert scores == sorted(scores, reverse=True)
+    assert "cosine" not in result.summary
+
+
+@needs_corpus
+@pytest.mark.parametrize(("ticker", "current", "previous"), consecutive_pairs())
+def test_recommendations_point_at_material_changes_not_at_a_word(
+    ticker: str, current: int, previous: int
+) -> None:
+    result = analyse(ticker, current, previous)
+    assert not any(r.startswith("Search the filing") for r in result.recommendations)
+    top = result.material_changes[0]
+    text = " ".join((top.current or top.previous or top.risk_title).split())
+    assert _quotes_from(result.recommendations[0], text)
+
+
+def _quotes_from(prose: str, text: str) -> bool:
+    """Whether ``prose`` quotes at least 40 characters of ``text`` verbatim."""
+    return any(
+        len(piece) >= 40 and piece in text
+        for q in QUOTE.findall(prose)
+        if (piece := q.removeprefix("… ").removesuffix(" …"))
+    )
 
 
 @needs_corpus
@@ -88,7 +176,5 @@ def test_nvidia_summary_names_what_changed() -> None:
     )
     assert "“indebtedness” (4 mentions in fiscal 2024; none now)" in result.summary
     assert "gone: “Our indebtedness could adversely affect" in result.summary
-    assert "export controls" in result.summary
-    assert any(
-        r.startswith("Search the filing for “ai diffusion ifr”") for r in result.recommendations
-    )
+    # The AI Diffusion rule, published on January 15, 2025, is among the material changes quoted.
+    assert "“On January 15, 2025, the USG published the “AI Diffusion” IFR" in result.summary

@@ -28,6 +28,7 @@ from riskdrift.models import (
     AnalysisResult,
     FilingInfo,
     Heatmap,
+    MaterialChange,
     RiskChange,
     SimilarityScores,
 )
@@ -134,6 +135,31 @@ def result() -> AnalysisResult:
         heatmap=Heatmap(rows=["regulatory"], columns=["drift"], values=[[0.95]]),
         summary="Two new regulatory risks; Item 1A is 91% similar to fiscal 2024.",
         recommendations=["Watch export-control disclosures."],
+        material_changes=[
+            MaterialChange(
+                score=0.82,
+                kind="new_law_regulation",
+                change="added",
+                reasons=["new law or regulator: AI Diffusion IFR", "new date: January 15, 2025"],
+                risk=0,
+                risk_title="Export controls on AI chips",
+                risk_status="new",
+                category="regulatory",
+                current="On January 15, 2025, the USG published the AI Diffusion IFR.",
+            ),
+            MaterialChange(
+                score=0.64,
+                kind="realised",
+                change="edited",
+                reasons=["realised: 'may restrict' → 'has restricted'"],
+                risk=2,
+                risk_title="Dependence on TSMC",
+                risk_status="modified",
+                category="supply_chain",
+                current="The USG has restricted shipments of our H20 products to China.",
+                previous="The USG may restrict shipments of our products to China.",
+            ),
+        ],
     )
 
 
@@ -279,3 +305,55 @@ def test_grounded_figures_and_quotations_pass() -> None:
     assert ungrounded(text, facts) == []
     assert ungrounded("Drift reached 0.35 for “Dependence on TSMC”.", facts) == []
     assert ungrounded("Drift reached 0.36.", facts) == ["0.36"]
+
+
+def test_facts_lead_with_the_material_changes_quoted_verbatim() -> None:
+    r = result()
+    facts = narrative_facts(r)
+    assert next(iter(facts)) == "ticker"
+    material = facts["material_changes"]
+    assert [m["score"] for m in material] == [0.82, 0.64]
+    assert material[0]["sentence_current"] == r.material_changes[0].current
+    assert material[1]["sentence_previous"] == r.material_changes[1].previous
+    assert material[1]["kind"] == "realised"
+    keys = list(facts)
+    assert keys.index("material_changes") < keys.index("item1a_similarity")
+
+
+async def test_the_request_carries_the_material_changes(llm: tuple[FakeLLM, str]) -> None:
+    fake, url = llm
+    await narrate(url)
+    (body,) = fake.bodies
+    prompt = body["messages"][1]["content"]
+    assert "On January 15, 2025, the USG published the AI Diffusion IFR." in prompt
+    assert "material_changes" in body["messages"][0]["content"]
+
+
+def test_a_material_change_quoted_verbatim_is_grounded() -> None:
+    facts = narrative_facts(result())
+    text = (
+        "The most material change (0.82): “On January 15, 2025, the USG published the AI "
+        "Diffusion IFR”; and a risk became real: “The USG has restricted shipments of our "
+        "H20 products to China.”"
+    )
+    assert ungrounded(text, facts) == []
+
+
+@pytest.mark.parametrize(
+    "narrative",
+    [
+        # One word changed in the material sentence: not what the filing says.
+        "NVIDIA reports “The USG has banned shipments of our H20 products to China.”",
+        # A score the facts do not hold.
+        "The most material change scores 0.93.",
+    ],
+)
+async def test_a_misquoted_material_change_drops_the_narrative(
+    llm: tuple[FakeLLM, str], narrative: str
+) -> None:
+    fake, url = llm
+    fake.reply = JSONResponse(completion(json.dumps({"narrative": narrative})))
+    text, logs = await narrate(url)
+    assert text is None
+    (entry,) = logs
+    assert (entry["event"], entry["reason"]) == ("narrative_failed", "ungrounded")

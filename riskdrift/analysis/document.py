@@ -545,6 +545,7 @@ MAX_LINK_CHARS = 40
 MIN_FURNITURE_REPEATS = 3
 FURNITURE_SHARE = 20
 _DIGITS = re.compile(r"\d+")
+_WORDY = re.compile(r"\w")
 #: Item headings are the document's structure, even when a filer repeats one as a running
 #: header; sentences are body text ("Not applicable.").
 _STRUCTURE = re.compile(r"^(?:part\s+[ivx]+\W{0,3}\s*)?item\s+\d", re.I)
@@ -568,6 +569,7 @@ def _continues(before: TextBlock, after: TextBlock) -> bool:
     return (
         _TERMINAL.search(before.text) is None
         and _CONTINUATION.match(after.text) is not None
+        and _WORDY.search(before.text) is not None  # not a bullet glyph on its own line
         and _signature(before) == _signature(after)
     )
 
@@ -640,8 +642,8 @@ def remove_furniture(
         text = blocks[i].text
         if numbers[i]:
             return True
-        if len(text) > MAX_FURNITURE_CHARS or _STRUCTURE.match(text):
-            return False
+        if len(text) > MAX_FURNITURE_CHARS or _STRUCTURE.match(text) or not _WORDY.search(text):
+            return False  # an item heading, a paragraph, or a bullet glyph on its own line
         if _PAGE_LABEL.match(text) and not rows[i]:
             return True
         if links[i] and len(text) <= MAX_LINK_CHARS:

@@ -145,6 +145,28 @@ def _own_style(tag: str, style: str) -> tuple[bool, bool, bool, bool]:
     )
 
 
+_HIDDEN, _BOLD, _ITALIC, _UNDERLINE, _LINK, _GAP = 1, 2, 4, 8, 16, 32
+
+
+def _element_flags(tag: str, element: Node) -> int:
+    """What an element does to the text inside it, as bits: hidden, bold, italic,
+    underlined, an in-document link, or an inline element set off by a left padding or
+    margin ("&#8226;" then a padded span: a word boundary, though no space is in the text)."""
+    style = element.attributes.get("style") or ""
+    hidden, bold, italic, underline = _own_style(tag, style)
+    flags = (
+        (_HIDDEN if hidden else 0)
+        | (_BOLD if bold else 0)
+        | (_ITALIC if italic else 0)
+        | (_UNDERLINE if underline else 0)
+    )
+    if tag == "a" and (element.attributes.get("href") or "").startswith("#"):
+        flags |= _LINK
+    if tag not in BLOCK_TAGS and "-left" in style and _LEFT_GAP.search(style) is not None:
+        flags |= _GAP
+    return flags
+
+
 #: A styled run of text: (text, bold, italic, underline, internal link).
 _Run = tuple[str, bool, bool, bool, bool]
 
@@ -154,39 +176,45 @@ _Run = tuple[str, bool, bool, bool, bool]
 FLOW, PRE, LOOSE, PLAIN = 0, 1, 2, 3
 
 
-def _block(runs: Sequence[_Run]) -> TextBlock | None:
-    """A block from its styled runs; the runs carry their own whitespace (inline elements
-    are joined as they are, so "F" + "or" stays "For" and "reputation" + "." no gap)."""
-    text = _clean("".join(r[0] for r in runs))
+def _block(runs: Sequence[_Run]) -> tuple[TextBlock, bool] | None:
+    """A block from its styled runs, and whether all its text is an in-document link
+    ("Table of Contents"). The runs carry their own whitespace: inline elements are
+    joined as they are, so "F" + "or" stays "For" and "reputation" + "." has no gap."""
+    text = _clean("".join([r[0] for r in runs]))
     if not text:
         return None
     total = bold = italic = underline = 0
-    for chunk, is_bold, is_italic, is_under, _ in runs:
-        n = len(chunk) - sum(chunk.count(c) for c in " \n\t\r\xa0")
+    link_only = True
+    for chunk, is_bold, is_italic, is_under, is_link in runs:
+        n = len(chunk) - chunk.count(" ")
         total += n
-        bold += n if is_bold else 0
-        italic += n if is_italic else 0
-        underline += n if is_under else 0
+        if is_bold:
+            bold += n
+        if is_italic:
+            italic += n
+        if is_under:
+            underline += n
+        if not is_link and n and not chunk.isspace():
+            link_only = False
     lead_parts: list[str] = []
-    lead_style = [True, True, True]
-    for chunk, *flags, _ in runs:
-        if not chunk.strip():
+    lead_bold = lead_italic = lead_under = True
+    for chunk, is_bold, is_italic, is_under, _ in runs:
+        if chunk.isspace():
             lead_parts.append(chunk)
-        elif any(flags):
+        elif is_bold or is_italic or is_under:
             lead_parts.append(chunk)
-            lead_style = [a and b for a, b in zip(lead_style, flags, strict=True)]
+            lead_bold, lead_italic, lead_under = (
+                lead_bold and is_bold,
+                lead_italic and is_italic,
+                lead_under and is_under,
+            )
         else:
             break
-    lead = _clean("".join(lead_parts))
-    style = (lead_style[0], lead_style[1], lead_style[2]) if lead else (False, False, False)
+    lead = _clean("".join(lead_parts)) if lead_parts else ""
+    style = (lead_bold, lead_italic, lead_under) if lead else (False, False, False)
     total = max(total, 1)
-    return TextBlock(text, bold / total, italic / total, underline / total, lead, style)
-
-
-def _link_only(runs: Sequence[_Run]) -> bool:
-    """Whether all the visible text of a block is an in-document link ("Table of Contents")."""
-    visible = [r for r in runs if r[0].strip()]
-    return bool(visible) and all(r[4] for r in visible)
+    block = TextBlock(text, bold / total, italic / total, underline / total, lead, style)
+    return block, link_only
 
 
 #: An emphasised run in preformatted text that opens an item ("Item 1A. Risk Factors."):
@@ -266,11 +294,11 @@ class _BlockBuilder:
         self.breaks.add(len(self.blocks))
 
     def _emit(self, runs: Sequence[_Run], row: bool = False) -> None:
-        block = _block(runs)
-        if block is not None:
-            self.blocks.append(block)
+        made = _block(runs)
+        if made is not None:
+            self.blocks.append(made[0])
             self.rows.append(row)
-            self.links.append(_link_only(runs))
+            self.links.append(made[1])
 
     def flush(self) -> None:
         runs, self._runs = self._runs, []
@@ -398,34 +426,28 @@ def html_blocks(html: str) -> FilingText:
     root = tree.body if tree.body is not None else tree.root
     builder = _BlockBuilder()
     dei: dict[str, str] = {}
-    styles: dict[int, tuple[bool, bool, bool, bool, bool]] = {}
+    styles: dict[int, int] = {}  # element -> its _HIDDEN | _BOLD | ... bits
     if root is None:
         return FilingText([], DocumentMetadata(), True)
-    # Elements that break the page, found by the parser's selector engine (fast, in C).
-    breaks_before: set[int] = set()
+    # Elements that break the page, found by the parser's selector engine (in C), so
+    # the walk below looks a node up only when its tag is one of theirs.
+    page_breaks: set[int] = set()  # a page break falls right before these nodes
+    break_tags: set[str] = set()
     for element in root.css('[style*="break" i]'):
         style = element.attributes.get("style") or ""
-        if _BREAK_BEFORE.search(style):
-            breaks_before.add(element.mem_id)
-        if _BREAK_AFTER.search(style):
-            if element.child is None:
-                breaks_before.add(element.mem_id)
-            elif (after := _following(element)) is not None:
-                breaks_before.add(after.mem_id)
-    # An inline element set off by a left padding or margin ("&#8226;" then a padded
-    # span) starts after a visible gap: a word boundary, though no space is in the text.
-    gapped = {
-        element.mem_id
-        for element in root.css('[style*="padding-left" i], [style*="margin-left" i]')
-        if _LEFT_GAP.search(element.attributes.get("style") or "")
-    }
+        target = None
+        if _BREAK_BEFORE.search(style) or (_BREAK_AFTER.search(style) and element.child is None):
+            target = element
+        elif _BREAK_AFTER.search(style):
+            target = _following(element)
+        if target is not None:
+            page_breaks.add(target.mem_id)
+            break_tags.add(target.tag or "")
+    opened: set[int] = set()  # inline elements with a left gap whose first text was seen
     for node in root.traverse(include_text=True):
         tag = node.tag
-        mem_id = node.mem_id
-        if breaks_before and mem_id in breaks_before:
+        if tag in break_tags and node.mem_id in page_breaks:
             builder.page_break()
-        if mem_id in gapped:
-            builder.whitespace(" ")
         if tag != "-text":
             if tag == "br":
                 builder.line_break()
@@ -444,7 +466,8 @@ def html_blocks(html: str) -> FilingText:
         key: int | None = None
         key_tag = ""
         row: int | None = None
-        bold = italic = underline = hidden = link = False
+        bits = 0
+        hidden = gap = False
         parent = node.parent
         while parent is not None:
             ptag = parent.tag or ""
@@ -454,17 +477,16 @@ def html_blocks(html: str) -> FilingText:
             mem = parent.mem_id
             flags = styles.get(mem)
             if flags is None:
-                own = _own_style(ptag, parent.attributes.get("style") or "")
-                internal = ptag == "a" and (parent.attributes.get("href") or "").startswith("#")
-                flags = (*own, internal)
+                flags = _element_flags(ptag, parent)
                 styles[mem] = flags
-            if flags[0]:
-                hidden = True
-                break
-            bold = bold or flags[1]
-            italic = italic or flags[2]
-            underline = underline or flags[3]
-            link = link or flags[4]
+            if flags:
+                if flags & _HIDDEN:
+                    hidden = True
+                    break
+                if flags & _GAP and mem not in opened:
+                    opened.add(mem)
+                    gap = True
+                bits |= flags
             if ptag in BLOCK_TAGS:
                 if key is None:
                     key = mem
@@ -477,10 +499,12 @@ def html_blocks(html: str) -> FilingText:
         if hidden:
             continue
         layout = PRE if key_tag == "pre" else LOOSE if key_tag in ("body", "html", "") else FLOW
+        if gap:
+            builder.whitespace(" ")
         builder.add(
             row or key or 0,
             raw,
-            (bold, italic, underline, link),
+            (bool(bits & _BOLD), bool(bits & _ITALIC), bool(bits & _UNDERLINE), bool(bits & _LINK)),
             inner=key,
             row=row is not None,
             layout=layout,

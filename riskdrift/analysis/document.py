@@ -10,6 +10,21 @@ Table rows become one block each, so a heading split across cells
 ``ix:header`` with its XBRL contexts) is skipped, but its ``dei:`` tags are
 read into :class:`DocumentMetadata`.
 
+The text is what the filer wrote, not what the printed page adds (issue 22;
+docs/ANALYSIS.md "Building the text"):
+
+* a block's text nodes are joined with their own whitespace only, so styled
+  letters and punctuation in spans of their own ("F" + "or", "reputation" + ".")
+  never gain a space; ``<br>``, table cells and padded inline elements do;
+* page breaks (``<hr>``, CSS page breaks, form feeds, page-number blocks) are
+  found, the page furniture next to them is dropped by layout — page labels,
+  "Table of Contents" back-links, and text that recurs at page breaks once digits
+  are normalised — and a paragraph cut by a break is joined again
+  (:func:`remove_furniture`);
+* preformatted text (``<pre>``, bare text in ``<body>``, a text document with a few
+  inline tags) is split into paragraphs at blank lines, emphasised lines and
+  item headings standing on their own.
+
 Pure: bytes in, dataclasses out; no I/O.
 """
 

@@ -364,6 +364,8 @@ class _BlockBuilder:
                 close()
                 continue
             emphasised = all(any(r[1:4]) for r in visible)
+            if emphasised and paragraph and not heading and not _sentence_closed(paragraph):
+                emphasised = False  # "We face\n<b>significant</b>\ncompetition": mid-sentence
             opens_item = emphasised and _ITEM_START.match(visible[0][0]) is not None
             if by_line or emphasised != heading or opens_item:
                 close()
@@ -381,6 +383,15 @@ class _BlockBuilder:
             if opens_item:
                 close()
         close()
+
+
+def _sentence_closed(runs: Sequence[_Run]) -> bool:
+    """Whether the text so far ends a sentence (or a heading's colon)."""
+    for run in reversed(runs):
+        text = run[0].rstrip()
+        if text:
+            return text[-1] in '.!?:;"”’)'
+    return True
 
 
 def _hard_wrapped(text: str) -> bool:

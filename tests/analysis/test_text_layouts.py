@@ -140,3 +140,12 @@ def test_an_envelope_without_any_text_still_fails_clearly() -> None:
     content = b"<SEC-DOCUMENT>\n<DOCUMENT>\n<TYPE>\n<TEXT>\n</TEXT>\n</DOCUMENT>\n"
     with pytest.raises(FilingParseError, match="holds no <DOCUMENT>"):
         annual_report(content, "x.txt")
+
+
+def test_an_emphasised_line_inside_a_sentence_is_not_a_heading() -> None:
+    html = "<body>We face\n<b>significant</b>\ncompetition.\n<b>Next heading.</b>\nBody.</body>"
+    assert [b.text for b in parse_document(html.encode(), "b.html").blocks] == [
+        "We face significant competition.",
+        "Next heading.",
+        "Body.",
+    ]

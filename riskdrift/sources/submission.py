@@ -20,13 +20,15 @@ between ``<TEXT>`` and ``</TEXT>``::
     ...
 
 The 10-K's own document is what the analysis reads; an exhibit (EX-13, the
-annual report) is found the same way. Some envelopes leave ``<TYPE>``,
+annual report) is found the same way. In a plain-text document ``<PAGE>``
+becomes a form feed (a page break, for the page furniture rules of
+:mod:`riskdrift.analysis.document`). Some envelopes leave ``<TYPE>``,
 ``<FILENAME>`` and ``<DESCRIPTION>`` empty: their documents are kept with an
 empty type, and when no document is typed as a 10-K the annual report is the
 largest untyped HTML document (the 10-K body dwarfs its exhibits), or the
 largest untyped one of any kind. Plain-text documents lose the SGML
-layout markers (``<PAGE>``, ``<TABLE>``, ``<CAPTION>``, ``<S>``, ``<C>``,
-``<FN>``) so they are not mistaken for HTML.
+layout markers (``<TABLE>``, ``<CAPTION>``, ``<S>``, ``<C>``, ``<FN>``) so they are
+not mistaken for HTML.
 
 Pure: bytes in, bytes out.
 """
@@ -51,7 +53,8 @@ ANNUAL_REPORT_TYPES = ("10-K", "10-K405", "10-KT", "10-KSB")
 _DOCUMENT = re.compile(rb"<DOCUMENT>(.*?)(?:</DOCUMENT>|\Z)", re.IGNORECASE | re.DOTALL)
 _TEXT = re.compile(rb"<TEXT>\s*(.*?)\s*(?:</TEXT>|\Z)", re.IGNORECASE | re.DOTALL)
 _HTML = re.compile(rb"<\s*(?:html|body|div|p|font|br|xbrl)\b", re.IGNORECASE)
-_LAYOUT_TAGS = re.compile(rb"</?(?:PAGE|TABLE|CAPTION|S|C|FN)>", re.IGNORECASE)
+_LAYOUT_TAGS = re.compile(rb"</?(?:TABLE|CAPTION|S|C|FN)>", re.IGNORECASE)
+_PAGE_TAG = re.compile(rb"</?PAGE>", re.IGNORECASE)
 _WRAPPER_START = re.compile(
     rb"^\s*<(?:SEC-DOCUMENT|SUBMISSION|IMS-DOCUMENT|DOCUMENT)>", re.IGNORECASE
 )
@@ -92,7 +95,9 @@ def submission_documents(content: bytes) -> list[SubmissionDocument]:
             continue  # neither a type nor any text: nothing to read
         payload = text.group(1) if text else b""
         if not _HTML.search(payload[:65536]):
-            payload = _LAYOUT_TAGS.sub(b"", payload)
+            # <PAGE> marks a page break: a form feed, where the analysis looks for the
+            # running headers, footers and page numbers to drop.
+            payload = _PAGE_TAG.sub(b"\f", _LAYOUT_TAGS.sub(b"", payload))
         documents.append(
             SubmissionDocument(
                 type=(doc_type or "").upper(),

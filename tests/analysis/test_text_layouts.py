@@ -149,3 +149,33 @@ def test_an_emphasised_line_inside_a_sentence_is_not_a_heading() -> None:
         "Next heading.",
         "Body.",
     ]
+
+
+def test_plain_text_submission_pages_lose_their_running_headers_and_numbers() -> None:
+    """``<PAGE>`` of an SGML plain-text document is a page break: the page number and the
+    running header around it go, and the paragraph it cut is joined."""
+    pages = []
+    for n, heading in enumerate(HEADINGS):
+        pages.append(
+            f"{heading}\n\n{WRAPPED_BODY}\n"
+            f"    The rest of paragraph {'ABCD'[n]} was cut by the end of the\n\n"
+            f"                                  {n + 7}\n"
+            "<PAGE>\n"
+            "ACME WIDGETS, INC. - ANNUAL REPORT\n\n"
+            "page, and it carries on here to its end.\n\n"
+        )
+    body = "".join(pages)
+    text = f"ITEM 1A.  RISK FACTORS\n\n{body}ITEM 1B.  UNRESOLVED STAFF COMMENTS\n\nNone.\n"
+    content = (
+        "<SEC-DOCUMENT>\n<DOCUMENT>\n<TYPE>10-K\n<FILENAME>form10k.txt\n<TEXT>\n"
+        f"{text}</TEXT>\n</DOCUMENT>\n"
+    ).encode()
+    document = annual_report(content, "2006.txt")
+    parsed = parse_filing(document.content, "2006.txt")
+    assert [r.title for r in parsed.risks] == HEADINGS
+    for risk, letter in zip(parsed.risks, "ABCD", strict=True):
+        assert risk.body.endswith(
+            f"The rest of paragraph {letter} was cut by the end of the page, and it carries on "
+            "here to its end."
+        )
+    assert "ACME" not in parsed.item1a_text

@@ -599,7 +599,7 @@ _WORDY = re.compile(r"\w")
 #: Item headings are the document's structure, even when a filer repeats one as a running
 #: header; sentences are body text ("Not applicable.").
 _STRUCTURE = re.compile(r"^(?:part\s+[ivx]+\W{0,3}\s*)?item\s+\d", re.I)
-_SENTENCE_END = re.compile(r"[a-z]{2,}[.!?][\"”’')]*$")
+_SENTENCE_END = re.compile(r"(?:^|\s)[a-z][\w'’-]*[.!?][\"”’')]*$")  # "... applicable." not "Inc."
 _TERMINAL = re.compile(r"[.!?:;][\"”’')\]]*$")
 _CONTINUATION = re.compile(r"^[\"“‘'(\[]?[a-z]")
 

@@ -127,6 +127,35 @@ def test_every_page_break_markup_is_recognised(rule: str) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("footer", "header"),
+    [
+        ("2025 FORM 10-K {n}", ""),
+        ("WIDGET CORP 2024 FORM 10-K {n}", ""),
+        ("The Widget Company {n}", ""),
+        ("{n}.", "Table of Contents Widget Inc."),
+        ("Page {n} of 120", "RISK FACTORS"),
+        ("Widget Corp. | 2025 Annual Report", "- {n} -"),
+    ],
+)
+def test_running_headers_and_footers_of_any_wording_are_dropped(footer: str, header: str) -> None:
+    html = "<body><p>Item 1A. Risk Factors</p>"
+    for page in range(1, 6):
+        n = 10 + page
+        html += (
+            f"<p>{OPENINGS[page - 1]} may cause us to lose sales because of patent</p>"
+            f"<p>{footer.format(n=n)}</p><hr/>"
+            + (f"<p>{header.format(n=n)}</p>" if header else "")
+            + "<p>infringement or other claims against us.</p>"
+        )
+    texts = [b.text for b in html_blocks(html + "</body>").blocks]
+    assert texts == ["Item 1A. Risk Factors"] + [
+        f"{OPENINGS[p]} may cause us to lose sales because of patent infringement or other "
+        "claims against us."
+        for p in range(5)
+    ]
+
+
 def test_break_after_an_element_with_content_falls_after_its_content() -> None:
     html = "<body>"
     for page in range(1, 5):

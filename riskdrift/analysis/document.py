@@ -166,7 +166,8 @@ _HIDDEN, _BOLD, _ITALIC, _UNDERLINE, _LINK, _GAP = 1, 2, 4, 8, 16, 32
 def _element_flags(tag: str, element: Node) -> int:
     """What an element does to the text inside it, as bits: hidden, bold, italic,
     underlined, an in-document link, or an inline element set off by a left padding or
-    margin ("&#8226;" then a padded span: a word boundary, though no space is in the text)."""
+    margin ("&#8226;" then a padded span) or displayed as a box of its own: a word
+    boundary, though no space is in the text."""
     style = element.attributes.get("style") or ""
     hidden, bold, italic, underline = _own_style(tag, style)
     flags = (
@@ -177,7 +178,10 @@ def _element_flags(tag: str, element: Node) -> int:
     )
     if tag == "a" and (element.attributes.get("href") or "").startswith("#"):
         flags |= _LINK
-    if tag not in BLOCK_TAGS and "-left" in style and _LEFT_GAP.search(style) is not None:
+    if tag not in BLOCK_TAGS and (
+        ("-left" in style and _LEFT_GAP.search(style) is not None)
+        or ("display" in style and _BOXED.search(style) is not None)
+    ):
         flags |= _GAP
     return flags
 
@@ -425,6 +429,8 @@ def _metadata(dei: dict[str, str]) -> DocumentMetadata:
 
 #: CSS that starts a new page before or after the element.
 _BREAK_BEFORE = re.compile(r"(?:page-)?break-before\s*:\s*(?:always|page|left|right)", re.I)
+#: An inline element laid out as a box of its own: its text is a separate word.
+_BOXED = re.compile(r"display\s*:\s*(?:block|inline-block|table-cell|list-item|flex)", re.I)
 _LEFT_GAP = re.compile(r"(?:padding|margin)-left\s*:\s*(?!0*\.?0*(?:[a-z]+|%)?\s*(?:;|$))", re.I)
 _BREAK_AFTER = re.compile(r"(?:page-)?break-after\s*:\s*(?:always|page|left|right)", re.I)
 

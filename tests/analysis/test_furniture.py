@@ -255,6 +255,8 @@ def test_plain_text_form_feeds_and_repeated_lines_are_furniture() -> None:
         # A bullet set off by padding, not by a space.
         ('<div><span>&#8226;</span><span style="padding-left:14.5pt">local conditions;</span>'
          "</div>", "• local conditions;"),
+        ('<p><span style="display:block">Widgets</span><span style="display:block">'
+         "Gadgets</span></p>", "Widgets Gadgets"),
     ],
 )  # fmt: skip
 def test_inline_elements_are_joined_without_invented_spaces(html: str, text: str) -> None:

@@ -69,7 +69,7 @@ _ITALIC_STYLE = re.compile(r"font-style:\s*(?:italic|oblique)")
 _UNDERLINE_STYLE = re.compile(r"text-decoration:[^;]*underline")
 _HIDDEN_STYLE = re.compile(r"display:\s*none")
 _SPACE = re.compile(r"\s+")
-_HTML_SNIFF = re.compile(rb"<\s*(?:html|body|div|p|table|span|font|br|xbrl)\b", re.IGNORECASE)
+_HTML_SNIFF = re.compile(rb"<\s*(?:html|body|div|p|pre|table|span|font|br|xbrl)\b", re.IGNORECASE)
 
 #: Share of bytes that may be control characters before a document counts as binary.
 MAX_CONTROL_SHARE = 0.02

@@ -20,9 +20,9 @@ between ``<TEXT>`` and ``</TEXT>``::
     ...
 
 The 10-K's own document is what the analysis reads; an exhibit (EX-13, the
-annual report) is found the same way. In a plain-text document ``<PAGE>``
-becomes a form feed (a page break, for the page furniture rules of
-:mod:`riskdrift.analysis.document`). Some envelopes leave ``<TYPE>``,
+annual report) is found the same way. ``<PAGE>`` becomes a form feed in a
+plain-text document and ``<hr>`` in an HTML one: a page break, for the page
+furniture rules of :mod:`riskdrift.analysis.document`. Some envelopes leave ``<TYPE>``,
 ``<FILENAME>`` and ``<DESCRIPTION>`` empty: their documents are kept with an
 empty type, and when no document is typed as a 10-K the annual report is the
 largest untyped HTML document (the 10-K body dwarfs its exhibits), or the
@@ -52,7 +52,7 @@ ANNUAL_REPORT_TYPES = ("10-K", "10-K405", "10-KT", "10-KSB")
 
 _DOCUMENT = re.compile(rb"<DOCUMENT>(.*?)(?:</DOCUMENT>|\Z)", re.IGNORECASE | re.DOTALL)
 _TEXT = re.compile(rb"<TEXT>\s*(.*?)\s*(?:</TEXT>|\Z)", re.IGNORECASE | re.DOTALL)
-_HTML = re.compile(rb"<\s*(?:html|body|div|p|font|br|xbrl)\b", re.IGNORECASE)
+_HTML = re.compile(rb"<\s*(?:html|body|div|p|pre|font|br|xbrl)\b", re.IGNORECASE)
 _LAYOUT_TAGS = re.compile(rb"</?(?:TABLE|CAPTION|S|C|FN)>", re.IGNORECASE)
 _PAGE_TAG = re.compile(rb"</?PAGE>", re.IGNORECASE)
 _WRAPPER_START = re.compile(
@@ -94,10 +94,12 @@ def submission_documents(content: bytes) -> list[SubmissionDocument]:
         if doc_type is None and not (text and text.group(1).strip()):
             continue  # neither a type nor any text: nothing to read
         payload = text.group(1) if text else b""
+        # <PAGE> marks a page break: a form feed in text, a rule in HTML; the analysis
+        # looks next to page breaks for the running headers, footers and numbers to drop.
         if not _HTML.search(payload[:65536]):
-            # <PAGE> marks a page break: a form feed, where the analysis looks for the
-            # running headers, footers and page numbers to drop.
             payload = _PAGE_TAG.sub(b"\f", _LAYOUT_TAGS.sub(b"", payload))
+        else:
+            payload = _PAGE_TAG.sub(b"<hr>", payload)
         documents.append(
             SubmissionDocument(
                 type=(doc_type or "").upper(),

@@ -179,3 +179,23 @@ def test_plain_text_submission_pages_lose_their_running_headers_and_numbers() ->
             "here to its end."
         )
     assert "ACME" not in parsed.item1a_text
+
+
+def test_page_tags_of_an_html_submission_are_page_breaks() -> None:
+    pages = "".join(
+        f"<P><B>{h}</B></P><P>{' '.join(WRAPPED_BODY.split())} It goes on</P>"
+        f"<P>Acme Widgets {2008} Annual Report {n}</P>\n<PAGE>\n<P>past the page end.</P>"
+        for n, h in enumerate(HEADINGS)
+    )
+    html = (
+        "<HTML><BODY><P><B>Item 1A. Risk Factors</B></P>"
+        f"{pages}<P><B>Item 1B. Unresolved Staff Comments</B></P><P>None.</P></BODY></HTML>"
+    )
+    content = (
+        "<SEC-DOCUMENT>\n<DOCUMENT>\n<TYPE>10-K\n<FILENAME>d10k.htm\n<TEXT>\n"
+        f"{html}\n</TEXT>\n</DOCUMENT>\n"
+    ).encode()
+    parsed = parse_filing(annual_report(content, "2008.txt").content, "2008.txt")
+    assert [r.title for r in parsed.risks] == HEADINGS
+    assert all(r.body.endswith("It goes on past the page end.") for r in parsed.risks)
+    assert "Annual Report" not in parsed.item1a_text

@@ -156,6 +156,17 @@ def test_running_headers_and_footers_of_any_wording_are_dropped(footer: str, hea
     ]
 
 
+def test_a_word_hyphenated_across_a_page_break_is_whole_again() -> None:
+    html = "<body>"
+    for page in range(1, 5):
+        html += (
+            f"<p>{OPENINGS[page]} rely on third-</p><p>Widget Report {page}</p><hr/>"
+            "<p>party suppliers.</p>"
+        )
+    texts = [b.text for b in html_blocks(html + "</body>").blocks]
+    assert texts == [f"{OPENINGS[p]} rely on third-party suppliers." for p in range(1, 5)]
+
+
 def test_break_after_an_element_with_content_falls_after_its_content() -> None:
     html = "<body>"
     for page in range(1, 5):

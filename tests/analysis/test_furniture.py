@@ -21,7 +21,7 @@ from riskdrift.analysis.pipeline import analyse_documents, parse_filing
 from riskdrift.analysis.sentiment import Lexicon
 from riskdrift.models import AnalysisResult, FilingDocument
 from tests.analysis.corpus_cache import consecutive_pairs, html_path
-from tests.corpus import ITEM1A_ONLY, needs_corpus
+from tests.corpus import ITEM1A_ONLY, LAYOUTS, needs_corpus
 
 BODY = (
     "We operate in many markets and a change in any of them could reduce our revenue, "
@@ -466,3 +466,18 @@ def test_parse_document_removes_furniture_of_text_documents() -> None:
     assert [b.text for b in parse_document(text.encode(), "x.txt").blocks] == [
         f"{OPENINGS[n]} say something." for n in range(1, 5)
     ]
+
+
+@needs_corpus
+@pytest.mark.parametrize("filing", ["GE/2023.html", "TXN/2023.html", "UNP/2024.html"])
+def test_injected_furniture_leaves_a_layout_filing_as_it_was(filing: str) -> None:
+    """The layouts corpus (titled sections, underlined and lead-in headings): the same
+    Item 1A text and risks with page ends injected throughout."""
+    html = (LAYOUTS / filing).read_text("utf-8")
+    plain = parse_filing(html.encode(), filing)
+    furnished = _furnish_html(html, 2024, 5)
+    assert furnished.count("break-after:page") > 10
+    result = parse_filing(furnished.encode(), filing)
+    assert result.item1a_text == plain.item1a_text
+    assert result.risks == plain.risks
+    assert result.extraction == plain.extraction

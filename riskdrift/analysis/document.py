@@ -607,6 +607,7 @@ _WORDY = re.compile(r"\w")
 _STRUCTURE = re.compile(r"^(?:part\s+[ivx]+\W{0,3}\s*)?item\s+\d", re.I)
 _SENTENCE_END = re.compile(r"(?:^|\s)[a-z][\w'’-]*[.!?][\"”’')]*$")  # "... applicable." not "Inc."
 _TERMINAL = re.compile(r"[.!?:;][\"”’')\]]*$")
+_BULLET = re.compile(r"^[•·▪◦●○■□‣⁃►➢*o–—-]$")
 _CONTINUATION = re.compile(r"^[\"“‘'(\[]?[a-z]")
 
 
@@ -664,7 +665,8 @@ def remove_furniture(
     text that recurs next to page breaks throughout the document once digits are
     normalised ("Apple Inc. | 2025 Form 10-K | 18"). Item headings and sentences are
     never furniture. Two blocks that a break (and its furniture) separated are joined
-    when the first does not end its sentence and the second continues it in lower case.
+    when the first does not end its sentence and the second continues it in lower case;
+    a bullet glyph alone in a block joins the item after it.
     """
     n = len(blocks)
     rows = rows or [False] * n
@@ -677,8 +679,6 @@ def remove_furniture(
     for i, is_number in enumerate(numbers):
         if is_number:
             gaps.update((i, i + 1))
-    if not gaps:
-        return list(blocks)
     ordered = sorted(g for g in gaps if 0 <= g <= n)
     pages = sum(1 for k, g in enumerate(ordered) if k == 0 or g - ordered[k - 1] > 1)
     repeats = max(MIN_FURNITURE_REPEATS, -(-pages // FURNITURE_SHARE))
@@ -727,8 +727,15 @@ def remove_furniture(
         broken = broken or cut[i]
         if drop[i]:
             continue
-        if broken and kept and not kept_rows[-1] and not rows[i] and _continues(kept[-1], block):
+        mendable = bool(kept) and not kept_rows[-1] and not rows[i]
+        if mendable and broken and _continues(kept[-1], block):
             kept[-1] = _joined(kept[-1], block)
+        elif mendable and _BULLET.match(kept[-1].text):
+            # A bullet glyph on a line of its own (text extracts write "•\nitem"): the
+            # item's first character, not a block or a sentence of its own.
+            kept[-1] = TextBlock(
+                f"{kept[-1].text} {block.text}", block.bold, block.italic, block.underline
+            )
         else:
             kept.append(block)
             kept_rows.append(rows[i])

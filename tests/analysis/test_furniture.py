@@ -481,3 +481,12 @@ def test_injected_furniture_leaves_a_layout_filing_as_it_was(filing: str) -> Non
     assert result.item1a_text == plain.item1a_text
     assert result.risks == plain.risks
     assert result.extraction == plain.extraction
+
+
+def test_a_bullet_glyph_on_its_own_line_joins_its_item() -> None:
+    text = "Risks include:\n•\nlower demand;\n•\nhigher costs.\n"
+    assert [b.text for b in text_blocks(text).blocks] == [
+        "Risks include:",
+        "• lower demand;",
+        "• higher costs.",
+    ]

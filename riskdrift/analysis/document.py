@@ -546,6 +546,8 @@ def html_blocks(html: str) -> FilingText:
     return FilingText(blocks, _metadata(dei), True)
 
 
+_SGML_PAGE = re.compile(r"</?PAGE>", re.IGNORECASE)
+_SGML_LAYOUT = re.compile(r"</?(?:TABLE|CAPTION|S|C|FN)>", re.IGNORECASE)
 _INLINE_TAG = re.compile(r"<\s*(/?)\s*(b|strong|i|em|u)\s*>", re.IGNORECASE)
 
 
@@ -574,6 +576,9 @@ def text_blocks(text: str) -> FilingText:
     block per paragraph; one that writes a paragraph per line gives one per line. Form
     feeds are page breaks, and the page furniture around them is removed.
     """
+    # EDGAR's SGML layout markers, when a text document still carries them: <PAGE> is
+    # a page break, the table markers are not text.
+    text = _SGML_LAYOUT.sub("", _SGML_PAGE.sub("\f", text))
     builder = _BlockBuilder()
     builder._preformatted(_inline_runs(text), PLAIN)
     blocks = remove_furniture(builder.blocks, builder.breaks, builder.rows, builder.links)

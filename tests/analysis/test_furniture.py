@@ -490,3 +490,14 @@ def test_a_bullet_glyph_on_its_own_line_joins_its_item() -> None:
         "• lower demand;",
         "• higher costs.",
     ]
+
+
+def test_sgml_page_markers_left_in_a_text_document_are_page_breaks() -> None:
+    text = "".join(
+        f"{OPENINGS[n]} are the subject of this page\n\n{n + 3}\n<PAGE>\nACME INC.\n\n"
+        "and of the next.\n\n"
+        for n in range(4)
+    )
+    assert [b.text for b in text_blocks(text).blocks] == [
+        f"{OPENINGS[n]} are the subject of this page and of the next." for n in range(4)
+    ]

@@ -371,7 +371,15 @@ class _BlockBuilder:
             if emphasised and paragraph and not heading and not _sentence_closed(paragraph):
                 emphasised = False  # "We face\n<b>significant</b>\ncompetition": mid-sentence
             opens_item = emphasised and _ITEM_START.match(visible[0][0]) is not None
-            if by_line or emphasised != heading or opens_item:
+            # "     Second paragraph." after a closed sentence: an indented first line
+            # starts a paragraph even without a blank line before it.
+            indented = (
+                layout != LOOSE
+                and bool(paragraph)
+                and line[0][0][:2].isspace()
+                and _sentence_closed(paragraph)
+            )
+            if by_line or emphasised != heading or opens_item or indented:
                 close()
             heading = emphasised
             if paragraph:

@@ -199,3 +199,18 @@ def test_page_tags_of_an_html_submission_are_page_breaks() -> None:
     assert [r.title for r in parsed.risks] == HEADINGS
     assert all(r.body.endswith("It goes on past the page end.") for r in parsed.risks)
     assert "Annual Report" not in parsed.item1a_text
+
+
+def test_an_indented_first_line_starts_a_paragraph_of_wrapped_text() -> None:
+    text = (
+        "ITEM 1A.  RISK FACTORS\n\n"
+        "     Demand may fall. If it does, our sales\n"
+        "could decline.\n"
+        "     We depend on a few\n"
+        "   large customers.\n"
+    )
+    assert [b.text for b in parse_document(text.encode(), "t.txt").blocks] == [
+        "ITEM 1A. RISK FACTORS",
+        "Demand may fall. If it does, our sales could decline.",
+        "We depend on a few large customers.",
+    ]

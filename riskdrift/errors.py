@@ -40,7 +40,9 @@ the problem's ``detail``. :mod:`riskdrift.api.problems` turns any of them into
     │   └── FilingParseError          422 filing-unreadable    empty, binary junk or malformed
     │       ├── Item1ANotFound        422 item1a-not-found     e.g. a Part III-only 10-K/A
     │       │   ├── Item1AIncorporatedByReference  422 item1a-incorporated  risks in EX-13
-    │       │   └── Item1AOmitted     422 item1a-omitted  "Not applicable": a smaller company
+    │       │   ├── Item1AOmitted     422 item1a-omitted  "Not applicable": a smaller company
+    │       │   └── Item1AEndNotFound 422 item1a-end-not-found  pre-2005 "Risk Factors" heading
+    │       │                                      whose section's end cannot be told
     │       └── RisksNotFound         422 risks-not-found no risk could be told apart in Item 1A
     └── TransientError                503 unavailable     retry with backoff
         ├── UpstreamUnavailable       503 upstream-unavailable EDGAR or an LLM: 429/5xx/silence
@@ -371,6 +373,14 @@ class Item1AOmitted(Item1ANotFound):
 
     problem_type = "item1a-omitted"
     title = "Item 1A omitted"
+
+
+class Item1AEndNotFound(Item1ANotFound):
+    """A filing without Item 1A (before fiscal 2005) has a "Risk Factors" heading inside
+    another item, but nothing tells where that section ends (no heading of its level)."""
+
+    problem_type = "item1a-end-not-found"
+    title = "Risk Factors section end not found"
 
 
 class RisksNotFound(FilingParseError):

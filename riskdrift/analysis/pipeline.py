@@ -149,7 +149,7 @@ def parse_filing(content: bytes, name: str) -> ParsedFiling:
     extraction = ExtractionRecord(
         strategy=item.located_by,
         heading_style=split.heading_style,
-        warnings=list(split.warnings),
+        warnings=[*item.warnings, *split.warnings],
     )
     return ParsedFiling(name, item.text, tuple(split.risks), item.metadata, styled, extraction)
 

@@ -18,6 +18,15 @@ The rules, in order (docs/ANALYSIS.md has the table of layouts):
   it reads like one ("... Risks", "Risks Related to ...", all capitals), or
   when its style differs from the risk style and a heading follows; followed by
   body text it is a sub-heading inside the risk;
+* all-capital heading paragraphs followed by body text are a kind of their own:
+  when it repeats most (bold ALL-CAPS risk headings), capitals no longer make a
+  label a category — only its words ("RISKS RELATED TO …") or a missing body do;
+* a heading whose body is empty or holds only further headings is never a risk:
+  a label becomes the category of the risks under it (a sub-category such as
+  "Payments Industry Regulation"), anything else is dropped; banners ("RISK
+  FACTORS", "Risk Highlights") are never a risk's category;
+* list glyphs ("•", "●", "▪", U+F0B7, "o ") are stripped from titles, and a glyph in
+  a cell or paragraph of its own is dropped;
 * risk-style blocks that start lower-case or follow a ``:``/``;`` line inside a
   risk are the points of a list, not risks;
 * a "Summary of Risk Factors" and its bullets are skipped up to the first
@@ -37,7 +46,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from riskdrift.analysis.document import TextBlock
 
@@ -113,19 +122,86 @@ def _capitals(text: str) -> bool:
     return len(letters) >= 4 and all(c.isupper() for c in letters)
 
 
+#: A list glyph at the start of a block: a bullet ("•", "●", "▪", "◦", the Symbol font's
+#: private-use "\uf0b7", ...) with or without a space, or "-", "*", "o" followed by one.
+_GLYPH = re.compile(
+    "^(?:[\u2022\u25cf\u25aa\u25a0\u25e6\u25cb\u25a1\u2023\u2043\u2219\u00b7\u27a2\u25ba"
+    "\u25b8\u2666\u2756\u2713\u2714\uf0b7\uf0a7\uf076\uf0d8\uf0fc]\\s*|[-–—*o]\\s+)+"
+)
+#: A heading that only names the section as a whole ("RISK FACTORS", "Risk Highlights"): a
+#: banner over the categories, never a risk's category.
+_BANNER = re.compile(
+    r"^(?:item\s*1a\.?\s*)?(?:risk\s+factors|risk\s+highlights|risks)"
+    r"(?:\s*[-–—(]?\s*continued\)?)?\s*[.:]?$",
+    re.I,
+)
+
+
+def _strip_glyph(text: str) -> str:
+    """The text of a list item without its bullet ("• Declining demand …" → "Declining …")."""
+    return _GLYPH.sub("", text, count=1)
+
+
+def _glyph_only(text: str) -> bool:
+    """A block that is nothing but a bullet (the glyph in its own cell or paragraph)."""
+    return bool(text) and not _strip_glyph(text + " ").strip()
+
+
 def _clean_title(text: str) -> str:
-    return text.strip().rstrip(":—–-").strip()
+    return _strip_glyph(text.strip()).strip().rstrip(":—–-").strip()
+
+
+#: A sentence that points back at what came before ("Any of the foregoing could …",
+#: "Negative consequences relating to these risks …") closes a risk; it never opens one.
+_REFERS_BACK = re.compile(r"^(?:\S+\s+){0,5}?(?:these|those|the foregoing|such)\b", re.I)
+
+
+def _names(text: str) -> bool:
+    """Whether a short label could name a group ("Competition"), not continue a list
+    ("cells and modules;")."""
+    return _strip_glyph(text)[:1].isupper() and not text.endswith((";", ","))
+
+
+def _is_label(text: str) -> bool:
+    """A short heading without closing punctuation: a category's name, not a risk's sentence."""
+    return len(text) <= MAX_CATEGORY_CHARS and not _ends_sentence(text)
 
 
 class _Segmenter:
-    def __init__(self) -> None:
+    """Collects risks as headings and body text arrive, with the category each sits under.
+
+    A heading whose body is empty, or holds only further headings, is never a risk
+    (docs/ANALYSIS.md rule 8): when the next heading arrives first, a label ("Payments
+    Industry Regulation") becomes the category of the risks after it, and anything else
+    is dropped — or, for plain text (``plain``), the next "heading" line is taken as the
+    body it is, since a line rule cannot tell a heading from a short first paragraph.
+    """
+
+    def __init__(self, *, plain: bool = False) -> None:
         self.risks: list[RiskFactor] = []
         self.section: str | None = None
+        self._plain = plain
         self._title: str | None = None
         self._section_of_title: str | None = None
         self._body: list[str] = []
 
     def open(self, title: str, first_body: str = "") -> None:
+        if self._title is not None and not self._has_body():
+            pending = self._title
+            if _is_label(pending):
+                self._title = None
+                self._set(pending)  # a sub-category: its only body is this heading
+            elif self._plain and _REFERS_BACK.match(pending):
+                # "Any of the foregoing could …": the last line of the risk before.
+                self._title = None
+                if self.risks:
+                    last = self.risks[-1]
+                    self.risks[-1] = replace(last, body=f"{last.body}\n{pending}".strip())
+            elif self._plain:
+                self._body.append(f"{title} {first_body}".strip())
+                return
+            else:
+                self._title = None  # a heading sentence with no body of its own
         self.close()
         self._title = _clean_title(title)
         self._section_of_title = self.section
@@ -135,16 +211,40 @@ class _Segmenter:
     def is_open(self) -> bool:
         return self._title is not None
 
+    def _has_body(self) -> bool:
+        return any(part.strip() for part in self._body)
+
+    @property
+    def awaits_body(self) -> bool:
+        """A heading is open and no body text has come yet."""
+        return self._title is not None and not self._has_body()
+
+    def extend_title(self, text: str) -> None:
+        """Add the next line of a heading split over two paragraphs."""
+        if self._title is not None:
+            self._title = f"{self._title} {_clean_title(text)}"
+
     def add_body(self, text: str) -> None:
         if self._title is not None:
             self._body.append(text)
 
     def set_section(self, heading: str) -> None:
+        if _BANNER.match(_clean_title(heading)):
+            return  # "Risk Factors (continued)" atop a page: no category, and no end of a risk
+        if self._title is not None and not self._has_body():
+            self._title = None  # a heading over this category, not a risk
         self.close()
-        self.section = _clean_title(heading)
+        self._set(heading)
+
+    def _set(self, heading: str) -> None:
+        name = _clean_title(heading)
+        if not _ABBREVIATION_END.search(name):
+            name = name.rstrip(".").strip()  # "STRATEGIC RISKS." names "STRATEGIC RISKS"
+        if name and not _BANNER.match(name):
+            self.section = name
 
     def close(self) -> None:
-        if self._title is not None:
+        if self._title is not None and self._has_body():
             self.risks.append(
                 RiskFactor(
                     title=self._title,
@@ -183,7 +283,7 @@ CHARS_PER_RISK_FLOOR = 6000
 
 
 def _segment_paragraphs(lines: list[str]) -> list[RiskFactor]:
-    seg = _Segmenter()
+    seg = _Segmenter(plain=True)
     previous = ""
     for line in lines:
         match = _FIRST_SENTENCE.match(line)
@@ -208,8 +308,23 @@ def _segment_paragraphs(lines: list[str]) -> list[RiskFactor]:
     return seg.risks
 
 
+def _join_glyphs(lines: list[str]) -> list[str]:
+    """Put a bullet that stands on its own line back in front of its item: in plain text
+    a bulleted line is a point of a list (body), and the line before it is not followed
+    by a one-character "paragraph"."""
+    joined: list[str] = []
+    glyph = ""
+    for line in lines:
+        if _glyph_only(line):
+            glyph = line
+            continue
+        joined.append(f"{glyph} {line}" if glyph else line)
+        glyph = ""
+    return joined
+
+
 def _segment_text(blocks: list[TextBlock]) -> tuple[list[RiskFactor], str]:
-    lines = [b.text for b in blocks if not _FURNITURE.match(b.text)]
+    lines = _join_glyphs([b.text for b in blocks if not _FURNITURE.match(b.text)])
     chars = sum(len(line) for line in lines)
     risks = _segment_lines(lines)
     if len(risks) < chars / CHARS_PER_RISK_FLOOR:
@@ -219,15 +334,39 @@ def _segment_text(blocks: list[TextBlock]) -> tuple[list[RiskFactor], str]:
     return risks, "plain-text line"
 
 
+#: Plain text with at least this many all-capital lines followed by a body paragraph sets
+#: its risk headings in capitals (rule 4's all-caps kind, without the styles).
+MIN_CAPS_HEADINGS = 3
+
+
+def _caps_heading(lines: list[str], i: int) -> bool:
+    """An all-capitals line that does not name risks, followed by a body paragraph."""
+    line = lines[i]
+    following = lines[i + 1] if i + 1 < len(lines) else None
+    after = lines[i + 2] if i + 2 < len(lines) else None
+    return (
+        MIN_TITLE_CHARS <= len(line) <= MAX_TITLE_CHARS
+        and _capitals(line)
+        and _CATEGORY_TEXT.search(line) is None
+        and following is not None
+        and not _capitals(following)
+        and len(following) >= 1.2 * len(line)
+        and not _is_text_heading(following, after)
+    )
+
+
 def _segment_lines(lines: list[str]) -> list[RiskFactor]:
-    seg = _Segmenter()
+    seg = _Segmenter(plain=True)
     in_summary = False
+    caps_mode = sum(_caps_heading(lines, i) for i in range(len(lines))) >= MIN_CAPS_HEADINGS
     for i, line in enumerate(lines):
         following = lines[i + 1] if i + 1 < len(lines) else None
         if _SUMMARY.match(line):
             in_summary = True
             continue
-        if (
+        if caps_mode and not in_summary and _caps_heading(lines, i):
+            seg.open(line)
+        elif (
             len(line) <= MAX_CATEGORY_CHARS
             and not _ends_sentence(line)
             and _reads_like_category(line)
@@ -243,8 +382,10 @@ def _segment_lines(lines: list[str]) -> list[RiskFactor]:
 
 
 Style = tuple[bool, bool, bool]
-#: (kind, style): kind "block" is a heading paragraph of its own, "lead" a lead-in.
-HeadingKind = tuple[str, Style]
+#: (kind, style, all capitals): kind "block" is a heading paragraph of its own, "lead" a
+#: lead-in; all-capital heading paragraphs are a kind of their own, so that a filer's
+#: "STRATEGIC RISKS" categories and its bold ALL-CAPS risk headings are told apart.
+HeadingKind = tuple[str, Style, bool]
 
 #: Fewer risks than one per this many characters of a styled section: the headings were
 #: probably not recognised, so the plain-text strategies are tried as well.
@@ -271,8 +412,10 @@ def _style_name(style: Style) -> str:
 
 
 def _kind_name(kind: HeadingKind) -> str:
-    form, style = kind
-    return f"{_style_name(style)} lead-in" if form == "lead" else _style_name(style)
+    form, style, caps = kind
+    if form == "lead":
+        return f"{_style_name(style)} lead-in"
+    return f"{_style_name(style)} all-caps" if caps else _style_name(style)
 
 
 def _lead_title(block: TextBlock) -> str | None:
@@ -286,16 +429,26 @@ def _lead_title(block: TextBlock) -> str | None:
     return None
 
 
-def _heading_kind(block: TextBlock) -> HeadingKind | None:
-    """How a block could be a risk heading, if it could be one at all."""
+def _heading_kind(body: list[TextBlock], i: int) -> HeadingKind | None:
+    """How block ``i`` could be a risk heading, if it could be one at all.
+
+    An all-capitals paragraph counts only when body text follows it: a category heading
+    in capitals ("STRATEGIC RISKS") is followed by the first risk's heading instead.
+    """
+    block = body[i]
+    text = block.text
     if _stands_out(block):
-        if MIN_TITLE_CHARS <= len(block.text) <= MAX_TITLE_CHARS and not _reads_like_category(
-            block.text
-        ):
-            return ("block", _signature(block))
+        if not MIN_TITLE_CHARS <= len(text) <= MAX_TITLE_CHARS:
+            return None
+        if _capitals(text):
+            if _CATEGORY_TEXT.search(text) is None and not _next_heading(body, i):
+                return ("block", _signature(block), True)
+            return None
+        if not _reads_like_category(text):
+            return ("block", _signature(block), False)
         return None
     if _lead_title(block) is not None and not _capitals(block.lead):
-        return ("lead", block.lead_style)
+        return ("lead", block.lead_style, False)
     return None
 
 
@@ -304,7 +457,7 @@ def _risk_kind(body: list[TextBlock]) -> HeadingKind | None:
 
     Heading paragraphs win ties; lead-ins need at least three and to outnumber them.
     """
-    counts = Counter(k for b in body if (k := _heading_kind(b)) is not None)
+    counts = Counter(k for i in range(len(body)) if (k := _heading_kind(body, i)) is not None)
     blocks = [(n, k) for k, n in counts.items() if k[0] == "block"]
     leads = [(n, k) for k, n in counts.items() if k[0] == "lead"]
     best_block = max(blocks, default=None)
@@ -320,10 +473,24 @@ def _next_heading(body: list[TextBlock], i: int) -> bool:
     return following is not None and (_stands_out(following) or _lead_title(following) is not None)
 
 
-def _segment_styled(body: list[TextBlock]) -> tuple[list[RiskFactor], str]:
+def _caps_lead(block: TextBlock) -> str | None:
+    """A category lead-in in capitals ("STRATEGIC RISKS. Strategic risk relates to …")."""
+    lead = block.lead
+    if _stands_out(block) or not lead or len(lead) > MAX_CATEGORY_CHARS or not _capitals(lead):
+        return None
+    rest = block.text[len(lead) :]
+    if lead.rstrip().endswith((":", ".", "—", "–")) or _LEAD_TERMINATOR.match(rest):
+        return lead
+    return None
+
+
+def _segment_styled(blocks: list[TextBlock]) -> tuple[list[RiskFactor], str]:
+    # A bullet in its own cell or paragraph is not part of the text before or after it.
+    body = [b for b in blocks if not _glyph_only(b.text)]
     kind = _risk_kind(body)
     lead_mode = kind is not None and kind[0] == "lead"
     risk_style = kind[1] if kind is not None and not lead_mode else None
+    risk_caps = kind is not None and kind[2]
 
     seg = _Segmenter()
     in_summary = False
@@ -338,9 +505,21 @@ def _segment_styled(body: list[TextBlock]) -> tuple[list[RiskFactor], str]:
             is_category = short_label
         else:
             # Category headings are a style one level up; a short label in another style
-            # that is followed by body text is a sub-heading inside a risk.
+            # that is followed by body text is a sub-heading inside a risk. When the risk
+            # headings themselves are in capitals, capitals say nothing: only the words do.
+            if risk_caps and sig == risk_style and _capitals(text):
+                reads = _CATEGORY_TEXT.search(text) is not None
+            else:
+                reads = _reads_like_category(text)
+            # A label followed straight by another heading has no body: a category, in
+            # another style, or in the risk style when too short to be a risk's heading
+            # (longer ones are left to the segmenter's empty-body rule).
             is_category = short_label and (
-                _reads_like_category(text) or (sig != risk_style and _next_heading(body, i))
+                reads
+                or (
+                    (sig != risk_style or (len(text) < MIN_TITLE_CHARS and _names(text)))
+                    and _next_heading(body, i)
+                )
             )
         is_risk = (
             not is_category
@@ -353,8 +532,23 @@ def _segment_styled(body: list[TextBlock]) -> tuple[list[RiskFactor], str]:
                 or (len(text) >= MIN_SENTENCE_TITLE_CHARS and _ends_sentence(text))
             )
         )
+        # A heading split over two paragraphs: the first line ends without punctuation and
+        # the second goes on in lower case, or the first is the start of a sentence
+        # ("We May Not Be Able to" | "Compete Effectively."), never a category's name.
+        continues = (
+            risk_style is not None
+            and sig == risk_style
+            and seg.awaits_body
+            and not _ends_sentence(previous)
+            and not previous.endswith((":", ";", ","))
+            and _CATEGORY_TEXT.search(text) is None
+            and (
+                _strip_glyph(text)[:1].islower()
+                or _PERSONAL.match(_strip_glyph(previous)) is not None
+            )
+        )
         if is_risk and (
-            text.lstrip("“\"'(•·-–— ")[:1].islower()
+            _strip_glyph(text).lstrip("“\"'(•·-–— ")[:1].islower()
             or (seg.is_open and previous.endswith((":", ";")))
         ):
             is_risk = False  # a point of a list the risk's text introduces, not a risk
@@ -377,12 +571,17 @@ def _segment_styled(body: list[TextBlock]) -> tuple[list[RiskFactor], str]:
             else:
                 continue
         lead = _lead_title(block) if lead_mode else None
-        if is_category:
+        caps_lead = _caps_lead(block) if lead_mode else None
+        if continues:
+            seg.extend_title(text)
+        elif is_category:
             seg.set_section(text)
+        elif caps_lead is not None:
+            # "STRATEGIC RISKS. Strategic risk relates to …": a category lead-in; its
+            # one-sentence definition belongs to no risk.
+            seg.set_section(caps_lead)
         elif is_risk:
             seg.open(text)
-        elif lead is not None and _capitals(lead):
-            seg.set_section(lead)  # "STRATEGIC RISKS. The risks that …": a category lead-in
         elif lead is not None and block.lead_style == kind[1]:  # type: ignore[index]
             seg.open(lead, text[len(lead) :].strip().lstrip("–—-:").strip())
         elif _RISK_FACTORS_RESTART.match(text) and emphatic:

@@ -22,7 +22,27 @@ The strategies, tried in order (``Item1A.located_by`` records which one won):
     is one of the document's own section titles (its table of contents) or a
     standard 10-K item title. Its sub-headings ("STRATEGIC RISKS.") look the
     same but are in neither list. ``cross_reference_index`` means the index
-    maps Item 1A to the title that was found.
+    maps Item 1A to the title that was found. The title is read from every
+    "Item 1A" row of the contents and the index: the filer's own title in a
+    column of its own ("Item 1A. Risk Factors | Principal Risks | 27-36"), a
+    quoted one, or the standard "Risk Factors"; a block that is nothing but
+    that title is the heading even when only its size or colour sets it off,
+    and its section then ends at a block that is nothing but a section title.
+
+``risk_factors_heading``
+    Before fiscal 2005 Form 10-K had no Item 1A; filers that listed risks did so
+    under a "RISK FACTORS" (or "Factors That May Affect Future Results")
+    heading inside another item, most often Item 7 (MD&A) or Item 1. When the
+    document has item headings but none for 1A, such a heading inside an item
+    opens the section, and the next heading of the *same level* closes it: the
+    same emphasis, the same capitals pattern and the same final punctuation
+    ("RISK FACTORS" … "CRITICAL ACCOUNTING POLICIES"), or the next item heading.
+    Sub-headings that name a group of risks ("RISKS RELATED TO OUR BUSINESS")
+    do not close it. When nothing marks the heading's level (an unstyled
+    "Risk factors" line) or the section closes before it holds any risks,
+    :class:`~riskdrift.errors.Item1AEndNotFound` says so rather than running on
+    to the end of the item. The section carries a warning that the filing
+    predates Item 1A.
 
 Before a short item-numbered section is given up as a table-of-contents entry,
 its words are read: "Not applicable" / "not required for smaller reporting
@@ -41,7 +61,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from riskdrift.analysis.document import DocumentMetadata, FilingText, TextBlock, parse_document
-from riskdrift.errors import Item1AIncorporatedByReference, Item1ANotFound, Item1AOmitted
+from riskdrift.errors import (
+    Item1AEndNotFound,
+    Item1AIncorporatedByReference,
+    Item1ANotFound,
+    Item1AOmitted,
+)
 
 __all__ = [
     "ITEM_HEADING",
@@ -60,6 +85,7 @@ LOCATED_BY = (
     "cross_reference_index",
     "plain_text",
     "item1a_extract",
+    "risk_factors_heading",
 )
 
 #: A block that starts with an item heading: "Item 1A.", "PART I, ITEM 2 —", "Item 1A Risk Factors".
@@ -123,6 +149,8 @@ _PAGES = re.compile(rf"[\s,]*{_PAGE_RANGE}(?:\s*,\s*{_PAGE_RANGE})*$")
 _TITLE_END = re.compile(r"[\s.:\-–—]+$")
 MAX_TITLE_CHARS = 100
 _DASHED = re.compile(r"\s[-–—]\s")
+_PAGE_WORD = re.compile(r"\s*\bpages?(?:\s*\(s\))?\s*$", re.IGNORECASE)
+_ITEM_NAME = re.compile(r"^risk\s+factors\b[\s.:\-–—|]*", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +165,7 @@ class Item1A:
     metadata: DocumentMetadata
     located_by: str = "item_heading"  # one of LOCATED_BY (ExtractionRecord.strategy)
     is_html: bool = True
+    warnings: tuple[str, ...] = ()  # what makes the location less certain (ExtractionRecord)
 
     @property
     def text(self) -> str:
@@ -259,48 +288,63 @@ def _is_section_title(title: str, known: set[str]) -> bool:
     return any(norm.startswith(t) and len(t.split()) >= 3 for t in ITEM_TITLES)
 
 
-def _index_title(blocks: Sequence[TextBlock], labels: Sequence[str | None]) -> str | None:
-    """The section title a Form 10-K cross-reference index row maps Item 1A to, if there is
-    such a row ("Item 1A. Risk Factors 27-36"); the quoted name when the row gives one."""
+def _index_titles(blocks: Sequence[TextBlock], labels: Sequence[str | None]) -> list[str]:
+    """The section titles that table-of-contents and Form 10-K cross-reference index rows
+    map Item 1A to ("Item 1A. Risk Factors 27-36" → "Risk Factors"; "Item 1A. Risk Factors
+    | Principal Risks | 27-36" → "Principal Risks"; "Item 1A. Risk Factors | See “Risk
+    Management”" → "Risk Management"), in document order; empty without such rows."""
+    titles: list[str] = []
     for block, label in zip(blocks, labels, strict=True):
         if label != "1a":
             continue
         rest = ITEM_HEADING.sub(r"\2", block.text)
-        if not _PAGES.search(rest):
-            continue
-        quoted = _QUOTED.findall(rest)
+        quoted = [str(q).strip() for q in _QUOTED.findall(rest)]
         if quoted:
-            return str(quoted[0]).strip()
-        return _PAGES.sub("", rest).strip() or None
-    return None
+            titles += quoted
+        elif _PAGES.search(rest):
+            title = _PAGE_WORD.sub("", _PAGES.sub("", rest)).strip()
+            # The item's own name, then the filer's title for the section, if it has one.
+            named = _ITEM_NAME.sub("", title).strip()
+            titles.append(named or title)
+    return [t for t in titles if t]
 
 
 def _titled_section(parsed: FilingText, labels: Sequence[str | None], name: str) -> Item1A | None:
     """The "Risk Factors" section of a layout without item numbers, or ``None``."""
     blocks = parsed.blocks
-    index_title = _index_title(blocks, labels)
-    wanted = {"risk factors"}
-    if index_title:
-        wanted.add(_normalise_title(index_title))
+    index_titles = _index_titles(blocks, labels)
+    wanted = {"risk factors", *(_normalise_title(t) for t in index_titles)}
     starts = [
         i
         for i, block in enumerate(blocks)
-        if (title := _heading_title(block)) is not None
-        and labels[i] is None
-        and (_TITLE_ONLY.match(title) or _normalise_title(title) in wanted)
+        if labels[i] is None
+        and (
+            (
+                (title := _heading_title(block)) is not None
+                and (_TITLE_ONLY.match(title) or _normalise_title(title) in wanted)
+            )
+            # Headings set off by size or colour alone (which the blocks do not record):
+            # a block that is nothing but the title the index names.
+            or (bool(index_titles) and _normalise_title(block.text) in wanted)
+        )
     ]
     best: Item1A | None = None
     best_chars = 0
     for start in starts:
         known = _toc_titles(blocks, start)
         first = blocks[start]
-        lead_only = _heading_title(first) != first.text  # "RISK FACTORS. The following ..."
+        unmarked = _heading_title(first) is None
+        lead_only = not unmarked and _heading_title(first) != first.text  # "RISK FACTORS. The …"
         end = len(blocks)
         for j in range(start + 1, len(blocks)):
             if labels[j] is not None:
                 end = j
                 break
             title = _heading_title(blocks[j])
+            if title is None and unmarked:
+                # Its sections' headings are unmarked too: a block that is a section's title.
+                norm = _normalise_title(blocks[j].text)
+                title = blocks[j].text if norm in known or norm in ITEM_TITLES else None
             if title is not None and _is_section_title(title, known):
                 end = j
                 break
@@ -315,7 +359,7 @@ def _titled_section(parsed: FilingText, labels: Sequence[str | None], name: str)
             continue
         if len(text) > best_chars:
             best_chars = len(text)
-            confirmed = index_title is not None and _normalise_title(heading) in wanted
+            confirmed = bool(index_titles) and _normalise_title(heading) in wanted
             best = Item1A(
                 blocks=body,
                 heading=heading,
@@ -328,6 +372,138 @@ def _titled_section(parsed: FilingText, labels: Sequence[str | None], name: str)
     return best
 
 
+# --- before Item 1A: a "Risk Factors" heading inside another item ------------------------------
+
+#: The headings pre-2005 filers gave their risk factors inside another item.
+_SUBSECTION_TITLE = re.compile(
+    r"^(?:(?:certain|important|additional|other)\s+)?"
+    r"(?:(?:cautionary|forward[-\s]looking)\s+statements?\s+and\s+)?"
+    r"(?:risk\s+factors(?:\s+and\s+(?:cautionary|forward[-\s]looking)\s+statements?)?"
+    r"|(?:risk\s+)?factors\s+that\s+(?:may|could|might)\s+affect\b[^.]{0,60})\s*[.:\-–—]?$",
+    re.IGNORECASE,
+)
+#: A heading that names risks ("RISKS RELATED TO OUR BUSINESS") groups the risk factors.
+_NAMES_RISKS = re.compile(r"\brisks?\b", re.IGNORECASE)
+#: (bold, italic, underline, all capitals, ends with a full stop): what makes two headings
+#: the same level.
+Level = tuple[bool, bool, bool, bool, bool]
+
+
+def _level(block: TextBlock, title: str) -> Level:
+    if title == block.text:
+        style = (block.bold > 0.5, block.italic > 0.5, block.underline > 0.5)
+    else:  # a lead-in ("RISK FACTORS. The following …")
+        style = block.lead_style
+    letters = [c for c in title if c.isalpha()]
+    caps = bool(letters) and all(c.isupper() for c in letters)
+    return (*style, caps, title.rstrip().endswith("."))
+
+
+def _same_level(block: TextBlock, level: Level, known: set[str]) -> bool:
+    """Whether a block is a section heading of the given level (not a group of risks)."""
+    title = _heading_title(block)
+    return (
+        title is not None
+        and len(title) <= MAX_TITLE_CHARS
+        and _level(block, title) == level
+        and (not _NAMES_RISKS.search(title) or _is_section_title(title, known))
+    )
+
+
+def _enclosing_item(
+    blocks: Sequence[TextBlock], labels: Sequence[str | None], index: int
+) -> int | None:
+    """The index of the item heading a block sits under, or ``None`` before any item."""
+    return next((k for k in range(index - 1, -1, -1) if labels[k] is not None), None)
+
+
+def _risk_factors_subsection(
+    parsed: FilingText, labels: Sequence[str | None], name: str
+) -> Item1A | None:
+    """The risk factors of a filing from before Item 1A existed (module docstring), ``None``
+    when no "Risk Factors" heading sits inside an item; raises :class:`Item1AEndNotFound`
+    when one does but its end cannot be told."""
+    blocks = parsed.blocks
+    starts = [
+        (i, title, item)
+        for i, block in enumerate(blocks)
+        if labels[i] is None
+        # A line that is nothing but the title is a heading, styled or not.
+        and (title := _heading_title(block) or block.text) is not None
+        and _SUBSECTION_TITLE.match(title)
+        and (item := _enclosing_item(blocks, labels, i)) is not None
+    ]
+    best: Item1A | None = None
+    doubts: list[str] = []
+    for start, title, item in starts:
+        level = _level(blocks[start], title)
+        item_text = _excerpt(blocks[item].text, 80)
+        if not any(level[:4]):
+            doubts.append(
+                f"the {title!r} heading inside {item_text!r} is neither bold, italic, underlined "
+                "nor in capitals, so no heading of its level can end it"
+            )
+            continue
+        known = _toc_titles(blocks, start)
+        end = len(blocks)
+        by_level = False  # closed by a heading of its level, not by the next item
+        for j in range(start + 1, len(blocks)):
+            if labels[j] is not None:
+                end = j
+                break
+            if _same_level(blocks[j], level, known):
+                end, by_level = j, True
+                break
+        first = blocks[start]
+        body = list(blocks[start + 1 : end])
+        if title != first.text:  # a lead-in: the rest of its paragraph is the section's
+            body.insert(0, TextBlock(first.text[len(title) :].strip()))
+        text = "\n".join(b.text for b in body)
+        ended_by = blocks[end].text if end < len(blocks) else None
+        if len(text) < MIN_TITLED_CHARS or len(_RISK_WORDS.findall(text)) < MIN_RISK_WORDS:
+            doubts.append(
+                f"the {title!r} heading inside {item_text!r} is followed after only "
+                f"{len(text):,} characters by {_excerpt(ended_by or 'the end', 80)!r}, a heading "
+                "of the same style: the section is a stub, or its risk headings look like "
+                "the item's own headings"
+            )
+            continue
+        if best is None or len(text) > len(best.text):
+            warning = (
+                "the filing has no Item 1A (Form 10-K requires it from fiscal years ending on "
+                "or after 1 December 2005); its risk factors were taken from the "
+                f"{title!r} heading inside {item_text!r}"
+                + (f", up to {_excerpt(ended_by, 80)!r}" if ended_by else "")
+            )
+            if not by_level and not any(
+                _same_level(blocks[k], level, known) for k in range(item + 1, start)
+            ):
+                # Nothing in the item shares the heading's style: the section may end
+                # earlier, at a heading in another style.
+                warning += (
+                    "; no other heading of the item shares its style, so it was taken to run "
+                    "to the end of the item"
+                )
+            best = Item1A(
+                blocks=body,
+                heading=title,
+                ended_by=ended_by,
+                start=start,
+                end=end,
+                metadata=parsed.metadata,
+                located_by="risk_factors_heading",
+                is_html=parsed.is_html,
+                warnings=(warning,),
+            )
+    if best is None and doubts:
+        raise Item1AEndNotFound(
+            "the filing has no Item 1A and where its risk factors end cannot be told: "
+            + "; ".join(doubts),
+            filing=name,
+        )
+    return best
+
+
 # --- the entry points ----------------------------------------------------------------------
 
 
@@ -337,7 +513,9 @@ def find_item1a(parsed: FilingText, name: str) -> Item1A:
     Raises :class:`Item1ANotFound` when the document has no Item 1A heading, or
     only table-of-contents entries of it; :class:`Item1AOmitted` and
     :class:`Item1AIncorporatedByReference` (both ``Item1ANotFound``) when the
-    section says the risks are omitted or elsewhere.
+    section says the risks are omitted or elsewhere; :class:`Item1AEndNotFound`
+    when a filing from before Item 1A has a "Risk Factors" heading whose end
+    cannot be told.
     """
     blocks = parsed.blocks
     labels = [item_label(b) for b in blocks]
@@ -347,6 +525,9 @@ def find_item1a(parsed: FilingText, name: str) -> Item1A:
         starts = [i for i, b in enumerate(blocks[:3]) if RISK_FACTORS.match(b.text)]
         if starts:
             return _item_section(parsed, labels, starts, name, extract=True)
+        inside = _risk_factors_subsection(parsed, labels, name)
+        if inside is not None:
+            return inside
         titled = _titled_section(parsed, labels, name) if parsed.is_html else None
         if titled is not None:
             return titled

@@ -106,7 +106,7 @@ if slot < now then
 end
 local after = slot + tonumber(ARGV[1])
 redis.call('SET', KEYS[1], string.format('%.0f', after), 'PX', math.ceil((after - now) / 1000))
-return slot - now
+return {slot - now, string.format('%.0f', slot)}
 """
 
 DEFAULT_SHARED_KEY = EDGAR_SLOT_KEY
@@ -161,9 +161,19 @@ class SharedRateLimiter:
 
     async def acquire(self) -> None:
         """Wait for this caller's slot (on ``fallback`` while Redis is unreachable)."""
+        await self.acquire_slot()
+
+    async def acquire_slot(self) -> int | None:
+        """Wait for this caller's slot and return it, in microseconds of the Redis clock.
+
+        ``None`` when Redis could not be reached and ``fallback`` paced the call.
+        The returned slots are what the limiter promises: any two differ by at
+        least the interval, whatever the callers' event loops were doing.
+        """
         try:
             async with asyncio.timeout(self.timeout):
-                wait_us = int(await self._reserve(keys=[self.key], args=[self._interval_us]))
+                wait, slot = await self._reserve(keys=[self.key], args=[self._interval_us])
+                wait_us, slot_us = int(wait), int(slot)
         except (RedisError, OSError, TimeoutError) as exc:
             if not self._redis_down:
                 self._redis_down = True
@@ -173,12 +183,13 @@ class SharedRateLimiter:
                     error=type(exc).__name__,
                 )
             await self.fallback.acquire()
-            return
+            return None
         if self._redis_down:
             self._redis_down = False
             log.info("edgar_rate_limit_redis_recovered", key=self.key)
         if wait_us > 0:
             await asyncio.sleep(wait_us / 1_000_000)
+        return slot_us
 
 
 def check_user_agent(user_agent: str | None) -> str:

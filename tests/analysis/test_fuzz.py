@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,8 +15,6 @@ from riskdrift.errors import FilingParseError
 SAMPLE = (
     Path(__file__).resolve().parents[2] / "riskdrift" / "samples" / "filings" / "ACME" / "2024.html"
 )
-#: Generous bound for one sample-sized document on a slow CI core.
-MAX_SECONDS = 2.0
 
 
 @lru_cache(maxsize=1)
@@ -26,10 +23,10 @@ def sample() -> bytes:
 
 
 def _parse_bounded(content: bytes) -> None:
-    started = time.perf_counter()
+    # Speed is bench/bench_analysis.py's business (and the worker's analysis budget's),
+    # not a timed assertion here: only FilingParseError may escape.
     with contextlib.suppress(FilingParseError):
         parse_filing(content, "fuzz.html")
-    assert time.perf_counter() - started < MAX_SECONDS
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

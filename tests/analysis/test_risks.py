@@ -106,3 +106,27 @@ def test_item1a_only_text_segments(path) -> None:  # type: ignore[no-untyped-def
     chars = len(filing.item1a_text)
     # Risk factors in these filings run 1,000-5,000 characters each.
     assert chars / 8000 <= len(filing.risks) <= chars / 500
+
+
+def _corpus_rows() -> list[object]:
+    from tests.analysis.test_corpus_counts import rows
+
+    return [
+        pytest.param(r["corpus"], r["filing"], id=f"{r['corpus']}/{r['filing']}") for r in rows()
+    ]
+
+
+@needs_corpus
+@pytest.mark.parametrize(("corpus", "filing"), _corpus_rows())
+def test_no_corpus_risk_is_a_bare_heading_or_starts_with_a_glyph(corpus: str, filing: str) -> None:
+    """Every risk has a body of its own (a heading followed only by headings is a category),
+    and no title or category keeps a list glyph or is the section's banner."""
+    from riskdrift.analysis.pipeline import parse_filing
+    from tests.corpus import CORPUS
+
+    path = CORPUS / corpus / filing
+    risks = parse_filing(path.read_bytes(), str(path)).risks
+    assert all(r.body.strip() for r in risks), [r.title for r in risks if not r.body.strip()]
+    assert all(r.title[:1].isalnum() or r.title[:1] in "“\"'(" for r in risks)
+    sections = {r.section for r in risks if r.section}
+    assert not {s for s in sections if s.casefold() in {"risk factors", "risk highlights"}}

@@ -306,3 +306,212 @@ def test_other_layouts_keep_their_item_heading(ticker: str) -> None:
     item = extract_item1a(path.read_bytes(), str(path))
     assert item.located_by == "item_heading"
     assert len(item.text) > 20_000
+
+
+# --- before Item 1A: "RISK FACTORS" inside MD&A (fiscal years before 2005) ---------------------
+
+_RISK_BODY = (
+    "Our revenue could decline and our costs may rise; such risks could adversely affect our "
+    "results, and we may not be able to predict or control them. "
+)
+_MDNA_BODY = "Net sales rose 4% on higher volume, and gross margin was steady at 31% of sales. "
+
+
+def _mdna_10k(heading: str, *, risk_tag: str = "b><i", sub: str = "b") -> str:
+    """A 2003 10-K: Item 7 with bold capital sub-headings, one of them "RISK FACTORS"
+    with bold-italic risk headings under two bold capital groups, then more of MD&A."""
+    close = "/".join(reversed(risk_tag.split("><"))).replace("/", "></")
+    risks = "".join(
+        f"<p><{risk_tag}>{t}</{close}></p><p>{_RISK_BODY * 4}</p>"
+        for t in (
+            "We face intense competition, which could reduce our margins.",
+            "Our quarterly results may fluctuate significantly.",
+            "We depend on a few suppliers for our key components.",
+        )
+    )
+    return (
+        "<html><body>"
+        "<table><tr><td>Item 1.</td><td>Business</td><td>3</td></tr>"
+        "<tr><td>Item 7.</td><td>Management's Discussion and Analysis</td><td>12</td></tr>"
+        "<tr><td>Item 7A.</td><td>Quantitative and Qualitative Disclosures</td><td>30</td></tr>"
+        "</table>"
+        "<p><b>Item 1. Business</b></p><p>We make pumps. See Risk Factors in Item 7.</p>"
+        "<p><b>Item 7. Management's Discussion and Analysis of Financial Condition</b></p>"
+        f"<p><{sub}>OVERVIEW</{sub}></p><p>{_MDNA_BODY * 3}</p>"
+        f"<p><{sub}>RESULTS OF OPERATIONS</{sub}></p><p>{_MDNA_BODY * 6}</p>"
+        f"<p><{sub}>{heading}</{sub}></p>"
+        "<p>The following factors could affect our future results.</p>"
+        f"<p><{sub}>RISKS RELATED TO OUR BUSINESS</{sub}></p>"
+        f"{risks}"
+        f"<p><{sub}>RISKS RELATED TO OUR INDUSTRY</{sub}></p>"
+        f"{risks}"
+        f"<p><{sub}>CRITICAL ACCOUNTING POLICIES</{sub}></p><p>{_MDNA_BODY * 5}</p>"
+        f"<p><{sub}>LIQUIDITY AND CAPITAL RESOURCES</{sub}></p><p>{_MDNA_BODY * 40}</p>"
+        "<p><b>Item 7A. Quantitative and Qualitative Disclosures About Market Risk</b></p>"
+        "<p>We are exposed to interest rate risk.</p></body></html>"
+    )
+
+
+@pytest.mark.parametrize(
+    "heading", ["RISK FACTORS", "CAUTIONARY STATEMENTS AND RISK FACTORS", "RISK FACTORS."]
+)
+def test_pre_2005_risk_factors_inside_mdna_end_at_the_next_heading_of_their_level(
+    heading: str,
+) -> None:
+    from riskdrift.analysis.pipeline import parse_filing
+
+    content = _mdna_10k(heading).encode()
+    if heading.endswith("."):  # the item's other headings end with a full stop as well
+        for other in ("OVERVIEW", "RESULTS OF OPERATIONS", "CRITICAL ACCOUNTING POLICIES"):
+            content = content.replace(f"{other}<".encode(), f"{other}.<".encode())
+    item = extract_item1a(content, "2003.html")
+    assert item.located_by == "risk_factors_heading"
+    assert item.heading == heading
+    stop = "." if heading.endswith(".") else ""
+    assert item.ended_by == f"CRITICAL ACCOUNTING POLICIES{stop}"
+    assert item.text.startswith("The following factors could affect our future results.")
+    assert "RISKS RELATED TO OUR INDUSTRY" in item.text  # its own groups do not end it
+    assert "Net sales rose" not in item.text
+    assert any("no Item 1A" in w and "Item 7." in w for w in item.warnings)
+
+    parsed = parse_filing(content, "2003.html")
+    assert parsed.extraction.strategy == "risk_factors_heading"
+    assert any("1 December 2005" in w for w in parsed.extraction.warnings)
+    assert len(parsed.risks) == 6
+    assert parsed.risks[3].section == "RISKS RELATED TO OUR INDUSTRY"
+
+
+def test_pre_2005_factors_heading_in_a_plain_text_filing() -> None:
+    lines = [
+        "ITEM 1. BUSINESS", "We make pumps.",
+        "ITEM 7. MANAGEMENT'S DISCUSSION AND ANALYSIS", "OVERVIEW", _MDNA_BODY * 3,
+        "FACTORS THAT MAY AFFECT FUTURE RESULTS",
+        *[line for n in range(6) for line in (f"Our market {n} may decline.", _RISK_BODY * 4)],
+        "CRITICAL ACCOUNTING POLICIES", _MDNA_BODY * 5,
+        "ITEM 7A. QUANTITATIVE AND QUALITATIVE DISCLOSURES ABOUT MARKET RISK", "None.",
+    ]  # fmt: skip
+    item = extract_item1a("\n".join(lines).encode(), "2002.txt")
+    assert item.located_by == "risk_factors_heading"
+    assert item.ended_by == "CRITICAL ACCOUNTING POLICIES"
+    assert not item.is_html
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        # A plain-text filing whose heading is an ordinary line: nothing marks its level.
+        (
+            "ITEM 1. BUSINESS\nWe make pumps.\nITEM 7. MD&A\nRisk factors\n"
+            + f"Our market may decline.\n{_RISK_BODY * 30}\n"
+            + "ITEM 7A. MARKET RISK\nNone.\n",
+            "neither bold, italic, underlined nor in capitals",
+        ),
+        # Bold title-case MD&A headings, and risk headings in the very same style.
+        (
+            _mdna_10k("Risk Factors", risk_tag="b", sub="b")
+            .replace("RISKS RELATED TO OUR BUSINESS", "Competition")
+            .replace("We face intense competition, which could reduce our margins.", "Pricing"),
+            "followed after only",
+        ),
+    ],
+    ids=["unstyled-heading", "same-style-risk-headings"],
+)
+def test_pre_2005_risk_factors_whose_end_cannot_be_told_fail_clearly(
+    content: str, reason: str
+) -> None:
+    from riskdrift.errors import Item1AEndNotFound
+
+    with pytest.raises(Item1AEndNotFound, match=reason) as info:
+        extract_item1a(content.encode(), "old.html")
+    assert "no Item 1A" in str(info.value)
+    assert isinstance(info.value, Item1ANotFound)
+
+
+# --- title-only sections: Item 1A named only by the contents and the cross-reference index ------
+
+_BIG = "font-family:Georgia;font-size:16pt;color:#00467f"
+
+
+def _index_10k(heading: str, index_row: tuple[str, ...], *, section_style: str = "b") -> str:
+    """Item numbers only in the table of contents and the cross-reference index at the back;
+    the body's sections carry titles alone (bold, or set off by size and colour only)."""
+
+    def title(text: str) -> str:
+        if section_style == "b":
+            return f"<p><b>{text}</b></p>"
+        return f'<p style="{_BIG}">{text}</p>'
+
+    risks = "".join(
+        f"<p><b><i>Our {topic} could be disrupted, which may harm us.</i></b></p>"
+        f"<p>{_RISK_BODY * 4}</p>"
+        for topic in ("supply chain", "payment network", "data centres", "brand", "funding")
+    )
+    toc = "".join(
+        f"<tr><td>Item {n}.</td><td>{name}</td><td>{page}</td></tr>"
+        for n, name, page in [
+            ("1", "Business", 3), ("1A", "Risk Factors", 12),
+            ("1B", "Unresolved Staff Comments", 20), ("3", "Legal Proceedings", 20),
+            ("7", "Management's Discussion and Analysis", 22),
+        ]
+    )  # fmt: skip
+    index = "".join(f"<tr>{''.join(f'<td>{c}</td>' for c in row)}</tr>" for row in [
+        ("Item 1.", "Business", "3-11"), index_row,
+        ("Item 1B.", "Unresolved Staff Comments", "None"), ("Item 3.", "Legal Proceedings", "20"),
+    ])  # fmt: skip
+    return (
+        f"<html><body><table>{toc}</table>"
+        + title("Business") + "<p>We run a payments network. See Risk Factors.</p>"
+        + title(heading) + "<p>The following risks could affect our results.</p>" + risks
+        + title("Legal Proceedings") + "<p>We are party to suits in the ordinary course.</p>"
+        + title("Management's Discussion and Analysis") + f"<p>{_MDNA_BODY * 60}</p>"
+        + "<p><b>FORM 10-K CROSS-REFERENCE INDEX</b></p>"
+        + f"<table>{index}</table></body></html>"
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("heading", "index_row", "section_style"),
+    [
+        # The index names the filer's own title for Item 1A, in a column of its own.
+        ("Principal Risks", ("Item 1A.", "Risk Factors", "Principal Risks", "12-19"), "b"),
+        # ... or quotes it instead of giving pages.
+        ("Risk Management", ("Item 1A.", "Risk Factors", "See “Risk Management”"), "b"),
+        # The standard title and a page, with headings set off by size and colour only.
+        ("Risk Factors", ("Item 1A.", "Risk Factors", "Pages 12 - 19"), "big"),
+    ],
+    ids=["own-title-column", "quoted-title", "unbolded-headings"],
+)
+def test_item_1a_named_only_in_the_contents_and_the_index_is_found_by_its_title(
+    heading: str, index_row: tuple[str, ...], section_style: str
+) -> None:
+    from riskdrift.analysis.pipeline import parse_filing
+
+    content = _index_10k(heading, index_row, section_style=section_style).encode()
+    item = extract_item1a(content, "index.html")
+    assert item.located_by == "cross_reference_index"
+    assert item.heading == heading
+    assert item.text.startswith("The following risks could affect our results.")
+    assert item.ended_by == "Legal Proceedings"
+    assert "ordinary course" not in item.text
+    parsed = parse_filing(content, "index.html")
+    assert len(parsed.risks) == 5
+
+
+def test_pre_2005_risk_factors_styled_unlike_the_rest_of_the_item_say_where_they_were_cut() -> None:
+    """The only capitals heading of MD&A: it runs to the next item, and the warning says
+    that nothing in the item shared its style."""
+    content = (
+        _mdna_10k("RISK FACTORS")
+        .replace("OVERVIEW", "Overview")
+        .replace("RESULTS OF OPERATIONS", "Results of operations")
+        .replace("CRITICAL ACCOUNTING POLICIES", "Critical accounting policies")
+        .replace("LIQUIDITY AND CAPITAL RESOURCES", "Liquidity and capital resources")
+    )
+    item = extract_item1a(content.encode(), "2003.html")
+    assert item.located_by == "risk_factors_heading"
+    assert item.ended_by is not None
+    assert item.ended_by.startswith("Item 7A.")
+    assert any("no other heading of the item shares its style" in w for w in item.warnings)
+    # Where the style is shared, the warning is not given.
+    shared = extract_item1a(_mdna_10k("RISK FACTORS").encode(), "2003.html")
+    assert not any("shares its style" in w for w in shared.warnings)

@@ -329,10 +329,11 @@ class _BlockBuilder:
         else:
             self._preformatted(runs, self._layout)
 
-    def _preformatted(self, runs: Sequence[_Run], layout: int) -> None:
+    def _preformatted(self, runs: Sequence[_Run], layout: int) -> bool:
         """Blocks of preformatted text: paragraphs between blank lines (each line, when the
         text has no blank line at all), a page break at each form feed; a fully emphasised
-        line, and an emphasised run that opens an item, stand as blocks of their own."""
+        line, and an emphasised run that opens an item, stand as blocks of their own.
+        Returns whether each line was made a block."""
         whole = "".join(r[0] for r in runs)
         by_line = layout != LOOSE and _BLANK_LINE.search(whole) is None
         if layout == PLAIN:
@@ -395,6 +396,7 @@ class _BlockBuilder:
             if opens_item:
                 close()
         close()
+        return by_line
 
 
 def _sentence_closed(runs: Sequence[_Run]) -> bool:
@@ -588,8 +590,10 @@ def text_blocks(text: str) -> FilingText:
     # a page break, the table markers are not text.
     text = _SGML_LAYOUT.sub("", _SGML_PAGE.sub("\f", text))
     builder = _BlockBuilder()
-    builder._preformatted(_inline_runs(text), PLAIN)
-    blocks = remove_furniture(builder.blocks, builder.breaks, builder.rows, builder.links)
+    by_line = builder._preformatted(_inline_runs(text), PLAIN)
+    blocks = remove_furniture(
+        builder.blocks, builder.breaks, builder.rows, builder.links, mend_lines=by_line
+    )
     return FilingText(blocks, DocumentMetadata(), False)
 
 
@@ -667,6 +671,8 @@ def remove_furniture(
     breaks: set[int] | frozenset[int] = frozenset(),
     rows: Sequence[bool] = (),
     links: Sequence[bool] = (),
+    *,
+    mend_lines: bool = False,
 ) -> list[TextBlock]:
     """Drop the page furniture of a document and mend the paragraphs its page breaks cut.
 
@@ -679,7 +685,9 @@ def remove_furniture(
     normalised ("Apple Inc. | 2025 Form 10-K | 18"). Item headings and sentences are
     never furniture. Two blocks that a break (and its furniture) separated are joined
     when the first does not end its sentence and the second continues it in lower case;
-    a bullet glyph alone in a block joins the item after it.
+    a bullet glyph alone in a block joins the item after it. ``mend_lines`` (a text
+    written a paragraph per line, whose extractor dropped the page breaks) joins such
+    a cut wherever it falls.
     """
     n = len(blocks)
     rows = rows or [False] * n
@@ -737,7 +745,7 @@ def remove_furniture(
     kept_rows: list[bool] = []
     broken = False
     for i, block in enumerate(blocks):
-        broken = broken or cut[i]
+        broken = broken or cut[i] or mend_lines
         if drop[i]:
             continue
         mendable = bool(kept) and not kept_rows[-1] and not rows[i]

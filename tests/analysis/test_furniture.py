@@ -501,3 +501,18 @@ def test_sgml_page_markers_left_in_a_text_document_are_page_breaks() -> None:
     assert [b.text for b in text_blocks(text).blocks] == [
         f"{OPENINGS[n]} are the subject of this page and of the next." for n in range(4)
     ]
+
+
+def test_a_text_written_a_paragraph_per_line_mends_an_evident_cut() -> None:
+    text = (
+        "We obtain insurance against some of these events, including\n"
+        "damage to our property. Insurance has limits.\n"
+        "Changes in tax law could raise our costs.\n"
+        "our rates may rise as well.\n"
+    )
+    assert [b.text for b in text_blocks(text).blocks] == [
+        "We obtain insurance against some of these events, including damage to our "
+        "property. Insurance has limits.",
+        "Changes in tax law could raise our costs.",
+        "our rates may rise as well.",
+    ]

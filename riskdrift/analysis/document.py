@@ -10,6 +10,21 @@ Table rows become one block each, so a heading split across cells
 ``ix:header`` with its XBRL contexts) is skipped, but its ``dei:`` tags are
 read into :class:`DocumentMetadata`.
 
+The text is what the filer wrote, not what the printed page adds (issue 22;
+docs/ANALYSIS.md "Building the text"):
+
+* a block's text nodes are joined with their own whitespace only, so styled
+  letters and punctuation in spans of their own ("F" + "or", "reputation" + ".")
+  never gain a space; ``<br>``, table cells and padded inline elements do;
+* page breaks (``<hr>``, CSS page breaks, form feeds, page-number blocks) are
+  found, the page furniture next to them is dropped by layout — page labels,
+  "Table of Contents" back-links, and text that recurs at page breaks once digits
+  are normalised — and a paragraph cut by a break is joined again
+  (:func:`remove_furniture`);
+* preformatted text (``<pre>``, bare text in ``<body>``, a text document with a few
+  inline tags) is split into paragraphs at blank lines, emphasised lines and
+  item headings standing on their own.
+
 Pure: bytes in, dataclasses out; no I/O.
 """
 
@@ -17,9 +32,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborNode as Node
 
 from riskdrift.errors import FilingParseError
 
@@ -30,6 +47,7 @@ __all__ = [
     "decode_filing",
     "html_blocks",
     "parse_document",
+    "remove_furniture",
     "text_blocks",
 ]
 
@@ -51,7 +69,7 @@ _ITALIC_STYLE = re.compile(r"font-style:\s*(?:italic|oblique)")
 _UNDERLINE_STYLE = re.compile(r"text-decoration:[^;]*underline")
 _HIDDEN_STYLE = re.compile(r"display:\s*none")
 _SPACE = re.compile(r"\s+")
-_HTML_SNIFF = re.compile(rb"<\s*(?:html|body|div|p|table|span|font|br|xbrl)\b", re.IGNORECASE)
+_HTML_SNIFF = re.compile(rb"<\s*(?:html|body|div|p|pre|table|span|font|br|xbrl)\b", re.IGNORECASE)
 
 #: Share of bytes that may be control characters before a document counts as binary.
 MAX_CONTROL_SHARE = 0.02
@@ -142,50 +160,259 @@ def _own_style(tag: str, style: str) -> tuple[bool, bool, bool, bool]:
     )
 
 
+_HIDDEN, _BOLD, _ITALIC, _UNDERLINE, _LINK, _GAP = 1, 2, 4, 8, 16, 32
+
+
+def _element_flags(tag: str, element: Node) -> int:
+    """What an element does to the text inside it, as bits: hidden, bold, italic,
+    underlined, an in-document link, or an inline element set off by a left padding or
+    margin ("&#8226;" then a padded span) or displayed as a box of its own: a word
+    boundary, though no space is in the text."""
+    style = element.attributes.get("style") or ""
+    hidden, bold, italic, underline = _own_style(tag, style)
+    flags = (
+        (_HIDDEN if hidden else 0)
+        | (_BOLD if bold else 0)
+        | (_ITALIC if italic else 0)
+        | (_UNDERLINE if underline else 0)
+    )
+    if tag == "a" and (element.attributes.get("href") or "").startswith("#"):
+        flags |= _LINK
+    if tag not in BLOCK_TAGS and (
+        ("-left" in style and _LEFT_GAP.search(style) is not None)
+        or ("display" in style and _BOXED.search(style) is not None)
+    ):
+        flags |= _GAP
+    return flags
+
+
+#: A styled run of text: (text, bold, italic, underline, internal link).
+_Run = tuple[str, bool, bool, bool, bool]
+
+#: How the text of a block is laid out: HTML flow (whitespace collapses), preformatted
+#: (``<pre>``: line breaks are real), loose (text straight in ``<body>``, as in a plain-text
+#: 10-K wrapped in ``<html>``: blank lines part paragraphs), plain (a text document).
+FLOW, PRE, LOOSE, PLAIN = 0, 1, 2, 3
+
+
+def _block(runs: Sequence[_Run]) -> tuple[TextBlock, bool] | None:
+    """A block from its styled runs, and whether all its text is an in-document link
+    ("Table of Contents"). The runs carry their own whitespace: inline elements are
+    joined as they are, so "F" + "or" stays "For" and "reputation" + "." has no gap."""
+    text = _clean("".join([r[0] for r in runs]))
+    if not text:
+        return None
+    total = bold = italic = underline = 0
+    link_only = True
+    for chunk, is_bold, is_italic, is_under, is_link in runs:
+        n = len(chunk) - chunk.count(" ")
+        total += n
+        if is_bold:
+            bold += n
+        if is_italic:
+            italic += n
+        if is_under:
+            underline += n
+        if not is_link and n and not chunk.isspace():
+            link_only = False
+    lead_parts: list[str] = []
+    lead_bold = lead_italic = lead_under = True
+    for chunk, is_bold, is_italic, is_under, _ in runs:
+        if chunk.isspace():
+            lead_parts.append(chunk)
+        elif is_bold or is_italic or is_under:
+            lead_parts.append(chunk)
+            lead_bold, lead_italic, lead_under = (
+                lead_bold and is_bold,
+                lead_italic and is_italic,
+                lead_under and is_under,
+            )
+        else:
+            break
+    lead = _clean("".join(lead_parts)) if lead_parts else ""
+    style = (lead_bold, lead_italic, lead_under) if lead else (False, False, False)
+    total = max(total, 1)
+    block = TextBlock(text, bold / total, italic / total, underline / total, lead, style)
+    return block, link_only
+
+
+#: An emphasised run in preformatted text that opens an item ("Item 1A. Risk Factors."):
+#: the only way such a document marks its headings, so it becomes a block of its own.
+_ITEM_START = re.compile(r"^\s*(?:part\s+[ivx]+\W{0,3}\s*)?item\s+\d", re.IGNORECASE)
+_BLANK_LINE = re.compile(r"\n[ \t\r\xa0]*\n")
+
+
 class _BlockBuilder:
-    """Accumulates styled runs of text until the block they belong to changes."""
+    """Accumulates styled runs of text until the block they belong to changes.
+
+    Besides the blocks it records what :func:`remove_furniture` needs: where the page
+    breaks fall (``breaks``: the index of the first block after each), which blocks are
+    table rows and which are nothing but an in-document link.
+    """
 
     def __init__(self) -> None:
         self.blocks: list[TextBlock] = []
+        self.rows: list[bool] = []
+        self.links: list[bool] = []
+        self.breaks: set[int] = set()
         self._key: int | None = None
-        self._runs: list[tuple[str, bool, bool, bool]] = []
+        self._inner: int | None = None
+        self._row = False
+        self._layout = FLOW
+        self._runs: list[_Run] = []
+        self._breaks = 0  # <br> elements since the last run
+        self._space = ""  # whitespace-only text since the last run
 
-    def add(self, key: int, text: str, bold: bool, italic: bool, underline: bool) -> None:
+    def add(
+        self,
+        key: int,
+        text: str,
+        style: tuple[bool, bool, bool, bool],
+        *,
+        inner: int | None = None,
+        row: bool = False,
+        layout: int = FLOW,
+    ) -> None:
+        """Add a text node's run. ``inner`` is the nearest block element: within a table
+        row, a new cell is a word boundary even when the cells' text has no space."""
         if key != self._key:
             self.flush()
-            self._key = key
-        self._runs.append((text, bold, italic, underline))
+            self._key, self._row, self._layout = key, row, layout
+        elif self._runs:
+            separator = self._space
+            if self._breaks:
+                # "<br>" then a newline in the source is one line break; "<br><br>" is two.
+                stripped = text.lstrip(" \t\r\xa0\n")
+                newlines = max(
+                    self._breaks,
+                    self._space.count("\n") + text[: len(text) - len(stripped)].count("\n"),
+                )
+                separator, text = "\n" * newlines, stripped
+            elif inner != self._inner and not separator:
+                separator = " "
+            if separator:
+                self._runs.append((separator, False, False, False, False))
+        self._breaks, self._space = 0, ""
+        self._inner = inner
+        self._runs.append((text, *style))
+
+    def line_break(self) -> None:
+        """A ``<br>``: a word boundary in flowing text, a line break in preformatted text."""
+        if self._runs:
+            self._breaks += 1
+
+    def whitespace(self, text: str) -> None:
+        """Whitespace between inline elements: kept, so "<b>A</b> <i>B</i>" reads "A B"."""
+        if self._runs:
+            self._space += text
+
+    def page_break(self) -> None:
+        """A page break: it ends the block being built and is remembered."""
+        self.flush()
+        self._key = None
+        self.breaks.add(len(self.blocks))
+
+    def _emit(self, runs: Sequence[_Run], row: bool = False) -> None:
+        made = _block(runs)
+        if made is not None:
+            self.blocks.append(made[0])
+            self.rows.append(row)
+            self.links.append(made[1])
 
     def flush(self) -> None:
         runs, self._runs = self._runs, []
+        self._breaks, self._space = 0, ""
         if not runs:
             return
-        text = _clean(" ".join(r[0] for r in runs))
-        if not text:
-            return
-        total = bold = italic = underline = 0
-        for chunk, is_bold, is_italic, is_under in runs:
-            n = len(chunk) - chunk.count(" ")
-            total += n
-            bold += n if is_bold else 0
-            italic += n if is_italic else 0
-            underline += n if is_under else 0
-        lead_parts: list[str] = []
-        lead_style = [True, True, True]
-        for chunk, *flags in runs:
-            if not chunk.strip():
-                lead_parts.append(chunk)
-            elif any(flags):
-                lead_parts.append(chunk)
-                lead_style = [a and b for a, b in zip(lead_style, flags, strict=True)]
-            else:
-                break
-        lead = _clean(" ".join(lead_parts))
-        style = (lead_style[0], lead_style[1], lead_style[2]) if lead else (False, False, False)
-        total = max(total, 1)
-        self.blocks.append(
-            TextBlock(text, bold / total, italic / total, underline / total, lead, style)
-        )
+        if self._layout == FLOW:
+            self._emit(runs, self._row)
+        else:
+            self._preformatted(runs, self._layout)
+
+    def _preformatted(self, runs: Sequence[_Run], layout: int) -> bool:
+        """Blocks of preformatted text: paragraphs between blank lines (each line, when the
+        text has no blank line at all), a page break at each form feed; a fully emphasised
+        line, and an emphasised run that opens an item, stand as blocks of their own.
+        Returns whether each line was made a block."""
+        whole = "".join(r[0] for r in runs)
+        by_line = layout != LOOSE and _BLANK_LINE.search(whole) is None
+        if layout == PLAIN:
+            by_line = by_line or not _hard_wrapped(whole)
+        lines: list[list[_Run]] = [[]]
+        for text, *flags in runs:
+            parts = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            for n, part in enumerate(parts):
+                if n:
+                    lines.append([])
+                for k, page in enumerate(part.split("\f")):
+                    if k:
+                        lines.append([("\f", False, False, False, False)])
+                        lines.append([])
+                    if page:
+                        lines[-1].append((page, *flags))  # type: ignore[arg-type]
+        paragraph: list[_Run] = []
+        heading = False
+
+        def close() -> None:
+            nonlocal paragraph
+            if paragraph:
+                self._emit(paragraph)
+            paragraph = []
+
+        for line in lines:
+            if line and line[0][0] == "\f":
+                close()
+                self.breaks.add(len(self.blocks))
+                continue
+            visible = [r for r in line if r[0].strip()]
+            if not visible:
+                close()
+                continue
+            emphasised = all(any(r[1:4]) for r in visible)
+            if emphasised and paragraph and not heading and not _sentence_closed(paragraph):
+                emphasised = False  # "We face\n<b>significant</b>\ncompetition": mid-sentence
+            opens_item = emphasised and _ITEM_START.match(visible[0][0]) is not None
+            # "     Second paragraph." after a closed sentence: an indented first line
+            # starts a paragraph even without a blank line before it.
+            indented = (
+                layout != LOOSE
+                and bool(paragraph)
+                and line[0][0][:2].isspace()
+                and _sentence_closed(paragraph)
+            )
+            if by_line or emphasised != heading or opens_item or indented:
+                close()
+            heading = emphasised
+            if paragraph:
+                paragraph.append((" ", False, False, False, False))
+            for run in line:
+                if not emphasised and any(run[1:4]) and _ITEM_START.match(run[0]):
+                    # "... as follows. <b>Item 1A. Risk Factors.</b> The ...": a heading
+                    # inside running text, the only way this layout marks one.
+                    close()
+                    self._emit([run])
+                    continue
+                paragraph.append(run)
+            if opens_item:
+                close()
+        close()
+        return by_line
+
+
+def _sentence_closed(runs: Sequence[_Run]) -> bool:
+    """Whether the text so far ends a sentence (or a heading's colon)."""
+    for run in reversed(runs):
+        text = run[0].rstrip()
+        if text:
+            return text[-1] in '.!?:;"”’)'
+    return True
+
+
+def _hard_wrapped(text: str) -> bool:
+    """Whether a plain-text document wraps its paragraphs over short lines (blank lines
+    between paragraphs) rather than writing one paragraph per line."""
+    lengths = sorted(len(line) for line in text.splitlines() if line.strip())
+    return bool(lengths) and lengths[len(lengths) // 2] <= 100
 
 
 def _parse_date(value: str) -> dt.date | None:
@@ -210,29 +437,79 @@ def _metadata(dei: dict[str, str]) -> DocumentMetadata:
     )
 
 
+#: CSS that starts a new page before or after the element.
+_BREAK_BEFORE = re.compile(r"(?:page-)?break-before\s*:\s*(?:always|page|left|right)", re.I)
+#: An inline element laid out as a box of its own: its text is a separate word.
+_BOXED = re.compile(r"display\s*:\s*(?:block|inline-block|table-cell|list-item|flex)", re.I)
+_LEFT_GAP = re.compile(r"(?:padding|margin)-left\s*:\s*(?!0*\.?0*(?:[a-z]+|%)?\s*(?:;|$))", re.I)
+_BREAK_AFTER = re.compile(r"(?:page-)?break-after\s*:\s*(?:always|page|left|right)", re.I)
+
+
+def _following(node: Node) -> Node | None:
+    """The node that comes right after ``node`` and all its descendants, in document order."""
+    while node is not None:
+        if node.next is not None:
+            return node.next
+        parent = node.parent
+        if parent is None:
+            return None
+        node = parent
+    return None
+
+
 def html_blocks(html: str) -> FilingText:
-    """Turn an HTML (or inline-XBRL) document into blocks and ``dei:`` metadata."""
+    """Turn an HTML (or inline-XBRL) document into blocks and ``dei:`` metadata.
+
+    Page breaks (``<hr>``, CSS ``page-break-before/after`` and ``break-before/after:
+    page``) are recorded, and the page furniture around them removed
+    (:func:`remove_furniture`).
+    """
     tree = LexborHTMLParser(html)
     root = tree.body if tree.body is not None else tree.root
     builder = _BlockBuilder()
     dei: dict[str, str] = {}
-    styles: dict[int, tuple[bool, bool, bool, bool]] = {}
+    styles: dict[int, int] = {}  # element -> its _HIDDEN | _BOLD | ... bits
     if root is None:
         return FilingText([], DocumentMetadata(), True)
+    # Elements that break the page, found by the parser's selector engine (in C), so
+    # the walk below looks a node up only when its tag is one of theirs.
+    page_breaks: set[int] = set()  # a page break falls right before these nodes
+    break_tags: set[str] = set()
+    for element in root.css('[style*="break" i]'):
+        style = element.attributes.get("style") or ""
+        target = None
+        if _BREAK_BEFORE.search(style) or (_BREAK_AFTER.search(style) and element.child is None):
+            target = element
+        elif _BREAK_AFTER.search(style):
+            target = _following(element)
+        if target is not None:
+            page_breaks.add(target.mem_id)
+            break_tags.add(target.tag or "")
+    opened: set[int] = set()  # inline elements with a left gap whose first text was seen
     for node in root.traverse(include_text=True):
         tag = node.tag
+        if tag in break_tags and node.mem_id in page_breaks:
+            builder.page_break()
         if tag != "-text":
-            if tag is not None and tag.startswith("ix:"):
+            if tag == "br":
+                builder.line_break()
+            elif tag == "hr":
+                builder.page_break()
+            elif tag is not None and tag.startswith("ix:"):
                 name = node.attributes.get("name") or ""
                 if name.startswith("dei:") and name[4:] not in dei:
                     dei[name[4:]] = _clean(node.text(deep=True))
             continue
         raw = node.text_content
         if not raw or not raw.strip():
+            if raw:
+                builder.whitespace(raw)
             continue
         key: int | None = None
+        key_tag = ""
         row: int | None = None
-        bold = italic = underline = hidden = False
+        bits = 0
+        hidden = gap = False
         parent = node.parent
         while parent is not None:
             ptag = parent.tag or ""
@@ -242,17 +519,20 @@ def html_blocks(html: str) -> FilingText:
             mem = parent.mem_id
             flags = styles.get(mem)
             if flags is None:
-                flags = _own_style(ptag, parent.attributes.get("style") or "")
+                flags = _element_flags(ptag, parent)
                 styles[mem] = flags
-            if flags[0]:
-                hidden = True
-                break
-            bold = bold or flags[1]
-            italic = italic or flags[2]
-            underline = underline or flags[3]
+            if flags:
+                if flags & _HIDDEN:
+                    hidden = True
+                    break
+                if flags & _GAP and mem not in opened:
+                    opened.add(mem)
+                    gap = True
+                bits |= flags
             if ptag in BLOCK_TAGS:
                 if key is None:
                     key = mem
+                    key_tag = ptag
                 if ptag == "tr":
                     row = mem
                 if ptag in ("table", "body", "html") or row is not None:
@@ -260,15 +540,228 @@ def html_blocks(html: str) -> FilingText:
             parent = parent.parent
         if hidden:
             continue
-        builder.add(row or key or 0, raw, bold, italic, underline)
+        layout = PRE if key_tag == "pre" else LOOSE if key_tag in ("body", "html", "") else FLOW
+        if gap:
+            builder.whitespace(" ")
+        builder.add(
+            row or key or 0,
+            raw,
+            (bool(bits & _BOLD), bool(bits & _ITALIC), bool(bits & _UNDERLINE), bool(bits & _LINK)),
+            inner=key,
+            row=row is not None,
+            layout=layout,
+        )
     builder.flush()
-    return FilingText(builder.blocks, _metadata(dei), True)
+    blocks = remove_furniture(builder.blocks, builder.breaks, builder.rows, builder.links)
+    return FilingText(blocks, _metadata(dei), True)
+
+
+_SGML_PAGE = re.compile(r"</?PAGE>", re.IGNORECASE)
+_SGML_LAYOUT = re.compile(r"</?(?:TABLE|CAPTION|S|C|FN)>", re.IGNORECASE)
+_INLINE_TAG = re.compile(r"<\s*(/?)\s*(b|strong|i|em|u)\s*>", re.IGNORECASE)
+
+
+def _inline_runs(text: str) -> list[_Run]:
+    """Runs of a plain-text document that uses a few inline tags (``<b>Item 1A.</b>``):
+    the tags become emphasis, the rest stays text."""
+    runs: list[_Run] = []
+    depth = {"b": 0, "i": 0, "u": 0}
+    position = 0
+    for match in _INLINE_TAG.finditer(text):
+        if match.start() > position:
+            runs.append((text[position : match.start()], depth["b"] > 0, depth["i"] > 0,
+                         depth["u"] > 0, False))  # fmt: skip
+        name = {"strong": "b", "em": "i"}.get(match.group(2).lower(), match.group(2).lower())
+        depth[name] = max(0, depth[name] + (-1 if match.group(1) else 1))
+        position = match.end()
+    if position < len(text):
+        runs.append((text[position:], depth["b"] > 0, depth["i"] > 0, depth["u"] > 0, False))
+    return runs
 
 
 def text_blocks(text: str) -> FilingText:
-    """Turn a plain-text document into blocks: one per non-empty line, unstyled."""
-    blocks = [TextBlock(line) for raw in text.splitlines() if (line := _clean(raw))]
+    """Turn a plain-text document into blocks, unstyled unless it carries inline tags.
+
+    A hard-wrapped document (short lines, blank lines between paragraphs) gives one
+    block per paragraph; one that writes a paragraph per line gives one per line. Form
+    feeds are page breaks, and the page furniture around them is removed.
+    """
+    # EDGAR's SGML layout markers, when a text document still carries them: <PAGE> is
+    # a page break, the table markers are not text.
+    text = _SGML_LAYOUT.sub("", _SGML_PAGE.sub("\f", text))
+    builder = _BlockBuilder()
+    by_line = builder._preformatted(_inline_runs(text), PLAIN)
+    blocks = remove_furniture(
+        builder.blocks, builder.breaks, builder.rows, builder.links, mend_lines=by_line
+    )
     return FilingText(blocks, DocumentMetadata(), False)
+
+
+# --- page furniture ------------------------------------------------------------------------
+
+#: A block that is only a page number: "12", "- 12 -", "Page 12", "12.", "(12)".
+_PAGE_NUMBER = re.compile(r"^(?:page\s+)?[-–—(\[]?\s*\d{1,3}\s*[-–—)\]]?\.?$", re.I)
+#: Next to a page break, also "F-12", "A-3", "ii", "Page 12 of 140".
+_PAGE_LABEL = re.compile(
+    r"^(?:page\s+)?[-–—(\[]?\s*(?:[a-z]{1,2}\s*-\s*)?(?:\d{1,4}|[ivxl]{1,6})\s*[-–—)\]]?\.?"
+    r"(?:\s+of\s+\d{1,4})?$",
+    re.I,
+)
+#: Blocks this near a page break (each side) are looked at as furniture.
+FURNITURE_WINDOW = 4
+#: Longer blocks are never furniture.
+MAX_FURNITURE_CHARS = 120
+#: A navigation link ("Table of Contents", "Back to index") is at most this long.
+MAX_LINK_CHARS = 40
+#: Furniture text recurs next to at least this many page breaks (and one in
+#: FURNITURE_SHARE of them), once its digits are normalised.
+MIN_FURNITURE_REPEATS = 3
+FURNITURE_SHARE = 20
+_DIGITS = re.compile(r"\d+")
+_WORDY = re.compile(r"\w")
+#: Item headings are the document's structure, even when a filer repeats one as a running
+#: header; sentences are body text ("Not applicable.").
+_STRUCTURE = re.compile(r"^(?:part\s+[ivx]+\W{0,3}\s*)?item\s+\d", re.I)
+_SENTENCE_END = re.compile(r"(?:^|\s)[a-z][\w'’-]*[.!?][\"”’')]*$")  # "... applicable." not "Inc."
+_TERMINAL = re.compile(r"[.!?:;][\"”’')\]]*$")
+_BULLET = re.compile(r"^[•·▪◦●○■□‣⁃►➢*o–—-]$")
+_CONTINUATION = re.compile(r"^[\"“‘'(\[]?[a-z]")
+
+
+def _furniture_key(text: str) -> str:
+    return _DIGITS.sub("#", text.casefold())
+
+
+def _signature(block: TextBlock) -> tuple[bool, bool, bool]:
+    return (block.bold >= 0.8, block.italic >= 0.8, block.underline >= 0.8)
+
+
+def _continues(before: TextBlock, after: TextBlock) -> bool:
+    """Whether ``after`` carries on the paragraph that a page break cut after ``before``:
+    no closing punctuation before the break, a lower-case continuation after it, and the
+    same typography on both sides."""
+    return (
+        _TERMINAL.search(before.text) is None
+        and _CONTINUATION.match(after.text) is not None
+        and _WORDY.search(before.text) is not None  # not a bullet glyph on its own line
+        and _signature(before) == _signature(after)
+    )
+
+
+def _joined(before: TextBlock, after: TextBlock) -> TextBlock:
+    hyphenated = len(before.text) > 1 and before.text[-1] == "-" and before.text[-2].isalpha()
+    text = before.text + ("" if hyphenated else " ") + after.text
+    a, b = len(before.text), len(after.text)
+
+    def share(x: float, y: float) -> float:
+        return (x * a + y * b) / (a + b)
+
+    return TextBlock(
+        text,
+        share(before.bold, after.bold),
+        share(before.italic, after.italic),
+        share(before.underline, after.underline),
+        before.lead,
+        before.lead_style,
+    )
+
+
+def remove_furniture(
+    blocks: Sequence[TextBlock],
+    breaks: set[int] | frozenset[int] = frozenset(),
+    rows: Sequence[bool] = (),
+    links: Sequence[bool] = (),
+    *,
+    mend_lines: bool = False,
+) -> list[TextBlock]:
+    """Drop the page furniture of a document and mend the paragraphs its page breaks cut.
+
+    ``breaks`` holds, for each page break, the index of the first block after it. A
+    block that is only a page number (outside a table) is a page break too. Next to a
+    break (up to :data:`FURNITURE_WINDOW` blocks each side, walking out from the break
+    and stopping at the first block that is not furniture), a short block is furniture
+    when it is a page label, an in-document link on its own ("Table of Contents"), or a
+    text that recurs next to page breaks throughout the document once digits are
+    normalised ("Apple Inc. | 2025 Form 10-K | 18"). Item headings and sentences are
+    never furniture. Two blocks that a break (and its furniture) separated are joined
+    when the first does not end its sentence and the second continues it in lower case;
+    a bullet glyph alone in a block joins the item after it. ``mend_lines`` (a text
+    written a paragraph per line, whose extractor dropped the page breaks) joins such
+    a cut wherever it falls.
+    """
+    n = len(blocks)
+    rows = rows or [False] * n
+    links = links or [False] * n
+    gaps = set(breaks)
+    numbers = [
+        not rows[i] and len(b.text) <= 12 and _PAGE_NUMBER.match(b.text) is not None
+        for i, b in enumerate(blocks)
+    ]
+    for i, is_number in enumerate(numbers):
+        if is_number:
+            gaps.update((i, i + 1))
+    ordered = sorted(g for g in gaps if 0 <= g <= n)
+    pages = sum(1 for k, g in enumerate(ordered) if k == 0 or g - ordered[k - 1] > 1)
+    repeats = max(MIN_FURNITURE_REPEATS, -(-pages // FURNITURE_SHARE))
+
+    def near(g: int) -> range:
+        return range(max(0, g - FURNITURE_WINDOW), min(n, g + FURNITURE_WINDOW))
+
+    seen: dict[str, set[int]] = {}
+    for g in ordered:
+        for i in near(g):
+            text = blocks[i].text
+            if len(text) <= MAX_FURNITURE_CHARS and not numbers[i]:
+                seen.setdefault(_furniture_key(text), set()).add(i)
+    recurring = {key for key, where in seen.items() if len(where) >= repeats}
+
+    def furniture(i: int) -> bool:
+        text = blocks[i].text
+        if numbers[i]:
+            return True
+        if len(text) > MAX_FURNITURE_CHARS or _STRUCTURE.match(text) or not _WORDY.search(text):
+            return False  # an item heading, a paragraph, or a bullet glyph on its own line
+        if _PAGE_LABEL.match(text) and not rows[i]:
+            return True
+        if links[i] and len(text) <= MAX_LINK_CHARS:
+            return True
+        return _furniture_key(text) in recurring and _SENTENCE_END.search(text) is None
+
+    drop = [False] * n
+    for g in ordered:
+        for i in range(g - 1, max(-1, g - 1 - FURNITURE_WINDOW), -1):
+            if not furniture(i):
+                break
+            drop[i] = True
+        for i in range(g, min(n, g + FURNITURE_WINDOW)):
+            if not furniture(i):
+                break
+            drop[i] = True
+
+    cut = [False] * (n + 1)  # cut[i]: a page break falls somewhere before block i
+    for g in ordered:
+        cut[g] = True
+    kept: list[TextBlock] = []
+    kept_rows: list[bool] = []
+    broken = False
+    for i, block in enumerate(blocks):
+        broken = broken or cut[i] or mend_lines
+        if drop[i]:
+            continue
+        mendable = bool(kept) and not kept_rows[-1] and not rows[i]
+        if mendable and broken and _continues(kept[-1], block):
+            kept[-1] = _joined(kept[-1], block)
+        elif mendable and _BULLET.match(kept[-1].text):
+            # A bullet glyph on a line of its own (text extracts write "•\nitem"): the
+            # item's first character, not a block or a sentence of its own.
+            kept[-1] = TextBlock(
+                f"{kept[-1].text} {block.text}", block.bold, block.italic, block.underline
+            )
+        else:
+            kept.append(block)
+            kept_rows.append(rows[i])
+        broken = False
+    return kept
 
 
 def parse_document(content: bytes, name: str) -> FilingText:

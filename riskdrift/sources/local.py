@@ -88,7 +88,7 @@ class LocalFilingSource:
         if is_submission(content):
             unwrapped = annual_report(content, str(path))
             content = unwrapped.content
-            document = unwrapped.filename or f"{path.name} ({unwrapped.type})"
+            document = unwrapped.filename or f"{path.name} ({unwrapped.type or 'untyped document'})"
         return FilingDocument(
             ticker=ticker,
             year=year,

@@ -20,9 +20,15 @@ between ``<TEXT>`` and ``</TEXT>``::
     ...
 
 The 10-K's own document is what the analysis reads; an exhibit (EX-13, the
-annual report) is found the same way. Plain-text documents lose the SGML
-layout markers (``<PAGE>``, ``<TABLE>``, ``<CAPTION>``, ``<S>``, ``<C>``,
-``<FN>``) so they are not mistaken for HTML.
+annual report) is found the same way. ``<PAGE>`` becomes a form feed in a
+plain-text document and ``<hr>`` in an HTML one: a page break, for the page
+furniture rules of :mod:`riskdrift.analysis.document`. Some envelopes leave ``<TYPE>``,
+``<FILENAME>`` and ``<DESCRIPTION>`` empty: their documents are kept with an
+empty type, and when no document is typed as a 10-K the annual report is the
+largest untyped HTML document (the 10-K body dwarfs its exhibits), or the
+largest untyped one of any kind. Plain-text documents lose the SGML
+layout markers (``<TABLE>``, ``<CAPTION>``, ``<S>``, ``<C>``, ``<FN>``) so they are
+not mistaken for HTML.
 
 Pure: bytes in, bytes out.
 """
@@ -46,8 +52,9 @@ ANNUAL_REPORT_TYPES = ("10-K", "10-K405", "10-KT", "10-KSB")
 
 _DOCUMENT = re.compile(rb"<DOCUMENT>(.*?)(?:</DOCUMENT>|\Z)", re.IGNORECASE | re.DOTALL)
 _TEXT = re.compile(rb"<TEXT>\s*(.*?)\s*(?:</TEXT>|\Z)", re.IGNORECASE | re.DOTALL)
-_HTML = re.compile(rb"<\s*(?:html|body|div|p|font|br|xbrl)\b", re.IGNORECASE)
-_LAYOUT_TAGS = re.compile(rb"</?(?:PAGE|TABLE|CAPTION|S|C|FN)>", re.IGNORECASE)
+_HTML = re.compile(rb"<\s*(?:html|body|div|p|pre|font|br|xbrl)\b", re.IGNORECASE)
+_LAYOUT_TAGS = re.compile(rb"</?(?:TABLE|CAPTION|S|C|FN)>", re.IGNORECASE)
+_PAGE_TAG = re.compile(rb"</?PAGE>", re.IGNORECASE)
 _WRAPPER_START = re.compile(
     rb"^\s*<(?:SEC-DOCUMENT|SUBMISSION|IMS-DOCUMENT|DOCUMENT)>", re.IGNORECASE
 )
@@ -57,7 +64,7 @@ _WRAPPER_START = re.compile(
 class SubmissionDocument:
     """One ``<DOCUMENT>`` of a full submission."""
 
-    type: str  # "10-K", "EX-13", ...
+    type: str  # "10-K", "EX-13", ...; "" when the envelope's <TYPE> is empty
     filename: str | None
     description: str | None
     content: bytes
@@ -84,14 +91,18 @@ def submission_documents(content: bytes) -> list[SubmissionDocument]:
         text = _TEXT.search(body)
         header = body[: text.start()] if text else body
         doc_type = _field(header, b"TYPE")
-        if doc_type is None:
-            continue
+        if doc_type is None and not (text and text.group(1).strip()):
+            continue  # neither a type nor any text: nothing to read
         payload = text.group(1) if text else b""
+        # <PAGE> marks a page break: a form feed in text, a rule in HTML; the analysis
+        # looks next to page breaks for the running headers, footers and numbers to drop.
         if not _HTML.search(payload[:65536]):
-            payload = _LAYOUT_TAGS.sub(b"", payload)
+            payload = _PAGE_TAG.sub(b"\f", _LAYOUT_TAGS.sub(b"", payload))
+        else:
+            payload = _PAGE_TAG.sub(b"<hr>", payload)
         documents.append(
             SubmissionDocument(
-                type=doc_type.upper(),
+                type=(doc_type or "").upper(),
                 filename=_field(header, b"FILENAME"),
                 description=_field(header, b"DESCRIPTION"),
                 content=payload,
@@ -121,11 +132,22 @@ def find_document(content: bytes, name: str, types: tuple[str, ...]) -> Submissi
     return None
 
 
+def _untyped_annual_report(documents: list[SubmissionDocument]) -> SubmissionDocument | None:
+    """The 10-K body of an envelope whose ``<TYPE>`` tags are empty: the largest untyped
+    HTML document, else the largest untyped document; ``None`` if none has text."""
+    untyped = [d for d in documents if not d.type and d.content.strip()]
+    if not untyped:
+        return None
+    return max(untyped, key=lambda d: (_HTML.search(d.content[:65536]) is not None, len(d.content)))
+
+
 def annual_report(content: bytes, name: str) -> SubmissionDocument:
     """The 10-K document of a full submission; :class:`FilingParseError` if it has none."""
     document = find_document(content, name, ANNUAL_REPORT_TYPES)
     if document is None:
-        found = ", ".join(d.type for d in submission_documents(content)) or "none"
+        document = _untyped_annual_report(submission_documents(content))
+    if document is None:
+        found = ", ".join(d.type or "(empty)" for d in submission_documents(content)) or "none"
         raise FilingParseError(
             f"the full submission holds no 10-K document (document types: {found})", filing=name
         )

@@ -82,26 +82,10 @@ def test_every_sentence_carries_a_figure_or_quotation_from_the_result(
             assert "Q" in sentence or NUMBER.search(sentence), sentence
 
 
-#: Pairs whose quoted sentences still carry page furniture glued in by the paragraph join
-#: (issue #22 item 1, fixed in riskdrift/analysis/document.py on another branch).
-FURNITURE_GLUED = {("HD", 2024, 2023)}
-
-
 @needs_corpus
 @pytest.mark.parametrize(
     ("ticker", "current", "previous"),
-    [
-        pytest.param(
-            *pair,
-            marks=pytest.mark.xfail(
-                reason="a running footer is glued into a quoted sentence (#22 item 1)",
-                strict=False,
-            ),
-        )
-        if pair in FURNITURE_GLUED
-        else pair
-        for pair in consecutive_pairs()
-    ],
+    consecutive_pairs(),
 )
 def test_every_quotation_is_verbatim_in_the_filings_item_1a(
     ticker: str, current: int, previous: int

@@ -349,7 +349,8 @@ class RiskChange(BaseModel):
 
 
 class ThemeTerm(BaseModel):
-    """A term (1-3 words, case-folded and stemmed) whose use rose or fell between the years."""
+    """A term (1-3 words, case-folded, plurals and spelling variants folded) whose use rose
+    or fell between the years."""
 
     term: str = Field(description="the most frequent surface form, e.g. 'export controls'")
     count_current: int
@@ -359,6 +360,11 @@ class ThemeTerm(BaseModel):
     )
     risks_previous: list[int] = Field(
         default_factory=list, description="indexes into ``risks`` of the risks using it last year"
+    )
+    forms: list[str] = Field(
+        default_factory=list,
+        description="the spellings counted as this term, most used first (plural, hyphenated "
+        "and compound forms; a defined acronym's expansion), so a search can reproduce the count",
     )
 
 

@@ -35,7 +35,7 @@ from riskdrift.analysis.sentiment import Lexicon, score_tone
 from riskdrift.analysis.similarity import lazy_prices_similarity, sequence_similarity, words
 from riskdrift.analysis.summary import HIGH_DRIFT, write_summary
 from riskdrift.analysis.taxonomy import categorise
-from riskdrift.analysis.themes import count_terms, find_themes
+from riskdrift.analysis.themes import TermFolding, count_terms, find_themes
 from riskdrift.errors import RisksNotFound
 from riskdrift.models import (
     AnalysisResult,
@@ -267,6 +267,7 @@ def compare_filings(
         _change(p, current.risks, previous.risks, current_tones, previous_tones, aligner)
         for p in pairs
     ]
+    folding = TermFolding.of(current.item1a_text, previous.item1a_text)
     themes = find_themes(
         count_terms(
             current.item1a_text,
@@ -275,6 +276,7 @@ def compare_filings(
                 for k, p in enumerate(pairs)
                 if p.current is not None
             ],
+            folding,
         ),
         count_terms(
             previous.item1a_text,
@@ -283,6 +285,7 @@ def compare_filings(
                 for k, p in enumerate(pairs)
                 if p.previous is not None
             ],
+            folding,
         ),
     )
     similarity = lazy_prices_similarity(current.item1a_text, previous.item1a_text)

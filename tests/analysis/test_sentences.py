@@ -283,3 +283,19 @@ def test_no_real_edit_on_the_corpus_is_equal_after_normalisation() -> None:
                 assert not (row.changes.edited)
     print(f"corpus: {edits} edits, {trivial} trivial edits")
     assert edits > 100
+
+
+@needs_corpus
+def test_the_cheap_prefilter_never_hides_a_trivial_edit() -> None:
+    """The aligner compares full normalisations only of sentences whose cheap key matches;
+    the cheap key must be the full normalisation without its decimal points and spaces."""
+    from riskdrift.analysis.sentences import _coarse
+
+    checked = 0
+    for ticker, year in [("META", 2024), ("NVDA", 2025), ("WMT", 2025)]:
+        for risk in parsed(html_path(ticker, year)).risks:
+            for sentence in split_sentences(risk.body):
+                full = normalise_trivia(sentence)
+                assert _coarse(sentence) == full.replace(".", "").replace(" ", ""), sentence
+                checked += 1
+    assert checked > 1000

@@ -202,6 +202,8 @@ class TermFolding:
     _triggers: dict[str, str] = field(default_factory=dict)
     _acronym_words: frozenset[str] = frozenset()
     _plain: dict[str, str] = field(default_factory=dict)
+    _words: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
+    _token_keys: dict[str, str] = field(default_factory=dict)
     _any_trigger: re.Pattern[str] | None = None
 
     @classmethod
@@ -265,14 +267,39 @@ class TermFolding:
             self._placeholders[name] = (fold_word(acronym), surface)
         return name
 
+    def words(self, segment: tuple[str, ...]) -> tuple[str, ...]:
+        """The segment as the words terms are made of: as written where each word folds
+        on its own (most segments), else folded ("cyber attacks" one word, "third-party"
+        two: "third", "-party"), so no term is a part of a folded word."""
+        words = self._words.get(segment)
+        if words is None:
+            if self._plain_keys(segment) is not None:
+                words = segment
+            else:
+                tokens = []
+                for key, surface, sep, _ in self._fold(segment):
+                    token = surface if sep == " " else sep + surface
+                    self._token_keys[token] = key
+                    tokens.append(token)
+                words = tuple(tokens)
+            self._words[segment] = words
+        return words
+
     def term(self, words: tuple[str, ...]) -> _Run:
-        """A run of words as a term, and the filer's spelling of it."""
-        keys = self._plain_keys(words)
-        if keys is not None:
-            return keys, " ".join(words)
-        folded = self._fold(words)
-        spelled = folded[0][1] + "".join(w[2] + w[1] for w in folded[1:])
-        return tuple(w[0] for w in folded), spelled
+        """A run of :meth:`words` as a term, and the filer's spelling of it."""
+        token_keys = self._token_keys
+        keys = []
+        for w in words:
+            key = token_keys.get(w)
+            if key is None:
+                key = token_keys[w] = fold_word(w)
+            keys.append(key)
+        if len(words) == 1:
+            return tuple(keys), words[0].lstrip("-")
+        spelled = words[0].lstrip("-") + "".join(
+            w if w.startswith("-") else " " + w for w in words[1:]
+        )
+        return tuple(keys), spelled
 
     def _plain_keys(self, words: Sequence[str]) -> tuple[str, ...] | None:
         """The words' keys when each folds on its own (most runs), else None."""
@@ -300,10 +327,7 @@ class TermFolding:
     def keys(self, segment: tuple[str, ...]) -> str:
         """A segment's folded words, space-separated (what :meth:`TermCounts.risks_of`
         searches)."""
-        keys = self._plain_keys(segment)
-        if keys is None:
-            keys = tuple(w[0] for w in self._fold(segment))
-        return " ".join(keys)
+        return " ".join(self.term(self.words(segment))[0])
 
     def _fold(self, segment: Sequence[str]) -> list[_Word]:
         """Placeholders to acronyms, hyphenated words to their parts, two words written
@@ -496,11 +520,10 @@ def count_terms(
     folding = folding or TermFolding.of(section)
     runs: Counter[tuple[str, ...]] = Counter()
     for sentence in split_sentences(section):
-        runs.update(_runs(_segments(folding.rewrite(sentence))))
+        runs.update(_runs(map(folding.words, _segments(folding.rewrite(sentence)))))
     found = TermCounts(folding=folding)
     counts, spellings = found.counts, found.spellings
     for words, n in runs.items():
-        # A run is folded on its own ("cyber-attacks", "cyber attacks" → "cyberattack").
         term, surface = folding.term(words)
         counts[term] += n
         forms = spellings.get(term)

@@ -182,6 +182,29 @@ def test_hyphen_space_and_compound_spellings_are_one_term() -> None:
     assert not {"cyberattacks", "cyber attacks", "cyber-attacks"} & (emerging | fading)
 
 
+def test_no_part_of_a_folded_word_rises_or_falls_on_its_own() -> None:
+    """ "cyber attacks" last year and "cyberattacks" now: "cyber" and "attacks" did not fade,
+    "party" did not emerge from "third-party"."""
+    previous = [
+        "Cyber attacks hit stores. Cyber attacks hit vendors.",
+        "Cyber attacks rise. We rely on third party carriers.",
+        "Third party carriers fail. Third party carriers strike.",
+    ]
+    current = [
+        "Cyberattacks hit stores. Cyberattacks hit vendors.",
+        "Cyberattacks rise. We rely on third-party carriers.",
+        "Third-party carriers fail. Third-party carriers strike.",
+    ]
+    emerging, fading = _terms(_themes(current, previous))
+    assert emerging == fading == set()
+    cur, prev = "\n".join(current), "\n".join(previous)
+    folding = TermFolding.of(cur, prev)
+    now, then = count_terms(cur, [], folding), count_terms(prev, [], folding)
+    for term in [("cyber",), ("attack",), ("party",), ("third", "party", "carrier")]:
+        assert now.counts[term] == then.counts[term], term
+    assert set(now.spellings[("third", "party", "carrier")]) == {"third-party carriers"}
+
+
 def test_different_words_are_not_merged_by_a_stem() -> None:
     previous = ["Our biologics face competition. Biologics are costly.", "Biologics sell."]
     current = ["Biological threats may spread. Biological agents harm.", "Biological risk."]

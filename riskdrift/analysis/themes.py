@@ -204,7 +204,7 @@ class TermFolding:
     _plain: dict[str, str] = field(default_factory=dict)
     _words: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
     _token_keys: dict[str, str] = field(default_factory=dict)
-    _any_trigger: re.Pattern[str] | None = None
+    _keys: dict[tuple[str, ...], str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, *texts: str) -> TermFolding:
@@ -231,10 +231,9 @@ class TermFolding:
         if done is not None:
             return done
         done = sentence
-        if self._any_trigger is None:
-            self._any_trigger = re.compile("|".join(map(re.escape, set(self._triggers.values()))))
         low = sentence.casefold()
-        if self._any_trigger.search(low) is None:  # most sentences: one C-level scan
+        # Substring tests, one per acronym, are far cheaper than one regex alternation.
+        if not any(trigger in low for trigger in self._triggers.values()):
             self._rewritten[sentence] = done
             return done
         for acronym, trigger in self._triggers.items():
@@ -327,7 +326,10 @@ class TermFolding:
     def keys(self, segment: tuple[str, ...]) -> str:
         """A segment's folded words, space-separated (what :meth:`TermCounts.risks_of`
         searches)."""
-        return " ".join(self.term(self.words(segment))[0])
+        keys = self._keys.get(segment)
+        if keys is None:
+            keys = self._keys[segment] = " ".join(self.term(self.words(segment))[0])
+        return keys
 
     def _fold(self, segment: Sequence[str]) -> list[_Word]:
         """Placeholders to acronyms, hyphenated words to their parts, two words written

@@ -304,6 +304,11 @@ class SentenceEdit(BaseModel):
     position_current: int
     similarity: float = Field(description="word-level similarity of the two sentences, 0..1")
     diff: list[WordOp]
+    trivial: bool = Field(
+        default=False,
+        description="the two differ only in punctuation, spacing, hyphenation, case, quote or "
+        "dash style or number formatting: not a change of the risk (listed in trivial_edits)",
+    )
 
 
 class SentenceChanges(BaseModel):
@@ -313,6 +318,12 @@ class SentenceChanges(BaseModel):
     removed: list[PositionedSentence] = Field(default_factory=list)
     edited: list[SentenceEdit] = Field(default_factory=list)
     unchanged: int = Field(default=0, description="sentences kept word for word")
+    trivial_edits: list[SentenceEdit] = Field(
+        default_factory=list,
+        description="sentences that differ only trivially (punctuation, spacing, hyphenation, "
+        "case, quote or dash style, number formatting); not in ``edited``, not counted as a "
+        "change or in drift",
+    )
 
 
 class RiskChange(BaseModel):
@@ -331,7 +342,9 @@ class RiskChange(BaseModel):
     text_current: str | None = Field(default=None, description="the risk's body, current year")
     text_previous: str | None = Field(default=None, description="the risk's body, previous year")
     changes: SentenceChanges | None = Field(
-        default=None, description="sentence-level changes; null for an unchanged risk"
+        default=None,
+        description="sentence-level changes; null for an unchanged risk, unless it has "
+        "trivial edits (then only those)",
     )
 
 
@@ -368,7 +381,8 @@ class MaterialChange(BaseModel):
 
 
 class ThemeTerm(BaseModel):
-    """A term (1-3 words, case-folded and stemmed) whose use rose or fell between the years."""
+    """A term (1-3 words, case-folded, plurals and spelling variants folded) whose use rose
+    or fell between the years."""
 
     term: str = Field(description="the most frequent surface form, e.g. 'export controls'")
     count_current: int
@@ -378,6 +392,11 @@ class ThemeTerm(BaseModel):
     )
     risks_previous: list[int] = Field(
         default_factory=list, description="indexes into ``risks`` of the risks using it last year"
+    )
+    forms: list[str] = Field(
+        default_factory=list,
+        description="the spellings counted as this term, most used first (plural, hyphenated "
+        "and compound forms; a defined acronym's expansion), so a search can reproduce the count",
     )
 
 

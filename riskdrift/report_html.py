@@ -6,7 +6,9 @@ changes (each with its score, kind, quoted sentence and reasons), then holds the
 recommendations, the extraction warnings, the heatmap as a picture with its colour
 legend, the emerging and fading themes, every modified risk as a redline (added
 sentences and words in ``<ins>``, removed ones in ``<del>``) and every new and removed
-risk in full, filterable by category and status.
+risk in full, filterable by category and status. Trivial edits (punctuation, spacing,
+hyphenation, case, quote/dash style, number formatting) read as this year's text until
+the reader ticks "show trivial edits"; then their word diff shows, marked ``.trivial``.
 
 Pure: an :class:`~riskdrift.models.AnalysisResult` in, a string out. Templates are
 Jinja2 with autoescaping on, so filer text never becomes markup.
@@ -81,8 +83,11 @@ def render_report(result: AnalysisResult, *, note: str | None = None) -> str:
         ordered=ordered,
         facts=[_facts(r) for r in result.risks],
         redlines={
-            i: _redline_html(r) for i, r in enumerate(result.risks) if r.status == "modified"
+            i: _redline_html(r)
+            for i, r in enumerate(result.risks)
+            if r.status == "modified" or (r.changes is not None and r.changes.trivial_edits)
         },
+        trivial_count=sum(len(r.changes.trivial_edits) for r in result.risks if r.changes),
         bodies={
             i: _paragraphs_html(r.text_current if r.status != "removed" else r.text_previous)
             for i, r in enumerate(result.risks)
@@ -123,6 +128,9 @@ def _facts(risk: RiskChange) -> str:
             f"sentences: {len(c.added)} added, {len(c.removed)} removed, "
             f"{len(c.edited)} edited, {c.unchanged} kept"
         )
+    if risk.changes is not None and risk.changes.trivial_edits:
+        n = len(risk.changes.trivial_edits)
+        facts.append(f"{n} trivial edit{'s' if n != 1 else ''} (not counted)")
     return " · ".join(facts)
 
 
@@ -145,18 +153,27 @@ def _piece_html(piece: RedlinePiece) -> tuple[bool, Markup]:
         html = Markup("<ins>{}</ins>").format(piece.text)
     elif piece.kind == "removed":
         html = Markup("<del>{}</del>").format(piece.text)
+    elif piece.kind == "trivial":
+        html = Markup(
+            '<span class="trivial"><span class="trivial-text">{}</span>'
+            '<span class="trivial-diff">{}</span></span>'
+        ).format(piece.text, _diff_html(piece))
     elif piece.kind == "edited":
-        html = Markup(" ").join(
-            Markup("<ins>{}</ins>").format(op.text)
-            if op.op == "insert"
-            else Markup("<del>{}</del>").format(op.text)
-            if op.op == "delete"
-            else escape(op.text)
-            for op in piece.diff
-        )
+        html = _diff_html(piece)
     else:
         html = escape(piece.text)
     return piece.new_paragraph, html
+
+
+def _diff_html(piece: RedlinePiece) -> Markup:
+    return Markup(" ").join(
+        Markup("<ins>{}</ins>").format(op.text)
+        if op.op == "insert"
+        else Markup("<del>{}</del>").format(op.text)
+        if op.op == "delete"
+        else escape(op.text)
+        for op in piece.diff
+    )
 
 
 def _join_paragraphs(pieces: Iterable[tuple[bool, Markup]]) -> Markup:

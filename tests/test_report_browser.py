@@ -2,7 +2,8 @@
 
 A real API and worker analyse NVIDIA's fiscal 2025 against 2024 (the shared corpus);
 the dashboard's job detail links to the report, which must render its heatmap, mark
-its redlines, filter by category and status, and log no console errors (its CSP
+its redlines, filter by category and status, show trivial edits only when asked, and
+log no console errors (its CSP
 would report any attempt to load something from outside). Screenshots go to
 ``test-artifacts/report*.png``.
 """
@@ -94,6 +95,23 @@ async def test_report_renders_from_the_dashboard_link(settings: Settings) -> Non
             await report.select_option("#f-category", "")
             await report.check('#filters input[value="modified"]')
             assert await report.locator("article.risk:visible").count() == total
+
+            # Trivial edits read as this year's text until "show trivial edits" is ticked.
+            in_modified = sum(
+                len(r["changes"]["trivial_edits"]) for r in result["risks"]
+                if r["status"] == "modified" and r["changes"]
+            )  # fmt: skip
+            assert in_modified > 0, "NVIDIA 2025 adds serial commas: trivial edits"
+            diffs, plain = ".trivial-diff:visible", "article.modified .trivial-text:visible"
+            assert await report.locator(diffs).count() == 0
+            assert await report.locator(plain).count() == in_modified
+            await report.check("#f-trivial")
+            assert await report.locator(f"article.modified {diffs}").count() == in_modified
+            assert await report.locator(plain).count() == 0
+            await report.locator("article.modified .trivial").first.scroll_into_view_if_needed()
+            await report.screenshot(path=str(ROOT / "test-artifacts" / "report-trivial.png"))
+            await report.uncheck("#f-trivial")
+            assert await report.locator(diffs).count() == 0
             await report.locator("#risk-6").scroll_into_view_if_needed()
             await report.screenshot(path=str(ROOT / "test-artifacts" / "report-redline.png"))
             assert problems == []

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +31,12 @@ from riskdrift.analysis.matching import (
 from riskdrift.analysis.materiality import material_changes
 from riskdrift.analysis.risks import RiskFactor, segment
 from riskdrift.analysis.sections import Item1A, extract_item1a
-from riskdrift.analysis.sentences import SentenceAligner
+from riskdrift.analysis.sentences import SentenceAligner, normalise_trivia, undo_trivial_edits
 from riskdrift.analysis.sentiment import Lexicon, score_tone
-from riskdrift.analysis.similarity import lazy_prices_similarity
+from riskdrift.analysis.similarity import lazy_prices_similarity, sequence_similarity, words
 from riskdrift.analysis.summary import HIGH_DRIFT, write_summary
 from riskdrift.analysis.taxonomy import categorise
-from riskdrift.analysis.themes import count_terms, find_themes
+from riskdrift.analysis.themes import TermFolding, count_terms, find_themes
 from riskdrift.errors import RisksNotFound
 from riskdrift.models import (
     AnalysisResult,
@@ -46,6 +46,8 @@ from riskdrift.models import (
     Heatmap,
     MaterialChange,
     RiskChange,
+    RiskStatus,
+    SentenceChanges,
     SimilarityScores,
     Themes,
     ToneScores,
@@ -214,6 +216,8 @@ def _change(
         else None
     )
     changes = aligner.align(prev.body if prev else None, cur.body if cur else None)
+    if cur is not None and prev is not None and changes.trivial_edits:
+        pair = _without_trivia(pair, cur, prev, changes)
     status = pair.status
     if status == "unchanged" and (changes.added or changes.removed or changes.edited):
         status = "modified"  # near-identical text, but a sentence did change: say which
@@ -232,8 +236,23 @@ def _change(
         tone_previous=tone_prev,
         text_current=cur.body if cur else None,
         text_previous=prev.body if prev else None,
-        changes=changes if status != "unchanged" else None,
+        changes=changes if status != "unchanged" or changes.trivial_edits else None,
     )
+
+
+def _without_trivia(
+    pair: RiskPair, cur: RiskFactor, prev: RiskFactor, changes: SentenceChanges
+) -> RiskPair:
+    """The pair's similarity, drift and status as if its trivial edits had not been made.
+
+    A risk whose only differences are trivial (punctuation, hyphenation, a spaced-out
+    word…) is ``unchanged`` with no drift; a risk with real edits drifts by those alone.
+    """
+    title = cur.title if normalise_trivia(cur.title) == normalise_trivia(prev.title) else prev.title
+    body = undo_trivial_edits(prev.body, changes)
+    similarity = round(sequence_similarity(words(cur.text), words(f"{title}\n{body}")), 4)
+    status: RiskStatus = "unchanged" if similarity >= UNCHANGED_THRESHOLD else "modified"
+    return replace(pair, status=status, text_similarity=similarity)
 
 
 def compare_filings(
@@ -250,6 +269,7 @@ def compare_filings(
         _change(p, current.risks, previous.risks, current_tones, previous_tones, aligner)
         for p in pairs
     ]
+    folding = TermFolding.of(current.item1a_text, previous.item1a_text)
     themes = find_themes(
         count_terms(
             current.item1a_text,
@@ -258,6 +278,7 @@ def compare_filings(
                 for k, p in enumerate(pairs)
                 if p.current is not None
             ],
+            folding,
         ),
         count_terms(
             previous.item1a_text,
@@ -266,6 +287,7 @@ def compare_filings(
                 for k, p in enumerate(pairs)
                 if p.previous is not None
             ],
+            folding,
         ),
     )
     similarity = lazy_prices_similarity(current.item1a_text, previous.item1a_text)

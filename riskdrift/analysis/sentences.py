@@ -14,7 +14,11 @@ The previous and current sentences of a paired risk are aligned
 
 1. sentences equal after case and white-space folding are ``unchanged``, in
    any order (a moved sentence is not a change);
-2. the rest are paired by an optimal assignment on a *content similarity*:
+2. of the rest, sentences equal after :func:`normalise_trivia` (punctuation, spacing,
+   hyphenation, case, quote and dash style, number formatting) are *trivial edits*
+   (``SentenceChanges.trivial_edits``, each ``trivial=True``): listed so a reader can see
+   them, but not an edit (``edited``), not a change of the risk, not drift;
+3. the rest are paired by an optimal assignment on a *content similarity*:
    the IDF-weighted Dice overlap of their content words, IDF taken over every
    sentence of both years' Item 1A. Boilerplate that recurs through a filing
    ("could adversely affect our business, financial condition and results of
@@ -22,7 +26,7 @@ The previous and current sentences of a paired risk are aligned
    it stay apart (generic risk words also weigh a quarter). Pairs at or above
    :data:`EDIT_THRESHOLD` are ``edited``, with
    a word-level diff;
-3. what is left is ``added`` (current only) or ``removed`` (previous only).
+4. what is left is ``added`` (current only) or ``removed`` (previous only).
 
 Pure: strings in, :class:`~riskdrift.models.SentenceChanges` out.
 """
@@ -33,8 +37,9 @@ import difflib
 import functools
 import math
 import re
+import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -49,9 +54,12 @@ __all__ = [
     "RedlinePiece",
     "SentenceAligner",
     "clear_caches",
+    "is_trivial_edit",
+    "normalise_trivia",
     "paragraph_starts",
     "redline",
     "split_sentences",
+    "undo_trivial_edits",
     "word_diff",
 ]
 
@@ -208,6 +216,8 @@ def split_sentences(text: str) -> list[str]:
 def clear_caches() -> None:
     """Forget the per-text caches (benchmarks measure each filing as met the first time)."""
     _split_cached.cache_clear()
+    normalise_trivia.cache_clear()
+    _coarse.cache_clear()
     _paragraph_starts_cached.cache_clear()
 
 
@@ -269,6 +279,71 @@ def _continues(previous: str, line: str) -> bool:
 
 def _fold(sentence: str) -> str:
     return _SPACE.sub(" ", _BULLET.sub("", sentence)).strip().casefold()
+
+
+#: Dashes, hyphens and minus signs of every style: one hyphen.
+_DASHES = re.compile(r"[\u2010-\u2015\u2212\u00ad\ufe58\ufe63\uff0d]")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+#: A period is punctuation unless it is a decimal point (a digit on both sides).
+_NOT_DECIMAL = re.compile(r"(?<!\d)\.|\.(?!\d)")
+_NOT_ALNUM = re.compile(r"[^\w.]+|_")
+#: A space that separates two figures ("2023 10") is kept; every other one goes.
+_SPACE_NOT_BETWEEN_FIGURES = re.compile(r"(?<!\d) | (?!\d)")
+
+
+@functools.lru_cache(maxsize=8192)
+def normalise_trivia(text: str) -> str:
+    """``text`` with everything that does not change what it says folded away.
+
+    Two sentences with the same normalised text differ only trivially: in
+    punctuation, spacing, hyphenation and compounding ("third- party", "third-party",
+    "third party", "thirdparty"), case, quote and dash style (’ ', – -), thousands
+    separators ("1,000" / "1000"), the percent sign ("5%" / "5 percent" / "5 per
+    cent") or an extraction artefact that split or spaced a word ("F or",
+    "reputation ."). Kept: every letter and digit in order, decimal points ("1.5" is
+    not "15"), and the space between two figures.
+    """
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    folded = _DASHES.sub("-", folded).replace("%", " percent ")
+    folded = _THOUSANDS.sub("", folded)
+    folded = _NOT_DECIMAL.sub(" ", folded)
+    folded = _SPACE.sub(" ", _NOT_ALNUM.sub(" ", folded)).strip()
+    return _SPACE_NOT_BETWEEN_FIGURES.sub("", folded)
+
+
+#: Deletes what :func:`normalise_trivia` removes or turns into a space, "%" → "percent".
+_DROPPED = "".join(chr(n) for n in range(128) if not chr(n).isalnum()) + (
+    "\u00a0\u00ad\u2010\u2011\u2012\u2013\u2014\u2015\u2018\u2019\u201c\u201d\u2022\u2026"
+    "\u2212\u00b7\u25aa\u25cf"
+)
+_COARSE: dict[int, str | None] = {ord(c): None for c in _DROPPED} | {ord("%"): "percent"}
+
+
+@functools.lru_cache(maxsize=8192)
+def _coarse(text: str) -> str:
+    """:func:`normalise_trivia` without its decimal points and spaces, computed cheaply:
+    two sentences with different coarse keys never differ only trivially."""
+    coarse = text.casefold().translate(_COARSE)
+    if not coarse.isascii():  # a character the table does not know: the exact way
+        coarse = normalise_trivia(text).replace(".", "").replace(" ", "")
+    return coarse
+
+
+def is_trivial_edit(previous: str, current: str) -> bool:
+    """Whether two different sentences differ only trivially (see :func:`normalise_trivia`)."""
+    return normalise_trivia(previous) == normalise_trivia(current)
+
+
+def undo_trivial_edits(previous: str | None, changes: SentenceChanges) -> str:
+    """The previous body as if its trivially edited sentences had read as this year's.
+
+    Drift is measured against this text, so trivial edits move no risk.
+    """
+    sentences = split_sentences(previous or "")
+    for edit in changes.trivial_edits:
+        if 0 <= edit.position_previous < len(sentences):
+            sentences[edit.position_previous] = edit.current
+    return "\n".join(sentences)
 
 
 def word_diff(previous: str, current: str) -> tuple[list[WordOp], float]:
@@ -344,6 +419,7 @@ class SentenceAligner:
             else:
                 left_cur.append(i)
         left_prev = sorted(j for js in by_text.values() for j in js)
+        trivial, left_cur, left_prev = self._trivial_pass(prev, cur, left_cur, left_prev)
 
         edits: list[SentenceEdit] = []
         paired_cur: set[int] = set()
@@ -382,15 +458,57 @@ class SentenceAligner:
             ],
             edited=edits,
             unchanged=unchanged,
+            trivial_edits=trivial,
         )
+
+    @staticmethod
+    def _trivial_pass(
+        prev: Sequence[str], cur: Sequence[str], left_cur: list[int], left_prev: list[int]
+    ) -> tuple[list[SentenceEdit], list[int], list[int]]:
+        """Pair the sentences equal after :func:`normalise_trivia`, in order, as trivial edits;
+        what is left of each year goes on to the content-similarity pass."""
+        if not (left_cur and left_prev):
+            return [], left_cur, left_prev
+        # Most sentences have no trivial twin: a cheap necessary key rules them out first.
+        coarse_prev = {_coarse(prev[j]) for j in left_prev}
+        maybe_cur = {i for i in left_cur if _coarse(cur[i]) in coarse_prev}
+        if not maybe_cur:
+            return [], left_cur, left_prev
+        coarse_cur = {_coarse(cur[i]) for i in maybe_cur}
+        by_key: dict[str, list[int]] = {}
+        for j in left_prev:
+            if _coarse(prev[j]) in coarse_cur:
+                by_key.setdefault(normalise_trivia(prev[j]), []).append(j)
+        trivial: list[SentenceEdit] = []
+        rest_cur: list[int] = []
+        for i in left_cur:
+            same = by_key.get(normalise_trivia(cur[i])) if i in maybe_cur else None
+            if not same:
+                rest_cur.append(i)
+                continue
+            j = same.pop(0)
+            diff, ratio = word_diff(prev[j], cur[i])
+            trivial.append(
+                SentenceEdit(
+                    previous=prev[j],
+                    current=cur[i],
+                    position_previous=j,
+                    position_current=i,
+                    similarity=ratio,
+                    diff=diff,
+                    trivial=True,
+                )
+            )
+        paired = {e.position_previous for e in trivial}
+        return trivial, rest_cur, [j for j in left_prev if j not in paired]
 
 
 @dataclass(frozen=True, slots=True)
 class RedlinePiece:
-    """One sentence of a redline: kept, added or edited (current year) or removed
-    (previous year), in reading order."""
+    """One sentence of a redline: kept, added, edited or trivially edited (current year) or
+    removed (previous year), in reading order."""
 
-    kind: Literal["same", "added", "removed", "edited"]
+    kind: Literal["same", "added", "removed", "edited", "trivial"]
     text: str
     diff: tuple[WordOp, ...] = ()
     new_paragraph: bool = False
@@ -410,8 +528,8 @@ def redline(
     cur = split_sentences(current or "")
     added = {a.position for a in changes.added}
     removed = {r.position for r in changes.removed}
-    edits = {e.position_current: e for e in changes.edited}
-    cur_of_prev = {e.position_previous: e.position_current for e in changes.edited}
+    edits = {e.position_current: e for e in (*changes.edited, *changes.trivial_edits)}
+    cur_of_prev = {e.position_previous: e.position_current for e in edits.values()}
     left: dict[str, list[int]] = {}
     for j, sentence in enumerate(prev):
         if j not in removed and j not in cur_of_prev:
@@ -441,9 +559,8 @@ def redline(
         if i in added:
             pieces.append(RedlinePiece("added", sentence, new_paragraph=start))
         elif i in edits:
-            pieces.append(
-                RedlinePiece("edited", sentence, tuple(edits[i].diff), new_paragraph=start)
-            )
+            kind: Literal["edited", "trivial"] = "trivial" if edits[i].trivial else "edited"
+            pieces.append(RedlinePiece(kind, sentence, tuple(edits[i].diff), new_paragraph=start))
         else:
             pieces.append(RedlinePiece("same", sentence, new_paragraph=start))
         pieces.extend(removed_after(i))

@@ -231,3 +231,105 @@ def test_csv_materiality_is_the_risks_highest_listed_score() -> None:
         assert int(row["material_changes"]) == len(mine)
         assert row["material_kind"] == (mine[0].kind if mine else "")
     assert any(float(row["materiality"]) > 0 for row in rows)
+
+
+def _risk_row(status: str, previous: str, current: str, title: str) -> dict[str, object]:
+    changes = SentenceAligner([previous, current]).align(previous, current)
+    return {
+        "status": status,
+        "category": "operations",
+        "title_current": title,
+        "title_previous": title,
+        "text_similarity": 1.0 if status == "unchanged" else 0.9,
+        "sentiment_current": None,
+        "sentiment_previous": None,
+        "sentiment_delta": None,
+        "drift_score": 0.0 if status == "unchanged" else 0.1,
+        "text_current": current,
+        "text_previous": previous,
+        "changes": changes.model_dump(),
+    }
+
+
+def test_trivial_edits_read_as_this_years_text_until_the_toggle_shows_them() -> None:
+    result = AnalysisResult.model_validate(
+        {
+            "ticker": "TRIV",
+            "company": "Trivia Corp",
+            "cik": None,
+            "years": [2024, 2023],
+            "filings": [],
+            "similarity": {"cosine": 1, "jaccard": 1, "min_edit": 1, "simple": 1},
+            "risks": [
+                _risk_row(
+                    "modified",
+                    "We use third- party vendors. Our costs may rise.",
+                    "We use third-party vendors. Our costs rose sharply in 2024.",
+                    "Vendors",
+                ),
+                _risk_row(
+                    "unchanged",
+                    "F or example, cyber-attacks may occur. We keep backups.",
+                    "For example, cyberattacks may occur. We keep backups.",
+                    "Attacks",
+                ),
+            ],
+            "heatmap": {"rows": [], "columns": [], "values": []},
+            "summary": "",
+            "recommendations": [],
+        }
+    )
+    tree = HTMLParser(render_report(result))
+    toggle = tree.css_first("#filters input#f-trivial")
+    assert toggle is not None
+    assert "checked" not in toggle.attributes
+    assert "show trivial edits (2)" in _fold(tree.css_first("#filters").text())
+
+    vendors = _article(tree, "Vendors")
+    # The real edit is marked outside any trivial span; the trivial one only inside one.
+    real = [n for n in vendors.css(".redline ins") if not _in_trivial(n)]
+    assert [_fold(n.text()) for n in real] == ["our costs rose sharply in 2024."]
+    (span,) = vendors.css(".redline .trivial")
+    assert _fold(span.css_first(".trivial-text").text()) == "we use third-party vendors."
+    assert [_fold(n.text()) for n in span.css(".trivial-diff del")] == ["third- party"]
+    assert [_fold(n.text()) for n in span.css(".trivial-diff ins")] == ["third-party"]
+    assert "1 trivial edit (not counted)" in vendors.css_first(".facts").text()
+
+    attacks = _article(tree, "Attacks")
+    assert attacks.attributes["data-status"] == "unchanged"
+    texts = [_fold(n.css_first(".trivial-text").text()) for n in attacks.css(".trivial")]
+    assert texts == ["for example, cyberattacks may occur."]
+    # Read without the toggle (trivial diffs hidden), the unchanged risk is this year's text.
+    shown = " ".join(
+        _fold(n.text()) for n in attacks.css(".redline p") for n in [_without_diffs(n)]
+    )
+    assert shown == _fold(result.risks[1].text_current or "")
+
+
+def _in_trivial(node: Node) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if "trivial" in (parent.attributes.get("class") or "").split():
+            return True
+        parent = parent.parent
+    return False
+
+
+def _without_diffs(paragraph: Node) -> Node:
+    copy = HTMLParser(paragraph.html or "")
+    for node in copy.css(".trivial-diff"):
+        node.decompose()
+    body = copy.body
+    assert body is not None
+    return body
+
+
+def test_redline_marks_trivial_edits_as_such() -> None:
+    previous = "We use third- party vendors. Our costs may rise."
+    current = "We use third-party vendors. Our costs may rise sharply."
+    changes = SentenceAligner([previous, current]).align(previous, current)
+    pieces = redline(previous, current, changes)
+    assert [(p.kind, p.text) for p in pieces] == [
+        ("trivial", "We use third-party vendors."),
+        ("edited", "Our costs may rise sharply."),
+    ]

@@ -169,6 +169,29 @@ async def test_queued_jobs_cap_per_tenant(
         ).status_code == 202
 
 
+async def test_key_lookup_during_a_postgres_outage_is_503_with_retry_after(
+    auth_settings: Settings, db: asyncpg.Pool, keys: dict[str, str]
+) -> None:
+    """A key not in the cache, looked up while Postgres is away: 503, not a 500."""
+    from tests.doubles.proxy import proxy_for
+
+    async with proxy_for(auth_settings.database_url) as proxy:
+        behind = auth_settings.model_copy(
+            update={"database_url": proxy.url_for(auth_settings.database_url)}
+        )
+        async with serve(create_app(behind)) as url, httpx.AsyncClient(base_url=url) as client:
+            assert (await client.get("/jobs", headers=bearer(keys["a"]))).status_code == 200
+            proxy.cut()
+            for key in (keys["b"], keys["a"]):  # never seen; seen (the cache TTL is 0)
+                down = await client.get("/jobs", headers=bearer(key))
+                assert down.status_code == 503, down.text
+                assert down.headers["content-type"] == "application/problem+json"
+                assert int(down.headers["retry-after"]) >= 1
+            proxy.restore()
+            back = await client.get("/jobs", headers=bearer(keys["b"]))
+            assert back.status_code == 200
+
+
 def test_cli_creates_a_key_on_its_last_line_and_revokes_it(settings: Settings) -> None:
     env: dict[str, Any] = {
         "PATH": "/usr/bin:/bin",

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     job_claim_ttl: float = 30.0  # a dead worker's job is re-run after at most this long
     heartbeat_interval: float = 10.0
     max_retries: int = 3
+    # a job whose Postgres or Redis went away mid-run runs again after about this long
+    # (jittered down to half); such re-runs cost the job none of its max_retries
+    dependency_retry_delay: float = Field(2.0, gt=0)
     reconcile_interval: int = 30  # seconds between reconciler passes (arq cron)
     reconcile_grace: float = 60.0  # a job untouched this long with no queue entry is re-enqueued
     retry_backoff_base: float = 5.0

@@ -11,7 +11,11 @@ Jobs:
 
 - a ``queued`` or ``processing`` job older than ``reconcile_grace`` with no arq
   job behind it (no job key, not in the queue, no in-progress claim) is
-  enqueued again — unless it has used every attempt, then it fails with a reason;
+  enqueued again — unless it has used every attempt, then it fails with a reason.
+  A run arq finished without finishing the job (a task that ended in an exception
+  while Postgres was away, arq's own ``max_tries``) leaves arq's result behind,
+  and arq refuses the id while it keeps it: that result is discarded first, and
+  only a re-queue arq accepted is counted and logged;
 - such a job whose arq claim was never shortened by a heartbeat (its worker died
   between claiming and starting it) has the claim released, so it runs again
   within a reconcile interval instead of after the job timeout;
@@ -53,7 +57,7 @@ import structlog
 
 from riskdrift.events.publish import make_event, publish
 from riskdrift.models import JobStatus
-from riskdrift.queue import JobEntry, enqueue, job_entries, release_claim
+from riskdrift.queue import JobEntry, discard_result, enqueue, job_entries, release_claim
 from riskdrift.retrying import is_transient
 from riskdrift.store import deliveries, jobs
 from riskdrift.webhooks.backoff import BACKOFF_SCHEDULE, MAX_ATTEMPTS
@@ -147,15 +151,28 @@ async def _reconcile_jobs(ctx: WorkerContext, now: dt.datetime) -> dict[str, int
                 ctx, job.id, f"workers stopped while running the job {job.attempts} times"
             )
             continue
-        await enqueue(
+        if entry.result:
+            # arq keeps the result of a run that ended without finishing the job, and
+            # refuses the id until it expires (an hour): that run is over, forget it.
+            await discard_result(ctx["redis"], str(job.id), queue=settings.queue_name)
+        accepted = await enqueue(
             ctx["redis"],
             "analyze_risk_drift",
             str(job.id),
             job_id=str(job.id),
             queue=settings.queue_name,
         )
+        if not accepted:
+            # A worker or the API queued it since we looked: nothing to repair.
+            log.info("job_requeue_refused", job_id=str(job.id), status=job.status.value)
+            continue
         requeued += 1
-        log.warning("job_requeued_by_reconciler", job_id=str(job.id), status=job.status.value)
+        log.warning(
+            "job_requeued_by_reconciler",
+            job_id=str(job.id),
+            status=job.status.value,
+            stale_result=entry.result,
+        )
     return {"requeued": requeued, "failed": failed, "released": released, "checked": len(stale)}
 
 

@@ -25,6 +25,7 @@ class CuttableProxy:
         self.port = 0
         self.up = True
         self.cuts = 0
+        self.refused = 0  # connections refused while cut
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
@@ -61,6 +62,7 @@ class CuttableProxy:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if not self.up:
+            self.refused += 1
             _reset(writer)
             return
         try:
@@ -69,12 +71,20 @@ class CuttableProxy:
             _reset(writer)
             return
         self._writers.update((writer, up_writer))
+        pipes = [
+            asyncio.create_task(_pipe(reader, up_writer)),
+            asyncio.create_task(_pipe(up_reader, writer)),
+        ]
         try:
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+            # Either side closing ends the connection (a client waiting for the server
+            # to hang up after its goodbye, as asyncpg does, must see it).
+            await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            for pipe in pipes:
+                pipe.cancel()
             for w in (writer, up_writer):
                 self._writers.discard(w)
-                _reset(w)
+                w.close()
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -13,11 +13,15 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+CLAIM_TTL_BEATS = 3
+"""A job's claim outlives this many heartbeats: two may be late or lost before another
+worker takes the job."""
 
 
 class Settings(BaseSettings):
@@ -67,8 +71,11 @@ class Settings(BaseSettings):
     worker_shutdown_grace: int = 30  # SIGTERM: seconds running jobs get to finish
     job_soft_time_limit: float = 540.0
     job_timeout: int = 600
-    job_claim_ttl: float = 30.0  # a dead worker's job is re-run after at most this long
-    heartbeat_interval: float = 10.0
+    # A running job's claim is renewed every heartbeat_interval and lapses job_claim_ttl
+    # after the last renewal: a killed worker's job runs again elsewhere within the TTL.
+    # Unset, the TTL is CLAIM_TTL_BEATS heartbeats (3 s); docs/RELIABILITY.md has the trade-off.
+    heartbeat_interval: float = Field(1.0, gt=0)
+    job_claim_ttl: float = Field(0.0, ge=0)  # 0 = CLAIM_TTL_BEATS * heartbeat_interval
     max_retries: int = 3
     # a job whose Postgres or Redis went away mid-run runs again after about this long
     # (jittered down to half); such re-runs cost the job none of its max_retries
@@ -171,6 +178,18 @@ class Settings(BaseSettings):
         for cidr in value:
             ipaddress.ip_network(cidr, strict=False)
         return value
+
+    @model_validator(mode="after")
+    def _claim_outlives_beats(self) -> Settings:
+        if self.job_claim_ttl == 0:
+            self.job_claim_ttl = CLAIM_TTL_BEATS * self.heartbeat_interval
+        elif self.job_claim_ttl < 2 * self.heartbeat_interval:
+            # One late beat would let another worker take a job that is still running.
+            raise ValueError(
+                f"job_claim_ttl ({self.job_claim_ttl:g} s) must be at least two heartbeat "
+                f"intervals ({2 * self.heartbeat_interval:g} s)"
+            )
+        return self
 
     @property
     def json_logs(self) -> bool:

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
 
     # --- queues and workers ---------------------------------------------------------------
     queue_name: str = "analysis"
+    # every webhook attempt runs on this queue, in WebhookWorker processes (the same name
+    # as queue_name puts them back on the analysis workers: tests, the smallest setups)
+    webhooks_queue_name: str = "webhooks"
     embeddings_queue_name: str = "embeddings"
     worker_max_jobs: int = 4
     worker_poll_delay: float = 0.01  # idle pickup p50 12 ms (docs/BENCHMARKS.md); 0.05 gave 34 ms
@@ -133,6 +136,10 @@ class Settings(BaseSettings):
     webhook_allowed_cidrs: list[str] = Field(default_factory=list)
     webhook_timeout: float = 15.0
     webhook_backoff_scale: float = Field(1.0, gt=0)  # multiplies retry delays; tests shrink it
+    webhook_max_jobs: int = Field(32, ge=1)  # concurrent attempts per webhooks worker process
+    # attempts in flight to one receiver (host:port), across all webhooks workers: a slow
+    # receiver holds at most this many slots, and only its own deliveries wait for them
+    webhook_receiver_concurrency: int = Field(4, ge=1)
 
     @field_validator("extra_filings_dirs", mode="before")
     @classmethod

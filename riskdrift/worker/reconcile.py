@@ -38,8 +38,8 @@ the job part has done its work by then):
   attempt) gets that attempt queued, under the attempt's own arq job id, so a
   race with a live attempt is a no-op. An attempt that ran without recording
   itself counts as behind it while arq keeps its result (and its id taken).
-  Before attempt 1 the analysis job stands behind it too: it makes attempt 1
-  itself, or its re-run queues it. A pending delivery that has made every
+  Before attempt 1 the analysis job stands behind it too: it queues attempt 1
+  (on the webhooks queue), or its re-run does. A pending delivery that has made every
   attempt cannot occur (the last attempt's record fails it); if one does, it is
   failed rather than given attempt 9.
 
@@ -229,15 +229,17 @@ async def _requeue_lost_attempts(ctx: WorkerContext, now: dt.datetime) -> dict[s
     overdue = await deliveries.pending_due_before(
         ctx["pool"], before=now - dt.timedelta(seconds=settings.reconcile_grace), limit=BATCH
     )
-    # Each delivery's next attempt, then the analysis job of each (attempt 1 is that job's
-    # to make; arq's re-run of it queues attempt 1 if the run died first).
-    entries = await _arq_entries(
-        ctx,
-        [attempt_job_id(d, d.attempts + 1) for d in overdue] + [str(d.job_id) for d in overdue],
+    # Each delivery's next attempt (on the webhooks queue), then the analysis job of each
+    # (attempt 1 is that job's to queue; arq's re-run of it does if the run died first).
+    attempt_entries = await job_entries(
+        ctx["redis"],
+        settings.webhooks_queue_name,
+        [attempt_job_id(d, d.attempts + 1) for d in overdue],
     )
+    analysis_entries = await _arq_entries(ctx, [str(d.job_id) for d in overdue])
     requeued = failed = 0
     for delivery, attempt_entry, analysis_entry in zip(
-        overdue, entries[: len(overdue)], entries[len(overdue) :], strict=True
+        overdue, attempt_entries, analysis_entries, strict=True
     ):
         # An attempt that ran without recording itself (a bug, a timeout) keeps its id
         # taken while arq keeps its result (keep_result): it is requeued after that.

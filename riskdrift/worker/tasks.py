@@ -1,8 +1,9 @@
 """arq task functions: thin glue between the queue, the agent, Postgres and the event stream.
 
 ``analyze_risk_drift`` loads the job, awaits the research agent natively on the
-worker's event loop, stores the result and publishes progress, then makes the
-first attempt of the job's webhook (:mod:`riskdrift.worker.webhook_task`).
+worker's event loop, stores the result and publishes progress, then queues the
+first attempt of the job's webhook on the webhooks queue
+(:mod:`riskdrift.worker.webhook_task`).
 State changes are guarded UPDATEs, so a re-run after a crash or a duplicate
 delivery by arq cannot move a finished job again.
 
@@ -61,7 +62,7 @@ async def _publish(ctx: WorkerContext, event: JobEvent) -> None:
     await ctx["events"].publish(event, maxlen=settings.stream_maxlen, ttl=ttl)
 
 
-async def _fail(ctx: WorkerContext, job_id: uuid.UUID, reason: str, deadline: float) -> None:
+async def _fail(ctx: WorkerContext, job_id: uuid.UUID, reason: str) -> None:
     finished = await jobs.finish_job(ctx["pool"], job_id, JobStatus.FAILED, error=reason)
     if finished is None:
         log.info("job_already_finished", outcome="failed", reason=reason)
@@ -71,7 +72,7 @@ async def _fail(ctx: WorkerContext, job_id: uuid.UUID, reason: str, deadline: fl
     await _report_to_batch(ctx, job_id, JobStatus.FAILED, reason)
     log.warning("job_failed", reason=reason, attempts=finished.attempts)
     ctx["analysis_ended"] = time.monotonic()
-    await schedule_webhook(ctx, finished, deadline=deadline)
+    await schedule_webhook(ctx, finished)
 
 
 TERMINAL_EVENT: dict[JobStatus, EventName] = {
@@ -165,9 +166,6 @@ def _progress_reporter(ctx: WorkerContext, job_id: uuid.UUID) -> Any:
 async def analyze_risk_drift(ctx: WorkerContext, job_id: str) -> str:
     """Run one analysis job; returns the job's final (or current) status."""
     settings = ctx["settings"]
-    # arq cancels the task job_timeout after it starts (worker/settings.py): the webhook's
-    # first attempt runs in the task only if it fits before then.
-    deadline = asyncio.get_running_loop().time() + settings.job_timeout
     job_uuid = uuid.UUID(job_id)
     attempt = ctx.get("job_try", 1)
     structlog.contextvars.clear_contextvars()
@@ -181,7 +179,7 @@ async def analyze_risk_drift(ctx: WorkerContext, job_id: str) -> str:
         interval=settings.heartbeat_interval,
     ):
         try:
-            return await _analyze(ctx, job_uuid, attempt, deadline)
+            return await _analyze(ctx, job_uuid, attempt)
         except CONNECTION_LOST as exc:
             raise await _dependency_retry(ctx, job_uuid, exc) from exc
 
@@ -213,7 +211,7 @@ async def _dependency_retry(ctx: WorkerContext, job_id: uuid.UUID, exc: BaseExce
 DEPENDENCY_UNDO_TIMEOUT = 2.0  # seconds
 
 
-async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int, deadline: float) -> str:
+async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int) -> str:
     settings = ctx["settings"]
     job = await jobs.start_attempt(ctx["pool"], job_uuid)
     if job is None:
@@ -245,21 +243,20 @@ async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int, deadli
             ctx,
             job_uuid,
             f"analysis exceeded time limit ({settings.job_soft_time_limit:g} s)",
-            deadline,
         )
         return JobStatus.FAILED.value
     except PermanentError as exc:
-        await _fail(ctx, job_uuid, str(exc), deadline)
+        await _fail(ctx, job_uuid, str(exc))
         return JobStatus.FAILED.value
     except Exception as exc:
         if not is_transient(exc):
             log.exception("job_crashed")
-            await _fail(ctx, job_uuid, f"internal error: {type(exc).__name__}", deadline)
+            await _fail(ctx, job_uuid, f"internal error: {type(exc).__name__}")
             return JobStatus.FAILED.value
         reason = str(exc) or type(exc).__name__
         retry = retry_later(exc, attempt, settings)
         if retry is None:
-            await _fail(ctx, job_uuid, f"gave up after {attempt} attempts: {reason}", deadline)
+            await _fail(ctx, job_uuid, f"gave up after {attempt} attempts: {reason}")
             return JobStatus.FAILED.value
         # The retry itself needs neither write (arq re-queues it): Postgres or Redis
         # away here must not turn a retry into a failed arq job.
@@ -301,5 +298,5 @@ async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int, deadli
     await record_analysis_filings(ctx, job_uuid, result)  # risks for search; never raises
     # Last, so the receiver hears of the job once everything it stores is stored.
     ctx["analysis_ended"] = time.monotonic()
-    await schedule_webhook(ctx, finished, result, deadline=deadline, delivery=completion.delivery)
+    await schedule_webhook(ctx, finished, result, delivery=completion.delivery)
     return JobStatus.COMPLETED.value

@@ -17,6 +17,7 @@ from riskdrift.api.routes_batches import (
 )
 from riskdrift.api.routes_history import History
 from riskdrift.models import (
+    FIRST_FISCAL_YEAR,
     AnalysisResult,
     AnalyzeRequest,
     Job,
@@ -26,6 +27,7 @@ from riskdrift.models import (
     RiskSearchResults,
     WebhookDelivery,
     WebhookDeliveryList,
+    latest_fiscal_year,
 )
 
 REF = "#/components/schemas/{model}"
@@ -426,7 +428,15 @@ def _document() -> dict[str, Any]:
                             "schema": {"type": "string", "minLength": 1, "maxLength": 1000},
                         },
                         {"name": "ticker", "in": "query", "schema": {"type": "string"}},
-                        {"name": "year", "in": "query", "schema": {"type": "integer"}},
+                        {
+                            "name": "year",
+                            "in": "query",
+                            "schema": {
+                                "type": "integer",
+                                "minimum": FIRST_FISCAL_YEAR,
+                                "maximum": latest_fiscal_year(),
+                            },
+                        },
                         {
                             "name": "limit",
                             "in": "query",

@@ -60,7 +60,11 @@ class Settings(BaseSettings):
     auth_enabled: bool = True  # off only for local development
     api_key_cache_ttl: float = 30.0  # a revoked key stops working within this many seconds
     submit_rate_limit: str = "120/minute"  # per API key, `limits` notation; "" = unlimited
-    max_queued_jobs_per_tenant: int = 500
+    # a batch counts as one submission per this many of its jobs (started): a 1,000-ticker
+    # batch costs 10 of the 120 per minute, as its jobs are created in one request
+    batch_jobs_per_submission: int = Field(100, ge=1)
+    # room for a full 1,000-job batch beside what a tenant already has queued
+    max_queued_jobs_per_tenant: int = 2000
 
     # --- queues and workers ---------------------------------------------------------------
     queue_name: str = "analysis"

@@ -207,3 +207,29 @@ def test_cli_creates_a_key_on_its_last_line_and_revokes_it(settings: Settings) -
     again = run_cli(env, "keys", "revoke", key_id)
     assert again.returncode == 2
     assert "no active key" in again.stderr
+
+
+def test_every_route_that_can_answer_429_documents_it(auth_settings: Settings) -> None:
+    """A route that checks the rate limiter or the queued-jobs cap answers 429: its OpenAPI
+    operation says so, with the Retry-After header the answer carries."""
+    import inspect
+
+    from riskdrift.api.openapi import build_openapi
+
+    paths = build_openapi()["paths"]
+    limited = []
+    for route in create_app(auth_settings).routes:
+        if not isinstance(route, Route):
+            continue
+        source = inspect.getsource(route.endpoint)
+        if "limiter" not in source and "QueueFull" not in source:
+            continue
+        for method in (route.methods or set()) - {"HEAD"}:
+            limited.append((method, route.path))
+            operation = paths[route.path][method.lower()]
+            answer = operation["responses"].get("429")
+            assert answer is not None, (method, route.path)
+            assert "Retry-After" in answer["headers"], (method, route.path)
+    assert {("POST", "/analyze"), ("POST", "/jobs/{job_id}/retry")} <= set(limited)
+    # /batches dispatches GET and POST to two functions; its POST (submit) is limited.
+    assert "Retry-After" in paths["/batches"]["post"]["responses"]["429"]["headers"]

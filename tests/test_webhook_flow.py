@@ -642,3 +642,12 @@ async def test_a_hanging_receiver_delays_only_its_own_deliveries(
             await eventually(lambda: delivered(a_jobs), deadline=60, interval=0.05)
     assert a_in_flight() == per_tenant
     assert await redis.zcard(f"riskdrift:webhook-slots:localhost:{receiver.port}") == 0
+    # The webhooks worker's figures: 12 delivered; A's turns away sent nothing, counted nothing.
+    async with (
+        serve(create_app(settings)) as base_url,  # an API that knows the webhooks queue
+        httpx.AsyncClient(base_url=base_url) as http,
+    ):
+        metrics = (await http.get("/metrics")).text.splitlines()
+    ours = [line for line in metrics if f'queue="{queue}"' in line]
+    assert f'riskdrift_webhook_deliveries_total{{outcome="delivered",queue="{queue}"}} 12.0' in ours
+    assert not [line for line in ours if 'outcome="retrying"' in line]

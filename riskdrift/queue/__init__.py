@@ -16,7 +16,7 @@ touching no private arq name), so an arq upgrade is checked here:
   :func:`queued_job_ids`,
   and arq's records (:func:`job_record`, :func:`result_record`).
 - :mod:`.workers`: ``Worker`` and :class:`PollingWorker` (the one override of a private
-  arq method, ``Worker._poll_iteration``), ``func``, ``cron``, ``Retry``,
+  arq method, ``Worker._poll_iteration``), ``func``, ``cron``, ``Retry``, :class:`Defer`,
   :func:`worker_kwargs`.
 - :mod:`.keys`: riskdrift's own keys (event streams, batch progress, worker figures,
   cluster counters, rate limits, EDGAR coordination).
@@ -64,6 +64,7 @@ from riskdrift.queue.jobs import (
     retry_key,
 )
 from riskdrift.queue.workers import (
+    Defer,
     PollingWorker,
     Retry,
     Worker,
@@ -77,6 +78,7 @@ __all__ = [
     "ABORT_KEY",
     "IN_PROGRESS_PREFIX",
     "ArqRedis",
+    "Defer",
     "JobDef",
     "JobEntry",
     "JobResult",

@@ -39,7 +39,7 @@ from collections.abc import Iterator
 import structlog
 
 from riskdrift.models import AnalysisResult
-from riskdrift.queue import Retry, give_back_try
+from riskdrift.queue import Defer, Retry, give_back_try
 from riskdrift.retrying import is_transient, jittered_delay
 from riskdrift.store import deliveries
 from riskdrift.store.deliveries import DeliveryRecord
@@ -185,7 +185,7 @@ async def deliver_webhook(
             receiver=receiver_of(delivery.callback_url),
             defer_s=round(delay, 2),
         )
-        raise Retry(defer=delay)
+        raise Defer(defer=delay)
     except Exception as exc:
         if not is_transient(exc):
             raise

@@ -66,7 +66,11 @@ def _positive_int(text: str) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from riskdrift.preflight import check_services
     from riskdrift.worker.resilient import run_resilient
-    from riskdrift.worker.settings import build_embeddings_worker_settings, build_worker_settings
+    from riskdrift.worker.settings import (
+        build_embeddings_worker_settings,
+        build_webhook_worker_settings,
+        build_worker_settings,
+    )
 
     settings = _settings()
     configure_logging(settings)
@@ -80,6 +84,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return supervisor.run()
     if args.queue == "embeddings":
         run_resilient(build_embeddings_worker_settings(settings))
+    elif args.queue == "webhooks":
+        run_resilient(build_webhook_worker_settings(settings))
     else:
         run_resilient(build_worker_settings(settings))
     return 0
@@ -466,7 +472,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a worker (like `arq riskdrift.worker.AnalysisWorker`, but it rides out a "
         "Redis outage instead of exiting)",
     )
-    worker.add_argument("--queue", choices=["analysis", "embeddings"], default="analysis")
+    worker.add_argument(
+        "--queue", choices=["analysis", "embeddings", "webhooks"], default="analysis"
+    )
     worker.add_argument(
         "--processes",
         type=_positive_int,

@@ -13,11 +13,15 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+CLAIM_TTL_BEATS = 3
+"""A job's claim outlives this many heartbeats: two may be late or lost before another
+worker takes the job."""
 
 
 class Settings(BaseSettings):
@@ -56,10 +60,17 @@ class Settings(BaseSettings):
     auth_enabled: bool = True  # off only for local development
     api_key_cache_ttl: float = 30.0  # a revoked key stops working within this many seconds
     submit_rate_limit: str = "120/minute"  # per API key, `limits` notation; "" = unlimited
-    max_queued_jobs_per_tenant: int = 500
+    # a batch counts as one submission per this many of its jobs (started): a 1,000-ticker
+    # batch costs 10 of the 120 per minute, as its jobs are created in one request
+    batch_jobs_per_submission: int = Field(100, ge=1)
+    # room for a full 1,000-job batch beside what a tenant already has queued
+    max_queued_jobs_per_tenant: int = 2000
 
     # --- queues and workers ---------------------------------------------------------------
     queue_name: str = "analysis"
+    # every webhook attempt runs on this queue, in WebhookWorker processes (the same name
+    # as queue_name puts them back on the analysis workers: tests, the smallest setups)
+    webhooks_queue_name: str = "webhooks"
     embeddings_queue_name: str = "embeddings"
     worker_max_jobs: int = 4
     worker_poll_delay: float = 0.01  # idle pickup p50 12 ms (docs/BENCHMARKS.md); 0.05 gave 34 ms
@@ -67,9 +78,15 @@ class Settings(BaseSettings):
     worker_shutdown_grace: int = 30  # SIGTERM: seconds running jobs get to finish
     job_soft_time_limit: float = 540.0
     job_timeout: int = 600
-    job_claim_ttl: float = 30.0  # a dead worker's job is re-run after at most this long
-    heartbeat_interval: float = 10.0
+    # A running job's claim is renewed every heartbeat_interval and lapses job_claim_ttl
+    # after the last renewal: a killed worker's job runs again elsewhere within the TTL.
+    # Unset, the TTL is CLAIM_TTL_BEATS heartbeats (3 s); docs/RELIABILITY.md has the trade-off.
+    heartbeat_interval: float = Field(1.0, gt=0)
+    job_claim_ttl: float = Field(0.0, ge=0)  # 0 = CLAIM_TTL_BEATS * heartbeat_interval
     max_retries: int = 3
+    # a job whose Postgres or Redis went away mid-run runs again after about this long
+    # (jittered down to half); such re-runs cost the job none of its max_retries
+    dependency_retry_delay: float = Field(2.0, gt=0)
     reconcile_interval: int = 30  # seconds between reconciler passes (arq cron)
     reconcile_grace: float = 60.0  # a job untouched this long with no queue entry is re-enqueued
     retry_backoff_base: float = 5.0
@@ -123,6 +140,10 @@ class Settings(BaseSettings):
     webhook_allowed_cidrs: list[str] = Field(default_factory=list)
     webhook_timeout: float = 15.0
     webhook_backoff_scale: float = Field(1.0, gt=0)  # multiplies retry delays; tests shrink it
+    webhook_max_jobs: int = Field(32, ge=1)  # concurrent attempts per webhooks worker process
+    # attempts in flight to one receiver (host:port), across all webhooks workers: a slow
+    # receiver holds at most this many slots, and only its own deliveries wait for them
+    webhook_receiver_concurrency: int = Field(4, ge=1)
 
     @field_validator("extra_filings_dirs", mode="before")
     @classmethod
@@ -168,6 +189,18 @@ class Settings(BaseSettings):
         for cidr in value:
             ipaddress.ip_network(cidr, strict=False)
         return value
+
+    @model_validator(mode="after")
+    def _claim_outlives_beats(self) -> Settings:
+        if self.job_claim_ttl == 0:
+            self.job_claim_ttl = CLAIM_TTL_BEATS * self.heartbeat_interval
+        elif self.job_claim_ttl < 2 * self.heartbeat_interval:
+            # One late beat would let another worker take a job that is still running.
+            raise ValueError(
+                f"job_claim_ttl ({self.job_claim_ttl:g} s) must be at least two heartbeat "
+                f"intervals ({2 * self.heartbeat_interval:g} s)"
+            )
+        return self
 
     @property
     def json_logs(self) -> bool:

@@ -2,8 +2,8 @@
 
 Finds Redis and Postgres (configured URLs, else the default ports, else
 embedded servers under ``.data/``), starts the API (on ``RISKDRIFT_API_PORT``,
-8000 unless set), an analysis worker and an embeddings worker as child
-processes, submits a demo analysis of the bundled fictional filings, shows its
+8000 unless set), an analysis worker, an embeddings worker and a webhooks worker
+as child processes, submits a demo analysis of the bundled fictional filings, shows its
 progress and summary, prints the ``export`` lines the CLI needs, and serves
 until Ctrl-C. A filings directory given to it (``make run FILINGS=dir``) is
 served beside the bundled sample.
@@ -138,7 +138,7 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-CHILDREN = (["worker"], ["worker", "--queue", "embeddings"])
+CHILDREN = (["worker"], ["worker", "--queue", "embeddings"], ["worker", "--queue", "webhooks"])
 
 
 def run_demo(

@@ -59,6 +59,9 @@ async def settings(services: EmbeddedServices) -> AsyncIterator[Settings]:
         database_url=services.database_url,
         database_schema=schema,
         queue_name=f"test:analysis:{tag}",
+        # Webhook attempts on the analysis queue, so one worker drains a test's jobs and
+        # their webhooks; tests of the webhooks queue itself give it its own name.
+        webhooks_queue_name=f"test:analysis:{tag}",
         embeddings_queue_name=f"test:embeddings:{tag}",
         db_pool_min=1,
         db_pool_max=4,

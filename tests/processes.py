@@ -26,6 +26,7 @@ def service_env(settings: Settings, **overrides: str) -> dict[str, str]:
         "DATABASE_URL": settings.database_url,
         "RISKDRIFT_DATABASE_SCHEMA": settings.database_schema,
         "RISKDRIFT_QUEUE_NAME": settings.queue_name,
+        "RISKDRIFT_WEBHOOKS_QUEUE_NAME": settings.webhooks_queue_name,
     }
     env.update(overrides)
     return env

@@ -169,6 +169,29 @@ async def test_queued_jobs_cap_per_tenant(
         ).status_code == 202
 
 
+async def test_key_lookup_during_a_postgres_outage_is_503_with_retry_after(
+    auth_settings: Settings, db: asyncpg.Pool, keys: dict[str, str]
+) -> None:
+    """A key not in the cache, looked up while Postgres is away: 503, not a 500."""
+    from tests.doubles.proxy import proxy_for
+
+    async with proxy_for(auth_settings.database_url) as proxy:
+        behind = auth_settings.model_copy(
+            update={"database_url": proxy.url_for(auth_settings.database_url)}
+        )
+        async with serve(create_app(behind)) as url, httpx.AsyncClient(base_url=url) as client:
+            assert (await client.get("/jobs", headers=bearer(keys["a"]))).status_code == 200
+            proxy.cut()
+            for key in (keys["b"], keys["a"]):  # never seen; seen (the cache TTL is 0)
+                down = await client.get("/jobs", headers=bearer(key))
+                assert down.status_code == 503, down.text
+                assert down.headers["content-type"] == "application/problem+json"
+                assert int(down.headers["retry-after"]) >= 1
+            proxy.restore()
+            back = await client.get("/jobs", headers=bearer(keys["b"]))
+            assert back.status_code == 200
+
+
 def test_cli_creates_a_key_on_its_last_line_and_revokes_it(settings: Settings) -> None:
     env: dict[str, Any] = {
         "PATH": "/usr/bin:/bin",
@@ -184,3 +207,29 @@ def test_cli_creates_a_key_on_its_last_line_and_revokes_it(settings: Settings) -
     again = run_cli(env, "keys", "revoke", key_id)
     assert again.returncode == 2
     assert "no active key" in again.stderr
+
+
+def test_every_route_that_can_answer_429_documents_it(auth_settings: Settings) -> None:
+    """A route that checks the rate limiter or the queued-jobs cap answers 429: its OpenAPI
+    operation says so, with the Retry-After header the answer carries."""
+    import inspect
+
+    from riskdrift.api.openapi import build_openapi
+
+    paths = build_openapi()["paths"]
+    limited = []
+    for route in create_app(auth_settings).routes:
+        if not isinstance(route, Route):
+            continue
+        source = inspect.getsource(route.endpoint)
+        if "limiter" not in source and "QueueFull" not in source:
+            continue
+        for method in (route.methods or set()) - {"HEAD"}:
+            limited.append((method, route.path))
+            operation = paths[route.path][method.lower()]
+            answer = operation["responses"].get("429")
+            assert answer is not None, (method, route.path)
+            assert "Retry-After" in answer["headers"], (method, route.path)
+    assert {("POST", "/analyze"), ("POST", "/jobs/{job_id}/retry")} <= set(limited)
+    # /batches dispatches GET and POST to two functions; its POST (submit) is limited.
+    assert "Retry-After" in paths["/batches"]["post"]["responses"]["429"]["headers"]

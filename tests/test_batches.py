@@ -510,12 +510,18 @@ async def test_reports_are_idempotent_and_a_finished_job_stays_finished(
             await pipe.execute()
 
 
-async def test_the_rate_limit_counts_every_job_of_a_batch(
+async def test_the_rate_limit_counts_a_batch_per_started_block_of_jobs(
     settings: Settings, db: asyncpg.Pool
 ) -> None:
     from riskdrift.store import api_keys
 
-    limited = settings.model_copy(update={"auth_enabled": True, "submit_rate_limit": "5/minute"})
+    limited = settings.model_copy(
+        update={
+            "auth_enabled": True,
+            "submit_rate_limit": "5/minute",
+            "batch_jobs_per_submission": 2,
+        }
+    )
     # The limiter's Redis keys are per key digest: a fresh key starts with a full window.
     _, key = await api_keys.create_key(db, name="batches", tenant="tenant-b")
     auth = {"Authorization": f"Bearer {key}"}
@@ -523,14 +529,48 @@ async def test_the_rate_limit_counts_every_job_of_a_batch(
         serve(create_app(limited)) as base_url,
         httpx.AsyncClient(base_url=base_url, timeout=10, headers=auth) as client,
     ):
-        six = await client.post("/batches", json={"tickers": list("ABCDEF"), "years": [2024, 2023]})
-        assert six.status_code == 429
-        assert "exceeds the submission rate limit" in six.json()["detail"]
-        three = {"tickers": list("ABC"), "years": [2024, 2023]}
+        eleven = {"tickers": [f"T{c}" for c in "ABCDEFGHIJK"], "years": [2024, 2023]}
+        too_big = await client.post("/batches", json=eleven)  # 6 submissions > 5
+        assert too_big.status_code == 429
+        assert "exceeds the submission rate limit" in too_big.json()["detail"]
+        three = {"tickers": list("ABC"), "years": [2024, 2023]}  # 2 submissions
         assert (await client.post("/batches", json=three)).status_code == 202
-        again = await client.post("/batches", json=three)  # 3 + 3 > 5 in the window
+        assert (await client.post("/batches", json=three)).status_code == 202  # 4 ≤ 5
+        again = await client.post("/batches", json=three)  # 4 + 2 > 5 in the window
         assert again.status_code == 429
         assert again.headers["content-type"] == "application/problem+json"
         single = await client.post("/analyze", json={"ticker": "D", "years": [2024, 2023]})
-        assert single.status_code == 202  # 3 + 1 ≤ 5
-    assert await db.fetchval("SELECT count(*) FROM jobs") == 4
+        assert single.status_code == 202  # 4 + 1 ≤ 5
+    assert await db.fetchval("SELECT count(*) FROM jobs") == 7
+
+
+async def test_a_batch_of_1000_tickers_is_accepted_at_the_default_limits(
+    settings: Settings, db: asyncpg.Pool
+) -> None:
+    """The README's promise: the largest batch passes the default rate limit and queue cap,
+    even right after other submissions of the same key."""
+    from riskdrift.store import api_keys
+
+    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
+    limited = settings.model_copy(
+        update={
+            "auth_enabled": True,
+            "submit_rate_limit": defaults.submit_rate_limit,
+            "batch_jobs_per_submission": defaults.batch_jobs_per_submission,
+            "max_queued_jobs_per_tenant": defaults.max_queued_jobs_per_tenant,
+        }
+    )
+    _, key = await api_keys.create_key(db, name="big", tenant="tenant-big")
+    auth = {"Authorization": f"Bearer {key}"}
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    tickers = [f"{a}{b}{c}" for a in letters for b in letters for c in letters][:1000]
+    async with (
+        serve(create_app(limited)) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=30, headers=auth) as client,
+    ):
+        for ticker in ("AAPL", "MSFT", "NVDA"):
+            single = await client.post("/analyze", json={"ticker": ticker, "years": [2024, 2023]})
+            assert single.status_code == 202
+        big = await client.post("/batches", json={"tickers": tickers, "years": [2024, 2023]})
+        assert big.status_code == 202, big.text
+    assert await db.fetchval("SELECT count(*) FROM jobs") == 1003

@@ -43,3 +43,19 @@ def test_bad_cidr_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RISKDRIFT_WEBHOOK_ALLOWED_CIDRS", '["not-a-network"]')
     with pytest.raises(ValueError, match="not-a-network"):
         Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_the_claim_ttl_follows_the_heartbeat_unless_set() -> None:
+    """Recovery in seconds by default: the claim outlives three heartbeats."""
+    default = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert default.heartbeat_interval == 1.0
+    assert default.job_claim_ttl == 3 * default.heartbeat_interval
+    slower = Settings(_env_file=None, heartbeat_interval=2.5)  # type: ignore[call-arg]
+    assert slower.job_claim_ttl == 7.5
+    explicit = Settings(_env_file=None, job_claim_ttl=30, heartbeat_interval=10)  # type: ignore[call-arg]
+    assert explicit.job_claim_ttl == 30
+
+
+def test_a_claim_ttl_a_late_heartbeat_would_break_fails_loudly() -> None:
+    with pytest.raises(ValueError, match="at least two heartbeat intervals"):
+        Settings(_env_file=None, job_claim_ttl=1.5, heartbeat_interval=1.0)  # type: ignore[call-arg]

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 ALIASES = {"REDIS_URL": "redis_url", "DATABASE_URL": "database_url"}
 METRIC = re.compile(r"\briskdrift_[a-z0-9_]+\b")
-WORKER_CLASSES = {"AnalysisWorker", "EmbeddingsWorker"}
+WORKER_CLASSES = {"AnalysisWorker", "EmbeddingsWorker", "WebhookWorker"}
 
 
 def documents(path: Path) -> list[Any]:
@@ -72,7 +72,14 @@ def test_yaml_parses(path: Path) -> None:
 
 def test_compose_services_env_and_commands() -> None:
     services = compose()["services"]
-    assert {"redis", "postgres", "api", "analysis-worker", "embeddings-worker"} <= set(services)
+    assert {
+        "redis",
+        "postgres",
+        "api",
+        "analysis-worker",
+        "embeddings-worker",
+        "webhooks-worker",
+    } <= set(services)
     assert services["analysis-worker"]["deploy"]["replicas"] == 2
     for name, service in services.items():
         for dependency in service.get("depends_on", {}):
@@ -99,6 +106,7 @@ def test_kubernetes_manifests() -> None:
         ("Service", "riskdrift-api"),
         ("Deployment", "riskdrift-analysis-worker"),
         ("Deployment", "riskdrift-embeddings-worker"),
+        ("Deployment", "riskdrift-webhooks-worker"),
         ("PodDisruptionBudget", "riskdrift-api"),
         ("PodDisruptionBudget", "riskdrift-analysis-worker"),
         ("ConfigMap", "riskdrift-config"),
@@ -178,6 +186,7 @@ def test_dockerfile_is_multi_stage_slim_and_non_root() -> None:
     [
         ("AnalysisWorker", "queue_name", "analyze_risk_drift"),
         ("EmbeddingsWorker", "embeddings_queue_name", "generate_embeddings"),
+        ("WebhookWorker", "webhooks_queue_name", "deliver_webhook"),
     ],
 )
 def test_worker_classes_are_served_by_the_package(name: str, queue: str, function: str) -> None:

@@ -19,6 +19,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 WORKERS = {
     "analysis": "riskdrift.worker.AnalysisWorker",
     "embeddings": "riskdrift.worker.EmbeddingsWorker",
+    "webhooks": "riskdrift.worker.WebhookWorker",
 }
 
 
@@ -42,8 +43,13 @@ def wait_for_check(worker: str, env: dict[str, str], expected: int, timeout: flo
 
 @pytest.mark.parametrize(
     ("queue", "stop"),
-    [("analysis", signal.SIGTERM), ("analysis", signal.SIGKILL), ("embeddings", signal.SIGTERM)],
-    ids=["analysis-sigterm", "analysis-sigkill", "embeddings-sigterm"],
+    [
+        ("analysis", signal.SIGTERM),
+        ("analysis", signal.SIGKILL),
+        ("embeddings", signal.SIGTERM),
+        ("webhooks", signal.SIGTERM),
+    ],
+    ids=["analysis-sigterm", "analysis-sigkill", "embeddings-sigterm", "webhooks-sigterm"],
 )
 def test_check_follows_worker_liveness(
     settings: Settings, tmp_path: Path, queue: str, stop: signal.Signals
@@ -51,6 +57,7 @@ def test_check_follows_worker_liveness(
     env = service_env(
         settings,
         RISKDRIFT_EMBEDDINGS_QUEUE_NAME=settings.embeddings_queue_name,
+        RISKDRIFT_WEBHOOKS_QUEUE_NAME=f"{settings.queue_name}:webhooks",  # its own health key
         RISKDRIFT_WORKER_HEALTH_CHECK_INTERVAL="3",
         RISKDRIFT_FILINGS_DIR=str(tmp_path),
         RISKDRIFT_EMBEDDER="lexical",

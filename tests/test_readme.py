@@ -44,7 +44,8 @@ NOT_RUN = {
     "recipe (checked below) with FILINGS= set",
     "make test ": "the test suite itself",
     "riskdrift api --port 8000": "a foreground server: `riskdrift dev` starts it (on a free port)",
-    "riskdrift worker [--queue embeddings]": "foreground servers: `riskdrift dev` starts both",
+    "riskdrift worker [--queue embeddings|webhooks]": "foreground servers: "
+    "`riskdrift dev` starts them",
     "riskdrift jobs cancel <job id>": "the README's job has completed, so the API answers 409; "
     "tests/test_cli_jobs.py cancels a queued job",
     "riskdrift jobs retry <job id>": "the README's job has completed, so the API answers 409; "

@@ -113,6 +113,74 @@ async def test_reconcile(db: asyncpg.Pool, redis: ArqRedis, settings: Settings) 
         assert job.status == "completed"
 
 
+async def test_a_job_whose_run_arq_kept_a_failed_result_of_is_requeued_for_real(
+    db: asyncpg.Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    """A run that ended in an exception (e.g. while Postgres was away) leaves arq's result,
+    and arq refuses the id for an hour: the reconciler forgets that result, re-queues the
+    job, counts and logs only what arq accepted, and the job then completes."""
+    stranded = await orphan(db, status="processing", attempts=1)
+    await redis.set(f"{result_key_prefix}{stranded}", b"{}", ex=3600)
+    await redis.set(f"arq:retry:{stranded}", b"1", ex=3600)
+    # Enqueued and its result kept (a run finished, another queued since): never touched.
+    queued = await orphan(db, status="processing", attempts=1)
+    await redis.enqueue_job(
+        "analyze_risk_drift", str(queued), _job_id=str(queued), _queue_name=settings.queue_name
+    )
+    await redis.set(f"{result_key_prefix}{queued}", b"{}", ex=3600)
+    ctx = WorkerContext(settings=settings, pool=db, redis=redis)
+
+    with structlog.testing.capture_logs() as logs:
+        counts = await reconcile(ctx)
+    assert (counts["requeued"], counts["checked"]) == (1, 2)
+    requeued = [e for e in logs if e["event"] == "job_requeued_by_reconciler"]
+    assert [e["job_id"] for e in requeued] == [str(stranded)]
+    assert await redis.exists(f"{result_key_prefix}{stranded}") == 0
+    assert await redis.exists(f"{result_key_prefix}{queued}") == 1
+    queue = {m.decode() for m in await redis.zrange(settings.queue_name, 0, -1)}
+    assert queue == {str(stranded), str(queued)}
+
+    # The next pass sees both queued: nothing to do, nothing logged.
+    with structlog.testing.capture_logs() as logs:
+        assert (await reconcile(ctx))["requeued"] == 0
+    assert not [e for e in logs if e["event"] == "job_requeued_by_reconciler"]
+
+    async def finish(request, progress, n):  # type: ignore[no-untyped-def]
+        return tiny_result(request)
+
+    await run(ScriptedAgent(finish), settings)
+    for job_id in (stranded, queued):
+        job = await jobs.get_job(db, job_id)
+        assert job is not None
+        assert job.status == "completed"
+
+
+async def test_a_requeue_arq_refuses_is_neither_counted_nor_logged(
+    db: asyncpg.Pool, redis: ArqRedis, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The enqueue's answer decides: an id arq refuses (here, it got queued between the
+    reconciler's look and its enqueue) is no repair."""
+    from riskdrift.queue import JobEntry
+    from riskdrift.worker import reconcile as reconcile_module
+
+    raced = await orphan(db, status="processing", attempts=1)
+    await redis.enqueue_job(
+        "analyze_risk_drift", str(raced), _job_id=str(raced), _queue_name=settings.queue_name
+    )
+
+    async def stale_view(ctx: WorkerContext, ids: list[str]) -> list[JobEntry]:
+        return [JobEntry(live=False, claim_ms=-2, result=False) for _ in ids]
+
+    ctx = WorkerContext(settings=settings, pool=db, redis=redis)
+    monkeypatch.setattr(reconcile_module, "_arq_entries", stale_view)
+    with structlog.testing.capture_logs() as logs:
+        counts = await reconcile(ctx)
+    assert counts["requeued"] == 0
+    events = [e["event"] for e in logs]
+    assert "job_requeued_by_reconciler" not in events
+    assert "job_requeue_refused" in events
+
+
 async def test_a_job_the_reconciler_fails_sends_its_failed_webhook(
     db: asyncpg.Pool, redis: ArqRedis, settings: Settings
 ) -> None:

@@ -1,7 +1,8 @@
 """Webhooks end to end: API submission, the analysis worker, deliver_webhook, a real receiver.
 
-The analysis task makes a job's first attempt itself; retries (and a first
-attempt it could not finish) are ``deliver_webhook`` jobs.
+Every attempt, the first included, is a ``deliver_webhook`` job (here on the
+analysis queue, as tests/conftest.py sets ``webhooks_queue_name``; the webhooks
+queue of its own, the per-receiver cap and a hanging receiver are at the end).
 
 Everything is real except the analysis (a scripted agent) and, where a test
 needs to control it, the worker's DNS answers for the callback host: Redis,
@@ -408,10 +409,10 @@ async def test_rerun_of_a_finished_job_schedules_its_missing_webhook(
     assert (delivery.status, delivery.attempts) == ("delivered", 1)
 
 
-# --- attempt 1 in the analysis task ---------------------------------------------------------
+# --- attempt 1: a deliver_webhook job, never the analysis task's ---------------------------
 
 
-async def test_attempt_1_is_made_by_the_analysis_job_itself(
+async def test_attempt_1_is_a_deliver_webhook_job_of_its_own(
     api: httpx.AsyncClient, wh_settings: Settings, redis: ArqRedis
 ) -> None:
     receiver = ScriptedReceiver()
@@ -425,11 +426,14 @@ async def test_attempt_1_is_made_by_the_analysis_job_itself(
     assert (hook.verified, hook.headers["webhook-id"], hook.status) == (True, msg_id, 200)
     (delivery,) = await deliveries_of(api, job_id)
     assert (delivery["status"], delivery["attempt_count"]) == ("delivered", 1)
-    assert await attempt_jobs(redis, msg_id) == set()  # no deliver_webhook job, ever
+    # The analysis job only queued it: a slow receiver never holds an analysis slot.
+    assert await attempt_jobs(redis, msg_id) == {"1:1"}
     analysis = await arq_job(redis, wh_settings, job_id).result_info()
     assert analysis is not None
     assert (analysis.success, analysis.result) == (True, "completed")
-    # The attempt counts in the metrics like one made by deliver_webhook.
+    attempt = await arq_job(redis, wh_settings, f"webhook:{msg_id}:1:1").result_info()
+    assert attempt is not None
+    assert (attempt.success, attempt.result) == (True, "delivered")
     delivered = f'outcome="delivered",queue="{wh_settings.queue_name}"'
     assert f"riskdrift_webhook_deliveries_total{{{delivered}}} 1.0" in metrics.splitlines()
 
@@ -453,7 +457,7 @@ async def test_a_failed_attempt_1_queues_attempt_2_as_a_deferred_job(
             assert [(a["attempt"], a["outcome"]) for a in await attempts_of(api, job_id)] == [
                 (1, "retrying")
             ]
-            assert await attempt_jobs(redis, msg_id) == {"1:2"}
+            assert await attempt_jobs(redis, msg_id) == {"1:1", "1:2"}
             queued = await arq_job(redis, settings, f"webhook:{msg_id}:1:2").info()
             assert queued is not None
             assert (queued.function, list(queued.args)) == (
@@ -468,15 +472,15 @@ async def test_a_failed_attempt_1_queues_attempt_2_as_a_deferred_job(
     assert [h.status for h in receiver.received] == [503, 200]
     (delivery,) = await deliveries_of(api, job_id)
     assert (delivery["status"], delivery["attempt_count"]) == ("delivered", 2)
-    assert await attempt_jobs(redis, msg_id) == {"1:2"}
+    assert await attempt_jobs(redis, msg_id) == {"1:1", "1:2"}
 
 
-async def test_attempt_1_goes_to_a_job_when_recording_it_loses_the_connection(
+async def test_attempt_1_is_made_again_when_recording_it_loses_the_connection(
     api: httpx.AsyncClient, db: asyncpg.Pool, wh_settings: Settings, redis: ArqRedis
 ) -> None:
-    # The first INSERT into webhook_attempts kills its own Postgres connection: the inline
-    # attempt reaches the receiver but its outcome is lost mid-statement (a transient
-    # ConnectionDoesNotExistError in the worker). Later INSERTs go through.
+    # The first INSERT into webhook_attempts kills its own Postgres connection: attempt 1
+    # reaches the receiver but its outcome is lost mid-statement (a transient
+    # ConnectionDoesNotExistError in the worker: arq Retry). Later INSERTs go through.
     await db.execute(
         """CREATE SEQUENCE attempt_inserts;
            CREATE FUNCTION lose_first_attempt_insert() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -511,28 +515,12 @@ async def test_attempt_1_goes_to_a_job_when_recording_it_loses_the_connection(
     assert (delivery["status"], delivery["attempt_count"]) == ("delivered", 1)
 
 
-async def test_attempt_1_goes_to_a_job_when_arq_timeout_leaves_no_room_for_it(
-    api: httpx.AsyncClient, wh_settings: Settings, redis: ArqRedis
-) -> None:
-    settings = wh_settings.model_copy(update={"job_timeout": 20, "webhook_timeout": 15.0})
-    receiver = ScriptedReceiver()
-    async with serve(receiver.app()) as base_url:
-        job_id = await submit(api, f"{base_url}/hook")
-        await drain(settings, succeed(), ScriptedDNS(["127.0.0.1"]))
-
-    msg_id = webhook_id(job_id, "job.completed")
-    assert len(receiver.received) == 1
-    assert await attempt_jobs(redis, msg_id) == {"1:1"}
-    (delivery,) = await deliveries_of(api, job_id)
-    assert (delivery["status"], delivery["attempt_count"]) == ("delivered", 1)
-
-
 async def test_rerun_queues_attempt_2_that_a_crash_after_attempt_1_lost(
     db: asyncpg.Pool, redis: ArqRedis, wh_settings: Settings
 ) -> None:
     receiver = ScriptedReceiver()
     async with serve(receiver.app()) as base_url:
-        # What a worker wrote before dying: the job failed, attempt 1 made (inline) and
+        # What a worker wrote before dying: the job failed, attempt 1 made and
         # recorded as retrying, attempt 2 never queued.
         job = await failed_by_a_lost_worker(db, f"{base_url}/hook")
         delivery = await prepare_delivery(db, wh_settings, job)
@@ -559,3 +547,107 @@ async def test_rerun_queues_attempt_2_that_a_crash_after_attempt_1_lost(
     assert (stored.status, stored.attempts) == ("delivered", 2)
     msg_id = webhook_id(str(job.id), "job.failed")
     assert await attempt_jobs(redis, msg_id) == {"1:1", "1:2"}
+
+
+# --- the webhooks queue: a slow receiver delays only its own deliveries ---------------------
+
+
+async def test_a_hanging_receiver_delays_only_its_own_deliveries(
+    api: httpx.AsyncClient, db: asyncpg.Pool, redis: ArqRedis, wh_settings: Settings
+) -> None:
+    """Tenant A's receiver hangs on every webhook; tenant B's answers at once.
+
+    Attempts run on a webhooks queue and worker of their own, at most
+    ``webhook_receiver_concurrency`` per receiver: A's hanging attempts hold two
+    webhook slots, the rest of A's wait their turn outside any slot, and B's jobs
+    and webhooks all finish while A's receiver still hangs."""
+    from riskdrift.worker.settings import build_webhook_worker_settings
+    from riskdrift.worker.webhook_task import RECEIVER_BUSY_DELAY
+    from tests.conftest import running_worker as running
+    from tests.doubles.receiver import serve_receiver
+
+    cap, per_tenant = 2, 6
+    settings = wh_settings.model_copy(
+        update={
+            "webhooks_queue_name": f"{wh_settings.queue_name}:webhooks",
+            "webhook_receiver_concurrency": cap,
+            "webhook_max_jobs": 4,
+            "webhook_timeout": 120.0,  # A's attempts hang until the test lets them go
+            "worker_max_jobs": 2,
+        }
+    )
+    # Two receivers as the cap counts them (host:port): A by name, B by address.
+    dns = ScriptedDNS(by_name={"localhost": ["127.0.0.1"], "127.0.0.1": ["127.0.0.1"]})
+    async with serve_receiver(SECRET) as receiver:
+        a_jobs = [
+            await submit(api, receiver.url("slow", host="localhost")) for _ in range(per_tenant)
+        ]
+        b_jobs = [
+            await submit(api, receiver.url("ok", host="127.0.0.1")) for _ in range(per_tenant)
+        ]
+        queue = settings.webhooks_queue_name
+        a_attempts = [f"webhook:{webhook_id(j, 'job.completed')}:1:1" for j in a_jobs]
+
+        def a_in_flight() -> int:
+            return sum(r.script == "slow" for r in receiver.received)
+
+        async def delivered(job_ids: list[str]) -> bool:
+            rows = await db.fetch(
+                "SELECT status FROM webhook_deliveries WHERE job_id = ANY($1::uuid[])",
+                [uuid.UUID(j) for j in job_ids],
+            )
+            return len(rows) == len(job_ids) and all(r["status"] == "delivered" for r in rows)
+
+        async with (
+            running(worker_settings(settings, succeed(), dns)),
+            running(build_webhook_worker_settings(settings, webhook_resolver=dns)),
+        ):
+
+            async def b_done_and_a_turned_away() -> bool:
+                # Each of A's attempts not in flight was turned away twice or more: arq
+                # moved its score past its enqueue time by over one longest deferral.
+                waiting = 0
+                for attempt in a_attempts:
+                    if await redis.exists(f"arq:in-progress:{attempt}"):
+                        continue
+                    info = await Job(
+                        attempt, redis, _queue_name=queue, _deserializer=serialization.loads
+                    ).info()
+                    if info is None or info.score is None:
+                        return False
+                    deferred = info.score - info.enqueue_time.timestamp() * 1000
+                    if deferred <= 1000 * RECEIVER_BUSY_DELAY:
+                        return False
+                    waiting += 1
+                return waiting == per_tenant - cap and await delivered(b_jobs)
+
+            await eventually(b_done_and_a_turned_away, deadline=60, interval=0.05)
+            assert a_in_flight() == cap  # A's receiver never had more at once
+            assert not await delivered(a_jobs)
+            rows = await db.fetch(
+                "SELECT status FROM jobs WHERE id = ANY($1::uuid[])",
+                [uuid.UUID(j) for j in a_jobs + b_jobs],
+            )
+            assert [r["status"] for r in rows] == ["completed"] * (2 * per_tenant)
+            # B's webhooks went out as its jobs finished, not after A's timeouts.
+            lags = await db.fetch(
+                """SELECT extract(epoch FROM d.delivered_at - j.finished_at) AS lag
+                   FROM webhook_deliveries d JOIN jobs j ON j.id = d.job_id
+                   WHERE j.id = ANY($1::uuid[])""",
+                [uuid.UUID(j) for j in b_jobs],
+            )
+            assert max(float(r["lag"]) for r in lags) < 5.0, lags
+
+            receiver.release.set()
+            await eventually(lambda: delivered(a_jobs), deadline=60, interval=0.05)
+    assert a_in_flight() == per_tenant
+    assert await redis.zcard(f"riskdrift:webhook-slots:localhost:{receiver.port}") == 0
+    # The webhooks worker's figures: 12 delivered; A's turns away sent nothing, counted nothing.
+    async with (
+        serve(create_app(settings)) as base_url,  # an API that knows the webhooks queue
+        httpx.AsyncClient(base_url=base_url) as http,
+    ):
+        metrics = (await http.get("/metrics")).text.splitlines()
+    ours = [line for line in metrics if f'queue="{queue}"' in line]
+    assert f'riskdrift_webhook_deliveries_total{{outcome="delivered",queue="{queue}"}} 12.0' in ours
+    assert not [line for line in ours if 'outcome="retrying"' in line]

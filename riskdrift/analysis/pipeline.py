@@ -163,13 +163,27 @@ def cross_check(current: ParsedFiling, previous: ParsedFiling) -> list[Extractio
 
     Raises :class:`RisksNotFound` when one year's Item 1A is far shorter than the
     other's: the section was cut short or points elsewhere, and a comparison of it
-    would report most risks as removed or new.
+    would report most risks as removed or new. When the other year is the odd one
+    (one risk of it holds most of its text, and without that risk the two compare),
+    the error names that filing instead: its one huge paragraph is at fault, not
+    this year's ordinary section.
     """
     records = []
     for this, other in ((current, previous), (previous, current)):
         record = this.extraction.model_copy(deep=True)
         share = len(this.item1a_text) / max(len(other.item1a_text), 1)
         if share < SHORT_SECTION_FAIL:
+            largest = max((len(r.text) for r in other.risks), default=0)
+            rest = len(other.item1a_text) - largest
+            if largest > len(other.item1a_text) / 2 and len(this.item1a_text) * 4 >= rest:
+                raise RisksNotFound(
+                    f"Item 1A is {len(other.item1a_text):,} characters, "
+                    f"{len(other.item1a_text) / max(len(this.item1a_text), 1):.0f}× the "
+                    f"{len(this.item1a_text):,} in {this.name}, and one risk factor holds "
+                    f"{largest:,} of them: that paragraph probably ran past the section or "
+                    "the filing is malformed; check the filing",
+                    filing=other.name,
+                )
             raise RisksNotFound(
                 f"Item 1A is {len(this.item1a_text):,} characters, {share:.0%} of the "
                 f"{len(other.item1a_text):,} in {other.name}: the section was probably cut "

@@ -17,17 +17,20 @@ import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs
 
+import structlog
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from riskdrift.api.problems import error_response
-from riskdrift.errors import Unauthorized
+from riskdrift.api.problems import UNAVAILABLE, error_response
+from riskdrift.errors import DependencyUnavailable, Unauthorized
 
 DEFAULT_TENANT = "default"
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"})
 PUBLIC_PREFIXES = ("/docs/",)  # the API docs' bundled assets
 TENANT_SCOPE_KEY = "riskdrift.tenant"
 CLIENT_SCOPE_KEY = "riskdrift.client"  # a digest of the caller's key: the rate-limit identity
+
+log = structlog.get_logger(__name__)
 
 KeyLookup = Callable[[str], Awaitable[str | None]]
 
@@ -98,7 +101,15 @@ class ApiKeyAuth:
             await self.app(scope, receive, send)
             return
         key = _presented_key(scope)
-        tenant = await cache.tenant(key) if key else None
+        try:
+            tenant = await cache.tenant(key) if key else None
+        except UNAVAILABLE as exc:
+            # Outside the router's exception handlers too: Postgres away while the key
+            # is looked up is the same 503 + Retry-After a route would answer.
+            log.warning("dependency_unavailable", path=scope["path"], error=type(exc).__name__)
+            response = error_response(DependencyUnavailable(), scope["path"])
+            await response(scope, receive, send)
+            return
         if tenant is None:
             # Outside the router, so no exception handler: the same mapping, called directly.
             response = error_response(

@@ -1,4 +1,9 @@
-"""Submission limits: a per-key rate limit in Redis and a cap on queued jobs per tenant."""
+"""Submission limits: a per-key rate limit in Redis and a cap on queued jobs per tenant.
+
+``POST /analyze`` costs one submission; ``POST /batches`` one per
+``batch_jobs_per_submission`` (100) of its jobs, so the largest batch (1,000 tickers)
+costs 10 of the default 120 per minute.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,12 @@ from riskdrift.errors import RateLimited
 from riskdrift.queue.keys import LIMITS_PREFIX
 
 
+def batch_cost(jobs: int, settings: Settings) -> int:
+    """What a batch of ``jobs`` costs against the submission rate limit: one submission per
+    ``batch_jobs_per_submission`` jobs, started (a batch is one request, one transaction)."""
+    return max(1, math.ceil(jobs / settings.batch_jobs_per_submission))
+
+
 class SubmissionLimiter:
     """Moving-window rate limit on ``POST /analyze`` per API key, shared by all API processes."""
 
@@ -26,7 +37,7 @@ class SubmissionLimiter:
         self._limiter = MovingWindowRateLimiter(self._storage)
 
     async def check(self, identity: str, *, cost: int = 1) -> None:
-        """Count ``cost`` submissions (a batch counts each of its jobs); raise
+        """Count ``cost`` submissions (a batch: :func:`batch_cost`); raise
         :class:`~riskdrift.errors.RateLimited` (429 with ``Retry-After``) when over the limit."""
         if self._item is None:
             return

@@ -17,6 +17,7 @@ from riskdrift.api.routes_batches import (
 )
 from riskdrift.api.routes_history import History
 from riskdrift.models import (
+    FIRST_FISCAL_YEAR,
     AnalysisResult,
     AnalyzeRequest,
     Job,
@@ -26,6 +27,7 @@ from riskdrift.models import (
     RiskSearchResults,
     WebhookDelivery,
     WebhookDeliveryList,
+    latest_fiscal_year,
 )
 
 REF = "#/components/schemas/{model}"
@@ -56,14 +58,31 @@ def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
 
 
+RETRY_AFTER_HEADER = {
+    "Retry-After": {
+        "description": "seconds to wait before trying again",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
+
+
 def _problems(*codes: int) -> dict[str, Any]:
-    return {
-        str(code): {
+    """Problem responses; a 429 or 503 also names its ``Retry-After`` header."""
+    responses: dict[str, Any] = {}
+    for code in codes:
+        response: dict[str, Any] = {
             "description": "problem details (RFC 9457)",
             "content": {"application/problem+json": {"schema": _ref(Problem)}},
         }
-        for code in codes
-    }
+        if code in (429, 503):
+            response["headers"] = RETRY_AFTER_HEADER
+        if code == 429:
+            response["description"] = (
+                "problem details (RFC 9457): over the submission rate limit "
+                "(`rate-limited`) or the tenant's queued-jobs cap (`queue-full`)"
+            )
+        responses[str(code)] = response
+    return responses
 
 
 # One Server-Sent Event as a client parses it; `data` is the JSON of a JobEvent
@@ -288,7 +307,7 @@ def _document() -> dict[str, Any]:
                     "responses": {
                         "202": _json(JobAccepted, "queued"),
                         "200": _json(JobAccepted, "replay of an Idempotency-Key"),
-                        **_problems(400, 413, 415, 422, 503),
+                        **_problems(400, 413, 415, 422, 429, 503),
                     },
                 }
             },
@@ -378,6 +397,21 @@ def _document() -> dict[str, Any]:
                     },
                 }
             },
+            "/jobs/{job_id}/retry": {
+                "post": {
+                    "summary": "Submit a failed or cancelled job's request again, as a new job",
+                    "description": (
+                        "The new job is an ordinary one (same ticker, years and callback); "
+                        "the tenant's rate limit and queued-jobs cap apply. 409 unless the "
+                        "job is failed or cancelled."
+                    ),
+                    "parameters": [JOB_ID],
+                    "responses": {
+                        "202": _json(JobAccepted, "queued"),
+                        **_problems(404, 409, 422, 429, 503),
+                    },
+                }
+            },
             "/jobs/{job_id}/cancel": {
                 "post": {
                     "summary": "Cancel a queued or running job",
@@ -426,7 +460,15 @@ def _document() -> dict[str, Any]:
                             "schema": {"type": "string", "minLength": 1, "maxLength": 1000},
                         },
                         {"name": "ticker", "in": "query", "schema": {"type": "string"}},
-                        {"name": "year", "in": "query", "schema": {"type": "integer"}},
+                        {
+                            "name": "year",
+                            "in": "query",
+                            "schema": {
+                                "type": "integer",
+                                "minimum": FIRST_FISCAL_YEAR,
+                                "maximum": latest_fiscal_year(),
+                            },
+                        },
                         {
                             "name": "limit",
                             "in": "query",

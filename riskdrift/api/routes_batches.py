@@ -27,6 +27,7 @@ from starlette.responses import Response
 
 from riskdrift.api.auth import client_of, tenant_of
 from riskdrift.api.enqueue import ANALYSIS_TASK
+from riskdrift.api.limits import batch_cost
 from riskdrift.api.problems import validation_problem
 from riskdrift.api.routes_jobs import MAX_PAGE, model_response
 from riskdrift.api.routes_jobs import _check_callback as check_callback
@@ -332,7 +333,7 @@ async def submit(request: Request) -> Response:
     settings = state["settings"]
     body = await _read_request(request)
     pairs = body.pairs()
-    await state["limiter"].check(client_of(request), cost=len(pairs))
+    await state["limiter"].check(client_of(request), cost=batch_cost(len(pairs), settings))
     tenant = tenant_of(request)
     key = request.headers.get("idempotency-key")
     if key is not None and not 1 <= len(key) <= 255:

@@ -94,7 +94,13 @@ class OpsEndpoints:
 
     @property
     def queues(self) -> list[str]:
-        return [self.settings.queue_name, self.settings.embeddings_queue_name]
+        # The webhooks queue too, unless it is the analysis queue (one worker kind).
+        names = [
+            self.settings.queue_name,
+            self.settings.webhooks_queue_name,
+            self.settings.embeddings_queue_name,
+        ]
+        return list(dict.fromkeys(names))
 
     async def snapshot(self, request: Request) -> ClusterSnapshot:
         state = app_state(request)

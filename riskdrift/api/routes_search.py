@@ -27,7 +27,13 @@ from riskdrift.errors import (
     SearchUnavailable,
     UnknownQueryParameter,
 )
-from riskdrift.models import RiskSearchHit, RiskSearchResults, normalise_ticker
+from riskdrift.models import (
+    FIRST_FISCAL_YEAR,
+    RiskSearchHit,
+    RiskSearchResults,
+    latest_fiscal_year,
+    normalise_ticker,
+)
 from riskdrift.store import embeddings as store
 
 log = structlog.get_logger(__name__)
@@ -80,10 +86,18 @@ class RiskSearch:
             except ValueError as exc:
                 errors.append({"field": "ticker", "message": str(exc)})
         if "year" in params:
-            if params["year"].isdigit():
-                year = int(params["year"])
+            # ASCII digits only ("²".isdigit() holds) and in range before it reaches
+            # Postgres: 2147483648 overflows the int4 column's parameter.
+            raw, last = params["year"], latest_fiscal_year()
+            if raw.isascii() and raw.isdigit() and FIRST_FISCAL_YEAR <= int(raw) <= last:
+                year = int(raw)
             else:
-                errors.append({"field": "year", "message": "a fiscal year, e.g. 2024"})
+                errors.append(
+                    {
+                        "field": "year",
+                        "message": f"a fiscal year from {FIRST_FISCAL_YEAR} to {last}, e.g. 2024",
+                    }
+                )
         if "limit" in params:
             if params["limit"].isdigit() and 1 <= int(params["limit"]) <= MAX_LIMIT:
                 limit = int(params["limit"])

@@ -47,7 +47,7 @@ from redis.exceptions import RedisError
 from riskdrift.config import Settings
 from riskdrift.ops import metrics as m
 from riskdrift.ops.metrics import WEBHOOK_OUTCOMES
-from riskdrift.queue import Retry
+from riskdrift.queue import Defer, Retry
 from riskdrift.queue.keys import worker_key, workers_index_key
 from riskdrift.sources.edgar import EdgarStats
 from riskdrift.store.jobs import JobRecord
@@ -377,6 +377,9 @@ def instrument_webhook(
         try:
             outcome = await task(ctx, *args, **kwargs)
             return outcome
+        except Defer:
+            outcome = "deferred"  # put back unstarted (its receiver is busy): not counted
+            raise
         except Retry:
             outcome = "retrying"
             raise

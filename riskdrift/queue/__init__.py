@@ -12,10 +12,11 @@ touching no private arq name), so an arq upgrade is checked here:
   (:func:`job_key`, :func:`in_progress_key`, ...), and what callers do with it:
   :func:`enqueue`, :func:`queue_job` (``enqueue_job``'s writes onto a pipeline, for a
   new id), :func:`queue_abort`, :func:`queue_discard`, :func:`give_back_try`,
-  :func:`release_claim`, :func:`job_entries`, :func:`queue_counts`, :func:`queued_job_ids`,
+  :func:`release_claim`, :func:`discard_result`, :func:`job_entries`, :func:`queue_counts`,
+  :func:`queued_job_ids`,
   and arq's records (:func:`job_record`, :func:`result_record`).
 - :mod:`.workers`: ``Worker`` and :class:`PollingWorker` (the one override of a private
-  arq method, ``Worker._poll_iteration``), ``func``, ``cron``, ``Retry``,
+  arq method, ``Worker._poll_iteration``), ``func``, ``cron``, ``Retry``, :class:`Defer`,
   :func:`worker_kwargs`.
 - :mod:`.keys`: riskdrift's own keys (event streams, batch progress, worker figures,
   cluster counters, rate limits, EDGAR coordination).
@@ -44,6 +45,7 @@ from riskdrift.queue.jobs import (
     JobDef,
     JobEntry,
     JobResult,
+    discard_result,
     enqueue,
     give_back_try,
     health_check_key,
@@ -62,6 +64,7 @@ from riskdrift.queue.jobs import (
     retry_key,
 )
 from riskdrift.queue.workers import (
+    Defer,
     PollingWorker,
     Retry,
     Worker,
@@ -75,6 +78,7 @@ __all__ = [
     "ABORT_KEY",
     "IN_PROGRESS_PREFIX",
     "ArqRedis",
+    "Defer",
     "JobDef",
     "JobEntry",
     "JobResult",
@@ -85,6 +89,7 @@ __all__ = [
     "create_pool",
     "create_worker",
     "cron",
+    "discard_result",
     "dumps",
     "enqueue",
     "func",

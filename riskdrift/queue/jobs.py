@@ -35,6 +35,7 @@ __all__ = [
     "JobDef",
     "JobEntry",
     "JobResult",
+    "discard_result",
     "enqueue",
     "give_back_try",
     "health_check_key",
@@ -137,6 +138,35 @@ def queue_discard(pipe: Pipeline, queue: str, job_ids: Sequence[str]) -> None:
 async def release_claim(redis: Redis, job_id: str) -> None:
     """Drop a worker's claim on a job, so any worker polling the queue may take it."""
     await redis.delete(in_progress_key(job_id))
+
+
+_DISCARD_RESULT = """
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1
+   or redis.call('ZSCORE', KEYS[3], ARGV[1]) then
+  return 0
+end
+return redis.call('DEL', KEYS[4], KEYS[5])
+"""
+
+
+async def discard_result(redis: Redis, job_id: str, *, queue: str) -> bool:
+    """Forget the result arq keeps of a finished run of ``job_id`` (and its try counter),
+    so ``enqueue`` accepts the id again; ``True`` if there was something to forget.
+
+    Atomic, and a no-op while the id is live (queued, deferred or running): only a run
+    that is over, whose job Postgres says is not, is forgotten.
+    """
+    deleted = await redis.eval(  # type: ignore[misc]
+        _DISCARD_RESULT,
+        5,
+        job_key(job_id),
+        in_progress_key(job_id),
+        queue,
+        result_key(job_id),
+        retry_key(job_id),
+        job_id,
+    )
+    return bool(deleted)
 
 
 async def give_back_try(redis: Redis, job_id: str) -> None:

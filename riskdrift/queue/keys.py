@@ -10,6 +10,8 @@
   (ops/worker.py writes them, ops/cluster.py reads them).
 - ``riskdrift:metrics:<queue>``: a queue's cluster counters (ops/metrics.py).
 - ``riskdrift:limits...``: the submission rate limiter's counters (api/limits.py).
+- ``riskdrift:webhook-slots:<host>``: the webhook deliveries in flight to one receiver
+  host, a sorted set of leases scored by expiry (webhooks/slots.py).
 - ``riskdrift:edgar:next-slot``: the EDGAR request slot every process shares
   (sources/fair_access.py); ``riskdrift:edgar:meta:<hash>``: shared EDGAR metadata and
   its ``:lock`` (sources/singleflight.py).
@@ -29,6 +31,7 @@ BATCH_EVENTS_PREFIX = ROOT + "batch-events:"
 LIMITS_PREFIX = ROOT + "limits"  # the limits library adds its own separator
 EDGAR_SLOT_KEY = ROOT + "edgar:next-slot"
 EDGAR_META_PREFIX = ROOT + "edgar:meta:"
+WEBHOOK_SLOTS_PREFIX = ROOT + "webhook-slots:"
 
 
 def stream_key(job_id: uuid.UUID | str) -> str:
@@ -74,3 +77,8 @@ def counters_key(queue: str) -> str:
 def edgar_meta_key(digest: str) -> str:
     """The key of one shared EDGAR metadata document (by a digest of its URL)."""
     return EDGAR_META_PREFIX + digest
+
+
+def webhook_slots_key(host: str) -> str:
+    """The sorted set of leases on one receiver host's delivery slots."""
+    return WEBHOOK_SLOTS_PREFIX + host

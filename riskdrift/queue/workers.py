@@ -1,5 +1,6 @@
 """arq's worker side: the Worker class, task and cron registration, ``Retry``.
 
+:class:`Defer` is arq's ``Retry`` for a job put back unstarted.
 :class:`PollingWorker` is the one place riskdrift reaches into the Worker's
 internals: arq 0.28's ``Worker.main`` loops over the private ``_poll_iteration``,
 which it exposes here as the public hook :meth:`PollingWorker.poll`.
@@ -14,7 +15,21 @@ from arq import Retry
 from arq.cron import cron
 from arq.worker import Worker, create_worker, func, get_kwargs
 
-__all__ = ["PollingWorker", "Retry", "Worker", "create_worker", "cron", "func", "worker_kwargs"]
+__all__ = [
+    "Defer",
+    "PollingWorker",
+    "Retry",
+    "Worker",
+    "create_worker",
+    "cron",
+    "func",
+    "worker_kwargs",
+]
+
+
+class Defer(Retry):
+    """arq's ``Retry`` for a job put back before doing any of its work (e.g. its
+    webhook receiver is at its cap): not a failed attempt, so metrics do not count it."""
 
 
 class PollingWorker(Worker):

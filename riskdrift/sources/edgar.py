@@ -28,6 +28,11 @@ connection errors with exponential backoff that honours ``Retry-After``, a
 bounded number of times, after which ``UpstreamUnavailable`` lets the job
 layer retry later.
 
+Size: a body is capped at ``max_bytes`` both as sent and decoded; the source
+decodes ``Content-Encoding`` itself, layered encodings included, under that cap
+(:mod:`riskdrift.sources.decoding`), so a decompression bomb is refused before it
+expands.
+
 Caching: documents on disk under ``edgar_cache_dir/<CIK>/<accession>/``
 (written atomically, so a document is downloaded once per cache directory);
 the tickers map and submissions JSON in memory for ``metadata_ttl`` seconds.
@@ -60,6 +65,7 @@ from riskdrift.errors import (
 )
 from riskdrift.models import FilingDocument, normalise_ticker
 from riskdrift.retrying import parse_retry_after
+from riskdrift.sources.decoding import BoundedDecoder
 from riskdrift.sources.dei import read_cover_facts
 from riskdrift.sources.fair_access import (
     Limiter,
@@ -241,15 +247,20 @@ class EdgarFilingSource:
                     f"EDGAR answer is {declared} bytes, over the {self.max_bytes}-byte limit",
                     filing=url,
                 )
+            # The raw bytes, decoded here under the cap: httpx would expand a stacked
+            # gzip bomb to gigabytes inside one chunk before any count saw it.
+            decoder = BoundedDecoder(
+                response.headers.get("content-encoding"), self.max_bytes, what=url
+            )
             chunks: list[bytes] = []
             total = 0
-            async for chunk in response.aiter_bytes():
+            async for chunk in response.aiter_raw():
                 total += len(chunk)
                 if total > self.max_bytes:
                     raise FilingParseError(
                         f"EDGAR answer is over the {self.max_bytes}-byte limit", filing=url
                     )
-                chunks.append(chunk)
+                chunks.append(decoder.feed(chunk))
             return EdgarResponse(
                 url=str(response.url),
                 status_code=response.status_code,

@@ -152,7 +152,8 @@ async def enqueue_attempt(
     attempt: int,
     defer_by: float | None = None,
 ) -> None:
-    """Queue attempt ``attempt`` of the delivery's current series (a no-op if already queued)."""
+    """Queue attempt ``attempt`` of the delivery's current series on the webhooks queue
+    (a no-op if already queued)."""
     await enqueue(
         redis,
         TASK_NAME,
@@ -161,7 +162,7 @@ async def enqueue_attempt(
         delivery.series,
         attempt,
         job_id=attempt_job_id(delivery, attempt),
-        queue=settings.queue_name,
+        queue=settings.webhooks_queue_name,
         defer_by=defer_by,
     )
 

@@ -11,7 +11,11 @@ Jobs:
 
 - a ``queued`` or ``processing`` job older than ``reconcile_grace`` with no arq
   job behind it (no job key, not in the queue, no in-progress claim) is
-  enqueued again — unless it has used every attempt, then it fails with a reason;
+  enqueued again — unless it has used every attempt, then it fails with a reason.
+  A run arq finished without finishing the job (a task that ended in an exception
+  while Postgres was away, arq's own ``max_tries``) leaves arq's result behind,
+  and arq refuses the id while it keeps it: that result is discarded first, and
+  only a re-queue arq accepted is counted and logged;
 - such a job whose arq claim was never shortened by a heartbeat (its worker died
   between claiming and starting it) has the claim released, so it runs again
   within a reconcile interval instead of after the job timeout;
@@ -34,8 +38,8 @@ the job part has done its work by then):
   attempt) gets that attempt queued, under the attempt's own arq job id, so a
   race with a live attempt is a no-op. An attempt that ran without recording
   itself counts as behind it while arq keeps its result (and its id taken).
-  Before attempt 1 the analysis job stands behind it too: it makes attempt 1
-  itself, or its re-run queues it. A pending delivery that has made every
+  Before attempt 1 the analysis job stands behind it too: it queues attempt 1
+  (on the webhooks queue), or its re-run does. A pending delivery that has made every
   attempt cannot occur (the last attempt's record fails it); if one does, it is
   failed rather than given attempt 9.
 
@@ -53,7 +57,7 @@ import structlog
 
 from riskdrift.events.publish import make_event, publish
 from riskdrift.models import JobStatus
-from riskdrift.queue import JobEntry, enqueue, job_entries, release_claim
+from riskdrift.queue import JobEntry, discard_result, enqueue, job_entries, release_claim
 from riskdrift.retrying import is_transient
 from riskdrift.store import deliveries, jobs
 from riskdrift.webhooks.backoff import BACKOFF_SCHEDULE, MAX_ATTEMPTS
@@ -147,15 +151,28 @@ async def _reconcile_jobs(ctx: WorkerContext, now: dt.datetime) -> dict[str, int
                 ctx, job.id, f"workers stopped while running the job {job.attempts} times"
             )
             continue
-        await enqueue(
+        if entry.result:
+            # arq keeps the result of a run that ended without finishing the job, and
+            # refuses the id until it expires (an hour): that run is over, forget it.
+            await discard_result(ctx["redis"], str(job.id), queue=settings.queue_name)
+        accepted = await enqueue(
             ctx["redis"],
             "analyze_risk_drift",
             str(job.id),
             job_id=str(job.id),
             queue=settings.queue_name,
         )
+        if not accepted:
+            # A worker or the API queued it since we looked: nothing to repair.
+            log.info("job_requeue_refused", job_id=str(job.id), status=job.status.value)
+            continue
         requeued += 1
-        log.warning("job_requeued_by_reconciler", job_id=str(job.id), status=job.status.value)
+        log.warning(
+            "job_requeued_by_reconciler",
+            job_id=str(job.id),
+            status=job.status.value,
+            stale_result=entry.result,
+        )
     return {"requeued": requeued, "failed": failed, "released": released, "checked": len(stale)}
 
 
@@ -212,15 +229,17 @@ async def _requeue_lost_attempts(ctx: WorkerContext, now: dt.datetime) -> dict[s
     overdue = await deliveries.pending_due_before(
         ctx["pool"], before=now - dt.timedelta(seconds=settings.reconcile_grace), limit=BATCH
     )
-    # Each delivery's next attempt, then the analysis job of each (attempt 1 is that job's
-    # to make; arq's re-run of it queues attempt 1 if the run died first).
-    entries = await _arq_entries(
-        ctx,
-        [attempt_job_id(d, d.attempts + 1) for d in overdue] + [str(d.job_id) for d in overdue],
+    # Each delivery's next attempt (on the webhooks queue), then the analysis job of each
+    # (attempt 1 is that job's to queue; arq's re-run of it does if the run died first).
+    attempt_entries = await job_entries(
+        ctx["redis"],
+        settings.webhooks_queue_name,
+        [attempt_job_id(d, d.attempts + 1) for d in overdue],
     )
+    analysis_entries = await _arq_entries(ctx, [str(d.job_id) for d in overdue])
     requeued = failed = 0
     for delivery, attempt_entry, analysis_entry in zip(
-        overdue, entries[: len(overdue)], entries[len(overdue) :], strict=True
+        overdue, attempt_entries, analysis_entries, strict=True
     ):
         # An attempt that ran without recording itself (a bug, a timeout) keeps its id
         # taken while arq keeps its result (keep_result): it is requeued after that.

@@ -176,6 +176,9 @@ def build_worker_settings(
                 name="analyze_risk_drift",
                 timeout=settings.job_timeout,
             ),
+            # Attempts run on the webhooks queue (WebhookWorker); registered here too for
+            # attempts an older version queued here, and for webhooks_queue_name set to
+            # this queue's name (one worker kind for everything: tests, small setups).
             func(
                 instrument_webhook(deliver_webhook),  # type: ignore[arg-type]
                 name="deliver_webhook",
@@ -241,3 +244,41 @@ def build_embeddings_worker_settings(settings: Settings) -> type:
         **_queue_attrs(settings, settings.embeddings_queue_name, settings.embeddings_job_timeout),
     }
     return type("EmbeddingsWorker", (), attrs)
+
+
+def build_webhook_worker_settings(
+    settings: Settings, *, webhook_resolver: Resolver = system_resolver
+) -> type:
+    """The WorkerSettings class of the ``webhooks`` queue (``deliver_webhook``, every attempt).
+
+    Deliveries have slots of their own (``webhook_max_jobs``, many: an attempt mostly
+    waits on the network), so a slow receiver never holds an analysis slot, and at most
+    ``webhook_receiver_concurrency`` of these per receiver (riskdrift/webhooks/slots.py).
+    """
+
+    async def on_startup(ctx: WorkerContext) -> None:
+        stack = await _open_process_clients(ctx, settings)
+        ctx["webhook_client"] = await stack.enter_async_context(create_delivery_client())
+        ctx["webhook_resolver"] = webhook_resolver
+        await start_worker_metrics(ctx, settings, stack, queue=settings.webhooks_queue_name)
+        log.info(
+            "worker_started",
+            queue=settings.webhooks_queue_name,
+            max_jobs=settings.webhook_max_jobs,
+            per_receiver=settings.webhook_receiver_concurrency,
+        )
+
+    timeout = int(settings.webhook_timeout) + 30
+    attrs: dict[str, Any] = {
+        "functions": [
+            func(
+                instrument_webhook(deliver_webhook),  # type: ignore[arg-type]
+                name="deliver_webhook",
+                timeout=timeout,
+            )
+        ],
+        "on_startup": on_startup,
+        **_queue_attrs(settings, settings.webhooks_queue_name, timeout),
+        "max_jobs": settings.webhook_max_jobs,
+    }
+    return type("WebhookWorker", (), attrs)

@@ -1,10 +1,23 @@
 """arq task functions: thin glue between the queue, the agent, Postgres and the event stream.
 
 ``analyze_risk_drift`` loads the job, awaits the research agent natively on the
-worker's event loop, stores the result and publishes progress, then makes the
-first attempt of the job's webhook (:mod:`riskdrift.worker.webhook_task`).
+worker's event loop, stores the result and publishes progress, then queues the
+first attempt of the job's webhook on the webhooks queue
+(:mod:`riskdrift.worker.webhook_task`).
 State changes are guarded UPDATEs, so a re-run after a crash or a duplicate
 delivery by arq cannot move a finished job again.
+
+Postgres or Redis going away mid-job never fails the job (docs/RELIABILITY.md):
+
+- a progress write (the row or the event) that fails is logged and skipped: the
+  analysis goes on, and the next write tries again;
+- anything else of the job's bookkeeping that fails for a lost connection (starting
+  the attempt, storing the result, failing it, the retry branch's own writes) ends
+  the run with arq's ``Retry``, which needs no write to Postgres: arq runs the job
+  again after ``dependency_retry_delay`` (jittered), and that run does not cost the
+  job one of its tries (arq's counter is given back when Redis answers; a row whose
+  attempt was counted is released when Postgres does). Such a loop is bounded by
+  the reconciler's "abandoned" limit.
 """
 
 from __future__ import annotations
@@ -14,7 +27,7 @@ import contextlib
 import datetime as dt
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import structlog
@@ -23,8 +36,14 @@ from riskdrift.batch_lifecycle import report_job_state
 from riskdrift.errors import PermanentError
 from riskdrift.events.publish import make_event, stream_key
 from riskdrift.models import TERMINAL_EVENTS, AnalyzeRequest, EventName, JobEvent, JobStatus
-from riskdrift.queue import give_back_try
-from riskdrift.retrying import is_transient, retry_delay, retry_later
+from riskdrift.queue import Retry, give_back_try
+from riskdrift.retrying import (
+    CONNECTION_LOST,
+    is_transient,
+    jittered_delay,
+    retry_delay,
+    retry_later,
+)
 from riskdrift.store import jobs
 from riskdrift.store.jobs import JobRecord
 from riskdrift.worker.context import WorkerContext
@@ -43,7 +62,7 @@ async def _publish(ctx: WorkerContext, event: JobEvent) -> None:
     await ctx["events"].publish(event, maxlen=settings.stream_maxlen, ttl=ttl)
 
 
-async def _fail(ctx: WorkerContext, job_id: uuid.UUID, reason: str, deadline: float) -> None:
+async def _fail(ctx: WorkerContext, job_id: uuid.UUID, reason: str) -> None:
     finished = await jobs.finish_job(ctx["pool"], job_id, JobStatus.FAILED, error=reason)
     if finished is None:
         log.info("job_already_finished", outcome="failed", reason=reason)
@@ -53,7 +72,7 @@ async def _fail(ctx: WorkerContext, job_id: uuid.UUID, reason: str, deadline: fl
     await _report_to_batch(ctx, job_id, JobStatus.FAILED, reason)
     log.warning("job_failed", reason=reason, attempts=finished.attempts)
     ctx["analysis_ended"] = time.monotonic()
-    await schedule_webhook(ctx, finished, deadline=deadline)
+    await schedule_webhook(ctx, finished)
 
 
 TERMINAL_EVENT: dict[JobStatus, EventName] = {
@@ -126,12 +145,19 @@ def _progress_reporter(ctx: WorkerContext, job_id: uuid.UUID) -> Any:
 
     async def report(step: str, progress: int) -> None:
         nonlocal row_written
-        event = _publish(ctx, make_event("step_complete", job_id, step=step, progress=progress))
+        event = make_event("step_complete", job_id, step=step, progress=progress)
+        writes: list[Coroutine[Any, Any, object]] = [_publish(ctx, event)]
         if loop.time() - row_written >= PROGRESS_ROW_INTERVAL:
             row_written = loop.time()
-            await asyncio.gather(jobs.record_progress(ctx["pool"], job_id, step, progress), event)
-        else:
-            await event
+            writes.append(jobs.record_progress(ctx["pool"], job_id, step, progress))
+        for outcome in await asyncio.gather(*writes, return_exceptions=True):
+            if isinstance(outcome, CONNECTION_LOST):
+                # Progress is a report, not the work: Postgres or Redis away must not
+                # abort the analysis (the next step writes again; the heartbeat, not
+                # the row, keeps the claim).
+                log.warning("progress_not_recorded", step=step, error=type(outcome).__name__)
+            elif isinstance(outcome, BaseException):
+                raise outcome
         log.debug("step_complete", step=step, progress=progress)
 
     return report
@@ -140,9 +166,6 @@ def _progress_reporter(ctx: WorkerContext, job_id: uuid.UUID) -> Any:
 async def analyze_risk_drift(ctx: WorkerContext, job_id: str) -> str:
     """Run one analysis job; returns the job's final (or current) status."""
     settings = ctx["settings"]
-    # arq cancels the task job_timeout after it starts (worker/settings.py): the webhook's
-    # first attempt runs in the task only if it fits before then.
-    deadline = asyncio.get_running_loop().time() + settings.job_timeout
     job_uuid = uuid.UUID(job_id)
     attempt = ctx.get("job_try", 1)
     structlog.contextvars.clear_contextvars()
@@ -155,10 +178,40 @@ async def analyze_risk_drift(ctx: WorkerContext, job_id: str) -> str:
         claim_ttl=settings.job_claim_ttl,
         interval=settings.heartbeat_interval,
     ):
-        return await _analyze(ctx, job_uuid, attempt, deadline)
+        try:
+            return await _analyze(ctx, job_uuid, attempt)
+        except CONNECTION_LOST as exc:
+            raise await _dependency_retry(ctx, job_uuid, exc) from exc
 
 
-async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int, deadline: float) -> str:
+async def _dependency_retry(ctx: WorkerContext, job_id: uuid.UUID, exc: BaseException) -> Retry:
+    """arq's ``Retry`` for a run whose Postgres or Redis went away, at no cost to the job.
+
+    Nothing here may depend on the lost service: arq re-queues a ``Retry`` with Redis
+    alone. Giving back arq's try and the row's attempt are best effort, each bounded,
+    so a run never hangs on a server that does not answer.
+    """
+    settings = ctx["settings"]
+    undos: dict[str, Callable[[], Awaitable[object]]] = {
+        "give_back_try": lambda: give_back_try(ctx["redis"], str(job_id)),
+        "release_attempt": lambda: jobs.release_attempt(ctx["pool"], job_id),
+    }
+    for name, undo in undos.items():
+        try:
+            async with asyncio.timeout(DEPENDENCY_UNDO_TIMEOUT):
+                await undo()
+        except CONNECTION_LOST as undo_exc:  # TimeoutError included
+            log.info("dependency_retry_not_undone", step=name, error=type(undo_exc).__name__)
+    delay = jittered_delay(settings.dependency_retry_delay)
+    log.warning("job_retrying_after_outage", error=type(exc).__name__, defer_s=round(delay, 2))
+    return Retry(defer=delay)
+
+
+# Each best-effort undo of a run interrupted by an outage waits at most this long.
+DEPENDENCY_UNDO_TIMEOUT = 2.0  # seconds
+
+
+async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int) -> str:
     settings = ctx["settings"]
     job = await jobs.start_attempt(ctx["pool"], job_uuid)
     if job is None:
@@ -190,24 +243,34 @@ async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int, deadli
             ctx,
             job_uuid,
             f"analysis exceeded time limit ({settings.job_soft_time_limit:g} s)",
-            deadline,
         )
         return JobStatus.FAILED.value
     except PermanentError as exc:
-        await _fail(ctx, job_uuid, str(exc), deadline)
+        await _fail(ctx, job_uuid, str(exc))
         return JobStatus.FAILED.value
     except Exception as exc:
         if not is_transient(exc):
             log.exception("job_crashed")
-            await _fail(ctx, job_uuid, f"internal error: {type(exc).__name__}", deadline)
+            await _fail(ctx, job_uuid, f"internal error: {type(exc).__name__}")
             return JobStatus.FAILED.value
         reason = str(exc) or type(exc).__name__
         retry = retry_later(exc, attempt, settings)
         if retry is None:
-            await _fail(ctx, job_uuid, f"gave up after {attempt} attempts: {reason}", deadline)
+            await _fail(ctx, job_uuid, f"gave up after {attempt} attempts: {reason}")
             return JobStatus.FAILED.value
-        await jobs.record_progress(ctx["pool"], job_uuid, "retrying", job.progress)
-        await _publish(ctx, make_event("job_retrying", job_uuid, attempt=attempt, error=reason))
+        # The retry itself needs neither write (arq re-queues it): Postgres or Redis
+        # away here must not turn a retry into a failed arq job.
+        writes: list[Callable[[], Awaitable[object]]] = [
+            lambda: jobs.record_progress(ctx["pool"], job_uuid, "retrying", job.progress),
+            lambda: _publish(
+                ctx, make_event("job_retrying", job_uuid, attempt=attempt, error=reason)
+            ),
+        ]
+        for write in writes:
+            try:
+                await write()
+            except CONNECTION_LOST as write_exc:
+                log.warning("retry_not_recorded", error=type(write_exc).__name__)
         ctx["job_record"] = job
         log.warning("job_retrying", reason=reason, defer_s=round(retry_delay(retry), 2))
         raise retry from exc
@@ -235,5 +298,5 @@ async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int, deadli
     await record_analysis_filings(ctx, job_uuid, result)  # risks for search; never raises
     # Last, so the receiver hears of the job once everything it stores is stored.
     ctx["analysis_ended"] = time.monotonic()
-    await schedule_webhook(ctx, finished, result, deadline=deadline, delivery=completion.delivery)
+    await schedule_webhook(ctx, finished, result, delivery=completion.delivery)
     return JobStatus.COMPLETED.value

@@ -1,23 +1,29 @@
-"""The ``deliver_webhook`` arq task and the worker glue around a job's first attempt.
+"""The ``deliver_webhook`` arq task and the worker glue around a job's webhook.
 
 The webhook domain logic (payload, scheduling, outcome classification, one
 recorded attempt) lives in :mod:`riskdrift.webhooks.outbox`; this module adds
-what only a worker knows: arq's deadline for the calling task, arq ``Retry``
-when Postgres or Redis fail, and the worker's metrics.
+what only a worker knows: arq ``Retry`` when Postgres or Redis fail, the cap on
+deliveries in flight per receiver (:mod:`riskdrift.webhooks.slots`), and the
+worker's metrics.
+
+Every attempt, the first included, is a ``deliver_webhook`` job on the webhooks
+queue (``RISKDRIFT_WEBHOOKS_QUEUE_NAME``), run by ``WebhookWorker`` processes: a
+slow receiver holds webhook slots, never an analysis slot, and at most
+``RISKDRIFT_WEBHOOK_RECEIVER_CONCURRENCY`` of them at once (an attempt to a receiver
+whose slots are all taken is deferred, freeing its worker slot), so it delays only
+its own tenant's deliveries.
 
 Flow::
 
-    analyze_risk_drift ── terminal UPDATE ok ──▶ schedule_webhook(job, deadline)
+    analyze_risk_drift ── terminal UPDATE ok ──▶ schedule_webhook(job)
         store the body once (outbox.prepare_delivery; a completed job's is stored
-        by the statement that completes it, a failed job's here)
-        attempt 1 here, in the analysis task: outbox.make_attempt(attempt=1)
-        too little of arq's timeout left, or any error before the attempt is
-        recorded and its follow-up queued → enqueue attempt 1 as deliver_webhook
+        by the statement that completes it, a failed job's here), queue attempt 1
     analyze_risk_drift re-run of a finished job ──▶ resume_webhook(job)
         store the body if a crash lost it; while pending with attempt 2 not made,
         enqueue attempt 1 (that job makes it, or finds it made and queues attempt 2)
     deliver_webhook(job_id, event_type, series, attempt)
-        load the delivery, then outbox.make_attempt(series, attempt)
+        load the delivery, take a slot of its receiver, then
+        outbox.make_attempt(series, attempt)
 
 A redelivery (``POST /jobs/{id}/deliveries/redeliver``) starts the next series
 on the same row: same ``webhook-id``, same body, attempts counted from 1 again;
@@ -26,19 +32,15 @@ its attempt 1 is a ``deliver_webhook`` job.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
 import uuid
 from collections.abc import Iterator
 
 import structlog
 
 from riskdrift.models import AnalysisResult
-from riskdrift.ops.metrics import WEBHOOK_OUTCOMES
-from riskdrift.ops.worker import worker_metrics
-from riskdrift.queue import Retry
-from riskdrift.retrying import is_transient
+from riskdrift.queue import Defer, Retry, give_back_try
+from riskdrift.retrying import is_transient, jittered_delay
 from riskdrift.store import deliveries
 from riskdrift.store.deliveries import DeliveryRecord
 from riskdrift.store.jobs import JobRecord
@@ -53,6 +55,7 @@ from riskdrift.webhooks.outbox import (
     enqueue_attempt,
     prepare_delivery,
 )
+from riskdrift.webhooks.slots import receiver_of, receiver_slot
 from riskdrift.webhooks.ssrf import system_resolver
 from riskdrift.worker.context import WorkerContext
 
@@ -72,9 +75,10 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 TRANSIENT_RETRY_DELAY = 5.0  # seconds, before the backoff scale: Postgres or Redis hiccups
-# Attempt 1 runs in the analysis task only if, besides webhook_timeout for the attempt
-# itself, this much of arq's timeout is left for recording it and queueing attempt 2.
-INLINE_ATTEMPT_MARGIN = 10.0  # seconds
+RECEIVER_BUSY_DELAY = 1.0  # seconds (jittered down to half): an attempt whose receiver is full
+# A slot's lease outlives its attempt (webhook_timeout) by this much: a worker killed
+# mid-attempt frees its slot after the lease, a live one gives it back at once.
+SLOT_LEASE_MARGIN = 15.0  # seconds
 
 
 @contextlib.contextmanager
@@ -110,18 +114,14 @@ async def schedule_webhook(
     job: JobRecord,
     result: AnalysisResult | None = None,
     *,
-    deadline: float,
     delivery: DeliveryRecord | None = None,
 ) -> None:
     """After a job's terminal UPDATE: store its webhook (unless the UPDATE stored it:
-    ``delivery``) and make attempt 1 in this task.
+    ``delivery``) and queue attempt 1 on the webhooks queue.
 
-    ``deadline`` is when arq cancels the calling task (a loop time). If the
-    attempt might not finish before it, or anything fails before the attempt is
-    recorded and its follow-up queued, attempt 1 is queued as a
-    ``deliver_webhook`` job instead. If Postgres or Redis fail while storing or
-    queueing, the analysis task is retried by arq; its re-run finds the job
-    finished and calls :func:`resume_webhook`.
+    The analysis task never makes an attempt itself, so no receiver holds its slot.
+    If Postgres or Redis fail while storing or queueing, the analysis task is retried
+    by arq; its re-run finds the job finished and calls :func:`resume_webhook`.
     """
     settings = ctx["settings"]
     with _retried_when_transient():
@@ -129,37 +129,8 @@ async def schedule_webhook(
             delivery = await outbox.prepare_delivery(ctx["pool"], settings, job, result)
         if delivery is None:
             return
-        time_left = deadline - asyncio.get_running_loop().time()
-        fits = time_left >= settings.webhook_timeout + INLINE_ATTEMPT_MARGIN
-        if fits and await _attempt_here(ctx, delivery):
-            return
         await outbox.enqueue_attempt(ctx["redis"], settings, delivery, attempt=1)
         log.info("webhook_scheduled", webhook_id=delivery.webhook_id, type=delivery.event_type)
-
-
-async def _attempt_here(ctx: WorkerContext, delivery: DeliveryRecord) -> bool:
-    """Make attempt 1 of ``delivery`` in the calling task; ``False`` if a job must make it.
-
-    Whatever goes wrong, the finished analysis must not fail for its webhook:
-    the attempt goes to a ``deliver_webhook`` job, where the rules of every
-    attempt apply (a transient error: again later; a bug: the arq job fails).
-    """
-    started = time.monotonic()
-    with structlog.contextvars.bound_contextvars(
-        webhook_id=delivery.webhook_id, type=delivery.event_type, series=delivery.series, attempt=1
-    ):
-        try:
-            outcome = await _attempt(ctx, delivery, delivery.series, attempt=1)
-        except Exception as exc:
-            if is_transient(exc):
-                log.warning("webhook_attempt_handed_over", error=type(exc).__name__)
-            else:
-                log.exception("webhook_attempt_handed_over")
-            return False
-    metrics = worker_metrics(ctx)
-    if metrics is not None and outcome in WEBHOOK_OUTCOMES:  # as instrument_webhook counts
-        metrics.note_webhook(outcome=outcome, seconds=time.monotonic() - started)
-    return True
 
 
 async def resume_webhook(ctx: WorkerContext, job: JobRecord) -> None:
@@ -196,7 +167,25 @@ async def deliver_webhook(
             log.warning("webhook_delivery_missing")
             return "missing"
         structlog.contextvars.bind_contextvars(webhook_id=delivery.webhook_id)
-        return await _attempt(ctx, delivery, series, attempt)
+        settings = ctx["settings"]
+        async with receiver_slot(
+            ctx["redis"],
+            delivery.callback_url,
+            limit=settings.webhook_receiver_concurrency,
+            lease=settings.webhook_timeout + SLOT_LEASE_MARGIN,
+        ) as slot:
+            if slot:
+                return await _attempt(ctx, delivery, series, attempt)
+        # Every slot of this receiver is busy: free this worker slot for other
+        # receivers and come back shortly, at no cost to the attempt's arq tries.
+        await give_back_try(ctx["redis"], ctx.get("job_id", ""))
+        delay = jittered_delay(RECEIVER_BUSY_DELAY)
+        log.info(
+            "webhook_receiver_busy",
+            receiver=receiver_of(delivery.callback_url),
+            defer_s=round(delay, 2),
+        )
+        raise Defer(defer=delay)
     except Exception as exc:
         if not is_transient(exc):
             raise

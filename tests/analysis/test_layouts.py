@@ -146,6 +146,25 @@ def test_far_shorter_section_than_the_other_year_fails() -> None:
     assert records[1].warnings == []
 
 
+def test_one_huge_paragraph_is_blamed_on_its_own_filing_not_the_other_year() -> None:
+    """A valid year beside a filing whose one risk swallowed a huge paragraph: the error
+    names the filing with the huge paragraph, not the valid year as "cut short"."""
+    normal = "".join(_div(UNDERLINE, h) + _div(PLAIN, BODY * 2) for h in UNDERLINED_HEADINGS)
+    huge = _div(UNDERLINE, UNDERLINED_HEADINGS[0]) + _div(PLAIN, BODY * 2000)
+    swollen = huge + "".join(
+        _div(UNDERLINE, h) + _div(PLAIN, BODY * 2) for h in UNDERLINED_HEADINGS[1:]
+    )
+    valid = parse_filing(_filing(normal), "2024.html")
+    odd = parse_filing(_filing(swollen), "2023.html")
+    assert len(valid.item1a_text) * 4 < len(odd.item1a_text)
+    for current, previous in ((valid, odd), (odd, valid)):
+        with pytest.raises(RisksNotFound, match=r"one risk factor holds") as caught:
+            cross_check(current, previous)
+        assert caught.value.filing == "2023.html"
+        assert "2024.html" in str(caught.value)  # named as the one it was compared with
+        assert "cut short" not in str(caught.value)
+
+
 STYLE = re.compile(
     rb"font-weight:\s*(?:bold|bolder|[6-9]00)|font-style:\s*(?:italic|oblique)"
     rb"|text-decoration:[^;\"']*underline",

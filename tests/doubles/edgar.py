@@ -4,17 +4,20 @@ Paths mirror EDGAR's two hosts under two prefixes of one server:
 ``/www`` stands for https://www.sec.gov and ``/data`` for https://data.sec.gov.
 Every request is recorded (path, arrival time, User-Agent) so tests can count
 downloads and measure request spacing; ``fail`` queues canned error answers
-for a path, ``break_path`` makes a path fail forever and ``hang`` makes it
-never answer (until the server stops). Files of a filing other than the
-primary document (``<accession>-index.htm``, an EX-13) are served from
-``fixtures/archive/<cik>/<accession folder>/``.
+for a path, ``break_path`` makes a path fail forever, ``hang`` makes it
+never answer (until the server stops) and ``encode`` serves a path's body
+compressed with the given stacked Content-Encodings (or replaces it, for bombs).
+Files of a filing other than the primary document (``<accession>-index.htm``, an
+EX-13) are served from ``fixtures/archive/<cik>/<accession folder>/``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +63,7 @@ class FakeEdgar:
     faults: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)
     broken: dict[str, int] = field(default_factory=dict)
     hanging: set[str] = field(default_factory=set)
+    encoded: dict[str, tuple[list[str], bytes | None]] = field(default_factory=dict)
     release: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
@@ -89,6 +93,11 @@ class FakeEdgar:
     def hang(self, path: str) -> None:
         self.hanging.add(path)
 
+    def encode(self, path: str, encodings: list[str], raw: bytes | None = None) -> None:
+        """Serve ``path`` with ``Content-Encoding: <encodings>``: its body compressed in
+        that order, or ``raw`` as given (already encoded, e.g. a decompression bomb)."""
+        self.encoded[path] = (encodings, raw)
+
     def count(self, path: str) -> int:
         return sum(1 for s in self.seen if s.path == path)
 
@@ -111,6 +120,13 @@ class FakeEdgar:
             return Response(f"error {status}", status_code=status, headers=headers)
         if path in self.broken:
             return Response("unavailable", status_code=self.broken[path])
+        if path in self.encoded:
+            encodings, given = self.encoded[path]
+            body = bytes(self._serve(path).body) if given is None else given
+            if given is None:
+                for coding in encodings:
+                    body = gzip.compress(body) if coding == "gzip" else zlib.compress(body)
+            return Response(body, headers={"content-encoding": ", ".join(encodings)})
         return self._serve(path)
 
     def _serve(self, path: str) -> Response:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gzip
 import itertools
+import tracemalloc
+import zlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from riskdrift.config import Settings
 from riskdrift.errors import (
     ConfigurationError,
     FilingNotFound,
+    FilingParseError,
     Item1AIncorporatedByReference,
     UpstreamUnavailable,
 )
@@ -432,3 +436,62 @@ async def test_agent_analyses_the_ex13_of_both_years(make_source: MakeSource) ->
         assert filing.item1a_chars > 2_000
     titles = {r.title_current for r in result.risks if r.status == "new"}
     assert any(t and "Cyber attacks" in t for t in titles)
+
+
+# --- Content-Encoding under the size cap ---------------------------------------------------
+
+
+def stacked_gzip_bomb(expanded: int) -> bytes:
+    """``expanded`` zero bytes, gzipped, gzipped again: a few kilobytes on the wire."""
+    inner = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1 << 20)
+    parts = [inner.compress(block) for _ in range(expanded >> 20)]
+    parts.append(inner.flush())
+    return gzip.compress(b"".join(parts), 9)
+
+
+async def test_a_stacked_gzip_bomb_is_refused_without_expanding(
+    edgar: tuple[FakeEdgar, str], tmp_path: Path
+) -> None:
+    fake, url = edgar
+    cap = 1 << 20
+    bomb = stacked_gzip_bomb(512 << 20)  # 512 MiB of zeros in under a kilobyte
+    assert len(bomb) < 4 << 10
+    fake.encode(TICKERS, ["gzip", "gzip"], raw=bomb)
+    source = EdgarFilingSource(settings_for(url, tmp_path / "cache"), retry=FAST, max_bytes=cap)
+    tracemalloc.start()
+    try:
+        with pytest.raises(FilingParseError, match=r"over the 1048576-byte limit"):
+            await source.fetch("AAPL", 2024)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        await source.aclose()
+    # What was expanded stayed near the cap, never near the bomb's 512 MiB.
+    assert peak < 8 * cap, peak
+
+
+@pytest.mark.parametrize(
+    "encodings", [["gzip"], ["deflate"], ["gzip", "gzip"], ["deflate", "gzip"]]
+)
+async def test_layered_encodings_within_the_cap_are_decoded(
+    edgar: tuple[FakeEdgar, str], make_source: MakeSource, encodings: list[str]
+) -> None:
+    fake, _ = edgar
+    fake.encode(TICKERS, encodings)
+    fake.encode(AAPL_2024_DOC, encodings)
+    doc = await make_source().fetch("AAPL", 2024)
+    assert doc.content == (REAL10K / "AAPL" / "2024.html").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("encodings", "reason"),
+    [(["gzip", "gzip", "gzip"], "3 stacked Content-Encodings"), (["br"], "unsupported")],
+)
+async def test_encodings_riskdrift_never_asked_for_are_refused(
+    edgar: tuple[FakeEdgar, str], make_source: MakeSource, encodings: list[str], reason: str
+) -> None:
+    fake, _ = edgar
+    fake.encode(TICKERS, encodings, raw=b"whatever")
+    with pytest.raises(FilingParseError, match=reason):
+        await make_source().fetch("AAPL", 2024)

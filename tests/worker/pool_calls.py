@@ -22,7 +22,7 @@ def spin(seconds: float) -> int:
 def hold_memory(megabytes: int) -> int:
     """Allocate and touch ``megabytes`` MiB (a memory bomb when over the ceiling)."""
     block = bytearray(megabytes * 1024 * 1024)
-    block[:: 4096] = b"x" * len(block[:: 4096])
+    block[::4096] = b"x" * len(block[::4096])
     return len(block)
 
 

@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     analysis_memory_mb: int = Field(2048, ge=0)
     analysis_time_limit: float = Field(300.0, gt=0)
     analysis_max_text_chars: int = Field(20_000_000, ge=1)
-    analysis_max_elements: int = Field(2_000_000, ge=1)
+    analysis_max_elements: int = Field(1_000_000, ge=1)
     analysis_max_depth: int = Field(500, ge=1)
     worker_metrics_port: int = 0  # serve the worker's own /metrics here; 0 = off
     worker_metrics_interval: float = 5.0  # seconds between a worker's figures in Redis

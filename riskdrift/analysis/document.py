@@ -270,22 +270,25 @@ _P_CLOSING = frozenset(
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)")
 
 
-def _check_nesting(html: str, limits: DocumentLimits) -> None:
-    """Refuse, before parsing, a document nested deeper than ``limits.max_depth``.
+def _check_markup(html: str, limits: DocumentLimits) -> None:
+    """Refuse, before parsing, a document with more start tags than ``limits.max_elements``
+    (what the parser's tree would hold) or nested deeper than ``limits.max_depth``.
 
-    A cheap bound first (numpy over the bytes: every ``<`` opens, every ``</`` closes,
+    Depth: a cheap bound first (numpy over the bytes: every ``<`` opens, every ``</`` closes,
     never below zero), which the XHTML of inline-XBRL filings stays far under; only a
     document over it (unclosed ``<p>``/``<br>`` of old HTML filings inflate it) is
     scanned by name, counting the tags that make parsing quadratic (:data:`_P_CLOSING`),
     a close only when its name is open. The exact depth is checked again while
-    building the blocks (:func:`_context`).
+    building the blocks (:func:`_context`), and so are the elements.
     """
-    if limits.max_depth >= len(html) // 3:  # no room for that many tags
+    if min(limits.max_depth, limits.max_elements) >= len(html) // 3:  # no room for the tags
         return
     raw = np.frombuffer(html.encode("utf-8", "surrogatepass"), dtype=np.uint8)
     lt = np.flatnonzero(raw[:-1] == 60)  # "<"
     after = raw[lt + 1]
     is_letter = ((after | 32) >= 97) & ((after | 32) <= 122)
+    if int(is_letter.sum()) > limits.max_elements:
+        raise FilingTooComplex.over("elements", limits.max_elements)
     slash = np.flatnonzero(raw[:-1] == 47)  # "/>" closes a self-closing tag
     self_closed = slash[raw[slash + 1] == 62]
     where = np.concatenate((lt[is_letter], lt[after == 47], self_closed))
@@ -373,7 +376,7 @@ def html_blocks(html: str, limits: DocumentLimits = UNLIMITED) -> FilingText:
     worked out once (:func:`_context`). Raises :class:`FilingTooComplex` as soon as
     the document goes over one of ``limits``.
     """
-    _check_nesting(html, limits)
+    _check_markup(html, limits)
     tree = LexborHTMLParser(html)
     root = tree.body if tree.body is not None else tree.root
     builder = _BlockBuilder()

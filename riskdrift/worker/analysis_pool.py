@@ -345,7 +345,7 @@ def child_main() -> None:
         except MemoryError:  # the call's arguments alone do not fit
             conn.send(("memory", None))
             return
-        except Exception as exc:  # noqa: BLE001 - e.g. a function this process cannot import
+        except Exception as exc:  # e.g. a function this process cannot import
             conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
             continue
         try:

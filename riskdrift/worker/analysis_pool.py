@@ -17,8 +17,11 @@ for every later job. :class:`AnalysisPool` manages its children itself instead:
 - a child that dies under a call (SIGKILL, OOM) is replaced and the call raises
   :class:`~riskdrift.errors.AnalysisProcessDied`, a transient error: the job is retried;
 - a child sets ``RLIMIT_AS`` to ``memory_mb`` (the interpreter and the analysis'
-  imports take ~340 MB of it), so a memory bomb raises ``MemoryError`` there, the call
-  raises :class:`~riskdrift.errors.AnalysisMemoryExceeded` and the child is replaced;
+  imports take ~340 MB of it), so a memory bomb raises ``MemoryError`` there (or, in
+  C code, its own error, lexbor's ``SelectolaxError``: any failure of a call whose
+  process peaked within 10 % of the ceiling counts as the ceiling's), the call raises
+  :class:`~riskdrift.errors.AnalysisMemoryExceeded` and the child is replaced (so is a
+  child whose call came that close and succeeded: the next call starts afresh);
 - a child dies with its worker (``PR_SET_PDEATHSIG`` on Linux, and a watchdog thread
   that exits when its parent changes) and ignores SIGINT/SIGTERM: a Ctrl-C or a
   SIGTERM to the whole process group reaches the worker, whose graceful shutdown
@@ -151,7 +154,7 @@ class AnalysisPool:
         child = await self._take()
         try:
             async with asyncio.timeout(time_limit):
-                kind, value = await self._call(child, (fn, args))
+                kind, value, retiring = await self._call(child, (fn, args))
         except TimeoutError:
             self._replace(child, "time_limit")
             log.warning("analysis_time_limit", pid=child.pid, limit_s=time_limit, subject=subject)
@@ -166,11 +169,13 @@ class AnalysisPool:
         except BaseException:  # cancelled: the job is abandoned, so is its work
             self._replace(child, "cancelled")
             raise
+        if retiring:  # it exits after this reply
+            self._replace(child, kind if kind == "memory" else "near_memory_ceiling")
+        else:
+            self._idle.put_nowait(child)
         if kind == "memory":
-            self._replace(child, "memory")
             log.warning("analysis_memory_exceeded", pid=child.pid, memory_mb=self.memory_mb)
             raise AnalysisMemoryExceeded.of(subject, self.memory_mb)
-        self._idle.put_nowait(child)
         if kind == "error":
             raise value
         return value  # type: ignore[no-any-return]
@@ -199,11 +204,13 @@ class AnalysisPool:
             raise AnalysisUnavailable("no analysis process can be started on this worker")
         return await self._idle.get()
 
-    async def _call(self, child: _Child, message: object) -> tuple[str, Any]:
+    async def _call(self, child: _Child, message: object) -> tuple[str, Any, bool]:
         # Pickling and writing the filings (up to 2 x 50 MiB) happen off the loop.
         await asyncio.to_thread(child.conn.send, message)
         await _readable(child.conn)
-        reply: tuple[str, Any] = await asyncio.to_thread(child.conn.recv)
+        # (kind, value, retiring): "ok"/"error"/"memory", the result or exception, and
+        # whether the child exits after this reply
+        reply: tuple[str, Any, bool] = await asyncio.to_thread(child.conn.recv)
         return reply
 
     def _replace(self, child: _Child, reason: str) -> None:
@@ -343,23 +350,46 @@ def child_main() -> None:
         except EOFError:
             return
         except MemoryError:  # the call's arguments alone do not fit
-            conn.send(("memory", None))
+            conn.send(("memory", None, True))
             return
         except Exception as exc:  # e.g. a function this process cannot import
-            conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+            conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}"), False))
             continue
         try:
             reply: tuple[str, object] = ("ok", fn(*args))
         except MemoryError:
             reply = ("memory", None)
-        except BaseException as exc:
-            reply = ("error", exc)
+        except BaseException as exc:  # every failure goes back to the job
+            # C code that cannot allocate raises its own error (lexbor: SelectolaxError):
+            # at the ceiling, that is the ceiling's doing.
+            reply = ("memory", None) if _near_ceiling(memory_mb) else ("error", exc)
         del fn, args
+        # Near the ceiling, a fresh process replaces this one: its next call starts far
+        # from it, so reaching it again is that call's doing.
+        retiring = reply[0] == "memory" or _near_ceiling(memory_mb)
         try:
-            conn.send(reply)
+            conn.send((*reply, retiring))
         except MemoryError:
-            conn.send(("memory", None))
-        except Exception as exc:
-            conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
-        if reply[0] == "memory":
-            return  # a fresh process replaces this one
+            conn.send(("memory", None, True))
+            return
+        except Exception as exc:  # e.g. an exception that does not pickle
+            conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}"), retiring))
+        if retiring:
+            return
+
+
+NEAR_CEILING = 0.9  # share of the ceiling a process' peak address space must reach
+
+
+def _near_ceiling(memory_mb: int) -> bool:
+    """Whether this process' peak address space (``VmPeak``) came near its ceiling."""
+    if memory_mb <= 0:
+        return False
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return False
+    for line in status.splitlines():
+        if line.startswith("VmPeak:"):
+            return int(line.split()[1]) >= NEAR_CEILING * memory_mb * 1024
+    return False

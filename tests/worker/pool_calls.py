@@ -39,3 +39,10 @@ def signals_ignored() -> tuple[bool, bool]:
         signal.getsignal(signal.SIGINT) is signal.SIG_IGN,
         signal.getsignal(signal.SIGTERM) is signal.SIG_IGN,
     )
+
+
+def address_space_mb() -> int:
+    """The child's current address space (``VmSize``), in MiB."""
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmSize:"))
+    return int(line.split()[1]) // 1024

@@ -128,3 +128,14 @@ async def test_closing_ends_every_child(pool: AnalysisPool) -> None:
     child = await pool.run(pool_calls.pid)
     await pool.aclose()
     await eventually(lambda: not alive(child), deadline=10)
+
+
+async def test_a_call_that_came_near_the_ceiling_gets_its_process_replaced_not_failed(
+    pool: AnalysisPool,
+) -> None:
+    before = await pool.run(pool_calls.pid)
+    # a peak of 95 % of the ceiling: over the 90 % mark, under the ceiling
+    near = int(0.95 * MEMORY_MB) - await pool.run(pool_calls.address_space_mb)
+    assert await pool.run(pool_calls.hold_memory, near) == near * 1024 * 1024
+    after = await pool.run(pool_calls.pid)  # a fresh process, and no error for anyone
+    assert after != before

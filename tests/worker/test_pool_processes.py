@@ -311,3 +311,32 @@ async def test_sigterm_to_the_process_group_hands_running_jobs_back(
     text = log.read_text()
     assert "analysis_process_died" not in text
     assert "job_failed" not in text
+
+
+async def test_sigkill_of_the_supervisor_leaves_no_worker_or_analysis_process(
+    settings: Settings, tmp_path: Path
+) -> None:
+    filings = tmp_path / "filings"
+    pair(filings, "ACME", valid_filing(2024))
+    env = worker_env(settings, filings, RISKDRIFT_WORKER_SHUTDOWN_GRACE="2")
+    supervisor = spawn(["worker", "--processes", "2"], env, tmp_path / "worker.log")
+    try:
+
+        async def workers_with_pools() -> bool:
+            workers = children(supervisor.pid)
+            return len(workers) == 2 and all(len(children(w)) == 1 for w in workers)
+
+        await eventually(workers_with_pools, deadline=120, interval=0.1)
+        workers = children(supervisor.pid)
+        everyone = workers | {c for w in workers for c in children(w)}
+        supervisor.kill()
+        supervisor.wait()
+
+        async def all_gone() -> bool:
+            return not any(alive(pid) for pid in everyone)
+
+        await eventually(all_gone, deadline=60, interval=0.1)
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+            supervisor.wait()

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from riskdrift.agent.narrative import create_narrator
-from riskdrift.agent.research import ResearchAgent
+from riskdrift.agent.research import ResearchAgent, document_limits
 from riskdrift.config import Settings
 from riskdrift.errors import RiskdriftError
 from riskdrift.models import AnalysisResult, AnalyzeRequest
@@ -105,6 +105,7 @@ async def run_analysis(
                 executor=executor,
                 lexicon_path=settings.lm_dictionary_path,
                 narrator=narrator,
+                limits=document_limits(settings),  # a hostile filing fails fast here too
             )
             result = await agent.arun(request, progress)
     finally:

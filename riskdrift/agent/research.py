@@ -47,12 +47,17 @@ from riskdrift.agent.progress import ProgressReporter, no_progress
 from riskdrift.analysis.document import UNLIMITED, DocumentLimits
 from riskdrift.analysis.pipeline import analyse_documents
 from riskdrift.analysis.sentiment import Lexicon
-from riskdrift.errors import AnalysisTimeLimitExceeded, Item1AIncorporatedByReference
+from riskdrift.config import Settings
+from riskdrift.errors import (
+    AnalysisProcessDied,
+    AnalysisTimeLimitExceeded,
+    Item1AIncorporatedByReference,
+)
 from riskdrift.models import AnalysisResult, AnalyzeRequest, FilingDocument
 from riskdrift.sources.base import ExhibitSource, FilingSource
 from riskdrift.store.result_cache import CacheKey, ResultCache
 
-__all__ = ["STEPS", "AnalysisRunner", "ResearchAgent"]
+__all__ = ["STEPS", "AnalysisRunner", "ResearchAgent", "document_limits"]
 
 #: (step name, overall progress once it is done)
 STEPS: tuple[tuple[str, int], ...] = (
@@ -94,6 +99,15 @@ class AnalysisRunner(Protocol):
     ) -> T: ...
 
 
+def document_limits(settings: Settings) -> DocumentLimits:
+    """The per-filing budget the settings ask for (``analysis_max_*``)."""
+    return DocumentLimits(
+        max_text_chars=settings.analysis_max_text_chars,
+        max_elements=settings.analysis_max_elements,
+        max_depth=settings.analysis_max_depth,
+    )
+
+
 def _subject(documents: list[FilingDocument]) -> str:
     """The filings of a call, for errors: ``ACME 2024 10-K (…) and ACME 2023 10-K (…)``."""
     return " and ".join(d.name for d in documents)
@@ -132,6 +146,11 @@ class ResearchAgent:
                     return await loop.run_in_executor(self.executor, analyse_documents, *args)
             except TimeoutError:
                 raise AnalysisTimeLimitExceeded.of(_subject(documents), limit or 0.0) from None
+            except concurrent.futures.BrokenExecutor as exc:  # its process died: transient
+                raise AnalysisProcessDied(
+                    f"the analysis process died ({type(exc).__name__}) while analysing "
+                    f"{_subject(documents)}"
+                ) from exc
         return await self.executor.run(
             analyse_documents, *args, time_limit=limit, subject=_subject(documents)
         )

@@ -55,8 +55,7 @@ async def research_agent(settings: Settings, executor: AnalysisPool | None) -> A
     from redis.asyncio import Redis
 
     from riskdrift.agent.narrative import create_narrator
-    from riskdrift.agent.research import ResearchAgent
-    from riskdrift.analysis.document import DocumentLimits
+    from riskdrift.agent.research import ResearchAgent, document_limits
     from riskdrift.sources import create_source
     from riskdrift.sources.fair_access import SharedRateLimiter
     from riskdrift.sources.singleflight import SharedMetadata
@@ -80,11 +79,7 @@ async def research_agent(settings: Settings, executor: AnalysisPool | None) -> A
             narrator=narrator,
             cache=ResultCache(cache_pool) if cache_pool is not None else None,
             analysis_time_limit=settings.analysis_time_limit,
-            limits=DocumentLimits(
-                max_text_chars=settings.analysis_max_text_chars,
-                max_elements=settings.analysis_max_elements,
-                max_depth=settings.analysis_max_depth,
-            ),
+            limits=document_limits(settings),
         )
     finally:
         if cache_pool is not None:

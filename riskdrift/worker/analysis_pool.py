@@ -232,7 +232,7 @@ class AnalysisPool:
         while not self._closed:
             try:
                 child = await self._spawn()
-            except (OSError, EOFError, TimeoutError, AnalysisUnavailable) as exc:
+            except Exception as exc:  # whatever it was, the slot must not stay empty
                 self._failing += 1
                 log.error("analysis_process_start_failed", error=str(exc), failures=self._failing)
                 await asyncio.sleep(delay)

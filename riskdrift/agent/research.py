@@ -9,7 +9,8 @@ or ``loop.run_in_executor`` on an executor or the default thread pool — so pro
 events, heartbeats and timeouts of other jobs keep flowing. One call per job rather
 than one per step: the parsed filings stay in the pool process and the job crosses
 the process boundary twice (the two documents in, the result out), which keeps the
-pool busy with analysis rather than with hand-offs (docs/BENCHMARKS.md, real-analysis throughput).
+pool busy with analysis rather than with hand-offs (docs/BENCHMARKS.md, real-analysis
+throughput).
 
 Progress steps, in order: ``fetching_filings`` (15), ``extracting_risks`` (45),
 ``scoring_sentiment`` (60), ``matching_risks`` (80), ``building_heatmap`` (90),
@@ -109,7 +110,7 @@ def document_limits(settings: Settings) -> DocumentLimits:
 
 
 def _subject(documents: list[FilingDocument]) -> str:
-    """The filings of a call, for errors: ``ACME 2024 10-K (…) and ACME 2023 10-K (…)``."""
+    """The filings of a call, for errors: their names (a path or a URL), current first."""
     return " and ".join(d.name for d in documents)
 
 

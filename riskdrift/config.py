@@ -92,6 +92,15 @@ class Settings(BaseSettings):
     retry_backoff_base: float = 5.0
     retry_backoff_max: float = 300.0
     analysis_processes: int = 1  # CPU pool for parsing/matching; 0 = run in a thread
+    # Bounded work per job (docs/RELIABILITY.md): each analysis process's address-space
+    # ceiling (RLIMIT_AS, interpreter included: ~340 MB of it; 0 = none), the wall-clock
+    # limit of one job's analysis (its process is killed past it), and the early budget
+    # of each filing (the corpus' largest: 0.5 M characters, 45,000 elements, depth 14).
+    analysis_memory_mb: int = Field(2048, ge=0)
+    analysis_time_limit: float = Field(300.0, gt=0)
+    analysis_max_text_chars: int = Field(20_000_000, ge=1)
+    analysis_max_elements: int = Field(1_000_000, ge=1)
+    analysis_max_depth: int = Field(500, ge=1)
     worker_metrics_port: int = 0  # serve the worker's own /metrics here; 0 = off
     worker_metrics_interval: float = 5.0  # seconds between a worker's figures in Redis
 

@@ -43,8 +43,14 @@ the problem's ``detail``. :mod:`riskdrift.api.problems` turns any of them into
     │       │   ├── Item1AOmitted     422 item1a-omitted  "Not applicable": a smaller company
     │       │   └── Item1AEndNotFound 422 item1a-end-not-found  pre-2005 "Risk Factors" heading
     │       │                                      whose section's end cannot be told
-    │       └── RisksNotFound         422 risks-not-found no risk could be told apart in Item 1A
+    │       ├── RisksNotFound         422 risks-not-found no risk could be told apart in Item 1A
+    │       └── FilingTooComplex      422 filing-too-complex   over a size/complexity budget
+    │   └── AnalysisLimitExceeded     422 analysis-limit  the analysis process overran:
+    │       ├── AnalysisTimeLimitExceeded                 its time limit (the process is killed)
+    │       └── AnalysisMemoryExceeded                    its memory ceiling (RLIMIT_AS)
     └── TransientError                503 unavailable     retry with backoff
+        ├── AnalysisProcessDied       503 unavailable     the analysis process was killed (OOM)
+        ├── AnalysisUnavailable       503 unavailable     no analysis process can be started
         ├── UpstreamUnavailable       503 upstream-unavailable EDGAR or an LLM: 429/5xx/silence
         ├── DependencyUnavailable     503 unavailable     Redis or Postgres lost; Retry-After: 5
         └── RateLimited               429 rate-limited    over the submission rate limit
@@ -390,6 +396,68 @@ class RisksNotFound(FilingParseError):
     title = "Risks not found"
 
 
+class FilingTooComplex(FilingParseError):
+    """The document goes over a size or complexity budget (characters of text, elements,
+    nesting depth): refused early, before the heavy work, so a hostile filing cannot tie
+    up an analysis process."""
+
+    problem_type = "filing-too-complex"
+    title = "Filing too complex"
+
+    def __init__(
+        self, message: str, *, filing: str | None = None, measure: str = "", limit: int = 0
+    ) -> None:
+        super().__init__(message, filing=filing)
+        self.reason = message
+        self.measure = measure
+        self.limit = limit
+
+    @classmethod
+    def over(cls, measure: str, limit: int) -> FilingTooComplex:
+        """The document has more ``measure`` than ``limit`` allows."""
+        return cls(
+            f"the document is too complex to analyse: more than {limit:,} {measure}",
+            measure=measure,
+            limit=limit,
+        )
+
+    def of(self, filing: str) -> FilingTooComplex:
+        """The same error, naming the filing."""
+        return FilingTooComplex(self.reason, filing=filing, measure=self.measure, limit=self.limit)
+
+
+class AnalysisLimitExceeded(PermanentError):
+    """The analysis of a pair of filings overran a limit of its process; ``filings``
+    names them. Retrying the same filings would overrun again."""
+
+    status = 422
+    problem_type = "analysis-limit"
+    title = "Analysis limit exceeded"
+
+    def __init__(self, message: str, *, filings: str = "") -> None:
+        super().__init__(message)
+        self.filings = filings
+
+
+class AnalysisTimeLimitExceeded(AnalysisLimitExceeded):
+    """The analysis ran past its time limit; its process was killed and replaced."""
+
+    @classmethod
+    def of(cls, filings: str, limit: float) -> AnalysisTimeLimitExceeded:
+        return cls(
+            f"analysis exceeded its time limit ({limit:g} s) on {filings}; its process was stopped",
+            filings=filings,
+        )
+
+
+class AnalysisMemoryExceeded(AnalysisLimitExceeded):
+    """The analysis ran out of its memory ceiling (``MemoryError`` under ``RLIMIT_AS``)."""
+
+    @classmethod
+    def of(cls, filings: str, limit_mb: int) -> AnalysisMemoryExceeded:
+        return cls(f"filing too large to analyse within {limit_mb} MB: {filings}", filings=filings)
+
+
 # --- transient -----------------------------------------------------------------------------
 
 
@@ -421,6 +489,15 @@ class DependencyUnavailable(TransientError):
         retry_after: float | None = 5,
     ) -> None:
         super().__init__(message, retry_after=retry_after)
+
+
+class AnalysisProcessDied(TransientError):
+    """The process analysing the job died under it (killed, the kernel's OOM killer); a
+    fresh one replaces it and the job is retried."""
+
+
+class AnalysisUnavailable(TransientError):
+    """No analysis process can be started right now (the worker reports itself unhealthy)."""
 
 
 class RateLimited(TransientError):

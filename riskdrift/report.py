@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,13 +14,14 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from riskdrift.agent.narrative import create_narrator
-from riskdrift.agent.research import ResearchAgent
+from riskdrift.agent.research import ResearchAgent, document_limits
 from riskdrift.analysis.summary import quote_about
 from riskdrift.config import Settings
 from riskdrift.errors import RiskdriftError
 from riskdrift.models import AnalysisResult, AnalyzeRequest
 from riskdrift.report_html import render_report
 from riskdrift.sources import create_source
+from riskdrift.worker.analysis_pool import AnalysisPool
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,21 +114,26 @@ async def run_analysis(
     console = Console(stderr=True)
     source = create_source(settings)
     narrator = create_narrator(settings)
+    # The worker's supervised process: the same memory ceiling and time limit here.
+    pool = AnalysisPool(1, memory_mb=settings.analysis_memory_mb)
     try:
-        with ProcessPoolExecutor(max_workers=1) as executor:
+        await pool.start()
 
-            async def progress(step: str, percent: int) -> None:
-                if not as_json:
-                    console.print(f"[dim]{percent:3d}%  {step}[/dim]")
+        async def progress(step: str, percent: int) -> None:
+            if not as_json:
+                console.print(f"[dim]{percent:3d}%  {step}[/dim]")
 
-            agent = ResearchAgent(
-                source,
-                executor=executor,
-                lexicon_path=settings.lm_dictionary_path,
-                narrator=narrator,
-            )
-            result = await agent.arun(request, progress)
+        agent = ResearchAgent(
+            source,
+            executor=pool,
+            analysis_time_limit=settings.analysis_time_limit,
+            lexicon_path=settings.lm_dictionary_path,
+            narrator=narrator,
+            limits=document_limits(settings),  # a hostile filing fails fast here too
+        )
+        result = await agent.arun(request, progress)
     finally:
+        await pool.aclose()
         await source.aclose()
         aclose = getattr(narrator, "aclose", None)
         if aclose is not None:

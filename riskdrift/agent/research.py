@@ -3,12 +3,14 @@
 ``ResearchAgent.arun`` is what the worker awaits. It fetches both filings
 concurrently from its :class:`~riskdrift.sources.base.FilingSource`, then runs
 the whole CPU-bound analysis (:func:`riskdrift.analysis.pipeline.analyse_documents`)
-in one ``loop.run_in_executor`` call — a process pool in the worker, the default
-thread pool otherwise — so progress events, heartbeats and timeouts of other jobs
-keep flowing. One call per job rather than one per step: the parsed filings stay
-in the pool process and the job crosses the process boundary twice (the two
-documents in, the result out), which keeps the pool busy with analysis rather
-than with hand-offs (docs/BENCHMARKS.md, real-analysis throughput).
+in one call off the loop — the worker's supervised
+:class:`~riskdrift.worker.analysis_pool.AnalysisPool` (any :class:`AnalysisRunner`),
+or ``loop.run_in_executor`` on an executor or the default thread pool — so progress
+events, heartbeats and timeouts of other jobs keep flowing. One call per job rather
+than one per step: the parsed filings stay in the pool process and the job crosses
+the process boundary twice (the two documents in, the result out), which keeps the
+pool busy with analysis rather than with hand-offs (docs/BENCHMARKS.md, real-analysis
+throughput).
 
 Progress steps, in order: ``fetching_filings`` (15), ``extracting_risks`` (45),
 ``scoring_sentiment`` (60), ``matching_risks`` (80), ``building_heatmap`` (90),
@@ -21,6 +23,12 @@ content hashes, the years and the engine version make the key) and, on a hit, re
 the stored result marked ``cached`` straight away (steps ``fetching_filings`` then
 ``writing_summary``); a computed result is stored for the next job. A cache that
 fails (Postgres away) is logged and skipped: the analysis never depends on it.
+
+Bounded work (#23): ``limits`` (a :class:`~riskdrift.analysis.document.DocumentLimits`)
+is handed to the analysis, and ``analysis_time_limit`` bounds the call: an
+:class:`AnalysisRunner` kills the overrunning process; with an executor the work is
+abandoned in its thread or process. Either way the job fails with
+:class:`~riskdrift.errors.AnalysisTimeLimitExceeded` naming the limit and the filings.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import asyncio
 import concurrent.futures
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 import asyncpg
 import structlog
@@ -37,14 +45,20 @@ import structlog
 from riskdrift.agent.lexicons import load_lexicon
 from riskdrift.agent.narrative import Narrator
 from riskdrift.agent.progress import ProgressReporter, no_progress
+from riskdrift.analysis.document import UNLIMITED, DocumentLimits
 from riskdrift.analysis.pipeline import analyse_documents
 from riskdrift.analysis.sentiment import Lexicon
-from riskdrift.errors import Item1AIncorporatedByReference
+from riskdrift.config import Settings
+from riskdrift.errors import (
+    AnalysisProcessDied,
+    AnalysisTimeLimitExceeded,
+    Item1AIncorporatedByReference,
+)
 from riskdrift.models import AnalysisResult, AnalyzeRequest, FilingDocument
 from riskdrift.sources.base import ExhibitSource, FilingSource
 from riskdrift.store.result_cache import CacheKey, ResultCache
 
-__all__ = ["STEPS", "ResearchAgent"]
+__all__ = ["STEPS", "AnalysisRunner", "ResearchAgent", "document_limits"]
 
 #: (step name, overall progress once it is done)
 STEPS: tuple[tuple[str, int], ...] = (
@@ -78,6 +92,28 @@ async def _both(first: Awaitable[T], second: Awaitable[U]) -> tuple[T, U]:
     return a, b
 
 
+class AnalysisRunner(Protocol):
+    """Runs a call in a process it can kill (the worker's analysis pool)."""
+
+    async def run(
+        self, fn: Callable[..., T], *args: Any, time_limit: float | None, subject: str
+    ) -> T: ...
+
+
+def document_limits(settings: Settings) -> DocumentLimits:
+    """The per-filing budget the settings ask for (``analysis_max_*``)."""
+    return DocumentLimits(
+        max_text_chars=settings.analysis_max_text_chars,
+        max_elements=settings.analysis_max_elements,
+        max_depth=settings.analysis_max_depth,
+    )
+
+
+def _subject(documents: list[FilingDocument]) -> str:
+    """The filings of a call, for errors: their names (a path or a URL), current first."""
+    return " and ".join(d.name for d in documents)
+
+
 class ResearchAgent:
     """Analyses how a company's Item 1A risk factors drifted between two fiscal years."""
 
@@ -85,21 +121,40 @@ class ResearchAgent:
         self,
         source: FilingSource,
         *,
-        executor: concurrent.futures.Executor | None = None,
+        executor: concurrent.futures.Executor | AnalysisRunner | None = None,
         lexicon_path: Path | None = None,
         narrator: Narrator | None = None,
         cache: ResultCache | None = None,
+        analysis_time_limit: float | None = None,
+        limits: DocumentLimits = UNLIMITED,
     ) -> None:
         self.source = source
         self.executor = executor
+        self.analysis_time_limit = analysis_time_limit
+        self.limits = limits
         self.narrator = narrator
         self.cache = cache
         # Read once per process at start-up: the lexicon file is small and fixed.
         self.lexicon: Lexicon = load_lexicon(lexicon_path)
 
-    async def _off_loop(self, fn: Callable[..., T], *args: object) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, fn, *args)
+    async def _off_loop(self, documents: list[FilingDocument]) -> AnalysisResult:
+        args = (documents[0], documents[1], self.lexicon, self.limits)
+        limit = self.analysis_time_limit
+        if self.executor is None or isinstance(self.executor, concurrent.futures.Executor):
+            loop = asyncio.get_running_loop()
+            try:
+                async with asyncio.timeout(limit):
+                    return await loop.run_in_executor(self.executor, analyse_documents, *args)
+            except TimeoutError:
+                raise AnalysisTimeLimitExceeded.of(_subject(documents), limit or 0.0) from None
+            except concurrent.futures.BrokenExecutor as exc:  # its process died: transient
+                raise AnalysisProcessDied(
+                    f"the analysis process died ({type(exc).__name__}) while analysing "
+                    f"{_subject(documents)}"
+                ) from exc
+        return await self.executor.run(
+            analyse_documents, *args, time_limit=limit, subject=_subject(documents)
+        )
 
     async def _analyse(self, current: FilingDocument, previous: FilingDocument) -> AnalysisResult:
         """The whole analysis of the pair in one call to the executor.
@@ -114,9 +169,7 @@ class ResearchAgent:
         replaced: set[int] = set()
         while True:
             try:
-                return await self._off_loop(
-                    analyse_documents, documents[0], documents[1], self.lexicon
-                )
+                return await self._off_loop(documents)
             except Item1AIncorporatedByReference as err:
                 if not isinstance(self.source, ExhibitSource):
                     raise

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from riskdrift.analysis.document import DocumentMetadata
+from riskdrift.analysis.document import UNLIMITED, DocumentLimits, DocumentMetadata
 from riskdrift.analysis.heatmap import HEATMAP_COLUMNS, build_heatmap
 from riskdrift.analysis.matching import (
     MATCH_THRESHOLD,
@@ -139,13 +139,13 @@ def _no_risks(item: Item1A, name: str) -> RisksNotFound:
     )
 
 
-def parse_filing(content: bytes, name: str) -> ParsedFiling:
+def parse_filing(content: bytes, name: str, limits: DocumentLimits = UNLIMITED) -> ParsedFiling:
     """Extract Item 1A from a filing's bytes and split it into risk factors.
 
     Raises ``FilingParseError`` / ``Item1ANotFound`` / ``RisksNotFound``
     (permanent errors): a filing never yields an empty list of risks.
     """
-    item = extract_item1a(content, name)
+    item = extract_item1a(content, name, limits)
     styled = any(b.bold or b.italic or b.underline for b in item.blocks)
     split = segment(item.blocks, styled=styled, html=item.is_html)
     if not split.risks:
@@ -442,7 +442,10 @@ def assemble_result(
 
 
 def analyse_documents(
-    current: FilingDocument, previous: FilingDocument, lexicon: Lexicon
+    current: FilingDocument,
+    previous: FilingDocument,
+    lexicon: Lexicon,
+    limits: DocumentLimits = UNLIMITED,
 ) -> AnalysisResult:
     """The whole pure pipeline in one call: parse both, score, match, heatmap, summary.
 
@@ -450,10 +453,11 @@ def analyse_documents(
     never serialised), which travel with it across a process boundary (pickle keeps a
     model's private attributes). Raises what :func:`parse_filing` and
     :func:`identify` raise; the current year's filing is parsed first, so its error is
-    the one raised when both are unreadable.
+    the one raised when both are unreadable. ``limits`` bounds the work per filing
+    (:class:`~riskdrift.errors.FilingTooComplex` past them).
     """
-    parsed_current = parse_filing(current.content, current.name)
-    parsed_previous = parse_filing(previous.content, previous.name)
+    parsed_current = parse_filing(current.content, current.name, limits)
+    parsed_previous = parse_filing(previous.content, previous.name, limits)
     report = compare_filings(
         parsed_current,
         parsed_previous,

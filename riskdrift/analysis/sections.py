@@ -60,7 +60,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from riskdrift.analysis.document import DocumentMetadata, FilingText, TextBlock, parse_document
+from riskdrift.analysis.document import (
+    UNLIMITED,
+    DocumentLimits,
+    DocumentMetadata,
+    FilingText,
+    TextBlock,
+    parse_document,
+)
 from riskdrift.errors import (
     Item1AEndNotFound,
     Item1AIncorporatedByReference,
@@ -598,10 +605,10 @@ def _item_section(
     )
 
 
-def extract_item1a(content: bytes, name: str) -> Item1A:
+def extract_item1a(content: bytes, name: str, limits: DocumentLimits = UNLIMITED) -> Item1A:
     """Parse a filing (HTML, inline XBRL or plain text) and return its Item 1A.
 
     Raises :class:`~riskdrift.errors.FilingParseError` for unreadable documents
     and :class:`~riskdrift.errors.Item1ANotFound` when there is no Item 1A.
     """
-    return find_item1a(parse_document(content, name), name)
+    return find_item1a(parse_document(content, name, limits), name)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import Executor
-from typing import Protocol, TypedDict
+from typing import TYPE_CHECKING, Protocol, TypedDict
 
 import asyncpg
 import httpx
@@ -16,6 +16,9 @@ from riskdrift.queue import ArqRedis
 from riskdrift.store.jobs import JobRecord
 from riskdrift.webhooks import DeliveryClient
 from riskdrift.webhooks.ssrf import Resolver
+
+if TYPE_CHECKING:
+    from riskdrift.worker.analysis_pool import AnalysisPool
 
 
 class Agent(Protocol):
@@ -39,7 +42,8 @@ class WorkerContext(TypedDict, total=False):
     events: EventBatcher  # progress events, many jobs' to a Redis round trip; over ``redis``
     http: httpx.AsyncClient
     agent: Agent
-    executor: Executor | None
+    executor: Executor | None  # the embeddings worker's thread
+    analysis_pool: AnalysisPool | None  # the analysis worker's processes; None: a thread
     webhook_client: DeliveryClient  # create_delivery_client(): a pool per destination
     webhook_resolver: Resolver  # DNS for callback hosts; tests script it
     # per job (arq copies ctx for each job): the row as the attempt left it, so the

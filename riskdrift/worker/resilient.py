@@ -6,6 +6,10 @@ it. ``riskdrift worker`` runs this subclass instead: a poll that fails on a
 connection error is logged once, retried with capped backoff, and polling
 resumes as soon as Redis answers again (redis-py reconnects by itself). Jobs a
 restarted, empty Redis forgot are re-enqueued from Postgres by the reconciler.
+
+It also stops refreshing the queue's health key (``arq … --check``) while its
+analysis pool cannot start a process (:attr:`AnalysisPool.healthy`): a worker that
+cannot analyse reads as down once the key expires (interval + 1 s).
 """
 
 from __future__ import annotations
@@ -55,6 +59,12 @@ class ResilientWorker(PollingWorker):
             log.info("redis_recovered", queue=self.queue_name)
             self._failed_polls = 0
             self._outage_backoff = 0.0
+
+    async def record_health(self) -> None:
+        pool = self.ctx.get("analysis_pool")
+        if pool is not None and not pool.healthy:
+            return  # cannot analyse: let the health key expire
+        await super().record_health()
 
 
 def create_resilient_worker(settings_cls: type, **overrides: Any) -> ResilientWorker:

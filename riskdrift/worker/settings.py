@@ -8,9 +8,7 @@ that is where Settings are read, not at import time.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 from collections.abc import AsyncIterator, Awaitable, Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import Any
 
@@ -34,6 +32,7 @@ from riskdrift.store.pool import create_pool
 from riskdrift.webhooks import create_delivery_client, system_resolver
 from riskdrift.webhooks.ssrf import Resolver
 from riskdrift.worker import serialization
+from riskdrift.worker.analysis_pool import AnalysisPool
 from riskdrift.worker.context import Agent, WorkerContext
 from riskdrift.worker.reconcile import reconcile
 from riskdrift.worker.tasks import analyze_risk_drift
@@ -41,11 +40,13 @@ from riskdrift.worker.webhook_task import deliver_webhook
 
 log = structlog.get_logger(__name__)
 
-AgentFactory = Callable[[Settings, Executor | None], AbstractAsyncContextManager[Agent]]
+# The second argument is what runs the analysis off the loop: the worker's AnalysisPool
+# (an AnalysisRunner), or None for the loop's default thread pool.
+AgentFactory = Callable[[Settings, Any], AbstractAsyncContextManager[Agent]]
 
 
 @contextlib.asynccontextmanager
-async def research_agent(settings: Settings, executor: Executor | None) -> AsyncIterator[Agent]:
+async def research_agent(settings: Settings, executor: AnalysisPool | None) -> AsyncIterator[Agent]:
     """The real research agent over the configured filing source.
 
     EDGAR requests are paced by a :class:`SharedRateLimiter` on the service's
@@ -54,7 +55,7 @@ async def research_agent(settings: Settings, executor: Executor | None) -> Async
     from redis.asyncio import Redis
 
     from riskdrift.agent.narrative import create_narrator
-    from riskdrift.agent.research import ResearchAgent
+    from riskdrift.agent.research import ResearchAgent, document_limits
     from riskdrift.sources import create_source
     from riskdrift.sources.fair_access import SharedRateLimiter
     from riskdrift.sources.singleflight import SharedMetadata
@@ -77,6 +78,8 @@ async def research_agent(settings: Settings, executor: Executor | None) -> Async
             lexicon_path=settings.lm_dictionary_path,
             narrator=narrator,
             cache=ResultCache(cache_pool) if cache_pool is not None else None,
+            analysis_time_limit=settings.analysis_time_limit,
+            limits=document_limits(settings),
         )
     finally:
         if cache_pool is not None:
@@ -88,13 +91,13 @@ async def research_agent(settings: Settings, executor: Executor | None) -> Async
             await aclose()
 
 
-def _cpu_executor(settings: Settings) -> Executor | None:
+async def _analysis_pool(settings: Settings) -> AnalysisPool | None:
+    """The worker's supervised analysis processes (docs/RELIABILITY.md), started."""
     if settings.analysis_processes <= 0:
         return None  # the loop's default thread pool
-    # spawn: children never inherit the parent's event loop, sockets or locks.
-    return ProcessPoolExecutor(
-        max_workers=settings.analysis_processes, mp_context=multiprocessing.get_context("spawn")
-    )
+    pool = AnalysisPool(settings.analysis_processes, memory_mb=settings.analysis_memory_mb)
+    await pool.start()
+    return pool
 
 
 async def _open_process_clients(ctx: Any, settings: Settings) -> AsyncExitStack:
@@ -159,11 +162,11 @@ def build_worker_settings(
         # Redis client (closed by arq after on_shutdown) still answers.
         ctx["events"] = EventBatcher(ctx["redis"])
         stack.push_async_callback(ctx["events"].aclose)
-        executor = _cpu_executor(settings)
-        if executor is not None:
-            stack.callback(executor.shutdown, wait=True, cancel_futures=True)
-        ctx["executor"] = executor
-        ctx["agent"] = await stack.enter_async_context(agent_factory(settings, executor))
+        analysis_pool = await _analysis_pool(settings)
+        if analysis_pool is not None:
+            stack.push_async_callback(analysis_pool.aclose)
+        ctx["analysis_pool"] = analysis_pool
+        ctx["agent"] = await stack.enter_async_context(agent_factory(settings, analysis_pool))
         ctx["webhook_client"] = await stack.enter_async_context(create_delivery_client())
         ctx["webhook_resolver"] = webhook_resolver
         watch_edgar(await start_worker_metrics(ctx, settings, stack), ctx["agent"])

@@ -12,17 +12,22 @@ The parent only supervises:
 - SIGINT or SIGTERM to the parent forwards SIGTERM to every child and waits for
   them; a second signal, or ``grace + 15`` s without them exiting, kills them;
 - a child that dies on its own is restarted (capped backoff, reset after a child
-  lived a minute), so one crashed process does not leave the host a core short.
+  lived a minute), so one crashed process does not leave the host a core short;
+- a child gets SIGTERM when the parent dies, even by SIGKILL (Linux's parent-death
+  signal, armed between fork and exec), so no worker outlives its supervisor: it hands
+  its running jobs back and closes its analysis processes as on any SIGTERM.
 
 The parent exits 0 after a clean shutdown, 1 if a child had to be killed.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 
@@ -56,7 +61,10 @@ class Supervisor:
         self.backoff = 0.0
 
     def _spawn(self, slot: int) -> None:
-        process = subprocess.Popen(self.command, start_new_session=True)
+        # preexec_fn is safe here: the supervisor runs no threads.
+        process = subprocess.Popen(
+            self.command, start_new_session=True, preexec_fn=_term_with_parent(os.getpid())
+        )
         self.children[slot] = _Child(slot, process)
         log.info("worker_process_started", slot=slot, pid=process.pid)
 
@@ -120,6 +128,26 @@ class Supervisor:
         killed = killed or self.signals > 1
         log.info("worker_processes_stopped", processes=len(self.children), killed=killed)
         return 1 if killed else 0
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _term_with_parent(parent: int) -> Callable[[], None] | None:
+    """What a child runs before exec: ask for SIGTERM when ``parent`` dies (Linux)."""
+    if not sys.platform.startswith("linux"):
+        return None
+
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)  # loaded here: the child only calls it
+
+    def arm() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os._exit(1)
+
+    return arm
 
 
 def worker_command(queue: str) -> list[str]:

@@ -60,21 +60,19 @@ class _Layer:
             self.started = True
             self.produced += len(piece)
             if self.produced > self.cap:
-                raise TooLarge(what, self.cap)
+                raise _too_large(what, self.cap)
             out.append(piece)
             data = self._inflater.unconsumed_tail
         return out
 
 
-class TooLarge(FilingParseError):
+def _too_large(what: str, cap: int) -> FilingParseError:
     """A response whose decoded body passed the cap (while being decoded)."""
-
-    def __init__(self, what: str, cap: int) -> None:
-        super().__init__(
-            f"EDGAR answer is over the {cap}-byte limit once decoded (compressed "
-            "content expanding past it was refused before it could)",
-            filing=what,
-        )
+    return FilingParseError(
+        f"EDGAR answer is over the {cap}-byte limit once decoded (compressed "
+        "content expanding past it was refused before it could)",
+        filing=what,
+    )
 
 
 class BoundedDecoder:
@@ -116,5 +114,5 @@ class BoundedDecoder:
         decoded = b"".join(pieces)
         self.total += len(decoded)
         if self.total > self.limit:
-            raise TooLarge(self.what, self.limit)
+            raise _too_large(self.what, self.limit)
         return decoded

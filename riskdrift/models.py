@@ -149,6 +149,12 @@ class Job(BaseModel):
     batch_id: uuid.UUID | None = Field(
         default=None, description="the batch that created the job, if one did"
     )
+    trigger: Literal["api", "watch"] = Field(
+        default="api", description="what started the job: a client, or a watchlist's new filing"
+    )
+    watchlist_id: uuid.UUID | None = Field(
+        default=None, description="the watchlist whose new filing started the job, if one did"
+    )
     links: JobLinks
 
 

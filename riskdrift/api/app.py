@@ -28,6 +28,7 @@ from riskdrift.api import (
     routes_history,
     routes_jobs,
     routes_stream,
+    routes_watchlists,
 )
 from riskdrift.api.auth import ApiKeyAuth, KeyCache
 from riskdrift.api.docs import docs_routes
@@ -111,6 +112,12 @@ def create_app(
         Route("/batches/{batch_id}/stream", routes_batches.stream, methods=["GET"]),
         Route("/batches/{batch_id}/results.csv", routes_batches.results_csv, methods=["GET"]),
         Route("/batches/{batch_id}/results.json", routes_batches.results_json, methods=["GET"]),
+        Route("/watchlists", routes_watchlists.collection, methods=["GET", "POST"]),
+        Route(
+            "/watchlists/{watchlist_id}",
+            routes_watchlists.item,
+            methods=["GET", "PATCH", "DELETE"],
+        ),
         Route("/companies/{ticker}/history", routes_history.company_history, methods=["GET"]),
         Route(
             "/companies/{ticker}/history.svg",

@@ -16,6 +16,12 @@ from riskdrift.api.routes_batches import (
     BatchResults,
 )
 from riskdrift.api.routes_history import History
+from riskdrift.api.routes_watchlists import (
+    Watchlist,
+    WatchlistPage,
+    WatchlistPatch,
+    WatchlistRequest,
+)
 from riskdrift.models import (
     AnalysisResult,
     AnalyzeRequest,
@@ -45,6 +51,10 @@ MODELS: list[type[BaseModel]] = [
     BatchPage,
     BatchResults,
     History,
+    WatchlistRequest,
+    WatchlistPatch,
+    Watchlist,
+    WatchlistPage,
 ]
 
 
@@ -225,6 +235,79 @@ def _batch_paths() -> dict[str, Any]:
                     **_problems(422),
                 },
             }
+        },
+    }
+
+
+WATCHLIST_ID = {
+    "name": "watchlist_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "format": "uuid"},
+}
+
+
+def _watchlist_paths() -> dict[str, Any]:
+    """``/watchlists…`` (issue 24)."""
+    return {
+        "/watchlists": {
+            "post": {
+                "summary": "Watch companies: every new 10-K they file is analysed",
+                "description": (
+                    "The scheduler polls each company's filings every RISKDRIFT_WATCH_INTERVAL "
+                    "seconds. Its first poll records what the company has filed so far (the "
+                    "baseline, not analysed); a filing seen after that starts the analysis of "
+                    "its fiscal year against the previous one, once, as an ordinary job with "
+                    "trigger `watch` and this watchlist's id. A ticker the filing source does "
+                    "not know shows status `unknown_ticker` after its first poll. 422 for "
+                    "duplicates, bad forms, or more companies (over all the tenant's "
+                    "watchlists) or watchlists than the tenant's caps; 409 for a name taken."
+                ),
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref(WatchlistRequest)}},
+                },
+                "responses": {
+                    "201": _json(Watchlist, "created"),
+                    **_problems(400, 409, 413, 415, 422),
+                },
+            },
+            "get": {
+                "summary": "List watchlists, newest first",
+                "parameters": [
+                    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+                    },
+                ],
+                "responses": {"200": _json(WatchlistPage, "a page"), **_problems(400, 422)},
+            },
+        },
+        "/watchlists/{watchlist_id}": {
+            "get": {
+                "summary": "A watchlist: its companies, their last filing seen and last analysis",
+                "parameters": [WATCHLIST_ID],
+                "responses": {"200": _json(Watchlist, "the watchlist"), **_problems(404)},
+            },
+            "patch": {
+                "summary": "Rename, change forms or callback, replace/add/remove companies",
+                "parameters": [WATCHLIST_ID],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref(WatchlistPatch)}},
+                },
+                "responses": {
+                    "200": _json(Watchlist, "the watchlist after the change"),
+                    **_problems(400, 404, 409, 415, 422),
+                },
+            },
+            "delete": {
+                "summary": "Stop watching: the watchlist goes, the jobs it started stay",
+                "parameters": [WATCHLIST_ID],
+                "responses": {"204": {"description": "deleted"}, **_problems(404)},
+            },
         },
     }
 
@@ -490,6 +573,7 @@ def _document() -> dict[str, Any]:
                 }
             },
             **_batch_paths(),
+            **_watchlist_paths(),
         },
         "components": {
             "schemas": defs["$defs"],

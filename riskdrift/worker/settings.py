@@ -31,6 +31,8 @@ from riskdrift.queue import cron, func
 from riskdrift.queue import redis_settings as redis_settings  # re-exported for bench/
 from riskdrift.store.migrate import migrate
 from riskdrift.store.pool import create_pool
+from riskdrift.watch.listing import open_lister
+from riskdrift.watch.scheduler import cron_seconds, poll_watchlists
 from riskdrift.webhooks import create_delivery_client, system_resolver
 from riskdrift.webhooks.ssrf import Resolver
 from riskdrift.worker import serialization
@@ -167,6 +169,7 @@ def build_worker_settings(
         ctx["webhook_client"] = await stack.enter_async_context(create_delivery_client())
         ctx["webhook_resolver"] = webhook_resolver
         watch_edgar(await start_worker_metrics(ctx, settings, stack), ctx["agent"])
+        ctx["watch_lister"] = await stack.enter_async_context(open_lister(settings))
         log.info("worker_started", queue=settings.queue_name, max_jobs=settings.worker_max_jobs)
 
     attrs: dict[str, Any] = {
@@ -190,7 +193,15 @@ def build_worker_settings(
                 second=set(range(0, 60, max(1, min(settings.reconcile_interval, 60)))),
                 run_at_startup=True,
                 timeout=60,
-            )
+            ),
+            # The filing watch (riskdrift/watch/scheduler.py): polls the due companies.
+            cron(
+                poll_watchlists,  # type: ignore[arg-type]
+                name=f"{CRON_JOB_PREFIX}watch",
+                second=cron_seconds(settings),
+                run_at_startup=True,
+                timeout=300,
+            ),
         ],
         "on_startup": on_startup,
         "allow_abort_jobs": True,

@@ -1,0 +1,157 @@
+"""What a watched company has filed: its annual reports as the configured source lists them.
+
+Two listers, one interface (:class:`FilingLister`):
+
+- :class:`LocalLister` reads the local filing directory: ``<root>/<TICKER>/<YEAR>.html``
+  (or ``.htm``/``.txt``, :data:`riskdrift.sources.local.SUFFIXES`) is fiscal YEAR's 10-K,
+  keyed ``local:<YEAR>``; a file appearing there is a filing published. A ticker with no
+  folder in any root is unknown (:class:`~riskdrift.errors.FilingNotFound`).
+- :class:`EdgarLister` reads EDGAR's submissions index of the company's CIK
+  (``filings.recent``), through the EDGAR source's client, so every request waits for the
+  shared fair-access pace and is retried on 429/5xx like a job's; each filing is keyed by
+  its accession number, its fiscal year taken by the natural-year rule of
+  :mod:`riskdrift.sources.filing_index` (the period end's calendar year).
+
+Listing is read-only and cheap: one directory listing, or one submissions request per
+company (the CIK, once resolved, is remembered by the scheduler, so the tickers map is
+read only for a company's first poll).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import re
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from riskdrift.config import Settings
+from riskdrift.errors import ConfigurationError, FilingNotFound
+from riskdrift.models import normalise_ticker
+from riskdrift.sources.edgar import EdgarFilingSource
+from riskdrift.sources.filing_index import (
+    AMENDMENT_FORMS,
+    ORIGINAL_FORMS,
+    filing_entries,
+    natural_year,
+)
+from riskdrift.sources.local import SUFFIXES
+
+LOCAL_NAME = re.compile(r"^(\d{4})(" + "|".join(re.escape(s) for s in SUFFIXES) + r")$")
+
+# The watchlist's form names and the EDGAR forms each stands for.
+FORM_FAMILIES: dict[str, frozenset[str]] = {"10-K": ORIGINAL_FORMS, "10-K/A": AMENDMENT_FORMS}
+
+
+@dataclass(frozen=True, slots=True)
+class ListedFiling:
+    """One annual report of a company: its key (accession, or ``local:<year>``), its form
+    as the watchlist names it (``10-K`` or ``10-K/A``), fiscal year and filing date."""
+
+    key: str
+    form: str
+    fiscal_year: int
+    filed: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyFilings:
+    """A company's annual reports, and its CIK when the source knows one."""
+
+    cik: str | None
+    filings: tuple[ListedFiling, ...]
+
+
+class FilingLister(Protocol):
+    """Lists a company's annual reports; ``FilingNotFound`` when the ticker is unknown,
+    ``TransientError`` when the source is unavailable."""
+
+    async def list_filings(self, ticker: str, *, cik: str | None) -> CompanyFilings: ...
+
+
+class LocalLister:
+    """The annual reports in the local filing directory (module docstring)."""
+
+    def __init__(self, roots: Sequence[Path]) -> None:
+        self.roots = tuple(roots)
+
+    async def list_filings(self, ticker: str, *, cik: str | None) -> CompanyFilings:
+        if not self.roots:
+            raise ConfigurationError(
+                "filings_source is 'local' but no filings directory is set (RISKDRIFT_FILINGS_DIR)"
+            )
+        return await asyncio.to_thread(self._list, normalise_ticker(ticker))
+
+    def _list(self, ticker: str) -> CompanyFilings:
+        years: set[int] = set()
+        known = False
+        for root in self.roots:
+            folder = root / ticker
+            if not folder.is_dir():
+                continue
+            known = True
+            for entry in folder.iterdir():
+                match = LOCAL_NAME.match(entry.name)
+                # A file being copied in is written under another name and renamed
+                # (import_filing), so a matching name is a whole filing.
+                if match and entry.is_file() and entry.stat().st_size > 0:
+                    years.add(int(match[1]))
+        if not known:
+            folders = ", ".join(str(root / ticker) for root in self.roots)
+            raise FilingNotFound(f"no filings directory for {ticker}: looked for {folders}")
+        filings = tuple(ListedFiling(f"local:{y}", "10-K", y) for y in sorted(years))
+        return CompanyFilings(cik=None, filings=filings)
+
+
+class EdgarLister:
+    """The annual reports in EDGAR's submissions index (module docstring)."""
+
+    def __init__(self, source: EdgarFilingSource) -> None:
+        self.source = source
+
+    async def list_filings(self, ticker: str, *, cik: str | None) -> CompanyFilings:
+        number = int(cik) if cik else (await self.source.company(normalise_ticker(ticker))).cik
+        submissions = await self.source.submissions(number)
+        filings = []
+        for entry in filing_entries(submissions.filings.recent):
+            form = next((name for name, f in FORM_FAMILIES.items() if entry.form in f), None)
+            if form is None or entry.period_end is None:
+                continue
+            filings.append(
+                ListedFiling(entry.accession, form, natural_year(entry.period_end), entry.filed)
+            )
+        return CompanyFilings(cik=str(number), filings=tuple(filings))
+
+
+@contextlib.asynccontextmanager
+async def open_lister(settings: Settings) -> AsyncIterator[FilingLister]:
+    """The lister of the configured filing source, for the life of a worker process.
+
+    The EDGAR lister has its own source whose in-memory metadata lives half a watch
+    interval, so each poll sees a fresh index while a burst of polls shares one download;
+    its requests take turns at the shared Redis pace with every job's.
+    """
+    if settings.resolved_filings_source == "local":
+        roots = [settings.filings_dir] if settings.filings_dir is not None else []
+        yield LocalLister([*roots, *settings.extra_filings_dirs])
+        return
+    from redis.asyncio import Redis
+
+    from riskdrift.sources.fair_access import SharedRateLimiter
+
+    limiter_redis = Redis.from_url(
+        settings.redis_url, socket_connect_timeout=1.0, socket_timeout=1.0
+    )
+    source = EdgarFilingSource(
+        settings,
+        limiter=SharedRateLimiter(limiter_redis, settings.edgar_requests_per_second),
+        metadata_ttl=max(1.0, settings.watch_interval / 2),
+    )
+    try:
+        yield EdgarLister(source)
+    finally:
+        await source.aclose()
+        await limiter_redis.aclose()

@@ -1,0 +1,361 @@
+"""The filing watch (issue 24) over real Postgres and Redis.
+
+The first tests drive the cron function itself (:func:`poll_watchlists`) on a local
+filing directory of synthetic files (listing never parses them); the last runs the real
+thing: two worker processes running the cron at ``RISKDRIFT_WATCH_INTERVAL=2`` over
+NVIDIA's real 10-Ks, the API serving the watchlist, a restart, a deleted watchlist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from arq import ArqRedis
+
+from riskdrift.api.app import create_app
+from riskdrift.config import Settings
+from riskdrift.queue import queued_job_ids
+from riskdrift.store import watchlists
+from riskdrift.watch.listing import LocalLister
+from riskdrift.watch.scheduler import WatchContext, poll_company, poll_watchlists, watch_job_id
+from tests.conftest import eventually, serve
+from tests.corpus import REAL10K, needs_corpus
+from tests.processes import service_env, spawn, stop
+
+pytestmark = pytest.mark.integration
+
+
+def publish(root: Path, ticker: str, year: int, text: str = "<html>10-K</html>") -> None:
+    """A filing appearing in the local directory: written aside, then renamed into place."""
+    folder = root / ticker
+    folder.mkdir(parents=True, exist_ok=True)
+    part = folder / f".{year}.part"
+    part.write_text(text)
+    os.replace(part, folder / f"{year}.html")
+
+
+@pytest.fixture
+def filings(tmp_path: Path) -> Path:
+    root = tmp_path / "filings"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def ctx(db: asyncpg.Pool, redis: ArqRedis, settings: Settings, filings: Path) -> WatchContext:
+    watch_settings = settings.model_copy(
+        update={"filings_dir": filings, "filings_source": "local", "watch_interval": 60}
+    )
+    return WatchContext(
+        pool=db, redis=redis, settings=watch_settings, watch_lister=LocalLister([filings])
+    )
+
+
+async def make_watchlist(
+    db: asyncpg.Pool, tickers: list[str], tenant: str = "default"
+) -> uuid.UUID:
+    created = await watchlists.create_watchlist(
+        db,
+        tenant=tenant,
+        name=f"w-{uuid.uuid4().hex[:6]}",
+        tickers=tickers,
+        forms=["10-K"],
+        callback_url=None,
+        backfill_years=None,
+        max_companies=100,
+        max_watchlists=100,
+    )
+    return created.id
+
+
+async def make_due(db: asyncpg.Pool) -> None:
+    """The next tick's companies: every one due now (instead of waiting an interval)."""
+    await db.execute("UPDATE watchlist_companies SET next_poll_at = now()")
+
+
+async def watch_jobs(db: asyncpg.Pool) -> list[asyncpg.Record]:
+    return await db.fetch(
+        """SELECT id, ticker, current_year, previous_year, status, trigger, watchlist_id
+           FROM jobs ORDER BY ticker, current_year"""
+    )
+
+
+async def company(db: asyncpg.Pool, watchlist_id: uuid.UUID, ticker: str) -> dict[str, Any]:
+    found = await watchlists.companies(db, [watchlist_id])
+    state = next(c for c in found[watchlist_id] if c.ticker == ticker)
+    return {"status": state.status, "error": state.last_error, "year": state.last_filing_year}
+
+
+async def test_first_poll_is_a_baseline_then_a_new_filing_starts_one_job(
+    ctx: WatchContext, db: asyncpg.Pool, redis: ArqRedis, filings: Path, settings: Settings
+) -> None:
+    publish(filings, "NVDA", 2023)
+    publish(filings, "NVDA", 2024)
+    watchlist_id = await make_watchlist(db, ["NVDA"])
+    counts = await poll_watchlists(ctx)
+    assert counts == {"polled": 1, "started": 0, "failed": 0}
+    assert await watch_jobs(db) == []
+    assert await company(db, watchlist_id, "NVDA") == {
+        "status": "watching",
+        "error": None,
+        "year": 2024,
+    }
+    # Not due again before its interval.
+    assert (await poll_watchlists(ctx))["polled"] == 0
+
+    publish(filings, "NVDA", 2025)
+    await make_due(db)
+    assert (await poll_watchlists(ctx))["started"] == 1
+    [job] = await watch_jobs(db)
+    assert (job["ticker"], job["current_year"], job["previous_year"]) == ("NVDA", 2025, 2024)
+    assert (job["status"], job["trigger"], job["watchlist_id"]) == ("queued", "watch", watchlist_id)
+    assert job["id"] == watch_job_id(watchlist_id, "NVDA", "local:2025")
+    # Enqueued as POST /analyze enqueues: in the queue, with its job_queued event.
+    assert str(job["id"]) in await queued_job_ids(redis, settings.queue_name)
+
+    # More polls, and two pollers at once: nothing new.
+    for _ in range(3):
+        await make_due(db)
+        results = await asyncio.gather(poll_watchlists(ctx), poll_watchlists(ctx))
+        assert sum(r["polled"] for r in results) == 1  # the claim gave it to one of them
+        assert sum(r["started"] for r in results) == 0
+    assert len(await watch_jobs(db)) == 1
+
+
+async def test_a_filing_seen_by_two_pollers_at_once_starts_one_job(
+    ctx: WatchContext, db: asyncpg.Pool, filings: Path
+) -> None:
+    """The claim aside (both pollers hold the company, as after a lease ran out during a
+    slow poll), the filing's key still admits one job."""
+    publish(filings, "IBM", 2023)
+    watchlist_id = await make_watchlist(db, ["IBM"])
+    await poll_watchlists(ctx)
+    publish(filings, "IBM", 2024)
+    await make_due(db)
+    [due] = await watchlists.claim_due(db, lease=60, limit=10)
+    assert due.watchlist_id == watchlist_id
+    started = await asyncio.gather(*(poll_company(ctx, due) for _ in range(4)))
+    assert sum(len(s) for s in started) == 1
+    assert len(await watch_jobs(db)) == 1
+
+
+async def test_failures_stay_with_their_company_and_back_off(
+    ctx: WatchContext, db: asyncpg.Pool, filings: Path
+) -> None:
+    publish(filings, "META", 2023)
+    watchlist_id = await make_watchlist(db, ["META", "NOPE"])
+    counts = await poll_watchlists(ctx)
+    assert counts == {"polled": 2, "started": 0, "failed": 1}
+    nope = await company(db, watchlist_id, "NOPE")
+    assert nope["status"] == "unknown_ticker"
+    assert "no filings directory for NOPE" in nope["error"]
+    backoff = await db.fetchval(
+        """SELECT extract(epoch FROM next_poll_at - last_polled_at) FROM watchlist_companies
+           WHERE ticker = 'NOPE'"""
+    )
+    assert backoff >= 60  # watch_interval × 2^0, not the next tick
+
+    publish(filings, "META", 2024)
+    await make_due(db)
+    counts = await poll_watchlists(ctx)
+    assert counts == {"polled": 2, "started": 1, "failed": 1}
+    assert [j["ticker"] for j in await watch_jobs(db)] == ["META"]
+    failures = await db.fetchval("SELECT failures FROM watchlist_companies WHERE ticker = 'NOPE'")
+    assert failures == 2
+    # Its folder appears: the next poll takes it as its baseline.
+    publish(filings, "NOPE", 2024)
+    await make_due(db)
+    await poll_watchlists(ctx)
+    assert (await company(db, watchlist_id, "NOPE"))["status"] == "watching"
+    assert len(await watch_jobs(db)) == 1
+
+
+async def test_a_filing_without_its_previous_year_is_recorded_not_analysed(
+    ctx: WatchContext, db: asyncpg.Pool, filings: Path
+) -> None:
+    publish(filings, "TSLA", 2020)
+    watchlist_id = await make_watchlist(db, ["TSLA"])
+    await poll_watchlists(ctx)
+    publish(filings, "TSLA", 2024)  # 2023 never filed here
+    await make_due(db)
+    assert (await poll_watchlists(ctx))["started"] == 0
+    skipped = await db.fetchval(
+        "SELECT skipped FROM watch_filings WHERE watchlist_id = $1 AND filing_key = 'local:2024'",
+        watchlist_id,
+    )
+    assert skipped == "no fiscal 2023 10-K to compare with"
+    assert await watch_jobs(db) == []
+
+
+async def test_a_deleted_watchlist_stops_and_its_jobs_stay(
+    ctx: WatchContext, db: asyncpg.Pool, filings: Path
+) -> None:
+    publish(filings, "HD", 2022)
+    publish(filings, "AMZN", 2022)
+    kept = await make_watchlist(db, ["AMZN"])
+    dropped = await make_watchlist(db, ["HD"])
+    await poll_watchlists(ctx)
+    publish(filings, "HD", 2023)
+    await make_due(db)
+    await poll_watchlists(ctx)
+    [hd_2023] = await watch_jobs(db)
+    assert await watchlists.delete_watchlist(db, dropped, tenant="default")
+    publish(filings, "HD", 2024)
+    publish(filings, "AMZN", 2023)
+    await make_due(db)
+    assert (await poll_watchlists(ctx)) == {"polled": 1, "started": 1, "failed": 0}
+    rows = await watch_jobs(db)
+    assert [(j["ticker"], j["current_year"], j["watchlist_id"]) for j in rows] == [
+        ("AMZN", 2023, kept),
+        ("HD", 2023, None),  # the job stays, its watchlist gone
+    ]
+    assert rows[1]["id"] == hd_2023["id"]
+
+
+async def test_jobs_list_shows_the_trigger_and_watchlist(
+    ctx: WatchContext, db: asyncpg.Pool, filings: Path, settings: Settings
+) -> None:
+    publish(filings, "IBM", 2023)
+    watchlist_id = await make_watchlist(db, ["IBM"])
+    await poll_watchlists(ctx)
+    publish(filings, "IBM", 2024)
+    await make_due(db)
+    await poll_watchlists(ctx)
+    async with (
+        serve(create_app(settings)) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=30) as http,
+    ):
+        accepted = await http.post("/analyze", json={"ticker": "IBM", "years": [2024, 2023]})
+        listed = (await http.get("/jobs")).json()["jobs"]
+        shown = (await http.get(f"/watchlists/{watchlist_id}")).json()
+    by_trigger = {j["trigger"]: j for j in listed}
+    assert set(by_trigger) == {"api", "watch"}
+    assert by_trigger["api"]["job_id"] == accepted.json()["job_id"]
+    assert by_trigger["api"]["watchlist_id"] is None
+    assert by_trigger["watch"]["watchlist_id"] == str(watchlist_id)
+    [ibm] = shown["companies"]
+    assert ibm["last_filing"]["key"] == "local:2024"
+    assert ibm["last_job_id"] == by_trigger["watch"]["job_id"]
+
+
+# --- the real thing: worker processes running the cron ---------------------------------------
+
+
+@pytest.fixture
+async def api(settings: Settings, db: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
+    async with (
+        serve(create_app(settings)) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=30) as http,
+    ):
+        yield http
+
+
+@needs_corpus
+async def test_two_workers_analyse_a_new_10k_once_across_polls_and_a_restart(
+    api: httpx.AsyncClient, db: asyncpg.Pool, settings: Settings, filings: Path, tmp_path: Path
+) -> None:
+    shutil.copy(REAL10K / "NVDA" / "2024.html", filings / "NVDA.2024.tmp")
+    (filings / "NVDA").mkdir()
+    os.replace(filings / "NVDA.2024.tmp", filings / "NVDA" / "2024.html")
+    (filings / "AMZN").mkdir()
+    shutil.copy(REAL10K / "AMZN" / "2023.html", filings / "AMZN" / "2023.html")
+    env = service_env(
+        settings,
+        RISKDRIFT_FILINGS_DIR=str(filings),
+        RISKDRIFT_FILINGS_SOURCE="local",
+        RISKDRIFT_WATCH_INTERVAL="2",
+        RISKDRIFT_ANALYSIS_PROCESSES="0",
+        RISKDRIFT_RESULT_CACHE="false",
+        RISKDRIFT_WORKER_SHUTDOWN_GRACE="5",
+    )
+    logs = tmp_path / "logs"
+    logs.mkdir()
+
+    def start(generation: int) -> list[Any]:
+        return [spawn(["worker"], env, logs / f"worker-{generation}-{i}.log") for i in range(2)]
+
+    async def polls_after(watchlist_id: str, polls: int) -> None:
+        """Wait until the watch has polled the watchlist's companies ``polls`` more times."""
+        for _ in range(polls):
+            at = await db.fetchval("SELECT now()")
+            await eventually(
+                lambda at=at: polled_since_db(at, watchlist_id),  # type: ignore[misc]
+                deadline=30,
+                interval=0.2,
+            )
+
+    async def polled_since_db(at: Any, watchlist_id: str) -> bool:
+        return bool(
+            await db.fetchval(
+                """SELECT bool_and(last_polled_at > $2) FROM watchlist_companies
+                   WHERE watchlist_id = $1""",
+                uuid.UUID(watchlist_id),
+                at,
+            )
+        )
+
+    async def nvda_jobs() -> list[dict[str, Any]]:
+        listed = (await api.get("/jobs", params={"ticker": "NVDA"})).json()["jobs"]
+        return [j for j in listed if j["trigger"] == "watch"]
+
+    procs = start(1)
+    try:
+        created = await api.post("/watchlists", json={"name": "nvidia", "tickers": ["NVDA"]})
+        assert created.status_code == 201, created.text
+        nvidia = created.json()["watchlist_id"]
+        other = await api.post("/watchlists", json={"name": "amazon", "tickers": ["AMZN"]})
+        amazon = other.json()["watchlist_id"]
+
+        async def baselined() -> bool:
+            shown = (await api.get(f"/watchlists/{nvidia}")).json()
+            [nvda] = shown["companies"]
+            return bool(nvda["status"] == "watching")
+
+        await eventually(baselined, deadline=60, interval=0.2)
+        await polls_after(nvidia, 2)
+        assert (await api.get("/jobs")).json()["jobs"] == []  # only the 2024 10-K: nothing
+
+        # The amazon watchlist is deleted before its next 10-K appears: nothing for it.
+        assert (await api.delete(f"/watchlists/{amazon}")).status_code == 204
+        shutil.copy(REAL10K / "AMZN" / "2024.html", filings / "AMZN" / ".2024.part")
+        os.replace(filings / "AMZN" / ".2024.part", filings / "AMZN" / "2024.html")
+        shutil.copy(REAL10K / "NVDA" / "2025.html", filings / "NVDA" / ".2025.part")
+        os.replace(filings / "NVDA" / ".2025.part", filings / "NVDA" / "2025.html")
+
+        async def completed() -> bool:
+            found = await nvda_jobs()
+            return len(found) == 1 and found[0]["status"] == "completed"
+
+        await eventually(completed, deadline=120, interval=0.5)
+        [job] = await nvda_jobs()
+        assert job["years"] == [2025, 2024]
+        assert job["watchlist_id"] == nvidia
+        result = (await api.get(f"/jobs/{job['job_id']}/result")).json()
+        assert result["ticker"] == "NVDA"
+        assert result["years"] == [2025, 2024]
+
+        await polls_after(nvidia, 3)
+        assert [j["job_id"] for j in await nvda_jobs()] == [job["job_id"]]
+    finally:
+        stop(procs)
+
+    procs = start(2)
+    try:
+        await polls_after(nvidia, 3)
+        listed = (await api.get("/jobs")).json()["jobs"]
+        assert [j["job_id"] for j in listed] == [job["job_id"]]  # no AMZN job either
+        shown = (await api.get(f"/watchlists/{nvidia}")).json()
+        assert shown["companies"][0]["last_job_id"] == job["job_id"]
+    finally:
+        stop(procs)
+    for log in logs.glob("*.log"):
+        assert "Traceback" not in log.read_text(), log.read_text()[-3000:]

@@ -9,10 +9,13 @@ NVIDIA's real 10-Ks, the API serving the watchlist, a restart, a deleted watchli
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +23,21 @@ import asyncpg
 import httpx
 import pytest
 from arq import ArqRedis
+from starlette.requests import Request
+from starlette.responses import Response
 
 from riskdrift.api.app import create_app
 from riskdrift.config import Settings
 from riskdrift.queue import queued_job_ids
+from riskdrift.sources.edgar import EdgarFilingSource, RetryPolicy
 from riskdrift.store import watchlists
-from riskdrift.watch.listing import LocalLister
+from riskdrift.watch.listing import EdgarLister, LocalLister
 from riskdrift.watch.scheduler import WatchContext, poll_company, poll_watchlists, watch_job_id
 from tests.conftest import eventually, serve
 from tests.corpus import REAL10K, needs_corpus
+from tests.doubles.edgar import FIXTURES, FakeEdgar
 from tests.processes import service_env, spawn, stop
+from tests.sources.localserver import serve as serve_fake
 
 pytestmark = pytest.mark.integration
 
@@ -359,3 +367,139 @@ async def test_two_workers_analyse_a_new_10k_once_across_polls_and_a_restart(
         stop(procs)
     for log in logs.glob("*.log"):
         assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+
+
+# --- EDGAR: the submissions index of a fake EDGAR that files new reports on demand ----------
+
+NVDA_INDEX = "/data/submissions/CIK0001045810.json"
+TSLA_INDEX = "/data/submissions/CIK0001318605.json"
+
+
+@dataclass
+class FilingEdgar(FakeEdgar):
+    """The fake EDGAR whose submissions indexes leave out the ``unfiled`` accessions until
+    a test files them, and answer ``If-None-Match`` with its ETag as EDGAR does."""
+
+    unfiled: set[str] = field(default_factory=set)
+    not_modified: int = 0
+    request_etag: str | None = None
+
+    def _serve(self, path: str) -> Response:
+        if not path.startswith("/data/submissions/CIK"):
+            return super()._serve(path)
+        file = FIXTURES / path.removeprefix("/data/submissions/")
+        if not file.is_file():
+            return super()._serve(path)
+        data = json.loads(file.read_bytes())
+        recent = data["filings"]["recent"]
+        keep = [i for i, a in enumerate(recent["accessionNumber"]) if a not in self.unfiled]
+        for name, column in recent.items():
+            if isinstance(column, list):
+                recent[name] = [column[i] for i in keep]
+        body = json.dumps(data).encode()
+        etag = f'"{hashlib.sha256(body).hexdigest()[:16]}"'
+        if self.request_etag == etag:
+            self.not_modified += 1
+            return Response(status_code=304, headers={"ETag": etag})
+        return Response(body, media_type="application/json", headers={"ETag": etag})
+
+    async def _dispatch(self, request: Request) -> Response:
+        self.request_etag = request.headers.get("if-none-match")
+        return await super()._dispatch(request)
+
+
+@pytest.fixture
+async def edgar_ctx(
+    db: asyncpg.Pool, redis: ArqRedis, settings: Settings, tmp_path: Path
+) -> AsyncIterator[tuple[WatchContext, FilingEdgar]]:
+    fake = FilingEdgar(corpus=REAL10K)
+    async with serve_fake(fake.app()) as url:
+        edgar_settings = settings.model_copy(
+            update={
+                "filings_source": "edgar",
+                "edgar_user_agent": "riskdrift-tests ops@riskdrift.example",
+                "edgar_base_url": f"{url}/www",
+                "edgar_data_url": f"{url}/data",
+                "edgar_cache_dir": tmp_path / "edgar",
+                "edgar_requests_per_second": 1000.0,
+                "edgar_timeout": 5.0,
+                "watch_interval": 60,
+            }
+        )
+        source = EdgarFilingSource(
+            edgar_settings,
+            retry=RetryPolicy(max_attempts=2, backoff_base=0.001, backoff_max=0.01),
+        )
+        try:
+            yield (
+                WatchContext(
+                    pool=db, redis=redis, settings=edgar_settings, watch_lister=EdgarLister(source)
+                ),
+                fake,
+            )
+        finally:
+            await source.aclose()
+            fake.release.set()
+
+
+async def test_edgar_new_filing_backoff_pickup_and_amendment(
+    edgar_ctx: tuple[WatchContext, FilingEdgar], db: asyncpg.Pool
+) -> None:
+    ctx, fake = edgar_ctx
+    nvda_2025, tsla_amendment = "0001045810-25-000023", "0001104659-25-042659"
+    fake.unfiled = {nvda_2025, tsla_amendment}
+    created = await watchlists.create_watchlist(
+        db,
+        tenant="default",
+        name="edgar",
+        tickers=["NVDA", "TSLA", "ZZZZ"],
+        forms=["10-K", "10-K/A"],
+        callback_url=None,
+        backfill_years=None,
+        max_companies=10,
+        max_watchlists=10,
+    )
+    assert await poll_watchlists(ctx) == {"polled": 3, "started": 0, "failed": 1}
+    nvda = await company(db, created.id, "NVDA")
+    assert nvda == {"status": "watching", "error": None, "year": 2024}  # FY ended 2024-01-28
+    assert (await company(db, created.id, "ZZZZ"))["status"] == "unknown_ticker"
+    assert await db.fetchval("SELECT cik FROM watchlist_companies WHERE ticker = 'NVDA'") == (
+        "1045810"
+    )
+
+    # Nothing new: EDGAR answers 304 to the conditional request, no body.
+    await make_due(db)
+    assert (await poll_watchlists(ctx))["started"] == 0
+    assert fake.not_modified == 2  # NVDA and TSLA
+
+    # NVIDIA files its fiscal 2025 10-K while EDGAR fails: the poll backs off, TSLA is
+    # polled all the same, and the filing is picked up by a later poll.
+    fake.unfiled.discard(nvda_2025)
+    fake.break_path(NVDA_INDEX, 503)
+    await make_due(db)
+    assert await poll_watchlists(ctx) == {"polled": 3, "started": 0, "failed": 2}
+    failing = await company(db, created.id, "NVDA")
+    assert failing["status"] == "failing"
+    assert "503" in failing["error"]
+    assert await db.fetchval(
+        """SELECT next_poll_at - last_polled_at >= interval '60 seconds'
+           FROM watchlist_companies WHERE ticker = 'NVDA'"""
+    )
+    assert (await company(db, created.id, "TSLA"))["status"] == "watching"
+    del fake.broken[NVDA_INDEX]
+    await make_due(db)
+    assert (await poll_watchlists(ctx))["started"] == 1
+    [job] = await watch_jobs(db)
+    assert (job["ticker"], job["current_year"], job["previous_year"]) == ("NVDA", 2025, 2024)
+    assert job["id"] == watch_job_id(created.id, "NVDA", nvda_2025)
+
+    # Tesla amends its fiscal 2024 10-K: the amendment starts that year's analysis again.
+    fake.unfiled.discard(tsla_amendment)
+    await make_due(db)
+    assert (await poll_watchlists(ctx))["started"] == 1
+    tsla = [j for j in await watch_jobs(db) if j["ticker"] == "TSLA"]
+    assert [(j["current_year"], j["previous_year"]) for j in tsla] == [(2024, 2023)]
+    assert tsla[0]["id"] == watch_job_id(created.id, "TSLA", tsla_amendment)
+    await make_due(db)
+    assert (await poll_watchlists(ctx))["started"] == 0
+    assert len(await watch_jobs(db)) == 2

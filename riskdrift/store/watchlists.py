@@ -367,6 +367,8 @@ class DueCompany:
     cik: str | None
     first_poll: bool  # no baseline yet: what it has filed is recorded, not analysed
     failures: int
+    index_etag: str | None = None  # the source's validators as of the last full poll
+    index_modified: str | None = None
 
 
 async def claim_due(db: Executor, *, lease: float, limit: int) -> list[DueCompany]:
@@ -385,7 +387,8 @@ async def claim_due(db: Executor, *, lease: float, limit: int) -> list[DueCompan
            WHERE c.watchlist_id = due.watchlist_id AND c.ticker = due.ticker
              AND w.id = c.watchlist_id
            RETURNING c.watchlist_id, w.tenant, c.ticker, w.forms, w.callback_url, c.cik,
-                     c.baseline_at IS NULL AS first_poll, c.failures""",
+                     c.baseline_at IS NULL AS first_poll, c.failures, c.index_etag,
+                     c.index_modified""",
         lease,
         limit,
     )
@@ -399,6 +402,8 @@ async def claim_due(db: Executor, *, lease: float, limit: int) -> list[DueCompan
             cik=r["cik"],
             first_poll=r["first_poll"],
             failures=r["failures"],
+            index_etag=r["index_etag"],
+            index_modified=r["index_modified"],
         )
         for r in rows
     ]
@@ -430,13 +435,15 @@ async def record_baseline(
     filings: Sequence[SeenFiling],
     *,
     cik: str | None,
+    etag: str | None = None,
+    modified: str | None = None,
 ) -> None:
     """The first poll of a company: every filing it has is seen, none analysed."""
     async with pool.acquire() as conn, conn.transaction():
         await conn.executemany(
             """INSERT INTO watch_filings (watchlist_id, ticker, filing_key, form,
-                                              fiscal_year, filed, baseline)
-                   VALUES ($1, $2, $3, $4, $5, $6, true) ON CONFLICT DO NOTHING""",
+                                          fiscal_year, filed, baseline)
+               VALUES ($1, $2, $3, $4, $5, $6, true) ON CONFLICT DO NOTHING""",
             [
                 (company.watchlist_id, company.ticker, f.key, f.form, f.fiscal_year, f.filed)
                 for f in filings
@@ -444,13 +451,15 @@ async def record_baseline(
         )
         await conn.execute(
             """UPDATE watchlist_companies
-                   SET baseline_at = coalesce(baseline_at, now()), status = 'watching',
-                       cik = coalesce($3, cik), last_polled_at = now(), last_error = NULL,
-                       failures = 0
-                   WHERE watchlist_id = $1 AND ticker = $2""",
+               SET baseline_at = coalesce(baseline_at, now()), status = 'watching',
+                   cik = coalesce($3, cik), last_polled_at = now(), last_error = NULL,
+                   failures = 0, index_etag = $4, index_modified = $5
+               WHERE watchlist_id = $1 AND ticker = $2""",
             company.watchlist_id,
             company.ticker,
             cik,
+            etag,
+            modified,
         )
 
 
@@ -514,16 +523,26 @@ async def record_new_filing(
         return True
 
 
-async def record_poll(db: Executor, company: DueCompany, *, cik: str | None) -> None:
-    """A poll that worked: the company is watched, its failures forgotten."""
+async def record_poll(
+    db: Executor,
+    company: DueCompany,
+    *,
+    cik: str | None,
+    etag: str | None = None,
+    modified: str | None = None,
+) -> None:
+    """A poll that worked, every new filing recorded: the company is watched, its failures
+    forgotten, and the index's validators kept for the next poll's conditional request."""
     await db.execute(
         """UPDATE watchlist_companies
            SET status = 'watching', cik = coalesce($3, cik), last_polled_at = now(),
-               last_error = NULL, failures = 0
+               last_error = NULL, failures = 0, index_etag = $4, index_modified = $5
            WHERE watchlist_id = $1 AND ticker = $2""",
         company.watchlist_id,
         company.ticker,
         cik,
+        etag,
+        modified,
     )
 
 

@@ -7,9 +7,9 @@ Two listers, one interface (:class:`FilingLister`):
   keyed ``local:<YEAR>``; a file appearing there is a filing published. A ticker with no
   folder in any root is unknown (:class:`~riskdrift.errors.FilingNotFound`).
 - :class:`EdgarLister` reads EDGAR's submissions index of the company's CIK
-  (``filings.recent``), through the EDGAR source's client, so every request waits for the
-  shared fair-access pace and is retried on 429/5xx like a job's; each filing is keyed by
-  its accession number, its fiscal year taken by the natural-year rule of
+  (``filings.recent``), conditionally, through the EDGAR source's client, so every request
+  waits for the shared fair-access pace and is retried on 429/5xx like a job's; each
+  filing is keyed by its accession number, its fiscal year taken by the natural-year rule of
   :mod:`riskdrift.sources.filing_index` (the period end's calendar year).
 
 Listing is read-only and cheap: one directory listing, or one submissions request per
@@ -28,13 +28,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from pydantic import ValidationError
+
 from riskdrift.config import Settings
-from riskdrift.errors import ConfigurationError, FilingNotFound
+from riskdrift.errors import ConfigurationError, FilingNotFound, UpstreamUnavailable
 from riskdrift.models import normalise_ticker
 from riskdrift.sources.edgar import EdgarFilingSource
 from riskdrift.sources.filing_index import (
     AMENDMENT_FORMS,
     ORIGINAL_FORMS,
+    Submissions,
     filing_entries,
     natural_year,
 )
@@ -58,18 +61,32 @@ class ListedFiling:
 
 
 @dataclass(frozen=True, slots=True)
+class IndexVersion:
+    """The validators of a company's filing index (EDGAR's ``ETag``, ``Last-Modified``)."""
+
+    etag: str | None = None
+    modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CompanyFilings:
-    """A company's annual reports, and its CIK when the source knows one."""
+    """A company's annual reports, its CIK when the source knows one, and the index's
+    version. ``unchanged``: the index is the version asked about (``filings`` is empty)."""
 
     cik: str | None
     filings: tuple[ListedFiling, ...]
+    version: IndexVersion = IndexVersion()
+    unchanged: bool = False
 
 
 class FilingLister(Protocol):
     """Lists a company's annual reports; ``FilingNotFound`` when the ticker is unknown,
-    ``TransientError`` when the source is unavailable."""
+    ``TransientError`` when the source is unavailable. With ``since`` (the version of the
+    last listing that was fully processed) it may answer ``unchanged``."""
 
-    async def list_filings(self, ticker: str, *, cik: str | None) -> CompanyFilings: ...
+    async def list_filings(
+        self, ticker: str, *, cik: str | None, since: IndexVersion | None = None
+    ) -> CompanyFilings: ...
 
 
 class LocalLister:
@@ -78,7 +95,9 @@ class LocalLister:
     def __init__(self, roots: Sequence[Path]) -> None:
         self.roots = tuple(roots)
 
-    async def list_filings(self, ticker: str, *, cik: str | None) -> CompanyFilings:
+    async def list_filings(
+        self, ticker: str, *, cik: str | None, since: IndexVersion | None = None
+    ) -> CompanyFilings:
         if not self.roots:
             raise ConfigurationError(
                 "filings_source is 'local' but no filings directory is set (RISKDRIFT_FILINGS_DIR)"
@@ -107,14 +126,41 @@ class LocalLister:
 
 
 class EdgarLister:
-    """The annual reports in EDGAR's submissions index (module docstring)."""
+    """The annual reports in EDGAR's submissions index (module docstring).
+
+    The index is asked for conditionally (``If-None-Match`` / ``If-Modified-Since`` with
+    the validators of the last poll that was fully processed): a ``304`` costs EDGAR no
+    body and this poll nothing more. The request goes through the source's polite
+    ``get`` (shared pace, retries on 429/5xx, ``UpstreamUnavailable`` after them).
+    """
 
     def __init__(self, source: EdgarFilingSource) -> None:
         self.source = source
 
-    async def list_filings(self, ticker: str, *, cik: str | None) -> CompanyFilings:
+    async def list_filings(
+        self, ticker: str, *, cik: str | None, since: IndexVersion | None = None
+    ) -> CompanyFilings:
         number = int(cik) if cik else (await self.source.company(normalise_ticker(ticker))).cik
-        submissions = await self.source.submissions(number)
+        url = f"{self.source.data_url}/submissions/CIK{number:010d}.json"
+        headers = {}
+        if since is not None and since.etag:
+            headers["If-None-Match"] = since.etag
+        if since is not None and since.modified:
+            headers["If-Modified-Since"] = since.modified
+        response = await self.source.get(url, headers=headers)
+        if response.status_code == 304 and since is not None:
+            return CompanyFilings(cik=str(number), filings=(), version=since, unchanged=True)
+        if response.status_code == 404:
+            raise FilingNotFound(f"EDGAR has no filing history for CIK {number} ({url})")
+        if response.status_code != 200:
+            raise UpstreamUnavailable(f"EDGAR answered {response.status_code} for {url}")
+        try:
+            submissions = Submissions.model_validate_json(response.content)
+        except ValidationError as err:
+            raise UpstreamUnavailable(f"EDGAR submissions at {url} are malformed: {err}") from err
+        version = IndexVersion(
+            etag=response.headers.get("etag"), modified=response.headers.get("last-modified")
+        )
         filings = []
         for entry in filing_entries(submissions.filings.recent):
             form = next((name for name, f in FORM_FAMILIES.items() if entry.form in f), None)
@@ -123,16 +169,16 @@ class EdgarLister:
             filings.append(
                 ListedFiling(entry.accession, form, natural_year(entry.period_end), entry.filed)
             )
-        return CompanyFilings(cik=str(number), filings=tuple(filings))
+        return CompanyFilings(cik=str(number), filings=tuple(filings), version=version)
 
 
 @contextlib.asynccontextmanager
 async def open_lister(settings: Settings) -> AsyncIterator[FilingLister]:
     """The lister of the configured filing source, for the life of a worker process.
 
-    The EDGAR lister has its own source whose in-memory metadata lives half a watch
-    interval, so each poll sees a fresh index while a burst of polls shares one download;
-    its requests take turns at the shared Redis pace with every job's.
+    The EDGAR lister has its own source (its tickers map, read for a company's first poll
+    only, is kept for half a watch interval); its requests take turns at the shared Redis
+    pace with every job's.
     """
     if settings.resolved_filings_source == "local":
         roots = [settings.filings_dir] if settings.filings_dir is not None else []

@@ -20,7 +20,9 @@ Redis fails in between, the row stays ``queued`` and the reconciler enqueues it.
 
 Failures stay with their company: an unknown ticker is marked ``unknown_ticker``, any
 other error ``failing``; either way its next poll backs off (``watch_interval × 2^n``, at
-most ``watch_backoff_max``) and the other companies are polled as usual.
+most ``watch_backoff_max``, and no sooner than EDGAR's ``Retry-After``) and the other
+companies are polled as usual. EDGAR requests are conditional (a ``304`` when nothing
+was filed) and wait for the fair-access pace every worker shares.
 """
 
 from __future__ import annotations
@@ -36,11 +38,11 @@ import structlog
 
 from riskdrift.api.enqueue import enqueue_new_job
 from riskdrift.config import Settings
-from riskdrift.errors import FilingNotFound
+from riskdrift.errors import FilingNotFound, RiskdriftError
 from riskdrift.queue import ArqRedis
 from riskdrift.store import watchlists
 from riskdrift.store.watchlists import DueCompany, SeenFiling, WatchJob
-from riskdrift.watch.listing import FilingLister, ListedFiling
+from riskdrift.watch.listing import FilingLister, IndexVersion, ListedFiling
 
 log = structlog.get_logger(__name__)
 
@@ -122,11 +124,18 @@ def backoff(settings: Settings, failures: int) -> float:
 async def poll_company(ctx: WatchContext, company: DueCompany) -> list[uuid.UUID]:
     """One company's poll (module docstring); the ids of the jobs it started."""
     pool, settings = ctx["pool"], ctx["settings"]
-    listing = await ctx["watch_lister"].list_filings(company.ticker, cik=company.cik)
+    since = None
+    if not company.first_poll and (company.index_etag or company.index_modified):
+        since = IndexVersion(company.index_etag, company.index_modified)
+    listing = await ctx["watch_lister"].list_filings(company.ticker, cik=company.cik, since=since)
+    version = {"etag": listing.version.etag, "modified": listing.version.modified}
+    if listing.unchanged:
+        await watchlists.record_poll(pool, company, cik=listing.cik, **version)
+        return []
     followed = [f for f in listing.filings if f.form in company.forms]
     if company.first_poll:
         baseline = [_seen(f) for f in followed]
-        await watchlists.record_baseline(pool, company, baseline, cik=listing.cik)
+        await watchlists.record_baseline(pool, company, baseline, cik=listing.cik, **version)
         log.info("watch_baseline", ticker=company.ticker, filings=len(followed))
         return []
     seen = await watchlists.seen_keys(pool, company.watchlist_id, company.ticker)
@@ -144,7 +153,7 @@ async def poll_company(ctx: WatchContext, company: DueCompany) -> list[uuid.UUID
         job_id = await submit_watch_job(pool, ctx["redis"], settings, company, filing)
         if job_id is not None:
             started.append(job_id)
-    await watchlists.record_poll(pool, company, cik=listing.cik)
+    await watchlists.record_poll(pool, company, cik=listing.cik, **version)
     return started
 
 
@@ -165,6 +174,8 @@ async def _poll_safely(
         except Exception as exc:
             unknown = isinstance(exc, FilingNotFound)
             retry_in = backoff(ctx["settings"], company.failures)
+            if isinstance(exc, RiskdriftError) and exc.retry_after is not None:
+                retry_in = max(retry_in, exc.retry_after)  # EDGAR's Retry-After, or its 403
             log.warning(
                 "watch_poll_failed",
                 ticker=company.ticker,

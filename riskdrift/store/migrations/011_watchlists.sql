@@ -34,6 +34,10 @@ CREATE TABLE watchlist_companies (
     last_error      text,
     failures        integer     NOT NULL DEFAULT 0,
     next_poll_at    timestamptz NOT NULL DEFAULT now(),
+    -- EDGAR's validators of the submissions index as of the last poll that was fully
+    -- processed: the next poll asks for it conditionally (a 304 means nothing new).
+    index_etag      text,
+    index_modified  text,
     PRIMARY KEY (watchlist_id, ticker)
 );
 

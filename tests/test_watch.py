@@ -350,6 +350,11 @@ async def test_two_workers_analyse_a_new_10k_once_across_polls_and_a_restart(
         result = (await api.get(f"/jobs/{job['job_id']}/result")).json()
         assert result["ticker"] == "NVDA"
         assert result["years"] == [2025, 2024]
+        ranked = await api.get(f"/watchlists/{nvidia}/ranking", params={"year": 2025})
+        assert [(r["job_id"], r["rank"], r["percentile"]) for r in ranked.json()["rows"]] == [
+            (job["job_id"], 1, 50.0)
+        ]
+        assert ranked.json()["rows"][0]["similarity_cosine"] == result["similarity"]["cosine"]
 
         await polls_after(nvidia, 3)
         assert [j["job_id"] for j in await nvda_jobs()] == [job["job_id"]]

@@ -27,6 +27,7 @@ from riskdrift.api import (
     routes_health,
     routes_history,
     routes_jobs,
+    routes_ranking,
     routes_stream,
     routes_watchlists,
 )
@@ -112,6 +113,12 @@ def create_app(
         Route("/batches/{batch_id}/stream", routes_batches.stream, methods=["GET"]),
         Route("/batches/{batch_id}/results.csv", routes_batches.results_csv, methods=["GET"]),
         Route("/batches/{batch_id}/results.json", routes_batches.results_json, methods=["GET"]),
+        Route("/batches/{batch_id}/ranking", routes_ranking.batch_ranking, methods=["GET"]),
+        Route(
+            "/watchlists/{watchlist_id}/ranking",
+            routes_ranking.watchlist_ranking,
+            methods=["GET"],
+        ),
         Route("/watchlists", routes_watchlists.collection, methods=["GET", "POST"]),
         Route(
             "/watchlists/{watchlist_id}",

@@ -16,6 +16,7 @@ from riskdrift.api.routes_batches import (
     BatchResults,
 )
 from riskdrift.api.routes_history import History
+from riskdrift.api.routes_ranking import Ranking
 from riskdrift.api.routes_watchlists import (
     Watchlist,
     WatchlistPage,
@@ -55,6 +56,7 @@ MODELS: list[type[BaseModel]] = [
     WatchlistPatch,
     Watchlist,
     WatchlistPage,
+    Ranking,
 ]
 
 
@@ -247,9 +249,57 @@ WATCHLIST_ID = {
 }
 
 
+_RANKING_PARAMETERS = [
+    {
+        "name": "by",
+        "in": "query",
+        "schema": {"type": "string", "enum": ["change", "min_edit", "jaccard", "cosine"]},
+        "description": "the measure ranked by: change = 1 - mean(min_edit, jaccard, cosine) "
+        "(default), or 1 - one of the similarities",
+    },
+    {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv"]}},
+]
+_RANKING_RESPONSES = {
+    "200": {
+        "description": "the completed pairs, most changed first, with percentiles",
+        "content": {
+            "application/json": {"schema": _ref(Ranking)},
+            "text/csv": {"schema": {"type": "string"}},
+        },
+    },
+    **_problems(400, 404, 422),
+}
+
+
 def _watchlist_paths() -> dict[str, Any]:
-    """``/watchlists…`` (issue 24)."""
+    """``/watchlists…`` and the rankings (issue 24)."""
     return {
+        "/batches/{batch_id}/ranking": {
+            "get": {
+                "summary": "The batch's completed pairs ranked by how much Item 1A changed",
+                "description": "Lazy Prices similarities to the prior year (min-edit, Jaccard, "
+                "cosine), each pair's percentile within the batch, counts of new/removed/"
+                "modified risks and of material changes. ?format=csv gives the same rows.",
+                "parameters": [BATCH_ID, *_RANKING_PARAMETERS],
+                "responses": _RANKING_RESPONSES,
+            }
+        },
+        "/watchlists/{watchlist_id}/ranking": {
+            "get": {
+                "summary": "The analyses a watchlist started for one fiscal year, ranked",
+                "parameters": [
+                    WATCHLIST_ID,
+                    {
+                        "name": "year",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "integer"},
+                    },
+                    *_RANKING_PARAMETERS,
+                ],
+                "responses": _RANKING_RESPONSES,
+            }
+        },
         "/watchlists": {
             "post": {
                 "summary": "Watch companies: every new 10-K they file is analysed",

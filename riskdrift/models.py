@@ -418,7 +418,7 @@ class Problem(BaseModel):
 
 # --- webhook deliveries (GET /jobs/{id}/deliveries) ----------------------------------------
 
-WebhookEventType = Literal["job.completed", "job.failed"]
+WebhookEventType = Literal["job.completed", "job.failed", "batch.completed", "filing.analysed"]
 DeliveryState = Literal["pending", "delivered", "failed", "gone", "refused"]
 
 

@@ -23,6 +23,7 @@ import asyncpg
 import httpx
 import pytest
 from arq import ArqRedis
+from pydantic import SecretStr
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -33,8 +34,9 @@ from riskdrift.sources.edgar import EdgarFilingSource, RetryPolicy
 from riskdrift.store import watchlists
 from riskdrift.watch.listing import EdgarLister, LocalLister
 from riskdrift.watch.scheduler import WatchContext, poll_company, poll_watchlists, watch_job_id
-from tests.conftest import eventually, serve
+from tests.conftest import burst_worker, eventually, serve
 from tests.corpus import REAL10K, needs_corpus
+from tests.doubles import SECRET, ScriptedReceiver
 from tests.doubles.edgar import FIXTURES, FakeEdgar
 from tests.processes import service_env, spawn, stop
 from tests.sources.localserver import serve as serve_fake
@@ -259,17 +261,39 @@ async def test_jobs_list_shows_the_trigger_and_watchlist(
 
 
 @pytest.fixture
-async def api(settings: Settings, db: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
+def receiver() -> ScriptedReceiver:
+    return ScriptedReceiver()
+
+
+@pytest.fixture
+def hooked(settings: Settings) -> Settings:
+    """Webhooks configured, to a receiver on loopback."""
+    return settings.model_copy(
+        update={"webhook_secrets": [SecretStr(SECRET)], "webhook_allowed_cidrs": ["127.0.0.0/8"]}
+    )
+
+
+@pytest.fixture
+async def api(
+    hooked: Settings, db: asyncpg.Pool, receiver: ScriptedReceiver
+) -> AsyncIterator[httpx.AsyncClient]:
     async with (
-        serve(create_app(settings)) as base_url,
+        serve(receiver.app()) as hook_base,
+        serve(create_app(hooked)) as base_url,
         httpx.AsyncClient(base_url=base_url, timeout=30) as http,
     ):
+        http.headers["x-test-hook"] = f"{hook_base}/hook"  # read back by the test
         yield http
 
 
 @needs_corpus
 async def test_two_workers_analyse_a_new_10k_once_across_polls_and_a_restart(
-    api: httpx.AsyncClient, db: asyncpg.Pool, settings: Settings, filings: Path, tmp_path: Path
+    api: httpx.AsyncClient,
+    receiver: ScriptedReceiver,
+    db: asyncpg.Pool,
+    settings: Settings,
+    filings: Path,
+    tmp_path: Path,
 ) -> None:
     shutil.copy(REAL10K / "NVDA" / "2024.html", filings / "NVDA.2024.tmp")
     (filings / "NVDA").mkdir()
@@ -284,6 +308,8 @@ async def test_two_workers_analyse_a_new_10k_once_across_polls_and_a_restart(
         RISKDRIFT_ANALYSIS_PROCESSES="0",
         RISKDRIFT_RESULT_CACHE="false",
         RISKDRIFT_WORKER_SHUTDOWN_GRACE="5",
+        RISKDRIFT_WEBHOOK_SECRETS=SECRET,
+        RISKDRIFT_WEBHOOK_ALLOWED_CIDRS='["127.0.0.0/8"]',
     )
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -317,7 +343,10 @@ async def test_two_workers_analyse_a_new_10k_once_across_polls_and_a_restart(
 
     procs = start(1)
     try:
-        created = await api.post("/watchlists", json={"name": "nvidia", "tickers": ["NVDA"]})
+        hook = api.headers["x-test-hook"]
+        created = await api.post(
+            "/watchlists", json={"name": "nvidia", "tickers": ["NVDA"], "callback_url": hook}
+        )
         assert created.status_code == 201, created.text
         nvidia = created.json()["watchlist_id"]
         other = await api.post("/watchlists", json={"name": "amazon", "tickers": ["AMZN"]})
@@ -358,6 +387,11 @@ async def test_two_workers_analyse_a_new_10k_once_across_polls_and_a_restart(
 
         await polls_after(nvidia, 3)
         assert [j["job_id"] for j in await nvda_jobs()] == [job["job_id"]]
+
+        async def announced() -> bool:
+            return len(receiver.received) >= 1
+
+        await eventually(announced, deadline=30, interval=0.2)
     finally:
         stop(procs)
 
@@ -370,6 +404,11 @@ async def test_two_workers_analyse_a_new_10k_once_across_polls_and_a_restart(
         assert shown["companies"][0]["last_job_id"] == job["job_id"]
     finally:
         stop(procs)
+    # One filing.analysed webhook, signed, for the one job, through every poll and restart.
+    [webhook] = receiver.received
+    assert webhook.verified
+    body = json.loads(webhook.body)
+    assert (body["type"], body["data"]["job_id"]) == ("filing.analysed", job["job_id"])
     for log in logs.glob("*.log"):
         assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
 
@@ -508,3 +547,131 @@ async def test_edgar_new_filing_backoff_pickup_and_amendment(
     await make_due(db)
     assert (await poll_watchlists(ctx))["started"] == 0
     assert len(await watch_jobs(db)) == 2
+
+
+# --- announcements: the filing.analysed webhook and the watchlist's stream --------------------
+
+
+async def sse_frames(
+    client: httpx.AsyncClient, url: str, count: int, *, last_event_id: str | None = None
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """The first ``count`` event frames of a stream that does not end by itself."""
+    headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+    frames: list[tuple[str, str, dict[str, Any]]] = []
+    async with (
+        asyncio.timeout(30),
+        client.stream("GET", url, headers=headers) as response,
+    ):
+        assert response.status_code == 200
+        fields: dict[str, str] = {}
+        async for line in response.aiter_lines():
+            if line == "":
+                if "event" in fields:
+                    frames.append((fields["id"], fields["event"], json.loads(fields["data"])))
+                    if len(frames) == count:
+                        return frames
+                fields = {}
+            elif not line.startswith(":"):
+                name, _, value = line.partition(":")
+                fields[name] = value.removeprefix(" ")
+    return frames
+
+
+async def test_an_analysed_filing_is_announced_once_by_webhook_and_stream(
+    db: asyncpg.Pool, redis: ArqRedis, settings: Settings, filings: Path
+) -> None:
+    from tests.doubles import ScriptedAgent, settings_for, tiny_result
+
+    async def script(request: Any, progress: Any, n: int) -> Any:
+        return tiny_result(request)
+
+    hooked = settings.model_copy(
+        update={
+            "webhook_secrets": [SecretStr(SECRET)],
+            "webhook_allowed_cidrs": ["127.0.0.0/8"],
+            "filings_dir": filings,
+            "filings_source": "local",
+            "watch_interval": 60,
+        }
+    )
+    ctx = WatchContext(pool=db, redis=redis, settings=hooked, watch_lister=LocalLister([filings]))
+    worker_settings = settings_for(ScriptedAgent(script), hooked)
+
+    async def drain() -> None:
+        worker = burst_worker(worker_settings)
+        try:
+            async with asyncio.timeout(30):
+                await worker.main()
+        finally:
+            await worker.close()
+
+    receiver = ScriptedReceiver()
+    publish(filings, "IBM", 2023)
+    publish(filings, "HD", 2023)
+    async with (
+        serve(receiver.app()) as hook_base,
+        serve(create_app(hooked)) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=30) as client,
+    ):
+        created = await client.post(
+            "/watchlists",
+            json={"name": "w", "tickers": ["IBM", "HD"], "callback_url": f"{hook_base}/hook"},
+        )
+        assert created.status_code == 201, created.text
+        watchlist_id = created.json()["watchlist_id"]
+        await poll_watchlists(ctx)  # the baseline
+        publish(filings, "IBM", 2024)
+        await make_due(db)
+        assert (await poll_watchlists(ctx))["started"] == 1
+        [job] = await watch_jobs(db)
+        await drain()  # the analysis
+        await poll_watchlists(ctx)  # announces it: webhook stored, attempt 1 queued
+        await drain()  # the delivery
+
+        async def delivered() -> bool:
+            return len(receiver.received) >= 1
+
+        await eventually(delivered, deadline=10)
+        for _ in range(2):  # later ticks announce nothing again
+            await make_due(db)
+            await poll_watchlists(ctx)
+            await drain()
+        [hook] = receiver.received
+        assert hook.verified
+        assert hook.headers["webhook-id"] == f"msg_filing_{job['id'].hex}"
+        body = json.loads(hook.body)
+        assert body["type"] == "filing.analysed"
+        data = body["data"]
+        assert (data["watchlist_id"], data["ticker"], data["years"]) == (
+            watchlist_id,
+            "IBM",
+            [2024, 2023],
+        )
+        assert (data["status"], data["error"]) == ("completed", None)
+        assert data["filing"] == {"key": "local:2024", "form": "10-K", "fiscal_year": 2024}
+        result = (await client.get(f"/jobs/{job['id']}/result")).json()
+        assert data["similarity"] == result["similarity"]
+        assert data["links"]["result"].endswith(f"/jobs/{job['id']}/result")
+        assert (
+            await db.fetchval(
+                "SELECT count(*) FROM webhook_deliveries WHERE event_type = 'filing.analysed'"
+            )
+            == 1
+        )
+
+        url = f"/stream/watchlists/{watchlist_id}"
+        [(first_id, name, event)] = await sse_frames(client, url, 1)
+        assert (name, event["ticker"]) == ("filing_analysed", "IBM")
+        assert event["job_id"] == str(job["id"])
+
+        publish(filings, "HD", 2024)
+        await make_due(db)
+        await poll_watchlists(ctx)
+        await drain()
+        await poll_watchlists(ctx)
+        [(_, name, event)] = await sse_frames(client, url, 1, last_event_id=first_id)
+        assert (name, event["ticker"], event["years"]) == ("filing_analysed", "HD", [2024, 2023])
+        everything = await sse_frames(client, url, 2)
+        assert [e["ticker"] for _, _, e in everything] == ["IBM", "HD"]
+        missing = await client.get("/stream/watchlists/00000000-0000-0000-0000-000000000000")
+        assert missing.status_code == 404

@@ -118,6 +118,10 @@ async def test_tenant_b_cannot_see_or_change_tenant_a_watchlists(
     assert (await b.get(url)).status_code == 404
     assert (await b.patch(url, json={"name": "theirs"})).status_code == 404
     assert (await b.delete(url)).status_code == 404
+    assert (await b.get(f"/stream/watchlists/{watchlist_id}")).status_code == 404
+    ranking = await b.get(f"{url}/ranking", params={"year": 2024})
+    assert ranking.status_code == 404
+    assert (await a.get(f"{url}/ranking", params={"year": 2024})).json()["rows"] == []
     assert (await b.get("/watchlists")).json()["watchlists"] == []
     # The same name is free in another tenant.
     theirs = await b.post("/watchlists", json={"name": "mine", "tickers": ["IBM"]})
@@ -197,6 +201,8 @@ async def test_a_callback_needs_webhooks_configured(clients: dict[str, httpx.Asy
 def test_every_watchlist_route_is_documented(settings: Settings) -> None:
     paths = build_openapi()["paths"]
     for route in create_app(settings).routes:
-        if isinstance(route, Route) and route.path.startswith("/watchlists"):
+        if isinstance(route, Route) and route.path.startswith(
+            ("/watchlists", "/stream/watchlists", "/batches/{batch_id}/ranking")
+        ):
             documented = set(paths[route.path])
             assert {m.lower() for m in (route.methods or set()) - {"HEAD"}} <= documented

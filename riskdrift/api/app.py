@@ -140,6 +140,7 @@ def create_app(
         Route("/openapi.json", openapi_json, methods=["GET"]),
         *docs_routes(),
         Route("/stream/{job_id}", routes_stream.stream_job, methods=["GET"]),
+        Route("/stream/watchlists/{watchlist_id}", routes_watchlists.stream, methods=["GET"]),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
     ]
     return Starlette(

@@ -284,6 +284,31 @@ def _watchlist_paths() -> dict[str, Any]:
                 "responses": _RANKING_RESPONSES,
             }
         },
+        "/stream/watchlists/{watchlist_id}": {
+            "get": {
+                "summary": "The watchlist's new analyses as Server-Sent Events",
+                "description": "One `filing_analysed` frame per analysis a new filing started, "
+                "when it ends (completed or failed): the `filing.analysed` webhook's data. "
+                "Last-Event-ID resumes exactly; where entries are gone, a `resync` frame "
+                "carries the watchlist. The stream does not end.",
+                "parameters": [
+                    WATCHLIST_ID,
+                    {
+                        "name": "Last-Event-ID",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "event stream",
+                        "content": {"text/event-stream": {"schema": SSE_EVENT}},
+                    },
+                    **_problems(400, 404),
+                },
+            }
+        },
         "/watchlists/{watchlist_id}/ranking": {
             "get": {
                 "summary": "The analyses a watchlist started for one fiscal year, ranked",

@@ -27,14 +27,17 @@ from riskdrift.api.auth import tenant_of
 from riskdrift.api.problems import validation_problem
 from riskdrift.api.routes_jobs import MAX_PAGE, model_response
 from riskdrift.api.routes_jobs import _check_callback as check_callback
-from riskdrift.api.state import app_state
+from riskdrift.api.sse import ResumableStreamResponse, requested_position
+from riskdrift.api.state import AppState, app_state
 from riskdrift.errors import (
     InvalidQuery,
     UnknownQueryParameter,
     UnsupportedMediaType,
     WatchlistNotFound,
 )
+from riskdrift.events.replay import Resync, open_stream
 from riskdrift.models import Strict, normalise_ticker
+from riskdrift.queue.keys import watchlist_stream_key
 from riskdrift.store import watchlists
 from riskdrift.store.watchlists import CompanyState, WatchlistRecord
 
@@ -356,6 +359,40 @@ async def delete(request: Request) -> Response:
         raise WatchlistNotFound(f"no watchlist {watchlist_id}")
     log.info("watchlist_deleted", watchlist_id=str(watchlist_id))
     return Response(status_code=204)
+
+
+def watchlist_state(state: AppState, watchlist_id: uuid.UUID) -> Resync:
+    """The watchlist's current view: what its stream's ``resync`` event carries where the
+    client's entries are gone."""
+
+    async def read() -> str:
+        found = await watchlists.get_watchlist(state["pool"], watchlist_id)
+        if found is None:
+            return "{}"
+        companies = await watchlists.companies(state["pool"], [found.id])
+        return watchlist_view(found, companies[found.id]).model_dump_json()
+
+    return read
+
+
+async def stream(request: Request) -> Response:
+    """``GET /stream/watchlists/{id}``: the watchlist's ``filing_analysed`` events as SSE,
+    resumable with ``Last-Event-ID``; it does not end (a watchlist has no last filing)."""
+    watchlist_id = _watchlist_id(request)
+    state = app_state(request)
+    found = await watchlists.get_watchlist(state["pool"], watchlist_id, tenant=tenant_of(request))
+    if found is None:
+        raise WatchlistNotFound(f"no watchlist {watchlist_id}")
+    source = await open_stream(
+        state["hub"],
+        watchlist_stream_key(found.id),
+        requested=requested_position(request),
+        terminal_events=(),
+        comment=f"watchlist {found.id}",
+        resync=watchlist_state(state, found.id),
+        log_fields={"watchlist_id": str(found.id)},
+    )
+    return ResumableStreamResponse(source)
 
 
 async def item(request: Request) -> Response:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import uuid
 import zlib
 from collections.abc import Sequence
@@ -563,3 +564,91 @@ async def record_failure(
         error,
         retry_in,
     )
+
+
+# --- announcing the analyses a watch started -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EndedWatchJob:
+    """A job a filing started that has ended, claimed for its announcement."""
+
+    watchlist_id: uuid.UUID
+    watchlist_name: str
+    callback_url: str | None
+    ticker: str
+    filing_key: str
+    form: str
+    fiscal_year: int
+    job_id: uuid.UUID
+    status: str  # completed | failed | cancelled
+    error: str | None
+    years: tuple[int, int]
+    finished_at: dt.datetime | None
+    similarity: dict[str, float] | None
+    risks: dict[str, int] | None
+
+
+async def claim_ended_jobs(pool: asyncpg.Pool, *, limit: int) -> list[EndedWatchJob]:
+    """Mark up to ``limit`` ended watch jobs announced, and return them (each once, however
+    many pollers ask at the same time), with their result's similarities and counts."""
+    rows = await pool.fetch(
+        """WITH ended AS (
+               SELECT f.watchlist_id, f.ticker, f.filing_key FROM watch_filings f
+               JOIN jobs j ON j.id = f.job_id
+               WHERE f.job_id IS NOT NULL AND f.notified_at IS NULL
+                 AND j.status IN ('completed', 'failed', 'cancelled')
+               LIMIT $1 FOR UPDATE OF f SKIP LOCKED
+           )
+           UPDATE watch_filings f SET notified_at = now()
+           FROM ended, jobs j, watchlists w
+           WHERE f.watchlist_id = ended.watchlist_id AND f.ticker = ended.ticker
+             AND f.filing_key = ended.filing_key AND j.id = f.job_id
+             AND w.id = f.watchlist_id
+           RETURNING f.watchlist_id, w.name, w.callback_url, f.ticker, f.filing_key, f.form,
+                     f.fiscal_year, j.id AS job_id, j.status, j.error, j.current_year,
+                     j.previous_year, j.finished_at""",
+        limit,
+    )
+    if not rows:
+        return []
+    results = {
+        r["job_id"]: r
+        for r in await pool.fetch(
+            """SELECT job_id, (result->'similarity')::text AS similarity, risks_new,
+                      risks_removed, risks_modified, risks_unchanged
+               FROM analysis_results WHERE job_id = ANY($1::uuid[])""",
+            [r["job_id"] for r in rows],
+        )
+    }
+    ended = []
+    for r in rows:
+        found = results.get(r["job_id"])
+        ended.append(
+            EndedWatchJob(
+                watchlist_id=r["watchlist_id"],
+                watchlist_name=r["name"],
+                callback_url=r["callback_url"],
+                ticker=r["ticker"],
+                filing_key=r["filing_key"],
+                form=r["form"],
+                fiscal_year=r["fiscal_year"],
+                job_id=r["job_id"],
+                status=r["status"],
+                error=r["error"],
+                years=(r["current_year"], r["previous_year"]),
+                finished_at=r["finished_at"],
+                similarity=json.loads(found["similarity"]) if found else None,
+                risks=(
+                    {
+                        "new": found["risks_new"],
+                        "removed": found["risks_removed"],
+                        "modified": found["risks_modified"],
+                        "unchanged": found["risks_unchanged"],
+                    }
+                    if found
+                    else None
+                ),
+            )
+        )
+    return ended

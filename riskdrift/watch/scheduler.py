@@ -12,6 +12,9 @@ one's annual reports (:mod:`riskdrift.watch.listing`) and:
   the analysis of its fiscal year Y against Y-1 (:func:`submit_watch_job`) when Y-1 was
   filed too, else records it as skipped with the reason.
 
+Before polling, a tick announces the watch jobs that ended since the last one
+(:mod:`riskdrift.watch.notify`: the ``filing.analysed`` webhook, the watchlist's stream).
+
 Exactly once, however many workers run the cron and across restarts: the filing's row
 and its job row are inserted in one transaction, under the filing's primary key, and the
 job id is derived from that key (:func:`watch_job_id`). The job is then enqueued exactly
@@ -43,6 +46,7 @@ from riskdrift.queue import ArqRedis
 from riskdrift.store import watchlists
 from riskdrift.store.watchlists import DueCompany, SeenFiling, WatchJob
 from riskdrift.watch.listing import FilingLister, IndexVersion, ListedFiling
+from riskdrift.watch.notify import announce_ended
 
 log = structlog.get_logger(__name__)
 
@@ -197,6 +201,11 @@ async def poll_watchlists(ctx: WatchContext) -> dict[str, int]:
     """The cron job: poll every due company once; returns the tick's counts."""
     settings = ctx["settings"]
     began = time.perf_counter()
+    try:
+        await announce_ended(ctx["pool"], ctx["redis"], settings)
+    except Exception:
+        # Left for the next tick (nothing was marked announced unless it was committed).
+        log.exception("watch_announce_failed")
     lease = settings.watch_interval - cron_tick(settings) / 2
     due: Sequence[DueCompany] = await watchlists.claim_due(
         ctx["pool"], lease=max(lease, 0.5), limit=CLAIM_BATCH

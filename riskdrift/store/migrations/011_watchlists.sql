@@ -58,10 +58,20 @@ CREATE TABLE watch_filings (
     job_id          uuid,
     skipped         text,
     seen_at         timestamptz NOT NULL DEFAULT now(),
+    -- set once the job's end was announced (filing.analysed webhook, watchlist stream)
+    notified_at     timestamptz,
     PRIMARY KEY (watchlist_id, ticker, filing_key)
 );
 
 CREATE INDEX watch_filings_job ON watch_filings (job_id) WHERE job_id IS NOT NULL;
+CREATE INDEX watch_filings_unnotified ON watch_filings (job_id)
+    WHERE job_id IS NOT NULL AND notified_at IS NULL;
+
+-- A watchlist's `filing.analysed` webhook reuses the job webhook machinery: its delivery
+-- row hangs off the job the filing started (one row per job and type, as for the others).
+ALTER TABLE webhook_deliveries DROP CONSTRAINT webhook_deliveries_event_type_check;
+ALTER TABLE webhook_deliveries ADD CONSTRAINT webhook_deliveries_event_type_check
+    CHECK (event_type IN ('job.completed', 'job.failed', 'batch.completed', 'filing.analysed'));
 
 -- What started a job: a client (`api`, the default, batches included) or a watchlist.
 ALTER TABLE jobs ADD COLUMN trigger text NOT NULL DEFAULT 'api'

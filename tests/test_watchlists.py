@@ -5,6 +5,10 @@ The scheduler that acts on them is tested in tests/test_watch.py.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import subprocess
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,6 +22,7 @@ from riskdrift.api.openapi import build_openapi
 from riskdrift.config import Settings
 from riskdrift.store import api_keys
 from tests.conftest import serve
+from tests.processes import run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -206,3 +211,37 @@ def test_every_watchlist_route_is_documented(settings: Settings) -> None:
         ):
             documented = set(paths[route.path])
             assert {m.lower() for m in (route.methods or set()) - {"HEAD"}} <= documented
+
+
+async def test_the_cli_manages_watchlists(settings: Settings, db: asyncpg.Pool) -> None:
+    """``riskdrift watchlist …`` as a separate process against the API."""
+    async with serve(create_app(settings)) as base_url:
+        env = {**os.environ, "RISKDRIFT_API_URL": base_url}
+
+        async def cli(*args: str) -> subprocess.CompletedProcess[str]:
+            return await asyncio.to_thread(run_cli, env, "watchlist", *args)
+
+        created = await cli("create", "chips", "nvda", "amd", "--json")
+        assert created.returncode == 0, created.stderr
+        watchlist_id = json.loads(created.stdout)["watchlist_id"]
+        listed = await cli("list")
+        assert watchlist_id in listed.stdout
+        assert "AMD, NVDA" in listed.stdout
+        added = await cli("add", watchlist_id, "intc")
+        assert added.returncode == 0, added.stderr
+        assert "INTC" in added.stdout
+        assert "pending" in added.stdout
+        removed = await cli("remove", watchlist_id, "AMD", "--json")
+        assert [c["ticker"] for c in json.loads(removed.stdout)["companies"]] == ["INTC", "NVDA"]
+        shown = await cli("show", watchlist_id)
+        assert shown.stdout.startswith(f"watchlist {watchlist_id}: chips")
+        duplicate = await cli("create", "chips", "IBM")
+        assert duplicate.returncode == 2
+        assert "409" in duplicate.stderr
+        assert "Traceback" not in duplicate.stderr
+        deleted = await cli("delete", watchlist_id)
+        assert deleted.returncode == 0, deleted.stderr
+        gone = await cli("show", watchlist_id)
+        assert gone.returncode == 2
+        assert "404" in gone.stderr
+        assert (await cli("list")).stdout.strip() == "no watchlists"

@@ -265,7 +265,7 @@ EXPECT = {
     "riskdrift keys list": "alice",
     "riskdrift keys revoke": "revoked",
     "riskdrift submit NVDA 2025 2024 --follow": "NVIDIA",
-    "riskdrift watch": "NVIDIA",
+    "riskdrift watch <job id>": "NVIDIA",
     "riskdrift jobs list --ticker NVDA": "completed",
     "riskdrift jobs show": "status:    completed",
     "riskdrift jobs result": "NVIDIA",

@@ -32,6 +32,8 @@ from riskdrift.config import Settings
 from riskdrift.queue import queued_job_ids
 from riskdrift.sources.edgar import EdgarFilingSource, RetryPolicy
 from riskdrift.store import watchlists
+from riskdrift.store.watchlists import DueCompany
+from riskdrift.watch.backfill import submit_backfill
 from riskdrift.watch.listing import EdgarLister, LocalLister
 from riskdrift.watch.scheduler import WatchContext, poll_company, poll_watchlists, watch_job_id
 from tests.conftest import burst_worker, eventually, serve
@@ -675,3 +677,42 @@ async def test_an_analysed_filing_is_announced_once_by_webhook_and_stream(
         assert [e["ticker"] for _, _, e in everything] == ["IBM", "HD"]
         missing = await client.get("/stream/watchlists/00000000-0000-0000-0000-000000000000")
         assert missing.status_code == 404
+
+
+async def test_backfill_submits_the_history_as_one_batch_once(
+    ctx: WatchContext, db: asyncpg.Pool, redis: ArqRedis, filings: Path, settings: Settings
+) -> None:
+    for year in (2021, 2022, 2023, 2024):
+        publish(filings, "IBM", year)
+    created = await watchlists.create_watchlist(
+        db,
+        tenant="default",
+        name="history",
+        tickers=["IBM"],
+        forms=["10-K"],
+        callback_url=None,
+        backfill_years=2,
+        max_companies=10,
+        max_watchlists=10,
+    )
+    assert (await poll_watchlists(ctx))["started"] == 0  # the baseline starts no watch job
+    [batch] = await db.fetch("SELECT id, kind, request, job_count FROM batches")
+    assert (batch["kind"], batch["job_count"]) == ("history", 2)
+    assert batch["request"] == {"ticker": "IBM", "from_year": 2022, "to_year": 2024}
+    rows = await watch_jobs(db)
+    assert [(j["current_year"], j["previous_year"], j["trigger"]) for j in rows] == [
+        (2023, 2022, "api"),
+        (2024, 2023, "api"),
+    ]
+    queued = await queued_job_ids(redis, settings.queue_name)
+    assert {str(j["id"]) for j in rows} <= set(queued)
+    # Later polls, and the same backfill submitted again (a retried first poll): nothing more.
+    await make_due(db)
+    await poll_watchlists(ctx)
+    [company_row] = await watchlists.claim_due(db, lease=60, limit=10) or [None]
+    assert company_row is None  # just polled, not due
+    due = DueCompany(created.id, "default", "IBM", ("10-K",), None, None, True, 0)
+    again = await submit_backfill(db, redis, ctx["settings"], due, latest=2024, years=2)
+    assert again is None
+    assert await db.fetchval("SELECT count(*) FROM batches") == 1
+    assert len(await watch_jobs(db)) == 2

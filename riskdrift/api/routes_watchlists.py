@@ -95,7 +95,13 @@ class WatchlistRequest(Strict):
     ]
     backfill_years: Annotated[
         int | None,
-        Field(default=None, ge=1, le=20, description="stored; the backfill is not run yet"),
+        Field(
+            default=None,
+            ge=1,
+            le=20,
+            description="at each company's first poll, submit the analyses of its last N "
+            "fiscal years as a history batch",
+        ),
     ] = None
 
     @field_validator("tickers")

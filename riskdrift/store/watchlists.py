@@ -370,6 +370,7 @@ class DueCompany:
     failures: int
     index_etag: str | None = None  # the source's validators as of the last full poll
     index_modified: str | None = None
+    backfill_years: int | None = None  # the watchlist's: history submitted at the first poll
 
 
 async def claim_due(db: Executor, *, lease: float, limit: int) -> list[DueCompany]:
@@ -389,7 +390,7 @@ async def claim_due(db: Executor, *, lease: float, limit: int) -> list[DueCompan
              AND w.id = c.watchlist_id
            RETURNING c.watchlist_id, w.tenant, c.ticker, w.forms, w.callback_url, c.cik,
                      c.baseline_at IS NULL AS first_poll, c.failures, c.index_etag,
-                     c.index_modified""",
+                     c.index_modified, w.backfill_years""",
         lease,
         limit,
     )
@@ -405,6 +406,7 @@ async def claim_due(db: Executor, *, lease: float, limit: int) -> list[DueCompan
             failures=r["failures"],
             index_etag=r["index_etag"],
             index_modified=r["index_modified"],
+            backfill_years=r["backfill_years"],
         )
         for r in rows
     ]

@@ -7,7 +7,9 @@ ahead in the same statement, so concurrent pollers never share a company), lists
 one's annual reports (:mod:`riskdrift.watch.listing`) and:
 
 - on a company's first poll, records everything listed as its **baseline**: seen, never
-  analysed (a watchlist created while only the latest 10-K exists starts nothing);
+  analysed (a watchlist created while only the latest 10-K exists starts nothing), and
+  with the watchlist's ``backfill_years`` submits the company's history as a batch
+  (:mod:`riskdrift.watch.backfill`);
 - afterwards, for each filing not seen before (of a form the watchlist follows), starts
   the analysis of its fiscal year Y against Y-1 (:func:`submit_watch_job`) when Y-1 was
   filed too, else records it as skipped with the reason.
@@ -45,6 +47,7 @@ from riskdrift.errors import FilingNotFound, RiskdriftError
 from riskdrift.queue import ArqRedis
 from riskdrift.store import watchlists
 from riskdrift.store.watchlists import DueCompany, SeenFiling, WatchJob
+from riskdrift.watch.backfill import submit_backfill
 from riskdrift.watch.listing import FilingLister, IndexVersion, ListedFiling
 from riskdrift.watch.notify import announce_ended
 
@@ -138,6 +141,17 @@ async def poll_company(ctx: WatchContext, company: DueCompany) -> list[uuid.UUID
         return []
     followed = [f for f in listing.filings if f.form in company.forms]
     if company.first_poll:
+        originals = [f.fiscal_year for f in listing.filings if f.form == "10-K"]
+        if company.backfill_years and originals:
+            # Before the baseline: a failure here is retried with the poll (idempotently).
+            await submit_backfill(
+                pool,
+                ctx["redis"],
+                settings,
+                company,
+                latest=max(originals),
+                years=company.backfill_years,
+            )
         baseline = [_seen(f) for f in followed]
         await watchlists.record_baseline(pool, company, baseline, cik=listing.cik, **version)
         log.info("watch_baseline", ticker=company.ticker, filings=len(followed))

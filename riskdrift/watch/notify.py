@@ -1,9 +1,10 @@
 """Announcing the analyses the watch started: the ``filing.analysed`` webhook and the
 watchlist's event stream (issue 24).
 
-Each tick of the watch cron first calls :func:`announce_ended`: the watch jobs that ended
-since the last tick are claimed once (:func:`riskdrift.store.watchlists.claim_ended_jobs`
-marks them announced in the statement that selects them), and for each:
+Every tick of the announcing cron (``min(watch tick, 5)`` seconds) calls
+:func:`announce_ended`: the watch jobs that ended since the last tick are claimed once
+(:func:`riskdrift.store.watchlists.claim_ended_jobs` marks them announced in the
+statement that selects them), and for each:
 
 - with the watchlist's ``callback_url``, a signed ``filing.analysed`` webhook is stored
   as a delivery row of the job and its attempt 1 queued: the same Standard Webhooks
@@ -11,9 +12,9 @@ marks them announced in the statement that selects them), and for each:
 - a ``filing_analysed`` entry is appended to the watchlist's Redis Stream, which
   ``GET /stream/watchlists/{id}`` serves as resumable Server-Sent Events.
 
-An announcement follows its job's end by at most one cron tick (``min(watch_interval,
-30)`` s). The body carries the figures a follower ranks by (similarities, risk counts)
-and links to the result, never a second copy of the result itself.
+An announcement follows its job's end by at most one tick of that cron (5 s). The body
+carries the figures a follower ranks by (similarities, risk counts) and links to the
+result, never a second copy of the result itself.
 """
 
 from __future__ import annotations

@@ -14,8 +14,9 @@ one's annual reports (:mod:`riskdrift.watch.listing`) and:
   the analysis of its fiscal year Y against Y-1 (:func:`submit_watch_job`) when Y-1 was
   filed too, else records it as skipped with the reason.
 
-Before polling, a tick announces the watch jobs that ended since the last one
-(:mod:`riskdrift.watch.notify`: the ``filing.analysed`` webhook, the watchlist's stream).
+A second cron job, :func:`announce_analyses` (every ``min(tick, 5)`` seconds), announces
+the watch jobs that ended since its last tick (:mod:`riskdrift.watch.notify`: the
+``filing.analysed`` webhook, the watchlist's stream).
 
 Exactly once, however many workers run the cron and across restarts: the filing's row
 and its job row are inserted in one transaction, under the filing's primary key, and the
@@ -76,6 +77,26 @@ def cron_tick(settings: Settings) -> int:
 def cron_seconds(settings: Settings) -> set[int]:
     """The seconds of the minute the watch cron runs at (arq's ``cron(second=...)``)."""
     return set(range(0, 60, cron_tick(settings)))
+
+
+ANNOUNCE_TICK = 5  # seconds: the announcing cron's longest tick
+
+
+def announce_seconds(settings: Settings) -> set[int]:
+    """The seconds of the minute the announcing cron runs at: every
+    ``min(watch tick, 5)`` seconds, so an analysis is announced soon after it ends."""
+    return set(range(0, 60, max(1, min(cron_tick(settings), ANNOUNCE_TICK))))
+
+
+async def announce_analyses(ctx: WatchContext) -> int:
+    """The announcing cron job: the watch jobs that ended since its last tick get their
+    ``filing.analysed`` webhook and stream event (:mod:`riskdrift.watch.notify`)."""
+    try:
+        return await announce_ended(ctx["pool"], ctx["redis"], ctx["settings"])
+    except Exception:
+        # Left for the next tick (nothing is marked announced unless that was committed).
+        log.exception("watch_announce_failed")
+        return 0
 
 
 def watch_job_id(watchlist_id: uuid.UUID, ticker: str, filing_key: str) -> uuid.UUID:
@@ -215,11 +236,6 @@ async def poll_watchlists(ctx: WatchContext) -> dict[str, int]:
     """The cron job: poll every due company once; returns the tick's counts."""
     settings = ctx["settings"]
     began = time.perf_counter()
-    try:
-        await announce_ended(ctx["pool"], ctx["redis"], settings)
-    except Exception:
-        # Left for the next tick (nothing was marked announced unless it was committed).
-        log.exception("watch_announce_failed")
     lease = settings.watch_interval - cron_tick(settings) / 2
     due: Sequence[DueCompany] = await watchlists.claim_due(
         ctx["pool"], lease=max(lease, 0.5), limit=CLAIM_BATCH

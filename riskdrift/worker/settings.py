@@ -32,7 +32,12 @@ from riskdrift.queue import redis_settings as redis_settings  # re-exported for 
 from riskdrift.store.migrate import migrate
 from riskdrift.store.pool import create_pool
 from riskdrift.watch.listing import open_lister
-from riskdrift.watch.scheduler import cron_seconds, poll_watchlists
+from riskdrift.watch.scheduler import (
+    announce_analyses,
+    announce_seconds,
+    cron_seconds,
+    poll_watchlists,
+)
 from riskdrift.webhooks import create_delivery_client, system_resolver
 from riskdrift.webhooks.ssrf import Resolver
 from riskdrift.worker import serialization
@@ -201,6 +206,12 @@ def build_worker_settings(
                 second=cron_seconds(settings),
                 run_at_startup=True,
                 timeout=300,
+            ),
+            cron(
+                announce_analyses,  # type: ignore[arg-type]
+                name=f"{CRON_JOB_PREFIX}watch-announce",
+                second=announce_seconds(settings),
+                timeout=60,
             ),
         ],
         "on_startup": on_startup,

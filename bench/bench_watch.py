@@ -271,8 +271,8 @@ async def run(args: argparse.Namespace) -> None:
         print(
             f"3 filing appeared (company due) → filing.analysed webhook: {total:.1f} s "
             f"(job {job['status']}: queued {queued:.2f} s, analysis {analysis:.1f} s; the rest "
-            f"is waiting for the poll's tick and the announcing tick, each ≤ "
-            f"{min(args.interval, 30)} s); at the real cadence add the wait for the "
+            f"is waiting for the poll's tick, ≤ {min(args.interval, 30)} s, and the "
+            f"announcing tick, ≤ 5 s); at the real cadence add the wait for the "
             f"company's next poll, {args.interval / 2:.0f} s on average"
         )
     finally:

@@ -545,6 +545,22 @@ async def test_edgar_new_filing_backoff_pickup_and_amendment(
     assert (job["ticker"], job["current_year"], job["previous_year"]) == ("NVDA", 2025, 2024)
     assert job["id"] == watch_job_id(created.id, "NVDA", nvda_2025)
 
+    # EDGAR rate-limits NVIDIA's index with a long Retry-After: the poll fails at once and
+    # its next one waits at least that long (longer than the interval's backoff here).
+    fake.fail(NVDA_INDEX, 429, {"Retry-After": "900"})
+    await make_due(db)
+    assert (await poll_watchlists(ctx))["failed"] == 2  # NVDA and the unknown ticker
+    assert "429" in (await company(db, created.id, "NVDA"))["error"]
+    wait = await db.fetchval(
+        """SELECT extract(epoch FROM next_poll_at - last_polled_at) FROM watchlist_companies
+           WHERE ticker = 'NVDA'"""
+    )
+    assert 899 <= wait <= 901
+    # The fault is spent: the next poll picks up where the last left off, nothing new.
+    await make_due(db)
+    assert (await poll_watchlists(ctx))["started"] == 0
+    assert (await company(db, created.id, "NVDA"))["status"] == "watching"
+
     # Tesla amends its fiscal 2024 10-K: the amendment starts that year's analysis again.
     fake.unfiled.discard(tsla_amendment)
     await make_due(db)

@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from selectolax.lexbor import LexborHTMLParser
 
 from riskdrift.api.app import create_app
 from riskdrift.config import Settings
@@ -98,6 +99,28 @@ async def test_a_corpus_batch_ranked_by_change(
                 assert float(text) == value, name
             else:
                 assert text == str(value), name
+
+    # The report: a chart with one bar per pair and a table of the same figures.
+    page = await client.get(f"/batches/{batch_id}/ranking", params={"format": "html"})
+    assert page.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    tree = LexborHTMLParser(page.text)
+    bars = tree.css("svg rect.bar")
+    assert [b.attributes["data-ticker"] for b in bars] == [r["ticker"] for r in rows]
+    widths = [float(b.attributes["width"] or 0) for b in bars]
+    assert widths == sorted(widths, reverse=True)
+    headers = [th.text() for th in tree.css("thead th")]
+    table = [[td.text() for td in tr.css("td")] for tr in tree.css("tbody tr")]
+    assert len(table) == len(rows)
+    for shown, row in zip(table, rows, strict=True):
+        cells = dict(zip(headers, shown, strict=True))
+        assert cells["company"] == row["ticker"]
+        assert cells["rank"] == str(row["rank"])
+        assert cells["years"] == f"{row['current_year']}/{row['previous_year']}"
+        assert float(cells["change"]) == pytest.approx(row["change"], abs=5e-5)
+        assert float(cells["percentile"]) == row["percentile"]
+        assert float(cells["cosine"]) == pytest.approx(row["similarity_cosine"], abs=5e-5)
+        assert cells["new"] == str(row["risks_new"])
 
     bad = await client.get(f"/batches/{batch_id}/ranking", params={"by": "vibes"})
     assert bad.status_code == 422

@@ -257,7 +257,11 @@ _RANKING_PARAMETERS = [
         "description": "the measure ranked by: change = 1 - mean(min_edit, jaccard, cosine) "
         "(default), or 1 - one of the similarities",
     },
-    {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv"]}},
+    {
+        "name": "format",
+        "in": "query",
+        "schema": {"type": "string", "enum": ["json", "csv", "html"]},
+    },
 ]
 _RANKING_RESPONSES = {
     "200": {
@@ -265,6 +269,7 @@ _RANKING_RESPONSES = {
         "content": {
             "application/json": {"schema": _ref(Ranking)},
             "text/csv": {"schema": {"type": "string"}},
+            "text/html": {"schema": {"type": "string"}},
         },
     },
     **_problems(400, 404, 422),

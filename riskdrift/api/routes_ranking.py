@@ -2,7 +2,8 @@
 
 ``GET /batches/{id}/ranking`` ranks a batch's completed pairs; ``GET
 /watchlists/{id}/ranking?year=`` ranks the analyses a watchlist started for one fiscal
-year. Both answer JSON, or CSV with ``?format=csv`` (the same rows and figures), ranked
+year. Both answer JSON, CSV with ``?format=csv`` or an HTML page with a chart and a table
+with ``?format=html`` (:mod:`riskdrift.ranking_report`; the same rows and figures), ranked
 by ``?by=`` (default ``change``; :mod:`riskdrift.analysis.ranking` defines the measures
 and the percentile).
 """
@@ -25,6 +26,8 @@ from riskdrift.api.routes_jobs import model_response
 from riskdrift.api.state import app_state
 from riskdrift.errors import InvalidQuery, UnknownQueryParameter, WatchlistNotFound
 from riskdrift.models import FIRST_FISCAL_YEAR, latest_fiscal_year
+from riskdrift.ranking_report import ranking_html
+from riskdrift.report_html import CONTENT_SECURITY_POLICY
 from riskdrift.store import ranking, watchlists
 
 
@@ -108,8 +111,8 @@ def _options(request: Request, *, extra: set[str]) -> tuple[str, Measure]:
         raise UnknownQueryParameter(", ".join(sorted(unknown)))
     errors = []
     form = params.get("format", "json")
-    if form not in ("json", "csv"):
-        errors.append({"field": "format", "message": "json or csv"})
+    if form not in ("json", "csv", "html"):
+        errors.append({"field": "format", "message": "json, csv or html"})
     by = params.get("by", "change")
     if by not in MEASURES:
         errors.append({"field": "by", "message": f"one of {', '.join(MEASURES)}"})
@@ -118,7 +121,17 @@ def _options(request: Request, *, extra: set[str]) -> tuple[str, Measure]:
     return form, by  # type: ignore[return-value]
 
 
-def _answer(ranking_: Ranking, form: str, filename: str) -> Response:
+def _answer(ranking_: Ranking, form: str, filename: str, title: str = "Ranking") -> Response:
+    if form == "html":
+        subtitle = (
+            f"{ranking_.completed} completed pairs, most changed first (ranked by {ranking_.by})"
+        )
+        page = ranking_html(title, subtitle, [r.model_dump() for r in ranking_.rows])
+        return Response(
+            page,
+            media_type="text/html; charset=utf-8",
+            headers={"content-security-policy": CONTENT_SECURITY_POLICY},
+        )
     if form == "csv":
         return Response(
             ranking_csv(ranking_.rows),
@@ -135,7 +148,8 @@ async def batch_ranking(request: Request) -> Response:
     pairs = await ranking.batch_pairs(app_state(request)["pool"], batch.id)
     rows = ranking_rows(rank_pairs(pairs, by=by))
     result = Ranking(batch_id=batch.id, by=by, completed=len(rows), rows=rows)
-    return _answer(result, form, f"batch-{batch.id}-ranking")
+    title = f"Batch {batch.id}: risk factors ranked by change"
+    return _answer(result, form, f"batch-{batch.id}-ranking", title)
 
 
 async def watchlist_ranking(request: Request) -> Response:
@@ -162,4 +176,9 @@ async def watchlist_ranking(request: Request) -> Response:
     result = Ranking(
         watchlist_id=watchlist_id, fiscal_year=year, by=by, completed=len(rows), rows=rows
     )
-    return _answer(result, form, f"watchlist-{watchlist_id}-{year}-ranking")
+    return _answer(
+        result,
+        form,
+        f"watchlist-{watchlist_id}-{year}-ranking",
+        f"Watchlist {watchlist_id}, fiscal {year}: risk factors ranked by change",
+    )

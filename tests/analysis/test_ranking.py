@@ -54,3 +54,29 @@ def test_one_pair_and_none() -> None:
 def test_unknown_measure() -> None:
     with pytest.raises(ValueError, match="unknown measure"):
         rank_pairs([], by="simple")  # type: ignore[arg-type]
+
+
+def test_the_report_escapes_and_prints_every_row() -> None:
+    from riskdrift.ranking_report import ranking_html
+
+    row = {
+        "rank": 1,
+        "percentile": 50.0,
+        "ticker": "<B&B>",
+        "current_year": 2024,
+        "previous_year": 2023,
+        "change": 0.25,
+        "similarity_min_edit": 0.75,
+        "similarity_jaccard": 0.7,
+        "similarity_cosine": 0.8,
+        "risks_new": 3,
+        "risks_removed": 1,
+        "risks_modified": 2,
+        "material_changes": None,
+    }
+    page = ranking_html("T <1>", "sub", [row])
+    assert "<B&B>" not in page
+    assert "&lt;B&amp;B&gt; 2024" in page
+    assert "<td>0.2500</td><td>50.00</td><td>0.7500</td>" in page
+    assert "<td>–</td>" in page  # no material changes listed
+    assert "No completed pair yet." in ranking_html("T", "sub", [])

@@ -741,3 +741,29 @@ async def test_backfill_submits_the_history_as_one_batch_once(
     assert again is None
     assert await db.fetchval("SELECT count(*) FROM batches") == 1
     assert len(await watch_jobs(db)) == 2
+
+
+async def test_the_workers_lister_counts_its_edgar_requests_with_the_agents(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from riskdrift.sources.edgar import EdgarStats
+    from riskdrift.watch.listing import open_lister
+
+    fake = FakeEdgar(corpus=REAL10K)
+    async with serve_fake(fake.app()) as url:
+        edgar_settings = settings.model_copy(
+            update={
+                "filings_source": "edgar",
+                "edgar_user_agent": "riskdrift-tests ops@riskdrift.example",
+                "edgar_base_url": f"{url}/www",
+                "edgar_data_url": f"{url}/data",
+                "edgar_cache_dir": tmp_path / "edgar",
+            }
+        )
+        stats = EdgarStats()
+        async with open_lister(edgar_settings, stats=stats) as lister:
+            listing = await lister.list_filings("NVDA", cik=None)
+        fake.release.set()
+    assert listing.cik == "1045810"
+    assert {(f.form, f.fiscal_year) for f in listing.filings} >= {("10-K", 2025), ("10-K", 2024)}
+    assert stats.requests == len(fake.seen) == 2  # the tickers map, the submissions index

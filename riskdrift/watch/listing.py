@@ -33,7 +33,7 @@ from pydantic import ValidationError
 from riskdrift.config import Settings
 from riskdrift.errors import ConfigurationError, FilingNotFound, UpstreamUnavailable
 from riskdrift.models import normalise_ticker
-from riskdrift.sources.edgar import EdgarFilingSource
+from riskdrift.sources.edgar import EdgarFilingSource, EdgarStats
 from riskdrift.sources.filing_index import (
     AMENDMENT_FORMS,
     ORIGINAL_FORMS,
@@ -172,9 +172,20 @@ class EdgarLister:
         return CompanyFilings(cik=str(number), filings=tuple(filings), version=version)
 
 
+def edgar_stats_of(agent: object) -> EdgarStats | None:
+    """The EDGAR counters of a research agent's filing source, if it reads EDGAR."""
+    stats = getattr(getattr(agent, "source", None), "stats", None)
+    return stats if isinstance(stats, EdgarStats) else None
+
+
 @contextlib.asynccontextmanager
-async def open_lister(settings: Settings) -> AsyncIterator[FilingLister]:
+async def open_lister(
+    settings: Settings, *, stats: EdgarStats | None = None
+) -> AsyncIterator[FilingLister]:
     """The lister of the configured filing source, for the life of a worker process.
+
+    ``stats``: the counters its EDGAR requests add to (the worker passes its agent's, so
+    ``riskdrift_edgar_requests_total`` counts the watch's requests with the jobs').
 
     The EDGAR lister has its own source (its tickers map, read for a company's first poll
     only, is kept for half a watch interval); its requests take turns at the shared Redis
@@ -196,6 +207,8 @@ async def open_lister(settings: Settings) -> AsyncIterator[FilingLister]:
         limiter=SharedRateLimiter(limiter_redis, settings.edgar_requests_per_second),
         metadata_ttl=max(1.0, settings.watch_interval / 2),
     )
+    if stats is not None:
+        source.stats = stats
     try:
         yield EdgarLister(source)
     finally:

@@ -31,7 +31,7 @@ from riskdrift.queue import cron, func
 from riskdrift.queue import redis_settings as redis_settings  # re-exported for bench/
 from riskdrift.store.migrate import migrate
 from riskdrift.store.pool import create_pool
-from riskdrift.watch.listing import open_lister
+from riskdrift.watch.listing import edgar_stats_of, open_lister
 from riskdrift.watch.scheduler import (
     announce_analyses,
     announce_seconds,
@@ -174,7 +174,9 @@ def build_worker_settings(
         ctx["webhook_client"] = await stack.enter_async_context(create_delivery_client())
         ctx["webhook_resolver"] = webhook_resolver
         watch_edgar(await start_worker_metrics(ctx, settings, stack), ctx["agent"])
-        ctx["watch_lister"] = await stack.enter_async_context(open_lister(settings))
+        ctx["watch_lister"] = await stack.enter_async_context(
+            open_lister(settings, stats=edgar_stats_of(ctx["agent"]))
+        )
         log.info("worker_started", queue=settings.queue_name, max_jobs=settings.worker_max_jobs)
 
     attrs: dict[str, Any] = {

@@ -201,6 +201,41 @@ async def test_a_callback_needs_webhooks_configured(clients: dict[str, httpx.Asy
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["type"] == "webhooks_not_configured"
+    created = await clients["a"].post("/watchlists", json={"name": "x", "tickers": ["IBM"]})
+    url = f"/watchlists/{created.json()['watchlist_id']}"
+    refused = await clients["a"].patch(url, json={"callback_url": "http://127.0.0.1:9/hook"})
+    assert refused.status_code == 422
+    cleared = await clients["a"].patch(url, json={"callback_url": None})
+    assert (cleared.status_code, cleared.json()["callback_url"]) == (200, None)
+
+
+async def test_a_callback_is_set_and_cleared(auth_settings: Settings, db: asyncpg.Pool) -> None:
+    from pydantic import SecretStr
+
+    from tests.doubles import SECRET
+
+    hooked = auth_settings.model_copy(
+        update={
+            "auth_enabled": False,
+            "webhook_secrets": [SecretStr(SECRET)],
+            "webhook_allowed_cidrs": ["127.0.0.0/8"],
+        }
+    )
+    async with (
+        serve(create_app(hooked)) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=30) as http,
+    ):
+        hook = "http://127.0.0.1:9/hook"
+        created = await http.post(
+            "/watchlists", json={"name": "x", "tickers": ["IBM"], "callback_url": hook}
+        )
+        assert created.status_code == 201, created.text
+        assert created.json()["callback_url"] == hook
+        url = f"/watchlists/{created.json()['watchlist_id']}"
+        renamed = await http.patch(url, json={"name": "y"})
+        assert (renamed.json()["name"], renamed.json()["callback_url"]) == ("y", hook)
+        cleared = await http.patch(url, json={"callback_url": None})
+        assert cleared.json()["callback_url"] is None
 
 
 def test_every_watchlist_route_is_documented(settings: Settings) -> None:

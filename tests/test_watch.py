@@ -494,6 +494,7 @@ async def edgar_ctx(
             fake.release.set()
 
 
+@needs_corpus  # the new filings' documents (read for their fiscal-year tag) are the corpus's
 async def test_edgar_new_filing_backoff_pickup_and_amendment(
     edgar_ctx: tuple[WatchContext, FilingEdgar], db: asyncpg.Pool
 ) -> None:
@@ -767,3 +768,28 @@ async def test_the_workers_lister_counts_its_edgar_requests_with_the_agents(
     assert listing.cik == "1045810"
     assert {(f.form, f.fiscal_year) for f in listing.filings} >= {("10-K", 2025), ("10-K", 2024)}
     assert stats.requests == len(fake.seen) == 2  # the tickers map, the submissions index
+
+
+@needs_corpus
+async def test_edgar_years_are_the_filers_own_labels(
+    edgar_ctx: tuple[WatchContext, FilingEdgar], db: asyncpg.Pool
+) -> None:
+    """Home Depot's 10-K for the year ended 2025-02-02 is its fiscal 2024 (the document's
+    dei tag says so): the watch compares 2024 with 2023, not 2025 with 2024."""
+    ctx, fake = edgar_ctx
+    hd_2024 = "0000354950-25-000062"
+    fake.unfiled = {hd_2024}
+    watchlist_id = await make_watchlist(db, ["HD"])
+    await poll_watchlists(ctx)
+    # The baseline reads no document: its years are the period ends' (a known limit of
+    # what "last filing seen" shows for such filers until their next filing).
+    assert (await company(db, watchlist_id, "HD"))["year"] == 2024  # ended 2024-01-28
+    fake.unfiled.clear()
+    await make_due(db)
+    assert (await poll_watchlists(ctx))["started"] == 1
+    [job] = await watch_jobs(db)
+    assert (job["ticker"], job["current_year"], job["previous_year"]) == ("HD", 2024, 2023)
+    recorded = await db.fetchval(
+        "SELECT fiscal_year FROM watch_filings WHERE filing_key = $1", hd_2024
+    )
+    assert recorded == 2024

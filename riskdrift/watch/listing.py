@@ -33,10 +33,12 @@ from pydantic import ValidationError
 from riskdrift.config import Settings
 from riskdrift.errors import ConfigurationError, FilingNotFound, UpstreamUnavailable
 from riskdrift.models import normalise_ticker
+from riskdrift.sources.dei import read_cover_facts
 from riskdrift.sources.edgar import EdgarFilingSource, EdgarStats
 from riskdrift.sources.filing_index import (
     AMENDMENT_FORMS,
     ORIGINAL_FORMS,
+    FilingEntry,
     Submissions,
     filing_entries,
     natural_year,
@@ -58,6 +60,8 @@ class ListedFiling:
     form: str
     fiscal_year: int
     filed: dt.date | None = None
+    period_end: dt.date | None = None  # EDGAR's report date; None for a local file
+    document: str | None = None  # EDGAR's primary document name
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +92,10 @@ class FilingLister(Protocol):
         self, ticker: str, *, cik: str | None, since: IndexVersion | None = None
     ) -> CompanyFilings: ...
 
+    async def labelled_year(self, filing: ListedFiling, *, cik: str | None) -> int:
+        """The filer's own fiscal-year label of a filing (asked for new filings only)."""
+        ...
+
 
 class LocalLister:
     """The annual reports in the local filing directory (module docstring)."""
@@ -103,6 +111,10 @@ class LocalLister:
                 "filings_source is 'local' but no filings directory is set (RISKDRIFT_FILINGS_DIR)"
             )
         return await asyncio.to_thread(self._list, normalise_ticker(ticker))
+
+    async def labelled_year(self, filing: ListedFiling, *, cik: str | None) -> int:
+        """A local file's year is its name: the filer's label by the directory's rule."""
+        return filing.fiscal_year
 
     def _list(self, ticker: str) -> CompanyFilings:
         years: set[int] = set()
@@ -167,9 +179,34 @@ class EdgarLister:
             if form is None or entry.period_end is None:
                 continue
             filings.append(
-                ListedFiling(entry.accession, form, natural_year(entry.period_end), entry.filed)
+                ListedFiling(
+                    entry.accession,
+                    form,
+                    natural_year(entry.period_end),
+                    entry.filed,
+                    period_end=entry.period_end,
+                    document=entry.primary_document,
+                )
             )
         return CompanyFilings(cik=str(number), filings=tuple(filings), version=version)
+
+    async def labelled_year(self, filing: ListedFiling, *, cik: str | None) -> int:
+        """The filing's ``dei:DocumentFiscalYearFocus``: Home Depot labels its year ended
+        2025-02-02 fiscal 2024, which the period end alone cannot tell. One download per
+        new filing, into the shared disk cache the analysis then reads it from; the
+        natural-year guess stands for a document without the tag."""
+        if cik is None or filing.document is None:
+            return filing.fiscal_year
+        entry = FilingEntry(
+            accession=filing.key,
+            form=filing.form,
+            filed=filing.filed,
+            period_end=filing.period_end,
+            primary_document=filing.document,
+        )
+        content = await self.source.document(int(cik), entry)
+        facts = await asyncio.to_thread(read_cover_facts, content)
+        return facts.fiscal_year or filing.fiscal_year
 
 
 def edgar_stats_of(agent: object) -> EdgarStats | None:

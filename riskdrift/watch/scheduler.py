@@ -34,6 +34,7 @@ was filed) and wait for the fair-access pace every worker shares.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from collections.abc import Sequence
@@ -178,10 +179,13 @@ async def poll_company(ctx: WatchContext, company: DueCompany) -> list[uuid.UUID
         log.info("watch_baseline", ticker=company.ticker, filings=len(followed))
         return []
     seen = await watchlists.seen_keys(pool, company.watchlist_id, company.ticker)
-    years = {f.fiscal_year for f in listing.filings if f.form == "10-K"}
+    annual = [f for f in listing.filings if f.form == "10-K"]
     started = []
-    for filing in sorted((f for f in followed if f.key not in seen), key=_order):
-        if filing.fiscal_year - 1 not in years:
+    for new in sorted((f for f in followed if f.key not in seen), key=_order):
+        # The filer's own label decides the years compared (EDGAR: the document's tag).
+        label = await ctx["watch_lister"].labelled_year(new, cik=listing.cik)
+        filing = dataclasses.replace(new, fiscal_year=label)
+        if not _has_previous(filing, annual):
             reason = f"no fiscal {filing.fiscal_year - 1} 10-K to compare with"
             seen_now = _seen(filing)
             await watchlists.record_new_filing(pool, company, seen_now, job=None, skipped=reason)
@@ -194,6 +198,15 @@ async def poll_company(ctx: WatchContext, company: DueCompany) -> list[uuid.UUID
             started.append(job_id)
     await watchlists.record_poll(pool, company, cik=listing.cik, **version)
     return started
+
+
+def _has_previous(filing: ListedFiling, originals: list[ListedFiling]) -> bool:
+    """Whether the company filed the 10-K of the year before ``filing``'s: an original
+    with an earlier period end (EDGAR), or a file of the year before (local)."""
+    if filing.period_end is not None:
+        end = filing.period_end
+        return any(f.period_end is not None and f.period_end < end for f in originals)
+    return any(f.fiscal_year == filing.fiscal_year - 1 for f in originals)
 
 
 def _order(filing: ListedFiling) -> tuple[int, bool, str]:

@@ -430,6 +430,46 @@ def cmd_jobs_deliveries(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_watchlist(args: argparse.Namespace) -> int:
+    """``riskdrift watchlist create|list|show|add|remove|delete`` on a running API."""
+    from riskdrift import watchlist_client as client
+
+    api, key = _api_url(args), _api_key(args)
+    command = args.watchlist_command
+    if command == "list":
+        found = asyncio.run(client.list_watchlists(api, api_key=key))
+        print(
+            client.WATCHLISTS.dump_json(found, indent=2).decode()
+            if args.json
+            else client.watchlists_table(found)
+        )
+        return 0
+    if command == "delete":
+        asyncio.run(client.delete_watchlist(api, str(args.watchlist_id), api_key=key))
+        print(f"watchlist {args.watchlist_id} deleted")
+        return 0
+    if command == "create":
+        shown = asyncio.run(
+            client.create_watchlist(
+                api,
+                args.name,
+                args.tickers,
+                api_key=key,
+                callback_url=args.callback,
+                forms=args.forms,
+            )
+        )
+    elif command in ("add", "remove"):
+        change = {command: args.tickers}
+        shown = asyncio.run(
+            client.change_companies(api, str(args.watchlist_id), api_key=key, **change)
+        )
+    else:
+        shown = asyncio.run(client.get_watchlist(api, str(args.watchlist_id), api_key=key))
+    print(shown.model_dump_json(indent=2) if args.json else client.watchlist_detail(shown))
+    return 0
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     from rich.console import Console
 
@@ -659,6 +699,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="first send the finished job's webhook again (same "
         "webhook-id and body, a new attempt series)",
     )
+
+    watchlist = sub.add_parser(
+        "watchlist", help="follow companies: every new 10-K they file is analysed"
+    )
+    watchlist_sub = watchlist.add_subparsers(dest="watchlist_command", required=True)
+
+    def watchlist_command(name: str, summary: str) -> argparse.ArgumentParser:
+        p = watchlist_sub.add_parser(name, help=summary)
+        if name not in ("create", "list"):
+            p.add_argument("watchlist_id", type=uuid.UUID, metavar="WATCHLIST_ID")
+        if name in ("add", "remove"):
+            p.add_argument("tickers", nargs="+", metavar="TICKER")
+        p.add_argument("--json", action="store_true", help="the API's answer as JSON")
+        api_options(p, follows=False)
+        p.set_defaults(func=cmd_watchlist)
+        return p
+
+    wcreate = watchlist_command("create", "create a watchlist of companies")
+    wcreate.add_argument("name")
+    wcreate.add_argument("tickers", nargs="+", metavar="TICKER")
+    wcreate.add_argument("--callback", help="webhook URL for filing.analysed")
+    wcreate.add_argument(
+        "--forms",
+        nargs="+",
+        choices=["10-K", "10-K/A"],
+        help="the forms that start an analysis (default: 10-K)",
+    )
+    watchlist_command("list", "your watchlists, newest first")
+    watchlist_command("show", "a watchlist: per company its last filing seen and last analysis")
+    watchlist_command("add", "watch more companies")
+    watchlist_command("remove", "stop watching some companies")
+    watchlist_command("delete", "delete a watchlist (the analyses it started stay)")
 
     history = sub.add_parser("history", help="a company's Item 1A year by year")
     history.add_argument("ticker")

@@ -104,6 +104,12 @@ class Settings(BaseSettings):
     worker_metrics_port: int = 0  # serve the worker's own /metrics here; 0 = off
     worker_metrics_interval: float = 5.0  # seconds between a worker's figures in Redis
 
+    # --- filing watch (issue 24; docs/OPERATIONS.md "Filing watch") ------------------------
+    watch_interval: int = Field(600, ge=1)  # seconds between two polls of a watched company
+    watch_backoff_max: int = Field(3600, ge=1)  # cap of a failing company's poll backoff
+    max_watched_companies_per_tenant: int = Field(500, ge=1)  # over all its watchlists
+    max_watchlists_per_tenant: int = Field(100, ge=1)
+
     # --- progress events ------------------------------------------------------------------
     stream_maxlen: int = 1000
     result_ttl: int = 7 * 24 * 3600  # seconds a finished job's event stream is kept

@@ -14,6 +14,7 @@ the problem's ``detail``. :mod:`riskdrift.api.problems` turns any of them into
     │   │   ├── InvalidQuery          422 validation      a query parameter is wrong
     │   │   ├── InvalidTicker         422 validation
     │   │   ├── InvalidCallbackURL    422 callback-url    no webhook could be delivered there
+    │   │   ├── WatchLimitExceeded    422 watch-limit     over the tenant's watchlist caps
     │   │   └── IdempotencyKeyReused  422 idempotency-conflict
     │   ├── BadRequest                400 about:blank     the request cannot be read
     │   │   ├── MalformedJSON         400 malformed-json
@@ -25,11 +26,13 @@ the problem's ``detail``. :mod:`riskdrift.api.problems` turns any of them into
     │   ├── Unauthorized              401 unauthorized    with WWW-Authenticate: Bearer
     │   ├── NotFound                  404 not-found
     │   │   ├── JobNotFound           404 not-found       another tenant's job too
-    │   │   └── BatchNotFound         404 not-found
+    │   │   ├── BatchNotFound         404 not-found
+    │   │   └── WatchlistNotFound     404 not-found
     │   ├── Conflict                  409 about:blank     the resource is in the wrong state
     │   │   ├── NoResult              409 no-result       Retry-After while the job runs
     │   │   ├── NotCancellable        409 not-cancellable
     │   │   ├── NotRetryable          409 not-retryable
+    │   │   ├── WatchlistNameTaken    409 watchlist-name-taken
     │   │   └── NotRedeliverable      409 not-redeliverable
     │   ├── PayloadTooLarge           413 too-large
     │   ├── UnsupportedMediaType      415 media-type
@@ -161,6 +164,13 @@ class InvalidCallbackURL(InvalidRequest):
     title = "Invalid callback_url"
 
 
+class WatchLimitExceeded(InvalidRequest):
+    """The tenant would watch more companies, or keep more watchlists, than it may."""
+
+    problem_type = "watch-limit"
+    title = "Watch limit exceeded"
+
+
 class IdempotencyKeyReused(InvalidRequest):
     """The ``Idempotency-Key`` was used before with a different request body."""
 
@@ -249,6 +259,12 @@ class BatchNotFound(NotFound):
     title = "Batch not found"
 
 
+class WatchlistNotFound(NotFound):
+    """No watchlist of the caller's tenant has that id (another tenant's is not found too)."""
+
+    title = "Watchlist not found"
+
+
 class Conflict(PermanentError):
     """The resource is not in a state that allows the request."""
 
@@ -275,6 +291,13 @@ class NotRetryable(Conflict):
 
     problem_type = "not-retryable"
     title = "Job cannot be retried"
+
+
+class WatchlistNameTaken(Conflict):
+    """The tenant already has a watchlist of that name."""
+
+    problem_type = "watchlist-name-taken"
+    title = "Watchlist name taken"
 
 
 class NotRedeliverable(Conflict):

@@ -149,6 +149,12 @@ class Job(BaseModel):
     batch_id: uuid.UUID | None = Field(
         default=None, description="the batch that created the job, if one did"
     )
+    trigger: Literal["api", "watch"] = Field(
+        default="api", description="what started the job: a client, or a watchlist's new filing"
+    )
+    watchlist_id: uuid.UUID | None = Field(
+        default=None, description="the watchlist whose new filing started the job, if one did"
+    )
     links: JobLinks
 
 
@@ -466,7 +472,7 @@ class Problem(BaseModel):
 
 # --- webhook deliveries (GET /jobs/{id}/deliveries) ----------------------------------------
 
-WebhookEventType = Literal["job.completed", "job.failed"]
+WebhookEventType = Literal["job.completed", "job.failed", "batch.completed", "filing.analysed"]
 DeliveryState = Literal["pending", "delivered", "failed", "gone", "refused"]
 
 

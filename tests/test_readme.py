@@ -50,6 +50,9 @@ NOT_RUN = {
     "tests/test_cli_jobs.py cancels a queued job",
     "riskdrift jobs retry <job id>": "the README's job has completed, so the API answers 409; "
     "tests/test_cli_jobs.py retries failed and cancelled jobs",
+    'cp ./nvda-10k.htm "$RISKDRIFT_FILINGS_DIR': "the corpus served here is read-only; "
+    "tests/test_watch.py copies NVIDIA's 2025 10-K in mid-test with two workers running the "
+    "watch and waits for its one analysis",
 }
 WRITES = re.compile(r"\s(?:--html|-o|--csv|--chart)\s")
 # Commands of the README's prose (inline code) that are run too, by their exact text.
@@ -263,11 +266,12 @@ EXPECT = {
     "riskdrift keys list": "alice",
     "riskdrift keys revoke": "revoked",
     "riskdrift submit NVDA 2025 2024 --follow": "NVIDIA",
-    "riskdrift watch": "NVIDIA",
+    "riskdrift watch <job id>": "NVIDIA",
     "riskdrift jobs list --ticker NVDA": "completed",
     "riskdrift jobs show": "status:    completed",
     "riskdrift jobs result": "NVIDIA",
     "riskdrift jobs deliveries": "no webhook deliveries",
+    "riskdrift watchlist create chips NVDA AMD": ": chips",
     "curl -s -XPOST": '"status":"queued"',
     "curl -sN": "event: job_completed",
 }

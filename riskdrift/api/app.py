@@ -27,7 +27,9 @@ from riskdrift.api import (
     routes_health,
     routes_history,
     routes_jobs,
+    routes_ranking,
     routes_stream,
+    routes_watchlists,
 )
 from riskdrift.api.auth import ApiKeyAuth, KeyCache
 from riskdrift.api.docs import docs_routes
@@ -111,6 +113,18 @@ def create_app(
         Route("/batches/{batch_id}/stream", routes_batches.stream, methods=["GET"]),
         Route("/batches/{batch_id}/results.csv", routes_batches.results_csv, methods=["GET"]),
         Route("/batches/{batch_id}/results.json", routes_batches.results_json, methods=["GET"]),
+        Route("/batches/{batch_id}/ranking", routes_ranking.batch_ranking, methods=["GET"]),
+        Route(
+            "/watchlists/{watchlist_id}/ranking",
+            routes_ranking.watchlist_ranking,
+            methods=["GET"],
+        ),
+        Route("/watchlists", routes_watchlists.collection, methods=["GET", "POST"]),
+        Route(
+            "/watchlists/{watchlist_id}",
+            routes_watchlists.item,
+            methods=["GET", "PATCH", "DELETE"],
+        ),
         Route("/companies/{ticker}/history", routes_history.company_history, methods=["GET"]),
         Route(
             "/companies/{ticker}/history.svg",
@@ -126,6 +140,7 @@ def create_app(
         Route("/openapi.json", openapi_json, methods=["GET"]),
         *docs_routes(),
         Route("/stream/{job_id}", routes_stream.stream_job, methods=["GET"]),
+        Route("/stream/watchlists/{watchlist_id}", routes_watchlists.stream, methods=["GET"]),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
     ]
     return Starlette(

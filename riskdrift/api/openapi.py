@@ -16,6 +16,13 @@ from riskdrift.api.routes_batches import (
     BatchResults,
 )
 from riskdrift.api.routes_history import History
+from riskdrift.api.routes_ranking import Ranking
+from riskdrift.api.routes_watchlists import (
+    Watchlist,
+    WatchlistPage,
+    WatchlistPatch,
+    WatchlistRequest,
+)
 from riskdrift.models import (
     FIRST_FISCAL_YEAR,
     AnalysisResult,
@@ -47,6 +54,11 @@ MODELS: list[type[BaseModel]] = [
     BatchPage,
     BatchResults,
     History,
+    WatchlistRequest,
+    WatchlistPatch,
+    Watchlist,
+    WatchlistPage,
+    Ranking,
 ]
 
 
@@ -244,6 +256,157 @@ def _batch_paths() -> dict[str, Any]:
                     **_problems(422),
                 },
             }
+        },
+    }
+
+
+WATCHLIST_ID = {
+    "name": "watchlist_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "format": "uuid"},
+}
+
+
+_RANKING_PARAMETERS = [
+    {
+        "name": "by",
+        "in": "query",
+        "schema": {"type": "string", "enum": ["change", "min_edit", "jaccard", "cosine"]},
+        "description": "the measure ranked by: change = 1 - mean(min_edit, jaccard, cosine) "
+        "(default), or 1 - one of the similarities",
+    },
+    {
+        "name": "format",
+        "in": "query",
+        "schema": {"type": "string", "enum": ["json", "csv", "html"]},
+    },
+]
+_RANKING_RESPONSES = {
+    "200": {
+        "description": "the completed pairs, most changed first, with percentiles",
+        "content": {
+            "application/json": {"schema": _ref(Ranking)},
+            "text/csv": {"schema": {"type": "string"}},
+            "text/html": {"schema": {"type": "string"}},
+        },
+    },
+    **_problems(400, 404, 422),
+}
+
+
+def _watchlist_paths() -> dict[str, Any]:
+    """``/watchlists…`` and the rankings (issue 24)."""
+    return {
+        "/batches/{batch_id}/ranking": {
+            "get": {
+                "summary": "The batch's completed pairs ranked by how much Item 1A changed",
+                "description": "Lazy Prices similarities to the prior year (min-edit, Jaccard, "
+                "cosine), each pair's percentile within the batch, counts of new/removed/"
+                "modified risks and of material changes. ?format=csv gives the same rows.",
+                "parameters": [BATCH_ID, *_RANKING_PARAMETERS],
+                "responses": _RANKING_RESPONSES,
+            }
+        },
+        "/stream/watchlists/{watchlist_id}": {
+            "get": {
+                "summary": "The watchlist's new analyses as Server-Sent Events",
+                "description": "One `filing_analysed` frame per analysis a new filing started, "
+                "when it ends (completed or failed): the `filing.analysed` webhook's data. "
+                "Last-Event-ID resumes exactly; where entries are gone, a `resync` frame "
+                "carries the watchlist. The stream does not end.",
+                "parameters": [
+                    WATCHLIST_ID,
+                    {
+                        "name": "Last-Event-ID",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "event stream",
+                        "content": {"text/event-stream": {"schema": SSE_EVENT}},
+                    },
+                    **_problems(400, 404),
+                },
+            }
+        },
+        "/watchlists/{watchlist_id}/ranking": {
+            "get": {
+                "summary": "The analyses a watchlist started for one fiscal year, ranked",
+                "parameters": [
+                    WATCHLIST_ID,
+                    {
+                        "name": "year",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "integer"},
+                    },
+                    *_RANKING_PARAMETERS,
+                ],
+                "responses": _RANKING_RESPONSES,
+            }
+        },
+        "/watchlists": {
+            "post": {
+                "summary": "Watch companies: every new 10-K they file is analysed",
+                "description": (
+                    "The scheduler polls each company's filings every RISKDRIFT_WATCH_INTERVAL "
+                    "seconds. Its first poll records what the company has filed so far (the "
+                    "baseline, not analysed); a filing seen after that starts the analysis of "
+                    "its fiscal year against the previous one, once, as an ordinary job with "
+                    "trigger `watch` and this watchlist's id. A ticker the filing source does "
+                    "not know shows status `unknown_ticker` after its first poll. 422 for "
+                    "duplicates, bad forms, or more companies (over all the tenant's "
+                    "watchlists) or watchlists than the tenant's caps; 409 for a name taken."
+                ),
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref(WatchlistRequest)}},
+                },
+                "responses": {
+                    "201": _json(Watchlist, "created"),
+                    **_problems(400, 409, 413, 415, 422),
+                },
+            },
+            "get": {
+                "summary": "List watchlists, newest first",
+                "parameters": [
+                    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+                    },
+                ],
+                "responses": {"200": _json(WatchlistPage, "a page"), **_problems(400, 422)},
+            },
+        },
+        "/watchlists/{watchlist_id}": {
+            "get": {
+                "summary": "A watchlist: its companies, their last filing seen and last analysis",
+                "parameters": [WATCHLIST_ID],
+                "responses": {"200": _json(Watchlist, "the watchlist"), **_problems(404)},
+            },
+            "patch": {
+                "summary": "Rename, change forms or callback, replace/add/remove companies",
+                "parameters": [WATCHLIST_ID],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref(WatchlistPatch)}},
+                },
+                "responses": {
+                    "200": _json(Watchlist, "the watchlist after the change"),
+                    **_problems(400, 404, 409, 415, 422),
+                },
+            },
+            "delete": {
+                "summary": "Stop watching: the watchlist goes, the jobs it started stay",
+                "parameters": [WATCHLIST_ID],
+                "responses": {"204": {"description": "deleted"}, **_problems(404)},
+            },
         },
     }
 
@@ -532,6 +695,7 @@ def _document() -> dict[str, Any]:
                 }
             },
             **_batch_paths(),
+            **_watchlist_paths(),
         },
         "components": {
             "schemas": defs["$defs"],

@@ -76,6 +76,8 @@ def job_view(job: JobRecord) -> Job:
         started_at=job.started_at,
         finished_at=job.finished_at,
         batch_id=job.batch_id,
+        trigger="watch" if job.trigger == "watch" else "api",
+        watchlist_id=job.watchlist_id,
         links=links(job.id),
     )
 

@@ -28,6 +28,7 @@ JOB_BATCH_PREFIX = ROOT + "job-batch:"
 BATCH_STATES_PREFIX = ROOT + "batch-states:"
 BATCH_COUNTS_PREFIX = ROOT + "batch-counts:"
 BATCH_EVENTS_PREFIX = ROOT + "batch-events:"
+WATCH_EVENTS_PREFIX = ROOT + "watch-events:"
 LIMITS_PREFIX = ROOT + "limits"  # the limits library adds its own separator
 EDGAR_SLOT_KEY = ROOT + "edgar:next-slot"
 EDGAR_META_PREFIX = ROOT + "edgar:meta:"
@@ -57,6 +58,11 @@ def batch_counts_key(batch_id: uuid.UUID | str) -> str:
 def batch_stream_key(batch_id: uuid.UUID | str) -> str:
     """The Redis key of a batch's aggregate event stream."""
     return f"{BATCH_EVENTS_PREFIX}{batch_id}"
+
+
+def watchlist_stream_key(watchlist_id: uuid.UUID | str) -> str:
+    """The Redis Stream of a watchlist's ``filing_analysed`` events (issue 24)."""
+    return f"{WATCH_EVENTS_PREFIX}{watchlist_id}"
 
 
 def workers_index_key(queue: str) -> str:

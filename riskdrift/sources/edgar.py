@@ -181,8 +181,9 @@ class EdgarFilingSource:
 
     # --- HTTP ------------------------------------------------------------------------------
 
-    async def get(self, url: str) -> EdgarResponse:
-        """One polite GET: rate-limited, retried, size-capped.
+    async def get(self, url: str, *, headers: dict[str, str] | None = None) -> EdgarResponse:
+        """One polite GET: rate-limited, retried, size-capped. ``headers`` are added to the
+        request (the filing watch's conditional requests: ``If-None-Match``).
 
         Returns the answer for 2xx and for 4xx other than 429 (the caller
         decides what a 404 means). Raises ``ConfigurationError`` without a valid
@@ -198,7 +199,7 @@ class EdgarFilingSource:
             self.stats.requests += 1
             retry_after: float | None = None
             try:
-                response = await self._send(url)
+                response = await self._send(url, headers)
             except httpx.UnsupportedProtocol as err:
                 raise ConfigurationError(f"bad EDGAR URL {url}: {err}") from err
             except httpx.TransportError as err:
@@ -239,8 +240,8 @@ class EdgarFilingSource:
             )
             await asyncio.sleep(delay)
 
-    async def _send(self, url: str) -> EdgarResponse:
-        async with self._client.stream("GET", url) as response:
+    async def _send(self, url: str, headers: dict[str, str] | None = None) -> EdgarResponse:
+        async with self._client.stream("GET", url, headers=headers) as response:
             declared = response.headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
                 raise FilingParseError(

@@ -25,7 +25,7 @@ from riskdrift.store.pool import Executor
 
 COLUMNS = """id, tenant, ticker, current_year, previous_year, status, progress, step, attempts,
              callback_url, error, idempotency_key, request_hash, created_at, started_at,
-             finished_at, batch_id"""
+             finished_at, batch_id, trigger, watchlist_id"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,8 @@ class JobRecord:
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     batch_id: uuid.UUID | None = None
+    trigger: str = "api"  # what started the job: a client ("api") or a watchlist ("watch")
+    watchlist_id: uuid.UUID | None = None
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> JobRecord:
@@ -68,6 +70,8 @@ class JobRecord:
             started_at=row["started_at"],
             finished_at=row["finished_at"],
             batch_id=row["batch_id"],
+            trigger=row["trigger"],
+            watchlist_id=row["watchlist_id"],
         )
 
 

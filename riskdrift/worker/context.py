@@ -14,6 +14,7 @@ from riskdrift.events.batch import EventBatcher
 from riskdrift.models import AnalysisResult, AnalyzeRequest
 from riskdrift.queue import ArqRedis
 from riskdrift.store.jobs import JobRecord
+from riskdrift.watch.listing import FilingLister
 from riskdrift.webhooks import DeliveryClient
 from riskdrift.webhooks.ssrf import Resolver
 
@@ -46,6 +47,7 @@ class WorkerContext(TypedDict, total=False):
     analysis_pool: AnalysisPool | None  # the analysis worker's processes; None: a thread
     webhook_client: DeliveryClient  # create_delivery_client(): a pool per destination
     webhook_resolver: Resolver  # DNS for callback hosts; tests script it
+    watch_lister: FilingLister  # the filing watch's view of the filing source (issue 24)
     # per job (arq copies ctx for each job): the row as the attempt left it, so the
     # metrics wrapper need not read it back
     job_record: JobRecord

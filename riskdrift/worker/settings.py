@@ -29,6 +29,13 @@ from riskdrift.queue import cron, func
 from riskdrift.queue import redis_settings as redis_settings  # re-exported for bench/
 from riskdrift.store.migrate import migrate
 from riskdrift.store.pool import create_pool
+from riskdrift.watch.listing import edgar_stats_of, open_lister
+from riskdrift.watch.scheduler import (
+    announce_analyses,
+    announce_seconds,
+    cron_seconds,
+    poll_watchlists,
+)
 from riskdrift.webhooks import create_delivery_client, system_resolver
 from riskdrift.webhooks.ssrf import Resolver
 from riskdrift.worker import serialization
@@ -170,6 +177,9 @@ def build_worker_settings(
         ctx["webhook_client"] = await stack.enter_async_context(create_delivery_client())
         ctx["webhook_resolver"] = webhook_resolver
         watch_edgar(await start_worker_metrics(ctx, settings, stack), ctx["agent"])
+        ctx["watch_lister"] = await stack.enter_async_context(
+            open_lister(settings, stats=edgar_stats_of(ctx["agent"]))
+        )
         log.info("worker_started", queue=settings.queue_name, max_jobs=settings.worker_max_jobs)
 
     attrs: dict[str, Any] = {
@@ -196,7 +206,21 @@ def build_worker_settings(
                 second=set(range(0, 60, max(1, min(settings.reconcile_interval, 60)))),
                 run_at_startup=True,
                 timeout=60,
-            )
+            ),
+            # The filing watch (riskdrift/watch/scheduler.py): polls the due companies.
+            cron(
+                poll_watchlists,  # type: ignore[arg-type]
+                name=f"{CRON_JOB_PREFIX}watch",
+                second=cron_seconds(settings),
+                run_at_startup=True,
+                timeout=300,
+            ),
+            cron(
+                announce_analyses,  # type: ignore[arg-type]
+                name=f"{CRON_JOB_PREFIX}watch-announce",
+                second=announce_seconds(settings),
+                timeout=60,
+            ),
         ],
         "on_startup": on_startup,
         "allow_abort_jobs": True,

@@ -305,6 +305,39 @@
     } catch (e) { /* the SSE feed also carries summaries */ }
   }
 
+  // --- watchlists: per company its state, last filing seen and last analysis ------------
+  async function pollWatchlists() {
+    try {
+      const { ok, body } = await api("GET", "/watchlists?limit=200");
+      if (!ok) return;
+      const rows = [];
+      for (const w of body.watchlists) {
+        for (const c of w.companies) {
+          const tr = el("tr", { "data-watchlist": w.watchlist_id, "data-ticker": c.ticker, "data-status": c.status });
+          const filing = c.last_filing ? c.last_filing.form + " FY" + c.last_filing.fiscal_year + " (" + c.last_filing.key + ")" : "–";
+          const analysis = el("td");
+          if (c.last_job_id) {
+            const link = el("a", { href: "#", "data-job": c.last_job_id }, c.last_job_id.slice(0, 8));
+            link.addEventListener("click", (e) => { e.preventDefault(); showJob(c.last_job_id); });
+            analysis.append(link);
+          } else {
+            analysis.textContent = "–";
+          }
+          tr.append(el("td", {}, w.name), el("td", {}, c.ticker),
+            el("td", { class: "state " + c.status, title: c.last_error || "" }, c.status),
+            el("td", {}, when(c.last_polled_at)), el("td", {}, filing), analysis);
+          rows.push(tr);
+        }
+      }
+      if (!rows.length) {
+        const tr = el("tr");
+        tr.append(el("td", { colspan: 6 }, "no watchlists"));
+        rows.push(tr);
+      }
+      $("#watchlists tbody").replaceChildren(...rows);
+    } catch (e) { /* the next poll tries again */ }
+  }
+
   function connect() {
     const source = new EventSource(withKey("/dashboard/events"));
     source.onopen = () => { $("#conn").textContent = "live"; $("#conn").className = "pill on"; };
@@ -326,5 +359,7 @@
   loadPage(true);
   setInterval(pollSummary, 10000);
   setInterval(pollSeries, 15000);
+  pollWatchlists();
+  setInterval(pollWatchlists, 10000);
   connect();
 })();

@@ -384,11 +384,13 @@ async def test_slow_client_is_dropped_and_resumes_exactly(
             raw = b"".join(chunks)
             text = raw.decode(errors="replace")
             got_ids = [line[4:] for line in text.split("\n") if line.startswith("id: ")]
-            assert 0 < len(got_ids) < len(ids)
+            # On a busy machine the cut can come before its first frame: still cut off.
+            assert len(got_ids) < len(ids)
             assert got_ids == ids[: len(got_ids)]
             assert "event: job_completed" not in text
             # ...and resumes exactly where it was cut off.
-            rest = await read_stream(http, job_id, last_event_id=got_ids[-1])
+            resume_from = got_ids[-1] if got_ids else None
+            rest = await read_stream(http, job_id, last_event_id=resume_from)
         assert got_ids + rest.ids == ids
 
 

@@ -17,8 +17,10 @@ against both years' whole Item 1A, compared after
   repeats in three risks this year and in two last year keeps one addition. ``removed``
   the other way round;
 - an ``edited`` sentence whose new side already stood in the previous year (or whose
-  old side still stands in the current one) is no edit: that side moved, and the other
-  side goes through the test above as an addition or removal of its own;
+  old side still stands in the current one) is no rewording: its two sides go through
+  the test above as an addition and a removal of their own (a side that stands in the
+  other year as often is moved; a new copy of a sentence that stood in another risk
+  stays an addition);
 - "stands in" means as one or more whole sentences or clauses (from a start to an end
   at ``.?!;:`` or a line end), so a sentence a list split into clauses one year and
   kept whole the other is found; a piece of a sentence a line break cut (no closing
@@ -112,6 +114,8 @@ class _Risk:
     removed: list[PositionedSentence] = field(default_factory=list)
     edited: list[SentenceEdit] = field(default_factory=list)
     moved: list[MovedSentence] = field(default_factory=list)
+    split: bool = False
+    """An edit of it was taken apart into a removal and an addition."""
 
 
 class _Budget:
@@ -158,7 +162,7 @@ def settle_moves(
     changes: Sequence[RiskChange], current_text: str, previous_text: str
 ) -> list[RiskChange]:
     """``changes`` with moved sentences taken out of added, removed and edited (see the
-    module docstring); rows without moves come back as they were."""
+    module docstring); rows without moves or split edits come back as they were."""
     current, previous = SectionIndex.of(current_text), SectionIndex.of(previous_text)
     rows = [_Risk() for _ in changes]
     for row, change in zip(rows, changes, strict=True):
@@ -167,18 +171,12 @@ def settle_moves(
         row.added = list(change.changes.added)
         row.removed = list(change.changes.removed)
         for edit in change.changes.edited:
-            if _stands(edit.current, previous, current):
-                row.moved.append(
-                    MovedSentence(text=edit.current, position=edit.position_current, year="current")
-                )
+            # A new side that stood in last year's Item 1A (or an old side still standing
+            # this year) is no rewording: a sentence lost and one gained, settled below.
+            if previous.occurrences(edit.current) or current.occurrences(edit.previous):
+                row.split = True
                 row.removed.append(
                     PositionedSentence(text=edit.previous, position=edit.position_previous)
-                )
-            elif _stands(edit.previous, current, previous):
-                row.moved.append(
-                    MovedSentence(
-                        text=edit.previous, position=edit.position_previous, year="previous"
-                    )
                 )
                 row.added.append(
                     PositionedSentence(text=edit.current, position=edit.position_current)
@@ -213,14 +211,11 @@ def settle_moves(
         row.added = sorted(kept_added, key=lambda s: s.position)
         row.removed = sorted(kept_removed, key=lambda s: s.position)
     return [
-        _settled(change, row) if row.moved else change
+        _settled(change, row, current if change.status == "removed" else previous)
+        if row.moved or row.split
+        else change
         for change, row in zip(changes, rows, strict=True)
     ]
-
-
-def _stands(sentence: str, other: SectionIndex, own: SectionIndex) -> bool:
-    found = other.occurrences(sentence)
-    return found > 0 and found >= own.occurrences(sentence)
 
 
 def _without(body: str | None, positions: Iterable[int], replaced: dict[int, str]) -> str:
@@ -229,9 +224,10 @@ def _without(body: str | None, positions: Iterable[int], replaced: dict[int, str
     return "\n".join(replaced.get(k, s) for k, s in enumerate(sentences) if k not in dropped)
 
 
-def _settled(change: RiskChange, row: _Risk) -> RiskChange:
+def _settled(change: RiskChange, row: _Risk, other: SectionIndex) -> RiskChange:
     """The row with its moves recorded and its status, similarity and drift measured
-    without the moved sentences."""
+    without the moved sentences (``other``: the other year's Item 1A, for a new or removed
+    risk)."""
     assert change.changes is not None
     sentences = SentenceChanges(
         added=row.added,
@@ -246,9 +242,12 @@ def _settled(change: RiskChange, row: _Risk) -> RiskChange:
     if change.status in ("new", "removed"):
         year = "current" if change.status == "new" else "previous"
         body = change.text_current if year == "current" else change.text_previous
-        total = sum(len(s) for s in split_sentences(body or ""))
-        moved = sum(len(m.text) for m in row.moved if m.year == year)
-        share = moved / total if total else 0.0
+        # How much of it stands in the other year, copies it claims as new or lost included
+        # (a sentence repeated once more this year is one addition, yet not a new risk).
+        sentences = split_sentences(body or "")
+        total = sum(len(s) for s in sentences)
+        elsewhere = sum(len(s) for s in sentences if other.occurrences(s) > 0)
+        share = elsewhere / total if total else 0.0
         if share < MOVED_RISK_SHARE:
             return change.model_copy(update=update)
         sources = Counter(m.other_risk for m in row.moved if m.other_risk)

@@ -177,7 +177,9 @@ GENERIC_WORDS = frozenset(
 GENERIC_WEIGHT = 0.25
 _BOUNDARY = re.compile(r"[.?!][”\"’')\]]*\s+(?=[A-Z0-9“\"'(\[])")
 _LAST_WORD = re.compile(r"(\S+)$")
-_BULLET = re.compile(r"^\s*(?:[•·▪●◦‣∙\-–—*]|\(?[a-z0-9]{1,3}[.)])\s+")
+#: A bullet glyph opens a list item even glued to its first word ("•our ability", as some
+#: plain-text extracts have it); a dash, a star or "(a)" only when a space follows.
+_BULLET = re.compile(r"^\s*(?:[•·▪●◦‣∙]\s*|(?:[\-–—*]|\(?[a-z0-9]{1,3}[.)])\s+)")
 _SPACE = re.compile(r"\s+")
 
 

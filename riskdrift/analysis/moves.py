@@ -244,9 +244,9 @@ def _settled(change: RiskChange, row: _Risk, other: SectionIndex) -> RiskChange:
         body = change.text_current if year == "current" else change.text_previous
         # How much of it stands in the other year, copies it claims as new or lost included
         # (a sentence repeated once more this year is one addition, yet not a new risk).
-        sentences = split_sentences(body or "")
-        total = sum(len(s) for s in sentences)
-        elsewhere = sum(len(s) for s in sentences if other.occurrences(s) > 0)
+        body_sentences = split_sentences(body or "")
+        total = sum(len(s) for s in body_sentences)
+        elsewhere = sum(len(s) for s in body_sentences if other.occurrences(s) > 0)
         share = elsewhere / total if total else 0.0
         if share < MOVED_RISK_SHARE:
             return change.model_copy(update=update)

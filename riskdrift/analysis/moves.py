@@ -43,7 +43,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from riskdrift.analysis.sentences import normalise_trivia, split_sentences
+from riskdrift.analysis.sentences import coarse_trivia, normalise_trivia, split_sentences
 from riskdrift.analysis.similarity import sequence_similarity, words
 from riskdrift.models import (
     MovedSentence,
@@ -69,38 +69,57 @@ _CLOSED = re.compile(r"[.?!;:][\"'”’)\]]*$")
 
 @dataclass(frozen=True, slots=True)
 class SectionIndex:
-    """One year's Item 1A, normalised, with the offsets where its clauses start and end."""
+    """One year's Item 1A as coarse keys (:func:`coarse_trivia`) joined end to end, with
+    the offsets where its clauses start and end; a hit is confirmed with
+    :func:`normalise_trivia` (which keeps decimal points and the spaces between figures)."""
 
     text: str
-    bounds: frozenset[int]
+    clauses: tuple[str, ...]
+    starts: dict[int, int]
+    """Offset in :attr:`text` where a clause starts → the clause's index."""
+    ends: dict[int, int]
+    """Offset in :attr:`text` where a clause ends → the clause's index."""
 
     @classmethod
     def of(cls, item1a_text: str) -> SectionIndex:
-        """Index ``item1a_text``: its sentences (and the clauses of each, split after
-        ``;`` and ``:``), each through :func:`normalise_trivia`, joined end to end."""
+        """Index ``item1a_text``: its sentences and the clauses of each (split after
+        ``;`` and ``:``, so a list one year splits into items is found whole)."""
+        # Coarse keys, not normalise_trivia: a translate table is cheap on every clause of
+        # two Item 1As; the exact fold runs only on the few hits.
         pieces: list[str] = []
-        bounds = {0}
+        clauses: list[str] = []
+        starts: dict[int, int] = {}
+        ends: dict[int, int] = {}
         offset = 0
         for sentence in split_sentences(item1a_text):
             for clause in _CLAUSE_END.split(sentence):
-                key = normalise_trivia(clause)
+                key = coarse_trivia(clause)
                 if key:
-                    pieces.append(key)
+                    starts[offset] = len(clauses)
                     offset += len(key)
-                    bounds.add(offset)
-        return cls("".join(pieces), frozenset(bounds))
+                    ends[offset] = len(clauses)
+                    pieces.append(key)
+                    clauses.append(clause)
+        return cls("".join(pieces), tuple(clauses), starts, ends)
 
     def occurrences(self, sentence: str) -> int:
-        """How often ``sentence`` stands here as whole clauses (anywhere, when it is a
-        piece a line break cut: it lacks closing punctuation)."""
-        key = normalise_trivia(sentence)
+        """How often ``sentence`` stands here as whole clauses, trivia aside (anywhere,
+        when it is a piece a line break cut: it lacks closing punctuation)."""
+        key = coarse_trivia(sentence)
         if not key:
             return 0
+        exact: str | None = None  # the exact fold, made on the first hit (most have none)
         anywhere = _CLOSED.search(sentence.rstrip()) is None and len(key) >= MIN_FRAGMENT_CHARS
         found = 0
         at = self.text.find(key)
         while at >= 0:
-            if anywhere or (at in self.bounds and at + len(key) in self.bounds):
+            first, last = self.starts.get(at), self.ends.get(at + len(key))
+            if first is not None and last is not None:
+                if exact is None:
+                    exact = normalise_trivia(sentence)
+                joined = " ".join(self.clauses[first : last + 1])
+                found += normalise_trivia(joined) == exact
+            elif anywhere:
                 found += 1
             at = self.text.find(key, at + 1)
         return found
@@ -128,7 +147,7 @@ class _Budget:
 
     def take(self, sentence: str) -> bool:
         """Whether one more claim of ``sentence`` stands (and count it)."""
-        key = normalise_trivia(sentence)
+        key = coarse_trivia(sentence)
         if key not in self._left:
             other = self._other.occurrences(sentence)
             self._left[key] = (
@@ -144,7 +163,7 @@ class _Budget:
 
 
 def _titles(changes: Sequence[RiskChange], year: str) -> dict[str, str]:
-    """Normalised sentence → the title of the first risk of ``year`` whose body holds it."""
+    """Coarse key of a sentence → the title of the first risk of ``year`` whose body holds it."""
     found: dict[str, str] = {}
     for change in changes:
         title, body = (
@@ -154,7 +173,7 @@ def _titles(changes: Sequence[RiskChange], year: str) -> dict[str, str]:
         )
         if title and body:
             for sentence in split_sentences(body):
-                found.setdefault(normalise_trivia(sentence), title)
+                found.setdefault(coarse_trivia(sentence), title)
     return found
 
 
@@ -193,7 +212,7 @@ def settle_moves(
                 text=s.text,
                 position=s.position,
                 year="current",
-                other_risk=previous_titles.get(normalise_trivia(s.text)),
+                other_risk=previous_titles.get(coarse_trivia(s.text)),
             )
             for s in row.added
             if s not in kept_added
@@ -203,7 +222,7 @@ def settle_moves(
                 text=s.text,
                 position=s.position,
                 year="previous",
-                other_risk=current_titles.get(normalise_trivia(s.text)),
+                other_risk=current_titles.get(coarse_trivia(s.text)),
             )
             for s in row.removed
             if s not in kept_removed

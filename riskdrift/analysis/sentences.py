@@ -54,6 +54,7 @@ __all__ = [
     "RedlinePiece",
     "SentenceAligner",
     "clear_caches",
+    "coarse_trivia",
     "is_trivial_edit",
     "normalise_trivia",
     "paragraph_starts",
@@ -321,14 +322,19 @@ _DROPPED = "".join(chr(n) for n in range(128) if not chr(n).isalnum()) + (
 _COARSE: dict[int, str | None] = {ord(c): None for c in _DROPPED} | {ord("%"): "percent"}
 
 
-@functools.lru_cache(maxsize=8192)
-def _coarse(text: str) -> str:
+def coarse_trivia(text: str) -> str:
     """:func:`normalise_trivia` without its decimal points and spaces, computed cheaply:
-    two sentences with different coarse keys never differ only trivially."""
+    two sentences with different coarse keys never differ only trivially (equal keys
+    are a necessary test, not a sufficient one)."""
     coarse = text.casefold().translate(_COARSE)
     if not coarse.isascii():  # a character the table does not know: the exact way
         coarse = normalise_trivia(text).replace(".", "").replace(" ", "")
     return coarse
+
+
+@functools.lru_cache(maxsize=8192)
+def _coarse(text: str) -> str:
+    return coarse_trivia(text)
 
 
 def is_trivial_edit(previous: str, current: str) -> bool:

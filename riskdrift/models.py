@@ -317,6 +317,20 @@ class SentenceEdit(BaseModel):
     )
 
 
+class MovedSentence(BaseModel):
+    """A sentence reported neither added nor removed: it stands in the other year's Item 1A
+    too (moved between risks, or the two years drew the risk boundaries differently)."""
+
+    text: str
+    position: int = Field(description="0-based position among this risk's body sentences")
+    year: Literal["current", "previous"] = Field(
+        description="the year whose body of this risk holds the sentence"
+    )
+    other_risk: str | None = Field(
+        default=None, description="title of the risk that holds it in the other year, if known"
+    )
+
+
 class SentenceChanges(BaseModel):
     """What changed inside one risk, sentence by sentence, in the filer's own words."""
 
@@ -329,6 +343,11 @@ class SentenceChanges(BaseModel):
         description="sentences that differ only trivially (punctuation, spacing, hyphenation, "
         "case, quote or dash style, number formatting); not in ``edited``, not counted as a "
         "change or in drift",
+    )
+    moved: list[MovedSentence] = Field(
+        default_factory=list,
+        description="sentences that stand in the other year's Item 1A as often as in this "
+        "year's (moved between risks): not added or removed, not a change, not in drift",
     )
 
 

@@ -29,6 +29,7 @@ from riskdrift.analysis.matching import (
     match_risks,
 )
 from riskdrift.analysis.materiality import material_changes
+from riskdrift.analysis.moves import settle_moves
 from riskdrift.analysis.risks import RiskFactor, segment
 from riskdrift.analysis.sections import Item1A, extract_item1a
 from riskdrift.analysis.sentences import SentenceAligner, normalise_trivia, undo_trivial_edits
@@ -283,6 +284,9 @@ def compare_filings(
         _change(p, current.risks, previous.risks, current_tones, previous_tones, aligner)
         for p in pairs
     ]
+    # A sentence moved to another risk (or behind another heading) is no change: settled
+    # here, before materiality and the summary read the changes.
+    changes = settle_moves(changes, current.item1a_text, previous.item1a_text)
     folding = TermFolding.of(current.item1a_text, previous.item1a_text)
     themes = find_themes(
         count_terms(

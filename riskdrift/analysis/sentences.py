@@ -54,6 +54,7 @@ __all__ = [
     "RedlinePiece",
     "SentenceAligner",
     "clear_caches",
+    "coarse_trivia",
     "is_trivial_edit",
     "normalise_trivia",
     "paragraph_starts",
@@ -177,7 +178,9 @@ GENERIC_WORDS = frozenset(
 GENERIC_WEIGHT = 0.25
 _BOUNDARY = re.compile(r"[.?!][”\"’')\]]*\s+(?=[A-Z0-9“\"'(\[])")
 _LAST_WORD = re.compile(r"(\S+)$")
-_BULLET = re.compile(r"^\s*(?:[•·▪●◦‣∙\-–—*]|\(?[a-z0-9]{1,3}[.)])\s+")
+#: A bullet glyph opens a list item even glued to its first word ("•our ability", as some
+#: plain-text extracts have it); a dash, a star or "(a)" only when a space follows.
+_BULLET = re.compile(r"^\s*(?:[•·▪●◦‣∙]\s*|(?:[\-–—*]|\(?[a-z0-9]{1,3}[.)])\s+)")
 _SPACE = re.compile(r"\s+")
 
 
@@ -319,14 +322,19 @@ _DROPPED = "".join(chr(n) for n in range(128) if not chr(n).isalnum()) + (
 _COARSE: dict[int, str | None] = {ord(c): None for c in _DROPPED} | {ord("%"): "percent"}
 
 
-@functools.lru_cache(maxsize=8192)
-def _coarse(text: str) -> str:
+def coarse_trivia(text: str) -> str:
     """:func:`normalise_trivia` without its decimal points and spaces, computed cheaply:
-    two sentences with different coarse keys never differ only trivially."""
+    two sentences with different coarse keys never differ only trivially (equal keys
+    are a necessary test, not a sufficient one)."""
     coarse = text.casefold().translate(_COARSE)
     if not coarse.isascii():  # a character the table does not know: the exact way
         coarse = normalise_trivia(text).replace(".", "").replace(" ", "")
     return coarse
+
+
+@functools.lru_cache(maxsize=8192)
+def _coarse(text: str) -> str:
+    return coarse_trivia(text)
 
 
 def is_trivial_edit(previous: str, current: str) -> bool:

@@ -291,7 +291,8 @@ _DANGLING = frozenset(
 def paragraphs(lines: Iterable[str]) -> list[str]:
     """Lines rejoined where a page break (or dropped furniture) cut a paragraph: the line
     ends without final punctuation and the next starts in lower case, or the line ends
-    in a word no sentence ends with."""
+    in a word no sentence ends with. A line ending in a hyphen after a letter is joined
+    without a space: the break cut a hyphenated word ("longer-" / "term")."""
     joined: list[str] = []
     for line in lines:
         if joined:
@@ -304,7 +305,9 @@ def paragraphs(lines: Iterable[str]) -> list[str]:
                 and (line[:1].islower() or (bool(words) and words[-1].casefold() in _DANGLING))
             )
             if cut:
-                joined[-1] = f"{joined[-1]} {line}"
+                # A word hyphenated across the break ("longer-" / "term") is one word again.
+                glue = "" if re.search(r"[^\W\d_]-$", joined[-1]) else " "
+                joined[-1] = f"{joined[-1]}{glue}{line}"
                 continue
         joined.append(line)
     return joined

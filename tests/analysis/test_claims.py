@@ -50,6 +50,7 @@ from tests.analysis.reference import (
     fold_trivia,
     locate_item1a,
     normalise,
+    paragraphs,
     reference_item1a,
     split_reference_sentences,
 )
@@ -209,6 +210,18 @@ def test_a_sentence_cut_by_a_page_break_is_whole_again(
     assert current.holds(CUT)
     assert not current.holds(CUT.split(" under terms ")[0])
     assert current.contains(CUT.split(" under terms ")[0])
+
+
+def test_a_word_hyphenated_across_a_page_break_is_joined_without_a_space() -> None:
+    joined = paragraphs(
+        ["We face longer-", "term pressure on the Omni", "channel and the", "Cyber-"]
+    )
+    assert joined == ["We face longer-term pressure on the Omni channel and the Cyber-"]
+    # Only a hyphen after a letter: a spaced dash or a figure range keeps its space.
+    assert paragraphs(["costs rose -", "sharply"]) == ["costs rose - sharply"]
+    assert paragraphs(["in fiscal 2023-", "and later"]) == ["in fiscal 2023- and later"]
+    # A line that is not cut (final punctuation) is never glued, hyphen or not.
+    assert paragraphs(["Costs rose.", "Sales fell."]) == ["Costs rose.", "Sales fell."]
 
 
 def test_item1a_reads_the_same_with_and_without_its_furniture() -> None:

@@ -120,9 +120,10 @@ def test_synthetic_edits_are_found_as_made(ticker: str, year: int) -> None:
         body, made = _edit(risk.body, kinds[i % 4], rng)
         expected[i] = made
         risks.append(dataclasses.replace(risk, body=body))
+    # The current Item 1A is made of the edited risks: moved sentences are sought in it.
     current = ParsedFiling(
-        previous.name, previous.item1a_text, tuple(risks), previous.metadata, previous.styled,
-        previous.extraction,
+        previous.name, "\n".join(r.text for r in risks), tuple(risks), previous.metadata,
+        previous.styled, previous.extraction,
     )  # fmt: skip
     lexicon = load_lexicon(None)
     report = compare_filings(

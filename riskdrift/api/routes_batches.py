@@ -33,7 +33,6 @@ from riskdrift.api.routes_jobs import MAX_PAGE, model_response
 from riskdrift.api.routes_jobs import _check_callback as check_callback
 from riskdrift.api.sse import ResumableStreamResponse, requested_position
 from riskdrift.api.state import AppState, app_state
-from riskdrift.batch_lifecycle import finish_batch
 from riskdrift.errors import (
     BatchNotFound,
     IdempotencyKeyReused,
@@ -53,6 +52,7 @@ from riskdrift.events.batch_progress import (
 )
 from riskdrift.events.publish import make_event, queue_publish, stream_key
 from riskdrift.events.replay import Resync, open_stream
+from riskdrift.jobs.batches import finish_batch
 from riskdrift.models import JobStatus, Strict, check_years, normalise_ticker
 from riskdrift.ops import metrics
 from riskdrift.queue import queue_abort, queue_discard, queue_job

@@ -32,9 +32,9 @@ from typing import Any
 
 import structlog
 
-from riskdrift.batch_lifecycle import report_job_state
 from riskdrift.errors import PermanentError
 from riskdrift.events.publish import make_event, stream_key
+from riskdrift.jobs.batches import report_job_state
 from riskdrift.models import TERMINAL_EVENTS, AnalyzeRequest, EventName, JobEvent, JobStatus
 from riskdrift.queue import Retry, give_back_try
 from riskdrift.retrying import (

@@ -1,10 +1,11 @@
 """What a job's state change means for its batch: the aggregate event, and at the end the
 batch's ``finished_at`` and its ``batch.completed`` webhook.
 
-Called by the analysis task after each guarded state change, and by the API when it
-cancels a batch's jobs. A job in no batch costs one Redis round trip (a missed ``GET`` in
-the report script). The batch webhook is stored as a delivery row of the job whose end
-finished the batch and sent by the ordinary ``deliver_webhook`` job, with its retries.
+Called by :mod:`riskdrift.jobs` after each guarded state change of a job, whoever made it
+(the analysis task, the reconciler, the API cancelling a batch's jobs). A job in no batch
+costs one Redis round trip (a missed ``GET`` in the report script). The batch webhook is
+stored as a delivery row of the job whose end finished the batch and sent by the ordinary
+``deliver_webhook`` job, with its retries.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ async def report_job_state(
             ttl=settings.result_ttl,
         )
         if ended:
-            batch_id = await pool.fetchval("SELECT batch_id FROM jobs WHERE id = $1", job_id)
+            batch_id = await batches.batch_of(pool, job_id)
             if batch_id is not None:
                 # Shielded: a worker shutting down must not cut the batch's end in half.
                 await asyncio.shield(finish_batch(redis, pool, settings, batch_id))
@@ -93,9 +94,7 @@ async def finish_batch(
         },
     }
     # The delivery row hangs off the batch's first job (by id), one row per batch.
-    anchor = await pool.fetchval(
-        "SELECT id FROM jobs WHERE batch_id = $1 ORDER BY id LIMIT 1", batch.id
-    )
+    anchor = await batches.first_job(pool, batch.id)
     delivery, _ = await deliveries.create_delivery(
         pool,
         job_id=anchor,

@@ -313,9 +313,12 @@ async def cancel(
     settings: Settings,
 ) -> JobRecord | None:
     """``queued|processing → cancelled`` for the tenant's job: a worker holding it is told
-    to stop, ``job_cancelled``, the cancel count; ``None`` if it was not cancellable.
+    to stop, ``job_cancelled``, the cancel count, and its batch hears; ``None`` if it was
+    not cancellable.
 
-    Its batch hears when a worker next sees the job (:func:`release`, :func:`revisit`).
+    The batch hears here: arq drops a queued job that was aborted without running the
+    task, so no worker would report it (a running one's :func:`release` reports it again,
+    which the batch's script ignores).
     """
     cancelled = await store.cancel_job(pool, job_id, tenant=tenant)
     if cancelled is None:
@@ -330,6 +333,9 @@ async def cancel(
             ttl=settings.result_ttl,
         )
         await metrics.execute_counted(pipe, settings.queue_name, metrics.JOBS_CANCELLED)
+    await report_job_state(
+        redis, pool, settings, job_id, JobStatus.CANCELLED, error=cancelled.error
+    )
     log.info("job_cancelled", job_id=str(job_id))
     return cancelled
 

@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 from arq import ArqRedis
 
+import riskdrift.jobs as lifecycle
 from riskdrift.config import Settings
 from riskdrift.events.batch_progress import queue_batch_links
 from riskdrift.queue.keys import batch_counts_key, batch_stream_key
@@ -96,3 +97,34 @@ async def test_a_job_of_a_batch_failed_by_the_reconciler_reaches_the_batchs_stre
     # The stream's counts are the rows' counts (what GET /batches/{id} shows).
     in_postgres = await batches.state_counts(db, new.batch.id)
     assert events[-1][1]["counts"] == {status.value: n for status, n in in_postgres.items()}
+
+
+async def test_a_job_of_a_batch_cancelled_on_its_own_reaches_the_batchs_stream_and_counts(
+    db: asyncpg.Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    """``POST /jobs/{id}/cancel`` of a queued job of a batch: arq drops the queued entry
+    without running the task, so the batch hears of it from the cancel itself."""
+    new = await new_batch(db, redis, settings)
+    first, second = new.job_ids
+
+    cancelled = await lifecycle.cancel(
+        first, tenant="default", pool=db, redis=redis, settings=settings
+    )
+
+    assert cancelled is not None
+    events = await batch_events(redis, new.batch.id)
+    assert [(name, data["job_id"], data["status"]) for name, data in events] == [
+        ("batch_progress", str(first), "cancelled")
+    ]
+    assert events[0][1]["error"] == cancelled.error
+    stored = await redis.hgetall(batch_counts_key(new.batch.id))
+    assert (int(stored[b"cancelled"]), int(stored[b"queued"])) == (1, 1)
+    # Cancelling it again changes nothing; the batch's last job cancelled ends the batch.
+    again = await lifecycle.cancel(first, tenant="default", pool=db, redis=redis, settings=settings)
+    assert again is None
+    assert await lifecycle.cancel(second, tenant="default", pool=db, redis=redis, settings=settings)
+    events = await batch_events(redis, new.batch.id)
+    assert [name for name, _ in events] == ["batch_progress", "batch_progress", "batch_completed"]
+    batch = await batches.get_batch(db, new.batch.id)
+    assert batch is not None
+    assert batch.finished_at is not None

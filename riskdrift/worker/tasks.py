@@ -224,11 +224,12 @@ async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int) -> str
         log.warning("job_retrying", reason=reason, defer_s=round(retry_delay(retry), 2))
         raise retry from exc
 
+    note = _ended(ctx)
+
     async def ended(finished: JobRecord) -> None:
         await record_analysis_filings(ctx, job_uuid, result)  # risks for search; never raises
         await note(finished)
 
-    note = _ended(ctx)
     finished = await lifecycle.complete(
         job,
         result,

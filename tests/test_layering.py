@@ -10,6 +10,9 @@
   (``"arq:..."``, ``"riskdrift:..."``) outside ``queue/``.
 - ``api/`` reads no Redis Stream: replay, gap detection and the live tail of SSE live in
   ``events/`` (:mod:`riskdrift.events.replay`), the routes only parse, open and return.
+- a job's (and a batch's) state changes only in ``jobs/`` (issue #25): no other module
+  uses the store's status-changing functions, reports a job's state to its batch, or
+  makes a job's state-change event.
 """
 
 from __future__ import annotations
@@ -226,3 +229,109 @@ def test_stream_reads_are_recognised() -> None:
         "subscribe()",
         "entry_from_redis",
     }
+
+
+# The store's functions that change a job's or a batch's state (insert, guarded UPDATE,
+# delete), by module; only riskdrift/jobs (and the store itself) may use them.
+STATE_CHANGES = {
+    "riskdrift.store.jobs": frozenset(
+        {
+            "create_job",
+            "start_attempt",
+            "release_attempt",
+            "finish_job",
+            "complete_job",
+            "cancel_job",
+            "delete_unqueued",
+        }
+    ),
+    "riskdrift.store.batches": frozenset(
+        {"create_batch", "cancel_queued", "mark_finished", "delete_unqueued"}
+    ),
+    # A job's state reported to its batch's stream and counts.
+    "riskdrift.events.batch_progress": frozenset({"report_state", "queue_report"}),
+}
+STATE_EVENTS = frozenset(
+    {"job_queued", "job_started", "job_completed", "job_failed", "job_cancelled", "job_retrying"}
+)
+"""The events of a job's state changes (``step_complete`` is progress, not a state)."""
+LIFECYCLE_HOMES = ("jobs", "store", "events")
+
+
+def state_changes_in(tree: ast.Module) -> Iterator[tuple[int, str]]:
+    """Where a module uses a state-changing function of :data:`STATE_CHANGES` (called or
+    passed on, through ``from riskdrift.store import jobs``, ``import ... as``, or by name)
+    or makes a :data:`STATE_EVENTS` event."""
+    modules: dict[str, str] = {}  # local name -> module of STATE_CHANGES
+    functions: dict[str, str] = {}  # local name -> "module.function"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                full = f"{node.module}.{alias.name}"
+                local = alias.asname or alias.name
+                if full in STATE_CHANGES:
+                    modules[local] = full
+                elif alias.name in STATE_CHANGES.get(node.module, ()):
+                    functions[local] = full
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name in STATE_CHANGES and alias.asname:
+                    modules[alias.asname] = alias.name
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            owner = node.value
+            module = modules.get(owner.id, "") if isinstance(owner, ast.Name) else ""
+            if node.attr in STATE_CHANGES.get(module, ()):
+                yield node.lineno, f"{module}.{node.attr}"
+        elif isinstance(node, ast.Name) and node.id in functions:
+            yield node.lineno, functions[node.id]
+        elif isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            first = node.args[0] if node.args else None
+            if (
+                name == "make_event"
+                and isinstance(first, ast.Constant)
+                and first.value in STATE_EVENTS
+            ):
+                yield node.lineno, f"make_event({first.value!r})"
+
+
+def test_state_changes_are_found() -> None:
+    """The check below sees each way a module could change a job's state."""
+    caught = ast.parse(
+        "from riskdrift.store import jobs, batches as b\n"
+        "from riskdrift.store.jobs import finish_job as fin, get_job\n"
+        "import riskdrift.store.jobs as sj\n"
+        "from riskdrift.events.batch_progress import queue_report\n"
+        "async def f(db, i):\n"
+        "    await jobs.cancel_job(db, i, tenant='t')\n"
+        "    await b.cancel_queued(db, i)\n"
+        "    await fin(db, i)\n"
+        "    undo = lambda: sj.release_attempt(db, i)\n"
+        "    queue_report(None, i)\n"
+        "    await get_job(db, i); await jobs.record_progress(db, i, 's', 1)\n"
+        "    make_event('job_failed', i); make_event('step_complete', i)\n"
+    )
+    assert {what for _, what in state_changes_in(caught)} == {
+        "riskdrift.store.jobs.cancel_job",
+        "riskdrift.store.batches.cancel_queued",
+        "riskdrift.store.jobs.finish_job",
+        "riskdrift.store.jobs.release_attempt",
+        "riskdrift.events.batch_progress.queue_report",
+        "make_event('job_failed')",
+    }
+
+
+def test_only_the_lifecycle_changes_a_jobs_state() -> None:
+    """Routes, worker tasks, the reconciler and batches change a job's state only through
+    ``riskdrift.jobs`` (one guarded UPDATE + event + batch report + outbox row, in one place);
+    ``store/`` holds the SQL and ``events/`` the batch report's script."""
+    homes = tuple(PACKAGE / home for home in LIFECYCLE_HOMES)
+    broken = sorted(
+        f"{path.relative_to(PACKAGE)}:{line}: {what}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if not any(home in path.parents for home in homes)
+        for line, what in state_changes_in(ast.parse(path.read_text(encoding="utf-8")))
+    )
+    assert not broken, broken

@@ -1,11 +1,9 @@
 """Batch routes: many pairs as one unit, their progress, aggregate stream and results table.
 
 ``POST /batches`` takes either a universe (``tickers`` × one pair of ``years``) or a
-history (one ``ticker``, one job per consecutive pair of ``from_year..to_year``). The
-batch row and every job row are written in one transaction (store/batches.py), and every
-job's Redis writes (its ``job_queued`` event, its arq job, its link to the batch) go in
-one pipeline, with the same writes as a single ``POST /analyze``
-(:func:`riskdrift.queue.queue_job`). Each job is an ordinary job.
+history (one ``ticker``, one job per consecutive pair of ``from_year..to_year``).
+Submitting, cancelling and finishing a batch are :mod:`riskdrift.jobs.batches`'s. Each
+job is an ordinary job.
 """
 
 from __future__ import annotations
@@ -25,15 +23,14 @@ from pydantic import AnyUrl, Field, field_validator, model_validator
 from starlette.requests import Request
 from starlette.responses import Response
 
+import riskdrift.jobs.batches as lifecycle
 from riskdrift.api.auth import client_of, tenant_of
-from riskdrift.api.enqueue import ANALYSIS_TASK
 from riskdrift.api.limits import batch_cost
 from riskdrift.api.problems import validation_problem
 from riskdrift.api.routes_jobs import MAX_PAGE, model_response
 from riskdrift.api.routes_jobs import _check_callback as check_callback
 from riskdrift.api.sse import ResumableStreamResponse, requested_position
 from riskdrift.api.state import AppState, app_state
-from riskdrift.batch_lifecycle import finish_batch
 from riskdrift.errors import (
     BatchNotFound,
     IdempotencyKeyReused,
@@ -47,15 +44,9 @@ from riskdrift.errors import (
 from riskdrift.events.batch_progress import (
     BATCH_TERMINAL_EVENT,
     batch_stream_key,
-    queue_batch_links,
-    queue_discard_batch,
-    queue_report,
 )
-from riskdrift.events.publish import make_event, queue_publish, stream_key
 from riskdrift.events.replay import Resync, open_stream
-from riskdrift.models import JobStatus, Strict, check_years, normalise_ticker
-from riskdrift.ops import metrics
-from riskdrift.queue import queue_abort, queue_discard, queue_job
+from riskdrift.models import Strict, check_years, normalise_ticker
 from riskdrift.store import batches
 from riskdrift.store.batches import BatchRecord, Pair
 
@@ -225,7 +216,7 @@ async def batch_view(state: AppState, batch: BatchRecord, *, with_failures: bool
     ended = sum(n for status, n in counts.items() if status.finished)
     if ended >= batch.job_count and batch.finished_at is None:
         # Its last job's process died before finishing the batch (or is about to): do it.
-        await finish_batch(state["redis"], state["pool"], state["settings"], batch.id)
+        await lifecycle.finish_batch(state["redis"], state["pool"], state["settings"], batch.id)
         batch = await batches.get_batch(state["pool"], batch.id) or batch
     failures = None
     if with_failures:
@@ -282,51 +273,6 @@ def _accepted(new: batches.NewBatch, status: int) -> Response:
     )
 
 
-async def _enqueue(state: AppState, new: batches.NewBatch, pairs: list[Pair]) -> None:
-    """Every job's Redis writes, one pipeline: links to the batch first (so a worker that
-    starts a job at once reports it), then per job its ``job_queued`` and arq entry."""
-    settings = state["settings"]
-    redis = state["redis"]
-    ttl = settings.result_ttl
-    async with redis.pipeline(transaction=False) as pipe:
-        queue_batch_links(
-            pipe,
-            new.batch.id,
-            zip(new.job_ids, (p.ticker for p in pairs), strict=True),
-            total=len(pairs),
-            ttl=ttl,
-        )
-        for job_id in new.job_ids:
-            queue_publish(
-                pipe,
-                make_event("job_queued", job_id, status=JobStatus.QUEUED),
-                maxlen=settings.stream_maxlen,
-                ttl=ttl,
-            )
-            queue_job(
-                pipe,
-                redis,
-                ANALYSIS_TASK,
-                str(job_id),
-                job_id=str(job_id),
-                queue=settings.queue_name,
-            )
-        for _ in new.job_ids[1:]:  # every job counts as a submission; the last one runs it
-            metrics.count_job(pipe, settings.queue_name, metrics.JOBS_SUBMITTED)
-        await metrics.execute_counted(pipe, settings.queue_name, metrics.JOBS_SUBMITTED)
-
-
-async def _discard(state: AppState, new: batches.NewBatch) -> None:
-    settings = state["settings"]
-    async with state["redis"].pipeline(transaction=False) as pipe:
-        ids = [str(j) for j in new.job_ids]
-        if ids:
-            queue_discard(pipe, settings.queue_name, ids)
-            pipe.delete(*(stream_key(j) for j in ids))
-        queue_discard_batch(pipe, new.batch.id, new.job_ids)
-        await pipe.execute()
-
-
 async def submit(request: Request) -> Response:
     """``POST /batches``: store the batch and its jobs atomically, enqueue them at once."""
     state = app_state(request)
@@ -343,18 +289,19 @@ async def submit(request: Request) -> Response:
     await check_callback(body, settings)  # type: ignore[arg-type]
     limit = settings.max_queued_jobs_per_tenant
     try:
-        async with state["pool"].acquire() as conn:
-            new = await batches.create_batch(
-                conn,
-                pairs,
-                tenant=tenant,
-                kind=body.kind,
-                request=json.loads(body.model_dump_json(exclude_none=True)),
-                callback_url=str(body.callback_url) if body.callback_url else None,
-                idempotency_key=key,
-                request_hash=request_hash,
-                max_queued=limit,
-            )
+        new = await lifecycle.submit_batch(
+            pairs,
+            tenant=tenant,
+            kind=body.kind,
+            request=json.loads(body.model_dump_json(exclude_none=True)),
+            callback_url=str(body.callback_url) if body.callback_url else None,
+            idempotency_key=key,
+            request_hash=request_hash,
+            max_queued=limit,
+            pool=state["pool"],
+            redis=state["redis"],
+            settings=settings,
+        )
     except TenantQueueFull:
         raise QueueFull(
             f"this batch's {len(pairs)} jobs would take the tenant above its limit of "
@@ -367,16 +314,6 @@ async def submit(request: Request) -> Response:
                 "this Idempotency-Key was used with a different request body"
             )
         return _accepted(new, 200)
-    try:
-        await _enqueue(state, new, pairs)
-    except BaseException:
-        await batches.delete_unqueued(state["pool"], new.batch.id)
-        try:
-            await _discard(state, new)
-        except Exception:
-            log.warning("batch_enqueue_cleanup_failed", batch_id=str(new.batch.id))
-        raise
-    log.info("batch_submitted", batch_id=str(new.batch.id), kind=body.kind, jobs=len(pairs))
     return _accepted(new, 202)
 
 
@@ -417,35 +354,10 @@ async def cancel(request: Request) -> Response:
     """``POST /batches/{id}/cancel``: every job not started yet ends ``cancelled``; running
     jobs finish. Answers with the batch after the cancel."""
     state = app_state(request)
-    settings = state["settings"]
     batch = await load_batch(request)
-    cancelled = await batches.cancel_queued(state["pool"], batch.id)
-    ended = False
-    if cancelled:
-        async with state["redis"].pipeline(transaction=False) as pipe:
-            # A queued arq entry of a cancelled job is dropped when a worker picks it up.
-            queue_abort(pipe, [str(j) for j in cancelled])
-            for job_id in cancelled:
-                queue_publish(
-                    pipe,
-                    make_event("job_cancelled", job_id, status=JobStatus.CANCELLED),
-                    maxlen=settings.stream_maxlen,
-                    ttl=settings.result_ttl,
-                )
-                queue_report(
-                    pipe,
-                    job_id,
-                    JobStatus.CANCELLED,
-                    error="batch cancelled by the client",
-                    maxlen=settings.stream_maxlen,
-                    ttl=settings.result_ttl,
-                )
-            replies = await pipe.execute()
-        # The replies of the reports: every third reply after the ZADD.
-        ended = any(r == 1 for r in replies[1:][2::3])
-        if ended:
-            await finish_batch(state["redis"], state["pool"], settings, batch.id)
-    log.info("batch_cancelled", batch_id=str(batch.id), cancelled=len(cancelled))
+    await lifecycle.cancel_batch(
+        batch.id, pool=state["pool"], redis=state["redis"], settings=state["settings"]
+    )
     return model_response(await batch_view(state, batch, with_failures=False))
 
 

@@ -1,4 +1,5 @@
-"""Job routes: submit, inspect, list, fetch results, cancel. Thin: load, call, store, publish."""
+"""Job routes: submit, inspect, list, fetch results, cancel. Thin: parse, call
+:mod:`riskdrift.jobs` (a state change) or the store (a read), answer."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import structlog
 from starlette.requests import Request
 from starlette.responses import Response
 
+import riskdrift.jobs as lifecycle
 from riskdrift.api.auth import client_of, tenant_of
-from riskdrift.api.enqueue import discard_new_job, enqueue_new_job
 from riskdrift.api.problems import validation_problem
 from riskdrift.api.result_fields import parse_selection
 from riskdrift.api.state import app_state
@@ -34,7 +35,6 @@ from riskdrift.errors import (
     UnsafeCallbackURL,
     UnsupportedMediaType,
 )
-from riskdrift.events.publish import make_event, queue_publish
 from riskdrift.models import (
     AnalysisResult,
     AnalyzeRequest,
@@ -45,8 +45,6 @@ from riskdrift.models import (
     JobStatus,
     normalise_ticker,
 )
-from riskdrift.ops import metrics
-from riskdrift.queue import queue_abort
 from riskdrift.report_html import CONTENT_SECURITY_POLICY, render_report
 from riskdrift.store import jobs, results
 from riskdrift.store.jobs import JobRecord
@@ -187,13 +185,15 @@ async def _create_and_enqueue(
     await _check_callback(body, settings)
     limit = settings.max_queued_jobs_per_tenant
     try:
-        job, created = await jobs.create_job(
-            state["pool"],
+        job, created = await lifecycle.submit(
             body,
             tenant=tenant,
             idempotency_key=key,
             request_hash=request_hash,
             max_queued=limit,
+            pool=state["pool"],
+            redis=state["redis"],
+            settings=settings,
         )
     except TenantQueueFull:
         # Over the cap, only a replay of an accepted submission still gets its job back.
@@ -203,18 +203,6 @@ async def _create_and_enqueue(
         ) from None
     if not created:  # the key's job was committed after the look-up above
         return _replay(job, request_hash)
-    try:
-        await enqueue_new_job(state["redis"], job.id, settings)
-    except BaseException:
-        # No queue entry: leave no job row behind that nothing would ever run, and none of
-        # the Redis writes that may have gone through.
-        await jobs.delete_unqueued(state["pool"], job.id)
-        try:
-            await discard_new_job(state["redis"], job.id, settings)
-        except Exception:
-            log.warning("enqueue_cleanup_failed", job_id=str(job.id))
-        raise
-    log.info("job_submitted", job_id=str(job.id), ticker=job.ticker, years=list(job.years))
     return model_response(
         JobAccepted(job_id=job.id, status=job.status, links=links(job.id)),
         202,
@@ -322,23 +310,17 @@ async def cancel(request: Request) -> Response:
     """``POST /jobs/{id}/cancel``: queued or running jobs end ``cancelled``."""
     state = app_state(request)
     job = await load_job(request)
-    cancelled = await jobs.cancel_job(state["pool"], job.id, tenant=tenant_of(request))
+    cancelled = await lifecycle.cancel(
+        job.id,
+        tenant=tenant_of(request),
+        pool=state["pool"],
+        redis=state["redis"],
+        settings=state["settings"],
+    )
     if cancelled is None:
         current = await jobs.get_job(state["pool"], job.id)
         status = current.status.value if current else "gone"
         raise NotCancellable(f"job is already {status}")
-    settings = state["settings"]
-    async with state["redis"].pipeline(transaction=False) as pipe:
-        # Tell a worker that holds it to stop; a queued entry is dropped when picked up.
-        queue_abort(pipe, [str(job.id)])
-        queue_publish(
-            pipe,
-            make_event("job_cancelled", job.id, status=JobStatus.CANCELLED),
-            maxlen=settings.stream_maxlen,
-            ttl=settings.result_ttl,
-        )
-        await metrics.execute_counted(pipe, settings.queue_name, metrics.JOBS_CANCELLED)
-    log.info("job_cancelled", job_id=str(job.id))
     return model_response(job_view(cancelled))
 
 

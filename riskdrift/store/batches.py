@@ -267,6 +267,23 @@ async def cancel_queued(db: Executor, batch_id: uuid.UUID) -> list[uuid.UUID]:
     return [r["id"] for r in rows]
 
 
+async def batch_of(db: Executor, job_id: uuid.UUID) -> uuid.UUID | None:
+    """The batch ``job_id`` belongs to, or ``None``."""
+    batch_id: uuid.UUID | None = await db.fetchval(
+        "SELECT batch_id FROM jobs WHERE id = $1", job_id
+    )
+    return batch_id
+
+
+async def first_job(db: Executor, batch_id: uuid.UUID) -> uuid.UUID:
+    """The batch's first job by id: the one its ``batch.completed`` delivery row hangs off
+    (every batch has jobs: :func:`create_batch` writes them with it)."""
+    job_id: uuid.UUID = await db.fetchval(
+        "SELECT id FROM jobs WHERE batch_id = $1 ORDER BY id LIMIT 1", batch_id
+    )
+    return job_id
+
+
 async def mark_finished(db: Executor, batch_id: uuid.UUID) -> BatchRecord | None:
     """Set ``finished_at`` once every job of the batch has ended; the batch the first time,
     ``None`` when it was already marked or a job is still queued or running."""

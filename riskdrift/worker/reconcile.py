@@ -22,8 +22,9 @@ Jobs:
 - a job ``processing`` for longer than every limit allows (all attempts at the
   hard time limit plus backoff) fails with a reason.
 
-A job the reconciler fails gets its ``job_failed`` event and, with a
-``callback_url``, its ``job.failed`` webhook (attempt 1 queued as a job).
+A job the reconciler fails is failed by :func:`riskdrift.jobs.fail`, as any failed job:
+its ``job_failed`` event, its report to its batch (the batch's stream and counts), and,
+with a ``callback_url``, its ``job.failed`` webhook (attempt 1 queued as a job).
 
 Webhooks, after the jobs (a failure here is logged and left to the next pass;
 the job part has done its work by then):
@@ -55,7 +56,7 @@ from collections.abc import Iterator, Sequence
 
 import structlog
 
-from riskdrift.events.publish import make_event, publish
+import riskdrift.jobs as lifecycle
 from riskdrift.models import JobStatus
 from riskdrift.queue import JobEntry, discard_result, enqueue, job_entries, release_claim
 from riskdrift.retrying import is_transient
@@ -82,31 +83,29 @@ async def _arq_entries(ctx: WorkerContext, arq_ids: Sequence[str]) -> list[JobEn
     return await job_entries(ctx["redis"], ctx["settings"].queue_name, arq_ids)
 
 
-async def _fail(ctx: WorkerContext, job_id: uuid.UUID, reason: str) -> bool:
-    finished = await jobs.finish_job(
-        ctx["pool"],
-        job_id,
-        JobStatus.FAILED,
-        error=reason,
-        allowed_from=(JobStatus.QUEUED, JobStatus.PROCESSING),
-    )
-    if finished is None:
-        return False
-    settings = ctx["settings"]
-    await publish(
-        ctx["redis"],
-        make_event("job_failed", job_id, error=reason, status=JobStatus.FAILED),
-        maxlen=settings.stream_maxlen,
-        ttl=settings.result_ttl,
-    )
-    # The client hears of it as of any failed job; the attempt is a job of its own, so a
-    # slow receiver never holds up the pass.
+@contextlib.contextmanager
+def _webhook_logged(job_id: uuid.UUID) -> Iterator[None]:
+    """The job is failed either way; a webhook not stored or queued loses only its callback
+    (the next pass's webhook part makes it up)."""
     try:
-        await queue_webhook(ctx, finished)
+        yield
     except Exception:
-        # The job is failed either way; only its callback is lost.
         log.exception("reconciler_webhook_not_queued", job_id=str(job_id))
-    return True
+
+
+async def _fail(ctx: WorkerContext, job_id: uuid.UUID, reason: str) -> bool:
+    # The client and the job's batch hear of it as of any failed job; the webhook's attempt
+    # is a job of its own, so a slow receiver never holds up the pass.
+    finished = await lifecycle.fail(
+        job_id,
+        reason,
+        pool=ctx["pool"],
+        redis=ctx["redis"],
+        settings=ctx["settings"],
+        allowed_from=(JobStatus.QUEUED, JobStatus.PROCESSING),
+        webhook_guard=lambda: _webhook_logged(job_id),
+    )
+    return finished is not None
 
 
 async def reconcile(ctx: WorkerContext) -> dict[str, int]:

@@ -1,10 +1,9 @@
 """arq task functions: thin glue between the queue, the agent, Postgres and the event stream.
 
-``analyze_risk_drift`` loads the job, awaits the research agent natively on the
-worker's event loop, stores the result and publishes progress, then queues the
-first attempt of the job's webhook on the webhooks queue
-(:mod:`riskdrift.worker.webhook_task`).
-State changes are guarded UPDATEs, so a re-run after a crash or a duplicate
+``analyze_risk_drift`` starts the job, awaits the research agent natively on the
+worker's event loop, publishes progress, then completes or fails the job. Every
+state change (start, complete, fail, retry, release; with its event, batch report
+and webhook) is :mod:`riskdrift.jobs`'s, so a re-run after a crash or a duplicate
 delivery by arq cannot move a finished job again.
 
 Postgres or Redis going away mid-job never fails the job (docs/RELIABILITY.md):
@@ -24,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
@@ -32,10 +30,10 @@ from typing import Any
 
 import structlog
 
-from riskdrift.batch_lifecycle import report_job_state
+import riskdrift.jobs as lifecycle
 from riskdrift.errors import PermanentError
-from riskdrift.events.publish import make_event, stream_key
-from riskdrift.models import TERMINAL_EVENTS, AnalyzeRequest, EventName, JobEvent, JobStatus
+from riskdrift.events.publish import make_event
+from riskdrift.models import TERMINAL_EVENTS, AnalyzeRequest, JobEvent, JobStatus
 from riskdrift.queue import Retry, give_back_try
 from riskdrift.retrying import (
     CONNECTION_LOST,
@@ -49,9 +47,19 @@ from riskdrift.store.jobs import JobRecord
 from riskdrift.worker.context import WorkerContext
 from riskdrift.worker.embeddings_task import record_analysis_filings
 from riskdrift.worker.heartbeat import heartbeat
-from riskdrift.worker.webhook_task import completed_webhook, resume_webhook, schedule_webhook
+from riskdrift.worker.webhook_task import resume_webhook, retried_when_transient
 
 log = structlog.get_logger(__name__)
+
+
+def _deps(ctx: WorkerContext) -> dict[str, Any]:
+    """The worker's clients, as :mod:`riskdrift.jobs` takes them."""
+    return {
+        "pool": ctx["pool"],
+        "redis": ctx["redis"],
+        "settings": ctx["settings"],
+        "events": ctx["events"],
+    }
 
 
 async def _publish(ctx: WorkerContext, event: JobEvent) -> None:
@@ -62,52 +70,25 @@ async def _publish(ctx: WorkerContext, event: JobEvent) -> None:
     await ctx["events"].publish(event, maxlen=settings.stream_maxlen, ttl=ttl)
 
 
+def _ended(ctx: WorkerContext) -> Callable[[JobRecord], Awaitable[None]]:
+    """What the worker notes when a job's end is recorded: the row and the instant (the
+    metrics wrapper's run time ends there, not after the webhook is queued)."""
+
+    async def note(finished: JobRecord) -> None:
+        ctx["job_record"] = finished
+        ctx["analysis_ended"] = time.monotonic()
+
+    return note
+
+
 async def _fail(ctx: WorkerContext, job_id: uuid.UUID, reason: str) -> None:
-    finished = await jobs.finish_job(ctx["pool"], job_id, JobStatus.FAILED, error=reason)
-    if finished is None:
-        log.info("job_already_finished", outcome="failed", reason=reason)
-        return
-    ctx["job_record"] = finished
-    await _publish(ctx, make_event("job_failed", job_id, error=reason, status=JobStatus.FAILED))
-    await _report_to_batch(ctx, job_id, JobStatus.FAILED, reason)
-    log.warning("job_failed", reason=reason, attempts=finished.attempts)
-    ctx["analysis_ended"] = time.monotonic()
-    await schedule_webhook(ctx, finished)
-
-
-TERMINAL_EVENT: dict[JobStatus, EventName] = {
-    JobStatus.COMPLETED: "job_completed",
-    JobStatus.FAILED: "job_failed",
-    JobStatus.CANCELLED: "job_cancelled",
-}
-
-
-async def _report_to_batch(
-    ctx: WorkerContext, job_id: uuid.UUID, status: JobStatus, error: str | None = None
-) -> None:
-    """The job's new state, to its batch's aggregate stream (a no-op outside a batch)."""
-    await report_job_state(ctx["redis"], ctx["pool"], ctx["settings"], job_id, status, error=error)
-
-
-async def _ensure_terminal_event(ctx: WorkerContext, job: JobRecord) -> None:
-    """Publish a finished job's terminal event if a crash came between its UPDATE and XADD."""
-    if not job.status.finished:
-        return
-    job_id = job.id
-    last = await ctx["redis"].xrevrange(stream_key(job_id), count=1)
-    if last and last[0][1].get(b"event", b"").decode() in TERMINAL_EVENTS:
-        return
-    await _publish(
-        ctx,
-        make_event(
-            TERMINAL_EVENT[job.status],
-            job_id,
-            status=job.status,
-            error=job.error,
-            progress=100 if job.status is JobStatus.COMPLETED else None,
-        ),
+    await lifecycle.fail(
+        job_id,
+        reason,
+        **_deps(ctx),
+        on_end=_ended(ctx),
+        webhook_guard=retried_when_transient,
     )
-    log.info("terminal_event_restored", status=job.status.value)
 
 
 async def _complete_despite_cancellation(work: Coroutine[Any, Any, None]) -> None:
@@ -118,20 +99,6 @@ async def _complete_despite_cancellation(work: Coroutine[Any, Any, None]) -> Non
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.shield(task)
     task.result()
-
-
-async def _release_attempt(ctx: WorkerContext, job_id: uuid.UUID) -> None:
-    """Give back the attempt of a run interrupted by a worker shutdown."""
-    released = await jobs.release_attempt(ctx["pool"], job_id)
-    if released is None:
-        # cancelled by the client: nothing to give back
-        await _report_to_batch(ctx, job_id, JobStatus.CANCELLED, "cancelled by the client")
-        return
-    await _report_to_batch(ctx, job_id, JobStatus.QUEUED)
-    await give_back_try(ctx["redis"], str(job_id))
-    reason = "worker shutting down; job re-queued"
-    await _publish(ctx, make_event("job_retrying", job_id, attempt=released.attempts, error=reason))
-    log.info("job_requeued", reason=reason)
 
 
 # Every step goes to the job's event stream; the row (GET /jobs/{id}, the reconciler's
@@ -194,7 +161,7 @@ async def _dependency_retry(ctx: WorkerContext, job_id: uuid.UUID, exc: BaseExce
     settings = ctx["settings"]
     undos: dict[str, Callable[[], Awaitable[object]]] = {
         "give_back_try": lambda: give_back_try(ctx["redis"], str(job_id)),
-        "release_attempt": lambda: jobs.release_attempt(ctx["pool"], job_id),
+        "release_attempt": lambda: lifecycle.give_back_attempt(job_id, pool=ctx["pool"]),
     }
     for name, undo in undos.items():
         try:
@@ -213,20 +180,14 @@ DEPENDENCY_UNDO_TIMEOUT = 2.0  # seconds
 
 async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int) -> str:
     settings = ctx["settings"]
-    job = await jobs.start_attempt(ctx["pool"], job_uuid)
+    job = await lifecycle.start(job_uuid, **_deps(ctx))
     if job is None:
         log.info("job_skipped", reason="finished, cancelled or unknown")
-        current = await jobs.get_job(ctx["pool"], job_uuid)
+        current = await lifecycle.revisit(job_uuid, **_deps(ctx))
         if current is not None:
-            await _ensure_terminal_event(ctx, current)
-            if current.status.finished:  # e.g. cancelled while queued: its batch hears now
-                await _report_to_batch(ctx, job_uuid, current.status, current.error)
             # a re-run after a crash before attempt 1 was made
             await resume_webhook(ctx, current)
         return "skipped"
-    structlog.contextvars.bind_contextvars(ticker=job.ticker, years=list(job.years))
-    await _publish(ctx, make_event("job_started", job_uuid, attempt=job.attempts))
-    await _report_to_batch(ctx, job_uuid, JobStatus.PROCESSING)
     started = asyncio.get_running_loop().time()
 
     try:
@@ -236,7 +197,7 @@ async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int) -> str
     except asyncio.CancelledError:
         # Either the client cancelled (the API already marked the job) or the worker is
         # shutting down; then arq re-queues the job, and that run must not cost an attempt.
-        await _complete_despite_cancellation(_release_attempt(ctx, job_uuid))
+        await _complete_despite_cancellation(lifecycle.release(job_uuid, **_deps(ctx)))
         raise
     except TimeoutError:
         await _fail(
@@ -258,45 +219,25 @@ async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int) -> str
         if retry is None:
             await _fail(ctx, job_uuid, f"gave up after {attempt} attempts: {reason}")
             return JobStatus.FAILED.value
-        # The retry itself needs neither write (arq re-queues it): Postgres or Redis
-        # away here must not turn a retry into a failed arq job.
-        writes: list[Callable[[], Awaitable[object]]] = [
-            lambda: jobs.record_progress(ctx["pool"], job_uuid, "retrying", job.progress),
-            lambda: _publish(
-                ctx, make_event("job_retrying", job_uuid, attempt=attempt, error=reason)
-            ),
-        ]
-        for write in writes:
-            try:
-                await write()
-            except CONNECTION_LOST as write_exc:
-                log.warning("retry_not_recorded", error=type(write_exc).__name__)
+        await lifecycle.retry(job, attempt=attempt, reason=reason, **_deps(ctx))
         ctx["job_record"] = job
         log.warning("job_retrying", reason=reason, defer_s=round(retry_delay(retry), 2))
         raise retry from exc
 
-    # The worker's clock, never before the start (the database's): the webhook's body is
-    # built now and stored by the statement that completes the job, with this instant.
-    finished_at = max(dt.datetime.now(dt.UTC), job.started_at or job.created_at)
-    webhook = completed_webhook(settings, job, result, finished_at)
-    completion = await jobs.complete_job(
-        ctx["pool"], job_uuid, result, finished_at=finished_at, webhook=webhook
+    note = _ended(ctx)
+
+    async def ended(finished: JobRecord) -> None:
+        await record_analysis_filings(ctx, job_uuid, result)  # risks for search; never raises
+        await note(finished)
+
+    finished = await lifecycle.complete(
+        job,
+        result,
+        started=started,
+        **_deps(ctx),
+        on_end=ended,
+        webhook_guard=retried_when_transient,
     )
-    if completion is None:
-        log.info("job_already_finished", outcome="completed")
+    if finished is None:
         return "skipped"
-    finished = completion.job
-    ctx["job_record"] = finished
-    event: EventName = "job_completed"
-    await _publish(ctx, make_event(event, job_uuid, status=JobStatus.COMPLETED, progress=100))
-    await _report_to_batch(ctx, job_uuid, JobStatus.COMPLETED)
-    log.info(
-        "job_completed",
-        duration_s=round(asyncio.get_running_loop().time() - started, 3),
-        risks=len(result.risks),
-    )
-    await record_analysis_filings(ctx, job_uuid, result)  # risks for search; never raises
-    # Last, so the receiver hears of the job once everything it stores is stored.
-    ctx["analysis_ended"] = time.monotonic()
-    await schedule_webhook(ctx, finished, result, delivery=completion.delivery)
     return JobStatus.COMPLETED.value

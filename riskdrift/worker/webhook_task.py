@@ -15,9 +15,9 @@ its own tenant's deliveries.
 
 Flow::
 
-    analyze_risk_drift ── terminal UPDATE ok ──▶ schedule_webhook(job)
+    riskdrift.jobs.complete / fail ── terminal UPDATE ok ──▶ the webhook scheduled:
         store the body once (outbox.prepare_delivery; a completed job's is stored
-        by the statement that completes it, a failed job's here), queue attempt 1
+        by the statement that completes it, a failed job's by jobs.fail), queue attempt 1
     analyze_risk_drift re-run of a finished job ──▶ resume_webhook(job)
         store the body if a crash lost it; while pending with attempt 2 not made,
         enqueue attempt 1 (that job makes it, or finds it made and queues attempt 2)
@@ -38,7 +38,6 @@ from collections.abc import Iterator
 
 import structlog
 
-from riskdrift.models import AnalysisResult
 from riskdrift.queue import Defer, Retry, give_back_try
 from riskdrift.retrying import is_transient, jittered_delay
 from riskdrift.store import deliveries
@@ -69,7 +68,7 @@ __all__ = [
     "prepare_delivery",
     "queue_webhook",
     "resume_webhook",
-    "schedule_webhook",
+    "retried_when_transient",
 ]
 
 log = structlog.get_logger(__name__)
@@ -82,9 +81,10 @@ SLOT_LEASE_MARGIN = 15.0  # seconds
 
 
 @contextlib.contextmanager
-def _retried_when_transient() -> Iterator[None]:
+def retried_when_transient() -> Iterator[None]:
     """Postgres or Redis failing while a webhook is stored or queued: arq runs the
-    calling task again later, and its re-run finds the job finished."""
+    calling task again later, and its re-run finds the job finished and calls
+    :func:`resume_webhook` (the analysis task's ``webhook_guard`` for :mod:`riskdrift.jobs`)."""
     try:
         yield
     except Exception as exc:
@@ -109,30 +109,6 @@ async def _attempt(
     )
 
 
-async def schedule_webhook(
-    ctx: WorkerContext,
-    job: JobRecord,
-    result: AnalysisResult | None = None,
-    *,
-    delivery: DeliveryRecord | None = None,
-) -> None:
-    """After a job's terminal UPDATE: store its webhook (unless the UPDATE stored it:
-    ``delivery``) and queue attempt 1 on the webhooks queue.
-
-    The analysis task never makes an attempt itself, so no receiver holds its slot.
-    If Postgres or Redis fail while storing or queueing, the analysis task is retried
-    by arq; its re-run finds the job finished and calls :func:`resume_webhook`.
-    """
-    settings = ctx["settings"]
-    with _retried_when_transient():
-        if delivery is None:
-            delivery = await outbox.prepare_delivery(ctx["pool"], settings, job, result)
-        if delivery is None:
-            return
-        await outbox.enqueue_attempt(ctx["redis"], settings, delivery, attempt=1)
-        log.info("webhook_scheduled", webhook_id=delivery.webhook_id, type=delivery.event_type)
-
-
 async def resume_webhook(ctx: WorkerContext, job: JobRecord) -> None:
     """For a re-run that finds its job finished: make sure attempt 1 is made.
 
@@ -142,7 +118,7 @@ async def resume_webhook(ctx: WorkerContext, job: JobRecord) -> None:
     it recorded and queues attempt 2 (its fixed arq job id makes that a no-op
     if it is queued already).
     """
-    with _retried_when_transient():
+    with retried_when_transient():
         delivery = await queue_webhook(ctx, job)
         if delivery is not None:
             log.info("webhook_resumed", webhook_id=delivery.webhook_id, type=delivery.event_type)

@@ -85,6 +85,7 @@ LOG_EVENTS = (
     "job_requeued_by_reconciler",
     "terminal_event_restored",
     "job_failed",
+    "job_already_finished",  # a run that found its job finished by another run meanwhile
 )
 
 
@@ -294,6 +295,7 @@ class ChaosReport:
     log_counts: dict[str, int] = field(default_factory=dict)
     worker_recoveries: list[float] = field(default_factory=list)
     child_recoveries: list[float] = field(default_factory=list)
+    child_requeues: list[float] = field(default_factory=list)  # kill → job_retrying
     child_kills_hit: int = 0  # child kills that interrupted an analysis
     held_up: dict[str, list[float]] = field(default_factory=dict)  # restart → per job s
 
@@ -338,8 +340,9 @@ class ChaosReport:
             f"terminal events wrong for {len(self.wrong_terminals)} jobs; "
             f"orphans {len(self.orphans)} of {self.children_seen} analysis children seen",
             f"worker kill -> job_started again: {spread(self.worker_recoveries)}",
-            f"child kill -> job_started again: {spread(self.child_recoveries)} "
-            f"({self.child_kills_hit} of {p.child_kills} kills hit a running analysis)",
+            f"child kill -> job_retrying: {spread(self.child_requeues)}; -> job_started "
+            f"again: {spread(self.child_recoveries)} ({self.child_kills_hit} of "
+            f"{p.child_kills} kills hit a running analysis)",
         ]
         for d in self.disruptions:
             if d.kind in ("postgres", "redis"):
@@ -683,8 +686,10 @@ class Chaos:
                         and "analysis process died" in (e.error or "")
                         and d.at <= e.at.timestamp() < d.at + 30
                     ]
-                    if died and later:
+                    if died:
                         report.child_kills_hit += 1
+                        report.child_requeues.append(min(died) - d.at)
+                    if died and later:
                         report.child_recoveries.append(min(later) - d.at)
                 elif d.kind in ("postgres", "redis") and job_id in finished:
                     report.held_up.setdefault(d.kind, []).append(

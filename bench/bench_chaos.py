@@ -270,7 +270,7 @@ class Plan:
 class Disruption:
     kind: str  # worker | child | postgres | redis
     at: float  # epoch seconds of the kill / stop
-    running: set[str]  # jobs processing at that moment
+    running: set[str]  # jobs running on the worker hit (every worker's for a restart)
     back: float = 0.0  # restarts: epoch seconds the server answered again
     detail: str = ""
 
@@ -404,6 +404,7 @@ class Chaos:
         self.workers: list[subprocess.Popen[bytes]] = []
         self.children: set[tuple[int, int]] = set()  # every analysis child seen
         self.logs = [workdir / f"worker-{i}.log" for i in range(plan.workers)]
+        self.log_start = [0] * plan.workers  # where each worker's current process' log begins
         self.env: dict[str, str] = {}
         self.db: asyncpg.Pool | None = None
         self.redis: Redis | None = None
@@ -430,7 +431,30 @@ class Chaos:
         rows = await self.q("SELECT id FROM jobs WHERE status = 'processing'")
         return {str(r["id"]) for r in rows}
 
+    def running_on(self, i: int) -> set[str]:
+        """The jobs worker ``i`` (its current process) is running, from arq's log lines:
+        ``→ <id>:analyze_risk_drift`` starts a run; ``←`` (done), ``↻`` (retry), ``×``
+        (failed) end one."""
+        with self.logs[i].open("rb") as log:
+            log.seek(self.log_start[i])
+            text = log.read().decode(errors="replace")
+        running: set[str] = set()
+        for line in text.splitlines():
+            for mark in ("→ ", "← ", "↻ ", "× "):
+                at = line.find(mark)
+                if at >= 0 and line[at + 2 :].split(":", 1)[-1].startswith("analyze_risk_drift"):
+                    job_id = line[at + 2 :].split(":", 1)[0].strip()
+                    if mark == "→ ":
+                        running.add(job_id)
+                    else:
+                        running.discard(job_id)
+        return running
+
+    def running_anywhere(self) -> set[str]:
+        return set().union(*(self.running_on(i) for i in range(len(self.workers))))
+
     def spawn(self, i: int) -> subprocess.Popen[bytes]:
+        self.log_start[i] = self.logs[i].stat().st_size if self.logs[i].exists() else 0
         with self.logs[i].open("ab") as out:
             return subprocess.Popen(
                 [sys.executable, "-m", "riskdrift", "worker"],
@@ -464,10 +488,10 @@ class Chaos:
         victim = self.workers[i]
         children = set(analysis_children(victim.pid))
         self.children.update(children)
-        running = await self.running()
         victim.send_signal(signal.SIGKILL)
         at = time.time()
         victim.wait()
+        running = self.running_on(i)
         self.report.disruptions.append(Disruption("worker", at, running, detail=f"worker {i}"))
         self.workers[i] = self.spawn(i)
         # The children die with their worker (parent-death signal), not later.
@@ -483,7 +507,7 @@ class Chaos:
         await asyncio.sleep(0.2)  # which are busy: CPU used over these 0.2 s
         busy = [c for c in children if cpu_ticks(c[0]) > before[c]]
         victim = self.rng.choice(sorted(busy or children))
-        running = await self.running()
+        running = self.running_on(i)
         with contextlib.suppress(ProcessLookupError):
             os.kill(victim[0], signal.SIGKILL)
         self.report.disruptions.append(
@@ -491,7 +515,7 @@ class Chaos:
         )
 
     async def restart_postgres(self) -> None:
-        running = await self.running()
+        running = self.running_anywhere()
         at = time.time()
         await asyncio.to_thread(self.postgres.stop, "immediate")
         await asyncio.sleep(self.plan.outage)  # the outage itself: a duration, not a wait
@@ -499,7 +523,7 @@ class Chaos:
         self.report.disruptions.append(Disruption("postgres", at, running, back=time.time()))
 
     async def restart_redis(self) -> None:
-        running = await self.running()
+        running = self.running_anywhere()
         at = time.time()
         self.redis_server.kill()
         await asyncio.sleep(self.plan.outage)

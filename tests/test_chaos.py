@@ -14,8 +14,6 @@ run again, and no analysis child may outlive its worker. Prints the figures.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bench.bench_chaos import Plan, Unavailable, run_chaos
@@ -34,7 +32,7 @@ PLAN = Plan(
 
 
 @pytest.mark.timeout(600)
-async def test_chaos_loses_duplicates_and_strands_nothing(tmp_path: Path) -> None:
+async def test_chaos_loses_duplicates_and_strands_nothing() -> None:
     try:
         report = await run_chaos(PLAN)
     except Unavailable as exc:

@@ -298,6 +298,7 @@ class ChaosReport:
     child_requeues: list[float] = field(default_factory=list)  # kill → job_retrying
     child_kills_hit: int = 0  # child kills that interrupted an analysis
     held_up: dict[str, list[float]] = field(default_factory=dict)  # restart → per job s
+    evidence: list[str] = field(default_factory=list)  # worker log lines of problem jobs
 
     @property
     def problems(self) -> list[str]:
@@ -317,6 +318,8 @@ class ChaosReport:
             found.append(f"analysis children outlived their worker: {self.orphans}")
         if self.stuck:
             found.append(f"stuck at the deadline: {self.stuck}")
+        if found and self.evidence:
+            found.append("worker log lines of those jobs:\n" + "\n".join(self.evidence[-60:]))
         return found
 
     def lines(self) -> list[str]:
@@ -409,6 +412,7 @@ class Chaos:
         self.db: asyncpg.Pool | None = None
         self.redis: Redis | None = None
         self.queue = Settings.model_fields["queue_name"].default  # the default, as here
+        self.unfinished: list[str] = []  # jobs left at the deadline
 
     # --- helpers
 
@@ -666,6 +670,7 @@ class Chaos:
         )
         assert self.redis is not None
         queued = await self.redis.zcard(self.queue)
+        self.unfinished = [str(r["id"]) for r in rows]
         return f"{len(rows)}+ unfinished (first: {[dict(r) for r in rows]}); {queued} queued in arq"
 
     async def collect(self, report: ChaosReport) -> None:
@@ -719,11 +724,19 @@ class Chaos:
                     report.held_up.setdefault(d.kind, []).append(
                         max(0.0, finished[job_id] - d.back)
                     )
+        suspects = list(report.wrong_terminals)[:3]
+        suspects += [f.split(":")[0] for f in report.failed[:3]] + self.unfinished[:3]
         for log in self.logs:
             text = log.read_text(errors="replace") if log.exists() else ""
             for name in LOG_EVENTS:
                 if text.count(name):
                     report.log_counts[name] = report.log_counts.get(name, 0) + text.count(name)
+            # The temporary directory goes with the run: keep what explains a problem.
+            report.evidence += [
+                f"{log.name}: {line[:300]}"
+                for line in text.splitlines()
+                if any(job_id in line for job_id in suspects)
+            ]
 
 
 async def run_chaos(plan: Plan, workdir: Path | None = None) -> ChaosReport:

@@ -504,6 +504,10 @@ class Chaos:
     async def kill_child(self) -> None:
         i = self.rng.randrange(len(self.workers))
         children = analysis_children(self.workers[i].pid)
+        deadline = time.monotonic() + 30
+        while not children and time.monotonic() < deadline:  # a worker just restarted
+            await asyncio.sleep(0.1)
+            children = analysis_children(self.workers[i].pid)
         if not children:
             self.report.disruptions.append(Disruption("child", time.time(), set(), detail="none"))
             return

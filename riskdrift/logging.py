@@ -77,7 +77,14 @@ def configure_logging(settings: Settings) -> None:
         renderer = structlog.processors.JSONRenderer()
         shared.append(structlog.processors.format_exc_info)
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        # Plain tracebacks: structlog's default (rich, with every frame's locals) takes
+        # ~1 s of CPU per traceback on a busy machine, on the event loop, where a
+        # worker's heartbeat must beat every second: a few tracebacks logged during a
+        # Postgres restart let running jobs' claims lapse and a second worker ran them
+        # at the same time (bench/bench_chaos.py). plain_traceback takes ~1 ms.
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),

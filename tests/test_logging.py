@@ -69,3 +69,20 @@ async def test_request_urls_of_the_http_client_stay_out_of_the_log(
     out = capsys.readouterr().err
     assert "after_request" in out  # INFO lines are written
     assert "tok_9f8e7d6c5b4a" not in out
+
+
+def test_console_tracebacks_are_plain_not_rich(capsys: pytest.CaptureFixture[str]) -> None:
+    """A traceback in the console format is the plain one, without frames' locals: the
+    rich one costs ~1 s of CPU on the worker's event loop, long enough for running jobs'
+    claims (3 s) to lapse when a few are logged at once (bench/bench_chaos.py)."""
+    configure_logging(Settings(environment="development", _env_file=None))  # type: ignore[call-arg]
+    secret_local = "a-local-of-the-failing-frame"  # noqa: F841 (a local rich would print)
+    try:
+        raise ConnectionRefusedError(111, "Connect call failed")
+    except OSError:
+        structlog.get_logger("test").warning("pool_floor_not_restored", exc_info=True)
+    out = capsys.readouterr().err
+    assert "Traceback (most recent call last):" in out
+    assert "ConnectionRefusedError: [Errno 111] Connect call failed" in out
+    assert "╭" not in out  # rich's box
+    assert "a-local-of-the-failing-frame" not in out  # no frame locals

@@ -67,27 +67,49 @@ async def test_reconcile(db: asyncpg.Pool, redis: ArqRedis, settings: Settings) 
         "analyze_risk_drift", str(enqueued), _job_id=str(enqueued), _queue_name=settings.queue_name
     )
 
-    # Claimed by a worker that died before its heartbeat ran: arq's claim is 610 s long.
+    # Claimed by a worker that died before its heartbeat ran: arq's claim is 610 s long,
+    # taken longer than the grace ago (what is left of it is shorter by that).
+    full_ms = int((settings.job_timeout + 10) * 1000)
     claimed = await orphan(db, status="processing", attempts=1)
     await redis.enqueue_job(
         "analyze_risk_drift", str(claimed), _job_id=str(claimed), _queue_name=settings.queue_name
     )
-    await redis.psetex(f"arq:in-progress:{claimed}", 610_000, b"1")
+    await redis.psetex(
+        f"arq:in-progress:{claimed}", full_ms - int(settings.reconcile_grace * 1000) - 1000, b"1"
+    )
+    # Claimed a moment ago by a live worker whose first heartbeat has not run yet: the
+    # same full-length claim, which must stay (releasing it runs the job twice at once).
+    just_claimed = await orphan(db, status="queued")
+    await redis.enqueue_job(
+        "analyze_risk_drift",
+        str(just_claimed),
+        _job_id=str(just_claimed),
+        _queue_name=settings.queue_name,
+    )
+    await redis.psetex(f"arq:in-progress:{just_claimed}", full_ms, b"1")
 
     counts = await reconcile(ctx)
     assert counts == {
         "requeued": 2,
         "failed": 2,
         "released": 1,
-        "checked": 6,
+        "checked": 7,
         "webhooks_queued": 0,
         "webhooks_requeued": 0,
         "webhooks_failed": 0,
     }
     assert await redis.exists(f"arq:in-progress:{claimed}") == 0
+    assert await redis.exists(f"arq:in-progress:{just_claimed}") == 1
+    await redis.delete(f"arq:in-progress:{just_claimed}")  # its worker runs it below
 
     queue = {m.decode() for m in await redis.zrange(settings.queue_name, 0, -1)}
-    assert queue == {str(lost_queued), str(lost_running), str(enqueued), str(claimed)}
+    assert queue == {
+        str(lost_queued),
+        str(lost_running),
+        str(enqueued),
+        str(claimed),
+        str(just_claimed),
+    }
     for job_id, reason in [
         (exhausted, f"workers stopped while running the job {settings.max_retries + 1} times"),
         (abandoned, "job exceeded every time limit and was abandoned"),
@@ -107,7 +129,7 @@ async def test_reconcile(db: asyncpg.Pool, redis: ArqRedis, settings: Settings) 
         return tiny_result(request)
 
     await run(ScriptedAgent(finish), settings)
-    for job_id in (lost_queued, lost_running, enqueued, claimed):
+    for job_id in (lost_queued, lost_running, enqueued, claimed, just_claimed):
         job = await jobs.get_job(db, job_id)
         assert job is not None
         assert job.status == "completed"

@@ -17,8 +17,10 @@ Jobs:
   and arq refuses the id while it keeps it: that result is discarded first, and
   only a re-queue arq accepted is counted and logged;
 - such a job whose arq claim was never shortened by a heartbeat (its worker died
-  between claiming and starting it) has the claim released, so it runs again
-  within a reconcile interval instead of after the job timeout;
+  between claiming and starting it) and was taken more than ``reconcile_grace``
+  ago has the claim released, so it runs again within the grace and an interval
+  instead of after the job timeout (a younger full-length claim may be a worker's
+  that has not beaten yet);
 - a job ``processing`` for longer than every limit allows (all attempts at the
   hard time limit plus backoff) fails with a reason.
 
@@ -57,6 +59,7 @@ from collections.abc import Iterator, Sequence
 import structlog
 
 import riskdrift.jobs as lifecycle
+from riskdrift.config import Settings
 from riskdrift.models import JobStatus
 from riskdrift.queue import JobEntry, discard_result, enqueue, job_entries, release_claim
 from riskdrift.retrying import is_transient
@@ -136,7 +139,7 @@ async def _reconcile_jobs(ctx: WorkerContext, now: dt.datetime) -> dict[str, int
         if job.status is JobStatus.PROCESSING and started < deadline:
             failed += await _fail(ctx, job.id, "job exceeded every time limit and was abandoned")
             continue
-        if entry.claim_ms > settings.job_claim_ttl * 1000 * 2:
+        if _dead_claim(entry.claim_ms, settings):
             # arq's long claim that no heartbeat ever shortened: the worker died between
             # claiming the job and starting it. Release it so any worker can take it.
             await release_claim(ctx["redis"], str(job.id))
@@ -173,6 +176,26 @@ async def _reconcile_jobs(ctx: WorkerContext, now: dt.datetime) -> dict[str, int
             stale_result=entry.result,
         )
     return {"requeued": requeued, "failed": failed, "released": released, "checked": len(stale)}
+
+
+# arq claims a job for its worker's longest function timeout + 10 s (analyze_risk_drift's)
+ARQ_CLAIM_EXTRA = 10.0  # seconds
+
+
+def _dead_claim(claim_ms: int, settings: Settings) -> bool:
+    """Whether a claim is arq's full-length one, taken at least ``reconcile_grace`` ago
+    and never shortened by a heartbeat: its worker died between claiming and starting.
+
+    Length alone does not tell: a worker that claimed the job a moment ago holds the
+    same full-length claim until its task's first heartbeat (milliseconds later, or
+    seconds on a busy loop). Releasing that one hands a running job to a second worker
+    (the chaos bench caught two runs of one job at once this way). Its age is what is
+    left of the full length; a claim is dead only once it is older than the grace.
+    """
+    if claim_ms <= settings.job_claim_ttl * 1000 * 2:
+        return False  # a heartbeat's claim (or none)
+    full_ms = (settings.job_timeout + ARQ_CLAIM_EXTRA) * 1000
+    return full_ms - claim_ms >= settings.reconcile_grace * 1000
 
 
 async def _sweep_webhooks(ctx: WorkerContext, now: dt.datetime) -> dict[str, int]:

@@ -156,7 +156,7 @@ def start_worker(env: dict[str, str], processes: int) -> tuple[subprocess.Popen[
 async def run(args: argparse.Namespace) -> None:
     from arq import create_pool as create_arq_pool
 
-    from riskdrift.api.enqueue import enqueue_new_job
+    from riskdrift.jobs.enqueue import enqueue_new_job
     from riskdrift.models import AnalyzeRequest
     from riskdrift.store import jobs
     from riskdrift.store.migrate import migrate

@@ -95,7 +95,7 @@ async def service(
     processes) to complete ``pairs`` as jobs."""
     from arq import create_pool as create_arq_pool
 
-    from riskdrift.api.enqueue import enqueue_new_job
+    from riskdrift.jobs.enqueue import enqueue_new_job
     from riskdrift.models import AnalyzeRequest
     from riskdrift.store import jobs
     from riskdrift.store.migrate import migrate

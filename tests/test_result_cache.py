@@ -18,9 +18,9 @@ from riskdrift.agent.lexicons import load_lexicon
 from riskdrift.analysis import pipeline
 from riskdrift.analysis.risks import RiskFactor
 from riskdrift.analysis.sentiment import Lexicon
-from riskdrift.api.enqueue import enqueue_new_job
 from riskdrift.config import Settings
 from riskdrift.events.publish import stream_key
+from riskdrift.jobs.enqueue import enqueue_new_job
 from riskdrift.models import AnalysisResult, AnalyzeRequest, FilingDocument, JobEvent
 from riskdrift.store import jobs, results
 from riskdrift.store.result_cache import CacheKey, ResultCache, filing_identity

@@ -19,10 +19,10 @@ from redis.exceptions import ResponseError
 
 from riskdrift.agent.progress import ProgressReporter
 from riskdrift.api.app import create_app
-from riskdrift.api.enqueue import ANALYSIS_TASK, discard_new_job, enqueue_new_job
 from riskdrift.config import Settings
 from riskdrift.errors import TenantQueueFull
 from riskdrift.events.publish import stream_key
+from riskdrift.jobs.enqueue import ANALYSIS_TASK, discard_new_job, enqueue_new_job
 from riskdrift.models import AnalysisResult, AnalyzeRequest, JobStatus
 from riskdrift.ops import metrics as m
 from riskdrift.store import jobs

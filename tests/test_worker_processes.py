@@ -15,8 +15,8 @@ import asyncpg
 import pytest
 from arq import ArqRedis
 
-from riskdrift.api.enqueue import enqueue_new_job
 from riskdrift.config import Settings
+from riskdrift.jobs.enqueue import enqueue_new_job
 from riskdrift.models import AnalyzeRequest
 from riskdrift.store import jobs
 from tests.conftest import eventually

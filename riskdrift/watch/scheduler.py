@@ -21,7 +21,7 @@ the watch jobs that ended since its last tick (:mod:`riskdrift.watch.notify`: th
 Exactly once, however many workers run the cron and across restarts: the filing's row
 and its job row are inserted in one transaction, under the filing's primary key, and the
 job id is derived from that key (:func:`watch_job_id`). The job is then enqueued exactly
-as ``POST /analyze`` enqueues one (:func:`riskdrift.api.enqueue.enqueue_new_job`); if
+as ``POST /analyze`` enqueues one (:func:`riskdrift.jobs.enqueue.enqueue_new_job`); if
 Redis fails in between, the row stays ``queued`` and the reconciler enqueues it.
 
 Failures stay with their company: an unknown ticker is marked ``unknown_ticker``, any
@@ -43,9 +43,9 @@ from typing import TypedDict
 import asyncpg
 import structlog
 
-from riskdrift.api.enqueue import enqueue_new_job
 from riskdrift.config import Settings
 from riskdrift.errors import FilingNotFound, RiskdriftError
+from riskdrift.jobs.enqueue import enqueue_new_job
 from riskdrift.queue import ArqRedis
 from riskdrift.store import watchlists
 from riskdrift.store.watchlists import DueCompany, SeenFiling, WatchJob

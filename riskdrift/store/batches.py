@@ -9,7 +9,6 @@ jobs (``jobs_batch`` index), so they cannot drift from the jobs' own states.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import uuid
@@ -21,7 +20,7 @@ import asyncpg
 
 from riskdrift.errors import TenantQueueFull
 from riskdrift.models import JobStatus
-from riskdrift.store.jobs import decode_cursor
+from riskdrift.store.paging import newest_first
 from riskdrift.store.pool import Executor
 
 COLUMNS = """id, tenant, kind, request, job_count, callback_url, idempotency_key,
@@ -226,12 +225,6 @@ async def failures(db: Executor, batch_id: uuid.UUID, *, limit: int = 1000) -> l
     ]
 
 
-def encode_cursor(batch: BatchRecord) -> str:
-    """An opaque cursor just after ``batch`` (the same encoding as the jobs' cursors)."""
-    raw = f"{batch.created_at.isoformat()}|{batch.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
 async def list_batches(
     db: Executor, *, tenant: str, cursor: str | None = None, limit: int = 50
 ) -> tuple[list[BatchRecord], str | None]:
@@ -239,20 +232,10 @@ async def list_batches(
 
     Raises ``ValueError`` on a malformed cursor.
     """
-    args: list[object] = [tenant]
-    condition = "tenant = $1"
-    if cursor is not None:
-        created, after = decode_cursor(cursor)
-        args.extend([created, after])
-        condition += " AND (created_at, id) < ($2, $3)"
-    args.append(limit + 1)
-    rows = await db.fetch(
-        f"""SELECT {COLUMNS} FROM batches WHERE {condition}
-            ORDER BY created_at DESC, id DESC LIMIT ${len(args)}""",
-        *args,
-    )
-    page = [BatchRecord.from_row(r) for r in rows[:limit]]
-    return page, encode_cursor(page[-1]) if len(rows) > limit else None
+    return await newest_first(
+        db, table="batches", columns=COLUMNS, conditions=["tenant = $1"], args=[tenant],
+        cursor=cursor, limit=limit, from_row=BatchRecord.from_row,
+    )  # fmt: skip
 
 
 async def cancel_queued(db: Executor, batch_id: uuid.UUID) -> list[uuid.UUID]:

@@ -8,7 +8,6 @@ Completing a job stores its result, and its webhook, in the same statement (a CT
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import uuid
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from riskdrift.errors import (
 from riskdrift.models import AnalysisResult, AnalyzeRequest, JobStatus
 from riskdrift.store import deliveries, results
 from riskdrift.store.deliveries import DeliveryRecord
+from riskdrift.store.paging import newest_first
 from riskdrift.store.pool import Executor
 
 COLUMNS = """id, tenant, ticker, current_year, previous_year, status, progress, step, attempts,
@@ -189,22 +189,6 @@ async def get_job(
     )
 
 
-def encode_cursor(job: JobRecord) -> str:
-    """An opaque cursor pointing just after ``job`` in newest-first order."""
-    raw = f"{job.created_at.isoformat()}|{job.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
-    """Inverse of :func:`encode_cursor`; raises ``ValueError`` on a malformed cursor."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, _, job_id = raw.partition("|")
-        return dt.datetime.fromisoformat(created), uuid.UUID(job_id)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError("malformed cursor") from exc
-
-
 async def list_jobs(
     db: Executor,
     *,
@@ -223,19 +207,10 @@ async def list_jobs(
     if ticker is not None:
         args.append(ticker)
         conditions.append(f"ticker = ${len(args)}")
-    if cursor is not None:
-        created, after_id = decode_cursor(cursor)
-        args.extend([created, after_id])
-        conditions.append(f"(created_at, id) < (${len(args) - 1}, ${len(args)})")
-    args.append(limit + 1)
-    rows = await db.fetch(
-        f"""SELECT {COLUMNS} FROM jobs WHERE {" AND ".join(conditions)}
-            ORDER BY created_at DESC, id DESC LIMIT ${len(args)}""",
-        *args,
-    )
-    jobs = [JobRecord.from_row(r) for r in rows[:limit]]
-    next_cursor = encode_cursor(jobs[-1]) if len(rows) > limit else None
-    return jobs, next_cursor
+    return await newest_first(
+        db, table="jobs", columns=COLUMNS, conditions=conditions, args=args,
+        cursor=cursor, limit=limit, from_row=JobRecord.from_row,
+    )  # fmt: skip
 
 
 async def unfinished_since(db: Executor, *, before: dt.datetime, limit: int) -> list[JobRecord]:

@@ -19,7 +19,6 @@ The scheduler's guarantees are made here, in SQL:
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import uuid
@@ -30,7 +29,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from riskdrift.errors import WatchLimitExceeded, WatchlistNameTaken
-from riskdrift.store.jobs import decode_cursor
+from riskdrift.store.paging import newest_first
 from riskdrift.store.pool import Executor
 
 COLUMNS = "id, tenant, name, forms, callback_url, backfill_years, created_at, updated_at"
@@ -180,12 +179,6 @@ async def get_watchlist(
     return WatchlistRecord.from_row(row) if row is not None else None
 
 
-def encode_cursor(watchlist: WatchlistRecord) -> str:
-    """An opaque cursor just after ``watchlist`` (the same encoding as the jobs' cursors)."""
-    raw = f"{watchlist.created_at.isoformat()}|{watchlist.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
 async def list_watchlists(
     db: Executor, *, tenant: str, cursor: str | None = None, limit: int = 50
 ) -> tuple[list[WatchlistRecord], str | None]:
@@ -193,20 +186,10 @@ async def list_watchlists(
 
     Raises ``ValueError`` on a malformed cursor.
     """
-    args: list[object] = [tenant]
-    condition = "tenant = $1"
-    if cursor is not None:
-        created, after = decode_cursor(cursor)
-        args.extend([created, after])
-        condition += " AND (created_at, id) < ($2, $3)"
-    args.append(limit + 1)
-    rows = await db.fetch(
-        f"""SELECT {COLUMNS} FROM watchlists WHERE {condition}
-            ORDER BY created_at DESC, id DESC LIMIT ${len(args)}""",
-        *args,
-    )
-    page = [WatchlistRecord.from_row(r) for r in rows[:limit]]
-    return page, encode_cursor(page[-1]) if len(rows) > limit else None
+    return await newest_first(
+        db, table="watchlists", columns=COLUMNS, conditions=["tenant = $1"], args=[tenant],
+        cursor=cursor, limit=limit, from_row=WatchlistRecord.from_row,
+    )  # fmt: skip
 
 
 # Each company with the newest filing seen of it and the newest job a filing started.

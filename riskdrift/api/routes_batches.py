@@ -27,8 +27,8 @@ import riskdrift.jobs.batches as lifecycle
 from riskdrift.api.auth import client_of, tenant_of
 from riskdrift.api.limits import batch_cost
 from riskdrift.api.problems import validation_problem
-from riskdrift.api.routes_jobs import MAX_PAGE, model_response
 from riskdrift.api.routes_jobs import _check_callback as check_callback
+from riskdrift.api.routes_jobs import cursor_checked, model_response, page_limit
 from riskdrift.api.sse import ResumableStreamResponse, requested_position
 from riskdrift.api.state import AppState, app_state
 from riskdrift.errors import (
@@ -329,23 +329,15 @@ async def list_batches(request: Request) -> Response:
     unknown = set(params) - {"cursor", "limit"}
     if unknown:
         raise UnknownQueryParameter(", ".join(sorted(unknown)))
-    limit = 50
-    if "limit" in params:
-        if not (params["limit"].isdigit() and 1 <= int(params["limit"]) <= MAX_PAGE):
-            raise InvalidQuery(
-                "invalid query parameter(s)",
-                errors=[{"field": "limit", "message": f"an integer from 1 to {MAX_PAGE}"}],
-            )
-        limit = int(params["limit"])
+    errors: list[dict[str, str]] = []
+    limit = page_limit(params, errors)
+    if errors:
+        raise InvalidQuery("invalid query parameter(s)", errors=errors)
     state = app_state(request)
-    try:
+    with cursor_checked():
         page, cursor = await batches.list_batches(
             state["pool"], tenant=tenant_of(request), cursor=params.get("cursor"), limit=limit
         )
-    except ValueError:
-        raise InvalidQuery(
-            "malformed cursor", errors=[{"field": "cursor", "message": "malformed cursor"}]
-        ) from None
     views = [await batch_view(state, b, with_failures=False) for b in page]
     return model_response(BatchPage(batches=views, next_cursor=cursor))
 

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import uuid
+from collections.abc import Iterator, Mapping
 
 import pydantic
 import structlog
@@ -53,6 +55,28 @@ from riskdrift.webhooks import parse_allowed_networks, resolve_callback
 log = structlog.get_logger(__name__)
 
 MAX_PAGE = 200
+
+
+def page_limit(params: Mapping[str, str], errors: list[dict[str, str]]) -> int:
+    """The ``limit`` query parameter of a listing (1 to :data:`MAX_PAGE`, default 50);
+    a bad one is added to ``errors``."""
+    if "limit" not in params:
+        return 50
+    if params["limit"].isdigit() and 1 <= int(params["limit"]) <= MAX_PAGE:
+        return int(params["limit"])
+    errors.append({"field": "limit", "message": f"an integer from 1 to {MAX_PAGE}"})
+    return 50
+
+
+@contextlib.contextmanager
+def cursor_checked() -> Iterator[None]:
+    """Map a store listing's ``ValueError`` (a malformed ``cursor``) to a 422 problem."""
+    try:
+        yield
+    except ValueError:
+        raise InvalidQuery(
+            "malformed cursor", errors=[{"field": "cursor", "message": "malformed cursor"}]
+        ) from None
 
 
 def links(job_id: uuid.UUID) -> JobLinks:
@@ -223,7 +247,6 @@ async def list_jobs(request: Request) -> Response:
         raise UnknownQueryParameter(", ".join(sorted(unknown)))
     errors = []
     status = ticker = None
-    limit = 50
     if "status" in params:
         try:
             status = JobStatus(params["status"])
@@ -236,14 +259,10 @@ async def list_jobs(request: Request) -> Response:
             ticker = normalise_ticker(params["ticker"])
         except ValueError as exc:
             errors.append({"field": "ticker", "message": str(exc)})
-    if "limit" in params:
-        if params["limit"].isdigit() and 1 <= int(params["limit"]) <= MAX_PAGE:
-            limit = int(params["limit"])
-        else:
-            errors.append({"field": "limit", "message": f"an integer from 1 to {MAX_PAGE}"})
+    limit = page_limit(params, errors)
     if errors:
         raise InvalidQuery("invalid query parameter(s)", errors=errors)
-    try:
+    with cursor_checked():
         page, next_cursor = await jobs.list_jobs(
             app_state(request)["pool"],
             tenant=tenant_of(request),
@@ -252,10 +271,6 @@ async def list_jobs(request: Request) -> Response:
             cursor=params.get("cursor"),
             limit=limit,
         )
-    except ValueError:
-        raise InvalidQuery(
-            "malformed cursor", errors=[{"field": "cursor", "message": "malformed cursor"}]
-        ) from None
     return model_response(JobPage(jobs=[job_view(j) for j in page], next_cursor=next_cursor))
 
 

@@ -25,8 +25,8 @@ from starlette.responses import Response
 
 from riskdrift.api.auth import tenant_of
 from riskdrift.api.problems import validation_problem
-from riskdrift.api.routes_jobs import MAX_PAGE, model_response
 from riskdrift.api.routes_jobs import _check_callback as check_callback
+from riskdrift.api.routes_jobs import cursor_checked, model_response, page_limit
 from riskdrift.api.sse import ResumableStreamResponse, requested_position
 from riskdrift.api.state import AppState, app_state
 from riskdrift.errors import (
@@ -287,23 +287,15 @@ async def list_all(request: Request) -> Response:
     unknown = set(params) - {"cursor", "limit"}
     if unknown:
         raise UnknownQueryParameter(", ".join(sorted(unknown)))
-    limit = 50
-    if "limit" in params:
-        if not (params["limit"].isdigit() and 1 <= int(params["limit"]) <= MAX_PAGE):
-            raise InvalidQuery(
-                "invalid query parameter(s)",
-                errors=[{"field": "limit", "message": f"an integer from 1 to {MAX_PAGE}"}],
-            )
-        limit = int(params["limit"])
+    errors: list[dict[str, str]] = []
+    limit = page_limit(params, errors)
+    if errors:
+        raise InvalidQuery("invalid query parameter(s)", errors=errors)
     pool = app_state(request)["pool"]
-    try:
+    with cursor_checked():
         page, cursor = await watchlists.list_watchlists(
             pool, tenant=tenant_of(request), cursor=params.get("cursor"), limit=limit
         )
-    except ValueError:
-        raise InvalidQuery(
-            "malformed cursor", errors=[{"field": "cursor", "message": "malformed cursor"}]
-        ) from None
     found = await watchlists.companies(pool, [w.id for w in page])
     return model_response(
         WatchlistPage(watchlists=[watchlist_view(w, found[w.id]) for w in page], next_cursor=cursor)

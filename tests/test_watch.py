@@ -562,16 +562,25 @@ async def test_edgar_new_filing_backoff_pickup_and_amendment(
     assert (await poll_watchlists(ctx))["started"] == 0
     assert (await company(db, created.id, "NVDA"))["status"] == "watching"
 
-    # Tesla amends its fiscal 2024 10-K: the amendment starts that year's analysis again.
+    # Tesla amends its fiscal 2024 10-K with Part III alone (no Item 1A): the amendment is
+    # seen, read, and replaces nothing (tests/test_amendments.py: one that restates Item 1A).
     fake.unfiled.discard(tsla_amendment)
     await make_due(db)
-    assert (await poll_watchlists(ctx))["started"] == 1
-    tsla = [j for j in await watch_jobs(db) if j["ticker"] == "TSLA"]
-    assert [(j["current_year"], j["previous_year"]) for j in tsla] == [(2024, 2023)]
-    assert tsla[0]["id"] == watch_job_id(created.id, "TSLA", tsla_amendment)
+    assert (await poll_watchlists(ctx))["started"] == 0
+    assert [j["ticker"] for j in await watch_jobs(db)] == ["NVDA"]
+    seen = await db.fetchrow(
+        "SELECT form, fiscal_year, job_id, skipped FROM watch_filings WHERE filing_key = $1",
+        tsla_amendment,
+    )
+    assert dict(seen) == {
+        "form": "10-K/A",
+        "fiscal_year": 2024,
+        "job_id": None,
+        "skipped": "no Item 1A in the amendment; the original's analysis stands",
+    }
     await make_due(db)
     assert (await poll_watchlists(ctx))["started"] == 0
-    assert len(await watch_jobs(db)) == 2
+    assert len(await watch_jobs(db)) == 1
 
 
 # --- announcements: the filing.analysed webhook and the watchlist's stream --------------------

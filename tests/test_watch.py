@@ -435,8 +435,31 @@ class FilingEdgar(FakeEdgar):
     unfiled: set[str] = field(default_factory=set)
     not_modified: int = 0
     request_etag: str | None = None
+    # Filings a test writes itself: index path → rows added to its filings.recent, and
+    # archive path → the document served there.
+    added: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    added_documents: dict[str, bytes] = field(default_factory=dict)
+
+    def file(
+        self, cik: int, accession: str, form: str, period: str, document: str, body: bytes
+    ) -> None:
+        """A filing of the test's own, listed from now on and its document served."""
+        index = f"/data/submissions/CIK{cik:010d}.json"
+        self.added.setdefault(index, []).append(
+            {
+                "accessionNumber": accession,
+                "form": form,
+                "reportDate": period,
+                "filingDate": "2025-06-02",
+                "primaryDocument": document,
+            }
+        )
+        folder = accession.replace("-", "")
+        self.added_documents[f"/www/Archives/edgar/data/{cik}/{folder}/{document}"] = body
 
     def _serve(self, path: str) -> Response:
+        if path in self.added_documents:
+            return Response(self.added_documents[path], media_type="text/html")
         if not path.startswith("/data/submissions/CIK"):
             return super()._serve(path)
         file = FIXTURES / path.removeprefix("/data/submissions/")
@@ -448,6 +471,10 @@ class FilingEdgar(FakeEdgar):
         for name, column in recent.items():
             if isinstance(column, list):
                 recent[name] = [column[i] for i in keep]
+        for row in self.added.get(path, []):
+            for name, column in recent.items():
+                if isinstance(column, list):
+                    column.insert(0, row.get(name, ""))  # EDGAR lists the newest first
         body = json.dumps(data).encode()
         etag = f'"{hashlib.sha256(body).hexdigest()[:16]}"'
         if self.request_etag == etag:
@@ -978,3 +1005,75 @@ async def test_local_amendment_with_item_1a_replaces_its_year_and_part_iii_keeps
     for _ in range(2):
         await make_due(db)
         assert (await poll_watchlists(ctx))["started"] == 0
+
+
+@needs_corpus  # Tesla's real 10-Ks and its real Part III amendment
+async def test_edgar_amendment_with_item_1a_replaces_its_year_and_part_iii_keeps_the_original(
+    edgar_ctx: tuple[WatchContext, FilingEdgar], db: asyncpg.Pool
+) -> None:
+    """Tesla's fiscal 2024 10-K is analysed; its real 10-K/A (Part III only) replaces
+    nothing; a 10-K/A restating Item 1A (synthetic) is analysed in its place: the job read
+    the amendment's document, and the year's view shows it."""
+    from riskdrift.agent.research import ResearchAgent
+    from riskdrift.store.results import get_result
+    from tests.doubles import settings_for
+    from tests.doubles.amendments import many_risks, restated_10ka
+
+    ctx, fake = edgar_ctx
+    # Long enough beside Tesla's own Item 1A (the analysis refuses a section cut short).
+    restated_risks = many_risks(56)
+    original, part_iii = "0001628280-25-003063", "0001104659-25-042659"
+    restated, restated_doc = "0001318605-25-000077", "tsla-20241231x10ka.htm"
+    fake.unfiled = {original, part_iii}
+    watchlist_id = await amendment_watchlist(db, ["TSLA"])
+    await poll_watchlists(ctx)  # the baseline: fiscal 2023
+    agent = ResearchAgent(EdgarFilingSource(ctx["settings"]))
+    worker_settings = settings_for(agent, ctx["settings"])
+    try:
+        fake.unfiled.discard(original)
+        await make_due(db)
+        assert (await poll_watchlists(ctx))["started"] == 1
+        first = watch_job_id(watchlist_id, "TSLA", original)
+        assert (await job_row(db, first))["filing_key"] == original
+        await analyse_queued(worker_settings)
+        assert (await job_row(db, first))["status"] == "completed"
+
+        fake.unfiled.discard(part_iii)
+        await make_due(db)
+        assert (await poll_watchlists(ctx))["started"] == 0
+        skipped = await db.fetchval(
+            "SELECT skipped FROM watch_filings WHERE filing_key = $1 AND job_id IS NULL", part_iii
+        )
+        assert skipped == NO_ITEM_1A
+        assert await shown_for(db, watchlist_id, 2024) == {"TSLA": str(first)}
+
+        fake.file(
+            1318605,
+            restated,
+            "10-K/A",
+            "2024-12-31",
+            restated_doc,
+            restated_10ka("Tesla, Inc.", 2024, restated_risks),
+        )
+        await make_due(db)
+        assert (await poll_watchlists(ctx))["started"] == 1
+        amended = watch_job_id(watchlist_id, "TSLA", restated)
+        await analyse_queued(worker_settings)
+        job = await job_row(db, amended)
+        assert (job["status"], job["error"], job["filing_key"]) == ("completed", None, restated)
+        result = await get_result(db, amended)
+        assert result is not None
+        current, previous = result.filings
+        assert (current.accession, current.document, current.form) == (
+            restated,
+            restated_doc,
+            "10-K/A",
+        )
+        assert current.risk_count == len(restated_risks)
+        assert (previous.year, previous.form) == (2023, "10-K")
+        assert await shown_for(db, watchlist_id, 2024) == {"TSLA": str(amended)}
+        first_result = await get_result(db, first)
+        assert first_result is not None
+        assert first_result.filings[0].accession == original
+    finally:
+        await agent.source.aclose()

@@ -346,6 +346,19 @@ class EdgarFilingSource:
         except ValidationError as err:
             raise UpstreamUnavailable(f"EDGAR submissions at {url} are malformed: {err}") from err
 
+    async def _fresh_submissions(self, cik: int) -> Submissions:
+        """The submissions index downloaded now, past both caches, and cached anew here."""
+        name = f"CIK{cik:010d}.json"
+        url = f"{self.data_url}/submissions/{name}"
+        log.info("edgar_submissions_refreshed", cik=cik)
+        content = await self._download_json(url, "filing history for this company")
+        try:
+            submissions = Submissions.model_validate_json(content)
+        except ValidationError as err:
+            raise UpstreamUnavailable(f"EDGAR submissions at {url} are malformed: {err}") from err
+        self._metadata.put(name, submissions)
+        return submissions
+
     async def _load_history_page(self, name: str) -> list[FilingEntry]:
         url = f"{self.data_url}/submissions/{quote(name)}"
         content = await self._load_json(url, "page of older filings")
@@ -521,13 +534,21 @@ class EdgarFilingSource:
         as fiscal ``year``'s document: found in the company's submissions index (the one
         :meth:`fetch` reads), so a filing of another company is never taken. A document
         whose fiscal-year tag names another year is refused (``FilingNotFound``); one
-        without the tag (a Part III amendment often has none) is taken as named."""
+        without the tag (a Part III amendment often has none) is taken as named.
+
+        The named filing is usually new (the filing watch has just seen it), so an index
+        cached before it was filed (in memory or in Redis, for ``metadata_ttl``) that
+        lacks it is downloaded again once before the filing is called missing."""
         check_user_agent(self.user_agent)
         ticker = normalise_ticker(ticker)
         company = await self.company(ticker)
         submissions = await self.submissions(company.cik)
         entries = await self.filings_for_year(submissions, year)
         entry = next((e for e in entries if e.accession == key), None)
+        if entry is None:
+            submissions = await self._fresh_submissions(company.cik)
+            entries = await self.filings_for_year(submissions, year)
+            entry = next((e for e in entries if e.accession == key), None)
         if entry is None:
             raise FilingNotFound(
                 f"EDGAR lists no filing {key} of {ticker} (CIK {company.cik:010d}) "

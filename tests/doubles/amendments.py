@@ -97,3 +97,48 @@ def part_iii_10ka(company: str, year: int, *, tagged: bool = True) -> bytes:
     parts.append(_line("Item 15. Exhibits and Financial Statement Schedules", bold=True))
     parts.append("</body></html>\n")
     return "".join(parts).encode()
+
+
+_SUBJECTS = (
+    "the supply of battery cells from our contract manufacturers",
+    "the approval of our driver assistance features by vehicle safety regulators",
+    "demand for stationary energy storage from electric utilities",
+    "the prices of lithium, nickel and cobalt under our long-term contracts",
+    "the ramp of production at our newest assembly plant",
+    "warranty claims on the drive units of vehicles already delivered",
+    "the availability of public charging in the markets we enter",
+    "changes to the tax credits that buyers of our vehicles receive",
+    "the retention of the engineers who design our software",
+    "the protection of the personal data our vehicles collect",
+    "the financing our customers use to lease or buy our products",
+    "the export controls that apply to the semiconductors we buy",
+    "the insurance products we underwrite for our own customers",
+    "litigation brought by shareholders over statements of our executives",
+)
+_CONSEQUENCES = (
+    "A shortfall or delay here could force us to slow production, defer deliveries that "
+    "customers have already paid deposits for, and report lower revenue than we forecast.",
+    "Adverse changes could raise our costs faster than we can raise our prices, reduce our "
+    "gross margin, and require us to record charges against inventory we already hold.",
+    "If we misjudge it, we could be subject to investigations, fines and orders to change "
+    "our products, and the publicity could harm our brand with prospective customers.",
+    "Because we have limited experience with it, our estimates may prove wrong, and the "
+    "resulting losses could be material to our results of operations and cash flows.",
+)
+
+
+def many_risks(count: int) -> list[tuple[str, str]]:
+    """``count`` distinct synthetic risk factors (heading, paragraph), for an amendment
+    whose Item 1A must be about as long as a large filer's original."""
+    risks = []
+    for n in range(count):
+        subject = _SUBJECTS[n % len(_SUBJECTS)]
+        consequence = _CONSEQUENCES[(n // len(_SUBJECTS)) % len(_CONSEQUENCES)]
+        heading = f"Our business depends on {subject}, which we do not fully control."
+        body = (
+            f"Our results depend on {subject}. {consequence} We describe the measures we "
+            f"take in the amended discussion of {subject} below, but they may not succeed, "
+            "and investors should not rely on them to limit the effect of this risk."
+        )
+        risks.append((heading, body))
+    return risks

@@ -182,3 +182,45 @@ async def test_extra_roots_are_looked_in_after_the_first(
         await source.fetch("ACME", 2019)
     assert str(first / "ACME") in str(caught.value)
     assert str(sample / "ACME") in str(caught.value)
+
+
+# --- a named filing (AnalyzeRequest.filing): the amendment <YEAR>.10-KA.html --------------
+
+
+async def test_a_named_amendment_is_read_as_a_10ka(tmp_path: Path) -> None:
+    (tmp_path / "ACME").mkdir()
+    (tmp_path / "ACME" / "2024.html").write_text("<html>original</html>")
+    (tmp_path / "ACME" / "2024.10-KA.html").write_text("<html>amendment</html>")
+    source = LocalFilingSource(tmp_path / "elsewhere", also=[tmp_path])
+    doc = await source.fetch_filing("acme", 2024, "2024.10-KA.html")
+    assert (doc.ticker, doc.year, doc.form) == ("ACME", 2024, "10-K/A")
+    assert doc.content == b"<html>amendment</html>"
+    assert (doc.name, doc.document) == (
+        str(tmp_path / "ACME" / "2024.10-KA.html"),
+        "2024.10-KA.html",
+    )
+    # The year's lookup still takes the original; naming it gives the original too.
+    assert (await source.fetch("ACME", 2024)).content == b"<html>original</html>"
+    original = await source.fetch_filing("ACME", 2024, "2024.html")
+    assert (original.form, original.content) == ("10-K", b"<html>original</html>")
+
+
+@pytest.mark.parametrize(
+    "name", ["2023.10-KA.html", "../ACME/2024.html", "2024.10-K.html", "2024.pdf", "x/2024.html"]
+)
+async def test_a_named_filing_of_another_year_or_shape_is_refused(
+    tmp_path: Path, name: str
+) -> None:
+    (tmp_path / "ACME").mkdir()
+    (tmp_path / "ACME" / "2024.html").write_text("<html>original</html>")
+    with pytest.raises(FilingNotFound, match="not a local filing name of fiscal 2024"):
+        await LocalFilingSource(tmp_path).fetch_filing("ACME", 2024, name)
+
+
+async def test_a_named_amendment_that_is_absent_names_the_places(tmp_path: Path) -> None:
+    (tmp_path / "ACME").mkdir()
+    (tmp_path / "ACME" / "2024.html").write_text("<html>original</html>")
+    with pytest.raises(FilingNotFound) as caught:
+        await LocalFilingSource(tmp_path).fetch_filing("ACME", 2024, "2024.10-KA.html")
+    assert "2024.10-KA.html" in str(caught.value)
+    assert str(tmp_path / "ACME") in str(caught.value)

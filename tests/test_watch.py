@@ -1077,3 +1077,28 @@ async def test_edgar_amendment_with_item_1a_replaces_its_year_and_part_iii_keeps
         assert first_result.filings[0].accession == original
     finally:
         await agent.source.aclose()
+
+
+async def test_post_analyze_takes_a_named_filing_and_its_retry_keeps_it(
+    db: asyncpg.Pool, settings: Settings
+) -> None:
+    async with (
+        serve(create_app(settings)) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=30) as http,
+    ):
+        body = {"ticker": "TSLA", "years": [2024, 2023], "filing": "0001104659-25-042659"}
+        accepted = await http.post("/analyze", json=body)
+        assert accepted.status_code == 202, accepted.text
+        job_id = uuid.UUID(accepted.json()["job_id"])
+        assert (await job_row(db, job_id))["filing_key"] == "0001104659-25-042659"
+        await db.execute("UPDATE jobs SET status = 'failed', error = 'x' WHERE id = $1", job_id)
+        retried = await http.post(f"/jobs/{job_id}/retry")
+        assert retried.status_code == 202, retried.text
+        again = uuid.UUID(retried.json()["job_id"])
+        assert (await job_row(db, again))["filing_key"] == "0001104659-25-042659"
+        # Without it, the year's lookup (the original) as before.
+        plain = await http.post("/analyze", json={"ticker": "TSLA", "years": [2024, 2023]})
+        assert (await job_row(db, uuid.UUID(plain.json()["job_id"])))["filing_key"] is None
+        refused = await http.post("/analyze", json={**body, "filing": "2023.10-KA.html"})
+        assert refused.status_code == 422
+        assert "not the current year 2024" in refused.text

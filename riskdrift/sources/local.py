@@ -35,6 +35,7 @@ log = structlog.get_logger(__name__)
 
 SUFFIXES: tuple[str, ...] = (".html", ".htm", ".txt")  # looked up in this order
 AMENDMENT = "10-K/A"
+AMENDMENT_TYPES = ("10-K/A", "10-K405/A")  # an amendment's document types in a submission
 AMENDMENT_MARK = ".10-KA"  # <YEAR>.10-KA.html: fiscal YEAR's amended 10-K
 # A local filing's file name: its year, the amendment mark if it is one, a suffix.
 FILE_NAME = re.compile(
@@ -126,7 +127,11 @@ class LocalFilingSource:
     ) -> FilingDocument:
         document = path.name
         if is_submission(content):
-            unwrapped = annual_report(content, str(path))
+            # An amendment's submission holds a 10-K/A document, not a 10-K.
+            amended = (
+                find_document(content, str(path), AMENDMENT_TYPES) if form == AMENDMENT else None
+            )
+            unwrapped = amended or annual_report(content, str(path))
             content = unwrapped.content
             document = unwrapped.filename or f"{path.name} ({unwrapped.type or 'untyped document'})"
         return FilingDocument(

@@ -224,3 +224,19 @@ async def test_a_named_amendment_that_is_absent_names_the_places(tmp_path: Path)
         await LocalFilingSource(tmp_path).fetch_filing("ACME", 2024, "2024.10-KA.html")
     assert "2024.10-KA.html" in str(caught.value)
     assert str(tmp_path / "ACME") in str(caught.value)
+
+
+async def test_a_named_amendment_in_a_full_submission_is_its_10ka_document(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "ACME").mkdir()
+    (tmp_path / "ACME" / "2008.10-KA.txt").write_bytes(
+        b"<SEC-DOCUMENT>\n<DOCUMENT>\n<TYPE>10-K/A\n<FILENAME>d10ka.htm\n<TEXT>\n"
+        b"<html><body><p>Amendment No. 1</p></body></html>\n</TEXT>\n</DOCUMENT>\n"
+        b"<DOCUMENT>\n<TYPE>EX-31\n<FILENAME>dex31.htm\n<TEXT>\ncertification\n</TEXT>\n"
+        b"</DOCUMENT>\n</SEC-DOCUMENT>\n"
+    )
+    doc = await LocalFilingSource(tmp_path).fetch_filing("ACME", 2008, "2008.10-KA.txt")
+    assert (doc.form, doc.document) == ("10-K/A", "d10ka.htm")
+    assert b"Amendment No. 1" in doc.content
+    assert b"certification" not in doc.content

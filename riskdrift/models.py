@@ -187,6 +187,11 @@ class Job(BaseModel):
     watchlist_id: uuid.UUID | None = Field(
         default=None, description="the watchlist whose new filing started the job, if one did"
     )
+    filing: str | None = Field(
+        default=None,
+        description="the exact filing analysed for the current year (an EDGAR accession "
+        "number or a local file name, e.g. a 10-K/A the watch saw); null: the year's 10-K",
+    )
     links: JobLinks
 
 

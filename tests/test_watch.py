@@ -1091,6 +1091,8 @@ async def test_post_analyze_takes_a_named_filing_and_its_retry_keeps_it(
         assert accepted.status_code == 202, accepted.text
         job_id = uuid.UUID(accepted.json()["job_id"])
         assert (await job_row(db, job_id))["filing_key"] == "0001104659-25-042659"
+        shown = (await http.get(f"/jobs/{job_id}")).json()
+        assert shown["filing"] == "0001104659-25-042659"
         await db.execute("UPDATE jobs SET status = 'failed', error = 'x' WHERE id = $1", job_id)
         retried = await http.post(f"/jobs/{job_id}/retry")
         assert retried.status_code == 202, retried.text

@@ -78,6 +78,7 @@ def job_view(job: JobRecord) -> Job:
         batch_id=job.batch_id,
         trigger="watch" if job.trigger == "watch" else "api",
         watchlist_id=job.watchlist_id,
+        filing=job.filing,
         links=links(job.id),
     )
 

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from riskdrift.analysis.risks import RiskFactor
 
 TICKER_RE = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
+# The exact filing of a job's current year: an EDGAR accession number, or a file name of
+# the local filing directory (``2024.10-KA.html``: fiscal 2024's amendment).
+ACCESSION_RE = re.compile(r"^\d{10}-\d{2}-\d{6}$")
+LOCAL_FILING_RE = re.compile(r"^(\d{4})(\.10-KA)?\.(html|htm|txt)$")
 FIRST_FISCAL_YEAR = 2005  # Item 1A became mandatory for fiscal years ending after 2005-12-01
 
 
@@ -73,11 +77,39 @@ class AnalyzeRequest(Strict):
     ticker: Annotated[str, Field(examples=["AAPL"], max_length=16)]
     years: Annotated[list[int], Field(examples=[[2024, 2023]], min_length=2, max_length=2)]
     callback_url: Annotated[AnyUrl | None, Field(default=None, max_length=2048)] = None
+    filing: str | None = Field(
+        default=None,
+        max_length=32,
+        # Left out of the dump when unset, so a request's hash (idempotency) is what it was.
+        exclude_if=lambda value: value is None,
+        examples=["0001104659-25-042659", "2024.10-KA.html"],
+        description="the exact filing to analyse for the current year, instead of the one "
+        "its year's lookup picks (the original 10-K): an EDGAR accession number, or with "
+        "the local filing directory a file name such as 2024.10-KA.html (an amendment). "
+        "The filing watch sets it to the filing it saw.",
+    )
 
     @field_validator("ticker")
     @classmethod
     def _ticker(cls, value: str) -> str:
         return normalise_ticker(value)
+
+    @model_validator(mode="after")
+    def _filing_of_current_year(self) -> AnalyzeRequest:
+        if self.filing is None or ACCESSION_RE.fullmatch(self.filing):
+            return self
+        local = LOCAL_FILING_RE.fullmatch(self.filing)
+        if local is None:
+            raise ValueError(
+                "filing must be an EDGAR accession number (0001104659-25-042659) or a local "
+                "file name (2024.html, 2024.10-KA.html)"
+            )
+        if int(local[1]) != self.current_year:
+            raise ValueError(
+                f"filing {self.filing} is of fiscal {local[1]}, not the current year "
+                f"{self.current_year}"
+            )
+        return self
 
     @field_validator("years")
     @classmethod
@@ -154,6 +186,11 @@ class Job(BaseModel):
     )
     watchlist_id: uuid.UUID | None = Field(
         default=None, description="the watchlist whose new filing started the job, if one did"
+    )
+    filing: str | None = Field(
+        default=None,
+        description="the exact filing analysed for the current year (an EDGAR accession "
+        "number or a local file name, e.g. a 10-K/A the watch saw); null: the year's 10-K",
     )
     links: JobLinks
 

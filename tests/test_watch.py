@@ -435,8 +435,31 @@ class FilingEdgar(FakeEdgar):
     unfiled: set[str] = field(default_factory=set)
     not_modified: int = 0
     request_etag: str | None = None
+    # Filings a test writes itself: index path → rows added to its filings.recent, and
+    # archive path → the document served there.
+    added: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    added_documents: dict[str, bytes] = field(default_factory=dict)
+
+    def file(
+        self, cik: int, accession: str, form: str, period: str, document: str, body: bytes
+    ) -> None:
+        """A filing of the test's own, listed from now on and its document served."""
+        index = f"/data/submissions/CIK{cik:010d}.json"
+        self.added.setdefault(index, []).append(
+            {
+                "accessionNumber": accession,
+                "form": form,
+                "reportDate": period,
+                "filingDate": "2025-06-02",
+                "primaryDocument": document,
+            }
+        )
+        folder = accession.replace("-", "")
+        self.added_documents[f"/www/Archives/edgar/data/{cik}/{folder}/{document}"] = body
 
     def _serve(self, path: str) -> Response:
+        if path in self.added_documents:
+            return Response(self.added_documents[path], media_type="text/html")
         if not path.startswith("/data/submissions/CIK"):
             return super()._serve(path)
         file = FIXTURES / path.removeprefix("/data/submissions/")
@@ -448,6 +471,10 @@ class FilingEdgar(FakeEdgar):
         for name, column in recent.items():
             if isinstance(column, list):
                 recent[name] = [column[i] for i in keep]
+        for row in self.added.get(path, []):
+            for name, column in recent.items():
+                if isinstance(column, list):
+                    column.insert(0, row.get(name, ""))  # EDGAR lists the newest first
         body = json.dumps(data).encode()
         etag = f'"{hashlib.sha256(body).hexdigest()[:16]}"'
         if self.request_etag == etag:
@@ -562,16 +589,25 @@ async def test_edgar_new_filing_backoff_pickup_and_amendment(
     assert (await poll_watchlists(ctx))["started"] == 0
     assert (await company(db, created.id, "NVDA"))["status"] == "watching"
 
-    # Tesla amends its fiscal 2024 10-K: the amendment starts that year's analysis again.
+    # Tesla amends its fiscal 2024 10-K with Part III alone (no Item 1A): the amendment is
+    # seen, read, and replaces nothing (tests/test_amendments.py: one that restates Item 1A).
     fake.unfiled.discard(tsla_amendment)
     await make_due(db)
-    assert (await poll_watchlists(ctx))["started"] == 1
-    tsla = [j for j in await watch_jobs(db) if j["ticker"] == "TSLA"]
-    assert [(j["current_year"], j["previous_year"]) for j in tsla] == [(2024, 2023)]
-    assert tsla[0]["id"] == watch_job_id(created.id, "TSLA", tsla_amendment)
+    assert (await poll_watchlists(ctx))["started"] == 0
+    assert [j["ticker"] for j in await watch_jobs(db)] == ["NVDA"]
+    seen = await db.fetchrow(
+        "SELECT form, fiscal_year, job_id, skipped FROM watch_filings WHERE filing_key = $1",
+        tsla_amendment,
+    )
+    assert dict(seen) == {
+        "form": "10-K/A",
+        "fiscal_year": 2024,
+        "job_id": None,
+        "skipped": "no Item 1A in the amendment; the original's analysis stands",
+    }
     await make_due(db)
     assert (await poll_watchlists(ctx))["started"] == 0
-    assert len(await watch_jobs(db)) == 2
+    assert len(await watch_jobs(db)) == 1
 
 
 # --- announcements: the filing.analysed webhook and the watchlist's stream --------------------
@@ -793,3 +829,278 @@ async def test_edgar_years_are_the_filers_own_labels(
         "SELECT fiscal_year FROM watch_filings WHERE filing_key = $1", hd_2024
     )
     assert recorded == 2024
+
+
+# --- amendments: a 10-K/A with Item 1A replaces its year's analysis; Part III alone does not -
+
+ACME_SAMPLES = Path(__file__).resolve().parent.parent / "riskdrift" / "samples" / "filings" / "ACME"
+NO_ITEM_1A = "no Item 1A in the amendment; the original's analysis stands"
+RESTATED_RISKS = [
+    (
+        "Demand for our anvils and rockets is cyclical and depends on economic conditions.",
+        "Our sales fall when customers delay purchases in a downturn, and a recession could "
+        "reduce our revenue and margins significantly. Distributors reduce their inventories "
+        "when they expect weaker demand, which magnifies the effect on our orders.",
+    ),
+    (
+        "Tariffs on imported steel announced after our original report could raise our costs.",
+        "The tariffs could increase the cost of our main raw material by a quarter, and we may "
+        "be unable to pass the increase on to our customers without losing market share to "
+        "competitors whose plants are located outside the affected markets.",
+    ),
+    (
+        "A cybersecurity incident could disrupt our operations and expose personal data.",
+        "Attackers have targeted manufacturers with ransomware; an incident could halt our "
+        "plants, expose the personal information of our customers and employees, and subject "
+        "us to regulatory penalties, litigation and lasting damage to our reputation.",
+    ),
+    (
+        "We restated our results for the prior year, which may harm investor confidence.",
+        "We identified errors in the timing of revenue recognised on distributor shipments and "
+        "restated our financial statements. The restatement may lead to shareholder lawsuits, "
+        "inquiries by regulators and higher costs for our audit and internal controls.",
+    ),
+    (
+        "We have identified a material weakness in our internal control over financial reporting.",
+        "If we fail to remediate the material weakness, or identify others, we may be unable to "
+        "report our results accurately and on time, which could cause the price of our common "
+        "stock to decline and limit our access to the capital markets.",
+    ),
+    (
+        "Product defects or accidents involving our rockets could lead to claims and recalls.",
+        "Our consumer rocket kits contain propellant that can injure users when it is handled "
+        "incorrectly. Claims, recalls and the publicity around them could be costly, and our "
+        "insurance may not cover every loss.",
+    ),
+    (
+        "Our indebtedness and higher interest rates could limit our flexibility.",
+        "Our credit facility bears interest at floating rates and contains covenants that limit "
+        "our ability to borrow, pay dividends and make acquisitions; a breach could accelerate "
+        "the repayment of all amounts outstanding under it.",
+    ),
+    (
+        "Extreme weather and climate change could damage our facilities.",
+        "Our main plant lies in a region exposed to floods and severe storms. Damage to it, or "
+        "to the ports through which our steel arrives, could interrupt production for months "
+        "and increase the cost of insuring our property.",
+    ),
+]
+
+
+async def amendment_watchlist(db: asyncpg.Pool, tickers: list[str]) -> uuid.UUID:
+    created = await watchlists.create_watchlist(
+        db,
+        tenant="default",
+        name=f"amend-{uuid.uuid4().hex[:6]}",
+        tickers=tickers,
+        forms=["10-K", "10-K/A"],
+        callback_url=None,
+        backfill_years=None,
+        max_companies=10,
+        max_watchlists=10,
+    )
+    return created.id
+
+
+async def analyse_queued(worker_settings: type) -> None:
+    """Run every queued job to its end, in this process."""
+    worker = burst_worker(worker_settings)
+    try:
+        async with asyncio.timeout(120):
+            await worker.main()
+    finally:
+        await worker.close()
+
+
+async def job_row(db: asyncpg.Pool, job_id: uuid.UUID) -> dict[str, Any]:
+    row = await db.fetchrow(
+        "SELECT status, error, current_year, previous_year, filing_key FROM jobs WHERE id = $1",
+        job_id,
+    )
+    assert row is not None
+    return dict(row)
+
+
+async def shown_for(db: asyncpg.Pool, watchlist_id: uuid.UUID, year: int) -> dict[str, str]:
+    """The watchlist's view of fiscal ``year``: each company's analysis (job id)."""
+    from riskdrift.store.ranking import watchlist_pairs
+
+    return {p.ticker: p.key for p in await watchlist_pairs(db, watchlist_id, year)}
+
+
+async def test_local_amendment_with_item_1a_replaces_its_year_and_part_iii_keeps_the_original(
+    ctx: WatchContext, db: asyncpg.Pool, filings: Path, settings: Settings
+) -> None:
+    """ROCK files a 10-K/A restating Item 1A: analysed in place of its 2024 original. ACME
+    files a Part III-only 10-K/A: seen, read, no job; its original's analysis stands."""
+    from riskdrift.agent.research import ResearchAgent
+    from riskdrift.sources.local import LocalFilingSource
+    from riskdrift.store.results import get_result
+    from tests.doubles import settings_for
+    from tests.doubles.amendments import part_iii_10ka, restated_10ka
+
+    for ticker in ("ACME", "ROCK"):
+        (filings / ticker).mkdir()
+        shutil.copy(ACME_SAMPLES / "2023.html", filings / ticker / "2023.html")
+    watchlist_id = await amendment_watchlist(db, ["ACME", "ROCK"])
+    await poll_watchlists(ctx)  # the baseline: 2023 only
+    for ticker in ("ACME", "ROCK"):
+        shutil.copy(ACME_SAMPLES / "2024.html", filings / ticker / "2024.html")
+    await make_due(db)
+    assert (await poll_watchlists(ctx))["started"] == 2
+    originals = {
+        ticker: watch_job_id(watchlist_id, ticker, "local:2024") for ticker in ("ACME", "ROCK")
+    }
+    agent = ResearchAgent(LocalFilingSource(filings))
+    worker_settings = settings_for(agent, ctx["settings"])
+    await analyse_queued(worker_settings)
+    for job_id in originals.values():
+        assert (await job_row(db, job_id))["status"] == "completed"
+    assert await shown_for(db, watchlist_id, 2024) == {t: str(j) for t, j in originals.items()}
+
+    (filings / "ACME" / "2024.10-KA.html").write_bytes(part_iii_10ka("ACME", 2024))
+    (filings / "ROCK" / "2024.10-KA.html").write_bytes(restated_10ka("ROCK", 2024, RESTATED_RISKS))
+    await make_due(db)
+    assert (await poll_watchlists(ctx))["started"] == 1
+    amended = watch_job_id(watchlist_id, "ROCK", "local:2024.10-KA.html")
+    assert (await job_row(db, amended))["filing_key"] == "2024.10-KA.html"
+    skipped = await db.fetchrow(
+        """SELECT form, fiscal_year, job_id, skipped FROM watch_filings
+           WHERE ticker = 'ACME' AND filing_key = 'local:2024.10-KA.html'"""
+    )
+    assert dict(skipped) == {
+        "form": "10-K/A",
+        "fiscal_year": 2024,
+        "job_id": None,
+        "skipped": NO_ITEM_1A,
+    }
+    await analyse_queued(worker_settings)
+
+    job = await job_row(db, amended)
+    assert (job["status"], job["error"]) == ("completed", None)
+    assert (job["current_year"], job["previous_year"]) == (2024, 2023)
+    result = await get_result(db, amended)
+    assert result is not None
+    current, previous = result.filings
+    assert (current.year, current.form, current.document) == (2024, "10-K/A", "2024.10-KA.html")
+    assert (previous.year, previous.form, previous.document) == (2023, "10-K", "2023.html")
+    assert current.risk_count == len(RESTATED_RISKS)
+    original = await get_result(db, originals["ROCK"])
+    assert original is not None
+    assert original.filings[0].document == "2024.html"
+    assert original.filings[0].risk_count != current.risk_count
+
+    # The year's view: ROCK's amendment, ACME's original (whose job is untouched).
+    view = await shown_for(db, watchlist_id, 2024)
+    assert view == {"ACME": str(originals["ACME"]), "ROCK": str(amended)}
+    assert (await job_row(db, originals["ACME"]))["status"] == "completed"
+    # The amendment wins by when its filing was seen, not by which analysis ended last.
+    await db.execute(
+        "UPDATE jobs SET finished_at = now() + interval '1 hour' WHERE id = $1",
+        originals["ROCK"],
+    )
+    assert (await shown_for(db, watchlist_id, 2024))["ROCK"] == str(amended)
+
+    # Later polls: nothing new, nothing started again.
+    for _ in range(2):
+        await make_due(db)
+        assert (await poll_watchlists(ctx))["started"] == 0
+
+
+@needs_corpus  # Tesla's real 10-Ks and its real Part III amendment
+async def test_edgar_amendment_with_item_1a_replaces_its_year_and_part_iii_keeps_the_original(
+    edgar_ctx: tuple[WatchContext, FilingEdgar], db: asyncpg.Pool
+) -> None:
+    """Tesla's fiscal 2024 10-K is analysed; its real 10-K/A (Part III only) replaces
+    nothing; a 10-K/A restating Item 1A (synthetic) is analysed in its place: the job read
+    the amendment's document, and the year's view shows it."""
+    from riskdrift.agent.research import ResearchAgent
+    from riskdrift.store.results import get_result
+    from tests.doubles import settings_for
+    from tests.doubles.amendments import many_risks, restated_10ka
+
+    ctx, fake = edgar_ctx
+    # Long enough beside Tesla's own Item 1A (the analysis refuses a section cut short).
+    restated_risks = many_risks(56)
+    original, part_iii = "0001628280-25-003063", "0001104659-25-042659"
+    restated, restated_doc = "0001318605-25-000077", "tsla-20241231x10ka.htm"
+    fake.unfiled = {original, part_iii}
+    watchlist_id = await amendment_watchlist(db, ["TSLA"])
+    await poll_watchlists(ctx)  # the baseline: fiscal 2023
+    agent = ResearchAgent(EdgarFilingSource(ctx["settings"]))
+    worker_settings = settings_for(agent, ctx["settings"])
+    try:
+        fake.unfiled.discard(original)
+        await make_due(db)
+        assert (await poll_watchlists(ctx))["started"] == 1
+        first = watch_job_id(watchlist_id, "TSLA", original)
+        assert (await job_row(db, first))["filing_key"] == original
+        await analyse_queued(worker_settings)
+        assert (await job_row(db, first))["status"] == "completed"
+
+        fake.unfiled.discard(part_iii)
+        await make_due(db)
+        assert (await poll_watchlists(ctx))["started"] == 0
+        skipped = await db.fetchval(
+            "SELECT skipped FROM watch_filings WHERE filing_key = $1 AND job_id IS NULL", part_iii
+        )
+        assert skipped == NO_ITEM_1A
+        assert await shown_for(db, watchlist_id, 2024) == {"TSLA": str(first)}
+
+        fake.file(
+            1318605,
+            restated,
+            "10-K/A",
+            "2024-12-31",
+            restated_doc,
+            restated_10ka("Tesla, Inc.", 2024, restated_risks),
+        )
+        await make_due(db)
+        assert (await poll_watchlists(ctx))["started"] == 1
+        amended = watch_job_id(watchlist_id, "TSLA", restated)
+        await analyse_queued(worker_settings)
+        job = await job_row(db, amended)
+        assert (job["status"], job["error"], job["filing_key"]) == ("completed", None, restated)
+        result = await get_result(db, amended)
+        assert result is not None
+        current, previous = result.filings
+        assert (current.accession, current.document, current.form) == (
+            restated,
+            restated_doc,
+            "10-K/A",
+        )
+        assert current.risk_count == len(restated_risks)
+        assert (previous.year, previous.form) == (2023, "10-K")
+        assert await shown_for(db, watchlist_id, 2024) == {"TSLA": str(amended)}
+        first_result = await get_result(db, first)
+        assert first_result is not None
+        assert first_result.filings[0].accession == original
+    finally:
+        await agent.source.aclose()
+
+
+async def test_post_analyze_takes_a_named_filing_and_its_retry_keeps_it(
+    db: asyncpg.Pool, settings: Settings
+) -> None:
+    async with (
+        serve(create_app(settings)) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=30) as http,
+    ):
+        body = {"ticker": "TSLA", "years": [2024, 2023], "filing": "0001104659-25-042659"}
+        accepted = await http.post("/analyze", json=body)
+        assert accepted.status_code == 202, accepted.text
+        job_id = uuid.UUID(accepted.json()["job_id"])
+        assert (await job_row(db, job_id))["filing_key"] == "0001104659-25-042659"
+        shown = (await http.get(f"/jobs/{job_id}")).json()
+        assert shown["filing"] == "0001104659-25-042659"
+        await db.execute("UPDATE jobs SET status = 'failed', error = 'x' WHERE id = $1", job_id)
+        retried = await http.post(f"/jobs/{job_id}/retry")
+        assert retried.status_code == 202, retried.text
+        again = uuid.UUID(retried.json()["job_id"])
+        assert (await job_row(db, again))["filing_key"] == "0001104659-25-042659"
+        # Without it, the year's lookup (the original) as before.
+        plain = await http.post("/analyze", json={"ticker": "TSLA", "years": [2024, 2023]})
+        assert (await job_row(db, uuid.UUID(plain.json()["job_id"])))["filing_key"] is None
+        refused = await http.post("/analyze", json={**body, "filing": "2023.10-KA.html"})
+        assert refused.status_code == 422
+        assert "not the current year 2024" in refused.text

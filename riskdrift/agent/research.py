@@ -12,6 +12,11 @@ the process boundary twice (the two documents in, the result out), which keeps t
 pool busy with analysis rather than with hand-offs (docs/BENCHMARKS.md, real-analysis
 throughput).
 
+The current year's filing is the one the request names when it names one
+(``AnalyzeRequest.filing``: the filing watch names the 10-K/A it saw, so the amendment
+is analysed in place of the original; :class:`~riskdrift.sources.base.ExactFilingSource`),
+else the year's original 10-K; the previous year's is always the year's original.
+
 Progress steps, in order: ``fetching_filings`` (15), ``extracting_risks`` (45),
 ``scoring_sentiment`` (60), ``matching_risks`` (80), ``building_heatmap`` (90),
 ``writing_summary`` (100). The four analysis steps are reported when the analysis
@@ -52,10 +57,11 @@ from riskdrift.config import Settings
 from riskdrift.errors import (
     AnalysisProcessDied,
     AnalysisTimeLimitExceeded,
+    InvalidRequest,
     Item1AIncorporatedByReference,
 )
 from riskdrift.models import AnalysisResult, AnalyzeRequest, FilingDocument
-from riskdrift.sources.base import ExhibitSource, FilingSource
+from riskdrift.sources.base import ExactFilingSource, ExhibitSource, FilingSource
 from riskdrift.store.result_cache import CacheKey, ResultCache
 
 __all__ = ["STEPS", "AnalysisRunner", "ResearchAgent", "document_limits"]
@@ -191,7 +197,7 @@ class ResearchAgent:
         (permanent) and ``TransientError`` from the source (retryable).
         """
         current_doc, previous_doc = await _both(
-            self.source.fetch(request.ticker, request.current_year),
+            self._current(request),
             self.source.fetch(request.ticker, request.previous_year),
         )
         await progress("fetching_filings", _PROGRESS["fetching_filings"])
@@ -216,6 +222,18 @@ class ResearchAgent:
             await self._store(key, result)
         await progress("writing_summary", _PROGRESS["writing_summary"])
         return result
+
+    async def _current(self, request: AnalyzeRequest) -> FilingDocument:
+        """The current year's filing: the one the request names (a 10-K/A the filing watch
+        saw), else the year's lookup, which takes the original 10-K."""
+        if request.filing is None:
+            return await self.source.fetch(request.ticker, request.current_year)
+        if not isinstance(self.source, ExactFilingSource):
+            raise InvalidRequest(
+                f"the {self.source.name} filing source cannot fetch a named filing "
+                f"({request.filing})"
+            )
+        return await self.source.fetch_filing(request.ticker, request.current_year, request.filing)
 
     async def _cached(self, key: CacheKey) -> AnalysisResult | None:
         assert self.cache is not None

@@ -100,6 +100,7 @@ def job_view(job: JobRecord) -> Job:
         batch_id=job.batch_id,
         trigger="watch" if job.trigger == "watch" else "api",
         watchlist_id=job.watchlist_id,
+        filing=job.filing,
         links=links(job.id),
     )
 
@@ -345,7 +346,7 @@ RETRYABLE = (JobStatus.FAILED, JobStatus.CANCELLED)
 async def retry(request: Request) -> Response:
     """``POST /jobs/{id}/retry``: submit a failed or cancelled job's request again, as a new job.
 
-    The new job is an ordinary one (same ticker, years and callback; the tenant's
+    The new job is an ordinary one (same ticker, years, filing and callback; the tenant's
     cap and rate limit apply); the old one keeps its error for the record.
     """
     await app_state(request)["limiter"].check(client_of(request))
@@ -354,7 +355,12 @@ async def retry(request: Request) -> Response:
         raise NotRetryable(
             f"job is {job.status.value}; only failed or cancelled jobs can be retried"
         )
-    body = AnalyzeRequest(ticker=job.ticker, years=list(job.years), callback_url=job.callback_url)
+    body = AnalyzeRequest(
+        ticker=job.ticker,
+        years=list(job.years),
+        callback_url=job.callback_url,
+        filing=job.filing,
+    )
     request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
     log.info("job_retry_requested", job_id=str(job.id))
     return await _create_and_enqueue(request, body, tenant_of(request), None, request_hash)

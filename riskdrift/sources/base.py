@@ -33,3 +33,16 @@ class ExhibitSource(Protocol):
     """
 
     async def exhibit(self, document: FilingDocument, exhibit: str) -> FilingDocument | None: ...
+
+
+@runtime_checkable
+class ExactFilingSource(Protocol):
+    """A source that can fetch one named filing rather than the year's lookup.
+
+    ``key`` is what :attr:`riskdrift.models.AnalyzeRequest.filing` holds: an EDGAR
+    accession number, or a file name of the local filing directory (``2024.10-KA.html``,
+    fiscal 2024's amendment). Raises ``FilingNotFound`` when the source has no such
+    filing of ``ticker``, or when it is not fiscal ``year``'s annual report.
+    """
+
+    async def fetch_filing(self, ticker: str, year: int, key: str) -> FilingDocument: ...

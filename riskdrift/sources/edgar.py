@@ -17,7 +17,9 @@ types, and the EX-13 is downloaded (and cached) like the primary document.
 
 Which filing is fiscal year Y's 10-K is decided by the filer's own label,
 never by the filing date; :mod:`riskdrift.sources.filing_index` states the
-rule and implements it.
+rule and implements it. A job that names its filing (``AnalyzeRequest.filing``, set by
+the filing watch: a 10-K/A replaces its year's analysis) is answered by
+:meth:`EdgarFilingSource.fetch_filing`: that accession, looked up in the same index.
 
 Politeness (:mod:`riskdrift.sources.fair_access`): every request carries the
 configured User-Agent (EDGAR requires a name and a contact e-mail; without one
@@ -74,7 +76,9 @@ from riskdrift.sources.fair_access import (
     check_user_agent,
 )
 from riskdrift.sources.filing_index import (
+    AMENDMENT_FORMS,
     COMPANY_TICKERS,
+    ORIGINAL_FORMS,
     CompanyTicker,
     FilingColumns,
     FilingEntry,
@@ -342,6 +346,19 @@ class EdgarFilingSource:
         except ValidationError as err:
             raise UpstreamUnavailable(f"EDGAR submissions at {url} are malformed: {err}") from err
 
+    async def _fresh_submissions(self, cik: int) -> Submissions:
+        """The submissions index downloaded now, past both caches, and cached anew here."""
+        name = f"CIK{cik:010d}.json"
+        url = f"{self.data_url}/submissions/{name}"
+        log.info("edgar_submissions_refreshed", cik=cik)
+        content = await self._download_json(url, "filing history for this company")
+        try:
+            submissions = Submissions.model_validate_json(content)
+        except ValidationError as err:
+            raise UpstreamUnavailable(f"EDGAR submissions at {url} are malformed: {err}") from err
+        self._metadata.put(name, submissions)
+        return submissions
+
     async def _load_history_page(self, name: str) -> list[FilingEntry]:
         url = f"{self.data_url}/submissions/{quote(name)}"
         content = await self._load_json(url, "page of older filings")
@@ -511,6 +528,42 @@ class EdgarFilingSource:
         raise FilingNotFound(
             f"no 10-K for {ticker} (CIK {company.cik:010d}) labelled fiscal {year} on EDGAR{detail}"
         )
+
+    async def fetch_filing(self, ticker: str, year: int, key: str) -> FilingDocument:
+        """The annual report (10-K or 10-K/A) of ``ticker`` with accession number ``key``,
+        as fiscal ``year``'s document: found in the company's submissions index (the one
+        :meth:`fetch` reads), so a filing of another company is never taken. A document
+        whose fiscal-year tag names another year is refused (``FilingNotFound``); one
+        without the tag (a Part III amendment often has none) is taken as named.
+
+        The named filing is usually new (the filing watch has just seen it), so an index
+        cached before it was filed (in memory or in Redis, for ``metadata_ttl``) that
+        lacks it is downloaded again once before the filing is called missing."""
+        check_user_agent(self.user_agent)
+        ticker = normalise_ticker(ticker)
+        company = await self.company(ticker)
+        submissions = await self.submissions(company.cik)
+        entries = await self.filings_for_year(submissions, year)
+        entry = next((e for e in entries if e.accession == key), None)
+        if entry is None:
+            submissions = await self._fresh_submissions(company.cik)
+            entries = await self.filings_for_year(submissions, year)
+            entry = next((e for e in entries if e.accession == key), None)
+        if entry is None:
+            raise FilingNotFound(
+                f"EDGAR lists no filing {key} of {ticker} (CIK {company.cik:010d}) "
+                f"filed for fiscal {year}"
+            )
+        if entry.form not in ORIGINAL_FORMS | AMENDMENT_FORMS:
+            raise FilingNotFound(f"EDGAR filing {key} of {ticker} is a {entry.form}, not a 10-K")
+        content = await self.document(company.cik, entry)
+        label = read_cover_facts(content).fiscal_year
+        if label is not None and label != year:
+            raise FilingNotFound(
+                f"EDGAR filing {key} of {ticker} ({entry.form}) is labelled fiscal {label}, "
+                f"not {year}"
+            )
+        return self._document(ticker, year, company, submissions, entry, content, label)
 
     def _document(
         self,

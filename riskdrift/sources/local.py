@@ -4,9 +4,11 @@ Layout: ``<root>/<TICKER>/<YEAR>.html`` (or ``.htm``, ``.txt``), where YEAR is
 the filer's own fiscal-year label. A ``.txt`` may be an EDGAR full submission
 (the SGML wrapper of 2000s filings): the 10-K document is taken out of it
 (:mod:`riskdrift.sources.submission`), and its EX-13, if the submission holds
-one, is what :meth:`LocalFilingSource.exhibit` answers. Any other file name, such as
-``2024.10-KA.html`` for an amendment, is ignored: a local filing is the
-original 10-K. Several roots may be given: the first that holds a filing
+one, is what :meth:`LocalFilingSource.exhibit` answers. A year's lookup
+(:meth:`~LocalFilingSource.fetch`) takes the original 10-K only; an amendment,
+``<YEAR>.10-KA.html`` (or ``.htm``, ``.txt``), is read when a job names it
+(:meth:`~LocalFilingSource.fetch_filing`, ``AnalyzeRequest.filing``: the filing
+watch does, for the amendments it sees). Several roots may be given: the first that holds a filing
 answers (``make run`` serves a corpus beside the packaged ACME sample so).
 Files are read off the event loop and capped in size.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -31,6 +34,17 @@ from riskdrift.sources.submission import annual_report, find_document, is_submis
 log = structlog.get_logger(__name__)
 
 SUFFIXES: tuple[str, ...] = (".html", ".htm", ".txt")  # looked up in this order
+AMENDMENT = "10-K/A"
+AMENDMENT_TYPES = ("10-K/A", "10-K405/A")  # an amendment's document types in a submission
+AMENDMENT_MARK = ".10-KA"  # <YEAR>.10-KA.html: fiscal YEAR's amended 10-K
+# A local filing's file name: its year, the amendment mark if it is one, a suffix.
+FILE_NAME = re.compile(
+    r"^(\d{4})("
+    + re.escape(AMENDMENT_MARK)
+    + r")?("
+    + "|".join(re.escape(s) for s in SUFFIXES)
+    + r")$"
+)
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 
 
@@ -84,9 +98,40 @@ class LocalFilingSource:
                 f"looked for {names} in {folders}"
             )
         log.debug("local_filing_read", ticker=ticker, year=year, path=str(path), size=len(content))
+        return self._document(ticker, year, path, content)
+
+    async def fetch_filing(self, ticker: str, year: int, key: str) -> FilingDocument:
+        """Read the file ``key`` (``2024.html``, ``2024.10-KA.html``) of ``ticker`` as fiscal
+        ``year``'s filing: a name of another year or form is refused (``FilingNotFound``),
+        so ``key`` never reaches outside the company's folder."""
+        ticker = _check_ticker(ticker)
+        match = FILE_NAME.fullmatch(key)
+        if match is None or int(match[1]) != year:
+            raise FilingNotFound(
+                f"{key!r} is not a local filing name of fiscal {year}: expected "
+                f"{year}.html or {year}.10-KA.html (or .htm, .txt)"
+            )
+        paths = [root / ticker / key for root in self.roots]
+        path, content = await asyncio.to_thread(self._read_first, paths)
+        if path is None or content is None:
+            folders = ", ".join(str(root / ticker) for root in self.roots)
+            raise FilingNotFound(
+                f"no filing {key} for {ticker} in the local filings directory: looked in {folders}"
+            )
+        form = AMENDMENT if match[2] else "10-K"
+        log.debug("local_filing_read", ticker=ticker, year=year, path=str(path), form=form)
+        return self._document(ticker, year, path, content, form)
+
+    def _document(
+        self, ticker: str, year: int, path: Path, content: bytes, form: str = "10-K"
+    ) -> FilingDocument:
         document = path.name
         if is_submission(content):
-            unwrapped = annual_report(content, str(path))
+            # An amendment's submission holds a 10-K/A document, not a 10-K.
+            amended = (
+                find_document(content, str(path), AMENDMENT_TYPES) if form == AMENDMENT else None
+            )
+            unwrapped = amended or annual_report(content, str(path))
             content = unwrapped.content
             document = unwrapped.filename or f"{path.name} ({unwrapped.type or 'untyped document'})"
         return FilingDocument(
@@ -95,6 +140,7 @@ class LocalFilingSource:
             content=content,
             name=str(path),
             source=self.name,
+            form=form,
             document=document,
         )
 

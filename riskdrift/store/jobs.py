@@ -25,7 +25,7 @@ from riskdrift.store.pool import Executor
 
 COLUMNS = """id, tenant, ticker, current_year, previous_year, status, progress, step, attempts,
              callback_url, error, idempotency_key, request_hash, created_at, started_at,
-             finished_at, batch_id, trigger, watchlist_id"""
+             finished_at, batch_id, trigger, watchlist_id, filing_key"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +50,7 @@ class JobRecord:
     batch_id: uuid.UUID | None = None
     trigger: str = "api"  # what started the job: a client ("api") or a watchlist ("watch")
     watchlist_id: uuid.UUID | None = None
+    filing: str | None = None  # the exact filing of the current year (AnalyzeRequest.filing)
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> JobRecord:
@@ -72,6 +73,7 @@ class JobRecord:
             batch_id=row["batch_id"],
             trigger=row["trigger"],
             watchlist_id=row["watchlist_id"],
+            filing=row["filing_key"],
         )
 
 
@@ -94,9 +96,9 @@ _CREATE_JOB = f"""
         ) AS capped
     ), inserted AS (
         INSERT INTO jobs (id, tenant, ticker, current_year, previous_year, callback_url,
-                          idempotency_key, request_hash)
+                          idempotency_key, request_hash, filing_key)
         SELECT $1::uuid, $2::text, $3::text, $4::integer, $5::integer, $6::text, $7::text,
-               $8::text
+               $8::text, $10::text
         FROM queued WHERE $9::integer IS NULL OR n < $9
         ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
         RETURNING {COLUMNS}
@@ -143,6 +145,7 @@ async def create_job(
         idempotency_key,
         request_hash,
         max_queued,
+        request.filing,
     )
     assert row is not None  # the statement always returns its one row
     if row["created"] is not None:

@@ -16,7 +16,7 @@ from riskdrift.analysis.ranking import PairChange
 from riskdrift.store.pool import Executor
 
 _SELECT = """
-    SELECT j.id, j.ticker, j.current_year, j.previous_year, j.finished_at,
+    SELECT j.id, j.ticker, j.current_year, j.previous_year, j.created_at, j.finished_at,
            (r.result->'similarity'->>'min_edit')::double precision AS min_edit,
            (r.result->'similarity'->>'jaccard')::double precision AS jaccard,
            (r.result->'similarity'->>'cosine')::double precision AS cosine,
@@ -55,11 +55,15 @@ async def batch_pairs(db: Executor, batch_id: uuid.UUID) -> list[PairChange]:
 
 async def watchlist_pairs(db: Executor, watchlist_id: uuid.UUID, year: int) -> list[PairChange]:
     """The newest completed analysis per company that the watchlist started for fiscal
-    ``year`` (a 10-K/A's analysis replaces its original's)."""
+    ``year`` (a 10-K/A's analysis replaces its original's).
+
+    Newest by creation, not by end: the watch creates a filing's job when it sees the
+    filing, a year's original before its amendment, so the amendment's analysis wins even
+    when the original's job, started in the same poll, happens to finish after it."""
     rows = await db.fetch(
         f"""SELECT DISTINCT ON (ticker) * FROM ({
             _SELECT.format(condition="j.watchlist_id = $1 AND j.current_year = $2")
-        }) AS p ORDER BY ticker, finished_at DESC""",
+        }) AS p ORDER BY ticker, created_at DESC""",
         watchlist_id,
         year,
     )

@@ -457,6 +457,7 @@ class WatchJob:
     current: int
     previous: int
     callback_url: str | None
+    filing: str | None = None  # the exact filing of ``current`` (AnalyzeRequest.filing)
 
 
 async def record_new_filing(
@@ -495,8 +496,8 @@ async def record_new_filing(
         if job is not None:
             await conn.execute(
                 """INSERT INTO jobs (id, tenant, ticker, current_year, previous_year,
-                                     callback_url, trigger, watchlist_id)
-                   VALUES ($1, $2, $3, $4, $5, $6, 'watch', $7)
+                                     callback_url, trigger, watchlist_id, filing_key)
+                   VALUES ($1, $2, $3, $4, $5, $6, 'watch', $7, $8)
                    ON CONFLICT (id) DO NOTHING""",
                 job.job_id,
                 company.tenant,
@@ -505,6 +506,7 @@ async def record_new_filing(
                 job.previous,
                 job.callback_url,
                 company.watchlist_id,
+                job.filing,
             )
         return True
 

@@ -4,13 +4,19 @@ Two listers, one interface (:class:`FilingLister`):
 
 - :class:`LocalLister` reads the local filing directory: ``<root>/<TICKER>/<YEAR>.html``
   (or ``.htm``/``.txt``, :data:`riskdrift.sources.local.SUFFIXES`) is fiscal YEAR's 10-K,
-  keyed ``local:<YEAR>``; a file appearing there is a filing published. A ticker with no
-  folder in any root is unknown (:class:`~riskdrift.errors.FilingNotFound`).
+  keyed ``local:<YEAR>``, and ``<YEAR>.10-KA.html`` its amendment (10-K/A), keyed by its
+  file name (``local:2024.10-KA.html``); a file appearing there is a filing published. A
+  ticker with no folder in any root is unknown (:class:`~riskdrift.errors.FilingNotFound`).
 - :class:`EdgarLister` reads EDGAR's submissions index of the company's CIK
   (``filings.recent``), conditionally, through the EDGAR source's client, so every request
   waits for the shared fair-access pace and is retried on 429/5xx like a job's; each
   filing is keyed by its accession number, its fiscal year taken by the natural-year rule of
   :mod:`riskdrift.sources.filing_index` (the period end's calendar year).
+
+An amendment replaces its year's analysis only if it restates the risk factors:
+:meth:`FilingLister.has_item1a` reads a new amendment's document (off the event loop,
+within the analysis' document limits) for an Item 1A, so a Part III-only 10-K/A (the
+common case) starts no job and the original's analysis stands.
 
 Listing is read-only and cheap: one directory listing, or one submissions request per
 company (the CIK, once resolved, is remembered by the scheduler, so the tickers map is
@@ -22,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +35,19 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
+from riskdrift.agent.research import document_limits
+from riskdrift.analysis.document import UNLIMITED, DocumentLimits
+from riskdrift.analysis.sections import extract_item1a
 from riskdrift.config import Settings
-from riskdrift.errors import ConfigurationError, FilingNotFound, UpstreamUnavailable
-from riskdrift.models import normalise_ticker
+from riskdrift.errors import (
+    ConfigurationError,
+    FilingNotFound,
+    FilingParseError,
+    Item1AIncorporatedByReference,
+    Item1ANotFound,
+    UpstreamUnavailable,
+)
+from riskdrift.models import FilingDocument, normalise_ticker
 from riskdrift.sources.dei import read_cover_facts
 from riskdrift.sources.edgar import EdgarFilingSource, EdgarStats
 from riskdrift.sources.filing_index import (
@@ -43,9 +58,7 @@ from riskdrift.sources.filing_index import (
     filing_entries,
     natural_year,
 )
-from riskdrift.sources.local import SUFFIXES
-
-LOCAL_NAME = re.compile(r"^(\d{4})(" + "|".join(re.escape(s) for s in SUFFIXES) + r")$")
+from riskdrift.sources.local import FILE_NAME, LocalFilingSource
 
 # The watchlist's form names and the EDGAR forms each stands for.
 FORM_FAMILIES: dict[str, frozenset[str]] = {"10-K": ORIGINAL_FORMS, "10-K/A": AMENDMENT_FORMS}
@@ -61,7 +74,11 @@ class ListedFiling:
     fiscal_year: int
     filed: dt.date | None = None
     period_end: dt.date | None = None  # EDGAR's report date; None for a local file
-    document: str | None = None  # EDGAR's primary document name
+    document: str | None = None  # EDGAR's primary document name; a local file's name
+    # What a job names to analyse exactly this filing (AnalyzeRequest.filing): the
+    # accession (EDGAR), the file name of a local amendment; None: the year's original.
+    exact: str | None = None
+    ticker: str = ""  # the company's, as the lister was asked for it
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +113,32 @@ class FilingLister(Protocol):
         """The filer's own fiscal-year label of a filing (asked for new filings only)."""
         ...
 
+    async def has_item1a(self, filing: ListedFiling, *, cik: str | None) -> bool:
+        """Whether a filing's document has an Item 1A (asked for new amendments only)."""
+        ...
+
+
+def has_item1a(document: FilingDocument, limits: DocumentLimits) -> bool:
+    """Whether ``document`` has risk factors to analyse: an Item 1A of its own, or one that
+    points to its annual report (the job fetches that exhibit). A document the analysis
+    cannot read counts as having one, so its job runs and fails saying why."""
+    try:
+        extract_item1a(document.content, document.name, limits)
+    except Item1AIncorporatedByReference:
+        return True
+    except Item1ANotFound:
+        return False
+    except FilingParseError:
+        return True
+    return True
+
 
 class LocalLister:
     """The annual reports in the local filing directory (module docstring)."""
 
-    def __init__(self, roots: Sequence[Path]) -> None:
+    def __init__(self, roots: Sequence[Path], *, limits: DocumentLimits = UNLIMITED) -> None:
         self.roots = tuple(roots)
+        self.limits = limits
 
     async def list_filings(
         self, ticker: str, *, cik: str | None, since: IndexVersion | None = None
@@ -116,8 +153,17 @@ class LocalLister:
         """A local file's year is its name: the filer's label by the directory's rule."""
         return filing.fiscal_year
 
+    async def has_item1a(self, filing: ListedFiling, *, cik: str | None) -> bool:
+        """Whether the filing's file has an Item 1A (module docstring)."""
+        if filing.document is None:
+            return True  # an original: its lookup is the job's
+        source = LocalFilingSource(self.roots[0], also=self.roots[1:])
+        document = await source.fetch_filing(filing.ticker, filing.fiscal_year, filing.document)
+        return await asyncio.to_thread(has_item1a, document, self.limits)
+
     def _list(self, ticker: str) -> CompanyFilings:
         years: set[int] = set()
+        amended: dict[int, str] = {}
         known = False
         for root in self.roots:
             folder = root / ticker
@@ -125,16 +171,23 @@ class LocalLister:
                 continue
             known = True
             for entry in folder.iterdir():
-                match = LOCAL_NAME.match(entry.name)
+                match = FILE_NAME.match(entry.name)
                 # A file being copied in is written under another name and renamed
                 # (import_filing), so a matching name is a whole filing.
                 if match and entry.is_file() and entry.stat().st_size > 0:
-                    years.add(int(match[1]))
+                    if match[2]:  # an amendment: the first root's, as the source reads it
+                        amended.setdefault(int(match[1]), entry.name)
+                    else:
+                        years.add(int(match[1]))
         if not known:
             folders = ", ".join(str(root / ticker) for root in self.roots)
             raise FilingNotFound(f"no filings directory for {ticker}: looked for {folders}")
-        filings = tuple(ListedFiling(f"local:{y}", "10-K", y) for y in sorted(years))
-        return CompanyFilings(cik=None, filings=filings)
+        originals = [ListedFiling(f"local:{y}", "10-K", y, ticker=ticker) for y in sorted(years)]
+        amendments = [
+            ListedFiling(f"local:{name}", "10-K/A", y, document=name, exact=name, ticker=ticker)
+            for y, name in sorted(amended.items())
+        ]
+        return CompanyFilings(cik=None, filings=(*originals, *amendments))
 
 
 class EdgarLister:
@@ -146,8 +199,9 @@ class EdgarLister:
     ``get`` (shared pace, retries on 429/5xx, ``UpstreamUnavailable`` after them).
     """
 
-    def __init__(self, source: EdgarFilingSource) -> None:
+    def __init__(self, source: EdgarFilingSource, *, limits: DocumentLimits = UNLIMITED) -> None:
         self.source = source
+        self.limits = limits
 
     async def list_filings(
         self, ticker: str, *, cik: str | None, since: IndexVersion | None = None
@@ -186,6 +240,8 @@ class EdgarLister:
                     entry.filed,
                     period_end=entry.period_end,
                     document=entry.primary_document,
+                    exact=entry.accession,
+                    ticker=normalise_ticker(ticker),
                 )
             )
         return CompanyFilings(cik=str(number), filings=tuple(filings), version=version)
@@ -197,16 +253,38 @@ class EdgarLister:
         natural-year guess stands for a document without the tag."""
         if cik is None or filing.document is None:
             return filing.fiscal_year
-        entry = FilingEntry(
-            accession=filing.key,
-            form=filing.form,
-            filed=filing.filed,
-            period_end=filing.period_end,
-            primary_document=filing.document,
-        )
-        content = await self.source.document(int(cik), entry)
+        content = await self.source.document(int(cik), _entry(filing))
         facts = await asyncio.to_thread(read_cover_facts, content)
         return facts.fiscal_year or filing.fiscal_year
+
+    async def has_item1a(self, filing: ListedFiling, *, cik: str | None) -> bool:
+        """Whether the filing's primary document has an Item 1A (module docstring): the
+        document :meth:`labelled_year` read, from the shared disk cache."""
+        if cik is None or filing.document is None:
+            return True  # nothing to read: the job decides
+        content = await self.source.document(int(cik), _entry(filing))
+        url = self.source.document_url(int(cik), _entry(filing))
+        document = FilingDocument(
+            ticker=filing.ticker,
+            year=filing.fiscal_year,
+            content=content,
+            name=url,
+            source=self.source.name,
+            form=filing.form,
+            accession=filing.key,
+        )
+        return await asyncio.to_thread(has_item1a, document, self.limits)
+
+
+def _entry(filing: ListedFiling) -> FilingEntry:
+    assert filing.document is not None
+    return FilingEntry(
+        accession=filing.key,
+        form=filing.form,
+        filed=filing.filed,
+        period_end=filing.period_end,
+        primary_document=filing.document,
+    )
 
 
 def edgar_stats_of(agent: object) -> EdgarStats | None:
@@ -228,9 +306,10 @@ async def open_lister(
     only, is kept for half a watch interval); its requests take turns at the shared Redis
     pace with every job's.
     """
+    limits = document_limits(settings)
     if settings.resolved_filings_source == "local":
         roots = [settings.filings_dir] if settings.filings_dir is not None else []
-        yield LocalLister([*roots, *settings.extra_filings_dirs])
+        yield LocalLister([*roots, *settings.extra_filings_dirs], limits=limits)
         return
     from redis.asyncio import Redis
 
@@ -247,7 +326,7 @@ async def open_lister(
     if stats is not None:
         source.stats = stats
     try:
-        yield EdgarLister(source)
+        yield EdgarLister(source, limits=limits)
     finally:
         await source.aclose()
         await limiter_redis.aclose()

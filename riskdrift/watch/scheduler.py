@@ -12,7 +12,12 @@ one's annual reports (:mod:`riskdrift.watch.listing`) and:
   (:mod:`riskdrift.watch.backfill`);
 - afterwards, for each filing not seen before (of a form the watchlist follows), starts
   the analysis of its fiscal year Y against Y-1 (:func:`submit_watch_job`) when Y-1 was
-  filed too, else records it as skipped with the reason.
+  filed too, else records it as skipped with the reason. The job names the filing it
+  saw (``AnalyzeRequest.filing``), so it analyses that document: an amendment (10-K/A)
+  with an Item 1A is analysed in place of the original, and being the year's newest
+  analysis it is what the watchlist's ranking shows for that year. An amendment without
+  one (Part III only, the common case) replaces nothing: it is recorded as skipped
+  ("no Item 1A in the amendment; the original's analysis stands") and starts no job.
 
 A second cron job, :func:`announce_analyses` (every ``min(tick, 5)`` seconds), announces
 the watch jobs that ended since its last tick (:mod:`riskdrift.watch.notify`: the
@@ -59,6 +64,7 @@ WATCH_NAMESPACE = uuid.UUID("8f0b8a52-6a57-4a2e-9d0e-3b7f3c1d2e24")
 MAX_TICK = 30  # seconds: the cron's longest tick, whatever the interval
 CLAIM_BATCH = 200  # companies one tick claims at most; the rest are due at the next tick
 CONCURRENCY = 8  # companies listed at once by one poller
+NO_RISK_FACTORS = "no Item 1A in the amendment; the original's analysis stands"
 
 
 class WatchContext(TypedDict, total=False):
@@ -120,6 +126,7 @@ async def submit_watch_job(
         current=filing.fiscal_year,
         previous=filing.fiscal_year - 1,
         callback_url=None,  # the watchlist's callback_url is for its own filing.analysed
+        filing=filing.exact,
     )
     recorded = await watchlists.record_new_filing(pool, company, _seen(filing), job=job)
     if not recorded:
@@ -191,6 +198,19 @@ async def poll_company(ctx: WatchContext, company: DueCompany) -> list[uuid.UUID
             await watchlists.record_new_filing(pool, company, seen_now, job=None, skipped=reason)
             log.info(
                 "watch_filing_skipped", ticker=company.ticker, filing=filing.key, reason=reason
+            )
+            continue
+        if filing.form == "10-K/A" and not await ctx["watch_lister"].has_item1a(
+            filing, cik=listing.cik
+        ):
+            await watchlists.record_new_filing(
+                pool, company, _seen(filing), job=None, skipped=NO_RISK_FACTORS
+            )
+            log.info(
+                "watch_filing_skipped",
+                ticker=company.ticker,
+                filing=filing.key,
+                reason=NO_RISK_FACTORS,
             )
             continue
         job_id = await submit_watch_job(pool, ctx["redis"], settings, company, filing)

@@ -191,7 +191,7 @@ async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int) -> str
     started = asyncio.get_running_loop().time()
 
     try:
-        request = AnalyzeRequest(ticker=job.ticker, years=list(job.years))
+        request = AnalyzeRequest(ticker=job.ticker, years=list(job.years), filing=job.filing)
         async with asyncio.timeout(settings.job_soft_time_limit):
             result = await ctx["agent"].arun(request, _progress_reporter(ctx, job_uuid))
     except asyncio.CancelledError:

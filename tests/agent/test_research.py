@@ -143,3 +143,75 @@ async def test_both_filings_missing_names_the_current_year_and_leaves_nothing_ru
     with pytest.raises(FilingNotFound, match="fiscal 2024"):
         await agent.arun(AnalyzeRequest(ticker="ZZZZ", years=[2024, 2023]))
     assert source.finished == [2023, 2024]
+
+
+# --- a named filing of the current year (AnalyzeRequest.filing) ----------------------------
+
+
+class NamingSource(DirectorySource):
+    """A DirectorySource that can also fetch a named file of a company (ExactFilingSource)."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.named: list[tuple[str, int, str]] = []
+
+    async def fetch_filing(self, ticker: str, year: int, key: str) -> FilingDocument:
+        self.named.append((ticker, year, key))
+        path = self.root / ticker / key
+        return FilingDocument(
+            ticker=ticker,
+            year=year,
+            content=path.read_bytes(),
+            name=str(path),
+            source="local",
+            form="10-K/A",
+            document=key,
+        )
+
+
+async def test_the_named_filing_is_analysed_for_the_current_year(tmp_path: Path) -> None:
+    folder = tmp_path / "ACME"
+    folder.mkdir()
+    for year in (2023, 2024):
+        (folder / f"{year}.html").write_bytes((SAMPLES / "ACME" / f"{year}.html").read_bytes())
+    # The "amendment" restates the 2023 text as 2024's: the pair is then (nearly) identical.
+    (folder / "2024.10-KA.html").write_bytes((SAMPLES / "ACME" / "2023.html").read_bytes())
+    source = NamingSource(tmp_path)
+    agent = ResearchAgent(source)
+    original = await agent.arun(AnalyzeRequest(ticker="ACME", years=[2024, 2023]))
+    amended = await agent.arun(
+        AnalyzeRequest(ticker="ACME", years=[2024, 2023], filing="2024.10-KA.html")
+    )
+    assert source.named == [("ACME", 2024, "2024.10-KA.html")]
+    assert source.fetched == [("ACME", 2024), ("ACME", 2023), ("ACME", 2023)]
+    assert (amended.filings[0].form, amended.filings[0].document) == ("10-K/A", "2024.10-KA.html")
+    assert amended.similarity.jaccard == pytest.approx(1.0)
+    assert original.similarity.jaccard < 0.99
+
+
+async def test_a_source_that_cannot_name_filings_refuses_a_named_request() -> None:
+    from riskdrift.errors import InvalidRequest
+
+    agent = ResearchAgent(DirectorySource(SAMPLES))
+    request = AnalyzeRequest(ticker="ACME", years=[2024, 2023], filing="0001104659-25-042659")
+    with pytest.raises(InvalidRequest, match="cannot fetch a named filing"):
+        await agent.arun(request)
+
+
+@pytest.mark.parametrize(
+    ("filing", "error"),
+    [
+        ("2023.10-KA.html", "of fiscal 2023, not the current year 2024"),
+        ("../2024.html", "EDGAR accession number"),
+        ("1104659-25-042659", "EDGAR accession number"),
+    ],
+)
+def test_a_named_filing_must_be_an_accession_or_a_file_of_the_current_year(
+    filing: str, error: str
+) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=error):
+        AnalyzeRequest(ticker="ACME", years=[2024, 2023], filing=filing)
+    # Unset, it is left out of the request's JSON (whose hash is the idempotency check).
+    assert "filing" not in AnalyzeRequest(ticker="ACME", years=[2024, 2023]).model_dump_json()

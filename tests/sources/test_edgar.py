@@ -495,3 +495,50 @@ async def test_encodings_riskdrift_never_asked_for_are_refused(
     fake.encode(TICKERS, encodings, raw=b"whatever")
     with pytest.raises(FilingParseError, match=reason):
         await make_source().fetch("AAPL", 2024)
+
+
+# --- a named filing (AnalyzeRequest.filing): by accession -----------------------------------
+
+TSLA_AMENDMENT = "0001104659-25-042659"  # Part III only: no Item 1A
+
+
+async def test_a_named_amendment_is_fetched_by_its_accession(
+    edgar: tuple[FakeEdgar, str], make_source: MakeSource
+) -> None:
+    fake, _ = edgar
+    doc = await make_source().fetch_filing("tsla", 2024, TSLA_AMENDMENT)
+    assert (doc.ticker, doc.year, doc.form, doc.accession) == (
+        "TSLA",
+        2024,
+        "10-K/A",
+        TSLA_AMENDMENT,
+    )
+    assert doc.document == "tm2513127d1_10ka.htm"
+    assert doc.content == (REAL10K / "TSLA" / "2024.10-KA.html").read_bytes()
+    # Only that filing's document was downloaded, not the year's original.
+    assert not any(p.endswith("tsla-20241231.htm") for p in fake.paths())
+
+
+async def test_a_named_filing_of_another_company_or_year_is_refused(
+    make_source: MakeSource,
+) -> None:
+    source = make_source()
+    with pytest.raises(FilingNotFound, match="EDGAR lists no filing 0001045810-25-000023 of TSLA"):
+        await source.fetch_filing("TSLA", 2024, "0001045810-25-000023")  # NVIDIA's 10-K
+    # Tesla's fiscal 2023 10-K named as its 2024 filing: its own tag says otherwise.
+    with pytest.raises(FilingNotFound, match="labelled fiscal 2023, not 2024"):
+        await source.fetch_filing("TSLA", 2024, "0001628280-24-002390")
+
+
+async def test_the_agent_on_a_named_part_iii_amendment_says_it_has_no_item_1a(
+    make_source: MakeSource,
+) -> None:
+    """Asked directly (not by the watch, which starts no job for it), the analysis of a Part
+    III amendment fails naming the amendment, not the original."""
+    from riskdrift.errors import Item1ANotFound
+
+    agent = ResearchAgent(make_source())
+    request = AnalyzeRequest(ticker="TSLA", years=[2024, 2023], filing=TSLA_AMENDMENT)
+    with pytest.raises(Item1ANotFound) as caught:
+        await agent.arun(request)
+    assert "000110465925042659/tm2513127d1_10ka.htm" in str(caught.value)

@@ -182,3 +182,61 @@ async def test_extra_roots_are_looked_in_after_the_first(
         await source.fetch("ACME", 2019)
     assert str(first / "ACME") in str(caught.value)
     assert str(sample / "ACME") in str(caught.value)
+
+
+# --- a named filing (AnalyzeRequest.filing): the amendment <YEAR>.10-KA.html --------------
+
+
+async def test_a_named_amendment_is_read_as_a_10ka(tmp_path: Path) -> None:
+    (tmp_path / "ACME").mkdir()
+    (tmp_path / "ACME" / "2024.html").write_text("<html>original</html>")
+    (tmp_path / "ACME" / "2024.10-KA.html").write_text("<html>amendment</html>")
+    source = LocalFilingSource(tmp_path / "elsewhere", also=[tmp_path])
+    doc = await source.fetch_filing("acme", 2024, "2024.10-KA.html")
+    assert (doc.ticker, doc.year, doc.form) == ("ACME", 2024, "10-K/A")
+    assert doc.content == b"<html>amendment</html>"
+    assert (doc.name, doc.document) == (
+        str(tmp_path / "ACME" / "2024.10-KA.html"),
+        "2024.10-KA.html",
+    )
+    # The year's lookup still takes the original; naming it gives the original too.
+    assert (await source.fetch("ACME", 2024)).content == b"<html>original</html>"
+    original = await source.fetch_filing("ACME", 2024, "2024.html")
+    assert (original.form, original.content) == ("10-K", b"<html>original</html>")
+
+
+@pytest.mark.parametrize(
+    "name", ["2023.10-KA.html", "../ACME/2024.html", "2024.10-K.html", "2024.pdf", "x/2024.html"]
+)
+async def test_a_named_filing_of_another_year_or_shape_is_refused(
+    tmp_path: Path, name: str
+) -> None:
+    (tmp_path / "ACME").mkdir()
+    (tmp_path / "ACME" / "2024.html").write_text("<html>original</html>")
+    with pytest.raises(FilingNotFound, match="not a local filing name of fiscal 2024"):
+        await LocalFilingSource(tmp_path).fetch_filing("ACME", 2024, name)
+
+
+async def test_a_named_amendment_that_is_absent_names_the_places(tmp_path: Path) -> None:
+    (tmp_path / "ACME").mkdir()
+    (tmp_path / "ACME" / "2024.html").write_text("<html>original</html>")
+    with pytest.raises(FilingNotFound) as caught:
+        await LocalFilingSource(tmp_path).fetch_filing("ACME", 2024, "2024.10-KA.html")
+    assert "2024.10-KA.html" in str(caught.value)
+    assert str(tmp_path / "ACME") in str(caught.value)
+
+
+async def test_a_named_amendment_in_a_full_submission_is_its_10ka_document(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "ACME").mkdir()
+    (tmp_path / "ACME" / "2008.10-KA.txt").write_bytes(
+        b"<SEC-DOCUMENT>\n<DOCUMENT>\n<TYPE>10-K/A\n<FILENAME>d10ka.htm\n<TEXT>\n"
+        b"<html><body><p>Amendment No. 1</p></body></html>\n</TEXT>\n</DOCUMENT>\n"
+        b"<DOCUMENT>\n<TYPE>EX-31\n<FILENAME>dex31.htm\n<TEXT>\ncertification\n</TEXT>\n"
+        b"</DOCUMENT>\n</SEC-DOCUMENT>\n"
+    )
+    doc = await LocalFilingSource(tmp_path).fetch_filing("ACME", 2008, "2008.10-KA.txt")
+    assert (doc.form, doc.document) == ("10-K/A", "d10ka.htm")
+    assert b"Amendment No. 1" in doc.content
+    assert b"certification" not in doc.content

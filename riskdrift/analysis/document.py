@@ -31,10 +31,12 @@ Pure: bytes in, dataclasses out; no I/O.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 from selectolax.lexbor import LexborHTMLParser
@@ -172,7 +174,18 @@ def _element_flags(tag: str, element: Node) -> int:
     underlined, an in-document link, or an inline element set off by a left padding or
     margin ("&#8226;" then a padded span) or displayed as a box of its own: a word
     boundary, though no space is in the text."""
-    style = element.attributes.get("style") or ""
+    attributes = element.attributes
+    flags = _style_flags(tag, attributes.get("style") or "")
+    if tag == "a" and (attributes.get("href") or "").startswith("#"):
+        flags |= _LINK
+    return flags
+
+
+@functools.lru_cache(maxsize=8192)
+def _style_flags(tag: str, style: str) -> int:
+    """The bits of :func:`_element_flags` that come from the tag and its CSS: a filing
+    repeats a few dozen distinct style strings over tens of thousands of elements, so
+    each is read once."""
     hidden, bold, italic, underline = _own_style(tag, style)
     flags = (
         (_HIDDEN if hidden else 0)
@@ -180,8 +193,6 @@ def _element_flags(tag: str, element: Node) -> int:
         | (_ITALIC if italic else 0)
         | (_UNDERLINE if underline else 0)
     )
-    if tag == "a" and (element.attributes.get("href") or "").startswith("#"):
-        flags |= _LINK
     if tag not in BLOCK_TAGS and (
         ("-left" in style and _LEFT_GAP.search(style) is not None)
         or ("display" in style and _BOXED.search(style) is not None)
@@ -435,8 +446,7 @@ class DocumentLimits:
 UNLIMITED = DocumentLimits(sys.maxsize, sys.maxsize, sys.maxsize)
 
 
-@dataclass(frozen=True, slots=True)
-class _Context:
+class _Context(NamedTuple):
     """What a text node directly inside an element inherits from it and its ancestors:
     the result of walking up from the element until a block boundary (``table``,
     ``tr``, ``body``, ``html``) or something hidden."""

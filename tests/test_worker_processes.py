@@ -20,32 +20,11 @@ from riskdrift.jobs.enqueue import enqueue_new_job
 from riskdrift.models import AnalyzeRequest
 from riskdrift.store import jobs
 from tests.conftest import eventually
-from tests.processes import service_env, spawn
+from tests.processes import alive, children, service_env, spawn
 
 pytestmark = pytest.mark.integration
 
 SAMPLES = Path(__file__).resolve().parent.parent / "riskdrift" / "samples" / "filings"
-
-
-def _children(parent: int) -> set[int]:
-    """Live (not zombie) child pids of ``parent``, read from /proc (Linux)."""
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # exited meanwhile
-        if int(fields[1]) == parent and fields[0] != "Z":
-            found.add(int(stat.parent.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 async def test_processes_drain_restart_and_stop_cleanly(
@@ -63,7 +42,7 @@ async def test_processes_drain_restart_and_stop_cleanly(
     try:
 
         async def two_children() -> bool:
-            return len(_children(parent)) == 2
+            return len(children(parent)) == 2
 
         await eventually(two_children, deadline=30)
         ids = []
@@ -82,21 +61,21 @@ async def test_processes_drain_restart_and_stop_cleanly(
 
         await eventually(all_completed, deadline=60)
 
-        first = _children(parent)
+        first = children(parent)
         victim = sorted(first)[0]
         os.kill(victim, signal.SIGKILL)
 
         async def replaced() -> bool:
-            now = _children(parent)
+            now = children(parent)
             return len(now) == 2 and victim not in now
 
         await eventually(replaced, deadline=30)
-        children = _children(parent)
+        survivors = children(parent)
 
         proc.send_signal(signal.SIGTERM)
         await asyncio.to_thread(proc.wait, 30)  # raises TimeoutExpired past the deadline
         assert proc.returncode == 0, (tmp_path / "worker.log").read_text()[-2000:]
-        assert not any(_alive(pid) for pid in children)
+        assert not any(alive(pid) for pid in survivors)
     finally:
         if proc.poll() is None:
             proc.kill()

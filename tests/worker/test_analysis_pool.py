@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from pathlib import Path
 
 import pytest
 
@@ -19,17 +18,10 @@ from riskdrift.errors import (
 )
 from riskdrift.worker.analysis_pool import AnalysisPool
 from tests.conftest import eventually
+from tests.processes import alive
 from tests.worker import pool_calls
 
 MEMORY_MB = 1024
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 @pytest.fixture

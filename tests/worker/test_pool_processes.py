@@ -29,33 +29,12 @@ from riskdrift.models import AnalyzeRequest
 from riskdrift.store import jobs
 from tests.conftest import eventually
 from tests.corpus import ROOT
-from tests.processes import service_env, spawn, stop
+from tests.processes import alive, children, service_env, spawn, stop
 from tests.worker.filings import deeply_nested, huge_text, valid_filing, write
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 SLOW_RISKS = 1200  # 5-15 s of analysis on the 2-core test machine (400: 1.8-4.8 s)
-
-
-def children(parent: int) -> set[int]:
-    """Live (not zombie) child pids of ``parent``, read from /proc (Linux)."""
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # exited meanwhile
-        if int(fields[1]) == parent and fields[0] != "Z":
-            found.add(int(stat.parent.name))
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def worker_env(settings: Settings, filings: Path, **overrides: str) -> dict[str, str]:

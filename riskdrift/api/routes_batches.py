@@ -28,17 +28,15 @@ from riskdrift.api.auth import client_of, tenant_of
 from riskdrift.api.limits import batch_cost
 from riskdrift.api.problems import validation_problem
 from riskdrift.api.routes_jobs import _check_callback as check_callback
-from riskdrift.api.routes_jobs import cursor_checked, model_response, page_limit
+from riskdrift.api.routes_jobs import cursor_checked, cursor_page, model_response
 from riskdrift.api.sse import ResumableStreamResponse, requested_position
 from riskdrift.api.state import AppState, app_state
 from riskdrift.errors import (
     BatchNotFound,
     IdempotencyKeyReused,
     InvalidIdempotencyKey,
-    InvalidQuery,
     QueueFull,
     TenantQueueFull,
-    UnknownQueryParameter,
     UnsupportedMediaType,
 )
 from riskdrift.events.batch_progress import (
@@ -325,21 +323,14 @@ async def get_batch(request: Request) -> Response:
 
 async def list_batches(request: Request) -> Response:
     """``GET /batches?cursor=&limit=``, newest first."""
-    params = request.query_params
-    unknown = set(params) - {"cursor", "limit"}
-    if unknown:
-        raise UnknownQueryParameter(", ".join(sorted(unknown)))
-    errors: list[dict[str, str]] = []
-    limit = page_limit(params, errors)
-    if errors:
-        raise InvalidQuery("invalid query parameter(s)", errors=errors)
+    cursor, limit = cursor_page(request.query_params)
     state = app_state(request)
     with cursor_checked():
-        page, cursor = await batches.list_batches(
-            state["pool"], tenant=tenant_of(request), cursor=params.get("cursor"), limit=limit
+        page, next_cursor = await batches.list_batches(
+            state["pool"], tenant=tenant_of(request), cursor=cursor, limit=limit
         )
     views = [await batch_view(state, b, with_failures=False) for b in page]
-    return model_response(BatchPage(batches=views, next_cursor=cursor))
+    return model_response(BatchPage(batches=views, next_cursor=next_cursor))
 
 
 async def cancel(request: Request) -> Response:

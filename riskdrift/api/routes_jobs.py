@@ -68,6 +68,19 @@ def page_limit(params: Mapping[str, str], errors: list[dict[str, str]]) -> int:
     return 50
 
 
+def cursor_page(params: Mapping[str, str]) -> tuple[str | None, int]:
+    """The ``cursor`` and ``limit`` of a listing that takes nothing else (batches,
+    watchlists): 400 for any other parameter, 422 for a bad limit."""
+    unknown = set(params) - {"cursor", "limit"}
+    if unknown:
+        raise UnknownQueryParameter(", ".join(sorted(unknown)))
+    errors: list[dict[str, str]] = []
+    limit = page_limit(params, errors)
+    if errors:
+        raise InvalidQuery("invalid query parameter(s)", errors=errors)
+    return params.get("cursor"), limit
+
+
 @contextlib.contextmanager
 def cursor_checked() -> Iterator[None]:
     """Map a store listing's ``ValueError`` (a malformed ``cursor``) to a 422 problem."""

@@ -26,12 +26,10 @@ from starlette.responses import Response
 from riskdrift.api.auth import tenant_of
 from riskdrift.api.problems import validation_problem
 from riskdrift.api.routes_jobs import _check_callback as check_callback
-from riskdrift.api.routes_jobs import cursor_checked, model_response, page_limit
+from riskdrift.api.routes_jobs import cursor_checked, cursor_page, model_response
 from riskdrift.api.sse import ResumableStreamResponse, requested_position
 from riskdrift.api.state import AppState, app_state
 from riskdrift.errors import (
-    InvalidQuery,
-    UnknownQueryParameter,
     UnsupportedMediaType,
     WatchlistNotFound,
 )
@@ -283,22 +281,17 @@ async def create(request: Request) -> Response:
 
 async def list_all(request: Request) -> Response:
     """``GET /watchlists?cursor=&limit=``, newest first."""
-    params = request.query_params
-    unknown = set(params) - {"cursor", "limit"}
-    if unknown:
-        raise UnknownQueryParameter(", ".join(sorted(unknown)))
-    errors: list[dict[str, str]] = []
-    limit = page_limit(params, errors)
-    if errors:
-        raise InvalidQuery("invalid query parameter(s)", errors=errors)
+    cursor, limit = cursor_page(request.query_params)
     pool = app_state(request)["pool"]
     with cursor_checked():
-        page, cursor = await watchlists.list_watchlists(
-            pool, tenant=tenant_of(request), cursor=params.get("cursor"), limit=limit
+        page, next_cursor = await watchlists.list_watchlists(
+            pool, tenant=tenant_of(request), cursor=cursor, limit=limit
         )
     found = await watchlists.companies(pool, [w.id for w in page])
     return model_response(
-        WatchlistPage(watchlists=[watchlist_view(w, found[w.id]) for w in page], next_cursor=cursor)
+        WatchlistPage(
+            watchlists=[watchlist_view(w, found[w.id]) for w in page], next_cursor=next_cursor
+        )
     )
 
 

@@ -44,12 +44,13 @@ from redis.asyncio import Redis
 from riskdrift.agent.progress import ProgressReporter
 from riskdrift.config import Settings
 from riskdrift.events.publish import parse_entry, stream_key
-from riskdrift.models import AnalysisResult, AnalyzeRequest, Heatmap, SimilarityScores
+from riskdrift.models import AnalysisResult, AnalyzeRequest
 from riskdrift.queue import create_pool, enqueue
 from riskdrift.store import jobs
 from riskdrift.store.migrate import migrate
 from riskdrift.store.pool import create_pool as create_db_pool
 from riskdrift.worker.context import Agent
+from tests.doubles import tiny_result
 
 PID_STEP = "pid:"
 
@@ -65,18 +66,7 @@ class SteadyAgent:
         for step in range(10):
             await asyncio.sleep(self.seconds / 10)
             await progress("working", 10 + step * 9)
-        return AnalysisResult(
-            ticker=request.ticker,
-            company="Bench Co",
-            cik=None,
-            years=request.years,
-            filings=[],
-            similarity=SimilarityScores(cosine=1, jaccard=1, min_edit=1, simple=1),
-            risks=[],
-            heatmap=Heatmap(rows=[], columns=[], values=[]),
-            summary="s",
-            recommendations=[],
-        )
+        return tiny_result(request)
 
 
 def run_worker() -> None:

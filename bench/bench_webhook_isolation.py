@@ -44,27 +44,17 @@ from starlette.routing import Route
 from riskdrift.agent.progress import ProgressReporter
 from riskdrift.api.app import create_app
 from riskdrift.config import Settings
-from riskdrift.models import AnalysisResult, AnalyzeRequest, Heatmap, SimilarityScores
+from riskdrift.models import AnalysisResult, AnalyzeRequest
 from riskdrift.queue import create_worker
 from riskdrift.webhooks.signing import generate_secret
 from riskdrift.worker.context import Agent
 from riskdrift.worker.settings import build_webhook_worker_settings, build_worker_settings
+from tests.doubles import tiny_result
 
 
 class Instant:
     async def arun(self, request: AnalyzeRequest, progress: ProgressReporter) -> AnalysisResult:
-        return AnalysisResult(
-            ticker=request.ticker,
-            company="Bench Co",
-            cik=None,
-            years=request.years,
-            filings=[],
-            similarity=SimilarityScores(cosine=1, jaccard=1, min_edit=1, simple=1),
-            risks=[],
-            heatmap=Heatmap(rows=[], columns=[], values=[]),
-            summary="s",
-            recommendations=[],
-        )
+        return tiny_result(request)
 
 
 @contextlib.asynccontextmanager

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import inspect
 import socket
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -165,3 +167,15 @@ async def running_worker(worker_settings: type) -> AsyncIterator[Worker]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await worker.close()
+
+
+@pytest.fixture
+def collect_dead_connections() -> Iterator[None]:
+    """For tests that kill or cut a Redis server under live clients: redis-py leaves the
+    connections whose sockets died for the garbage collector, and their ResourceWarning
+    would surface at whichever later test's teardown the collector happens to run. They
+    are collected here, at the end of the test that killed their server."""
+    yield
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()

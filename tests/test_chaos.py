@@ -18,7 +18,12 @@ import pytest
 
 from bench.bench_chaos import Plan, Unavailable, run_chaos
 
-pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.usefixtures("collect_dead_connections"),
+    pytest.mark.integration,
+    pytest.mark.e2e,
+    pytest.mark.slow,
+]
 
 PLAN = Plan(
     jobs=60,

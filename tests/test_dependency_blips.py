@@ -26,7 +26,11 @@ from tests.doubles import ScriptedAgent, settings_for, tiny_result
 from tests.doubles.proxy import CuttableProxy, proxy_for
 from tests.test_worker import events_of, submit
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.usefixtures("collect_dead_connections"),
+    pytest.mark.integration,
+    pytest.mark.slow,
+]
 
 JOBS = 4
 OUTAGE = 20.0  # seconds: the Postgres outage

@@ -20,7 +20,11 @@ from riskdrift.api.app import create_app
 from riskdrift.config import Settings
 from tests.conftest import eventually, free_port, serve
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.usefixtures("collect_dead_connections"),
+    pytest.mark.integration,
+    pytest.mark.slow,
+]
 
 BODY = {"ticker": "ACME", "years": [2024, 2023]}
 PROBLEM = "application/problem+json"

@@ -50,6 +50,10 @@ async def test_chaos_loses_duplicates_and_strands_nothing() -> None:
         ["worker"] * PLAN.worker_kills + ["child"] * PLAN.child_kills + list(PLAN.restarts)
     ), kinds
     assert all(d.detail != "none" for d in report.disruptions), "a worker had no children"
-    # ... and hit work: the killed workers' jobs ran again elsewhere.
-    assert report.worker_recoveries, "no job of a killed worker was re-run"
+    # ... and hit work: a killed worker held running jobs. (Whether one is seen starting
+    # again depends on timing: the running set is read just before the kill, and on a fast
+    # machine its jobs may finish in between; every job completing once is asserted above.)
+    assert any(d.running for d in report.disruptions if d.kind == "worker"), (
+        "no worker kill hit a running job"
+    )
     assert report.children_seen >= PLAN.workers * PLAN.analysis_processes

@@ -174,7 +174,14 @@ def run_demo(
             "RISKDRIFT_API_PORT": str(port),
         }
         env.setdefault("RISKDRIFT_LOG_LEVEL", "WARNING")  # keep the demo's own output readable
-        for args in (["api", "--port", str(port)], *CHILDREN):
+        # With the webhooks queue set to the analysis queue, the analysis worker delivers
+        # them itself and a webhooks worker would refuse to start.
+        children_args = [
+            args
+            for args in CHILDREN
+            if args[-1] != "webhooks" or settings.webhooks_queue_name != settings.queue_name
+        ]
+        for args in (["api", "--port", str(port)], *children_args):
             # A process group of its own: Ctrl-C reaches only this process, which then stops
             # the children in order (SIGTERM, graceful) instead of each one printing its own.
             children.append(

@@ -187,6 +187,9 @@ def dev(settings: Settings, tmp_path: Path) -> Iterator[Dev]:
     env = service_env(
         settings,
         RISKDRIFT_EMBEDDINGS_QUEUE_NAME=settings.embeddings_queue_name,
+        # `make run`'s three workers, each on a queue of its own as by default (the tests'
+        # settings put webhooks on the analysis queue)
+        RISKDRIFT_WEBHOOKS_QUEUE_NAME=f"{settings.queue_name}:webhooks",
         RISKDRIFT_DATA_DIR=str(tmp_path / "data"),
         # The children's log, so a failure shows what the workers did (the test reads only
         # the lines `riskdrift dev` prints itself).

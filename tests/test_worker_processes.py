@@ -89,3 +89,16 @@ def test_processes_must_be_positive(tmp_path: Path, settings: Settings) -> None:
     proc = spawn(["worker", "--processes", "0"], service_env(settings), tmp_path / "out.log")
     assert proc.wait(timeout=30) == 2
     assert "must be at least 1" in (tmp_path / "out.log").read_text()
+
+
+def test_a_webhooks_worker_on_the_analysis_queue_refuses_to_start(
+    tmp_path: Path, settings: Settings
+) -> None:
+    # It would take analysis jobs it cannot run, and arq would end them while their rows
+    # stay queued (the README test's job that never started, under load).
+    env = service_env(settings, RISKDRIFT_WEBHOOKS_QUEUE_NAME=settings.queue_name)
+    proc = spawn(["worker", "--queue", "webhooks"], env, tmp_path / "out.log")
+    assert proc.wait(timeout=60) == 2
+    out = (tmp_path / "out.log").read_text()
+    assert "webhooks_queue_name is the analysis queue" in out, out
+    assert "Traceback" not in out, out

@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 
 from riskdrift.config import Settings
+from riskdrift.errors import ConfigurationError
 from riskdrift.events.batch import EventBatcher
 from riskdrift.logging import configure_logging
 from riskdrift.ops.cluster import CRON_JOB_PREFIX
@@ -281,7 +282,18 @@ def build_webhook_worker_settings(
     Deliveries have slots of their own (``webhook_max_jobs``, many: an attempt mostly
     waits on the network), so a slow receiver never holds an analysis slot, and at most
     ``webhook_receiver_concurrency`` of these per receiver (riskdrift/webhooks/slots.py).
+
+    Raises :class:`ConfigurationError` when ``webhooks_queue_name`` is the analysis
+    queue: the analysis workers deliver the webhooks of such a setup themselves, and a
+    webhooks worker there would take analysis jobs it cannot run and end them in arq
+    ("function not found") while their rows stay queued.
     """
+    if settings.webhooks_queue_name == settings.queue_name:
+        raise ConfigurationError(
+            f"webhooks_queue_name is the analysis queue ({settings.queue_name!r}): its "
+            "analysis workers deliver the webhooks; run no webhooks worker, or give "
+            "RISKDRIFT_WEBHOOKS_QUEUE_NAME a queue of its own"
+        )
 
     async def on_startup(ctx: WorkerContext) -> None:
         stack = await _open_process_clients(ctx, settings)

@@ -73,7 +73,10 @@ class Settings(BaseSettings):
     webhooks_queue_name: str = "webhooks"
     embeddings_queue_name: str = "embeddings"
     worker_max_jobs: int = 4
-    worker_poll_delay: float = 0.01  # idle pickup p50 12 ms (docs/BENCHMARKS.md); 0.05 gave 34 ms
+    # The longest an idle worker waits between polls: a queued job, an abort or a job of
+    # its own ending wakes it at once (queue/workers.py); keep it <= 0.5 s (the cron
+    # schedule and the health check are refreshed by the polls).
+    worker_poll_delay: float = 0.5
     worker_health_check_interval: int = 10
     worker_shutdown_grace: int = 30  # SIGTERM: seconds running jobs get to finish
     job_soft_time_limit: float = 540.0

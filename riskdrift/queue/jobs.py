@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from riskdrift.queue.connection import loads
+from riskdrift.queue.keys import WAKE_ABORT_CHANNEL, wake_channel
 
 __all__ = [
     "ABORT_KEY",
@@ -47,6 +48,7 @@ __all__ = [
     "queue_counts",
     "queue_discard",
     "queue_job",
+    "queue_wake",
     "queued_job_ids",
     "release_claim",
     "result_key",
@@ -87,13 +89,21 @@ def health_check_key(queue: str) -> str:
 
 
 def queue_job(
-    pipe: Pipeline, redis: ArqRedis, function: str, *args: Any, job_id: str, queue: str
+    pipe: Pipeline,
+    redis: ArqRedis,
+    function: str,
+    *args: Any,
+    job_id: str,
+    queue: str,
+    wake: bool = True,
 ) -> None:
     """Queue onto ``pipe`` the keys ``redis.enqueue_job(function, *args, _job_id=job_id,
     _queue_name=queue)`` would write, without its duplicate check: only for an id that
-    has never been enqueued.
+    has never been enqueued; then (``wake``) the message that wakes the queue's workers.
 
     The payload uses ``redis``'s own serializer and expiry, as ``enqueue_job`` does.
+    Many jobs on one pipeline need one wake-up: pass ``wake=False`` and end with
+    :func:`queue_wake`.
     """
     enqueue_time_ms = timestamp_ms()
     payload = serialize_job(
@@ -102,6 +112,14 @@ def queue_job(
     # arq: expires = score - enqueue time + expires_extra_ms, with score = enqueue time
     pipe.psetex(job_key(job_id), redis.expires_extra_ms, payload)
     pipe.zadd(queue, {job_id: enqueue_time_ms})
+    if wake:
+        queue_wake(pipe, queue)
+
+
+def queue_wake(pipe: Pipeline | Redis, queue: str) -> Any:
+    """Wake ``queue``'s idle workers (:class:`riskdrift.queue.PollingWorker`) to poll now,
+    not at the end of their idle wait: after the job's keys, on the same connection."""
+    return pipe.publish(wake_channel(queue), b"")
 
 
 async def enqueue(
@@ -117,7 +135,10 @@ async def enqueue(
     job = await redis.enqueue_job(
         function, *args, _job_id=job_id, _queue_name=queue, _defer_by=defer_by
     )
-    return job is not None
+    if job is None:
+        return False
+    await queue_wake(redis, queue)  # a deferred job too: the woken worker notes when it is due
+    return True
 
 
 def queue_abort(pipe: Pipeline, job_ids: Iterable[str]) -> None:
@@ -125,6 +146,7 @@ def queue_abort(pipe: Pipeline, job_ids: Iterable[str]) -> None:
     cancelled, a queued one dropped when a worker picks it up."""
     now = timestamp_ms()
     pipe.zadd(ABORT_KEY, dict.fromkeys(job_ids, now))
+    pipe.publish(WAKE_ABORT_CHANNEL, b"")  # any queue's worker may be running one
 
 
 def queue_discard(pipe: Pipeline, queue: str, job_ids: Sequence[str]) -> None:

@@ -12,6 +12,8 @@
 - ``riskdrift:limits...``: the submission rate limiter's counters (api/limits.py).
 - ``riskdrift:webhook-slots:<host>``: the webhook deliveries in flight to one receiver
   host, a sorted set of leases scored by expiry (webhooks/slots.py).
+- ``riskdrift:wake:<queue>`` and ``riskdrift:wake:abort``: pub/sub channels, not keys; a
+  message wakes a queue's idle workers at once (queue/workers.py).
 - ``riskdrift:edgar:next-slot``: the EDGAR request slot every process shares
   (sources/fair_access.py); ``riskdrift:edgar:meta:<hash>``: shared EDGAR metadata and
   its ``:lock`` (sources/singleflight.py).
@@ -33,6 +35,7 @@ LIMITS_PREFIX = ROOT + "limits"  # the limits library adds its own separator
 EDGAR_SLOT_KEY = ROOT + "edgar:next-slot"
 EDGAR_META_PREFIX = ROOT + "edgar:meta:"
 WEBHOOK_SLOTS_PREFIX = ROOT + "webhook-slots:"
+WAKE_ABORT_CHANNEL = ROOT + "wake:abort"
 
 
 def stream_key(job_id: uuid.UUID | str) -> str:
@@ -88,3 +91,8 @@ def edgar_meta_key(digest: str) -> str:
 def webhook_slots_key(host: str) -> str:
     """The sorted set of leases on one receiver host's delivery slots."""
     return WEBHOOK_SLOTS_PREFIX + host
+
+
+def wake_channel(queue: str) -> str:
+    """The pub/sub channel whose messages wake ``queue``'s idle workers (a job was queued)."""
+    return f"{ROOT}wake:{queue}"

@@ -30,7 +30,7 @@ from starlette.routing import BaseRoute
 from starlette.schemas import BaseSchemaGenerator
 
 from riskdrift import __version__
-from riskdrift.api.auth import PUBLIC_PATHS, PUBLIC_PREFIXES
+from riskdrift.api.auth import is_public
 from riskdrift.api.spec import TEXT, UUID, Answer, Operation, Param, Schema, operations_of
 from riskdrift.models import Problem
 from riskdrift.webhooks.signing import WebhookPayload
@@ -75,11 +75,6 @@ _PATH_PARAMETER = re.compile(r"{([^}]+)}")
 class RouteNotDocumented(LookupError):
     """A route serves a method no :func:`~riskdrift.api.spec.operation` declares, or the
     reverse."""
-
-
-def is_public(path: str) -> bool:
-    """Whether ``path`` answers without a key (the auth middleware's own list)."""
-    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
 def documented_operations(routes: Sequence[BaseRoute]) -> dict[str, dict[str, Operation]]:
@@ -272,8 +267,8 @@ _SIGNATURE_HEADERS = (
         "space-separated; verify with any Standard Webhooks library",
     ),
 )
-_RECEIVED = {
-    200: Answer(
+_RECEIVED: dict[int | str, Answer] = {
+    "2XX": Answer(
         "any 2xx delivers; 410 stops (`gone`); anything else (3xx, 4xx, 5xx, a timeout) "
         "is retried with backoff (at least `Retry-After`), 8 attempts in all"
     )

@@ -151,10 +151,9 @@ RANKING_PARAMS = [
     ),
     Param("format", schema={"type": "string", "enum": ["json", "csv", "html"]}),
 ]
-RANKING_ANSWERS = {
+RANKING_ANSWERS: dict[int | str, Answer] = {
     200: Answer(
         "the completed pairs, most changed first, with percentiles",
-        model=None,
         media={"application/json": Ranking, "text/csv": TEXT, "text/html": TEXT},
     )
 }

@@ -58,7 +58,7 @@ class Operation:
     """One method of one route."""
 
     summary: str
-    answers: Mapping[int, Answer]
+    answers: Mapping[int | str, Answer]  # status, or a range such as "2XX"
     description: str | None = None
     params: Sequence[Param] = ()
     body: type[BaseModel] | None = None
@@ -70,7 +70,7 @@ def operation(
     method: Method,
     summary: str,
     *,
-    answers: Mapping[int, Answer],
+    answers: Mapping[int | str, Answer],
     description: str | None = None,
     params: Sequence[Param] = (),
     body: type[BaseModel] | None = None,

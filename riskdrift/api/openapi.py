@@ -131,13 +131,13 @@ def _models(
     wanted: dict[tuple[type[BaseModel], JsonSchemaMode], None] = {(Problem, "serialization"): None}
     every = [op for by_method in operations.values() for op in by_method.values()]
     for op in every:
-        if op.body is not None:
+        if isinstance(op.body, type):
             wanted[(op.body, "validation")] = None
         for answer in op.answers.values():
             for model in _answer_models(answer):
                 wanted[(model, "serialization")] = None
     for op in webhooks:  # a webhook's body is what a receiver reads: what riskdrift sends
-        if op.body is not None:
+        if isinstance(op.body, type):
             wanted[(op.body, "serialization")] = None
     return list(wanted)
 
@@ -171,9 +171,10 @@ class _Schemas:
             document["parameters"] = parameters
         if op.body is not None:
             mode: JsonSchemaMode = "serialization" if webhook else "validation"
+            body = self.ref(op.body, mode) if isinstance(op.body, type) else dict(op.body)
             document["requestBody"] = {
                 "required": True,
-                "content": {"application/json": {"schema": self.ref(op.body, mode)}},
+                "content": {"application/json": {"schema": body}},
             }
         responses = {str(status): self.answer(a) for status, a in op.answers.items()}
         problems = [*op.problems, *([] if public else [401])]
@@ -280,8 +281,23 @@ _JOB_WEBHOOK = (
     "the same bytes."
 )
 
-# What riskdrift POSTs to a callback_url. batch.completed and filing.analysed are
-# described in README.md ("API", "Filing watch"); their bodies have no model yet.
+
+def _envelope(event_type: str, data: str) -> Schema:
+    """``{"type", "timestamp", "data"}``, as every riskdrift webhook, ``data`` in words."""
+    return {
+        "type": "object",
+        "required": ["type", "timestamp", "data"],
+        "properties": {
+            "type": {"const": event_type},
+            "timestamp": {"type": "string", "format": "date-time"},
+            "data": {"type": "object", "description": data},
+        },
+    }
+
+
+# What riskdrift POSTs to a callback_url. The bodies of batch.completed and
+# filing.analysed are built as dicts (riskdrift/jobs/batches.py, riskdrift/watch/notify.py),
+# so only their envelope is a schema and their data is described.
 WEBHOOKS: dict[str, Operation] = {
     "job.completed": Operation(
         summary="A job completed: its summary and (`data.result`) the analysis",
@@ -295,6 +311,30 @@ WEBHOOKS: dict[str, Operation] = {
         description=_JOB_WEBHOOK,
         params=_SIGNATURE_HEADERS,
         body=WebhookPayload,
+        answers=_RECEIVED,
+    ),
+    "batch.completed": Operation(
+        summary="Every job of a batch ended",
+        description="Sent once to the batch's `callback_url` when its last job ends.",
+        params=_SIGNATURE_HEADERS,
+        body=_envelope(
+            "batch.completed",
+            "`batch_id`, `total` (jobs), `counts` (jobs by state), `links` "
+            "(`self`, `results`: absolute URLs)",
+        ),
+        answers=_RECEIVED,
+    ),
+    "filing.analysed": Operation(
+        summary="A watchlist's analysis of a new filing ended (completed or failed)",
+        description="Sent to the watchlist's `callback_url`; the same data is the "
+        "`filing_analysed` event of `GET /stream/watchlists/{watchlist_id}`.",
+        params=_SIGNATURE_HEADERS,
+        body=_envelope(
+            "filing.analysed",
+            "`watchlist_id`, `watchlist` (its name), `ticker`, `filing` (`key`, `form`, "
+            "`fiscal_year`), `job_id`, `years`, `status`, `error`, `similarity`, `risks`, "
+            "`links` (`job`, `result`, `report`, `watchlist`: absolute URLs)",
+        ),
         answers=_RECEIVED,
     ),
 }

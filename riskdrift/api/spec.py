@@ -61,7 +61,7 @@ class Operation:
     answers: Mapping[int | str, Answer]  # status, or a range such as "2XX"
     description: str | None = None
     params: Sequence[Param] = ()
-    body: type[BaseModel] | None = None
+    body: type[BaseModel] | Schema | None = None  # a model, or a schema where none exists
     problems: Sequence[int] = ()
     retry_after: Sequence[int] = ()  # problems that name Retry-After besides 429 and 503
 

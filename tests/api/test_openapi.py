@@ -167,7 +167,12 @@ def test_derived_parts(document: dict[str, Any]) -> None:
     stream = paths["/stream/{job_id}"]["get"]
     assert "text/event-stream" in stream["responses"]["200"]["content"]
     assert "Last-Event-ID" in [p["name"] for p in stream["parameters"]]
-    assert set(document["webhooks"]) == {"job.completed", "job.failed"}
+    assert set(document["webhooks"]) == {
+        "job.completed",
+        "job.failed",
+        "batch.completed",
+        "filing.analysed",
+    }
 
 
 async def test_openapi_json_serves_the_generated_document(app: Starlette) -> None:

@@ -32,6 +32,7 @@ from starlette.schemas import BaseSchemaGenerator
 from riskdrift import __version__
 from riskdrift.api.auth import is_public
 from riskdrift.api.spec import TEXT, UUID, Answer, Operation, Param, Schema, operations_of
+from riskdrift.errors import RouteNotDocumented
 from riskdrift.models import Problem
 from riskdrift.webhooks.signing import WebhookPayload
 
@@ -70,11 +71,6 @@ SECURITY_SCHEMES = {
 }
 
 _PATH_PARAMETER = re.compile(r"{([^}]+)}")
-
-
-class RouteNotDocumented(LookupError):
-    """A route serves a method no :func:`~riskdrift.api.spec.operation` declares, or the
-    reverse."""
 
 
 def documented_operations(routes: Sequence[BaseRoute]) -> dict[str, dict[str, Operation]]:

@@ -16,9 +16,10 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from riskdrift.api.app import create_app
-from riskdrift.api.openapi import RouteNotDocumented, build_openapi
+from riskdrift.api.openapi import build_openapi
 from riskdrift.api.spec import Answer, operation
 from riskdrift.config import Settings
+from riskdrift.errors import RouteNotDocumented
 from riskdrift.models import Job
 
 # Routes deliberately left out of the document (include_in_schema=False): the document's

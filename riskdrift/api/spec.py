@@ -168,7 +168,8 @@ EVENT_STREAM = Answer("event stream", media={"text/event-stream": SSE_EVENT})
 
 
 def created(description: str, model: type[BaseModel]) -> Answer:
-    """A 201 or 202 answer whose ``Location`` names the new resource."""
+    """A 201 or 202 answer (or an Idempotency-Key replay's 200) whose ``Location`` names
+    the resource."""
     return Answer(
         description,
         model,

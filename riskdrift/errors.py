@@ -69,7 +69,8 @@ each inherits its parent's HTTP mapping::
     │   ├── ConfigurationError
     │   │   ├── ServiceUnavailable    (preflight) Postgres or Redis does not answer at start-up
     │   │   ├── InvalidWebhookSecret  (webhooks)  not a whsec_<base64> secret
-    │   │   └── EmbedderUnavailable   (embeddings) model files missing, no endpoint
+    │   │   ├── EmbedderUnavailable   (embeddings) model files missing, no endpoint
+    │   │   └── RouteNotDocumented    (api)       a route without its OpenAPI operation
     │   ├── InvalidRequest
     │   │   └── UnsafeCallbackURL     (webhooks)  malformed, or points somewhere forbidden
     │   └── EmbeddingRejected         (embeddings) the endpoint refused the input
@@ -566,6 +567,11 @@ class InvalidWebhookSecret(ConfigurationError):
 
 class EmbedderUnavailable(ConfigurationError):
     """The configured embedder cannot run here (model files missing, no endpoint)."""
+
+
+class RouteNotDocumented(ConfigurationError):
+    """A route serves a method no OpenAPI operation declares, or the reverse; raised while
+    the app is built (:mod:`riskdrift.api.openapi`)."""
 
 
 class UnsafeCallbackURL(InvalidRequest):

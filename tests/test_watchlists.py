@@ -239,8 +239,9 @@ async def test_a_callback_is_set_and_cleared(auth_settings: Settings, db: asyncp
 
 
 def test_every_watchlist_route_is_documented(settings: Settings) -> None:
-    paths = build_openapi()["paths"]
-    for route in create_app(settings).routes:
+    routes = create_app(settings).routes
+    paths = build_openapi(routes)["paths"]
+    for route in routes:
         if isinstance(route, Route) and route.path.startswith(
             ("/watchlists", "/stream/watchlists", "/batches/{batch_id}/ranking")
         ):

@@ -35,7 +35,8 @@ log = structlog.get_logger(__name__)
 KeyLookup = Callable[[str], Awaitable[str | None]]
 
 
-def _is_public(path: str) -> bool:
+def is_public(path: str) -> bool:
+    """Whether ``path`` answers without a key (the OpenAPI document says so too)."""
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
@@ -97,7 +98,7 @@ class ApiKeyAuth:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         cache: KeyCache | None = scope.get("state", {}).get("key_cache")
-        if scope["type"] != "http" or _is_public(scope["path"]) or cache is None:
+        if scope["type"] != "http" or is_public(scope["path"]) or cache is None:
             await self.app(scope, receive, send)
             return
         key = _presented_key(scope)

@@ -60,9 +60,9 @@ async def init_js(request: Request) -> Response:
 
 
 def docs_routes() -> list[BaseRoute]:
-    """The routes to add to the app."""
+    """The routes to add to the app; the page is the document's viewer, not in it."""
     return [
-        Route("/docs", docs_page, methods=["GET"]),
-        Route("/docs/init.js", init_js, methods=["GET"]),
+        Route("/docs", docs_page, methods=["GET"], include_in_schema=False),
+        Route("/docs/init.js", init_js, methods=["GET"], include_in_schema=False),
         Mount("/docs/assets", StaticFiles(directory=assets_dir()), name="docs-assets"),
     ]

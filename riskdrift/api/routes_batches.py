@@ -29,6 +29,18 @@ from riskdrift.api.limits import batch_cost
 from riskdrift.api.problems import validation_problem
 from riskdrift.api.routes_jobs import _check_callback as check_callback
 from riskdrift.api.routes_jobs import cursor_checked, cursor_page, model_response
+from riskdrift.api.spec import (
+    CURSOR,
+    EVENT_STREAM,
+    IDEMPOTENCY_KEY,
+    TEXT,
+    Answer,
+    created,
+    delegates,
+    last_event_id,
+    limit_param,
+    operation,
+)
 from riskdrift.api.sse import ResumableStreamResponse, requested_position
 from riskdrift.api.state import AppState, app_state
 from riskdrift.errors import (
@@ -271,6 +283,25 @@ def _accepted(new: batches.NewBatch, status: int) -> Response:
     )
 
 
+@operation(
+    "POST",
+    "Submit a batch: tickers × one pair of years, or one ticker's history",
+    description=(
+        "Either {tickers (1-1000, no duplicates), years: [current, previous]} or "
+        "{ticker, from_year, to_year} (one job per consecutive pair). The batch and all "
+        "its jobs are created atomically; each job is an ordinary job (in /jobs, "
+        "streamable, cancellable). Every job counts against the tenant's queued-jobs cap "
+        "and the submission rate limit. With callback_url, a signed `batch.completed` "
+        "webhook is sent when the last job ends."
+    ),
+    params=[IDEMPOTENCY_KEY],
+    body=BatchRequest,
+    answers={
+        202: created("queued", BatchAccepted),
+        200: created("replay of an Idempotency-Key", BatchAccepted),
+    },
+    problems=(400, 413, 415, 422, 429, 503),
+)
 async def submit(request: Request) -> Response:
     """``POST /batches``: store the batch and its jobs atomically, enqueue them at once."""
     state = app_state(request)
@@ -315,12 +346,25 @@ async def submit(request: Request) -> Response:
     return _accepted(new, 202)
 
 
+@operation(
+    "GET",
+    "A batch: counts by state, progress, failures with reasons",
+    answers={200: Answer("the batch", Batch)},
+    problems=(404,),
+)
 async def get_batch(request: Request) -> Response:
     """``GET /batches/{id}``: counts by state, progress and the failures with reasons."""
     state = app_state(request)
     return model_response(await batch_view(state, await load_batch(request), with_failures=True))
 
 
+@operation(
+    "GET",
+    "List batches, newest first",
+    params=[CURSOR, limit_param()],
+    answers={200: Answer("a page", BatchPage)},
+    problems=(400, 422),
+)
 async def list_batches(request: Request) -> Response:
     """``GET /batches?cursor=&limit=``, newest first."""
     cursor, limit = cursor_page(request.query_params)
@@ -333,6 +377,12 @@ async def list_batches(request: Request) -> Response:
     return model_response(BatchPage(batches=views, next_cursor=next_cursor))
 
 
+@operation(
+    "POST",
+    "Cancel every job of the batch not started yet",
+    answers={200: Answer("the batch after the cancel", Batch)},
+    problems=(404,),
+)
 async def cancel(request: Request) -> Response:
     """``POST /batches/{id}/cancel``: every job not started yet ends ``cancelled``; running
     jobs finish. Answers with the batch after the cancel."""
@@ -368,6 +418,13 @@ async def _rows(request: Request) -> tuple[BatchRecord, list[BatchResultRow]]:
     ]
 
 
+@operation(
+    "GET",
+    "One row per pair: counts new/removed/modified, cosine similarity, top drift "
+    "category, error if failed",
+    answers={200: Answer("the rows", BatchResults)},
+    problems=(404,),
+)
 async def results_json(request: Request) -> Response:
     """``GET /batches/{id}/results.json``: one row per pair (unfinished pairs too)."""
     batch, rows = await _rows(request)
@@ -384,6 +441,12 @@ def results_to_csv(rows: list[BatchResultRow]) -> str:
     return out.getvalue()
 
 
+@operation(
+    "GET",
+    "The same rows as CSV",
+    answers={200: Answer("CSV with a header line", media={"text/csv": TEXT})},
+    problems=(404,),
+)
 async def results_csv(request: Request) -> Response:
     """``GET /batches/{id}/results.csv``."""
     batch, rows = await _rows(request)
@@ -394,6 +457,18 @@ async def results_csv(request: Request) -> Response:
     )
 
 
+@operation(
+    "GET",
+    "Aggregate events (Server-Sent Events): one per job state change",
+    description=(
+        "`batch_progress` frames carry the job, its new state and the batch's counts; the "
+        "stream ends with `batch_completed`. Last-Event-ID resumes exactly; after the "
+        "end, 204."
+    ),
+    params=[last_event_id()],
+    answers={200: EVENT_STREAM, 204: Answer("the batch's stream already ended")},
+    problems=(400, 404),
+)
 async def stream(request: Request) -> Response:
     """``GET /batches/{id}/stream``: the batch's aggregate events as SSE, resumable with
     ``Last-Event-ID``; ends after ``batch_completed`` (a reconnect after it: 204)."""
@@ -428,6 +503,7 @@ def batch_state(state: AppState, batch_id: uuid.UUID) -> Resync:
     return read
 
 
+@delegates(submit, list_batches)
 async def collection(request: Request) -> Response:
     """``/batches``: ``POST`` submits, ``GET`` lists (one route, so a 405 names both)."""
     if request.method == "POST":

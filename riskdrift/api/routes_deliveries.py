@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from riskdrift.api.routes_jobs import load_job, model_response
+from riskdrift.api.spec import Answer, operation
 from riskdrift.api.state import app_state
 from riskdrift.errors import JobNotFound, NotRedeliverable
 from riskdrift.models import WebhookAttempt, WebhookDelivery, WebhookDeliveryList
@@ -48,6 +49,12 @@ def delivery_view(delivery: DeliveryRecord, attempts: list[AttemptRecord]) -> We
     )
 
 
+@operation(
+    "GET",
+    "The job's webhook deliveries, each with every attempt",
+    answers={200: Answer("deliveries and attempts", WebhookDeliveryList)},
+    problems=(404,),
+)
 async def list_deliveries(request: Request) -> Response:
     """``GET /jobs/{id}/deliveries``: the job's webhook deliveries, each with its attempts."""
     job = await load_job(request)
@@ -61,6 +68,17 @@ async def list_deliveries(request: Request) -> Response:
     )
 
 
+@operation(
+    "POST",
+    "Send the finished job's webhook again",
+    description=(
+        "Same webhook-id and body as before, a new attempt series with the full retry "
+        "schedule. 409 if the job is unfinished or cancelled, has no callback_url, or "
+        "webhooks are not configured on this server."
+    ),
+    answers={202: Answer("redelivery queued", WebhookDelivery)},
+    problems=(404, 409),
+)
 async def redeliver(request: Request) -> Response:
     """``POST /jobs/{id}/deliveries/redeliver``: send the terminal webhook again.
 

@@ -7,15 +7,22 @@ import asyncio
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from riskdrift.api.spec import Answer, operation
 from riskdrift.api.state import app_state
 from riskdrift.store.migrate import current_version, latest_version
 
 
+@operation("GET", "Liveness", answers={200: Answer("alive")})
 async def healthz(request: Request) -> JSONResponse:
     """The process is alive and serving."""
     return JSONResponse({"status": "ok"})
 
 
+@operation(
+    "GET",
+    "Readiness (Redis, Postgres, migrations)",
+    answers={200: Answer("ready"), 503: Answer("not ready")},
+)
 async def readyz(request: Request) -> JSONResponse:
     """Redis and Postgres answer, and the schema is at the version this code expects."""
     state = app_state(request)

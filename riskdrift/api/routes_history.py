@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from riskdrift.api.auth import tenant_of
 from riskdrift.api.routes_jobs import model_response
+from riskdrift.api.spec import TEXT, Answer, Param, operation
 from riskdrift.api.state import app_state
 from riskdrift.charts import history_svg
 from riskdrift.errors import InvalidQuery, InvalidTicker
@@ -111,11 +112,31 @@ def _year(request: Request, name: str) -> int:
     return int(raw)
 
 
+HISTORY_PARAMS = [
+    Param("from", schema={"type": "integer"}, required=True),
+    Param("to", schema={"type": "integer"}, required=True),
+]
+
+
+@operation(
+    "GET",
+    "A company's Item 1A year by year, from its consecutive-pair analyses",
+    params=HISTORY_PARAMS,
+    answers={200: Answer("the series", History)},
+    problems=(422,),
+)
 async def company_history(request: Request) -> Response:
     """``GET /companies/{ticker}/history?from=&to=``."""
     return model_response(await _history(request))
 
 
+@operation(
+    "GET",
+    "The same history as an SVG line chart",
+    params=HISTORY_PARAMS,
+    answers={200: Answer("the chart", media={"image/svg+xml": TEXT})},
+    problems=(422,),
+)
 async def company_history_svg(request: Request) -> Response:
     """``GET /companies/{ticker}/history.svg?from=&to=``: the same history as a line chart."""
     history = await _history(request)

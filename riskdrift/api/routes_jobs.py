@@ -18,6 +18,16 @@ import riskdrift.jobs as lifecycle
 from riskdrift.api.auth import client_of, tenant_of
 from riskdrift.api.problems import validation_problem
 from riskdrift.api.result_fields import parse_selection
+from riskdrift.api.spec import (
+    CURSOR,
+    IDEMPOTENCY_KEY,
+    TEXT,
+    Answer,
+    Param,
+    created,
+    limit_param,
+    operation,
+)
 from riskdrift.api.state import app_state
 from riskdrift.config import Settings
 from riskdrift.errors import (
@@ -192,6 +202,24 @@ def _replay(job: jobs.JobRecord, request_hash: str) -> Response:
     )
 
 
+@operation(
+    "POST",
+    "Submit an analysis job",
+    description=(
+        "With a callback_url the finished job is announced by a signed Standard Webhooks "
+        "POST (job.completed or job.failed). The URL is refused with 422 if it resolves to "
+        "a private, loopback, link-local or otherwise non-global address (unless the "
+        "operator allows it), if its host does not resolve, or if the server has no "
+        "webhook secret."
+    ),
+    params=[IDEMPOTENCY_KEY],
+    body=AnalyzeRequest,
+    answers={
+        202: created("queued", JobAccepted),
+        200: created("replay of an Idempotency-Key", JobAccepted),
+    },
+    problems=(400, 413, 415, 422, 429, 503),
+)
 async def analyze(request: Request) -> Response:
     """``POST /analyze``: store the job, publish ``job_queued``, enqueue it."""
     state = app_state(request)
@@ -248,11 +276,24 @@ async def _create_and_enqueue(
     )
 
 
+@operation("GET", "Job status", answers={200: Answer("the job", Job)}, problems=(404,))
 async def get_job(request: Request) -> Response:
     """``GET /jobs/{id}``."""
     return model_response(job_view(await load_job(request)))
 
 
+@operation(
+    "GET",
+    "List jobs, newest first",
+    params=[
+        Param("status", schema={"type": "string", "enum": [s.value for s in JobStatus]}),
+        Param("ticker"),
+        CURSOR,
+        limit_param(MAX_PAGE),
+    ],
+    answers={200: Answer("a page of jobs", JobPage)},
+    problems=(400, 422),
+)
 async def list_jobs(request: Request) -> Response:
     """``GET /jobs?status=&ticker=&cursor=&limit=``, newest first."""
     params = request.query_params
@@ -304,6 +345,25 @@ async def _completed_result(request: Request) -> tuple[JobRecord, str]:
     return job, raw
 
 
+@operation(
+    "GET",
+    "Analysis result",
+    description=(
+        "The whole result by default: what the report needs, including every risk's text "
+        "for both years and its sentence changes. `fields` keeps only the named fields, "
+        "`exclude` leaves them out; names are top-level fields or `risks.<field>`, and "
+        "`exclude=texts` drops the large per-risk texts (`risks.text_current`, "
+        "`risks.text_previous`, `risks.changes`). An unknown name is a 400. 409 while the "
+        "job has no result (with Retry-After while it is still running)."
+    ),
+    params=[
+        Param("fields", example="ticker,years,similarity,summary,risks.title_current"),
+        Param("exclude", example="texts"),
+    ],
+    answers={200: Answer("the result", AnalysisResult)},
+    problems=(400, 404, 409),
+    retry_after=(409,),
+)
 async def get_result(request: Request) -> Response:
     """``GET /jobs/{id}/result``: the analysis, or 409 while the job has none.
 
@@ -316,6 +376,18 @@ async def get_result(request: Request) -> Response:
     return Response(raw, media_type="application/json")
 
 
+@operation(
+    "GET",
+    "The result as a self-contained HTML report",
+    description=(
+        "Summary, extraction warnings, heatmap (inline SVG), themes, every modified risk "
+        "as a redline and new/removed risks in full; no external assets. 409 while the "
+        "job has no result."
+    ),
+    answers={200: Answer("the report page", media={"text/html": TEXT})},
+    problems=(404, 409),
+    retry_after=(409,),
+)
 async def get_report(request: Request) -> Response:
     """``GET /jobs/{id}/report``: the result as a self-contained HTML page (same 409s)."""
     job, raw = await _completed_result(request)
@@ -335,6 +407,12 @@ def _render(raw: str) -> str:
     return render_report(AnalysisResult.model_validate_json(raw))
 
 
+@operation(
+    "POST",
+    "Cancel a queued or running job",
+    answers={200: Answer("cancelled", Job)},
+    problems=(404, 409),
+)
 async def cancel(request: Request) -> Response:
     """``POST /jobs/{id}/cancel``: queued or running jobs end ``cancelled``."""
     state = app_state(request)
@@ -356,6 +434,16 @@ async def cancel(request: Request) -> Response:
 RETRYABLE = (JobStatus.FAILED, JobStatus.CANCELLED)
 
 
+@operation(
+    "POST",
+    "Submit a failed or cancelled job's request again, as a new job",
+    description=(
+        "The new job is an ordinary one (same ticker, years and callback); the tenant's "
+        "rate limit and queued-jobs cap apply. 409 unless the job is failed or cancelled."
+    ),
+    answers={202: created("queued", JobAccepted)},
+    problems=(404, 409, 422, 429, 503),
+)
 async def retry(request: Request) -> Response:
     """``POST /jobs/{id}/retry``: submit a failed or cancelled job's request again, as a new job.
 

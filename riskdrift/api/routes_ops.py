@@ -41,6 +41,7 @@ from starlette.routing import BaseRoute, Route
 
 from riskdrift.api.auth import tenant_of
 from riskdrift.api.routes_jobs import job_view
+from riskdrift.api.spec import TEXT, Answer, operation
 from riskdrift.api.state import app_state
 from riskdrift.config import Settings
 from riskdrift.ops import metrics as m
@@ -84,12 +85,15 @@ class OpsEndpoints:
         self._page: str | None = None
 
     def routes(self) -> list[BaseRoute]:
+        # The dashboard page and its own feeds are not part of the documented API.
         return [
             Route("/metrics", self.metrics, methods=["GET"]),
-            Route("/dashboard", self.dashboard, methods=["GET"]),
-            Route("/dashboard/summary", self.summary, methods=["GET"]),
-            Route("/dashboard/events", self.events, methods=["GET"]),
-            Route("/dashboard/timeseries", self.timeseries, methods=["GET"]),
+            Route("/dashboard", self.dashboard, methods=["GET"], include_in_schema=False),
+            Route("/dashboard/summary", self.summary, methods=["GET"], include_in_schema=False),
+            Route("/dashboard/events", self.events, methods=["GET"], include_in_schema=False),
+            Route(
+                "/dashboard/timeseries", self.timeseries, methods=["GET"], include_in_schema=False
+            ),
         ]
 
     @property
@@ -111,6 +115,13 @@ class OpsEndpoints:
             stale_after=3 * self.settings.worker_metrics_interval,
         )
 
+    @operation(
+        "GET",
+        "Prometheus metrics: this process's and the cluster's",
+        description="Queue depth, workers, job counts and latencies, the same from any "
+        "API replica. Public like /healthz: expose it only on the cluster network.",
+        answers={200: Answer("Prometheus text exposition format", media={"text/plain": TEXT})},
+    )
     async def metrics(self, request: Request) -> Response:
         """``GET /metrics``: Prometheus text, this process's gauges and the cluster view."""
         hub = cast(Mapping[str, Any], app_state(request)).get("hub")

@@ -23,6 +23,7 @@ from riskdrift.analysis.ranking import MEASURES, Measure, RankedPair, rank_pairs
 from riskdrift.api.auth import tenant_of
 from riskdrift.api.routes_batches import load_batch
 from riskdrift.api.routes_jobs import model_response
+from riskdrift.api.spec import TEXT, Answer, Param, operation
 from riskdrift.api.state import app_state
 from riskdrift.errors import InvalidQuery, UnknownQueryParameter, WatchlistNotFound
 from riskdrift.models import FIRST_FISCAL_YEAR, latest_fiscal_year
@@ -141,6 +142,35 @@ def _answer(ranking_: Ranking, form: str, filename: str, title: str = "Ranking")
     return model_response(ranking_)
 
 
+RANKING_PARAMS = [
+    Param(
+        "by",
+        schema={"type": "string", "enum": list(MEASURES)},
+        description="the measure ranked by: change = 1 - mean(min_edit, jaccard, cosine) "
+        "(default), or 1 - one of the similarities",
+    ),
+    Param("format", schema={"type": "string", "enum": ["json", "csv", "html"]}),
+]
+RANKING_ANSWERS: dict[int | str, Answer] = {
+    200: Answer(
+        "the completed pairs, most changed first, with percentiles",
+        media={"application/json": Ranking, "text/csv": TEXT, "text/html": TEXT},
+    )
+}
+
+
+@operation(
+    "GET",
+    "The batch's completed pairs ranked by how much Item 1A changed",
+    description=(
+        "Lazy Prices similarities to the prior year (min-edit, Jaccard, cosine), each "
+        "pair's percentile within the batch, counts of new/removed/modified risks and of "
+        "material changes. ?format=csv gives the same rows."
+    ),
+    params=RANKING_PARAMS,
+    answers=RANKING_ANSWERS,
+    problems=(400, 404, 422),
+)
 async def batch_ranking(request: Request) -> Response:
     """``GET /batches/{id}/ranking?by=&format=``: the batch's completed pairs ranked."""
     form, by = _options(request, extra=set())
@@ -152,6 +182,13 @@ async def batch_ranking(request: Request) -> Response:
     return _answer(result, form, f"batch-{batch.id}-ranking", title)
 
 
+@operation(
+    "GET",
+    "The analyses a watchlist started for one fiscal year, ranked",
+    params=[Param("year", schema={"type": "integer"}, required=True), *RANKING_PARAMS],
+    answers=RANKING_ANSWERS,
+    problems=(400, 404, 422),
+)
 async def watchlist_ranking(request: Request) -> Response:
     """``GET /watchlists/{id}/ranking?year=&by=&format=``: the analyses the watchlist
     started for fiscal ``year``, newest per company, ranked."""

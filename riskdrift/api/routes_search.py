@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from riskdrift.api.auth import tenant_of
 from riskdrift.api.routes_jobs import model_response
+from riskdrift.api.spec import Answer, Param, operation
 from riskdrift.api.state import app_state
 from riskdrift.config import Settings
 from riskdrift.embeddings import Embedder, create_embedder
@@ -68,6 +69,37 @@ class RiskSearch:
         if self._embedder is not None:
             await self._embedder.aclose()
 
+    @operation(
+        "GET",
+        "Semantic search over the risk factors of your analyses",
+        description=(
+            "Ranks the stored risk factors of filings your own jobs analysed by cosine "
+            "similarity to q, embedded with the server's embedding model. 503 if the "
+            "embedder cannot load. See docs/EMBEDDINGS.md."
+        ),
+        params=[
+            Param(
+                "q",
+                schema={"type": "string", "minLength": 1, "maxLength": MAX_QUERY},
+                required=True,
+            ),
+            Param("ticker"),
+            Param(
+                "year",
+                schema={
+                    "type": "integer",
+                    "minimum": FIRST_FISCAL_YEAR,
+                    "maximum": latest_fiscal_year(),
+                },
+            ),
+            Param(
+                "limit",
+                schema={"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 10},
+            ),
+        ],
+        answers={200: Answer("matching risks, best first", RiskSearchResults)},
+        problems=(400, 422, 503),
+    )
     async def endpoint(self, request: Request) -> Response:
         """The route (a bound method, so Starlette treats it as request → response)."""
         params = request.query_params

@@ -18,6 +18,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from riskdrift.api.routes_jobs import job_view, load_job
+from riskdrift.api.spec import (
+    EVENT_STREAM,
+    STREAM_ID_PATTERN,
+    Answer,
+    Param,
+    last_event_id,
+    operation,
+)
 from riskdrift.api.sse import ResumableStreamResponse, requested_position
 from riskdrift.api.state import AppState, app_state
 from riskdrift.events.publish import stream_key
@@ -36,6 +44,26 @@ def job_state(state: AppState, job_id: uuid.UUID) -> Resync:
     return read
 
 
+@operation(
+    "GET",
+    "Progress events (Server-Sent Events)",
+    description=(
+        "Frames carry id (the stream entry id), event and data (JSON). Last-Event-ID "
+        "resumes exactly; a trimmed or expired history gives a `resync` event with the Job "
+        "view. See docs/SSE.md."
+    ),
+    params=[
+        last_event_id(STREAM_ID_PATTERN),
+        Param(
+            "last_event_id",
+            schema={"type": "string", "pattern": STREAM_ID_PATTERN},
+            description="Last-Event-ID for clients that cannot set headers; empty means "
+            "from the start",
+        ),
+    ],
+    answers={200: EVENT_STREAM, 204: Answer("the job's stream already ended")},
+    problems=(400, 404, 503),
+)
 async def stream_job(request: Request) -> Response:
     """``GET /stream/{job_id}``."""
     job = await load_job(request)

@@ -27,6 +27,16 @@ from riskdrift.api.auth import tenant_of
 from riskdrift.api.problems import validation_problem
 from riskdrift.api.routes_jobs import _check_callback as check_callback
 from riskdrift.api.routes_jobs import cursor_checked, cursor_page, model_response
+from riskdrift.api.spec import (
+    CURSOR,
+    EVENT_STREAM,
+    Answer,
+    created,
+    delegates,
+    last_event_id,
+    limit_param,
+    operation,
+)
 from riskdrift.api.sse import ResumableStreamResponse, requested_position
 from riskdrift.api.state import AppState, app_state
 from riskdrift.errors import (
@@ -254,6 +264,23 @@ async def _view(request: Request, w: WatchlistRecord) -> Watchlist:
     return watchlist_view(w, found[w.id])
 
 
+@operation(
+    "POST",
+    "Watch companies: every new 10-K they file is analysed",
+    description=(
+        "The scheduler polls each company's filings every RISKDRIFT_WATCH_INTERVAL "
+        "seconds. Its first poll records what the company has filed so far (the "
+        "baseline, not analysed); a filing seen after that starts the analysis of its "
+        "fiscal year against the previous one, once, as an ordinary job with trigger "
+        "`watch` and this watchlist's id. A ticker the filing source does not know shows "
+        "status `unknown_ticker` after its first poll. 422 for duplicates, bad forms, or "
+        "more companies (over all the tenant's watchlists) or watchlists than the "
+        "tenant's caps; 409 for a name taken."
+    ),
+    body=WatchlistRequest,
+    answers={201: created("created", Watchlist)},
+    problems=(400, 409, 413, 415, 422),
+)
 async def create(request: Request) -> Response:
     """``POST /watchlists``: 201 with the watchlist; nothing is analysed until a company
     files something new after its first poll."""
@@ -279,6 +306,13 @@ async def create(request: Request) -> Response:
     )
 
 
+@operation(
+    "GET",
+    "List watchlists, newest first",
+    params=[CURSOR, limit_param()],
+    answers={200: Answer("a page", WatchlistPage)},
+    problems=(400, 422),
+)
 async def list_all(request: Request) -> Response:
     """``GET /watchlists?cursor=&limit=``, newest first."""
     cursor, limit = cursor_page(request.query_params)
@@ -295,6 +329,7 @@ async def list_all(request: Request) -> Response:
     )
 
 
+@delegates(create, list_all)
 async def collection(request: Request) -> Response:
     """``/watchlists``: ``POST`` creates, ``GET`` lists (one route, so a 405 names both)."""
     if request.method == "POST":
@@ -302,6 +337,12 @@ async def collection(request: Request) -> Response:
     return await list_all(request)
 
 
+@operation(
+    "GET",
+    "A watchlist: its companies, their last filing seen and last analysis",
+    answers={200: Answer("the watchlist", Watchlist)},
+    problems=(404,),
+)
 async def get_one(request: Request) -> Response:
     """``GET /watchlists/{id}``: the watchlist, its companies, their last filing and job."""
     watchlist_id = _watchlist_id(request)
@@ -313,6 +354,13 @@ async def get_one(request: Request) -> Response:
     return model_response(await _view(request, found))
 
 
+@operation(
+    "PATCH",
+    "Rename, change forms or callback, replace/add/remove companies",
+    body=WatchlistPatch,
+    answers={200: Answer("the watchlist after the change", Watchlist)},
+    problems=(400, 404, 409, 415, 422),
+)
 async def patch(request: Request) -> Response:
     """``PATCH /watchlists/{id}``: rename, change forms or callback, add or remove companies."""
     state = app_state(request)
@@ -340,6 +388,12 @@ async def patch(request: Request) -> Response:
     return model_response(await _view(request, updated))
 
 
+@operation(
+    "DELETE",
+    "Stop watching: the watchlist goes, the jobs it started stay",
+    answers={204: Answer("deleted")},
+    problems=(404,),
+)
 async def delete(request: Request) -> Response:
     """``DELETE /watchlists/{id}``: 204; the watch stops, the jobs it started stay."""
     watchlist_id = _watchlist_id(request)
@@ -366,6 +420,19 @@ def watchlist_state(state: AppState, watchlist_id: uuid.UUID) -> Resync:
     return read
 
 
+@operation(
+    "GET",
+    "The watchlist's new analyses as Server-Sent Events",
+    description=(
+        "One `filing_analysed` frame per analysis a new filing started, when it ends "
+        "(completed or failed): the `filing.analysed` webhook's data. Last-Event-ID "
+        "resumes exactly; where entries are gone, a `resync` frame carries the watchlist. "
+        "The stream does not end."
+    ),
+    params=[last_event_id()],
+    answers={200: EVENT_STREAM},
+    problems=(400, 404),
+)
 async def stream(request: Request) -> Response:
     """``GET /stream/watchlists/{id}``: the watchlist's ``filing_analysed`` events as SSE,
     resumable with ``Last-Event-ID``; it does not end (a watchlist has no last filing)."""
@@ -386,6 +453,7 @@ async def stream(request: Request) -> Response:
     return ResumableStreamResponse(source)
 
 
+@delegates(get_one, patch, delete)
 async def item(request: Request) -> Response:
     """``/watchlists/{id}``: ``GET``, ``PATCH``, ``DELETE``."""
     if request.method == "PATCH":

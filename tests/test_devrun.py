@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from riskdrift.config import Settings
-from riskdrift.devrun import filings_env, sample_filings_dir
+from riskdrift.dev.run import filings_env, sample_filings_dir
 from tests.conftest import free_port
 from tests.processes import run_cli
 

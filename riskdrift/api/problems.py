@@ -24,7 +24,7 @@ from riskdrift.errors import (
     TransientError,
 )
 from riskdrift.models import Problem
-from riskdrift.retrying import CONNECTION_LOST
+from riskdrift.queue.retrying import CONNECTION_LOST
 
 PROBLEM_JSON = "application/problem+json"
 

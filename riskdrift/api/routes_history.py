@@ -19,7 +19,6 @@ from starlette.responses import Response
 from riskdrift.api.auth import tenant_of
 from riskdrift.api.routes_jobs import model_response
 from riskdrift.api.state import app_state
-from riskdrift.charts import history_svg
 from riskdrift.errors import InvalidQuery, InvalidTicker
 from riskdrift.models import (
     FIRST_FISCAL_YEAR,
@@ -28,6 +27,7 @@ from riskdrift.models import (
     latest_fiscal_year,
     normalise_ticker,
 )
+from riskdrift.render.charts import history_svg
 from riskdrift.store import batches
 
 MAX_EMERGING = 10

@@ -47,7 +47,7 @@ from riskdrift.models import (
     JobStatus,
     normalise_ticker,
 )
-from riskdrift.report_html import CONTENT_SECURITY_POLICY, render_report
+from riskdrift.render.html import CONTENT_SECURITY_POLICY, render_report
 from riskdrift.store import jobs, results
 from riskdrift.store.jobs import JobRecord
 from riskdrift.webhooks import parse_allowed_networks, resolve_callback

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from riskdrift.retrying import MAX_RETRY_AFTER
+from riskdrift.queue.retrying import MAX_RETRY_AFTER
 from riskdrift.webhooks.backoff import (
     BACKOFF_SCHEDULE,
     JITTER,

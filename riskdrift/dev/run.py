@@ -26,7 +26,7 @@ import httpx
 from rich.console import Console
 
 from riskdrift.config import Settings
-from riskdrift.devservers import from_environment
+from riskdrift.dev.servers import from_environment
 from riskdrift.errors import RiskdriftError
 
 DEMO = {"ticker": "ACME", "years": [2024, 2023]}
@@ -115,7 +115,7 @@ def _wait_ready(base_url: str, children: list[subprocess.Popen[bytes]], timeout:
 
 
 # (base_url, job_id, api_key, console, timeout) -> the finished job's terminal state.
-# The CLI entrypoint passes one that drives riskdrift.follow.follow_job on an event loop.
+# The CLI entrypoint passes one that drives riskdrift.client.follow.follow_job on an event loop.
 JobFollower = Callable[[str, str, str | None, Console, float], dict[str, Any]]
 
 

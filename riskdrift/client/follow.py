@@ -24,7 +24,7 @@ from httpx_sse import aconnect_sse
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from riskdrift.api_client import check, connect
+from riskdrift.client.api import check, connect
 from riskdrift.models import TERMINAL_EVENTS
 
 log = structlog.get_logger(__name__)

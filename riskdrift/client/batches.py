@@ -1,9 +1,9 @@
 """The terminal side of batches and histories: ``riskdrift batch …`` and ``riskdrift history``.
 
-Talks to a running API through :mod:`riskdrift.api_client`. Following a batch reads its
+Talks to a running API through :mod:`riskdrift.client.api`. Following a batch reads its
 aggregate SSE stream, reconnecting with ``Last-Event-ID`` on a dropped connection, and
 draws one rich progress bar for the whole batch plus one line per failed job. The history
-chart is :func:`riskdrift.charts.history_svg`.
+chart is :func:`riskdrift.render.charts.history_svg`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from httpx_sse import aconnect_sse
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from riskdrift.api_client import check, connect
+from riskdrift.client.api import check, connect
 from riskdrift.errors import RiskdriftError
 
 READ_TIMEOUT = 45.0  # three missed keep-alive pings

@@ -37,7 +37,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from riskdrift.api.app import create_app
-    from riskdrift.preflight import check_services
+    from riskdrift.dev.preflight import check_services
 
     settings = _settings(api_host=args.host, api_port=args.port)
     configure_logging(settings)
@@ -64,7 +64,7 @@ def _positive_int(text: str) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from riskdrift.preflight import check_services
+    from riskdrift.dev.preflight import check_services
     from riskdrift.worker.resilient import run_resilient
     from riskdrift.worker.settings import (
         build_embeddings_worker_settings,
@@ -156,7 +156,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from riskdrift.report import Outputs, run_analysis
+    from riskdrift.cli.analyze import Outputs, run_analysis
 
     settings = _settings(filings_dir=args.filings_dir)
     if args.filings_dir is not None:
@@ -179,7 +179,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """``riskdrift report JOB_ID -o FILE [--csv FILE]``: a finished job's report from the API."""
     from rich.console import Console
 
-    from riskdrift.report import Outputs, report_job
+    from riskdrift.cli.analyze import Outputs, report_job
 
     if args.output is None and args.csv is None:
         raise RiskdriftError("give -o FILE (HTML report) and/or --csv FILE (risks table)")
@@ -222,7 +222,7 @@ def _api_key(args: argparse.Namespace) -> str | None:
 def cmd_submit(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from riskdrift.follow import submit_and_follow
+    from riskdrift.client.follow import submit_and_follow
 
     configure_logging(_settings().model_copy(update={"log_level": "WARNING"}))
     return asyncio.run(
@@ -242,7 +242,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 def cmd_watch(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from riskdrift.follow import watch
+    from riskdrift.client.follow import watch
 
     configure_logging(_settings().model_copy(update={"log_level": "WARNING"}))
     return asyncio.run(
@@ -258,7 +258,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     """Ask a running API's ``GET /risks/search`` (same --api/--key as ``submit``)."""
-    from riskdrift.api_client import check, connect
+    from riskdrift.client.api import check, connect
 
     params: dict[str, str | int] = {"q": args.query, "limit": args.limit}
     if args.ticker:
@@ -291,7 +291,7 @@ def cmd_batch_submit(args: argparse.Namespace) -> int:
     """``riskdrift batch submit FILE|TICKERS… --years CUR PREV`` or ``--history FROM TO``."""
     from rich.console import Console
 
-    from riskdrift.batch_client import read_tickers, submit_batch
+    from riskdrift.client.batches import read_tickers, submit_batch
 
     body: dict[str, Any]
     if args.history:
@@ -315,7 +315,7 @@ def cmd_batch_submit(args: argparse.Namespace) -> int:
 def cmd_batch_status(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from riskdrift.batch_client import batch_status
+    from riskdrift.client.batches import batch_status
 
     return asyncio.run(
         batch_status(_api_url(args), args.batch_id, api_key=_api_key(args), console=Console())
@@ -323,7 +323,7 @@ def cmd_batch_status(args: argparse.Namespace) -> int:
 
 
 def cmd_batch_results(args: argparse.Namespace) -> int:
-    from riskdrift.batch_client import batch_results
+    from riskdrift.client.batches import batch_results
 
     print(
         asyncio.run(
@@ -336,8 +336,8 @@ def cmd_batch_results(args: argparse.Namespace) -> int:
 
 def cmd_history(args: argparse.Namespace) -> int:
     """``riskdrift history TICKER FROM TO [--chart FILE]``."""
-    from riskdrift.batch_client import fetch_history, history_table
-    from riskdrift.charts import history_svg
+    from riskdrift.client.batches import fetch_history, history_table
+    from riskdrift.render.charts import history_svg
 
     history = asyncio.run(
         fetch_history(
@@ -353,7 +353,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def cmd_jobs_list(args: argparse.Namespace) -> int:
     """``riskdrift jobs list [--status S] [--ticker T] [--limit N] [--all] [--json]``."""
-    from riskdrift.jobs_client import JOB_LIST, jobs_table, list_jobs
+    from riskdrift.client.jobs import JOB_LIST, jobs_table, list_jobs
 
     found, more = asyncio.run(
         list_jobs(
@@ -372,7 +372,7 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs_show(args: argparse.Namespace) -> int:
-    from riskdrift.jobs_client import get_job, job_detail
+    from riskdrift.client.jobs import get_job, job_detail
 
     api = _api_url(args)
     job = asyncio.run(get_job(api, str(args.job_id), api_key=_api_key(args)))
@@ -384,7 +384,8 @@ def cmd_jobs_result(args: argparse.Namespace) -> int:
     """A finished job's result: the terminal report ``analyze`` prints, or its JSON."""
     from rich.console import Console
 
-    from riskdrift.report import fetch_result, print_report
+    from riskdrift.cli.analyze import fetch_result
+    from riskdrift.render.terminal import print_report
 
     result = asyncio.run(fetch_result(_api_url(args), str(args.job_id), api_key=_api_key(args)))
     if args.json:
@@ -395,7 +396,7 @@ def cmd_jobs_result(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs_cancel(args: argparse.Namespace) -> int:
-    from riskdrift.jobs_client import cancel_job
+    from riskdrift.client.jobs import cancel_job
 
     job = asyncio.run(cancel_job(_api_url(args), str(args.job_id), api_key=_api_key(args)))
     print(job.model_dump_json(indent=2) if args.json else f"job {job.job_id} {job.status}")
@@ -403,7 +404,7 @@ def cmd_jobs_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs_retry(args: argparse.Namespace) -> int:
-    from riskdrift.jobs_client import retry_job
+    from riskdrift.client.jobs import retry_job
 
     new = asyncio.run(retry_job(_api_url(args), str(args.job_id), api_key=_api_key(args)))
     print(
@@ -416,7 +417,7 @@ def cmd_jobs_retry(args: argparse.Namespace) -> int:
 
 def cmd_jobs_deliveries(args: argparse.Namespace) -> int:
     """A job's webhook deliveries; ``--redeliver`` sends its webhook again first."""
-    from riskdrift.jobs_client import deliveries_text, list_deliveries, redeliver
+    from riskdrift.client.jobs import deliveries_text, list_deliveries, redeliver
 
     api, key, job_id = _api_url(args), _api_key(args), str(args.job_id)
     if args.redeliver:
@@ -432,7 +433,7 @@ def cmd_jobs_deliveries(args: argparse.Namespace) -> int:
 
 def cmd_watchlist(args: argparse.Namespace) -> int:
     """``riskdrift watchlist create|list|show|add|remove|delete`` on a running API."""
-    from riskdrift import watchlist_client as client
+    from riskdrift.client import watchlists as client
 
     api, key = _api_url(args), _api_key(args)
     command = args.watchlist_command
@@ -473,8 +474,8 @@ def cmd_watchlist(args: argparse.Namespace) -> int:
 def cmd_dev(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from riskdrift.devrun import run_demo
-    from riskdrift.follow import follow_job
+    from riskdrift.client.follow import follow_job
+    from riskdrift.dev.run import run_demo
 
     def follow(
         base_url: str, job_id: str, api_key: str | None, console: Console, timeout: float

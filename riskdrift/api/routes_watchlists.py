@@ -19,13 +19,13 @@ from typing import Annotated, Literal
 
 import pydantic
 import structlog
-from pydantic import AnyUrl, Field, field_validator
+from pydantic import Field, field_validator
 from starlette.requests import Request
 from starlette.responses import Response
 
 from riskdrift.api.auth import tenant_of
+from riskdrift.api.callbacks import check_callback
 from riskdrift.api.problems import validation_problem
-from riskdrift.api.routes_jobs import _check_callback as check_callback
 from riskdrift.api.routes_jobs import cursor_checked, cursor_page, model_response
 from riskdrift.api.sse import ResumableStreamResponse, requested_position
 from riskdrift.api.state import AppState, app_state
@@ -34,7 +34,7 @@ from riskdrift.errors import (
     WatchlistNotFound,
 )
 from riskdrift.events.replay import Resync, open_stream
-from riskdrift.models import Strict, normalise_ticker
+from riskdrift.models import CallbackURL, Strict, normalise_ticker
 from riskdrift.queue.keys import watchlist_stream_key
 from riskdrift.store import watchlists
 from riskdrift.store.watchlists import CompanyState, WatchlistRecord
@@ -69,12 +69,6 @@ def _forms(value: list[Form] | None) -> list[Form] | None:
     return value
 
 
-def _http_only(value: AnyUrl | None) -> AnyUrl | None:
-    if value is not None and (value.scheme not in ("http", "https") or not value.host):
-        raise ValueError("callback_url must be an absolute http(s) URL")
-    return value
-
-
 Name = Annotated[str, Field(min_length=1, max_length=100, examples=["semiconductors"])]
 
 
@@ -83,7 +77,7 @@ class WatchlistRequest(Strict):
 
     name: Name
     tickers: Annotated[list[str], Field(examples=[["NVDA", "AMD"]])]
-    callback_url: Annotated[AnyUrl | None, Field(default=None, max_length=2048)] = None
+    callback_url: CallbackURL = None
     forms: Annotated[
         list[Form],
         Field(
@@ -112,11 +106,6 @@ class WatchlistRequest(Strict):
     def _check_forms(cls, value: list[Form]) -> list[Form] | None:
         return _forms(value)
 
-    @field_validator("callback_url")
-    @classmethod
-    def _check_callback(cls, value: AnyUrl | None) -> AnyUrl | None:
-        return _http_only(value)
-
 
 class WatchlistPatch(Strict):
     """``PATCH /watchlists/{id}``: every field optional; ``tickers`` replaces the companies,
@@ -126,7 +115,7 @@ class WatchlistPatch(Strict):
     tickers: list[str] | None = None
     add: list[str] | None = None
     remove: list[str] | None = None
-    callback_url: Annotated[AnyUrl | None, Field(default=None, max_length=2048)] = None
+    callback_url: CallbackURL = None
     forms: list[Form] | None = None
 
     @field_validator("tickers", "add", "remove")
@@ -138,11 +127,6 @@ class WatchlistPatch(Strict):
     @classmethod
     def _check_forms(cls, value: list[Form] | None) -> list[Form] | None:
         return _forms(value)
-
-    @field_validator("callback_url")
-    @classmethod
-    def _check_callback(cls, value: AnyUrl | None) -> AnyUrl | None:
-        return _http_only(value)
 
 
 class WatchedFiling(pydantic.BaseModel):
@@ -261,7 +245,7 @@ async def create(request: Request) -> Response:
     settings = state["settings"]
     body = await _read(request, WatchlistRequest)
     assert isinstance(body, WatchlistRequest)
-    await check_callback(body, settings)  # type: ignore[arg-type]
+    await check_callback(body.callback_url, settings)
     created = await watchlists.create_watchlist(
         state["pool"],
         tenant=tenant_of(request),
@@ -320,7 +304,7 @@ async def patch(request: Request) -> Response:
     watchlist_id = _watchlist_id(request)
     body = await _read(request, WatchlistPatch)
     assert isinstance(body, WatchlistPatch)
-    await check_callback(body, settings)  # type: ignore[arg-type]
+    await check_callback(body.callback_url, settings)
     updated = await watchlists.update_watchlist(
         state["pool"],
         watchlist_id,

@@ -2,6 +2,8 @@
 
 - ``analysis/`` and ``models.py`` are pure: nothing from ``sources/``, ``store/``, ``api/``,
   ``worker/`` (they turn bytes into results; I/O lives elsewhere);
+- ``render/`` is pure too: no sources, store, API, worker, agent, client or network
+  library (it draws a result; the CLI writes the files);
 - ``api/`` imports nothing from ``worker/`` (the API and the workers share domain modules,
   never each other's);
 - ``queue/`` is the one adapter for arq (issue #16): no other module imports ``arq``,
@@ -32,6 +34,21 @@ RULES = [
     ("analysis", ("riskdrift.sources", "riskdrift.store", "riskdrift.api", "riskdrift.worker")),
     ("models.py", ("riskdrift.sources", "riskdrift.store", "riskdrift.api", "riskdrift.worker")),
     ("api", ("riskdrift.worker",)),
+    # Pure renderers (issue #25): a result in, text out; whoever wants a file writes it.
+    (
+        "render",
+        (
+            "riskdrift.sources",
+            "riskdrift.store",
+            "riskdrift.api",
+            "riskdrift.worker",
+            "riskdrift.agent",
+            "riskdrift.client",
+            "httpx",
+            "asyncpg",
+            "redis",
+        ),
+    ),
 ]
 
 STREAM_READS = frozenset(

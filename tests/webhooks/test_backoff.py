@@ -1,4 +1,4 @@
-"""The webhook retry schedule (``Retry-After`` parsing: tests/test_retrying.py)."""
+"""The webhook retry schedule (``Retry-After`` parsing: tests/queue/test_retrying.py)."""
 
 from __future__ import annotations
 

@@ -1,56 +1,55 @@
-"""The ``riskdrift`` command: run the API or a worker, migrate, analyse in-process, demo.
+"""The ``riskdrift`` command: run the API or a worker, migrate, analyse in-process, demo,
+and talk to a running API.
 
-This module is an entrypoint: it builds Settings and is one of the few places
-allowed to call ``asyncio.run``.
+The parser and :func:`main` are here; the commands that run on this machine are in
+:mod:`.local`, those that talk to a running API in :mod:`.remote`, and the ``analyze`` and
+``report`` glue (run or fetch a result, print it, write its files) in :mod:`.analyze`.
+The package is an entrypoint: it builds Settings and is one of the few places allowed to
+call ``asyncio.run``.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pydantic
 from pydantic_settings import SettingsError
 
 from riskdrift import __version__
-from riskdrift.config import Settings
+from riskdrift.cli.local import (
+    cmd_analyze,
+    cmd_api,
+    cmd_dev,
+    cmd_filings_import,
+    cmd_keys_create,
+    cmd_keys_list,
+    cmd_keys_revoke,
+    cmd_migrate,
+    cmd_worker,
+)
+from riskdrift.cli.remote import (
+    cmd_batch_results,
+    cmd_batch_status,
+    cmd_batch_submit,
+    cmd_history,
+    cmd_jobs_cancel,
+    cmd_jobs_deliveries,
+    cmd_jobs_list,
+    cmd_jobs_result,
+    cmd_jobs_retry,
+    cmd_jobs_show,
+    cmd_report,
+    cmd_search,
+    cmd_submit,
+    cmd_watch,
+    cmd_watchlist,
+)
 from riskdrift.errors import RiskdriftError
-from riskdrift.logging import configure_logging
 from riskdrift.models import JobStatus
-from riskdrift.store.pool import Connection
-
-T = TypeVar("T")
-
-
-def _settings(**overrides: object) -> Settings:
-    settings = Settings()
-    update = {k: v for k, v in overrides.items() if v is not None}
-    return settings.model_copy(update=update) if update else settings
-
-
-def cmd_api(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from riskdrift.api.app import create_app
-    from riskdrift.dev.preflight import check_services
-
-    settings = _settings(api_host=args.host, api_port=args.port)
-    configure_logging(settings)
-    check_services(settings)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.api_host,
-        port=settings.api_port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
-    return 0
 
 
 def _positive_int(text: str) -> int:
@@ -61,439 +60,6 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
-
-
-def cmd_worker(args: argparse.Namespace) -> int:
-    from riskdrift.dev.preflight import check_services
-    from riskdrift.worker.resilient import run_resilient
-    from riskdrift.worker.settings import (
-        build_embeddings_worker_settings,
-        build_webhook_worker_settings,
-        build_worker_settings,
-    )
-
-    settings = _settings()
-    configure_logging(settings)
-    check_services(settings)
-    if args.processes > 1:
-        from riskdrift.worker.supervisor import Supervisor, worker_command
-
-        supervisor = Supervisor(
-            worker_command(args.queue), args.processes, grace=settings.worker_shutdown_grace
-        )
-        return supervisor.run()
-    if args.queue == "embeddings":
-        run_resilient(build_embeddings_worker_settings(settings))
-    elif args.queue == "webhooks":
-        run_resilient(build_webhook_worker_settings(settings))
-    else:
-        run_resilient(build_worker_settings(settings))
-    return 0
-
-
-def _with_db(
-    settings: Settings, work: Callable[[Connection], Awaitable[T]], *, migrate_first: bool = True
-) -> T:
-    """Run ``work`` on one (migrated) connection; an entrypoint helper."""
-    from riskdrift.store.migrate import migrate
-    from riskdrift.store.pool import create_pool
-
-    async def run() -> T:
-        pool = await create_pool(settings, min_size=1, max_size=1)
-        try:
-            async with pool.acquire() as conn:
-                if migrate_first:
-                    await migrate(conn)
-                return await work(conn)
-        finally:
-            await pool.close()
-
-    return asyncio.run(run())
-
-
-def cmd_keys_create(args: argparse.Namespace) -> int:
-    from riskdrift.store.api_keys import create_key
-
-    settings = _settings()
-    configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
-    record, key = _with_db(settings, lambda c: create_key(c, name=args.name, tenant=args.tenant))
-    print(f"created key {record.id} ({record.name}) for tenant {record.tenant}")
-    print("store it now; it is not shown again:")
-    print(key)
-    return 0
-
-
-def cmd_keys_revoke(args: argparse.Namespace) -> int:
-    from riskdrift.store.api_keys import revoke_key
-
-    settings = _settings()
-    configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
-    if not _with_db(settings, lambda c: revoke_key(c, args.key_id)):
-        raise RiskdriftError(f"no active key {args.key_id}")
-    print(f"revoked {args.key_id}")
-    return 0
-
-
-def cmd_keys_list(args: argparse.Namespace) -> int:
-    from riskdrift.store.api_keys import list_keys
-
-    settings = _settings()
-    configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
-    for key in _with_db(settings, list_keys):
-        state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
-        print(f"{key.id}  {key.prefix}…  {key.tenant:<16} {key.name:<24} {state}")
-    return 0
-
-
-def cmd_migrate(args: argparse.Namespace) -> int:
-    from riskdrift.store.migrate import migrate
-
-    settings = _settings()
-    configure_logging(settings)
-    applied = _with_db(settings, migrate, migrate_first=False)
-    print(f"applied migrations: {applied}" if applied else "schema is up to date")
-    return 0
-
-
-def cmd_analyze(args: argparse.Namespace) -> int:
-    from riskdrift.cli.analyze import Outputs, run_analysis
-
-    settings = _settings(filings_dir=args.filings_dir)
-    if args.filings_dir is not None:
-        settings = settings.model_copy(update={"filings_source": "local"})
-    configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
-    outputs = Outputs(html=args.html, csv=args.csv)
-    return asyncio.run(
-        run_analysis(
-            settings,
-            args.ticker,
-            args.current_year,
-            args.previous_year,
-            as_json=args.json,
-            outputs=outputs,
-        )
-    )
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    """``riskdrift report JOB_ID -o FILE [--csv FILE]``: a finished job's report from the API."""
-    from rich.console import Console
-
-    from riskdrift.cli.analyze import Outputs, report_job
-
-    if args.output is None and args.csv is None:
-        raise RiskdriftError("give -o FILE (HTML report) and/or --csv FILE (risks table)")
-    return asyncio.run(
-        report_job(
-            _api_url(args),
-            args.job_id,
-            api_key=_api_key(args),
-            outputs=Outputs(html=args.output, csv=args.csv),
-            console=Console(stderr=True),
-        )
-    )
-
-
-def cmd_filings_import(args: argparse.Namespace) -> int:
-    from riskdrift.sources.local import import_filing
-
-    settings = _settings(filings_dir=args.filings_dir)
-    if settings.filings_dir is None:
-        raise RiskdriftError("set RISKDRIFT_FILINGS_DIR or pass --filings-dir")
-    target = import_filing(settings.filings_dir, args.path, args.ticker, args.year)
-    print(target)
-    return 0
-
-
-def _api_url(args: argparse.Namespace) -> str:
-    import os
-
-    if args.api:
-        return str(args.api).rstrip("/")
-    return os.environ.get("RISKDRIFT_API_URL") or f"http://127.0.0.1:{_settings().api_port}"
-
-
-def _api_key(args: argparse.Namespace) -> str | None:
-    import os
-
-    return args.key or os.environ.get("RISKDRIFT_API_KEY") or None
-
-
-def cmd_submit(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    from riskdrift.client.follow import submit_and_follow
-
-    configure_logging(_settings().model_copy(update={"log_level": "WARNING"}))
-    return asyncio.run(
-        submit_and_follow(
-            _api_url(args),
-            args.ticker,
-            [args.current_year, args.previous_year],
-            console=Console(),
-            callback_url=args.callback,
-            api_key=_api_key(args),
-            follow=args.follow,
-            give_up_after=args.timeout,
-        )
-    )
-
-
-def cmd_watch(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    from riskdrift.client.follow import watch
-
-    configure_logging(_settings().model_copy(update={"log_level": "WARNING"}))
-    return asyncio.run(
-        watch(
-            _api_url(args),
-            args.job_id,
-            console=Console(),
-            api_key=_api_key(args),
-            give_up_after=args.timeout,
-        )
-    )
-
-
-def cmd_search(args: argparse.Namespace) -> int:
-    """Ask a running API's ``GET /risks/search`` (same --api/--key as ``submit``)."""
-    from riskdrift.client.api import check, connect
-
-    params: dict[str, str | int] = {"q": args.query, "limit": args.limit}
-    if args.ticker:
-        params["ticker"] = args.ticker
-    if args.year:
-        params["year"] = args.year
-
-    async def ask() -> tuple[str, Any]:
-        async with connect(
-            _api_url(args), api_key=_api_key(args), request_timeout=args.timeout or 30.0
-        ) as http:
-            answer = await http.get("/risks/search", params=params)
-        return answer.text, check(answer, "search")
-
-    text, body = asyncio.run(ask())
-    if args.json:
-        print(text)
-        return 0
-    for hit in body["results"]:
-        print(
-            f"{hit['score']:.3f}  {hit['ticker']} {hit['year']}  [{hit['category']}]  "
-            f"{hit['title'][:100]}"
-        )
-    if not body["results"]:
-        print("no stored risks match (only your own analyses are searched)")
-    return 0
-
-
-def cmd_batch_submit(args: argparse.Namespace) -> int:
-    """``riskdrift batch submit FILE|TICKERS… --years CUR PREV`` or ``--history FROM TO``."""
-    from rich.console import Console
-
-    from riskdrift.client.batches import read_tickers, submit_batch
-
-    body: dict[str, Any]
-    if args.history:
-        if len(args.tickers) != 1 or args.years:
-            raise RiskdriftError("--history takes one ticker and no --years")
-        body = {"ticker": args.tickers[0], "from_year": args.history[0], "to_year": args.history[1]}
-    else:
-        if not args.years:
-            raise RiskdriftError("give --years CURRENT PREVIOUS (or --history FROM TO)")
-        body = {"tickers": read_tickers(args.tickers), "years": args.years}
-    if args.callback:
-        body["callback_url"] = args.callback
-    configure_logging(_settings().model_copy(update={"log_level": "WARNING"}))
-    return asyncio.run(
-        submit_batch(
-            _api_url(args), body, api_key=_api_key(args), console=Console(), follow=args.follow
-        )
-    )
-
-
-def cmd_batch_status(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    from riskdrift.client.batches import batch_status
-
-    return asyncio.run(
-        batch_status(_api_url(args), args.batch_id, api_key=_api_key(args), console=Console())
-    )
-
-
-def cmd_batch_results(args: argparse.Namespace) -> int:
-    from riskdrift.client.batches import batch_results
-
-    print(
-        asyncio.run(
-            batch_results(_api_url(args), args.batch_id, api_key=_api_key(args), as_csv=args.csv)
-        ),
-        end="" if args.csv else "\n",
-    )
-    return 0
-
-
-def cmd_history(args: argparse.Namespace) -> int:
-    """``riskdrift history TICKER FROM TO [--chart FILE]``."""
-    from riskdrift.client.batches import fetch_history, history_table
-    from riskdrift.render.charts import history_svg
-
-    history = asyncio.run(
-        fetch_history(
-            _api_url(args), args.ticker, args.from_year, args.to_year, api_key=_api_key(args)
-        )
-    )
-    print(history_table(history))
-    if args.chart:
-        Path(args.chart).write_text(history_svg(history), encoding="utf-8")
-        print(f"chart written to {args.chart}")
-    return 0
-
-
-def cmd_jobs_list(args: argparse.Namespace) -> int:
-    """``riskdrift jobs list [--status S] [--ticker T] [--limit N] [--all] [--json]``."""
-    from riskdrift.client.jobs import JOB_LIST, jobs_table, list_jobs
-
-    found, more = asyncio.run(
-        list_jobs(
-            _api_url(args),
-            api_key=_api_key(args),
-            status=args.status,
-            ticker=args.ticker,
-            limit=args.limit,
-            every=args.all,
-        )
-    )
-    print(JOB_LIST.dump_json(found, indent=2).decode() if args.json else jobs_table(found))
-    if more:
-        print(f"(newest {len(found)} shown; --all for every page)", file=sys.stderr)
-    return 0
-
-
-def cmd_jobs_show(args: argparse.Namespace) -> int:
-    from riskdrift.client.jobs import get_job, job_detail
-
-    api = _api_url(args)
-    job = asyncio.run(get_job(api, str(args.job_id), api_key=_api_key(args)))
-    print(job.model_dump_json(indent=2) if args.json else job_detail(job, api))
-    return 0
-
-
-def cmd_jobs_result(args: argparse.Namespace) -> int:
-    """A finished job's result: the terminal report ``analyze`` prints, or its JSON."""
-    from rich.console import Console
-
-    from riskdrift.cli.analyze import fetch_result
-    from riskdrift.render.terminal import print_report
-
-    result = asyncio.run(fetch_result(_api_url(args), str(args.job_id), api_key=_api_key(args)))
-    if args.json:
-        print(result.model_dump_json(indent=2))
-    else:
-        print_report(result, Console())
-    return 0
-
-
-def cmd_jobs_cancel(args: argparse.Namespace) -> int:
-    from riskdrift.client.jobs import cancel_job
-
-    job = asyncio.run(cancel_job(_api_url(args), str(args.job_id), api_key=_api_key(args)))
-    print(job.model_dump_json(indent=2) if args.json else f"job {job.job_id} {job.status}")
-    return 0
-
-
-def cmd_jobs_retry(args: argparse.Namespace) -> int:
-    from riskdrift.client.jobs import retry_job
-
-    new = asyncio.run(retry_job(_api_url(args), str(args.job_id), api_key=_api_key(args)))
-    print(
-        new.model_dump_json(indent=2)
-        if args.json
-        else f"job {new.job_id} {new.status} (a retry of {args.job_id})"
-    )
-    return 0
-
-
-def cmd_jobs_deliveries(args: argparse.Namespace) -> int:
-    """A job's webhook deliveries; ``--redeliver`` sends its webhook again first."""
-    from riskdrift.client.jobs import deliveries_text, list_deliveries, redeliver
-
-    api, key, job_id = _api_url(args), _api_key(args), str(args.job_id)
-    if args.redeliver:
-        again = asyncio.run(redeliver(api, job_id, api_key=key))
-        if args.json:
-            print(again.model_dump_json(indent=2))
-            return 0
-        print(f"redelivery queued: {again.type} webhook {again.webhook_id}, series {again.series}")
-    shown = asyncio.run(list_deliveries(api, job_id, api_key=key))
-    print(shown.model_dump_json(indent=2) if args.json else deliveries_text(shown))
-    return 0
-
-
-def cmd_watchlist(args: argparse.Namespace) -> int:
-    """``riskdrift watchlist create|list|show|add|remove|delete`` on a running API."""
-    from riskdrift.client import watchlists as client
-
-    api, key = _api_url(args), _api_key(args)
-    command = args.watchlist_command
-    if command == "list":
-        found = asyncio.run(client.list_watchlists(api, api_key=key))
-        print(
-            client.WATCHLISTS.dump_json(found, indent=2).decode()
-            if args.json
-            else client.watchlists_table(found)
-        )
-        return 0
-    if command == "delete":
-        asyncio.run(client.delete_watchlist(api, str(args.watchlist_id), api_key=key))
-        print(f"watchlist {args.watchlist_id} deleted")
-        return 0
-    if command == "create":
-        shown = asyncio.run(
-            client.create_watchlist(
-                api,
-                args.name,
-                args.tickers,
-                api_key=key,
-                callback_url=args.callback,
-                forms=args.forms,
-            )
-        )
-    elif command in ("add", "remove"):
-        change = {command: args.tickers}
-        shown = asyncio.run(
-            client.change_companies(api, str(args.watchlist_id), api_key=key, **change)
-        )
-    else:
-        shown = asyncio.run(client.get_watchlist(api, str(args.watchlist_id), api_key=key))
-    print(shown.model_dump_json(indent=2) if args.json else client.watchlist_detail(shown))
-    return 0
-
-
-def cmd_dev(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    from riskdrift.client.follow import follow_job
-    from riskdrift.dev.run import run_demo
-
-    def follow(
-        base_url: str, job_id: str, api_key: str | None, console: Console, timeout: float
-    ) -> dict[str, Any]:
-        # Live progress over the job's SSE stream, reconnecting with Last-Event-ID.
-        try:
-            return asyncio.run(
-                follow_job(
-                    base_url, job_id, console=console, api_key=api_key, give_up_after=timeout
-                )
-            )
-        except TimeoutError:
-            message = f"demo job {job_id} did not finish within {timeout:.0f} s"
-            raise RiskdriftError(message) from None
-
-    return run_demo(
-        follow, keep_serving=not args.once, port=args.port, filings_dir=args.filings_dir
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,7 +27,7 @@ import riskdrift.jobs.batches as lifecycle
 from riskdrift.api.auth import client_of, tenant_of
 from riskdrift.api.callbacks import check_callback
 from riskdrift.api.limits import batch_cost
-from riskdrift.api.problems import validation_problem
+from riskdrift.api.problems import read_json
 from riskdrift.api.routes_jobs import cursor_checked, cursor_page, model_response
 from riskdrift.api.sse import ResumableStreamResponse, requested_position
 from riskdrift.api.state import AppState, app_state
@@ -37,7 +37,6 @@ from riskdrift.errors import (
     InvalidIdempotencyKey,
     QueueFull,
     TenantQueueFull,
-    UnsupportedMediaType,
 )
 from riskdrift.events.batch_progress import (
     BATCH_TERMINAL_EVENT,
@@ -216,16 +215,6 @@ async def load_batch(request: Request) -> BatchRecord:
     return batch
 
 
-async def _read_request(request: Request) -> BatchRequest:
-    content_type = request.headers.get("content-type", "application/json")
-    if not content_type.split(";")[0].strip().lower().endswith(("/json", "+json")):
-        raise UnsupportedMediaType("send the request as application/json")
-    try:
-        return BatchRequest.model_validate_json(await request.body())
-    except pydantic.ValidationError as exc:
-        raise validation_problem(exc) from None
-
-
 def _accepted(new: batches.NewBatch, status: int) -> Response:
     return model_response(
         BatchAccepted(
@@ -243,7 +232,7 @@ async def submit(request: Request) -> Response:
     """``POST /batches``: store the batch and its jobs atomically, enqueue them at once."""
     state = app_state(request)
     settings = state["settings"]
-    body = await _read_request(request)
+    body = await read_json(request, BatchRequest)
     pairs = body.pairs()
     await state["limiter"].check(client_of(request), cost=batch_cost(len(pairs), settings))
     tenant = tenant_of(request)

@@ -17,7 +17,7 @@ from starlette.responses import Response
 import riskdrift.jobs as lifecycle
 from riskdrift.api.auth import client_of, tenant_of
 from riskdrift.api.callbacks import check_callback
-from riskdrift.api.problems import validation_problem
+from riskdrift.api.problems import read_json
 from riskdrift.api.result_fields import parse_selection
 from riskdrift.api.state import app_state
 from riskdrift.errors import (
@@ -32,7 +32,6 @@ from riskdrift.errors import (
     ResultMissing,
     TenantQueueFull,
     UnknownQueryParameter,
-    UnsupportedMediaType,
 )
 from riskdrift.models import (
     AnalysisResult,
@@ -138,16 +137,6 @@ async def load_job(request: Request) -> JobRecord:
     return job
 
 
-async def _read_request(request: Request) -> AnalyzeRequest:
-    content_type = request.headers.get("content-type", "application/json")
-    if not content_type.split(";")[0].strip().lower().endswith(("/json", "+json")):
-        raise UnsupportedMediaType("send the request as application/json")
-    try:
-        return AnalyzeRequest.model_validate_json(await request.body())
-    except pydantic.ValidationError as exc:
-        raise validation_problem(exc) from None
-
-
 def _replay(job: jobs.JobRecord, request_hash: str) -> Response:
     """The answer to a submission whose Idempotency-Key already names ``job``: the job
     again (200) for the same body, a conflict for a different one."""
@@ -164,7 +153,7 @@ async def analyze(request: Request) -> Response:
     """``POST /analyze``: store the job, publish ``job_queued``, enqueue it."""
     state = app_state(request)
     await state["limiter"].check(client_of(request))
-    body = await _read_request(request)
+    body = await read_json(request, AnalyzeRequest)
     tenant = tenant_of(request)
     key = request.headers.get("idempotency-key")
     if key is not None and not 1 <= len(key) <= 255:

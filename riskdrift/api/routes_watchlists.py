@@ -25,12 +25,11 @@ from starlette.responses import Response
 
 from riskdrift.api.auth import tenant_of
 from riskdrift.api.callbacks import check_callback
-from riskdrift.api.problems import validation_problem
+from riskdrift.api.problems import read_json
 from riskdrift.api.routes_jobs import cursor_checked, cursor_page, model_response
 from riskdrift.api.sse import ResumableStreamResponse, requested_position
 from riskdrift.api.state import AppState, app_state
 from riskdrift.errors import (
-    UnsupportedMediaType,
     WatchlistNotFound,
 )
 from riskdrift.events.replay import Resync, open_stream
@@ -216,16 +215,6 @@ def watchlist_view(w: WatchlistRecord, companies: list[CompanyState]) -> Watchli
     )
 
 
-async def _read(request: Request, model: type[Strict]) -> Strict:
-    content_type = request.headers.get("content-type", "application/json")
-    if not content_type.split(";")[0].strip().lower().endswith(("/json", "+json")):
-        raise UnsupportedMediaType("send the request as application/json")
-    try:
-        return model.model_validate_json(await request.body())
-    except pydantic.ValidationError as exc:
-        raise validation_problem(exc) from None
-
-
 def _watchlist_id(request: Request) -> uuid.UUID:
     try:
         return uuid.UUID(request.path_params["watchlist_id"])
@@ -243,8 +232,7 @@ async def create(request: Request) -> Response:
     files something new after its first poll."""
     state = app_state(request)
     settings = state["settings"]
-    body = await _read(request, WatchlistRequest)
-    assert isinstance(body, WatchlistRequest)
+    body = await read_json(request, WatchlistRequest)
     await check_callback(body.callback_url, settings)
     created = await watchlists.create_watchlist(
         state["pool"],
@@ -302,8 +290,7 @@ async def patch(request: Request) -> Response:
     state = app_state(request)
     settings = state["settings"]
     watchlist_id = _watchlist_id(request)
-    body = await _read(request, WatchlistPatch)
-    assert isinstance(body, WatchlistPatch)
+    body = await read_json(request, WatchlistPatch)
     await check_callback(body.callback_url, settings)
     updated = await watchlists.update_watchlist(
         state["pool"],

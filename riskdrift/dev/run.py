@@ -138,7 +138,16 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-CHILDREN = (["worker"], ["worker", "--queue", "embeddings"], ["worker", "--queue", "webhooks"])
+def worker_commands(settings: Settings) -> list[list[str]]:
+    """The workers to start: analysis, embeddings and webhooks, the last only when webhooks
+    have a queue of their own. With the analysis queue's name (one queue for everything,
+    as the tests set it), the analysis worker runs the deliveries, and a webhooks worker
+    there would take analysis jobs it has no function for (arq fails them: "function
+    'analyze_risk_drift' not found", and the job is never run)."""
+    commands = [["worker"], ["worker", "--queue", "embeddings"]]
+    if settings.webhooks_queue_name != settings.queue_name:
+        commands.append(["worker", "--queue", "webhooks"])
+    return commands
 
 
 def run_demo(
@@ -174,7 +183,7 @@ def run_demo(
             "RISKDRIFT_API_PORT": str(port),
         }
         env.setdefault("RISKDRIFT_LOG_LEVEL", "WARNING")  # keep the demo's own output readable
-        for args in (["api", "--port", str(port)], *CHILDREN):
+        for args in (["api", "--port", str(port)], *worker_commands(settings)):
             # A process group of its own: Ctrl-C reaches only this process, which then stops
             # the children in order (SIGTERM, graceful) instead of each one printing its own.
             children.append(

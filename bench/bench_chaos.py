@@ -65,8 +65,8 @@ from redis.exceptions import RedisError  # noqa: E402
 
 from riskdrift.api.app import create_app  # noqa: E402
 from riskdrift.config import Settings  # noqa: E402
-from riskdrift.devrun import sample_filings_dir, stop_processes  # noqa: E402
-from riskdrift.devservers import free_port  # noqa: E402
+from riskdrift.dev.run import sample_filings_dir, stop_processes  # noqa: E402
+from riskdrift.dev.servers import free_port  # noqa: E402
 from riskdrift.events.publish import parse_entry, stream_key  # noqa: E402
 from riskdrift.models import TERMINAL_EVENTS  # noqa: E402
 from riskdrift.store.migrate import migrate  # noqa: E402

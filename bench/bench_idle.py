@@ -30,7 +30,7 @@ import asyncpg  # noqa: E402
 import redis  # noqa: E402
 
 from riskdrift.config import Settings  # noqa: E402
-from riskdrift.devrun import stop_processes  # noqa: E402
+from riskdrift.dev.run import stop_processes  # noqa: E402
 from riskdrift.queue import health_check_key  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")

@@ -33,7 +33,6 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
-from concurrent.futures import Executor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -49,6 +48,7 @@ from riskdrift.queue import create_pool, enqueue
 from riskdrift.store import jobs
 from riskdrift.store.migrate import migrate
 from riskdrift.store.pool import create_pool as create_db_pool
+from riskdrift.worker.analysis_pool import AnalysisPool
 from riskdrift.worker.context import Agent
 from tests.doubles import tiny_result
 
@@ -76,7 +76,9 @@ def run_worker() -> None:
     seconds = float(os.environ["BENCH_JOB_SECONDS"])
 
     @contextlib.asynccontextmanager
-    async def steady(settings: Settings, executor: Executor | None) -> AsyncIterator[Agent]:
+    async def steady(
+        settings: Settings, *, executor: AnalysisPool | None, pool: asyncpg.Pool, redis: Redis
+    ) -> AsyncIterator[Agent]:
         yield SteadyAgent(seconds)
 
     run_resilient(build_worker_settings(Settings(), agent_factory=steady))

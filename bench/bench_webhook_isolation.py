@@ -27,7 +27,6 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
-from concurrent.futures import Executor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -36,6 +35,7 @@ import asyncpg
 import httpx
 import uvicorn
 from pydantic import SecretStr
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -47,6 +47,7 @@ from riskdrift.config import Settings
 from riskdrift.models import AnalysisResult, AnalyzeRequest
 from riskdrift.queue import create_worker
 from riskdrift.webhooks.signing import generate_secret
+from riskdrift.worker.analysis_pool import AnalysisPool
 from riskdrift.worker.context import Agent
 from riskdrift.worker.settings import build_webhook_worker_settings, build_worker_settings
 from tests.doubles import tiny_result
@@ -58,7 +59,9 @@ class Instant:
 
 
 @contextlib.asynccontextmanager
-async def instant(settings: Settings, executor: Executor | None) -> AsyncIterator[Agent]:
+async def instant(
+    settings: Settings, *, executor: AnalysisPool | None, pool: asyncpg.Pool, redis: Redis
+) -> AsyncIterator[Agent]:
     yield Instant()
 
 

@@ -30,13 +30,14 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import asyncpg
 from arq.worker import func, run_worker
+from redis.asyncio import Redis
 
 from riskdrift.agent.progress import ProgressReporter
 from riskdrift.agent.research import STEPS
@@ -49,6 +50,7 @@ from riskdrift.models import (
     SimilarityScores,
 )
 from riskdrift.worker import serialization
+from riskdrift.worker.analysis_pool import AnalysisPool
 from riskdrift.worker.context import Agent
 from riskdrift.worker.resilient import run_resilient
 from riskdrift.worker.settings import build_worker_settings, redis_settings
@@ -121,7 +123,9 @@ class NoopAgent:
 
 
 @contextlib.asynccontextmanager
-async def noop_agent(settings: Settings, executor: Executor | None) -> AsyncIterator[Agent]:
+async def noop_agent(
+    settings: Settings, *, executor: AnalysisPool | None, pool: asyncpg.Pool, redis: Redis
+) -> AsyncIterator[Agent]:
     """Agent factory for :func:`build_worker_settings`."""
     yield NoopAgent(int(os.environ.get("BENCH_STEPS", len(STEPS))))
 

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AnyUrl,
     BaseModel,
     ConfigDict,
@@ -71,12 +72,26 @@ def check_years(years: list[int]) -> list[int]:
     return years
 
 
+def http_callback(url: AnyUrl | None) -> AnyUrl | None:
+    """A callback URL must be absolute http(s); where it may point is checked on submission
+    (:func:`riskdrift.api.callbacks.check_callback`) and again at each delivery."""
+    if url is not None and (url.scheme not in ("http", "https") or not url.host):
+        raise ValueError("callback_url must be an absolute http(s) URL")
+    return url
+
+
+CallbackURL = Annotated[
+    AnyUrl | None, Field(default=None, max_length=2048), AfterValidator(http_callback)
+]
+"""The ``callback_url`` of a job, a batch or a watchlist (``None``: no webhook)."""
+
+
 class AnalyzeRequest(Strict):
     """``POST /analyze``: compare Item 1A of fiscal ``years[0]`` against ``years[1]``."""
 
     ticker: Annotated[str, Field(examples=["AAPL"], max_length=16)]
     years: Annotated[list[int], Field(examples=[[2024, 2023]], min_length=2, max_length=2)]
-    callback_url: Annotated[AnyUrl | None, Field(default=None, max_length=2048)] = None
+    callback_url: CallbackURL = None
     filing: str | None = Field(
         default=None,
         max_length=32,
@@ -115,13 +130,6 @@ class AnalyzeRequest(Strict):
     @classmethod
     def _years(cls, value: list[int]) -> list[int]:
         return check_years(value)
-
-    @field_validator("callback_url")
-    @classmethod
-    def _http_only(cls, value: AnyUrl | None) -> AnyUrl | None:
-        if value is not None and (value.scheme not in ("http", "https") or not value.host):
-            raise ValueError("callback_url must be an absolute http(s) URL")
-        return value
 
     @property
     def current_year(self) -> int:
@@ -575,6 +583,32 @@ class WebhookDeliveryList(BaseModel):
 
 
 # --- semantic risk search (GET /risks/search) -----------------------------------------------
+
+
+# GET /batches/{id}/results.json and .csv; riskdrift.store.batches.result_rows reads it.
+class BatchResultRow(BaseModel):
+    """One pair of a batch's results."""
+
+    job_id: uuid.UUID
+    ticker: str
+    current_year: int
+    previous_year: int
+    status: str
+    risks_new: int | None
+    risks_removed: int | None
+    risks_modified: int | None
+    similarity_cosine: float | None
+    top_drift_category: str | None
+    error: str | None
+    cached: bool | None = Field(
+        description="answered from the result cache (same filings, same engine version)"
+    )
+    top_materiality: float | None = Field(
+        default=None, description="the score of the pair's most material change, 0..1"
+    )
+    top_material_kind: str | None = Field(
+        default=None, description="the kind of the pair's most material change"
+    )
 
 
 class RiskSearchHit(BaseModel):

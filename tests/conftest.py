@@ -2,7 +2,7 @@
 
 Services come from ``TEST_REDIS_URL`` / ``TEST_DATABASE_URL`` when set, else
 from whatever answers on the default ports, else embedded servers started for
-the session (``riskdrift.devservers``). Never a fake.
+the session (``riskdrift.dev.servers``). Never a fake.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from arq import ArqRedis, create_pool
 from arq.worker import Worker, create_worker
 
 from riskdrift.config import Settings
-from riskdrift.devservers import EmbeddedServices, from_environment
+from riskdrift.dev.servers import EmbeddedServices, from_environment
 from riskdrift.store.migrate import migrate
 from riskdrift.store.pool import create_pool as create_db_pool
 from riskdrift.worker import serialization

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from riskdrift.config import Settings
-from riskdrift.devrun import stop_processes
+from riskdrift.dev.run import stop_processes
 from tests.conftest import free_port
 from tests.corpus import ROOT
 

@@ -29,7 +29,7 @@ from starlette.routing import Route
 
 from riskdrift.api.app import create_app
 from riskdrift.config import Settings
-from riskdrift.devrun import sample_filings_dir
+from riskdrift.dev.run import sample_filings_dir
 from riskdrift.models import AnalysisResult, Job, JobAccepted, WebhookDeliveryList
 from riskdrift.store.api_keys import create_key
 from riskdrift.webhooks import generate_secret
@@ -256,6 +256,6 @@ async def test_errors_are_one_line(service: Service) -> None:
 
 
 def test_durations_read_like_a_person_writes_them() -> None:
-    from riskdrift.jobs_client import span
+    from riskdrift.client.jobs import span
 
     assert [span(s) for s in (0.42, 12.4, 185, 7620)] == ["0.4s", "12s", "3m05s", "2h07m"]

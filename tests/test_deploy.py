@@ -234,7 +234,7 @@ def test_build_context_holds_what_the_dockerfile_copies_and_nothing_else() -> No
     files = [c if (ROOT / c).is_file() else f"{c}/__init__.py" for c in copied]
     kept = [
         *files,
-        "riskdrift/cli.py",
+        "riskdrift/cli/__init__.py",
         "riskdrift/store/migrations/x.sql",
         "riskdrift/samples/filings/ACME/2024.html",
         "riskdrift/api/static/dashboard.js",

@@ -25,7 +25,7 @@ from riskdrift.config import Settings
 from riskdrift.events.batch import EventBatcher
 from riskdrift.events.publish import make_event, publish, stream_key
 from riskdrift.models import AnalysisResult, AnalyzeRequest, EventName, JobEvent
-from riskdrift.retrying import is_transient
+from riskdrift.queue.retrying import is_transient
 from tests.conftest import burst_worker
 from tests.doubles import ScriptedAgent, settings_for, tiny_result
 

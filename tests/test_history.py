@@ -12,9 +12,9 @@ import asyncpg
 import httpx
 import pytest
 
-from riskdrift.charts import history_svg
 from riskdrift.config import Settings
 from riskdrift.models import AnalysisResult
+from riskdrift.render.charts import history_svg
 from tests.corpus import needs_corpus
 from tests.processes import run_cli, service_env
 from tests.test_batches import client, read_sse, worker

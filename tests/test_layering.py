@@ -2,6 +2,8 @@
 
 - ``analysis/`` and ``models.py`` are pure: nothing from ``sources/``, ``store/``, ``api/``,
   ``worker/`` (they turn bytes into results; I/O lives elsewhere);
+- ``render/`` is pure too: no sources, store, API, worker, agent, client or network
+  library (it draws a result; the CLI writes the files);
 - ``api/`` imports nothing from ``worker/`` (the API and the workers share domain modules,
   never each other's);
 - ``queue/`` is the one adapter for arq (issue #16): no other module imports ``arq``,
@@ -32,6 +34,21 @@ RULES = [
     ("analysis", ("riskdrift.sources", "riskdrift.store", "riskdrift.api", "riskdrift.worker")),
     ("models.py", ("riskdrift.sources", "riskdrift.store", "riskdrift.api", "riskdrift.worker")),
     ("api", ("riskdrift.worker",)),
+    # Pure renderers (issue #25): a result in, text out; whoever wants a file writes it.
+    (
+        "render",
+        (
+            "riskdrift.sources",
+            "riskdrift.store",
+            "riskdrift.api",
+            "riskdrift.worker",
+            "riskdrift.agent",
+            "riskdrift.client",
+            "httpx",
+            "asyncpg",
+            "redis",
+        ),
+    ),
 ]
 
 STREAM_READS = frozenset(
@@ -333,5 +350,54 @@ def test_only_the_lifecycle_changes_a_jobs_state() -> None:
         for path in sorted(PACKAGE.rglob("*.py"))
         if not any(home in path.parents for home in homes)
         for line, what in state_changes_in(ast.parse(path.read_text(encoding="utf-8")))
+    )
+    assert not broken, broken
+
+
+# Where a process's Redis clients and Postgres pools are made (issue #25, DESIGN.md "Rules
+# of the house"): the API lifespan, the worker's on_startup, the event hub (one blocking
+# reader per API process), the entrypoints (cli/, dev/) and the factories themselves.
+# Everything else is handed its clients as explicit keyword dependencies.
+CLIENT_HOMES = ("api/app.py", "worker/settings.py", "events/hub.py", "cli", "dev", "queue", "store")
+
+
+def clients_made_in(tree: ast.Module) -> Iterator[tuple[int, str]]:
+    """Where a module opens a Redis client or a Postgres pool/connection of its own."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in ("Redis", "create_pool", "create_queue_pool"):
+            yield node.lineno, f"{func.id}()"
+        elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            owner, name = func.value.id, func.attr
+            if (name == "from_url" and owner.endswith(("Redis", "ConnectionPool"))) or (
+                owner == "asyncpg" and name in ("connect", "create_pool")
+            ):
+                yield node.lineno, f"{owner}.{name}()"
+
+
+def test_client_creation_is_found() -> None:
+    caught = ast.parse(
+        "async def agent(settings):\n"
+        "    limiter_redis = Redis.from_url(settings.redis_url)\n"
+        "    cache_pool = await create_pool(settings, min_size=1)\n"
+        "    conn = await asyncpg.connect(settings.database_url)\n"
+        "    async with connect(api) as http: pass\n"
+    )
+    assert {what for _, what in clients_made_in(caught)} == {
+        "Redis.from_url()",
+        "create_pool()",
+        "asyncpg.connect()",
+    }
+
+
+def test_clients_are_made_once_per_process_where_it_starts() -> None:
+    homes = [PACKAGE / home for home in CLIENT_HOMES]
+    broken = sorted(
+        f"{path.relative_to(PACKAGE)}:{line}: {what}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path not in homes and not any(home in path.parents for home in homes)
+        for line, what in clients_made_in(ast.parse(path.read_text(encoding="utf-8")))
     )
     assert not broken, broken

@@ -21,7 +21,7 @@ import pytest
 import riskdrift
 from riskdrift.api.app import create_app
 from riskdrift.config import Settings
-from riskdrift.report_html import CONTENT_SECURITY_POLICY
+from riskdrift.render.html import CONTENT_SECURITY_POLICY
 from tests.conftest import serve
 from tests.test_dashboard_api import drain
 

@@ -23,9 +23,9 @@ from httpx_sse import ServerSentEvent
 from redis.asyncio import Redis
 
 from riskdrift.api.app import create_app
+from riskdrift.client.follow import StreamMessage, job_messages
 from riskdrift.config import Settings
 from riskdrift.events.hub import EventHubConfig
-from riskdrift.follow import StreamMessage, job_messages
 from tests.conftest import eventually, free_port, serve
 from tests.test_stream_helpers import (
     emit,

@@ -781,7 +781,7 @@ async def test_backfill_submits_the_history_as_one_batch_once(
 
 
 async def test_the_workers_lister_counts_its_edgar_requests_with_the_agents(
-    settings: Settings, tmp_path: Path
+    settings: Settings, redis: ArqRedis, tmp_path: Path
 ) -> None:
     from riskdrift.sources.edgar import EdgarStats
     from riskdrift.watch.listing import open_lister
@@ -798,7 +798,7 @@ async def test_the_workers_lister_counts_its_edgar_requests_with_the_agents(
             }
         )
         stats = EdgarStats()
-        async with open_lister(edgar_settings, stats=stats) as lister:
+        async with open_lister(edgar_settings, redis=redis, stats=stats) as lister:
             listing = await lister.list_filings("NVDA", cik=None)
         fake.release.set()
     assert listing.cik == "1045810"

@@ -21,7 +21,6 @@ import json
 import uuid
 from collections import Counter, deque
 from collections.abc import AsyncIterator
-from concurrent.futures import Executor
 
 import asyncpg
 import httpx
@@ -29,6 +28,7 @@ import pytest
 from arq import ArqRedis
 from arq.jobs import Job
 from pydantic import SecretStr
+from redis.asyncio import Redis
 
 from riskdrift.agent.progress import ProgressReporter
 from riskdrift.api.app import create_app
@@ -38,6 +38,7 @@ from riskdrift.models import AnalysisResult, AnalyzeRequest, JobStatus
 from riskdrift.store import deliveries, jobs
 from riskdrift.webhooks import webhook_id
 from riskdrift.worker import serialization
+from riskdrift.worker.analysis_pool import AnalysisPool
 from riskdrift.worker.context import Agent
 from riskdrift.worker.settings import build_worker_settings
 from riskdrift.worker.webhook_task import prepare_delivery
@@ -76,7 +77,9 @@ async def api(wh_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 def worker_settings(settings: Settings, agent: Agent, dns: ScriptedDNS) -> type:
     @contextlib.asynccontextmanager
-    async def factory(s: Settings, executor: Executor | None) -> AsyncIterator[Agent]:
+    async def factory(
+        s: Settings, *, executor: AnalysisPool | None, pool: asyncpg.Pool, redis: Redis
+    ) -> AsyncIterator[Agent]:
         yield agent
 
     return build_worker_settings(settings, agent_factory=factory, webhook_resolver=dns)

@@ -8,7 +8,7 @@ answer before a route runs (authentication, the body size cap).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import pydantic
 import structlog
@@ -22,13 +22,16 @@ from riskdrift.errors import (
     MalformedJSON,
     RiskdriftError,
     TransientError,
+    UnsupportedMediaType,
 )
 from riskdrift.models import Problem
-from riskdrift.retrying import CONNECTION_LOST
+from riskdrift.queue.retrying import CONNECTION_LOST
 
 PROBLEM_JSON = "application/problem+json"
 
 log = structlog.get_logger(__name__)
+
+M = TypeVar("M", bound=pydantic.BaseModel)
 
 
 def problem_of(exc: RiskdriftError, instance: str | None = None) -> Problem:
@@ -70,6 +73,18 @@ def validation_problem(exc: pydantic.ValidationError) -> InvalidRequest | Malfor
         return InvalidRequest("the request body must be a JSON object", errors=errors)
     fields = ", ".join(sorted({e["field"] or "body" for e in errors}))
     return InvalidRequest(f"invalid field(s): {fields}", errors=errors)
+
+
+async def read_json(request: Request, model: type[M]) -> M:
+    """The request's JSON body as ``model``: a 415 for another media type, a 400/422
+    (:func:`validation_problem`) for a body that does not parse or validate."""
+    content_type = request.headers.get("content-type", "application/json")
+    if not content_type.split(";")[0].strip().lower().endswith(("/json", "+json")):
+        raise UnsupportedMediaType("send the request as application/json")
+    try:
+        return model.model_validate_json(await request.body())
+    except pydantic.ValidationError as exc:
+        raise validation_problem(exc) from None
 
 
 async def handle_error(request: Request, exc: Exception) -> Response:

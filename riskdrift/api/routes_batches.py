@@ -19,15 +19,15 @@ from typing import Annotated
 
 import pydantic
 import structlog
-from pydantic import AnyUrl, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from starlette.requests import Request
 from starlette.responses import Response
 
 import riskdrift.jobs.batches as lifecycle
 from riskdrift.api.auth import client_of, tenant_of
+from riskdrift.api.callbacks import check_callback
 from riskdrift.api.limits import batch_cost
-from riskdrift.api.problems import validation_problem
-from riskdrift.api.routes_jobs import _check_callback as check_callback
+from riskdrift.api.problems import read_json
 from riskdrift.api.routes_jobs import cursor_checked, cursor_page, model_response
 from riskdrift.api.spec import (
     CURSOR,
@@ -49,14 +49,13 @@ from riskdrift.errors import (
     InvalidIdempotencyKey,
     QueueFull,
     TenantQueueFull,
-    UnsupportedMediaType,
 )
 from riskdrift.events.batch_progress import (
     BATCH_TERMINAL_EVENT,
     batch_stream_key,
 )
 from riskdrift.events.replay import Resync, open_stream
-from riskdrift.models import Strict, check_years, normalise_ticker
+from riskdrift.models import BatchResultRow, CallbackURL, Strict, check_years, normalise_ticker
 from riskdrift.store import batches
 from riskdrift.store.batches import BatchRecord, Pair
 
@@ -73,7 +72,7 @@ class BatchRequest(Strict):
     ticker: Annotated[str | None, Field(default=None, max_length=16, examples=["BA"])] = None
     from_year: int | None = None
     to_year: int | None = None
-    callback_url: Annotated[AnyUrl | None, Field(default=None, max_length=2048)] = None
+    callback_url: CallbackURL = None
 
     @field_validator("tickers")
     @classmethod
@@ -94,13 +93,6 @@ class BatchRequest(Strict):
     @classmethod
     def _ticker(cls, value: str | None) -> str | None:
         return normalise_ticker(value) if value is not None else None
-
-    @field_validator("callback_url")
-    @classmethod
-    def _http_only(cls, value: AnyUrl | None) -> AnyUrl | None:
-        if value is not None and (value.scheme not in ("http", "https") or not value.host):
-            raise ValueError("callback_url must be an absolute http(s) URL")
-        return value
 
     @model_validator(mode="after")
     def _one_shape(self) -> BatchRequest:
@@ -177,31 +169,6 @@ class BatchPage(pydantic.BaseModel):
     next_cursor: str | None
 
 
-class BatchResultRow(pydantic.BaseModel):
-    """One pair of a batch's results."""
-
-    job_id: uuid.UUID
-    ticker: str
-    current_year: int
-    previous_year: int
-    status: str
-    risks_new: int | None
-    risks_removed: int | None
-    risks_modified: int | None
-    similarity_cosine: float | None
-    top_drift_category: str | None
-    error: str | None
-    cached: bool | None = pydantic.Field(
-        description="answered from the result cache (same filings, same engine version)"
-    )
-    top_materiality: float | None = pydantic.Field(
-        default=None, description="the score of the pair's most material change, 0..1"
-    )
-    top_material_kind: str | None = pydantic.Field(
-        default=None, description="the kind of the pair's most material change"
-    )
-
-
 class BatchResults(pydantic.BaseModel):
     batch_id: uuid.UUID
     rows: list[BatchResultRow]
@@ -260,16 +227,6 @@ async def load_batch(request: Request) -> BatchRecord:
     return batch
 
 
-async def _read_request(request: Request) -> BatchRequest:
-    content_type = request.headers.get("content-type", "application/json")
-    if not content_type.split(";")[0].strip().lower().endswith(("/json", "+json")):
-        raise UnsupportedMediaType("send the request as application/json")
-    try:
-        return BatchRequest.model_validate_json(await request.body())
-    except pydantic.ValidationError as exc:
-        raise validation_problem(exc) from None
-
-
 def _accepted(new: batches.NewBatch, status: int) -> Response:
     return model_response(
         BatchAccepted(
@@ -306,7 +263,7 @@ async def submit(request: Request) -> Response:
     """``POST /batches``: store the batch and its jobs atomically, enqueue them at once."""
     state = app_state(request)
     settings = state["settings"]
-    body = await _read_request(request)
+    body = await read_json(request, BatchRequest)
     pairs = body.pairs()
     await state["limiter"].check(client_of(request), cost=batch_cost(len(pairs), settings))
     tenant = tenant_of(request)
@@ -315,7 +272,7 @@ async def submit(request: Request) -> Response:
         raise InvalidIdempotencyKey("use 1 to 255 characters")
     request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
     # The same check as a job's callback: it reads only ``callback_url``.
-    await check_callback(body, settings)  # type: ignore[arg-type]
+    await check_callback(body.callback_url, settings)
     limit = settings.max_queued_jobs_per_tenant
     try:
         new = await lifecycle.submit_batch(
@@ -396,26 +353,7 @@ async def cancel(request: Request) -> Response:
 
 async def _rows(request: Request) -> tuple[BatchRecord, list[BatchResultRow]]:
     batch = await load_batch(request)
-    rows = await batches.result_rows(app_state(request)["pool"], batch.id)
-    return batch, [
-        BatchResultRow(
-            job_id=r.job_id,
-            ticker=r.ticker,
-            current_year=r.current_year,
-            previous_year=r.previous_year,
-            status=r.status,
-            risks_new=r.risks_new,
-            risks_removed=r.risks_removed,
-            risks_modified=r.risks_modified,
-            similarity_cosine=r.cosine,
-            top_drift_category=r.top_drift_category,
-            error=r.error,
-            cached=r.cached,
-            top_materiality=r.top_materiality,
-            top_material_kind=r.top_material_kind,
-        )
-        for r in rows
-    ]
+    return batch, await batches.result_rows(app_state(request)["pool"], batch.id)
 
 
 @operation(

@@ -20,7 +20,6 @@ from riskdrift.api.auth import tenant_of
 from riskdrift.api.routes_jobs import model_response
 from riskdrift.api.spec import TEXT, Answer, Param, operation
 from riskdrift.api.state import app_state
-from riskdrift.charts import history_svg
 from riskdrift.errors import InvalidQuery, InvalidTicker
 from riskdrift.models import (
     FIRST_FISCAL_YEAR,
@@ -29,6 +28,7 @@ from riskdrift.models import (
     latest_fiscal_year,
     normalise_ticker,
 )
+from riskdrift.render.charts import history_svg
 from riskdrift.store import batches
 
 MAX_EMERGING = 10

@@ -16,7 +16,8 @@ from starlette.responses import Response
 
 import riskdrift.jobs as lifecycle
 from riskdrift.api.auth import client_of, tenant_of
-from riskdrift.api.problems import validation_problem
+from riskdrift.api.callbacks import check_callback
+from riskdrift.api.problems import read_json
 from riskdrift.api.result_fields import parse_selection
 from riskdrift.api.spec import (
     CURSOR,
@@ -29,11 +30,8 @@ from riskdrift.api.spec import (
     operation,
 )
 from riskdrift.api.state import app_state
-from riskdrift.config import Settings
 from riskdrift.errors import (
-    CallbackResolutionError,
     IdempotencyKeyReused,
-    InvalidCallbackURL,
     InvalidIdempotencyKey,
     InvalidQuery,
     JobNotFound,
@@ -44,8 +42,6 @@ from riskdrift.errors import (
     ResultMissing,
     TenantQueueFull,
     UnknownQueryParameter,
-    UnsafeCallbackURL,
-    UnsupportedMediaType,
 )
 from riskdrift.models import (
     AnalysisResult,
@@ -57,10 +53,9 @@ from riskdrift.models import (
     JobStatus,
     normalise_ticker,
 )
-from riskdrift.report_html import CONTENT_SECURITY_POLICY, render_report
+from riskdrift.render.html import CONTENT_SECURITY_POLICY, render_report
 from riskdrift.store import jobs, results
 from riskdrift.store.jobs import JobRecord
-from riskdrift.webhooks import parse_allowed_networks, resolve_callback
 
 log = structlog.get_logger(__name__)
 
@@ -152,44 +147,6 @@ async def load_job(request: Request) -> JobRecord:
     return job
 
 
-async def _read_request(request: Request) -> AnalyzeRequest:
-    content_type = request.headers.get("content-type", "application/json")
-    if not content_type.split(";")[0].strip().lower().endswith(("/json", "+json")):
-        raise UnsupportedMediaType("send the request as application/json")
-    try:
-        return AnalyzeRequest.model_validate_json(await request.body())
-    except pydantic.ValidationError as exc:
-        raise validation_problem(exc) from None
-
-
-async def _check_callback(body: AnalyzeRequest, settings: Settings) -> None:
-    """Refuse a callback the worker could not or must not deliver to, before storing anything.
-
-    The worker checks again at every attempt (DNS answers change); this check
-    gives the client a clear 422 now instead of a ``refused`` delivery later.
-    """
-    if body.callback_url is None:
-        return
-
-    def refuse(message: str, type_: str) -> InvalidCallbackURL:
-        return InvalidCallbackURL(
-            message, errors=[{"field": "callback_url", "message": message, "type": type_}]
-        )
-
-    if not settings.webhook_secrets:
-        raise refuse("webhooks are not configured on this server", "webhooks_not_configured")
-    try:
-        async with asyncio.timeout(min(settings.webhook_timeout, 5.0)):
-            await resolve_callback(
-                str(body.callback_url),
-                allowed=parse_allowed_networks(settings.webhook_allowed_cidrs),
-            )
-    except UnsafeCallbackURL as exc:
-        raise refuse(str(exc), "unsafe_callback_url") from None
-    except (CallbackResolutionError, TimeoutError):
-        raise refuse("callback_url host does not resolve", "callback_url_unresolved") from None
-
-
 def _replay(job: jobs.JobRecord, request_hash: str) -> Response:
     """The answer to a submission whose Idempotency-Key already names ``job``: the job
     again (200) for the same body, a conflict for a different one."""
@@ -224,7 +181,7 @@ async def analyze(request: Request) -> Response:
     """``POST /analyze``: store the job, publish ``job_queued``, enqueue it."""
     state = app_state(request)
     await state["limiter"].check(client_of(request))
-    body = await _read_request(request)
+    body = await read_json(request, AnalyzeRequest)
     tenant = tenant_of(request)
     key = request.headers.get("idempotency-key")
     if key is not None and not 1 <= len(key) <= 255:
@@ -248,7 +205,7 @@ async def _create_and_enqueue(
     """
     state = app_state(request)
     settings = state["settings"]
-    await _check_callback(body, settings)
+    await check_callback(body.callback_url, settings)
     limit = settings.max_queued_jobs_per_tenant
     try:
         job, created = await lifecycle.submit(

@@ -51,7 +51,7 @@ from riskdrift.ops.cluster import (
     last_hour_series,
     take_snapshot,
 )
-from riskdrift.store import jobs
+from riskdrift.store import job_stats
 from riskdrift.store.jobs import JobRecord
 
 log = structlog.get_logger(__name__)
@@ -166,15 +166,9 @@ class OpsEndpoints:
         async def feed() -> AsyncIterator[ServerSentEvent]:
             self.dashboard_clients.inc()
             try:
-                async with pool.acquire() as conn:
-                    since: dt.datetime = await conn.fetchval("SELECT now()")
-                    recent = await conn.fetch(
-                        f"""SELECT {jobs.COLUMNS} FROM jobs WHERE tenant = $1
-                            ORDER BY created_at DESC LIMIT {RECENT_JOBS}""",
-                        tenant,
-                    )
+                since, recent = await job_stats.recent_jobs(pool, tenant, limit=RECENT_JOBS)
                 yield ServerSentEvent(
-                    data=json.dumps([_job_json(JobRecord.from_row(r)) for r in recent]),
+                    data=json.dumps([_job_json(job) for job in recent]),
                     event="jobs",
                 )
                 sent: dict[str, dt.datetime] = {}
@@ -187,22 +181,14 @@ class OpsEndpoints:
                         )
                     tick += 1
                     await asyncio.sleep(FEED_INTERVAL)
-                    rows = await pool.fetch(
-                        f"""SELECT {jobs.COLUMNS}, updated_at FROM jobs
-                            WHERE tenant = $1 AND updated_at > $2
-                            ORDER BY updated_at LIMIT 500""",
-                        tenant,
-                        since - FEED_OVERLAP,
-                    )
-                    for row in rows:
-                        key = str(row["id"])
-                        if sent.get(key) == row["updated_at"]:
+                    changed = await job_stats.jobs_changed_since(pool, tenant, since - FEED_OVERLAP)
+                    for job, updated_at in changed:
+                        key = str(job.id)
+                        if sent.get(key) == updated_at:
                             continue
-                        sent[key] = row["updated_at"]
-                        since = max(since, row["updated_at"])
-                        yield ServerSentEvent(
-                            data=json.dumps(_job_json(JobRecord.from_row(row))), event="job"
-                        )
+                        sent[key] = updated_at
+                        since = max(since, updated_at)
+                        yield ServerSentEvent(data=json.dumps(_job_json(job)), event="job")
                     horizon = since - FEED_OVERLAP
                     sent = {k: v for k, v in sent.items() if v >= horizon}
             finally:

@@ -3,7 +3,7 @@
 ``GET /batches/{id}/ranking`` ranks a batch's completed pairs; ``GET
 /watchlists/{id}/ranking?year=`` ranks the analyses a watchlist started for one fiscal
 year. Both answer JSON, CSV with ``?format=csv`` or an HTML page with a chart and a table
-with ``?format=html`` (:mod:`riskdrift.ranking_report`; the same rows and figures), ranked
+with ``?format=html`` (:mod:`riskdrift.render.ranking`; the same rows and figures), ranked
 by ``?by=`` (default ``change``; :mod:`riskdrift.analysis.ranking` defines the measures
 and the percentile).
 """
@@ -27,8 +27,8 @@ from riskdrift.api.spec import TEXT, Answer, Param, operation
 from riskdrift.api.state import app_state
 from riskdrift.errors import InvalidQuery, UnknownQueryParameter, WatchlistNotFound
 from riskdrift.models import FIRST_FISCAL_YEAR, latest_fiscal_year
-from riskdrift.ranking_report import ranking_html
-from riskdrift.report_html import CONTENT_SECURITY_POLICY
+from riskdrift.render.html import CONTENT_SECURITY_POLICY
+from riskdrift.render.ranking import ranking_html
 from riskdrift.store import ranking, watchlists
 
 

@@ -19,13 +19,13 @@ from typing import Annotated, Literal
 
 import pydantic
 import structlog
-from pydantic import AnyUrl, Field, field_validator
+from pydantic import Field, field_validator
 from starlette.requests import Request
 from starlette.responses import Response
 
 from riskdrift.api.auth import tenant_of
-from riskdrift.api.problems import validation_problem
-from riskdrift.api.routes_jobs import _check_callback as check_callback
+from riskdrift.api.callbacks import check_callback
+from riskdrift.api.problems import read_json
 from riskdrift.api.routes_jobs import cursor_checked, cursor_page, model_response
 from riskdrift.api.spec import (
     CURSOR,
@@ -40,11 +40,10 @@ from riskdrift.api.spec import (
 from riskdrift.api.sse import ResumableStreamResponse, requested_position
 from riskdrift.api.state import AppState, app_state
 from riskdrift.errors import (
-    UnsupportedMediaType,
     WatchlistNotFound,
 )
 from riskdrift.events.replay import Resync, open_stream
-from riskdrift.models import Strict, normalise_ticker
+from riskdrift.models import CallbackURL, Strict, normalise_ticker
 from riskdrift.queue.keys import watchlist_stream_key
 from riskdrift.store import watchlists
 from riskdrift.store.watchlists import CompanyState, WatchlistRecord
@@ -79,12 +78,6 @@ def _forms(value: list[Form] | None) -> list[Form] | None:
     return value
 
 
-def _http_only(value: AnyUrl | None) -> AnyUrl | None:
-    if value is not None and (value.scheme not in ("http", "https") or not value.host):
-        raise ValueError("callback_url must be an absolute http(s) URL")
-    return value
-
-
 Name = Annotated[str, Field(min_length=1, max_length=100, examples=["semiconductors"])]
 
 
@@ -93,7 +86,7 @@ class WatchlistRequest(Strict):
 
     name: Name
     tickers: Annotated[list[str], Field(examples=[["NVDA", "AMD"]])]
-    callback_url: Annotated[AnyUrl | None, Field(default=None, max_length=2048)] = None
+    callback_url: CallbackURL = None
     forms: Annotated[
         list[Form],
         Field(
@@ -122,11 +115,6 @@ class WatchlistRequest(Strict):
     def _check_forms(cls, value: list[Form]) -> list[Form] | None:
         return _forms(value)
 
-    @field_validator("callback_url")
-    @classmethod
-    def _check_callback(cls, value: AnyUrl | None) -> AnyUrl | None:
-        return _http_only(value)
-
 
 class WatchlistPatch(Strict):
     """``PATCH /watchlists/{id}``: every field optional; ``tickers`` replaces the companies,
@@ -136,7 +124,7 @@ class WatchlistPatch(Strict):
     tickers: list[str] | None = None
     add: list[str] | None = None
     remove: list[str] | None = None
-    callback_url: Annotated[AnyUrl | None, Field(default=None, max_length=2048)] = None
+    callback_url: CallbackURL = None
     forms: list[Form] | None = None
 
     @field_validator("tickers", "add", "remove")
@@ -148,11 +136,6 @@ class WatchlistPatch(Strict):
     @classmethod
     def _check_forms(cls, value: list[Form] | None) -> list[Form] | None:
         return _forms(value)
-
-    @field_validator("callback_url")
-    @classmethod
-    def _check_callback(cls, value: AnyUrl | None) -> AnyUrl | None:
-        return _http_only(value)
 
 
 class WatchedFiling(pydantic.BaseModel):
@@ -242,16 +225,6 @@ def watchlist_view(w: WatchlistRecord, companies: list[CompanyState]) -> Watchli
     )
 
 
-async def _read(request: Request, model: type[Strict]) -> Strict:
-    content_type = request.headers.get("content-type", "application/json")
-    if not content_type.split(";")[0].strip().lower().endswith(("/json", "+json")):
-        raise UnsupportedMediaType("send the request as application/json")
-    try:
-        return model.model_validate_json(await request.body())
-    except pydantic.ValidationError as exc:
-        raise validation_problem(exc) from None
-
-
 def _watchlist_id(request: Request) -> uuid.UUID:
     try:
         return uuid.UUID(request.path_params["watchlist_id"])
@@ -286,9 +259,8 @@ async def create(request: Request) -> Response:
     files something new after its first poll."""
     state = app_state(request)
     settings = state["settings"]
-    body = await _read(request, WatchlistRequest)
-    assert isinstance(body, WatchlistRequest)
-    await check_callback(body, settings)  # type: ignore[arg-type]
+    body = await read_json(request, WatchlistRequest)
+    await check_callback(body.callback_url, settings)
     created = await watchlists.create_watchlist(
         state["pool"],
         tenant=tenant_of(request),
@@ -366,9 +338,8 @@ async def patch(request: Request) -> Response:
     state = app_state(request)
     settings = state["settings"]
     watchlist_id = _watchlist_id(request)
-    body = await _read(request, WatchlistPatch)
-    assert isinstance(body, WatchlistPatch)
-    await check_callback(body, settings)  # type: ignore[arg-type]
+    body = await read_json(request, WatchlistPatch)
+    await check_callback(body.callback_url, settings)
     updated = await watchlists.update_watchlist(
         state["pool"],
         watchlist_id,

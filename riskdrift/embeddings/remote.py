@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from riskdrift.embeddings.base import Vectors, normalise_rows
 from riskdrift.errors import EmbeddingRejected, EmbeddingServiceError
-from riskdrift.retrying import parse_retry_after
+from riskdrift.queue.retrying import parse_retry_after
 
 __all__ = ["RemoteEmbedder"]
 

@@ -24,7 +24,7 @@ cancel scope) ends the HTTP response. The client reconnects with
 ``Last-Event-ID`` and resumes exactly.
 
 Redis restarts. Connection errors in the reader are retried with exponential
-backoff and jitter (:func:`riskdrift.retrying.backoff_delay`) on a fresh
+backoff and jitter (:func:`riskdrift.queue.retrying.backoff_delay`) on a fresh
 connection; positions survive, so subscribers carry on from where they were.
 """
 
@@ -43,7 +43,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.typing import KeyT, StreamIdT
 
 from riskdrift.models import TERMINAL_EVENTS
-from riskdrift.retrying import CONNECTION_LOST, backoff_delay
+from riskdrift.queue.retrying import CONNECTION_LOST, backoff_delay
 
 log = structlog.get_logger(__name__)
 

@@ -42,7 +42,7 @@ from riskdrift.models import (
 )
 from riskdrift.ops import metrics
 from riskdrift.queue import ArqRedis, give_back_try, queue_abort
-from riskdrift.retrying import CONNECTION_LOST
+from riskdrift.queue.retrying import CONNECTION_LOST
 from riskdrift.store import jobs as store
 from riskdrift.store.deliveries import DeliveryRecord
 from riskdrift.store.jobs import JobRecord

@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 from riskdrift.ops import metrics as m
 from riskdrift.queue import queue_counts
 from riskdrift.queue.keys import worker_key, workers_index_key
+from riskdrift.store import job_stats
 
 # arq enqueues each cron tick up to a second early as a deferred entry named after the
 # cron job; the prefix keeps those housekeeping ticks out of the queue-depth gauges.
@@ -121,27 +122,14 @@ class JobFigures:
 
 async def job_figures(pool: asyncpg.Pool) -> JobFigures:
     """Counts by status and the last hour's failure ratio and p95 end-to-end latency."""
-    async with pool.acquire() as conn:
-        rows = await conn.fetch("SELECT status, count(*) AS n FROM jobs GROUP BY status")
-        hour = await conn.fetchrow(
-            """SELECT count(*) FILTER (WHERE status = 'completed') AS completed,
-                      count(*) FILTER (WHERE status = 'failed') AS failed,
-                      count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
-                      percentile_cont(0.95) WITHIN GROUP (
-                          ORDER BY extract(epoch FROM finished_at - created_at))
-                          FILTER (WHERE status IN ('completed', 'failed')) AS p95
-               FROM jobs WHERE finished_at > now() - interval '1 hour'"""
-        )
-    by_status = dict.fromkeys(("queued", "processing", "completed", "failed", "cancelled"), 0)
-    by_status.update({r["status"]: int(r["n"]) for r in rows})
-    assert hour is not None
-    last_hour = {k: int(hour[k]) for k in ("completed", "failed", "cancelled")}
-    ended = last_hour["completed"] + last_hour["failed"]
+    by_status, hour = await job_stats.job_counts(pool)
+    last_hour = {"completed": hour.completed, "failed": hour.failed, "cancelled": hour.cancelled}
+    ended = hour.completed + hour.failed
     return JobFigures(
         by_status=by_status,
         last_hour=last_hour,
-        failure_ratio=last_hour["failed"] / ended if ended else None,
-        p95_seconds=float(hour["p95"]) if hour["p95"] is not None else None,
+        failure_ratio=hour.failed / ended if ended else None,
+        p95_seconds=hour.p95_seconds,
     )
 
 
@@ -255,42 +243,13 @@ class SnapshotCollector(Collector):
         yield from snap.counters
 
 
-#: One row per minute of the last hour, oldest first: jobs that ended in the minute (by
-#: outcome), the p95 end-to-end latency of those that completed or failed, and the jobs
-#: waiting (created, not yet started or ended) at the minute's end.
-TIMESERIES_SQL = """
-WITH minutes AS (
-    SELECT generate_series(date_trunc('minute', now()) - interval '59 minutes',
-                           date_trunc('minute', now()), interval '1 minute') AS t
-), window_jobs AS (
-    SELECT status, created_at, started_at, finished_at FROM jobs
-    WHERE coalesce(started_at, finished_at, 'infinity') > now() - interval '61 minutes'
-       OR finished_at > now() - interval '61 minutes'
-)
-SELECT m.t AS minute,
-       count(*) FILTER (WHERE j.status = 'completed' AND j.finished_at >= m.t
-                        AND j.finished_at < m.t + interval '1 minute') AS completed,
-       count(*) FILTER (WHERE j.status = 'failed' AND j.finished_at >= m.t
-                        AND j.finished_at < m.t + interval '1 minute') AS failed,
-       percentile_cont(0.95) WITHIN GROUP (
-           ORDER BY extract(epoch FROM j.finished_at - j.created_at))
-           FILTER (WHERE j.status IN ('completed', 'failed') AND j.finished_at >= m.t
-                   AND j.finished_at < m.t + interval '1 minute') AS p95,
-       count(*) FILTER (WHERE j.created_at < m.t + interval '1 minute'
-                        AND coalesce(j.started_at, j.finished_at, 'infinity')
-                            >= m.t + interval '1 minute') AS waiting
-FROM minutes m LEFT JOIN window_jobs j ON true
-GROUP BY m.t ORDER BY m.t
-"""
-
-
 async def last_hour_series(pool: asyncpg.Pool) -> list[dict[str, Any]]:
     """Per minute of the last hour: completed, failed, p95 seconds (or None), waiting jobs.
 
     Read from the job rows, so every API replica draws the same charts and they
     survive restarts; the waiting count is the ready backlog as the rows record it.
     """
-    rows = await pool.fetch(TIMESERIES_SQL)
+    rows = await job_stats.last_hour_minutes(pool)
     return [
         {
             "minute": r["minute"].isoformat(),

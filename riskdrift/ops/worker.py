@@ -50,6 +50,7 @@ from riskdrift.ops.metrics import WEBHOOK_OUTCOMES
 from riskdrift.queue import Defer, Retry
 from riskdrift.queue.keys import worker_key, workers_index_key
 from riskdrift.sources.edgar import EdgarStats
+from riskdrift.store import job_stats
 from riskdrift.store.jobs import JobRecord
 
 log = structlog.get_logger(__name__)
@@ -154,25 +155,19 @@ class WorkerMetrics:
         ``job`` if the task left it, else read back); the next publication writes them."""
         if outcome not in ("completed", "failed", "retried"):
             return  # skipped (cancelled/finished before it ran) or aborted: nothing ran to count
-        row: Mapping[str, Any] | None = None
+        timings: job_stats.AttemptTimings | None = None
         if job is not None and str(job.id) == job_id:
-            row = {
-                "attempts": job.attempts,
-                "queued": _seconds_between(job.created_at, job.started_at),
-                "end_to_end": _seconds_between(job.created_at, job.finished_at),
-            }
+            timings = job_stats.AttemptTimings(
+                attempts=job.attempts,
+                queued=_seconds_between(job.created_at, job.started_at),
+                end_to_end=_seconds_between(job.created_at, job.finished_at),
+            )
         else:
             with contextlib.suppress(asyncpg.PostgresError, OSError, ValueError):
-                fetched = await pool.fetchrow(
-                    """SELECT attempts, extract(epoch FROM started_at - created_at) AS queued,
-                              extract(epoch FROM finished_at - created_at) AS end_to_end
-                       FROM jobs WHERE id = $1""",
-                    uuid.UUID(job_id),
-                )
-                row = dict(fetched) if fetched is not None else None
+                timings = await job_stats.attempt_timings(pool, uuid.UUID(job_id))
         self._observe(m.JOB_RUN_SECONDS, run_seconds, outcome=outcome)
-        if row is not None and row["attempts"] == 1 and row["queued"] is not None:
-            self._observe(m.JOB_QUEUED_SECONDS, max(0.0, float(row["queued"])))
+        if timings is not None and timings.attempts == 1 and timings.queued is not None:
+            self._observe(m.JOB_QUEUED_SECONDS, max(0.0, timings.queued))
         if outcome == "retried":
             self._count(m.JOBS_RETRIED)
         else:
@@ -181,9 +176,9 @@ class WorkerMetrics:
                 self.completed += 1
             else:
                 self.failed += 1
-            if row is not None and row["end_to_end"] is not None:
+            if timings is not None and timings.end_to_end is not None:
                 self._observe(
-                    m.JOB_END_TO_END_SECONDS, max(0.0, float(row["end_to_end"])), outcome=outcome
+                    m.JOB_END_TO_END_SECONDS, max(0.0, timings.end_to_end), outcome=outcome
                 )
 
     def note_webhook(self, *, outcome: str, seconds: float) -> None:

@@ -66,7 +66,7 @@ from riskdrift.errors import (
     UpstreamUnavailable,
 )
 from riskdrift.models import FilingDocument, normalise_ticker
-from riskdrift.retrying import parse_retry_after
+from riskdrift.queue.retrying import parse_retry_after
 from riskdrift.sources.decoding import BoundedDecoder
 from riskdrift.sources.dei import read_cover_facts
 from riskdrift.sources.fair_access import (

@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 
 from riskdrift.errors import ConfigurationError
 from riskdrift.queue.keys import EDGAR_SLOT_KEY
-from riskdrift.retrying import backoff_delay
+from riskdrift.queue.retrying import backoff_delay
 
 log = structlog.get_logger(__name__)
 
@@ -43,7 +43,7 @@ class RetryPolicy:
 
     ``max_attempts`` counts the first try. The wait before retry *n* is
     ``Retry-After`` when the server sent one, else
-    :func:`riskdrift.retrying.backoff_delay`: ``backoff_base * 2**(n-1)``
+    :func:`riskdrift.queue.retrying.backoff_delay`: ``backoff_base * 2**(n-1)``
     (capped at ``backoff_max``) with jitter. A ``Retry-After`` longer than
     ``retry_after_max`` is not waited out in-process: the job is handed back
     to the queue with that delay instead.

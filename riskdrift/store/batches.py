@@ -19,7 +19,7 @@ from typing import Any
 import asyncpg
 
 from riskdrift.errors import TenantQueueFull
-from riskdrift.models import JobStatus
+from riskdrift.models import BatchResultRow, JobStatus
 from riskdrift.store.paging import newest_first
 from riskdrift.store.pool import Executor
 
@@ -281,27 +281,6 @@ async def mark_finished(db: Executor, batch_id: uuid.UUID) -> BatchRecord | None
     return BatchRecord.from_row(row) if row is not None else None
 
 
-@dataclass(frozen=True, slots=True)
-class ResultRow:
-    """One pair of a batch as its results table shows it."""
-
-    job_id: uuid.UUID
-    ticker: str
-    current_year: int
-    previous_year: int
-    status: str
-    risks_new: int | None
-    risks_removed: int | None
-    risks_modified: int | None
-    cosine: float | None
-    top_drift_category: str | None
-    error: str | None
-    cached: bool | None  # answered from the result cache; None until the pair has a result
-    # The pair's most material change (result.material_changes[0]): score and kind.
-    top_materiality: float | None = None
-    top_material_kind: str | None = None
-
-
 # The top drift category of a pair: the category whose changed risks (new, removed,
 # modified) add up to the largest drift score; ties go to the category name.
 _RESULT_ROWS = """
@@ -320,10 +299,10 @@ _RESULT_ROWS = """
     ORDER BY j.ticker, j.current_year DESC"""
 
 
-async def result_rows(db: Executor, batch_id: uuid.UUID) -> list[ResultRow]:
+async def result_rows(db: Executor, batch_id: uuid.UUID) -> list[BatchResultRow]:
     """One row per pair of the batch, by ticker then year."""
     return [
-        ResultRow(
+        BatchResultRow(
             job_id=r["id"],
             ticker=r["ticker"],
             current_year=r["current_year"],
@@ -332,7 +311,7 @@ async def result_rows(db: Executor, batch_id: uuid.UUID) -> list[ResultRow]:
             risks_new=r["risks_new"],
             risks_removed=r["risks_removed"],
             risks_modified=r["risks_modified"],
-            cosine=r["cosine"],
+            similarity_cosine=r["cosine"],
             top_drift_category=r["top_category"],
             error=r["error"],
             cached=r["cached"],

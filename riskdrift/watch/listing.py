@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Protocol
 
 from pydantic import ValidationError
+from redis.asyncio import Redis
 
 from riskdrift.agent.research import document_limits
 from riskdrift.analysis.document import UNLIMITED, DocumentLimits
@@ -295,7 +296,7 @@ def edgar_stats_of(agent: object) -> EdgarStats | None:
 
 @contextlib.asynccontextmanager
 async def open_lister(
-    settings: Settings, *, stats: EdgarStats | None = None
+    settings: Settings, *, redis: Redis, stats: EdgarStats | None = None
 ) -> AsyncIterator[FilingLister]:
     """The lister of the configured filing source, for the life of a worker process.
 
@@ -304,23 +305,18 @@ async def open_lister(
 
     The EDGAR lister has its own source (its tickers map, read for a company's first poll
     only, is kept for half a watch interval); its requests take turns at the shared Redis
-    pace with every job's.
+    pace with every job's, on ``redis`` (the worker's client: borrowed, not closed).
     """
     limits = document_limits(settings)
     if settings.resolved_filings_source == "local":
         roots = [settings.filings_dir] if settings.filings_dir is not None else []
         yield LocalLister([*roots, *settings.extra_filings_dirs], limits=limits)
         return
-    from redis.asyncio import Redis
-
     from riskdrift.sources.fair_access import SharedRateLimiter
 
-    limiter_redis = Redis.from_url(
-        settings.redis_url, socket_connect_timeout=1.0, socket_timeout=1.0
-    )
     source = EdgarFilingSource(
         settings,
-        limiter=SharedRateLimiter(limiter_redis, settings.edgar_requests_per_second),
+        limiter=SharedRateLimiter(redis, settings.edgar_requests_per_second),
         metadata_ttl=max(1.0, settings.watch_interval / 2),
     )
     if stats is not None:
@@ -329,4 +325,3 @@ async def open_lister(
         yield EdgarLister(source, limits=limits)
     finally:
         await source.aclose()
-        await limiter_redis.aclose()

@@ -19,7 +19,7 @@ How a ``deliver_webhook`` task uses this package::
 Modules: :mod:`.signing` (Standard Webhooks, payload model), :mod:`.ssrf`
 (resolve once, refuse non-global addresses), :mod:`.delivery` (one attempt,
 pinned to a checked IP), :mod:`.backoff` (the schedule). ``parse_retry_after`` is
-:func:`riskdrift.retrying.parse_retry_after`, re-exported.
+:func:`riskdrift.queue.retrying.parse_retry_after`, re-exported.
 """
 
 from riskdrift.errors import (
@@ -28,7 +28,7 @@ from riskdrift.errors import (
     UnsafeCallbackURL,
     WebhookVerificationError,
 )
-from riskdrift.retrying import parse_retry_after
+from riskdrift.queue.retrying import parse_retry_after
 from riskdrift.webhooks.backoff import (
     BACKOFF_SCHEDULE,
     MAX_ATTEMPTS,

@@ -15,17 +15,17 @@ schedule stretched so that even the shortest draw spans more than a day
 The schedule's sum bounds a series' span (the reconciler relies on it).
 
 A receiver's ``Retry-After`` (seconds or an HTTP-date, read by
-:func:`riskdrift.retrying.parse_retry_after`) is honoured as a lower bound:
+:func:`riskdrift.queue.retrying.parse_retry_after`) is honoured as a lower bound:
 the next attempt waits ``max(jittered schedule, Retry-After)``, with
-``Retry-After`` capped at :data:`riskdrift.retrying.MAX_RETRY_AFTER` so a
+``Retry-After`` capped at :data:`riskdrift.queue.retrying.MAX_RETRY_AFTER` so a
 hostile or broken receiver cannot park a delivery forever. It never grants
 extra attempts. The jitter and the floor are
-:func:`riskdrift.retrying.jittered_delay`, shared with every other retry.
+:func:`riskdrift.queue.retrying.jittered_delay`, shared with every other retry.
 """
 
 from __future__ import annotations
 
-from riskdrift.retrying import UniformSource, jittered_delay
+from riskdrift.queue.retrying import UniformSource, jittered_delay
 
 BACKOFF_SCHEDULE: tuple[float, ...] = (
     5.0,  # 5 s
@@ -55,7 +55,7 @@ def next_delay(
     Returns ``None`` when ``attempt`` was the last one (``attempt >=
     MAX_ATTEMPTS``): give up. ``retry_after`` is the receiver's ``Retry-After``
     in seconds, honoured as a lower bound (capped at
-    :data:`~riskdrift.retrying.MAX_RETRY_AFTER`).
+    :data:`~riskdrift.queue.retrying.MAX_RETRY_AFTER`).
     ``rng`` defaults to a fresh ``random.Random()``; pass ``random.Random(seed)``
     for repeatable delays.
     """

@@ -68,7 +68,7 @@ import httpx
 import structlog
 
 from riskdrift.errors import CallbackResolutionError, UnsafeCallbackURL
-from riskdrift.retrying import parse_retry_after
+from riskdrift.queue.retrying import parse_retry_after
 from riskdrift.webhooks.signing import SecretInput, webhook_headers
 from riskdrift.webhooks.ssrf import (
     IPNetwork,

@@ -28,7 +28,7 @@ from riskdrift.embeddings import Embedder
 from riskdrift.errors import PermanentError
 from riskdrift.models import AnalysisResult
 from riskdrift.queue import ArqRedis, enqueue
-from riskdrift.retrying import retry_delay, retry_later
+from riskdrift.queue.retrying import retry_delay, retry_later
 from riskdrift.store import embeddings as store
 from riskdrift.worker.context import WorkerContext
 

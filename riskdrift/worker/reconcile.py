@@ -62,7 +62,7 @@ import riskdrift.jobs as lifecycle
 from riskdrift.config import Settings
 from riskdrift.models import JobStatus
 from riskdrift.queue import JobEntry, discard_result, enqueue, job_entries, release_claim
-from riskdrift.retrying import is_transient
+from riskdrift.queue.retrying import is_transient
 from riskdrift.store import deliveries, jobs
 from riskdrift.webhooks.backoff import BACKOFF_SCHEDULE, MAX_ATTEMPTS
 from riskdrift.worker.context import WorkerContext

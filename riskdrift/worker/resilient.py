@@ -22,7 +22,7 @@ import structlog
 from redis.exceptions import WatchError
 
 from riskdrift.queue import PollingWorker, worker_kwargs
-from riskdrift.retrying import CONNECTION_LOST, backoff_delay
+from riskdrift.queue.retrying import CONNECTION_LOST, backoff_delay
 
 log = structlog.get_logger(__name__)
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
-from typing import Any
+from typing import Any, Protocol
 
+import asyncpg
 import structlog
+from redis.asyncio import Redis
 
 from riskdrift.config import Settings
 from riskdrift.errors import ConfigurationError
@@ -48,20 +50,39 @@ from riskdrift.worker.webhook_task import deliver_webhook
 
 log = structlog.get_logger(__name__)
 
-# The second argument is what runs the analysis off the loop: the worker's AnalysisPool
-# (an AnalysisRunner), or None for the loop's default thread pool.
-AgentFactory = Callable[[Settings, Any], AbstractAsyncContextManager[Agent]]
+
+class AgentFactory(Protocol):
+    """Makes the analysis worker's agent for the life of its process, from the process's
+    own clients: ``executor`` runs the analysis off the loop (the worker's AnalysisPool,
+    or ``None`` for the loop's default thread pool), ``pool`` and ``redis`` are the
+    worker's asyncpg pool and Redis client. The factory borrows them and closes neither."""
+
+    def __call__(
+        self,
+        settings: Settings,
+        /,
+        *,
+        executor: AnalysisPool | None,
+        pool: asyncpg.Pool,
+        redis: Redis,
+    ) -> AbstractAsyncContextManager[Agent]: ...
 
 
 @contextlib.asynccontextmanager
-async def research_agent(settings: Settings, executor: AnalysisPool | None) -> AsyncIterator[Agent]:
+async def research_agent(
+    settings: Settings,
+    *,
+    executor: AnalysisPool | None,
+    pool: asyncpg.Pool,
+    redis: Redis,
+) -> AsyncIterator[Agent]:
     """The real research agent over the configured filing source.
 
-    EDGAR requests are paced by a :class:`SharedRateLimiter` on the service's
-    Redis, so ``edgar_requests_per_second`` holds for all workers together.
+    EDGAR requests are paced by a :class:`SharedRateLimiter` on the worker's Redis, so
+    ``edgar_requests_per_second`` holds for all workers together (the limiter bounds its
+    own wait on Redis, then paces per process); the result cache reads and writes through
+    the worker's pool.
     """
-    from redis.asyncio import Redis
-
     from riskdrift.agent.narrative import create_narrator
     from riskdrift.agent.research import ResearchAgent, document_limits
     from riskdrift.sources import create_source
@@ -69,31 +90,21 @@ async def research_agent(settings: Settings, executor: AnalysisPool | None) -> A
     from riskdrift.sources.singleflight import SharedMetadata
     from riskdrift.store.result_cache import ResultCache
 
-    # Its own client, as agent factories are handed no Redis; it connects on first use.
-    # Bounded waits: a Redis that hangs sends the limiter to its per-process fallback.
-    limiter_redis = Redis.from_url(
-        settings.redis_url, socket_connect_timeout=1.0, socket_timeout=1.0
-    )
-    limiter = SharedRateLimiter(limiter_redis, settings.edgar_requests_per_second)
-    source = create_source(settings, limiter=limiter, shared=SharedMetadata(limiter_redis))
+    limiter = SharedRateLimiter(redis, settings.edgar_requests_per_second)
+    source = create_source(settings, limiter=limiter, shared=SharedMetadata(redis))
     narrator = create_narrator(settings)
-    # Its own small pool for the same reason; the result cache is one lookup per job.
-    cache_pool = await create_pool(settings, min_size=1) if settings.result_cache else None
     try:
         yield ResearchAgent(
             source,
             executor=executor,
             lexicon_path=settings.lm_dictionary_path,
             narrator=narrator,
-            cache=ResultCache(cache_pool) if cache_pool is not None else None,
+            cache=ResultCache(pool) if settings.result_cache else None,
             analysis_time_limit=settings.analysis_time_limit,
             limits=document_limits(settings),
         )
     finally:
-        if cache_pool is not None:
-            await cache_pool.close()
         await source.aclose()
-        await limiter_redis.aclose()
         aclose = getattr(narrator, "aclose", None)
         if aclose is not None:
             await aclose()
@@ -174,12 +185,14 @@ def build_worker_settings(
         if analysis_pool is not None:
             stack.push_async_callback(analysis_pool.aclose)
         ctx["analysis_pool"] = analysis_pool
-        ctx["agent"] = await stack.enter_async_context(agent_factory(settings, analysis_pool))
+        ctx["agent"] = await stack.enter_async_context(
+            agent_factory(settings, executor=analysis_pool, pool=ctx["pool"], redis=ctx["redis"])
+        )
         ctx["webhook_client"] = await stack.enter_async_context(create_delivery_client())
         ctx["webhook_resolver"] = webhook_resolver
         watch_edgar(await start_worker_metrics(ctx, settings, stack), ctx["agent"])
         ctx["watch_lister"] = await stack.enter_async_context(
-            open_lister(settings, stats=edgar_stats_of(ctx["agent"]))
+            open_lister(settings, redis=ctx["redis"], stats=edgar_stats_of(ctx["agent"]))
         )
         log.info("worker_started", queue=settings.queue_name, max_jobs=settings.worker_max_jobs)
 

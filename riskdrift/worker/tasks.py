@@ -35,7 +35,7 @@ from riskdrift.errors import PermanentError
 from riskdrift.events.publish import make_event
 from riskdrift.models import TERMINAL_EVENTS, AnalyzeRequest, JobEvent, JobStatus
 from riskdrift.queue import Retry, give_back_try
-from riskdrift.retrying import (
+from riskdrift.queue.retrying import (
     CONNECTION_LOST,
     is_transient,
     jittered_delay,

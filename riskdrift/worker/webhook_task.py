@@ -39,7 +39,7 @@ from collections.abc import Iterator
 import structlog
 
 from riskdrift.queue import Defer, Retry, give_back_try
-from riskdrift.retrying import is_transient, jittered_delay
+from riskdrift.queue.retrying import is_transient, jittered_delay
 from riskdrift.store import deliveries
 from riskdrift.store.deliveries import DeliveryRecord
 from riskdrift.store.jobs import JobRecord

@@ -57,7 +57,7 @@ def test_unknown_measure() -> None:
 
 
 def test_the_report_escapes_and_prints_every_row() -> None:
-    from riskdrift.ranking_report import ranking_html
+    from riskdrift.render.ranking import ranking_html
 
     row = {
         "rank": 1,

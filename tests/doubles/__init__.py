@@ -24,10 +24,11 @@ import contextlib
 import socket
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
+from redis.asyncio import Redis
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -38,6 +39,7 @@ from riskdrift.agent.progress import ProgressReporter
 from riskdrift.config import Settings
 from riskdrift.models import AnalysisResult, AnalyzeRequest, Heatmap, SimilarityScores
 from riskdrift.webhooks import generate_secret
+from riskdrift.worker.analysis_pool import AnalysisPool
 from riskdrift.worker.context import Agent
 from riskdrift.worker.settings import build_worker_settings
 
@@ -79,7 +81,9 @@ def settings_for(agent: Agent, settings: Settings) -> type:
     """The analysis worker's arq settings with ``agent`` instead of the research agent."""
 
     @contextlib.asynccontextmanager
-    async def factory(s: Settings, executor: Executor | None) -> AsyncIterator[Agent]:
+    async def factory(
+        s: Settings, *, executor: AnalysisPool | None, pool: asyncpg.Pool, redis: Redis
+    ) -> AsyncIterator[Agent]:
         yield agent
 
     return build_worker_settings(settings, agent_factory=factory)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pytest
 from redis.asyncio import Redis
 
-from riskdrift.devservers import EmbeddedServices
+from riskdrift.dev.servers import EmbeddedServices
 from riskdrift.events.hub import MAX_ID, EventHub, EventHubConfig, format_stream_id, parse_stream_id
 from riskdrift.events.publish import stream_key
 from riskdrift.events.replay import Frame, ResumableStream, Resync, open_stream

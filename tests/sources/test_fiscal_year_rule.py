@@ -1,6 +1,6 @@
 """The pure parts of the EDGAR source: the fiscal-year rule, User-Agent, dei tags.
 
-``Retry-After`` parsing is shared by every client: tests/test_retrying.py.
+``Retry-After`` parsing is shared by every client: tests/queue/test_retrying.py.
 """
 
 from __future__ import annotations

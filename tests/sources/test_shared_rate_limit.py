@@ -18,6 +18,7 @@ import uuid
 from collections.abc import AsyncIterator
 from urllib.parse import urlparse
 
+import asyncpg
 import pytest
 from arq import ArqRedis
 from redis.asyncio import Redis
@@ -205,11 +206,13 @@ async def test_a_rate_must_be_positive(redis: ArqRedis) -> None:
         SharedRateLimiter(redis, 0.0)
 
 
-async def test_workers_pace_edgar_through_redis(settings: Settings) -> None:
+async def test_workers_pace_edgar_through_redis(
+    settings: Settings, db: asyncpg.Pool, redis: ArqRedis
+) -> None:
     edgar = settings.model_copy(
         update={"filings_source": "edgar", "edgar_requests_per_second": 7.0}
     )
-    async with research_agent(edgar, None) as agent:
+    async with research_agent(edgar, executor=None, pool=db, redis=redis) as agent:
         assert isinstance(agent, ResearchAgent)
         source = agent.source
         assert isinstance(source, EdgarFilingSource)

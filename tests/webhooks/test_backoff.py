@@ -1,4 +1,4 @@
-"""The webhook retry schedule (``Retry-After`` parsing: tests/test_retrying.py)."""
+"""The webhook retry schedule (``Retry-After`` parsing: tests/queue/test_retrying.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from riskdrift.retrying import MAX_RETRY_AFTER
+from riskdrift.queue.retrying import MAX_RETRY_AFTER
 from riskdrift.webhooks.backoff import (
     BACKOFF_SCHEDULE,
     JITTER,

@@ -1,9 +1,11 @@
 """When a failure is worth another try, how long to wait, and what ``Retry-After`` asks for.
 
 The one home of retry policy: the worker's tasks, the webhook schedule, the
-EDGAR client, the embeddings client and the API's 503 mapping all use it, and
-it imports nothing of riskdrift but :mod:`riskdrift.errors` and
-:mod:`riskdrift.config`, so any package may import it without a cycle.
+EDGAR client, the embeddings client, the event hub's reconnects and the API's 503
+mapping all use it. It lives in ``queue/`` because a retry is what the queue does
+with a failed job (:func:`retry_later` answers arq's ``Retry``) and every package that
+retries already depends on ``queue/``; it imports nothing else of riskdrift but
+:mod:`riskdrift.errors` and :mod:`riskdrift.config`, so it adds no import cycle.
 
 - :data:`CONNECTION_LOST` (Redis or Postgres unreachable, a socket gone) and
   :data:`TRANSIENT_EXCEPTIONS` (those, network trouble upstream and our own
@@ -32,7 +34,7 @@ import redis.exceptions
 
 from riskdrift.config import Settings
 from riskdrift.errors import TransientError
-from riskdrift.queue import Retry
+from riskdrift.queue.workers import Retry
 
 CONNECTION_LOST: tuple[type[Exception], ...] = (
     redis.exceptions.ConnectionError,

@@ -12,7 +12,7 @@ import redis.exceptions
 
 from riskdrift.config import Settings
 from riskdrift.errors import FilingNotFound, TransientError, UpstreamUnavailable
-from riskdrift.retrying import (
+from riskdrift.queue.retrying import (
     MAX_RETRY_AFTER,
     backoff_delay,
     is_transient,

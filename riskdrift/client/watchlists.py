@@ -1,7 +1,7 @@
 """The terminal side of watchlists: ``riskdrift watchlist create|list|show|add|remove|delete``.
 
 Each command is one or a few calls to the API's watchlist routes through
-:mod:`riskdrift.api_client` (so errors are one line), the answers validated into the
+:mod:`riskdrift.client.api` (so errors are one line), the answers validated into the
 API's own models. The text renderings are pure functions of those models; ``--json``
 prints the models as the API sent them.
 """
@@ -15,7 +15,7 @@ from typing import Any
 import pydantic
 
 from riskdrift.api.routes_watchlists import Watchlist, WatchlistPage
-from riskdrift.api_client import check, connect, parse
+from riskdrift.client.api import check, connect, parse
 
 WATCHLISTS = pydantic.TypeAdapter(list[Watchlist])
 

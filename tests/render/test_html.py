@@ -14,10 +14,10 @@ from selectolax.lexbor import LexborNode as Node
 from riskdrift.agent.lexicons import load_lexicon
 from riskdrift.analysis.pipeline import analyse_documents
 from riskdrift.analysis.sentences import SentenceAligner, redline
-from riskdrift.charts import heatmap_svg
 from riskdrift.models import AnalysisResult, FilingDocument, Heatmap
-from riskdrift.report import CSV_COLUMNS, risks_csv
-from riskdrift.report_html import render_report
+from riskdrift.render.charts import heatmap_svg
+from riskdrift.render.html import render_report
+from riskdrift.render.risks_csv import CSV_COLUMNS, risks_csv
 from tests.analysis.corpus_cache import content, html_path
 from tests.corpus import needs_corpus
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from riskdrift.config import Settings
-from riskdrift.devrun import filings_env, sample_filings_dir
+from riskdrift.dev.run import filings_env, sample_filings_dir, worker_commands
 from tests.conftest import free_port
 from tests.processes import run_cli
 
@@ -67,3 +67,10 @@ def test_a_configured_filings_dir_keeps_its_source_and_gains_the_sample(
         "RISKDRIFT_FILINGS_DIR": "/srv/filings",
         "RISKDRIFT_EXTRA_FILINGS_DIRS": os.pathsep.join([*extra, str(sample_filings_dir())]),
     }
+
+
+def test_a_webhooks_worker_only_for_a_webhooks_queue_of_its_own() -> None:
+    own = Settings(queue_name="q", webhooks_queue_name="hooks", _env_file=None)  # type: ignore[call-arg]
+    shared = Settings(queue_name="q", webhooks_queue_name="q", _env_file=None)  # type: ignore[call-arg]
+    assert ["worker", "--queue", "webhooks"] in worker_commands(own)
+    assert worker_commands(shared) == [["worker"], ["worker", "--queue", "embeddings"]]

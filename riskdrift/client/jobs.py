@@ -1,7 +1,7 @@
 """The terminal side of jobs: ``riskdrift jobs list|show|result|cancel|retry|deliveries``.
 
 Each command is one or a few calls to the API's job routes through
-:mod:`riskdrift.api_client` (so errors are one line), the answers validated into
+:mod:`riskdrift.client.api` (so errors are one line), the answers validated into
 the API's own models (:class:`~riskdrift.models.Job`, ``JobPage``,
 ``WebhookDeliveryList``). The text renderings are pure functions of those models;
 ``--json`` prints the models as the API sent them.
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import pydantic
 
-from riskdrift.api_client import connect, parse
+from riskdrift.client.api import connect, parse
 from riskdrift.models import Job, JobAccepted, JobPage, WebhookDelivery, WebhookDeliveryList
 
 JOB_LIST = pydantic.TypeAdapter(list[Job])

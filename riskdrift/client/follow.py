@@ -1,12 +1,15 @@
-"""Following a job from a terminal: its SSE stream as a progress bar, then its summary.
+"""Following a job or a batch from a terminal: its SSE stream, resumed across reconnects.
 
-:func:`job_messages` reads ``GET /stream/{id}`` with httpx-sse and reconnects
-on a dropped connection with ``Last-Event-ID``, so a restarted API or a
-network blip costs no event. It ends after the terminal event, after a final
-``resync`` (the job finished but its history is gone), or on ``204`` (the
-stream had already ended). :func:`follow_job` draws a rich progress bar from
-those messages and returns the job's final state. ``riskdrift submit --follow``,
-``riskdrift watch`` and ``riskdrift dev`` use it.
+:func:`stream_messages` is the one reconnect loop of the terminal: it reads an SSE
+stream of the API (``GET /stream/{id}`` for a job, ``GET /batches/{id}/stream`` for a
+batch) with httpx-sse and reconnects on a dropped connection with ``Last-Event-ID``, so
+a restarted API or a network blip costs no event. It ends after the caller's final
+message, or on ``204`` (the stream had already ended). :func:`job_messages` is a job's
+stream (final: the terminal event, or a last ``resync`` of a finished job whose history
+is gone); :func:`follow_job` draws a rich progress bar from it and returns the job's
+final state (``riskdrift submit --follow``, ``riskdrift watch``, ``riskdrift dev``);
+:func:`riskdrift.client.batches.follow_batch` reads a batch's stream through
+:func:`stream_messages` too.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +27,8 @@ from httpx_sse import aconnect_sse
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from riskdrift.api_client import check, connect
+from riskdrift.client.api import check, connect
+from riskdrift.errors import RiskdriftError
 from riskdrift.models import TERMINAL_EVENTS
 
 log = structlog.get_logger(__name__)
@@ -35,15 +39,15 @@ READ_TIMEOUT = 45.0  # three missed keep-alive pings (sent every 15 s)
 
 @dataclass(frozen=True)
 class StreamMessage:
-    """One event of a job's stream: its id, name and JSON data."""
+    """One event of a job's or a batch's stream: its id, name and JSON data."""
 
     id: str
     event: str
     data: dict[str, Any]
 
-    @property
-    def final(self) -> bool:
-        """Whether nothing follows this message."""
+    def ends_job(self) -> bool:
+        """Whether nothing follows this message in a job's stream: the terminal event, or
+        the last ``resync`` of a finished job whose history is gone."""
         if self.event in TERMINAL_EVENTS:
             return True
         return (
@@ -53,23 +57,35 @@ class StreamMessage:
         )
 
 
-async def job_messages(
+async def stream_messages(
     client: httpx.AsyncClient,
-    job_id: str,
+    path: str,
     *,
+    what: str,
+    final: Callable[[StreamMessage], bool],
     last_event_id: str | None = None,
     max_backoff: float = 10.0,
+    max_failures: int | None = None,
 ) -> AsyncIterator[StreamMessage]:
-    """Every event of ``job_id``'s stream after ``last_event_id``, across reconnects."""
+    """Every event of the SSE stream at ``path`` after ``last_event_id``, across reconnects,
+    until one that ``final`` says ends it, or a ``204`` (the stream has ended).
+
+    ``what`` names the stream in errors and logs. A ``400``/``401``/``403``/``404`` is the
+    one-line error of :func:`~riskdrift.client.api.check`; a dropped connection or another
+    status reconnects after a jittered, growing wait (at least a quarter of the server's
+    ``retry:``). With ``max_failures``, that many failed connections in a row (none
+    delivered an event) end in a :class:`~riskdrift.errors.RiskdriftError`.
+    """
     backoff = 0.2
     retry_ms = 2000
+    failures = 0
     while True:
         headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
         try:
             async with aconnect_sse(
                 client,
                 "GET",
-                f"/stream/{job_id}",
+                path,
                 headers=headers,
                 timeout=httpx.Timeout(10, read=READ_TIMEOUT),
             ) as source:
@@ -78,7 +94,7 @@ async def job_messages(
                     return
                 if status in (404, 401, 403, 400):
                     await source.response.aread()
-                    check(source.response, f"stream of job {job_id}")
+                    check(source.response, what)
                 if status != 200:
                     raise httpx.HTTPStatusError(
                         f"HTTP {status}", request=source.response.request, response=source.response
@@ -91,20 +107,42 @@ async def job_messages(
                     message = StreamMessage(sse.id, sse.event, json.loads(sse.data))
                     last_event_id = sse.id or last_event_id
                     backoff = 0.2
+                    failures = 0
                     yield message
-                    if message.final:
+                    if final(message):
                         return
-            log.info("stream_ended_early", job_id=job_id, last_event_id=last_event_id)
+            log.info("stream_ended_early", stream=path, last_event_id=last_event_id)
         except (httpx.TransportError, httpx.HTTPStatusError) as exc:
+            failures += 1
+            if max_failures is not None and failures > max_failures:
+                raise RiskdriftError(f"lost the {what}: {exc}") from exc
             log.info(
                 "stream_reconnecting",
-                job_id=job_id,
+                stream=path,
                 error=type(exc).__name__,
                 last_event_id=last_event_id,
             )
         delay = min(max(retry_ms / 1000 * 0.25, backoff), max_backoff)
         await asyncio.sleep(random.uniform(delay / 2, delay))
         backoff = min(backoff * 2, max_backoff)
+
+
+def job_messages(
+    client: httpx.AsyncClient,
+    job_id: str,
+    *,
+    last_event_id: str | None = None,
+    max_backoff: float = 10.0,
+) -> AsyncIterator[StreamMessage]:
+    """Every event of ``job_id``'s stream after ``last_event_id``, across reconnects."""
+    return stream_messages(
+        client,
+        f"/stream/{job_id}",
+        what=f"stream of job {job_id}",
+        final=StreamMessage.ends_job,
+        last_event_id=last_event_id,
+        max_backoff=max_backoff,
+    )
 
 
 async def follow_job(

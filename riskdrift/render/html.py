@@ -25,8 +25,8 @@ from markupsafe import Markup, escape
 
 from riskdrift.analysis.sentences import RedlinePiece, redline
 from riskdrift.analysis.summary import KIND_LABELS
-from riskdrift.charts import heatmap_svg
 from riskdrift.models import AnalysisResult, RiskChange
+from riskdrift.render.charts import heatmap_svg
 
 __all__ = ["CONTENT_SECURITY_POLICY", "render_report"]
 
@@ -39,7 +39,7 @@ CONTENT_SECURITY_POLICY = (
 )
 
 _ENV = Environment(
-    loader=PackageLoader("riskdrift", "templates"),
+    loader=PackageLoader("riskdrift.render", "templates"),
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,

@@ -26,7 +26,7 @@ import httpx
 from rich.console import Console
 
 from riskdrift.config import Settings
-from riskdrift.devservers import from_environment
+from riskdrift.dev.servers import from_environment
 from riskdrift.errors import RiskdriftError
 
 DEMO = {"ticker": "ACME", "years": [2024, 2023]}
@@ -115,7 +115,7 @@ def _wait_ready(base_url: str, children: list[subprocess.Popen[bytes]], timeout:
 
 
 # (base_url, job_id, api_key, console, timeout) -> the finished job's terminal state.
-# The CLI entrypoint passes one that drives riskdrift.follow.follow_job on an event loop.
+# The CLI entrypoint passes one that drives riskdrift.client.follow.follow_job on an event loop.
 JobFollower = Callable[[str, str, str | None, Console, float], dict[str, Any]]
 
 
@@ -138,7 +138,16 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-CHILDREN = (["worker"], ["worker", "--queue", "embeddings"], ["worker", "--queue", "webhooks"])
+def worker_commands(settings: Settings) -> list[list[str]]:
+    """The workers to start: analysis, embeddings and webhooks, the last only when webhooks
+    have a queue of their own. With the analysis queue's name (one queue for everything,
+    as the tests set it), the analysis worker runs the deliveries, and a webhooks worker
+    there would take analysis jobs it has no function for (arq fails them: "function
+    'analyze_risk_drift' not found", and the job is never run)."""
+    commands = [["worker"], ["worker", "--queue", "embeddings"]]
+    if settings.webhooks_queue_name != settings.queue_name:
+        commands.append(["worker", "--queue", "webhooks"])
+    return commands
 
 
 def run_demo(
@@ -174,14 +183,7 @@ def run_demo(
             "RISKDRIFT_API_PORT": str(port),
         }
         env.setdefault("RISKDRIFT_LOG_LEVEL", "WARNING")  # keep the demo's own output readable
-        # With the webhooks queue set to the analysis queue, the analysis worker delivers
-        # them itself and a webhooks worker would refuse to start.
-        children_args = [
-            args
-            for args in CHILDREN
-            if args[-1] != "webhooks" or settings.webhooks_queue_name != settings.queue_name
-        ]
-        for args in (["api", "--port", str(port)], *children_args):
+        for args in (["api", "--port", str(port)], *worker_commands(settings)):
             # A process group of its own: Ctrl-C reaches only this process, which then stops
             # the children in order (SIGTERM, graceful) instead of each one printing its own.
             children.append(

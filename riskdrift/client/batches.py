@@ -1,28 +1,25 @@
 """The terminal side of batches and histories: ``riskdrift batch …`` and ``riskdrift history``.
 
-Talks to a running API through :mod:`riskdrift.api_client`. Following a batch reads its
-aggregate SSE stream, reconnecting with ``Last-Event-ID`` on a dropped connection, and
-draws one rich progress bar for the whole batch plus one line per failed job. The history
-chart is :func:`riskdrift.charts.history_svg`.
+Talks to a running API through :mod:`riskdrift.client.api`. Following a batch reads its
+aggregate SSE stream through :func:`riskdrift.client.follow.stream_messages` (the one
+reconnect loop, resuming with ``Last-Event-ID`` on a dropped connection), and draws one
+rich progress bar for the whole batch plus one line per failed job. The history chart is
+:func:`riskdrift.render.charts.history_svg`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
-from httpx_sse import aconnect_sse
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from riskdrift.api_client import check, connect
+from riskdrift.client.api import check, connect
+from riskdrift.client.follow import stream_messages
 from riskdrift.errors import RiskdriftError
-
-READ_TIMEOUT = 45.0  # three missed keep-alive pings
 
 
 def read_tickers(items: Sequence[str]) -> list[str]:
@@ -65,8 +62,6 @@ async def follow_batch(
     client: httpx.AsyncClient, batch_id: str, total: int, *, console: Console
 ) -> int:
     """One progress bar for the batch and a line per failure, from its aggregate stream."""
-    last_id: str | None = None
-    final: dict[str, Any] | None = None
     columns = (
         TextColumn("[bold]batch"),
         BarColumn(),
@@ -76,54 +71,29 @@ async def follow_batch(
     )
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task("", total=total)
-        attempts = 0
-        while final is None:
-            headers = {"Last-Event-ID": last_id} if last_id else {}
-            try:
-                async with aconnect_sse(
-                    client,
-                    "GET",
-                    f"/batches/{batch_id}/stream",
-                    headers=headers,
-                    timeout=httpx.Timeout(30, read=READ_TIMEOUT),
-                ) as source:
-                    if source.response.status_code == 204:
-                        break
-                    if source.response.status_code >= 400:
-                        await source.response.aread()
-                        check(source.response, "stream")
-                    async for sse in source.aiter_sse():
-                        attempts = 0
-                        if sse.event not in ("batch_progress", "batch_completed", "resync"):
-                            continue  # the opening retry/comment frame
-                        if sse.id:
-                            last_id = sse.id
-                        data = json.loads(sse.data)
-                        counts = data.get("counts", {})
-                        # A resync (the entries after last_id are gone) is the batch's view.
-                        finished = data.get(
-                            "finished", sum(counts.get(s, 0) for s in FINISHED_STATES)
-                        )
-                        bar.update(
-                            task,
-                            completed=finished,
-                            description=(
-                                f"{counts.get('completed', 0)} done · {counts.get('failed', 0)} "
-                                f"failed · {counts.get('processing', 0)} running"
-                            ),
-                        )
-                        if sse.event == "batch_progress" and data.get("status") == "failed":
-                            bar.console.print(
-                                f"[red]failed[/red] {data.get('ticker')}: {data.get('error')}"
-                            )
-                        if sse.event == "batch_completed":
-                            final = data
-                            break
-            except (httpx.TransportError, httpx.RemoteProtocolError) as exc:
-                attempts += 1
-                if attempts > 10:
-                    raise RiskdriftError(f"lost the batch stream: {exc}") from exc
-                await asyncio.sleep(min(5.0, 0.2 * 2**attempts))
+        async for message in stream_messages(
+            client,
+            f"/batches/{batch_id}/stream",
+            what="batch stream",
+            final=lambda m: m.event == "batch_completed",
+            max_failures=10,
+        ):
+            if message.event not in ("batch_progress", "batch_completed", "resync"):
+                continue
+            data = message.data
+            counts = data.get("counts", {})
+            # A resync (the entries after the last id are gone) is the batch's view.
+            finished = data.get("finished", sum(counts.get(s, 0) for s in FINISHED_STATES))
+            bar.update(
+                task,
+                completed=finished,
+                description=(
+                    f"{counts.get('completed', 0)} done · {counts.get('failed', 0)} "
+                    f"failed · {counts.get('processing', 0)} running"
+                ),
+            )
+            if message.event == "batch_progress" and data.get("status") == "failed":
+                bar.console.print(f"[red]failed[/red] {data.get('ticker')}: {data.get('error')}")
     status = check(await client.get(f"/batches/{batch_id}"), "status")
     print_status(status, console)
     counts = status["counts"]

@@ -11,7 +11,7 @@ from rich.console import Console
 from riskdrift.agent.lexicons import load_lexicon
 from riskdrift.analysis.pipeline import analyse_documents
 from riskdrift.models import AnalysisResult, FilingDocument
-from riskdrift.report import HEATMAP_SHORT, KIND_SHORT, print_report
+from riskdrift.render.terminal import HEATMAP_SHORT, KIND_SHORT, print_report
 from tests.analysis.corpus_cache import consecutive_pairs, content, html_path
 from tests.corpus import needs_corpus
 

@@ -453,7 +453,8 @@ def _document() -> dict[str, Any]:
                         "Standard Webhooks POST (job.completed or job.failed). The URL is "
                         "refused with 422 if it resolves to a private, loopback, link-local "
                         "or otherwise non-global address (unless the operator allows it), if "
-                        "its host does not resolve, or if the server has no webhook secret."
+                        "its host does not resolve, or if the server has no webhook secret. "
+                        'callback_payload "thin" leaves the result out of job.completed.'
                     ),
                     "parameters": [
                         {

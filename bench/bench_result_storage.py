@@ -19,7 +19,9 @@ For each phase it prints, per job:
 * **table bytes**: the growth of every table of the schema (``pg_total_relation_size``,
   8 kB pages: indexes, the cache's risk texts and the search tables included), per job;
 * **service CPU**: CPU seconds of the worker processes (the analysis worker and the
-  webhook worker) without their analysis processes, per job (psutil);
+  webhook worker) without their analysis processes, per job (psutil); and the same less
+  what the idle workers burn (measured for ``--idle`` seconds before the phases: arq's
+  poll of Redis), i.e. the work the jobs themselves cost;
 * **webhook bytes**: the mean body size the receiver got.
 
 Needs Redis, Postgres and the shared corpus; works in a schema and queues of its own,
@@ -181,6 +183,8 @@ async def main_async(args: argparse.Namespace) -> None:
         )
         return total
 
+    idle_rate = 0.0  # CPU seconds per second of the idle workers
+
     async def phase(name: str) -> None:
         tables0, cache0 = await table_bytes(), await cache_result_bytes()
         cpu0, bodies0 = service_cpu(roots), len(receiver.bodies)
@@ -207,6 +211,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 await asyncio.sleep(0.05)
         elapsed = time.perf_counter() - started
         cpu = service_cpu(roots) - cpu0
+        busy = cpu - idle_rate * elapsed
         failed = await db.fetchval(
             "SELECT count(*) FROM jobs WHERE id = ANY($1) AND status <> 'completed'", ids
         )
@@ -232,7 +237,8 @@ async def main_async(args: argparse.Namespace) -> None:
             f"{copies['rows'] / n / 1024:.1f} kB, cache {cache / n / 1024:.1f} kB, "
             f"webhook rows {copies['bodies'] / n / 1024:.1f} kB\n"
             f"   table bytes/job {(await table_bytes() - tables0) / n / 1024:.1f} kB; "
-            f"service CPU/job {1000 * cpu / n:.1f} ms; webhook body mean "
+            f"service CPU/job {1000 * cpu / n:.1f} ms ({1000 * busy / n:.1f} ms less idle "
+            f"polling); webhook body mean "
             f"{statistics.mean(bodies) / 1024 if bodies else 0:.1f} kB ({len(bodies)} received)"
         )
 
@@ -246,6 +252,10 @@ async def main_async(args: argparse.Namespace) -> None:
 
     try:
         await ready()
+        idle0, idle_started = service_cpu(roots), time.perf_counter()
+        await asyncio.sleep(args.idle)
+        idle_rate = (service_cpu(roots) - idle0) / (time.perf_counter() - idle_started)
+        print(f"   idle workers: {100 * idle_rate:.1f} % of a core (both together)")
         print(
             f"bench_result_storage: {len(pairs)} pairs of the corpus, cpu_count={os.cpu_count()}, "
             f"load average {os.getloadavg()[0]:.2f}"
@@ -271,6 +281,7 @@ async def main_async(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1, help="times each pair is submitted")
+    parser.add_argument("--idle", type=float, default=5.0, help="seconds the idle CPU is measured")
     if not CORPUS.is_dir():
         print(f"bench_result_storage: skipped, no corpus at {CORPUS}")
         return

@@ -253,8 +253,7 @@ async def run(args: argparse.Namespace) -> None:
                 await asyncio.sleep(0.01)
         elapsed = time.perf_counter() - started
         cached = await db.fetchval(
-            "SELECT count(*) FROM analysis_results WHERE job_id = ANY($1) "
-            "AND (result->>'cached')::boolean",
+            "SELECT count(*) FROM analysis_results WHERE job_id = ANY($1) AND cached",
             ids,
         )
         errors = [r["error"] for r in rows if r["status"] != "completed"]

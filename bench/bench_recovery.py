@@ -48,6 +48,7 @@ from riskdrift.queue import create_pool, enqueue
 from riskdrift.store import jobs
 from riskdrift.store.migrate import migrate
 from riskdrift.store.pool import create_pool as create_db_pool
+from riskdrift.store.result_document import ResultDocument
 from riskdrift.worker.analysis_pool import AnalysisPool
 from riskdrift.worker.context import Agent
 from tests.doubles import tiny_result
@@ -60,6 +61,12 @@ class SteadyAgent:
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
+
+    async def arun_document(
+        self, request: AnalyzeRequest, progress: ProgressReporter
+    ) -> ResultDocument:
+        """The run's result serialised once, as the worker takes it."""
+        return ResultDocument.of(await self.arun(request, progress))
 
     async def arun(self, request: AnalyzeRequest, progress: ProgressReporter) -> AnalysisResult:
         await progress(f"{PID_STEP}{os.getpid()}", 1)

@@ -46,6 +46,7 @@ from riskdrift.api.app import create_app
 from riskdrift.config import Settings
 from riskdrift.models import AnalysisResult, AnalyzeRequest
 from riskdrift.queue import create_worker
+from riskdrift.store.result_document import ResultDocument
 from riskdrift.webhooks.signing import generate_secret
 from riskdrift.worker.analysis_pool import AnalysisPool
 from riskdrift.worker.context import Agent
@@ -54,6 +55,12 @@ from tests.doubles import tiny_result
 
 
 class Instant:
+    async def arun_document(
+        self, request: AnalyzeRequest, progress: ProgressReporter
+    ) -> ResultDocument:
+        """The run's result serialised once, as the worker takes it."""
+        return ResultDocument.of(await self.arun(request, progress))
+
     async def arun(self, request: AnalyzeRequest, progress: ProgressReporter) -> AnalysisResult:
         return tiny_result(request)
 

@@ -49,6 +49,7 @@ from riskdrift.models import (
     Heatmap,
     SimilarityScores,
 )
+from riskdrift.store.result_document import ResultDocument
 from riskdrift.worker import serialization
 from riskdrift.worker.analysis_pool import AnalysisPool
 from riskdrift.worker.context import Agent
@@ -104,6 +105,12 @@ class NoopAgent:
 
     def __init__(self, steps: int) -> None:
         self.steps = STEPS[:steps]
+
+    async def arun_document(
+        self, request: AnalyzeRequest, progress: ProgressReporter
+    ) -> ResultDocument:
+        """The run's result serialised once, as the worker takes it."""
+        return ResultDocument.of(await self.arun(request, progress))
 
     async def arun(self, request: AnalyzeRequest, progress: ProgressReporter) -> AnalysisResult:
         for step, pct in self.steps:

@@ -92,6 +92,15 @@ class AnalyzeRequest(Strict):
     ticker: Annotated[str, Field(examples=["AAPL"], max_length=16)]
     years: Annotated[list[int], Field(examples=[[2024, 2023]], min_length=2, max_length=2)]
     callback_url: CallbackURL = None
+    callback_payload: Literal["full", "thin"] = Field(
+        default="full",
+        # Left out of the dump when the default, so a request's hash (idempotency) is
+        # what it was before the field existed.
+        exclude_if=lambda value: value == "full",
+        description="what the job.completed webhook carries: the whole result (full), or "
+        "the job's ids, status, risk counts, summary and links (thin), for receivers "
+        "with a body size limit; the result is then read from links.result",
+    )
     filing: str | None = Field(
         default=None,
         max_length=32,
@@ -521,6 +530,20 @@ class AnalysisResult(BaseModel):
         if self.filings and [f.year for f in self.filings] != self.years:
             raise ValueError("filings must be listed in the order of years: [current, previous]")
         return self
+
+
+class RiskCounts(BaseModel):
+    """How many risks of a result are new, removed, modified and unchanged."""
+
+    new: int
+    removed: int
+    modified: int
+    unchanged: int
+
+    @classmethod
+    def of(cls, result: AnalysisResult) -> RiskCounts:
+        statuses = [risk.status for risk in result.risks]
+        return cls(**{s: statuses.count(s) for s in ("new", "removed", "modified", "unchanged")})
 
 
 class Problem(BaseModel):

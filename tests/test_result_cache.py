@@ -129,6 +129,43 @@ async def test_second_job_is_answered_from_the_cache_until_the_engine_changes(
     ]
 
 
+async def test_the_jobs_of_a_pair_share_one_stored_copy_of_its_result(
+    db: asyncpg.Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    """Migration 013: the job that computed a result and the job answered from the cache
+    both refer to the cache entry; no result row holds bytes of its own, and each serves
+    the stored result with its own ``cached`` flag."""
+    settings = settings.model_copy(
+        update={"filings_dir": SAMPLES, "filings_source": "local", "result_cache": True}
+    )
+    first_id, first = await _run_one(db, redis, settings)
+    second_id, second = await _run_one(db, redis, settings)
+    rows = await db.fetch(
+        "SELECT job_id, result IS NULL AS by_reference, cache_key, cached FROM analysis_results"
+    )
+    entry = await db.fetchval("SELECT cache_key FROM result_cache")
+    assert {(r["job_id"], r["by_reference"], r["cache_key"], r["cached"]) for r in rows} == {
+        (first_id, True, entry, False),
+        (second_id, True, entry, True),
+    }
+    served = [await results.get_result_json(db, job_id) for job_id in (first_id, second_id)]
+    assert [AnalysisResult.model_validate_json(raw or "") for raw in served] == [first, second]
+    # The facts a hit reads instead of the result: the row's columns come from them.
+    counts = await db.fetchrow(
+        "SELECT risks_new, risks_removed, risks_modified, risks_unchanged, company"
+        " FROM analysis_results WHERE job_id = $1",
+        second_id,
+    )
+    statuses = [risk.status for risk in first.risks]
+    assert dict(counts) == {
+        "risks_new": statuses.count("new"),
+        "risks_removed": statuses.count("removed"),
+        "risks_modified": statuses.count("modified"),
+        "risks_unchanged": statuses.count("unchanged"),
+        "company": first.company,
+    }
+
+
 async def test_cache_off_analyses_every_time(
     db: asyncpg.Pool, redis: ArqRedis, settings: Settings
 ) -> None:

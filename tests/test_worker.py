@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
+from typing import Literal
 
 import asyncpg
 import pytest
@@ -21,10 +22,13 @@ from riskdrift.models import (
     AnalysisResult,
     AnalyzeRequest,
     JobStatus,
+    RiskCounts,
 )
 from riskdrift.store import deliveries, jobs, results
+from riskdrift.webhooks.outbox import delivery_body
+from riskdrift.webhooks.signing import WebhookPayload
 from riskdrift.worker.context import Agent
-from riskdrift.worker.webhook_task import build_payload, completed_webhook
+from riskdrift.worker.webhook_task import completed_webhook
 from tests.conftest import burst_worker
 from tests.doubles import ScriptedAgent, settings_for, tiny_result
 
@@ -319,22 +323,42 @@ async def test_complete_job_stores_the_webhook_with_the_finish_instant(db: async
     assert await deliveries.list_deliveries(db, job.id) == [stored]
 
 
-async def test_a_completed_jobs_webhook_body_is_the_one_a_rerun_would_build(
-    db: asyncpg.Pool, settings: Settings
+@pytest.mark.parametrize("payload", ["full", "thin"])
+async def test_a_completed_jobs_webhook_is_built_from_its_one_stored_result(
+    db: asyncpg.Pool, settings: Settings, payload: Literal["full", "thin"]
 ) -> None:
-    """The body stored with the completion equals what prepare_delivery builds from the
-    completed row (the path of a re-run or the reconciler), byte for byte."""
+    """The completing statement stores the webhook row without a body (no second copy of
+    the result); the body sent is the envelope around the stored result's exact bytes
+    (what GET /jobs/{id}/result serves), or without the result for a thin webhook; the
+    same bytes at every attempt."""
     request = AnalyzeRequest(
-        ticker="ACME", years=[2024, 2023], callback_url="https://hooks.example.com/x"
+        ticker="ACME",
+        years=[2024, 2023],
+        callback_url="https://hooks.example.com/x",
+        callback_payload=payload,
     )
     job, _ = await jobs.create_job(db, request, tenant="default")
     started = await jobs.start_attempt(db, job.id)
     assert started is not None
     result = tiny_result(request)
     at = dt.datetime.now(dt.UTC)
-    webhook = completed_webhook(settings, started, result, at)
+    webhook = completed_webhook(started)
     assert webhook is not None
     completion = await jobs.complete_job(db, job.id, result, finished_at=at, webhook=webhook)
     assert completion is not None
-    rebuilt = build_payload(settings, completion.job, await results.get_result(db, job.id))
-    assert rebuilt.to_bytes() == webhook.body
+    assert completion.delivery is not None
+    assert completion.delivery.body is None
+    body = await delivery_body(db, settings, completion.delivery)
+    assert body == await delivery_body(db, settings, completion.delivery)
+    sent = WebhookPayload.model_validate_json(body)
+    assert sent.timestamp == completion.job.finished_at
+    assert sent.data.summary == result.summary
+    assert sent.data.counts == RiskCounts(new=0, removed=0, modified=0, unchanged=0)
+    stored = await results.get_result_json(db, job.id)
+    assert stored is not None
+    if payload == "full":
+        assert sent.data.result == result
+        assert body.endswith(b',"result":' + stored.encode() + b"}}")
+    else:
+        assert sent.data.result is None
+        assert stored.encode() not in body

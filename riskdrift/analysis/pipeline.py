@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -450,8 +450,13 @@ def analyse_documents(
     previous: FilingDocument,
     lexicon: Lexicon,
     limits: DocumentLimits = UNLIMITED,
+    on_step: Callable[[str], None] | None = None,
 ) -> AnalysisResult:
     """The whole pure pipeline in one call: parse both, score, match, heatmap, summary.
+
+    ``on_step`` is told each stage's name as it ends (``extracting_risks``,
+    ``scoring_sentiment``, ``matching_risks``, ``building_heatmap``): the caller's
+    progress report, made from inside the process that runs the analysis.
 
     The result also holds each filing's parsed risk factors (``result.risk_factors``,
     never serialised), which travel with it across a process boundary (pickle keeps a
@@ -462,13 +467,15 @@ def analyse_documents(
     """
     parsed_current = parse_filing(current.content, current.name, limits)
     parsed_previous = parse_filing(previous.content, previous.name, limits)
-    report = compare_filings(
-        parsed_current,
-        parsed_previous,
-        score_risks(parsed_current.risks, lexicon),
-        score_risks(parsed_previous.risks, lexicon),
-    )
+    step = on_step or (lambda _: None)
+    step("extracting_risks")
+    scored_current = score_risks(parsed_current.risks, lexicon)
+    scored_previous = score_risks(parsed_previous.risks, lexicon)
+    step("scoring_sentiment")
+    report = compare_filings(parsed_current, parsed_previous, scored_current, scored_previous)
+    step("matching_risks")
     result = assemble_result(current, previous, parsed_current, parsed_previous, report, lexicon)
+    step("building_heatmap")
     result.risk_factors.update(
         {current.year: parsed_current.risks, previous.year: parsed_previous.risks}
     )

@@ -34,7 +34,6 @@ from riskdrift.jobs.batches import report_job_state
 from riskdrift.jobs.enqueue import discard_new_job, enqueue_new_job
 from riskdrift.models import (
     TERMINAL_EVENTS,
-    AnalysisResult,
     AnalyzeRequest,
     EventName,
     JobEvent,
@@ -46,6 +45,7 @@ from riskdrift.queue.retrying import CONNECTION_LOST
 from riskdrift.store import jobs as store
 from riskdrift.store.deliveries import DeliveryRecord
 from riskdrift.store.jobs import JobRecord
+from riskdrift.store.result_document import ResultDocument
 from riskdrift.webhooks import outbox
 
 __all__ = [
@@ -87,7 +87,6 @@ async def _publish(
 
 async def _schedule_webhook(
     job: JobRecord,
-    result: AnalysisResult | None = None,
     *,
     delivery: DeliveryRecord | None,
     pool: asyncpg.Pool,
@@ -97,7 +96,7 @@ async def _schedule_webhook(
     """After a job's terminal UPDATE: store its webhook (unless the UPDATE stored it:
     ``delivery``) and queue attempt 1 on the webhooks queue."""
     if delivery is None:
-        delivery = await outbox.prepare_delivery(pool, settings, job, result)
+        delivery = await outbox.prepare_delivery(pool, settings, job)
     if delivery is None:
         return
     await outbox.enqueue_attempt(redis, settings, delivery, attempt=1)
@@ -217,7 +216,7 @@ async def revisit(
 
 async def complete(
     job: JobRecord,
-    result: AnalysisResult,
+    result: ResultDocument,
     *,
     started: float,
     pool: asyncpg.Pool,
@@ -230,10 +229,11 @@ async def complete(
     """``processing → completed`` with its result (and its webhook, in the same statement),
     ``job_completed``, the batch hears, then attempt 1 of the webhook is queued; ``None``
     if the job was no longer processing. ``started``: the event loop's time at the start."""
-    # The worker's clock, never before the start (the database's): the webhook's body is
-    # built now and stored by the statement that completes the job, with this instant.
+    # The worker's clock, never before the start (the database's): the webhook's row is
+    # stored by the statement that completes the job, its body built from the stored
+    # result (and this instant, the row's finished_at) when it is sent.
     finished_at = max(dt.datetime.now(dt.UTC), job.started_at or job.created_at)
-    webhook = outbox.completed_webhook(settings, job, result, finished_at)
+    webhook = outbox.completed_webhook(job)
     completion = await store.complete_job(
         pool, job.id, result, finished_at=finished_at, webhook=webhook
     )
@@ -251,7 +251,7 @@ async def complete(
     log.info(
         "job_completed",
         duration_s=round(asyncio.get_running_loop().time() - started, 3),
-        risks=len(result.risks),
+        risks=sum(result.counts.values()),
     )
     if on_end is not None:
         await on_end(finished)
@@ -259,7 +259,6 @@ async def complete(
     with webhook_guard():
         await _schedule_webhook(
             finished,
-            result,
             delivery=completion.delivery,
             pool=pool,
             redis=redis,

@@ -286,15 +286,15 @@ async def mark_finished(db: Executor, batch_id: uuid.UUID) -> BatchRecord | None
 _RESULT_ROWS = """
     SELECT j.id, j.ticker, j.current_year, j.previous_year, j.status, j.error,
            r.risks_new, r.risks_removed, r.risks_modified, r.cosine,
-           (SELECT risk->>'category' FROM jsonb_array_elements(r.result->'risks') AS risk
+           (SELECT risk->>'category' FROM jsonb_array_elements(r.document->'risks') AS risk
             WHERE risk->>'status' <> 'unchanged'
             GROUP BY risk->>'category'
             ORDER BY sum((risk->>'drift_score')::double precision) DESC, risk->>'category'
             LIMIT 1) AS top_category,
-           (r.result->>'cached')::boolean AS cached,
-           (r.result->'material_changes'->0->>'score')::double precision AS top_materiality,
-           r.result->'material_changes'->0->>'kind' AS top_material_kind
-    FROM jobs j LEFT JOIN analysis_results r ON r.job_id = j.id
+           r.cached,
+           (r.document->'material_changes'->0->>'score')::double precision AS top_materiality,
+           r.document->'material_changes'->0->>'kind' AS top_material_kind
+    FROM jobs j LEFT JOIN job_results r ON r.job_id = j.id
     WHERE j.batch_id = $1
     ORDER BY j.ticker, j.current_year DESC"""
 
@@ -329,7 +329,7 @@ async def history_rows(
     ``ticker`` with ``first <= year - 1`` and ``year <= last``, oldest year first."""
     rows: list[asyncpg.Record] = await db.fetch(
         """SELECT DISTINCT ON (r.current_year) r.current_year, r.previous_year, r.result::text
-           FROM analysis_results r JOIN jobs j ON j.id = r.job_id
+           FROM job_results r JOIN jobs j ON j.id = r.job_id
            WHERE j.tenant = $1 AND r.ticker = $2 AND j.status = 'completed'
              AND r.previous_year = r.current_year - 1
              AND r.previous_year >= $3 AND r.current_year <= $4

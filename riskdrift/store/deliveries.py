@@ -1,7 +1,9 @@
 """The ``webhook_deliveries`` and ``webhook_attempts`` tables.
 
-One delivery row per (job, event type) holds the webhook body, serialised once
-when the job finished, so every attempt signs and sends exactly those bytes.
+One delivery row per (job, event type). A ``job.failed`` row holds its body,
+serialised once when the job finished; a ``job.completed`` row holds none (``NULL``):
+its body is built at each attempt from the job's one stored result
+(:func:`riskdrift.webhooks.outbox.delivery_body`), the same bytes every time.
 Attempts are numbered within a *series*: the first series starts when the job
 finishes, each redelivery starts the next one on the same row.
 
@@ -50,7 +52,7 @@ class NewDelivery:
     event_type: str
     webhook_id: str
     callback_url: str
-    body: bytes
+    body: bytes | None  # None: built from the stored result when sent
 
     def values(self) -> tuple[object, ...]:
         """The parameters of :func:`insert_sql`, in order."""
@@ -79,7 +81,7 @@ class DeliveryRecord:
     event_type: str
     webhook_id: str
     callback_url: str
-    body: bytes
+    body: bytes | None  # None: a job.completed body, built from the stored result when sent
     status: DeliveryStatus
     series: int
     attempts: int
@@ -98,7 +100,7 @@ class DeliveryRecord:
             event_type=row["event_type"],
             webhook_id=row["webhook_id"],
             callback_url=row["callback_url"],
-            body=bytes(row["body"]),
+            body=bytes(row["body"]) if row["body"] is not None else None,
             status=row["status"],
             series=row["series"],
             attempts=row["attempts"],
@@ -151,7 +153,7 @@ async def create_delivery(
     event_type: str,
     webhook_id: str,
     callback_url: str,
-    body: bytes,
+    body: bytes | None,
 ) -> tuple[DeliveryRecord, bool]:
     """Insert the job's delivery of ``event_type``; returns ``(delivery, created)``.
 

@@ -22,10 +22,11 @@ from riskdrift.store import deliveries, results
 from riskdrift.store.deliveries import DeliveryRecord
 from riskdrift.store.paging import newest_first
 from riskdrift.store.pool import Executor
+from riskdrift.store.result_document import ResultDocument
 
 COLUMNS = """id, tenant, ticker, current_year, previous_year, status, progress, step, attempts,
              callback_url, error, idempotency_key, request_hash, created_at, started_at,
-             finished_at, batch_id, trigger, watchlist_id, filing_key"""
+             finished_at, batch_id, trigger, watchlist_id, filing_key, callback_payload"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ class JobRecord:
     trigger: str = "api"  # what started the job: a client ("api") or a watchlist ("watch")
     watchlist_id: uuid.UUID | None = None
     filing: str | None = None  # the exact filing of the current year (AnalyzeRequest.filing)
+    callback_payload: str = "full"  # what its job.completed webhook carries: full or thin
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> JobRecord:
@@ -74,6 +76,7 @@ class JobRecord:
             trigger=row["trigger"],
             watchlist_id=row["watchlist_id"],
             filing=row["filing_key"],
+            callback_payload=row["callback_payload"],
         )
 
 
@@ -96,9 +99,9 @@ _CREATE_JOB = f"""
         ) AS capped
     ), inserted AS (
         INSERT INTO jobs (id, tenant, ticker, current_year, previous_year, callback_url,
-                          idempotency_key, request_hash, filing_key)
+                          idempotency_key, request_hash, filing_key, callback_payload)
         SELECT $1::uuid, $2::text, $3::text, $4::integer, $5::integer, $6::text, $7::text,
-               $8::text, $10::text
+               $8::text, $10::text, $11::text
         FROM queued WHERE $9::integer IS NULL OR n < $9
         ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
         RETURNING {COLUMNS}
@@ -146,6 +149,7 @@ async def create_job(
         request_hash,
         max_queued,
         request.filing,
+        request.callback_payload,
     )
     assert row is not None  # the statement always returns its one row
     if row["created"] is not None:
@@ -345,13 +349,14 @@ _COMPLETE_WITH_WEBHOOK = f"""WITH finished AS ({_finish_sql("$5")}),
 async def complete_job(
     db: Executor,
     job_id: uuid.UUID,
-    result: AnalysisResult,
+    result: ResultDocument | AnalysisResult,
     *,
     finished_at: dt.datetime | None = None,
     webhook: deliveries.NewDelivery | None = None,
 ) -> Completion | None:
-    """``processing → completed``, storing ``result`` and, if given, the job's ``webhook``
-    (its body built beforehand, with ``finished_at`` in it), in one statement (one round
+    """``processing → completed``, storing ``result`` (its bytes, or its reference to the
+    result cache entry holding them) and, if given, the job's ``webhook`` (a row without a
+    body: it is built from the stored result when sent), in one statement (one round
     trip); ``None``, and nothing stored, if the job was no longer processing.
 
     ``finished_at`` is the worker's clock (default: now); the caller keeps it no earlier

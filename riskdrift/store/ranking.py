@@ -17,13 +17,13 @@ from riskdrift.store.pool import Executor
 
 _SELECT = """
     SELECT j.id, j.ticker, j.current_year, j.previous_year, j.created_at, j.finished_at,
-           (r.result->'similarity'->>'min_edit')::double precision AS min_edit,
-           (r.result->'similarity'->>'jaccard')::double precision AS jaccard,
-           (r.result->'similarity'->>'cosine')::double precision AS cosine,
+           (r.document->'similarity'->>'min_edit')::double precision AS min_edit,
+           (r.document->'similarity'->>'jaccard')::double precision AS jaccard,
+           (r.document->'similarity'->>'cosine')::double precision AS cosine,
            r.risks_new, r.risks_removed, r.risks_modified, r.risks_unchanged,
-           CASE WHEN jsonb_typeof(r.result->'material_changes') = 'array'
-                THEN jsonb_array_length(r.result->'material_changes') END AS material
-    FROM jobs j JOIN analysis_results r ON r.job_id = j.id
+           CASE WHEN jsonb_typeof(r.document->'material_changes') = 'array'
+                THEN jsonb_array_length(r.document->'material_changes') END AS material
+    FROM jobs j JOIN job_results r ON r.job_id = j.id
     WHERE j.status = 'completed' AND {condition}
     ORDER BY j.ticker, j.current_year DESC"""
 

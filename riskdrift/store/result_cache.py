@@ -12,26 +12,28 @@ replaces the first with an equal result) and read with one indexed lookup.
 
 An entry also keeps the parsed risk texts of both filings (``risk_factors``, which the
 result itself never serialises), so a job answered from the cache stores its filings'
-risks for search and embeddings exactly as a computed job does.
+risks for search and embeddings exactly as a computed job does, and the result's facts
+(``facts``: the few fields a job's row and webhook need, migration 013).
+
+An entry is the one stored copy of its result: the job that computed it and every job
+answered from it hold a reference (``analysis_results.cache_key``), never a copy.
+:meth:`ResultCache.store` writes the bytes the analysis process serialised as they are;
+:meth:`ResultCache.find` reads an entry's facts and risk texts, never its result.
+Entries are never deleted (results refer to them).
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-
-from pydantic import TypeAdapter
+import json
+from dataclasses import dataclass, replace
 
 from riskdrift.analysis import pipeline
-from riskdrift.analysis.risks import RiskFactor
 from riskdrift.models import AnalysisResult, FilingDocument
 from riskdrift.store.pool import Executor
+from riskdrift.store.result_document import FiledRef, ResultDocument
 
 __all__ = ["CacheKey", "ResultCache", "filing_identity"]
-
-_RISK_TEXTS: TypeAdapter[dict[int, tuple[RiskFactor, ...]]] = TypeAdapter(
-    dict[int, tuple[RiskFactor, ...]]
-)
 
 
 def filing_identity(document: FilingDocument) -> str:
@@ -99,31 +101,35 @@ class ResultCache:
         fingerprint) under this cache's engine version."""
         return CacheKey.of(current, previous, engine_version=self.engine_version, lexicon=lexicon)
 
-    async def get(self, key: CacheKey) -> AnalysisResult | None:
-        """The stored result with its risk texts for ``key`` (one more hit counted), or ``None``."""
+    async def find(self, key: CacheKey) -> ResultDocument | None:
+        """The entry for ``key`` as a reference (its facts and risk texts, not its result;
+        one more hit counted), or ``None``. Entries without risk texts or facts (written
+        before those columns) are misses: recomputed and replaced."""
         row = await self.db.fetchrow(
             """UPDATE result_cache SET hits = hits + 1, last_hit_at = now()
                WHERE cache_key = $1 AND engine_version = $2 AND risk_factors IS NOT NULL
-               RETURNING result::text, risk_factors::text""",
+                 AND facts IS NOT NULL
+               RETURNING facts::text, risk_factors::text""",
             key.digest,
             key.engine_version,
         )
         if row is None:
             return None
-        result = AnalysisResult.model_validate_json(row[0])
-        result.risk_factors.update(_RISK_TEXTS.validate_json(row[1]))
-        return result
+        return _from_facts(json.loads(row[0]), cache_key=key.digest, risk_texts=row[1].encode())
 
-    async def put(self, key: CacheKey, result: AnalysisResult) -> None:
-        """Store ``result`` under ``key`` (replacing an entry of the same key)."""
-        stored = result.model_copy(update={"cached": False})
+    async def store(self, key: CacheKey, document: ResultDocument) -> ResultDocument:
+        """Store ``document``'s bytes under ``key`` (replacing an entry of the same key);
+        the document as a reference to the entry."""
+        if document.json is None or document.risk_texts is None:
+            raise ValueError("a cache entry needs the result's bytes and its risk texts")
         await self.db.execute(
             """INSERT INTO result_cache (cache_key, engine_version, ticker, current_year,
                                          previous_year, filing_current, filing_previous, result,
-                                         risk_factors)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                                         risk_factors, facts)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                ON CONFLICT (cache_key) DO UPDATE SET result = EXCLUDED.result,
                                                      risk_factors = EXCLUDED.risk_factors,
+                                                     facts = EXCLUDED.facts,
                                                      created_at = now()""",
             key.digest,
             key.engine_version,
@@ -132,6 +138,64 @@ class ResultCache:
             key.previous_year,
             key.filing_current,
             key.filing_previous,
-            stored.model_dump_json(),
-            _RISK_TEXTS.dump_json(result.risk_factors).decode(),
+            document.json.decode(),
+            document.risk_texts.decode(),
+            json.dumps(_facts(document)),
         )
+        return document.referencing(key.digest)
+
+    async def result_json(self, cache_key: str) -> bytes | None:
+        """The stored result of the entry ``cache_key`` (``cached`` false in it)."""
+        raw: str | None = await self.db.fetchval(
+            "SELECT result::text FROM result_cache WHERE cache_key = $1", cache_key
+        )
+        return raw.encode() if raw is not None else None
+
+    async def get(self, key: CacheKey) -> AnalysisResult | None:
+        """The stored result with its risk texts for ``key`` (one more hit counted), or ``None``."""
+        found = await self.find(key)
+        if found is None or found.cache_key is None:
+            return None
+        stored = await self.result_json(found.cache_key)
+        return replace(found, json=stored, cached=False).model()
+
+    async def put(self, key: CacheKey, result: AnalysisResult) -> None:
+        """Store ``result`` under ``key`` (replacing an entry of the same key)."""
+        await self.store(key, ResultDocument.of(result))
+
+
+def _facts(document: ResultDocument) -> dict[str, object]:
+    """What an entry keeps of its result besides the bytes (a job's row and webhook)."""
+    return {
+        "ticker": document.ticker,
+        "company": document.company,
+        "cik": document.cik,
+        "years": list(document.years),
+        "cosine": document.cosine,
+        "summary": document.summary,
+        "counts": document.counts,
+        "filings": [[f.year, f.form, f.accession] for f in document.filings],
+    }
+
+
+def _from_facts(facts: dict[str, object], *, cache_key: str, risk_texts: bytes) -> ResultDocument:
+    years = facts["years"]
+    counts = facts["counts"]
+    filings = facts["filings"]
+    assert isinstance(years, list)
+    assert isinstance(counts, dict)
+    assert isinstance(filings, list)
+    return ResultDocument(
+        ticker=str(facts["ticker"]),
+        company=str(facts["company"]),
+        cik=None if facts["cik"] is None else str(facts["cik"]),
+        years=(int(years[0]), int(years[1])),
+        cosine=float(facts["cosine"]),  # type: ignore[arg-type]
+        summary=str(facts["summary"]),
+        counts={str(k): int(v) for k, v in counts.items()},
+        filings=tuple(FiledRef(int(y), str(f), a) for y, f, a in filings),
+        json=None,
+        risk_texts=risk_texts,
+        cached=True,
+        cache_key=cache_key,
+    )

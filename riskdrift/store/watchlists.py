@@ -602,9 +602,9 @@ async def claim_ended_jobs(pool: asyncpg.Pool, *, limit: int) -> list[EndedWatch
     results = {
         r["job_id"]: r
         for r in await pool.fetch(
-            """SELECT job_id, (result->'similarity')::text AS similarity, risks_new,
+            """SELECT job_id, (document->'similarity')::text AS similarity, risks_new,
                       risks_removed, risks_modified, risks_unchanged
-               FROM analysis_results WHERE job_id = ANY($1::uuid[])""",
+               FROM job_results WHERE job_id = ANY($1::uuid[])""",
             [r["job_id"] for r in rows],
         )
     }

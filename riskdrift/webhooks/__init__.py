@@ -2,9 +2,13 @@
 
 How a ``deliver_webhook`` task uses this package::
 
-    payload = WebhookPayload.completed(job_id=..., result=..., links=..., at=finished_at)
-    body = payload.to_bytes()              # once; store it with the delivery row
-    msg_id = payload.webhook_id            # fixed per job and event type
+    # job.completed: the envelope around the job's stored result bytes, built per attempt
+    # (outbox.delivery_body); job.failed: payload.to_bytes(), stored with the delivery row
+    envelope = WebhookPayload.completed_envelope(job_id=..., ticker=..., years=...,
+                                                 summary=..., counts=..., links=...,
+                                                 at=finished_at)
+    body = envelope.with_result_json(stored_result_bytes)   # or envelope.to_bytes(): thin
+    msg_id = envelope.webhook_id           # fixed per job and event type
 
     # each run of the task (the client comes from the worker's on_startup:
     # create_delivery_client(); allowed from parse_allowed_networks(settings...))

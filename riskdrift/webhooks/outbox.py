@@ -4,9 +4,12 @@ The domain logic of a job's terminal webhook, independent of who runs it (the
 analysis task's first attempt, a ``deliver_webhook`` arq job, the reconciler,
 the redeliver route):
 
-- payload building: :func:`build_payload` / :func:`completed_webhook` make the
-  body once, :func:`prepare_delivery` stores it once (every attempt and every
-  redelivery sends those bytes);
+- payload building: a ``job.completed`` delivery stores no body (:func:`completed_webhook`,
+  :func:`prepare_delivery`): :func:`delivery_body` builds it at each attempt from the
+  job's one stored result, spliced into the envelope as its bytes are (the result is
+  never re-serialised nor copied into the outbox), or leaves it out for a thin webhook
+  (``callback_payload: "thin"``); a ``job.failed`` body (small) is built once by
+  :func:`build_payload` and stored;
 - attempt scheduling: :func:`enqueue_attempt` queues attempt ``n`` of a series
   as the arq job ``webhook:<webhook-id>:<series>:<n>`` (so it is queued at most
   once however often this runs), :func:`queue_first_attempt` for code that
@@ -31,7 +34,7 @@ import structlog
 
 from riskdrift.config import Settings
 from riskdrift.errors import ConfigurationError
-from riskdrift.models import AnalysisResult, JobLinks, JobStatus
+from riskdrift.models import AnalysisResult, JobLinks, JobStatus, RiskCounts
 from riskdrift.queue import ArqRedis, enqueue
 from riskdrift.store import deliveries, results
 from riskdrift.store.deliveries import AttemptOutcome, DeliveryRecord, NewDelivery
@@ -39,7 +42,7 @@ from riskdrift.store.jobs import JobRecord
 from riskdrift.store.pool import Executor
 from riskdrift.webhooks.backoff import next_delay
 from riskdrift.webhooks.delivery import DeliveryClient, DeliveryOutcome, deliver
-from riskdrift.webhooks.signing import EventType, WebhookPayload
+from riskdrift.webhooks.signing import EventType, WebhookPayload, webhook_id
 from riskdrift.webhooks.ssrf import Resolver, parse_allowed_networks, system_resolver
 
 log = structlog.get_logger(__name__)
@@ -96,45 +99,68 @@ def build_payload(
     raise ValueError(f"job {job.id} is {job.status.value}: no terminal webhook")
 
 
-def completed_webhook(
-    settings: Settings, job: JobRecord, result: AnalysisResult, at: dt.datetime
-) -> NewDelivery | None:
-    """The ``job.completed`` webhook of ``job`` finishing at ``at``, to be stored by the
-    statement that completes it; ``None`` if the job has no ``callback_url``. The same
-    bytes as :func:`build_payload` makes from the completed row."""
+def completed_webhook(job: JobRecord) -> NewDelivery | None:
+    """The ``job.completed`` webhook of ``job``, to be stored by the statement that
+    completes it (no body: :func:`delivery_body` builds it from the stored result when
+    it is sent); ``None`` if the job has no ``callback_url``."""
     if not job.callback_url:
         return None
-    links = absolute_links(settings, job.id)
-    payload = WebhookPayload.completed(job_id=job.id, result=result, links=links, at=at)
-    return NewDelivery("job.completed", payload.webhook_id, job.callback_url, payload.to_bytes())
+    return NewDelivery("job.completed", webhook_id(job.id, "job.completed"), job.callback_url, None)
+
+
+async def delivery_body(db: Executor, settings: Settings, delivery: DeliveryRecord) -> bytes:
+    """The bytes an attempt of ``delivery`` signs and sends: the stored body, or, for a
+    ``job.completed`` delivery, the envelope built now from the job's row with its stored
+    result's bytes in it (none for a thin webhook). The same bytes at every attempt."""
+    if delivery.body is not None:
+        return delivery.body
+    source = await results.webhook_source(db, delivery.job_id)
+    if source is None:
+        raise ValueError(f"job {delivery.job_id} has no stored result to send")
+    envelope = WebhookPayload.completed_envelope(
+        job_id=delivery.job_id,
+        ticker=source.ticker,
+        years=list(source.years),
+        summary=source.summary,
+        counts=RiskCounts(**source.counts),
+        links=absolute_links(settings, delivery.job_id),
+        at=source.finished_at,
+    )
+    if source.result_json is None:  # thin
+        return envelope.to_bytes()
+    return envelope.with_result_json(source.result_json)
 
 
 async def prepare_delivery(
-    db: Executor, settings: Settings, job: JobRecord, result: AnalysisResult | None = None
+    db: Executor, settings: Settings, job: JobRecord
 ) -> DeliveryRecord | None:
     """Store the job's terminal webhook once; ``None`` if the job sends none.
 
-    On a re-run the stored row (and its body) comes back unchanged, so every
-    attempt and redelivery sends the bytes built the first time.
+    A ``job.completed`` row keeps no body (:func:`delivery_body` builds it from the
+    stored result at each attempt); a ``job.failed`` row keeps its body, built here
+    once. On a re-run the stored row comes back unchanged.
     """
     event_type = event_type_for(job.status)
     if event_type is None or not job.callback_url:
         return None
-    if event_type == "job.completed" and result is None:
-        # Only a re-run gets here (a fresh finish passes its result): look for the stored
-        # row before reading the result back. Otherwise the INSERT below finds it itself.
+    body = None
+    if event_type == "job.completed":
+        # Only a re-run or the reconciler gets here (a fresh finish stores the row with
+        # its completion): a job whose result is gone sends nothing, as it cannot.
         existing = await deliveries.get_delivery(db, job.id, event_type)
         if existing is not None:
             return existing
-        result = await results.get_result(db, job.id)
-    payload = build_payload(settings, job, result)
+        if not await results.has_result(db, job.id):
+            raise ValueError(f"completed job {job.id} has no result to send")
+    else:
+        body = build_payload(settings, job, None).to_bytes()
     delivery, _ = await deliveries.create_delivery(
         db,
         job_id=job.id,
         event_type=event_type,
-        webhook_id=payload.webhook_id,
+        webhook_id=webhook_id(job.id, event_type),
         callback_url=job.callback_url,
-        body=payload.to_bytes(),
+        body=body,
     )
     return delivery
 
@@ -243,10 +269,16 @@ async def make_attempt(
         return "failed"
 
     try:
+        body = await delivery_body(db, settings, delivery)
+    except ValueError as exc:  # the job's result is gone (it cannot come back)
+        await deliveries.fail_delivery(db, delivery.id, series=series, error=str(exc))
+        log.error("webhook_without_result", error=str(exc))
+        return "failed"
+    try:
         outcome = await deliver(
             client,
             delivery.callback_url,
-            delivery.body,
+            body,
             msg_id=delivery.webhook_id,
             secrets=settings.webhook_secrets,
             allowed=parse_allowed_networks(settings.webhook_allowed_cidrs),

@@ -5,8 +5,10 @@ Pure: bytes, strings and models in, bytes, strings and models out; no I/O.
 The contract (https://www.standardwebhooks.com/, DESIGN.md "Contracts"):
 
 * A webhook body is a :class:`WebhookPayload` serialised **once** with
-  :meth:`WebhookPayload.to_bytes`. Those bytes are stored with the delivery and
-  are exactly what every attempt signs and sends; never re-serialise.
+  :meth:`WebhookPayload.to_bytes`, or, for a ``job.completed`` body that carries the
+  result, :meth:`WebhookPayload.with_result_json`: the envelope with the stored
+  result's JSON bytes spliced in as they are (the result is never re-serialised).
+  Whatever the bytes, they are exactly what an attempt signs and sends.
 * ``webhook-id`` is :func:`webhook_id` of the job and event type: fixed across
   retries (and across at-least-once re-runs of the job) so receivers can
   de-duplicate.
@@ -41,7 +43,7 @@ from riskdrift.errors import (
     InvalidWebhookSecret,
     WebhookVerificationError,
 )
-from riskdrift.models import AnalysisResult, JobLinks
+from riskdrift.models import AnalysisResult, JobLinks, RiskCounts
 
 SECRET_PREFIX = "whsec_"
 MIN_SECRET_BYTES = 24
@@ -209,7 +211,8 @@ def verify(
 
 
 class WebhookJobData(BaseModel):
-    """``data`` of a webhook: the finished job, its links and (on success) its result."""
+    """``data`` of a webhook: the finished job, its links and (on success) its risk counts
+    and its result; a thin webhook (``callback_payload: "thin"``) leaves the result out."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -220,6 +223,7 @@ class WebhookJobData(BaseModel):
     summary: str | None = None
     error: str | None = None
     links: JobLinks
+    counts: RiskCounts | None = None
     result: AnalysisResult | None = None
 
 
@@ -269,9 +273,47 @@ class WebhookPayload(BaseModel):
                 status="completed",
                 summary=result.summary,
                 links=links,
+                counts=RiskCounts.of(result),
                 result=result if include_result else None,
             ),
         )
+
+    @classmethod
+    def completed_envelope(
+        cls,
+        *,
+        job_id: uuid.UUID,
+        ticker: str,
+        years: list[int],
+        summary: str,
+        counts: RiskCounts,
+        links: JobLinks,
+        at: dt.datetime,
+    ) -> WebhookPayload:
+        """The ``job.completed`` payload without its result: a thin webhook as it is, or
+        the envelope :meth:`with_result_json` fills with the stored result's bytes."""
+        return cls(
+            type="job.completed",
+            timestamp=at,
+            data=WebhookJobData(
+                job_id=job_id,
+                ticker=ticker,
+                years=years,
+                status="completed",
+                summary=summary,
+                links=links,
+                counts=counts,
+            ),
+        )
+
+    def with_result_json(self, result: bytes) -> bytes:
+        """This payload's bytes with ``result`` (a stored result's JSON, as it is) as
+        ``data.result``: the result is the last member of ``data``, ``data`` the last of
+        the payload, so the envelope is dumped without it and the bytes spliced in."""
+        envelope = self.model_dump_json(exclude={"data": {"result"}}).encode("utf-8")
+        if not envelope.endswith(b"}}"):
+            raise ValueError("a webhook envelope must end with its data object")
+        return envelope[:-2] + b',"result":' + result + b"}}"
 
     @classmethod
     def failed(

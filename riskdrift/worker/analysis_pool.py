@@ -9,7 +9,10 @@ for every later job. :class:`AnalysisPool` manages its children itself instead:
   no ``resource_tracker`` left behind) talking over one socket (a
   :class:`multiprocessing.connection.Connection`), one call at a time: the job's
   analysis function and its arguments in, the result or the exception out, so a job's
-  CPU work still crosses the process boundary once (docs/BENCHMARKS.md);
+  CPU work still crosses the process boundary once (docs/BENCHMARKS.md); a call may ask
+  for progress (``on_step``): the function is then given an ``on_step`` callback whose
+  reports travel over the same socket as they happen, each awaited by the caller while
+  the child works on;
 - :meth:`AnalysisPool.run` kills the child of a call that overruns its time limit or
   whose job is cancelled (client cancel, shutdown past the grace period) and starts a
   fresh one, so the next job never waits behind abandoned work; the call raises
@@ -42,7 +45,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, TypeVar
@@ -64,7 +67,7 @@ T = TypeVar("T")
 
 START_TIMEOUT = 60.0  # seconds a new child may take to import the analysis and say ready
 RESTART_BACKOFF_MAX = 10.0
-PRELOAD = "riskdrift.analysis.pipeline"  # imported by a child before it says ready
+PRELOAD = "riskdrift.agent.offload"  # imported by a child before it says ready
 
 _CHILD_CODE = "from riskdrift.worker.analysis_pool import child_main; child_main()"
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
@@ -143,10 +146,13 @@ class AnalysisPool:
         *args: Any,
         time_limit: float | None = None,
         subject: str = "the filings",
+        on_step: Callable[[str], Awaitable[None]] | None = None,
     ) -> T:
         """``fn(*args)`` in a child; its result, or its exception raised here.
 
-        ``subject`` names the work in errors (the filings). Raises
+        With ``on_step``, the call is ``fn(*args, on_step=report)`` and each
+        ``report(step)`` made in the child is awaited here as it arrives (in order,
+        while the child goes on). ``subject`` names the work in errors (the filings). Raises
         :class:`AnalysisTimeLimitExceeded` after ``time_limit`` seconds of the call
         (the child is killed), :class:`AnalysisMemoryExceeded`,
         :class:`AnalysisProcessDied` or :class:`AnalysisUnavailable`.
@@ -154,7 +160,8 @@ class AnalysisPool:
         child = await self._take()
         try:
             async with asyncio.timeout(time_limit):
-                kind, value, retiring = await self._call(child, (fn, args))
+                message = (fn, args, on_step is not None)
+                kind, value, retiring = await self._call(child, message, on_step)
         except TimeoutError:
             self._replace(child, "time_limit")
             log.warning("analysis_time_limit", pid=child.pid, limit_s=time_limit, subject=subject)
@@ -204,14 +211,23 @@ class AnalysisPool:
             raise AnalysisUnavailable("no analysis process can be started on this worker")
         return await self._idle.get()
 
-    async def _call(self, child: _Child, message: object) -> tuple[str, Any, bool]:
+    async def _call(
+        self,
+        child: _Child,
+        message: object,
+        on_step: Callable[[str], Awaitable[None]] | None,
+    ) -> tuple[str, Any, bool]:
         # Pickling and writing the filings (up to 2 x 50 MiB) happen off the loop.
         await asyncio.to_thread(child.conn.send, message)
-        await _readable(child.conn)
-        # (kind, value, retiring): "ok"/"error"/"memory", the result or exception, and
-        # whether the child exits after this reply
-        reply: tuple[str, Any, bool] = await asyncio.to_thread(child.conn.recv)
-        return reply
+        while True:
+            await _readable(child.conn)
+            # (kind, value, retiring): "ok"/"error"/"memory", the result or exception, and
+            # whether the child exits after this reply; or ("progress", step, False)
+            reply: tuple[str, Any, bool] = await asyncio.to_thread(child.conn.recv)
+            if reply[0] != "progress":
+                return reply
+            if on_step is not None:
+                await on_step(reply[1])
 
     def _replace(self, child: _Child, reason: str) -> None:
         """Kill ``child`` (if alive) and start a fresh one in its place."""
@@ -346,7 +362,7 @@ def child_main() -> None:
     conn.send(("ready", os.getpid()))
     while True:
         try:
-            fn, args = conn.recv()
+            fn, args, reports = conn.recv()
         except EOFError:
             return
         except MemoryError:  # the call's arguments alone do not fit
@@ -356,7 +372,10 @@ def child_main() -> None:
             conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}"), False))
             continue
         try:
-            reply: tuple[str, object] = ("ok", fn(*args))
+            if reports:
+                reply: tuple[str, object] = ("ok", fn(*args, on_step=_reporter(conn)))
+            else:
+                reply = ("ok", fn(*args))
         except MemoryError:
             reply = ("memory", None)
         except BaseException as exc:  # every failure goes back to the job
@@ -376,6 +395,15 @@ def child_main() -> None:
             conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}"), retiring))
         if retiring:
             return
+
+
+def _reporter(conn: Connection) -> Callable[[str], None]:
+    """A call's ``on_step``: each step goes to the parent at once (the call goes on)."""
+
+    def report(step: str) -> None:
+        conn.send(("progress", step, False))
+
+    return report
 
 
 NEAR_CEILING = 0.9  # share of the ceiling a process' peak address space must reach

@@ -11,9 +11,10 @@ import httpx
 from riskdrift.agent.progress import ProgressReporter
 from riskdrift.config import Settings
 from riskdrift.events.batch import EventBatcher
-from riskdrift.models import AnalysisResult, AnalyzeRequest
+from riskdrift.models import AnalyzeRequest
 from riskdrift.queue import ArqRedis
 from riskdrift.store.jobs import JobRecord
+from riskdrift.store.result_document import ResultDocument
 from riskdrift.watch.listing import FilingLister
 from riskdrift.webhooks import DeliveryClient
 from riskdrift.webhooks.ssrf import Resolver
@@ -23,9 +24,11 @@ if TYPE_CHECKING:
 
 
 class Agent(Protocol):
-    """What the analysis task needs of a research agent."""
+    """What the analysis task needs of a research agent: the result serialised once."""
 
-    async def arun(self, request: AnalyzeRequest, progress: ProgressReporter) -> AnalysisResult: ...
+    async def arun_document(
+        self, request: AnalyzeRequest, progress: ProgressReporter
+    ) -> ResultDocument: ...
 
 
 class WorkerContext(TypedDict, total=False):

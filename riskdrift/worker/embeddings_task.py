@@ -26,10 +26,10 @@ import structlog
 from riskdrift.config import Settings
 from riskdrift.embeddings import Embedder
 from riskdrift.errors import PermanentError
-from riskdrift.models import AnalysisResult
 from riskdrift.queue import ArqRedis, enqueue
 from riskdrift.queue.retrying import retry_delay, retry_later
 from riskdrift.store import embeddings as store
+from riskdrift.store.result_document import ResultDocument
 from riskdrift.worker.context import WorkerContext
 
 log = structlog.get_logger(__name__)
@@ -49,20 +49,21 @@ class EmbeddingsContext(TypedDict, total=False):
 
 
 async def record_analysis_filings(
-    ctx: WorkerContext, job_id: uuid.UUID, result: AnalysisResult
+    ctx: WorkerContext, job_id: uuid.UUID, result: ResultDocument
 ) -> list[int]:
     """Store the result's filings and risks, link them to the job, enqueue their embedding.
 
     Returns the filing ids enqueued; never raises (a failure is logged).
     """
-    if not result.risk_factors:
-        return []  # a result without risk texts (e.g. rebuilt from JSON): nothing to store
     settings = ctx["settings"]
     try:
+        risk_factors = result.risk_factors()
+        if not risk_factors:
+            return []  # a result without risk texts (e.g. rebuilt from JSON): nothing to store
         filing_ids = []
         async with ctx["pool"].acquire() as conn, conn.transaction():
             for info in result.filings:
-                risks = result.risk_factors.get(info.year)
+                risks = risk_factors.get(info.year)
                 if risks is None:
                     continue
                 filing_id, _ = await store.store_filing(

@@ -193,7 +193,7 @@ async def _analyze(ctx: WorkerContext, job_uuid: uuid.UUID, attempt: int) -> str
     try:
         request = AnalyzeRequest(ticker=job.ticker, years=list(job.years), filing=job.filing)
         async with asyncio.timeout(settings.job_soft_time_limit):
-            result = await ctx["agent"].arun(request, _progress_reporter(ctx, job_uuid))
+            result = await ctx["agent"].arun_document(request, _progress_reporter(ctx, job_uuid))
     except asyncio.CancelledError:
         # Either the client cancelled (the API already marked the job) or the worker is
         # shutting down; then arq re-queues the job, and that run must not cost an attempt.

@@ -38,6 +38,7 @@ from starlette.routing import Route
 from riskdrift.agent.progress import ProgressReporter
 from riskdrift.config import Settings
 from riskdrift.models import AnalysisResult, AnalyzeRequest, Heatmap, SimilarityScores
+from riskdrift.store.result_document import ResultDocument
 from riskdrift.webhooks import generate_secret
 from riskdrift.worker.analysis_pool import AnalysisPool
 from riskdrift.worker.context import Agent
@@ -71,6 +72,12 @@ class ScriptedAgent:
     def __init__(self, script: Script) -> None:
         self.script = script
         self.calls = 0
+
+    async def arun_document(
+        self, request: AnalyzeRequest, progress: ProgressReporter
+    ) -> ResultDocument:
+        """The run's result serialised once, as the worker takes it."""
+        return ResultDocument.of(await self.arun(request, progress))
 
     async def arun(self, request: AnalyzeRequest, progress: ProgressReporter) -> AnalysisResult:
         self.calls += 1

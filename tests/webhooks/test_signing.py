@@ -19,6 +19,7 @@ from riskdrift.models import (
     FilingInfo,
     Heatmap,
     JobLinks,
+    RiskCounts,
     SimilarityScores,
 )
 from riskdrift.webhooks.signing import (
@@ -250,6 +251,27 @@ def test_completed_payload_may_leave_out_the_result() -> None:
         job_id=JOB_ID, result=sample_result(), links=LINKS, at=AT, include_result=False
     )
     assert json.loads(payload.to_bytes())["data"]["result"] is None
+
+
+def test_a_stored_results_bytes_are_spliced_into_the_envelope_as_they_are() -> None:
+    """``with_result_json``: the body of a full job.completed webhook holds the stored
+    result's bytes verbatim (never re-serialised) and reads as the model-built payload."""
+    result = sample_result()
+    stored = json.dumps(result.model_dump(mode="json"), indent=1).encode()  # any valid JSON
+    envelope = WebhookPayload.completed_envelope(
+        job_id=JOB_ID,
+        ticker=result.ticker,
+        years=result.years,
+        summary=result.summary,
+        counts=RiskCounts.of(result),
+        links=LINKS,
+        at=AT,
+    )
+    body = envelope.with_result_json(stored)
+    assert body.endswith(b',"result":' + stored + b"}}")
+    expected = WebhookPayload.completed(job_id=JOB_ID, result=result, links=LINKS, at=AT)
+    assert WebhookPayload.model_validate_json(body) == expected
+    assert json.loads(envelope.to_bytes())["data"]["result"] is None  # thin
 
 
 def test_failed_payload_shape() -> None:

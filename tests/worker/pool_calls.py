@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 
 
 def pid() -> int:
@@ -46,3 +47,17 @@ def address_space_mb() -> int:
     with open("/proc/self/status") as status:
         line = next(line for line in status if line.startswith("VmSize:"))
     return int(line.split()[1]) // 1024
+
+
+def report_until_told(go: str, on_step: Callable[[str], None]) -> str:
+    """Report ``first``, wait (up to 30 s) until the file ``go`` exists, which the caller
+    creates once it has heard ``first``, then report ``second``: a report reaches the
+    caller while the call still runs."""
+    on_step("first")
+    deadline = time.monotonic() + 30
+    while not os.path.exists(go):
+        if time.monotonic() > deadline:
+            return "never told"
+        time.sleep(0.01)
+    on_step("second")
+    return "done"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -48,6 +49,24 @@ async def test_an_overrunning_call_has_its_process_killed_and_the_next_call_gets
     second = await pool.run(pool_calls.pid)
     assert second != first
     assert alive(second)
+
+
+async def test_a_calls_progress_reports_arrive_while_it_runs(
+    pool: AnalysisPool, tmp_path: Path
+) -> None:
+    """Each ``on_step`` report of the child is awaited by the caller as it is made: the
+    child waits for the caller to have heard its first report before making the next."""
+    go = tmp_path / "go"
+    heard: list[str] = []
+
+    async def on_step(step: str) -> None:
+        heard.append(step)
+        if step == "first":
+            go.touch()
+
+    outcome = await pool.run(pool_calls.report_until_told, str(go), on_step=on_step)
+    assert (outcome, heard) == ("done", ["first", "second"])
+    assert await pool.run(pool_calls.pid) > 0  # the protocol is back in step
 
 
 async def test_a_killed_process_fails_the_call_transiently_and_is_replaced(

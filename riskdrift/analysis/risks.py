@@ -111,9 +111,12 @@ def _ends_sentence(text: str) -> bool:
 def _reads_like_category(text: str) -> bool:
     if _PERSONAL.match(text):
         return False
-    letters = [c for c in text if c.isalpha()]
-    all_caps = bool(letters) and all(c.isupper() for c in letters) and len(text.split()) <= 12
-    return all_caps or _CATEGORY_TEXT.search(text) is not None
+    # At most 12 words first: a paragraph of body text is never read letter by letter.
+    if len(text.split(None, 12)) <= 12:
+        letters = [c for c in text if c.isalpha()]
+        if letters and all(c.isupper() for c in letters):
+            return True
+    return _CATEGORY_TEXT.search(text) is not None
 
 
 def _capitals(text: str) -> bool:

@@ -46,6 +46,7 @@ from typing import Literal
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from riskdrift.analysis import similarity
 from riskdrift.analysis.similarity import STOPWORDS, words
 from riskdrift.models import PositionedSentence, SentenceChanges, SentenceEdit, WordOp
 
@@ -227,7 +228,9 @@ def split_sentences(text: str) -> list[str]:
 
 
 def clear_caches() -> None:
-    """Forget the per-text caches (benchmarks measure each filing as met the first time)."""
+    """Forget the per-text caches (benchmarks measure each filing as met the first time),
+    the word tokens of :mod:`~riskdrift.analysis.similarity` included."""
+    similarity.clear_caches()
     _split_cached.cache_clear()
     normalise_trivia.cache_clear()
     _coarse.cache_clear()
@@ -390,22 +393,28 @@ class SentenceAligner:
         """``corpus``: every risk body of both filings (each split into sentences here)."""
         frequency: Counter[str] = Counter()
         n = 0
+        self._contents: dict[str, frozenset[str]] = {}
         for body in corpus:
             for sentence in split_sentences(body):
                 n += 1
-                frequency.update(set(self._content(sentence)))
+                frequency.update(self._content(sentence))
         self._n = max(n, 1)
         self._idf = {w: math.log((1 + self._n) / (1 + df)) + 1.0 for w, df in frequency.items()}
         self._unseen = math.log(1 + self._n) + 1.0
 
-    @staticmethod
-    def _content(sentence: str) -> list[str]:
-        return [w for w in words(sentence) if w not in STOPWORDS and len(w) > 1]
+    def _content(self, sentence: str) -> frozenset[str]:
+        """The sentence's distinct content words (memoised: the alignment reads again the
+        sentences the IDF was counted over)."""
+        content = self._contents.get(sentence)
+        if content is None:
+            content = frozenset(w for w in words(sentence) if w not in STOPWORDS and len(w) > 1)
+            self._contents[sentence] = content
+        return content
 
     def _weights(self, sentence: str) -> dict[str, float]:
         return {
             w: self._idf.get(w, self._unseen) * (GENERIC_WEIGHT if w in GENERIC_WORDS else 1.0)
-            for w in set(self._content(sentence))
+            for w in self._content(sentence)
         }
 
     def similarity(self, a: str, b: str) -> float:

@@ -214,6 +214,8 @@ def _block(runs: Sequence[_Run]) -> tuple[TextBlock, bool] | None:
     """A block from its styled runs, and whether all its text is an in-document link
     ("Table of Contents"). The runs carry their own whitespace: inline elements are
     joined as they are, so "F" + "or" stays "For" and "reputation" + "." has no gap."""
+    if len(runs) == 1:  # half the blocks of a filing: one text node
+        return _one_run_block(runs[0])
     text = _clean("".join([r[0] for r in runs]))
     if not text:
         return None
@@ -249,6 +251,27 @@ def _block(runs: Sequence[_Run]) -> tuple[TextBlock, bool] | None:
     total = max(total, 1)
     block = TextBlock(text, bold / total, italic / total, underline / total, lead, style)
     return block, link_only
+
+
+def _one_run_block(run: _Run) -> tuple[TextBlock, bool] | None:
+    """:func:`_block` of a single run: all its text in the run's style, its lead the
+    whole text when styled."""
+    chunk, is_bold, is_italic, is_under, is_link = run
+    text = _clean(chunk)
+    if not text:
+        return None
+    # Text is left, so the run has a character that is neither white space nor U+200B:
+    # each style's share is 1.0 or 0.0, and the block is a link exactly when the run is.
+    styled = is_bold or is_italic or is_under
+    block = TextBlock(
+        text,
+        1.0 if is_bold else 0.0,
+        1.0 if is_italic else 0.0,
+        1.0 if is_under else 0.0,
+        text if styled else "",
+        (is_bold, is_italic, is_under) if styled else (False, False, False),
+    )
+    return block, is_link
 
 
 #: An emphasised run in preformatted text that opens an item ("Item 1A. Risk Factors."):

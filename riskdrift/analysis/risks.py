@@ -510,7 +510,10 @@ def _segment_styled(blocks: list[TextBlock]) -> tuple[list[RiskFactor], str]:
             # Category headings are a style one level up; a short label in another style
             # that is followed by body text is a sub-heading inside a risk. When the risk
             # headings themselves are in capitals, capitals say nothing: only the words do.
-            if risk_caps and sig == risk_style and _capitals(text):
+            # (Read only for a short label: body paragraphs are most of the blocks.)
+            if not short_label:
+                reads = False
+            elif risk_caps and sig == risk_style and _capitals(text):
                 reads = _CATEGORY_TEXT.search(text) is not None
             else:
                 reads = _reads_like_category(text)

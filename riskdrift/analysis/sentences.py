@@ -333,13 +333,18 @@ _DROPPED = "".join(chr(n) for n in range(128) if not chr(n).isalnum()) + (
     "\u2212\u00b7\u25aa\u25cf"
 )
 _COARSE: dict[int, str | None] = {ord(c): None for c in _DROPPED} | {ord("%"): "percent"}
+_DROPPED_ASCII = bytes(n for n in range(128) if not chr(n).isalnum())
 
 
 def coarse_trivia(text: str) -> str:
     """:func:`normalise_trivia` without its decimal points and spaces, computed cheaply:
     two sentences with different coarse keys never differ only trivially (equal keys
     are a necessary test, not a sufficient one)."""
-    coarse = text.casefold().translate(_COARSE)
+    folded = text.casefold()
+    if folded.isascii():  # most sentences: the same deletions on bytes, ten times faster
+        ascii_text = folded.replace("%", "percent").encode("ascii")
+        return ascii_text.translate(None, _DROPPED_ASCII).decode("ascii")
+    coarse = folded.translate(_COARSE)
     if not coarse.isascii():  # a character the table does not know: the exact way
         coarse = normalise_trivia(text).replace(".", "").replace(" ", "")
     return coarse

@@ -334,6 +334,7 @@ _DROPPED = "".join(chr(n) for n in range(128) if not chr(n).isalnum()) + (
 )
 _COARSE: dict[int, str | None] = {ord(c): None for c in _DROPPED} | {ord("%"): "percent"}
 _DROPPED_ASCII = bytes(n for n in range(128) if not chr(n).isalnum())
+_DROPPED_NOT_ASCII = re.compile("[" + "".join(re.escape(c) for c in _DROPPED if ord(c) > 127) + "]")
 
 
 def coarse_trivia(text: str) -> str:
@@ -341,10 +342,12 @@ def coarse_trivia(text: str) -> str:
     two sentences with different coarse keys never differ only trivially (equal keys
     are a necessary test, not a sufficient one)."""
     folded = text.casefold()
+    if not folded.isascii():  # curly quotes, dashes: most of what is not ASCII is dropped
+        folded = _DROPPED_NOT_ASCII.sub("", folded)
     if folded.isascii():  # most sentences: the same deletions on bytes, ten times faster
         ascii_text = folded.replace("%", "percent").encode("ascii")
         return ascii_text.translate(None, _DROPPED_ASCII).decode("ascii")
-    coarse = folded.translate(_COARSE)
+    coarse = text.casefold().translate(_COARSE)
     if not coarse.isascii():  # a character the table does not know: the exact way
         coarse = normalise_trivia(text).replace(".", "").replace(" ", "")
     return coarse

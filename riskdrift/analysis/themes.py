@@ -531,8 +531,9 @@ def _runs(segments: Iterable[tuple[str, ...]]) -> list[tuple[str, ...]]:
     """Every 1-3 word run inside the segments."""
     grams: list[tuple[str, ...]] = []
     for words in segments:
-        n = len(words)
-        grams.extend(words[i:j] for i in range(n) for j in range(i + 1, min(i + MAX_WORDS, n) + 1))
+        # All runs of one length at a time (zip, in C); the order of the runs is not read.
+        for length in range(1, min(MAX_WORDS, len(words)) + 1):
+            grams.extend(zip(*(words[k:] for k in range(length)), strict=False))
     return grams
 
 

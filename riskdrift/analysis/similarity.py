@@ -17,7 +17,6 @@ Python ``difflib`` takes.
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from collections import Counter
@@ -31,7 +30,6 @@ from riskdrift.models import SimilarityScores
 
 __all__ = [
     "STOPWORDS",
-    "clear_caches",
     "cosine_matrix",
     "lazy_prices_similarity",
     "sequence_similarity",
@@ -54,19 +52,7 @@ STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 def words(text: str) -> list[str]:
     """Lower-cased word tokens: a letter, then letters or digits; figures alone are dropped."""
-    return list(_words(text))
-
-
-@functools.lru_cache(maxsize=1024)
-def _words(text: str) -> tuple[str, ...]:
-    # Tone, risk matching and the drift of a pair each read every risk's text: tokenise
-    # each once per process (benchmarks clear this with the sentence caches).
-    return tuple(_WORD.findall(text.lower()))
-
-
-def clear_caches() -> None:
-    """Forget the per-text caches (benchmarks measure each filing as met the first time)."""
-    _words.cache_clear()
+    return _WORD.findall(text.lower())
 
 
 def _ids(tokens: Sequence[str], vocabulary: dict[str, int]) -> list[int]:

@@ -297,7 +297,7 @@ def _content_words(text: str) -> set[str]:
 
 
 def _word_count(text: str) -> int:
-    return sum(1 for _ in _WORD.finditer(text))
+    return len(_WORD.findall(text))
 
 
 def _entities(text: str) -> list[str]:

@@ -64,7 +64,7 @@ __all__ = [
 MIN_USES = 3
 #: Last year's count may be at most this share of this year's for a term to be emerging.
 NEAR_ABSENT = 0.2
-MAX_WORDS = 3
+MAX_WORDS = 3  # (:func:`_runs` is written for 3)
 TOP = 15
 #: A listed longer term holding at least this share of a shorter term's uses replaces it.
 SUBSUMED = 0.8
@@ -530,10 +530,16 @@ def _usable(raw: str) -> str | None:
 def _runs(segments: Iterable[tuple[str, ...]]) -> list[tuple[str, ...]]:
     """Every 1-3 word run inside the segments."""
     grams: list[tuple[str, ...]] = []
+    extend = grams.extend
     for words in segments:
-        # All runs of one length at a time (zip, in C); the order of the runs is not read.
-        for length in range(1, min(MAX_WORDS, len(words)) + 1):
-            grams.extend(zip(*(words[k:] for k in range(length)), strict=False))
+        # All runs of one length at a time (zip, in C; MAX_WORDS is 3); the order of the
+        # runs is never read.
+        extend(zip(words))
+        if len(words) > 1:
+            rest = words[1:]
+            extend(zip(words, rest, strict=False))
+            if len(words) > 2:
+                extend(zip(words, rest, words[2:], strict=False))
     return grams
 
 

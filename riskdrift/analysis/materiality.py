@@ -37,6 +37,7 @@ from riskdrift.models import ChangeType, MaterialChange, MaterialKind, RiskChang
 __all__ = [
     "MAX_CHANGES",
     "MIN_SCORE",
+    "clear_caches",
     "material_changes",
     "score_changes",
 ]
@@ -364,6 +365,12 @@ class _Profile:
     folded: str
     words: frozenset[str]
     events: frozenset[str]
+
+
+def clear_caches() -> None:
+    """Forget the per-text caches (benchmarks measure each filing as met the first time)."""
+    _profile.cache_clear()
+    _hypothetical.cache_clear()
 
 
 @functools.lru_cache(maxsize=512)

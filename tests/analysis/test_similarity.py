@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections import Counter
+
 import pytest
 
 from riskdrift.analysis.similarity import lazy_prices_similarity, sequence_similarity, words
@@ -62,3 +65,10 @@ def test_banded_edit_measures_equal_the_full_computation() -> None:
         ib = [ids.setdefault(w, len(ids)) for w in b]
         assert s.min_edit == round(Levenshtein.normalized_similarity(ia, ib), 4)
         assert s.simple == round(Indel.normalized_similarity(ia, ib), 4)
+        ca, cb = Counter(a), Counter(b)  # cosine and Jaccard, word counts repeated
+        dot = sum(n * cb[w] for w, n in ca.items())
+        norm = math.sqrt(sum(n * n for n in ca.values())) * math.sqrt(
+            sum(n * n for n in cb.values())
+        )
+        assert s.cosine == round(min(1.0, dot / norm), 4)
+        assert s.jaccard == round(len(set(a) & set(b)) / len(set(a) | set(b)), 4)

@@ -428,10 +428,13 @@ class SentenceAligner:
 
     @staticmethod
     def _dice(wa: dict[str, float], wb: dict[str, float]) -> float:
-        total = sum(wa.values()) + sum(wb.values())
+        # fsum: exactly rounded, so the score does not depend on the order of the words,
+        # which is set order (the string hash seed): two candidates that tie stay tied
+        # and the assignment breaks the tie the same way in every process.
+        total = math.fsum(wa.values()) + math.fsum(wb.values())
         if not total:
             return 0.0
-        shared = sum(w for k, w in wa.items() if k in wb)
+        shared = math.fsum(w for k, w in wa.items() if k in wb)
         return 2 * shared / total
 
     def align(self, previous: str | None, current: str | None) -> SentenceChanges:

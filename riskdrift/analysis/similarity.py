@@ -12,7 +12,8 @@ previous one by four measures, each in 0..1 (1 = identical):
 
 The edit measures use RapidFuzz's bit-parallel C implementations over word ids,
 so 20,000-word sections compare in milliseconds rather than the minutes a
-Python ``difflib`` takes.
+Python ``difflib`` takes; both are computed in a band under a cutoff
+(:func:`_indel_distance`), exact, several times faster than the whole matrix.
 """
 
 from __future__ import annotations

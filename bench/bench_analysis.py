@@ -47,7 +47,7 @@ def run_pair(
     """Child mode: time the pipeline on one pair and report JSON on stdout."""
     sys.path.insert(0, str(ROOT))
     from riskdrift.agent.lexicons import load_lexicon
-    from riskdrift.analysis import sentences, themes
+    from riskdrift.analysis import materiality, sentences, themes
     from riskdrift.analysis.pipeline import analyse_documents
     from riskdrift.models import FilingDocument
 
@@ -65,6 +65,7 @@ def run_pair(
         # meets each filing once, so each repeat starts with them empty.
         sentences.clear_caches()
         themes.clear_caches()
+        materiality.clear_caches()
         started = time.perf_counter()
         result = analyse_documents(cur, prev, lexicon)
         times.append(time.perf_counter() - started)

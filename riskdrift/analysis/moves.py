@@ -92,7 +92,10 @@ class SectionIndex:
         ends: dict[int, int] = {}
         offset = 0
         for sentence in split_sentences(item1a_text):
-            for clause in _CLAUSE_END.split(sentence):
+            clauses_of = (
+                _CLAUSE_END.split(sentence) if ";" in sentence or ":" in sentence else [sentence]
+            )
+            for clause in clauses_of:
                 key = coarse_trivia(clause)
                 if key:
                     starts[offset] = len(clauses)

@@ -111,9 +111,12 @@ def _ends_sentence(text: str) -> bool:
 def _reads_like_category(text: str) -> bool:
     if _PERSONAL.match(text):
         return False
-    letters = [c for c in text if c.isalpha()]
-    all_caps = bool(letters) and all(c.isupper() for c in letters) and len(text.split()) <= 12
-    return all_caps or _CATEGORY_TEXT.search(text) is not None
+    # At most 12 words first: a paragraph of body text is never read letter by letter.
+    if len(text.split(None, 12)) <= 12:
+        letters = [c for c in text if c.isalpha()]
+        if letters and all(c.isupper() for c in letters):
+            return True
+    return _CATEGORY_TEXT.search(text) is not None
 
 
 def _capitals(text: str) -> bool:
@@ -507,7 +510,10 @@ def _segment_styled(blocks: list[TextBlock]) -> tuple[list[RiskFactor], str]:
             # Category headings are a style one level up; a short label in another style
             # that is followed by body text is a sub-heading inside a risk. When the risk
             # headings themselves are in capitals, capitals say nothing: only the words do.
-            if risk_caps and sig == risk_style and _capitals(text):
+            # (Read only for a short label: body paragraphs are most of the blocks.)
+            if not short_label:
+                reads = False
+            elif risk_caps and sig == risk_style and _capitals(text):
                 reads = _CATEGORY_TEXT.search(text) is not None
             else:
                 reads = _reads_like_category(text)

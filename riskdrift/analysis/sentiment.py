@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -132,11 +133,10 @@ def score_tone(text: str | Iterable[str], lexicon: Lexicon) -> ToneScores:
     total = len(tokens)
     counts = dict.fromkeys(TONE_CATEGORIES, 0)
     if total:
-        sets = [(c, lexicon.members(c)) for c in TONE_CATEGORIES]
-        for token in tokens:
-            for category, members in sets:
-                if token in members:
-                    counts[category] += 1
+        # Each distinct word looked up once per list (a set intersection), not every token.
+        uses = Counter(tokens)
+        for category in TONE_CATEGORIES:
+            counts[category] = sum(uses[w] for w in lexicon.members(category).intersection(uses))
     per100 = {c: round(100.0 * n / total, 4) if total else 0.0 for c, n in counts.items()}
     polar = counts["positive"] + counts["negative"]
     net = (counts["positive"] - counts["negative"]) / polar if polar else 0.0

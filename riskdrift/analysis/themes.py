@@ -64,7 +64,7 @@ __all__ = [
 MIN_USES = 3
 #: Last year's count may be at most this share of this year's for a term to be emerging.
 NEAR_ABSENT = 0.2
-MAX_WORDS = 3
+MAX_WORDS = 3  # (:func:`_runs` is written for 3)
 TOP = 15
 #: A listed longer term holding at least this share of a shorter term's uses replaces it.
 SUBSUMED = 0.8
@@ -205,6 +205,9 @@ class TermFolding:
     _words: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
     _token_keys: dict[str, str] = field(default_factory=dict)
     _keys: dict[tuple[str, ...], str] = field(default_factory=dict)
+    _terms: dict[tuple[str, ...], _Run] = field(default_factory=dict)
+    _sentence_runs: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
+    _sentence_keys: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, *texts: str) -> TermFolding:
@@ -286,6 +289,12 @@ class TermFolding:
 
     def term(self, words: tuple[str, ...]) -> _Run:
         """A run of :meth:`words` as a term, and the filer's spelling of it."""
+        done = self._terms.get(words)
+        if done is None:
+            done = self._terms[words] = self._term(words)
+        return done
+
+    def _term(self, words: tuple[str, ...]) -> _Run:
         token_keys = self._token_keys
         keys = []
         for w in words:
@@ -322,6 +331,24 @@ class TermFolding:
         if "-" in word or word in self._placeholders or word in self._acronym_words:
             return ""
         return fold_word(word)
+
+    def sentence_runs(self, sentence: str) -> list[tuple[str, ...]]:
+        """Every 1-3 word run of :meth:`words` in ``sentence``. Memoised: the two years'
+        sections share most of their sentences, so the second year reads few anew."""
+        runs = self._sentence_runs.get(sentence)
+        if runs is None:
+            runs = _runs(map(self.words, _segments(self.rewrite(sentence))))
+            self._sentence_runs[sentence] = runs
+        return runs
+
+    def sentence_keys(self, sentence: str) -> str:
+        """The sentence's segments as :meth:`keys`, ``" | "``-separated and padded with a
+        space each side (what :meth:`TermCounts.risks_of` searches). Memoised."""
+        keys = self._sentence_keys.get(sentence)
+        if keys is None:
+            joined = " | ".join(self.keys(s) for s in _segments(self.rewrite(sentence)))
+            keys = self._sentence_keys[sentence] = f" {joined} "
+        return keys
 
     def keys(self, segment: tuple[str, ...]) -> str:
         """A segment's folded words, space-separated (what :meth:`TermCounts.risks_of`
@@ -503,9 +530,16 @@ def _usable(raw: str) -> str | None:
 def _runs(segments: Iterable[tuple[str, ...]]) -> list[tuple[str, ...]]:
     """Every 1-3 word run inside the segments."""
     grams: list[tuple[str, ...]] = []
+    extend = grams.extend
     for words in segments:
-        n = len(words)
-        grams.extend(words[i:j] for i in range(n) for j in range(i + 1, min(i + MAX_WORDS, n) + 1))
+        # All runs of one length at a time (zip, in C; MAX_WORDS is 3); the order of the
+        # runs is never read.
+        extend(zip(words))
+        if len(words) > 1:
+            rest = words[1:]
+            extend(zip(words, rest, strict=False))
+            if len(words) > 2:
+                extend(zip(words, rest, words[2:], strict=False))
     return grams
 
 
@@ -522,7 +556,7 @@ def count_terms(
     folding = folding or TermFolding.of(section)
     runs: Counter[tuple[str, ...]] = Counter()
     for sentence in split_sentences(section):
-        runs.update(_runs(map(folding.words, _segments(folding.rewrite(sentence)))))
+        runs.update(folding.sentence_runs(sentence))
     found = TermCounts(folding=folding)
     counts, spellings = found.counts, found.spellings
     for words, n in runs.items():
@@ -536,8 +570,7 @@ def count_terms(
     for row, text in risk_texts:
         rows = frozenset({row})
         for sentence in split_sentences(text):
-            keys = " | ".join(folding.keys(s) for s in _segments(folding.rewrite(sentence)))
-            found.sentences.append((rows, f" {keys} "))
+            found.sentences.append((rows, folding.sentence_keys(sentence)))
     return found
 
 

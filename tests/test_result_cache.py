@@ -7,6 +7,8 @@ bundled ACME sample filings (local source: filings identified by content sha256)
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from riskdrift.store import jobs, results
 from riskdrift.store.result_cache import CacheKey, ResultCache, filing_identity
 from riskdrift.worker.settings import build_worker_settings
 from tests.conftest import burst_worker
+from tests.corpus import ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -57,10 +60,25 @@ def test_key_covers_filings_years_and_engine() -> None:
     assert len({base.digest, *(k.digest for k in others)}) == 5
 
 
+def test_the_engine_version_is_read_on_first_use_not_at_import() -> None:
+    """Importing the analysis reads none of its files; the digest is taken once."""
+    code = (
+        "from riskdrift.analysis import pipeline as p\n"
+        "before = p.engine_version.cache_info().currsize\n"
+        "p.engine_version(); p.engine_version()\n"
+        "info = p.engine_version.cache_info()\n"
+        "print(before, info.misses, info.hits)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout.split()
+    assert out == ["0", "1", "1"]
+
+
 def test_the_engine_version_follows_the_analysis_code() -> None:
     """Any change to the analysis package's code or data changes the engine version."""
-    assert pipeline.ENGINE_VERSION.startswith(f"riskdrift-analysis/{pipeline.ENGINE_RELEASE}+")
-    assert pipeline.ENGINE_VERSION.endswith("+" + pipeline._source_digest())
+    assert pipeline.engine_version().startswith(f"riskdrift-analysis/{pipeline.ENGINE_RELEASE}+")
+    assert pipeline.engine_version().endswith("+" + pipeline._source_digest())
     # The lexicon is in the key too: the built-in word lists and a changed copy differ.
     builtin = load_lexicon(None)
     changed = Lexicon(builtin.name, {**builtin.categories, "negative": frozenset({"loss"})})
@@ -118,7 +136,7 @@ async def test_second_job_is_answered_from_the_cache_until_the_engine_changes(
     assert len(await _steps(redis, first_id)) == 6
     assert await _steps(redis, second_id) == ["fetching_filings", "writing_summary"]
 
-    monkeypatch.setattr(pipeline, "ENGINE_VERSION", "riskdrift-analysis/test-bump")
+    monkeypatch.setattr(pipeline, "engine_version", lambda: "riskdrift-analysis/test-bump")
     _, third = await _run_one(db, redis, settings)
     assert third.cached is False
     assert third.method["engine"] == "riskdrift-analysis/test-bump"

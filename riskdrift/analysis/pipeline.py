@@ -13,6 +13,7 @@ the tests use it; the agent calls the steps one by one to report progress.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -56,13 +57,13 @@ from riskdrift.models import (
 
 __all__ = [
     "ENGINE_RELEASE",
-    "ENGINE_VERSION",
     "DriftReport",
     "ParsedFiling",
     "analyse_documents",
     "assemble_result",
     "compare_filings",
     "cross_check",
+    "engine_version",
     "filing_info",
     "method_record",
     "parse_filing",
@@ -77,7 +78,7 @@ ENGINE_RELEASE = "1.2"
 def _source_digest() -> str:
     """sha256 (12 hex digits) of this package's code and data, as installed.
 
-    Part of :data:`ENGINE_VERSION`, so any change to the analysis (a threshold, a stop
+    Part of :func:`engine_version`, so any change to the analysis (a threshold, a stop
     word, a parser fix) gives results a new engine version and the result cache never
     answers with what older code computed, whether or not anyone raised the release.
     """
@@ -90,8 +91,14 @@ def _source_digest() -> str:
     return digest.hexdigest()[:12]
 
 
-ENGINE_VERSION = f"riskdrift-analysis/{ENGINE_RELEASE}+{_source_digest()}"
-"""What computed a result: the release and the digest of the analysis code and data."""
+@functools.cache
+def engine_version() -> str:
+    """What computes results: the release and the digest of the analysis code and data.
+
+    Read once per process, on first use (never at import): the worker and the API ask
+    for it as they start, an analysis process with its first result.
+    """
+    return f"riskdrift-analysis/{ENGINE_RELEASE}+{_source_digest()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,7 +341,7 @@ def filing_info(
 def method_record(lexicon: Lexicon) -> dict[str, Any]:
     """How a result was computed: engine version, thresholds and lexicon name."""
     return {
-        "engine": ENGINE_VERSION,
+        "engine": engine_version(),
         "lexicon": lexicon.name,
         "thresholds": {
             "match_score": MATCH_THRESHOLD,

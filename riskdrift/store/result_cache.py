@@ -5,7 +5,7 @@ answered from here (:class:`riskdrift.agent.research.ResearchAgent`). A filing i
 identified by its EDGAR accession number when the source knows one, else by the
 sha256 of its bytes (:func:`filing_identity`); the key also holds the ticker and the
 years, because the result names them, the tone lexicon's fingerprint, and
-``ENGINE_VERSION`` (:mod:`riskdrift.analysis.pipeline`: a release plus a digest of the
+``engine_version()`` (:mod:`riskdrift.analysis.pipeline`: a release plus a digest of the
 analysis code and data), so a new analysis version or another lexicon never sees an old
 entry. Entries are upserted (a concurrent second computation of the same pair simply
 replaces the first with an equal result) and read with one indexed lookup.
@@ -94,7 +94,7 @@ class ResultCache:
     def __init__(self, db: Executor, *, engine_version: str | None = None) -> None:
         self.db = db
         # Read when the cache is made (the process's start), so it is the running engine's.
-        self.engine_version = engine_version or pipeline.ENGINE_VERSION
+        self.engine_version = engine_version or pipeline.engine_version()
 
     def key(self, current: FilingDocument, previous: FilingDocument, *, lexicon: str) -> CacheKey:
         """The key of the pair ``current``/``previous`` scored with ``lexicon`` (its

@@ -11,7 +11,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -180,6 +180,11 @@ class JobLinks(BaseModel):
         )
 
 
+Trigger = Literal["api", "watch"]
+"""What started a job: a client (``api``) or a watchlist's new filing (``watch``)."""
+TRIGGERS: tuple[str, ...] = get_args(Trigger)
+
+
 class Job(BaseModel):
     """A job as ``GET /jobs/{id}`` shows it."""
 
@@ -198,7 +203,7 @@ class Job(BaseModel):
     batch_id: uuid.UUID | None = Field(
         default=None, description="the batch that created the job, if one did"
     )
-    trigger: Literal["api", "watch"] = Field(
+    trigger: Trigger = Field(
         default="api", description="what started the job: a client, or a watchlist's new filing"
     )
     watchlist_id: uuid.UUID | None = Field(

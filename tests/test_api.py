@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 
+import asyncpg
 import httpx
 import pytest
 from arq import ArqRedis
@@ -129,7 +130,9 @@ async def test_idempotency_key(
     assert len(await queued_job_ids(redis, settings)) == 1
 
 
-async def test_list_filters_and_cursor_pagination(client: httpx.AsyncClient) -> None:
+async def test_list_filters_and_cursor_pagination(
+    client: httpx.AsyncClient, db: asyncpg.Pool
+) -> None:
     submitted = []
     for ticker in ["AAA", "BBB", "AAA", "CCC", "AAA"]:
         r = await client.post("/analyze", json={"ticker": ticker, "years": [2024, 2023]})
@@ -150,9 +153,15 @@ async def test_list_filters_and_cursor_pagination(client: httpx.AsyncClient) -> 
     assert [j["job_id"] for j in only_aaa] == [submitted[4], submitted[2], submitted[0]]
     queued = (await client.get("/jobs", params={"status": "completed"})).json()["jobs"]
     assert queued == []
-    bad = await client.get("/jobs", params={"status": "nope", "limit": "0"})
+    # A watchlist's job beside the clients' (the watch writes the row with its trigger).
+    await db.execute("UPDATE jobs SET trigger = 'watch' WHERE id = $1", uuid.UUID(submitted[2]))
+    watch = (await client.get("/jobs", params={"trigger": "watch"})).json()["jobs"]
+    assert [(j["job_id"], j["trigger"]) for j in watch] == [(submitted[2], "watch")]
+    by_clients = (await client.get("/jobs", params={"trigger": "api", "ticker": "AAA"})).json()
+    assert [j["job_id"] for j in by_clients["jobs"]] == [submitted[4], submitted[0]]
+    bad = await client.get("/jobs", params={"status": "nope", "limit": "0", "trigger": "cron"})
     assert bad.status_code == 422
-    assert {e["field"] for e in bad.json()["errors"]} == {"status", "limit"}
+    assert {e["field"] for e in bad.json()["errors"]} == {"status", "limit", "trigger"}
     assert (await client.get("/jobs", params={"cursor": "garbage!"})).status_code == 422
 
 

@@ -151,6 +151,11 @@ async def test_list_show_and_result_of_finished_jobs(service: Service, receiver:
     assert failed not in acme
     assert done in acme
     assert queued in acme
+    # every job here was submitted by a client: none started by a watchlist
+    by_watch = json.loads(ok(await service.cli("jobs", "list", "--trigger", "watch", "--json")))
+    assert by_watch == []
+    by_api = json.loads(ok(await service.cli("jobs", "list", "--trigger", "api", "--json")))
+    assert [j["job_id"] for j in by_api] == [queued, failed, done]
 
     first = await service.cli("jobs", "list", "--limit", "1", "--json")
     assert [j["job_id"] for j in json.loads(ok(first))] == [queued]

@@ -44,6 +44,7 @@ from riskdrift.errors import (
     UnknownQueryParameter,
 )
 from riskdrift.models import (
+    TRIGGERS,
     AnalysisResult,
     AnalyzeRequest,
     Job,
@@ -245,6 +246,11 @@ async def get_job(request: Request) -> Response:
     params=[
         Param("status", schema={"type": "string", "enum": [s.value for s in JobStatus]}),
         Param("ticker"),
+        Param(
+            "trigger",
+            schema={"type": "string", "enum": list(TRIGGERS)},
+            description="api: submitted by a client; watch: started by a watchlist",
+        ),
         CURSOR,
         limit_param(MAX_PAGE),
     ],
@@ -252,9 +258,9 @@ async def get_job(request: Request) -> Response:
     problems=(400, 422),
 )
 async def list_jobs(request: Request) -> Response:
-    """``GET /jobs?status=&ticker=&cursor=&limit=``, newest first."""
+    """``GET /jobs?status=&ticker=&trigger=&cursor=&limit=``, newest first."""
     params = request.query_params
-    unknown = set(params) - {"status", "ticker", "cursor", "limit"}
+    unknown = set(params) - {"status", "ticker", "trigger", "cursor", "limit"}
     if unknown:
         raise UnknownQueryParameter(", ".join(sorted(unknown)))
     errors = []
@@ -271,6 +277,9 @@ async def list_jobs(request: Request) -> Response:
             ticker = normalise_ticker(params["ticker"])
         except ValueError as exc:
             errors.append({"field": "ticker", "message": str(exc)})
+    trigger = params.get("trigger")
+    if trigger is not None and trigger not in TRIGGERS:
+        errors.append({"field": "trigger", "message": f"one of {', '.join(TRIGGERS)}"})
     limit = page_limit(params, errors)
     if errors:
         raise InvalidQuery("invalid query parameter(s)", errors=errors)
@@ -280,6 +289,7 @@ async def list_jobs(request: Request) -> Response:
             tenant=tenant_of(request),
             status=status,
             ticker=ticker,
+            trigger=trigger,
             cursor=params.get("cursor"),
             limit=limit,
         )

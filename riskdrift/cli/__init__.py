@@ -49,7 +49,7 @@ from riskdrift.cli.remote import (
     cmd_watchlist,
 )
 from riskdrift.errors import RiskdriftError
-from riskdrift.models import JobStatus
+from riskdrift.models import TRIGGERS, JobStatus
 
 
 def _positive_int(text: str) -> int:
@@ -225,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     jlist.add_argument("--status", choices=[s.value for s in JobStatus])
     jlist.add_argument("--ticker")
+    jlist.add_argument(
+        "--trigger", choices=list(TRIGGERS), help="api: submitted; watch: by a watchlist"
+    )
     jlist.add_argument(
         "--limit",
         type=_positive_int,

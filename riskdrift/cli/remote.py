@@ -161,7 +161,8 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs_list(args: argparse.Namespace) -> int:
-    """``riskdrift jobs list [--status S] [--ticker T] [--limit N] [--all] [--json]``."""
+    """``riskdrift jobs list [--status S] [--ticker T] [--trigger api|watch] [--limit N] [--all]
+    [--json]``."""
     from riskdrift.client.jobs import JOB_LIST, jobs_table, list_jobs
 
     found, more = asyncio.run(
@@ -170,6 +171,7 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
             api_key=api_key_of(args),
             status=args.status,
             ticker=args.ticker,
+            trigger=args.trigger,
             limit=args.limit,
             every=args.all,
         )

@@ -27,6 +27,7 @@ async def list_jobs(
     api_key: str | None,
     status: str | None = None,
     ticker: str | None = None,
+    trigger: str | None = None,
     limit: int = 50,
     every: bool = False,
 ) -> tuple[list[Job], str | None]:
@@ -39,6 +40,8 @@ async def list_jobs(
         params["status"] = status
     if ticker:
         params["ticker"] = ticker
+    if trigger:
+        params["trigger"] = trigger
     found: list[Job] = []
     async with connect(api, api_key=api_key) as http:
         while True:

@@ -202,6 +202,7 @@ async def list_jobs(
     tenant: str,
     status: JobStatus | None = None,
     ticker: str | None = None,
+    trigger: str | None = None,
     cursor: str | None = None,
     limit: int = 50,
 ) -> tuple[list[JobRecord], str | None]:
@@ -214,6 +215,9 @@ async def list_jobs(
     if ticker is not None:
         args.append(ticker)
         conditions.append(f"ticker = ${len(args)}")
+    if trigger is not None:
+        args.append(trigger)
+        conditions.append(f"trigger = ${len(args)}")
     return await newest_first(
         db, table="jobs", columns=COLUMNS, conditions=conditions, args=args,
         cursor=cursor, limit=limit, from_row=JobRecord.from_row,

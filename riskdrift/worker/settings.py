@@ -167,6 +167,16 @@ def _queue_attrs(settings: Settings, queue: str, job_timeout: int) -> dict[str, 
     }
 
 
+def cron_name(kind: str, settings: Settings) -> str:
+    """The name of a cron job of the analysis queue, e.g. ``cron:reconcile@analysis``.
+
+    arq names a tick's job ``<name>:<tick in ms>`` and refuses an id it already holds, in
+    the whole Redis database: without the queue in the name, two deployments (or two
+    test queues) sharing a Redis would each skip the ticks the other enqueued first.
+    """
+    return f"{CRON_JOB_PREFIX}{kind}@{settings.queue_name}"
+
+
 def build_worker_settings(
     settings: Settings,
     *,
@@ -216,7 +226,7 @@ def build_worker_settings(
         "cron_jobs": [
             cron(
                 reconcile,  # type: ignore[arg-type]
-                name=f"{CRON_JOB_PREFIX}reconcile",
+                name=cron_name("reconcile", settings),
                 second=set(range(0, 60, max(1, min(settings.reconcile_interval, 60)))),
                 run_at_startup=True,
                 timeout=60,
@@ -224,14 +234,14 @@ def build_worker_settings(
             # The filing watch (riskdrift/watch/scheduler.py): polls the due companies.
             cron(
                 poll_watchlists,  # type: ignore[arg-type]
-                name=f"{CRON_JOB_PREFIX}watch",
+                name=cron_name("watch", settings),
                 second=cron_seconds(settings),
                 run_at_startup=True,
                 timeout=300,
             ),
             cron(
                 announce_analyses,  # type: ignore[arg-type]
-                name=f"{CRON_JOB_PREFIX}watch-announce",
+                name=cron_name("watch-announce", settings),
                 second=announce_seconds(settings),
                 timeout=60,
             ),

@@ -45,7 +45,7 @@ import time
 import uuid
 from pathlib import Path
 
-import psutil
+import psutil  # type: ignore[import-untyped]
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -222,6 +222,7 @@ async def main_async(args: argparse.Namespace) -> None:
                        WHERE job_id = ANY($1))::bigint AS bodies""",
             ids,
         )
+        assert copies is not None  # one row: two scalar subqueries
         cache = await cache_result_bytes() - cache0
         one = statistics.mean(
             [r[0] for r in await db.fetch("SELECT pg_column_size(result) FROM result_cache")]

@@ -8,10 +8,8 @@ job is an ordinary job.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 import json
 import uuid
 from collections import Counter
@@ -56,6 +54,7 @@ from riskdrift.events.batch_progress import (
 )
 from riskdrift.events.replay import Resync, open_stream
 from riskdrift.models import BatchResultRow, CallbackURL, Strict, check_years, normalise_ticker
+from riskdrift.render.models_csv import models_csv
 from riskdrift.store import batches
 from riskdrift.store.batches import BatchRecord, Pair
 
@@ -172,9 +171,6 @@ class BatchPage(pydantic.BaseModel):
 class BatchResults(pydantic.BaseModel):
     batch_id: uuid.UUID
     rows: list[BatchResultRow]
-
-
-CSV_COLUMNS = list(BatchResultRow.model_fields)
 
 
 def batch_links(batch_id: uuid.UUID) -> BatchLinks:
@@ -369,16 +365,6 @@ async def results_json(request: Request) -> Response:
     return model_response(BatchResults(batch_id=batch.id, rows=rows))
 
 
-def results_to_csv(rows: list[BatchResultRow]) -> str:
-    """The CSV text of a batch's result rows, with a header line."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.model_dump().items()})
-    return out.getvalue()
-
-
 @operation(
     "GET",
     "The same rows as CSV",
@@ -389,7 +375,7 @@ async def results_csv(request: Request) -> Response:
     """``GET /batches/{id}/results.csv``."""
     batch, rows = await _rows(request)
     return Response(
-        results_to_csv(rows),
+        models_csv(BatchResultRow, rows),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="batch-{batch.id}.csv"'},
     )

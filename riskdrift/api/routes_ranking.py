@@ -10,8 +10,6 @@ and the percentile).
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 
 import pydantic
@@ -28,6 +26,7 @@ from riskdrift.api.state import app_state
 from riskdrift.errors import InvalidQuery, UnknownQueryParameter, WatchlistNotFound
 from riskdrift.models import FIRST_FISCAL_YEAR, latest_fiscal_year
 from riskdrift.render.html import CONTENT_SECURITY_POLICY
+from riskdrift.render.models_csv import models_csv
 from riskdrift.render.ranking import ranking_html
 from riskdrift.store import ranking, watchlists
 
@@ -69,9 +68,6 @@ class Ranking(pydantic.BaseModel):
     rows: list[RankingRow]
 
 
-CSV_COLUMNS = list(RankingRow.model_fields)
-
-
 def ranking_rows(ranked: list[RankedPair]) -> list[RankingRow]:
     return [
         RankingRow(
@@ -93,16 +89,6 @@ def ranking_rows(ranked: list[RankedPair]) -> list[RankingRow]:
         )
         for r in ranked
     ]
-
-
-def ranking_csv(rows: list[RankingRow]) -> str:
-    """The CSV text of a ranking, with a header line (the JSON rows' fields and figures)."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.model_dump().items()})
-    return out.getvalue()
 
 
 def _options(request: Request, *, extra: set[str]) -> tuple[str, Measure]:
@@ -135,7 +121,7 @@ def _answer(ranking_: Ranking, form: str, filename: str, title: str = "Ranking")
         )
     if form == "csv":
         return Response(
-            ranking_csv(ranking_.rows),
+            models_csv(RankingRow, ranking_.rows),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
         )
